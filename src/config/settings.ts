@@ -1,0 +1,199 @@
+import { z } from "zod";
+import { EntraSyncError } from "../errors.js";
+import { CLOUD_NAMES, type CloudName } from "./clouds.js";
+
+/**
+ * Every app setting entra-sync reads, with what it means. This list is the one source of truth: the settings
+ * parser, `local.settings.example.json`, the README table and the Bicep template's app settings are all checked
+ * against it by tests.
+ */
+export const APP_SETTINGS = {
+  AzureWebJobsStorage: "Storage connection string (local: Azurite). In Azure use the identity-based form below instead.",
+  AzureWebJobsStorage__accountName: "Storage account name; the app reaches its tables and queues with its managed identity.",
+  AzureWebJobsStorage__tableServiceUri: "Table endpoint for identity-based storage (optional; derived from accountName).",
+  AzureWebJobsStorage__queueServiceUri: "Queue endpoint for identity-based storage (optional; derived from accountName).",
+  AzureWebJobsStorage__blobServiceUri: "Blob endpoint for the Functions host (identity-based; not read by the app code).",
+  AzureWebJobsStorage__credential: "`managedidentity` for identity-based host storage (read by the Functions host).",
+  KEY_VAULT_URL: "The Key Vault holding customers' client secrets, e.g. https://myvault.vault.azure.net/.",
+  PLATFORM_CREDENTIAL:
+    "How the app itself authenticates to Key Vault, storage and ACS: `managed-identity` (Azure), `azure-cli` (an operator's `az login`), `client-secret` (the local stack).",
+  PLATFORM_TENANT_ID: "With PLATFORM_CREDENTIAL=client-secret: the platform's own tenant (local stack only).",
+  PLATFORM_CLIENT_ID: "With PLATFORM_CREDENTIAL=client-secret: the platform's own app (local stack only).",
+  PLATFORM_CLIENT_SECRET: "With PLATFORM_CREDENTIAL=client-secret: its secret (local stack only; never set in Azure).",
+  ENTRA_AUTHORITY_HOST: "Overrides the Entra token host of every tenant's cloud (local stack: the simulator).",
+  GRAPH_BASE_URL: "Overrides the Microsoft Graph host of every tenant's cloud (local stack: the simulator).",
+  SYNC_SCHEDULE: "NCRONTAB of the scheduler timer.",
+  SECRET_CHECK_SCHEDULE: "NCRONTAB of the daily secret expiry check.",
+  ALERT_THRESHOLDS_DAYS: "Days before a client secret expires at which its tenant's admins are mailed.",
+  RUN_TIME_BUDGET_SECONDS: "How long one worker invocation works before it checkpoints and re-enqueues (keep below the host's functionTimeout).",
+  MAIL_TRANSPORT: "`acs` (Azure Communication Services Email), `smtp` or `outbox` (.eml files in MAIL_OUTBOX_DIR).",
+  MAIL_FROM: "Sender address of alert e-mails.",
+  OPERATOR_EMAIL: "The platform operators' address, copied on every alert (comma-separated for several).",
+  ACS_EMAIL_ENDPOINT: "With MAIL_TRANSPORT=acs: the Communication Services endpoint, e.g. https://x.communication.azure.com.",
+  SMTP_URL: "With MAIL_TRANSPORT=smtp: smtp(s)://user:password@host:port of the relay.",
+  MAIL_OUTBOX_DIR: "With MAIL_TRANSPORT=outbox: the folder that receives .eml files.",
+} as const;
+
+export type AppSettingName = keyof typeof APP_SETTINGS;
+
+export type PlatformCredentialKind = "managed-identity" | "azure-cli" | "client-secret";
+export type MailTransportKind = "acs" | "smtp" | "outbox";
+
+/** The validated, frozen settings of one process. */
+export interface Settings {
+  readonly storage:
+    | { readonly kind: "connectionString"; readonly connectionString: string }
+    | { readonly kind: "identity"; readonly tableUrl: string; readonly queueUrl: string };
+  readonly keyVaultUrl: string;
+  readonly platformCredential:
+    | { readonly kind: "managed-identity" }
+    | { readonly kind: "azure-cli" }
+    | { readonly kind: "client-secret"; readonly tenantId: string; readonly clientId: string; readonly clientSecret: string };
+  /** Host overrides that apply to every tenant whatever its cloud (local stack). */
+  readonly entraAuthorityHost: string | undefined;
+  readonly graphBaseUrl: string | undefined;
+  readonly syncSchedule: string;
+  readonly secretCheckSchedule: string;
+  readonly alertThresholdsDays: readonly number[];
+  readonly runTimeBudgetSeconds: number;
+  readonly mail: {
+    readonly transport: MailTransportKind;
+    readonly from: string;
+    readonly operatorEmails: readonly string[];
+    readonly acsEndpoint: string | undefined;
+    readonly smtpUrl: string | undefined;
+    readonly outboxDir: string;
+  };
+}
+
+export const DEFAULTS = {
+  SYNC_SCHEDULE: "0 */5 * * * *",
+  SECRET_CHECK_SCHEDULE: "0 0 6 * * *",
+  ALERT_THRESHOLDS_DAYS: "60,30,14,7,3,1,0",
+  RUN_TIME_BUDGET_SECONDS: "480",
+  MAIL_TRANSPORT: "outbox",
+  MAIL_OUTBOX_DIR: ".local/outbox",
+  MAIL_FROM: "entra-sync@localhost",
+  PLATFORM_CREDENTIAL: "managed-identity",
+} as const;
+
+const httpsUrl = z
+  .string()
+  .url()
+  .refine((v) => v.startsWith("https://"), "must be an https:// URL");
+const email = z.string().email();
+const ncrontab = z
+  .string()
+  .refine((v) => v.trim().split(/\s+/).length === 6, "must be an NCRONTAB expression with six fields (second minute hour day month weekday)");
+
+function fail(name: string, problem: string): never {
+  throw new EntraSyncError("CONFIG_INVALID", `Setting ${name} ${problem}.`, { retryable: false });
+}
+
+function check<T>(name: string, schema: z.ZodType<T>, value: unknown): T {
+  const r = schema.safeParse(value);
+  if (!r.success) fail(name, `is invalid (${r.error.issues.map((i) => i.message).join("; ")})`);
+  return r.data;
+}
+
+function pick(env: Record<string, string | undefined>, name: AppSettingName): string | undefined {
+  const v = env[name];
+  return v === undefined || v.trim() === "" ? undefined : v.trim();
+}
+
+/**
+ * Reads the settings from an environment map once, validating each value. A bad value throws `CONFIG_INVALID`
+ * naming the variable and what is allowed; nothing is defaulted silently in Azure where a value is required.
+ */
+export function loadSettings(env: Record<string, string | undefined> = process.env): Settings {
+  const conn = pick(env, "AzureWebJobsStorage");
+  const account = pick(env, "AzureWebJobsStorage__accountName");
+  let storage: Settings["storage"];
+  if (conn) {
+    if (!/AccountName=|UseDevelopmentStorage=true/i.test(conn)) fail("AzureWebJobsStorage", "is not a storage connection string (expected AccountName=…;AccountKey=…;TableEndpoint=… or UseDevelopmentStorage=true)");
+    storage = { kind: "connectionString", connectionString: conn };
+  } else if (account || pick(env, "AzureWebJobsStorage__tableServiceUri")) {
+    if (account && !/^[a-z0-9]{3,24}$/.test(account)) fail("AzureWebJobsStorage__accountName", `is "${account}" but must be 3-24 lower-case letters and digits`);
+    const tableUrl = pick(env, "AzureWebJobsStorage__tableServiceUri") ?? `https://${account}.table.core.windows.net`;
+    const queueUrl = pick(env, "AzureWebJobsStorage__queueServiceUri") ?? `https://${account}.queue.core.windows.net`;
+    check("AzureWebJobsStorage__tableServiceUri", httpsUrl, tableUrl);
+    check("AzureWebJobsStorage__queueServiceUri", httpsUrl, queueUrl);
+    storage = { kind: "identity", tableUrl, queueUrl };
+  } else {
+    fail("AzureWebJobsStorage", "is missing: set a connection string (local) or AzureWebJobsStorage__accountName (Azure, managed identity)");
+  }
+
+  const keyVaultUrl = pick(env, "KEY_VAULT_URL");
+  if (!keyVaultUrl) fail("KEY_VAULT_URL", "is missing: set the URL of the vault that holds customer client secrets");
+  check("KEY_VAULT_URL", httpsUrl, keyVaultUrl);
+
+  const credKind = pick(env, "PLATFORM_CREDENTIAL") ?? DEFAULTS.PLATFORM_CREDENTIAL;
+  let platformCredential: Settings["platformCredential"];
+  if (credKind === "managed-identity" || credKind === "azure-cli") platformCredential = { kind: credKind };
+  else if (credKind === "client-secret") {
+    const tenantId = pick(env, "PLATFORM_TENANT_ID");
+    const clientId = pick(env, "PLATFORM_CLIENT_ID");
+    const clientSecret = pick(env, "PLATFORM_CLIENT_SECRET");
+    if (!tenantId) fail("PLATFORM_TENANT_ID", "is missing (required with PLATFORM_CREDENTIAL=client-secret)");
+    if (!clientId) fail("PLATFORM_CLIENT_ID", "is missing (required with PLATFORM_CREDENTIAL=client-secret)");
+    if (!clientSecret) fail("PLATFORM_CLIENT_SECRET", "is missing (required with PLATFORM_CREDENTIAL=client-secret)");
+    platformCredential = { kind: "client-secret", tenantId, clientId, clientSecret };
+  } else fail("PLATFORM_CREDENTIAL", `is "${credKind}" but must be one of managed-identity, azure-cli, client-secret`);
+
+  const entraAuthorityHost = pick(env, "ENTRA_AUTHORITY_HOST");
+  if (entraAuthorityHost) check("ENTRA_AUTHORITY_HOST", httpsUrl, entraAuthorityHost);
+  const graphBaseUrl = pick(env, "GRAPH_BASE_URL");
+  if (graphBaseUrl) check("GRAPH_BASE_URL", httpsUrl, graphBaseUrl);
+
+  const syncSchedule = check("SYNC_SCHEDULE", ncrontab, pick(env, "SYNC_SCHEDULE") ?? DEFAULTS.SYNC_SCHEDULE);
+  const secretCheckSchedule = check("SECRET_CHECK_SCHEDULE", ncrontab, pick(env, "SECRET_CHECK_SCHEDULE") ?? DEFAULTS.SECRET_CHECK_SCHEDULE);
+
+  const thresholdsRaw = pick(env, "ALERT_THRESHOLDS_DAYS") ?? DEFAULTS.ALERT_THRESHOLDS_DAYS;
+  const alertThresholdsDays = thresholdsRaw.split(",").map((s) => {
+    const n = Number(s.trim());
+    if (!Number.isInteger(n) || n < 0 || n > 365) fail("ALERT_THRESHOLDS_DAYS", `holds "${s.trim()}" but must be a comma-separated list of whole days between 0 and 365`);
+    return n;
+  });
+  const uniqueThresholds = [...new Set(alertThresholdsDays)].sort((a, b) => b - a);
+
+  const budgetRaw = pick(env, "RUN_TIME_BUDGET_SECONDS") ?? DEFAULTS.RUN_TIME_BUDGET_SECONDS;
+  const runTimeBudgetSeconds = Number(budgetRaw);
+  if (!Number.isInteger(runTimeBudgetSeconds) || runTimeBudgetSeconds < 10 || runTimeBudgetSeconds > 3600)
+    fail("RUN_TIME_BUDGET_SECONDS", `is "${budgetRaw}" but must be a whole number of seconds between 10 and 3600`);
+
+  const transport = pick(env, "MAIL_TRANSPORT") ?? DEFAULTS.MAIL_TRANSPORT;
+  if (transport !== "acs" && transport !== "smtp" && transport !== "outbox")
+    fail("MAIL_TRANSPORT", `is "${transport}" but must be one of acs, smtp, outbox`);
+  const from = check("MAIL_FROM", email.or(z.string().regex(/^[^@\s]+@localhost$/)), pick(env, "MAIL_FROM") ?? DEFAULTS.MAIL_FROM);
+  const operatorEmails = (pick(env, "OPERATOR_EMAIL") ?? "")
+    .split(",")
+    .map((s) => s.trim())
+    .filter(Boolean)
+    .map((e) => check("OPERATOR_EMAIL", email, e));
+  const acsEndpoint = pick(env, "ACS_EMAIL_ENDPOINT");
+  if (transport === "acs") {
+    if (!acsEndpoint) fail("ACS_EMAIL_ENDPOINT", "is missing (required with MAIL_TRANSPORT=acs)");
+    check("ACS_EMAIL_ENDPOINT", httpsUrl, acsEndpoint);
+  }
+  const smtpUrl = pick(env, "SMTP_URL");
+  if (transport === "smtp") {
+    if (!smtpUrl) fail("SMTP_URL", "is missing (required with MAIL_TRANSPORT=smtp)");
+    if (!/^smtps?:\/\//.test(smtpUrl)) fail("SMTP_URL", "must start with smtp:// or smtps://");
+  }
+  const outboxDir = pick(env, "MAIL_OUTBOX_DIR") ?? DEFAULTS.MAIL_OUTBOX_DIR;
+
+  return Object.freeze({
+    storage: Object.freeze(storage),
+    keyVaultUrl,
+    platformCredential: Object.freeze(platformCredential),
+    entraAuthorityHost,
+    graphBaseUrl,
+    syncSchedule,
+    secretCheckSchedule,
+    alertThresholdsDays: Object.freeze(uniqueThresholds),
+    runTimeBudgetSeconds,
+    mail: Object.freeze({ transport, from, operatorEmails: Object.freeze(operatorEmails), acsEndpoint, smtpUrl, outboxDir }),
+  });
+}
+
+export { CLOUD_NAMES, type CloudName };

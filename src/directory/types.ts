@@ -1,0 +1,46 @@
+/**
+ * A user of the platform directory, in the platform's own words. Only `id` and `tenantId` are required; every other
+ * attribute may be missing. `externalId` is the Entra object id once the user is linked.
+ */
+export interface PlatformUser {
+  id: string;
+  tenantId: string;
+  externalId?: string | undefined;
+  userName?: string | undefined;
+  email?: string | undefined;
+  idpIdentifier?: string | undefined;
+  firstName?: string | undefined;
+  lastName?: string | undefined;
+  city?: string | undefined;
+  address?: string | undefined;
+  zipCode?: string | undefined;
+  birthDate?: string | undefined;
+  homePhone?: string | undefined;
+  mobilePhone?: string | undefined;
+  eppn?: string | undefined;
+  ssn?: string | undefined;
+  /** Set by update sync when the linked Entra user was removed (never deleted). */
+  entraRemovedAt?: string | undefined;
+  entraRemovedReason?: "changed" | "deleted" | undefined;
+}
+
+/** The attributes update sync may write (everything but the identity and bookkeeping fields). */
+export const MAPPED_ATTRIBUTES = [
+  "externalId",
+  "userName",
+  "email",
+  "idpIdentifier",
+  "firstName",
+  "lastName",
+  "city",
+  "address",
+  "zipCode",
+  "birthDate",
+  "homePhone",
+  "mobilePhone",
+  "eppn",
+  "ssn",
+] as const;
+
+export type MappedAttribute = (typeof MAPPED_ATTRIBUTES)[number];
+export type PlatformAttributes = Partial<Record<MappedAttribute, string | null>>;

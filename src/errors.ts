@@ -1,0 +1,89 @@
+/**
+ * The closed set of error codes entra-sync raises. Tests assert on codes, never on messages; messages are for
+ * operators and say what to do. No message ever carries a secret value.
+ */
+export const ERROR_CODES = {
+  CONFIG_INVALID: "configuration",
+  INPUT_INVALID: "configuration",
+  TENANT_NOT_FOUND: "configuration",
+  TENANT_DISABLED: "configuration",
+  SECRET_MISSING: "auth",
+  AUTH_SECRET_EXPIRED: "auth",
+  AUTH_SECRET_INVALID: "auth",
+  AUTH_APP_NOT_FOUND: "auth",
+  AUTH_TENANT_NOT_FOUND: "auth",
+  AUTH_APP_DISABLED: "auth",
+  AUTH_CONSENT_MISSING: "auth",
+  AUTH_FAILED: "auth",
+  GRAPH_THROTTLED: "throttled",
+  GRAPH_TRANSIENT: "transient",
+  GRAPH_DELTA_EXPIRED: "transient",
+  GRAPH_FOREIGN_LINK: "bug",
+  GRAPH_REQUEST_FAILED: "bug",
+  STORAGE_CONFLICT: "transient",
+  STORAGE_FAILED: "transient",
+  RUN_IN_PROGRESS: "configuration",
+  RUN_NOT_FOUND: "configuration",
+  MAIL_FAILED: "transient",
+  INTERNAL: "bug",
+} as const;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+/** The class of a failure, which decides backoff and what an operator is told. */
+export type ErrorClass = (typeof ERROR_CODES)[ErrorCode];
+
+export interface EntraSyncErrorOptions {
+  cause?: unknown;
+  /** Whether trying again later (without any change by a person) can help. */
+  retryable?: boolean;
+  /** Seconds to wait before retrying, when the service said so. */
+  retryAfterSeconds?: number;
+  /** The input field that was wrong, for API answers. */
+  field?: string;
+  /** Extra facts for reports (ids, dates — never secrets). */
+  details?: Record<string, unknown>;
+}
+
+/** The one error type of the app. */
+export class EntraSyncError extends Error {
+  override readonly name = "EntraSyncError";
+  readonly code: ErrorCode;
+  readonly retryable: boolean;
+  readonly retryAfterSeconds: number | undefined;
+  readonly field: string | undefined;
+  readonly details: Record<string, unknown> | undefined;
+
+  constructor(code: ErrorCode, message: string, options: EntraSyncErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.code = code;
+    this.retryable = options.retryable ?? ERROR_CODES[code] === "transient" || ERROR_CODES[code] === "throttled";
+    this.retryAfterSeconds = options.retryAfterSeconds;
+    this.field = options.field;
+    this.details = options.details;
+  }
+
+  get errorClass(): ErrorClass {
+    return ERROR_CODES[this.code];
+  }
+}
+
+/** Normalises anything thrown into an Error, keeping the original as `cause`. */
+export function ensureError(value: unknown): Error {
+  if (value instanceof Error) return value;
+  return new Error(typeof value === "string" ? value : `Non-error thrown: ${safeStringify(value)}`, { cause: value });
+}
+
+/** Wraps anything thrown into an EntraSyncError (INTERNAL unless it already is one). */
+export function toEntraSyncError(value: unknown, fallback: ErrorCode = "INTERNAL"): EntraSyncError {
+  if (value instanceof EntraSyncError) return value;
+  const e = ensureError(value);
+  return new EntraSyncError(fallback, e.message, { cause: e });
+}
+
+function safeStringify(v: unknown): string {
+  try {
+    return JSON.stringify(v) ?? String(v);
+  } catch {
+    return String(v);
+  }
+}

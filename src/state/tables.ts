@@ -1,0 +1,26 @@
+/** Every Table Storage table and Storage queue entra-sync uses. Infra creates exactly these; the app creates them locally. */
+export const TABLES = {
+  /** Tenant registrations (PartitionKey "tenant", RowKey tenant id). */
+  tenants: "tenants",
+  /** Run reports (PartitionKey tenant id, RowKey inverted timestamp + run id: newest first). */
+  runs: "runs",
+  /** Per-tenant operational state: checkpoint, lease, health (PartitionKey tenant id). */
+  tenantState: "tenantstate",
+  /** The connector space: last-seen Entra users per tenant. */
+  connectorSpace: "connectorspace",
+  /** The platform directory (default adapter). */
+  platformUsers: "platformusers",
+  /** Lookup indexes of the platform directory (externalId, userName, email …). */
+  platformIndex: "platformindex",
+  /** Alert intents and sends (exactly-once mail). */
+  alerts: "alerts",
+} as const;
+
+export const QUEUES = {
+  /** One message per tenant job (first invocation or continuation of a run). */
+  syncJobs: "sync-jobs",
+  /** Where the Functions host moves a job after maxDequeueCount failures. */
+  syncJobsPoison: "sync-jobs-poison",
+} as const;
+
+export type TableName = (typeof TABLES)[keyof typeof TABLES];
