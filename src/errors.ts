@@ -56,7 +56,7 @@ export class EntraSyncError extends Error {
   constructor(code: ErrorCode, message: string, options: EntraSyncErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.code = code;
-    this.retryable = options.retryable ?? ERROR_CODES[code] === "transient" || ERROR_CODES[code] === "throttled";
+    this.retryable = options.retryable ?? (ERROR_CODES[code] === "transient" || ERROR_CODES[code] === "throttled");
     this.retryAfterSeconds = options.retryAfterSeconds;
     this.field = options.field;
     this.details = options.details;

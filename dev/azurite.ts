@@ -1,0 +1,76 @@
+import { spawn, type ChildProcess } from "node:child_process";
+import { createRequire } from "node:module";
+import path from "node:path";
+
+/** A running Azurite (tables and queues, in memory) on free ports of 127.0.0.1. */
+export interface AzuriteInstance {
+  tableUrl: string;
+  queueUrl: string;
+  /** A connection string for the well-known development account on these ports. */
+  connectionString: string;
+  stop(): Promise<void>;
+}
+
+/** The well-known Azurite development account (public, documented; not a secret). */
+export const DEV_ACCOUNT = "devstoreaccount1";
+export const DEV_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==";
+
+/**
+ * Starts Azurite's table and queue services as a child process (importing "azurite" is not possible: its main
+ * entry is the VS Code extension). Ports are chosen by the OS and read from Azurite's start-up lines.
+ */
+export async function startAzurite(): Promise<AzuriteInstance> {
+  const require = createRequire(import.meta.url);
+  const bin = path.join(path.dirname(require.resolve("azurite/package.json")), "dist", "src", "azurite.js");
+  const child = spawn(
+    process.execPath,
+    [bin, "--inMemoryPersistence", "--disableTelemetry", "--skipApiVersionCheck", "--silent", "--loose",
+      "--blobHost", "127.0.0.1", "--blobPort", "0", "--queueHost", "127.0.0.1", "--queuePort", "0", "--tableHost", "127.0.0.1", "--tablePort", "0"],
+    { stdio: ["ignore", "pipe", "pipe"] },
+  );
+  const ports = await new Promise<{ table: string; queue: string }>((resolve, reject) => {
+    let out = "";
+    const timer = setTimeout(() => done(new Error(`Azurite did not start within 30 s. Output:\n${out}`)), 30_000);
+    const found: { table?: string; queue?: string } = {};
+    function done(err?: Error): void {
+      clearTimeout(timer);
+      child.stdout?.removeAllListeners("data");
+      if (err) {
+        child.kill();
+        reject(err);
+      } else resolve({ table: found.table!, queue: found.queue! });
+    }
+    const onData = (d: Buffer): void => {
+      out += d.toString();
+      const t = /Table service is successfully listening at http:\/\/127\.0\.0\.1:(\d+)/.exec(out);
+      const q = /Queue service is successfully listening at http:\/\/127\.0\.0\.1:(\d+)/.exec(out);
+      if (t) found.table = t[1];
+      if (q) found.queue = q[1];
+      if (found.table && found.queue) done();
+    };
+    child.stdout?.on("data", onData);
+    child.stderr?.on("data", (d: Buffer) => (out += d.toString()));
+    child.once("exit", (code) => done(new Error(`Azurite exited with code ${code}. Output:\n${out}`)));
+  });
+  child.removeAllListeners("exit");
+  const tableUrl = `http://127.0.0.1:${ports.table}/${DEV_ACCOUNT}`;
+  const queueUrl = `http://127.0.0.1:${ports.queue}/${DEV_ACCOUNT}`;
+  return {
+    tableUrl,
+    queueUrl,
+    connectionString: `DefaultEndpointsProtocol=http;AccountName=${DEV_ACCOUNT};AccountKey=${DEV_KEY};TableEndpoint=${tableUrl};QueueEndpoint=${queueUrl};`,
+    stop: () => stopChild(child),
+  };
+}
+
+function stopChild(child: ChildProcess): Promise<void> {
+  return new Promise((resolve) => {
+    if (child.exitCode !== null || child.signalCode !== null) return resolve();
+    const t = setTimeout(() => child.kill("SIGKILL"), 5_000);
+    child.once("exit", () => {
+      clearTimeout(t);
+      resolve();
+    });
+    child.kill("SIGTERM");
+  });
+}

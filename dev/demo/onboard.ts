@@ -1,0 +1,43 @@
+import type { PlatformUser } from "../../src/directory/types.js";
+import type { Tenant } from "../../src/tenants/model.js";
+import { addTenant, setTenantSecret } from "../../src/tenants/onboarding.js";
+import type { LocalStack } from "../stack.js";
+import type { SimUserInput } from "../simulator/types.js";
+
+export interface SimTenantOptions {
+  tenantId?: string;
+  displayName: string;
+  users: Array<SimUserInput & { id?: string }>;
+  platformUsers?: PlatformUser[];
+  managedDomain?: string;
+  federatedDomains?: string[];
+  /** App roles granted in the customer tenant (default: User.ReadWrite.All and Application.Read.All). */
+  roles?: string[];
+  /** Days until the client secret expires (default 365). */
+  secretDays?: number;
+  /** Extra registration fields (mapping, linking, immutableId …). */
+  registration?: Record<string, unknown>;
+}
+
+/**
+ * Creates a customer tenant in the simulator (app, secret, users), then registers it here through the same code
+ * as the CLI (`tenant add`, `secret set`) and seeds the platform directory (`users import`).
+ */
+export async function onboardSimTenant(stack: LocalStack, o: SimTenantOptions): Promise<{ tenant: Tenant; clientSecret: string }> {
+  const { sim, app } = stack;
+  const created = await sim.control.createTenant({
+    ...(o.tenantId ? { id: o.tenantId } : {}),
+    displayName: o.displayName,
+    ...(o.managedDomain ? { initialDomain: o.managedDomain } : {}),
+    ...(o.federatedDomains ? { federatedDomains: o.federatedDomains } : {}),
+  });
+  const simApp = await sim.control.createApp(created.id, { displayName: "entra-sync", roles: o.roles ?? ["User.ReadWrite.All", "Application.Read.All"] });
+  const now = app.clock();
+  const expires = new Date(now.getTime() + (o.secretDays ?? 365) * 86_400_000);
+  const secret = await sim.control.addSecret(created.id, simApp.clientId, { endDateTime: expires });
+  await sim.control.addUsers(created.id, o.users);
+  const tenant = await addTenant(app, { tenantId: created.id, clientId: simApp.clientId, displayName: o.displayName, ...(o.registration ?? {}) });
+  await setTenantSecret(app, tenant.tenantId, secret.value, expires);
+  if (o.platformUsers?.length) await app.directory.importUsers(tenant.tenantId, o.platformUsers.map((u) => ({ ...u, tenantId: tenant.tenantId })));
+  return { tenant, clientSecret: secret.value };
+}

@@ -1,0 +1,64 @@
+/**
+ * `npm start`: one full local cycle on the embedded defaults. Starts Azurite and the Entra simulator, creates a
+ * demo school of 2,000 users with a matching platform directory, registers it through the CLI's code, runs a full
+ * sync, changes 50 users in Entra, runs an incremental sync, and prints both reports. `--json` prints the final
+ * report as one JSON line at the end. Leaves nothing running.
+ */
+import { randomUUID } from "node:crypto";
+import { formatReport } from "../src/cli/format.js";
+import { processIO, runNow } from "../src/cli/main.js";
+import type { RunReport } from "../src/runs/report.js";
+import { changeUsers, generateDemoTenant } from "./demo/generate.js";
+import { onboardSimTenant } from "./demo/onboard.js";
+import { startLocalStack } from "./stack.js";
+
+const json = process.argv.includes("--json");
+const sizeArg = process.argv.find((a) => a.startsWith("--size="));
+const size = sizeArg ? Number(sizeArg.slice(7)) : 2000;
+const say = (s: string) => process.stdout.write(`${s}\n`);
+const io = { ...processIO, out: (t: string) => (json ? undefined : say(t)) };
+
+async function main(): Promise<void> {
+  const t0 = Date.now();
+  say(`entra-sync local cycle: starting Azurite and the Entra/Graph/Key Vault simulator on 127.0.0.1 …`);
+  const stack = await startLocalStack({ simulator: { latencyMs: 5 } });
+  let last: RunReport | undefined;
+  try {
+    say(`  tables/queues ${stack.azurite.tableUrl.replace(/\/devstoreaccount1$/, "")} · simulator ${stack.sim.baseUrl}`);
+    const tenantId = randomUUID();
+    const demo = generateDemoTenant({ seed: 42, size, tenantId });
+    say(`Demo school "${demo.schoolName}": ${demo.entraUsers.length} Entra users, ${demo.platformUsers.length} platform users (${demo.managedDomain}, federated ${demo.federatedDomain}).`);
+    const { tenant } = await onboardSimTenant(stack, {
+      tenantId,
+      displayName: demo.schoolName,
+      users: demo.entraUsers,
+      platformUsers: demo.platformUsers,
+      managedDomain: demo.managedDomain,
+      federatedDomains: [demo.federatedDomain],
+      secretDays: 10,
+      registration: { adminEmails: [`it@${demo.federatedDomain}`], locale: "sv", linking: { entra: "userPrincipalName", platform: "userName" } },
+    });
+    say(`Registered tenant ${tenant.tenantId} and stored its client secret in Key Vault (expires in 10 days).`);
+
+    say(`\n1) Full sync (update: Entra → platform)`);
+    last = await runNow(stack.app, io, { tenantId, full: true, dryRun: false, only: ["update"] });
+    if (!json) say(formatReport(last));
+
+    const changes = changeUsers(demo, 50, 7);
+    for (const c of changes) await stack.sim.control.updateUser(tenantId, c.id, c.patch);
+    say(`\n2) Changed ${changes.length} users in Entra; incremental sync`);
+    last = await runNow(stack.app, io, { tenantId, full: false, dryRun: false, only: ["update"] });
+    if (!json) say(formatReport(last));
+
+    say(`\nDone in ${((Date.now() - t0) / 1000).toFixed(1)} s.`);
+  } finally {
+    await stack.stop();
+  }
+  if (json && last) say(JSON.stringify(last));
+  if (last?.status === "failed") process.exitCode = 1;
+}
+
+main().catch((e: unknown) => {
+  process.stderr.write(`npm start failed: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+  process.exitCode = 1;
+});

@@ -1,0 +1,240 @@
+// entra-sync: one resource group holding a Flex Consumption function app with a system-assigned identity, its
+// storage (host, tables, queues; no shared keys), a Key Vault for customers' client secrets (RBAC), Application
+// Insights on Log Analytics (Entra-only ingestion) and ACS Email (Azure-managed domain). Every access is an Entra
+// role assignment on one resource (modules/rbac.bicep); no key, secret or connection string with a credential
+// is created, stored or output. Deploy guide: docs/deploy.md.
+targetScope = 'resourceGroup'
+
+@description('Prefix of every resource name: 3-11 lower-case letters and digits, starting with a letter.')
+@minLength(3)
+@maxLength(11)
+param namePrefix string
+
+@description('Azure region of the resources (one where Flex Consumption is offered).')
+@minLength(1)
+param location string = resourceGroup().location
+
+@description('NCRONTAB (six fields) of the scheduler timer that enqueues due tenants.')
+@minLength(11)
+param syncSchedule string = '0 */5 * * * *'
+
+@description('NCRONTAB (six fields) of the daily client secret expiry check.')
+@minLength(11)
+param expiryCheckSchedule string = '0 0 6 * * *'
+
+@description('Comma-separated days before a client secret expires at which its tenant\'s admins are mailed.')
+@minLength(1)
+@maxLength(100)
+param alertThresholdsDays string = '60,30,14,7,3,1,0'
+
+@description('Seconds one worker invocation works before it checkpoints and re-enqueues; keep well below host.json functionTimeout (00:30:00 = 1800 s).')
+@minValue(10)
+@maxValue(1500)
+param runTimeBudgetSeconds int = 480
+
+@description('The platform operators\' e-mail address(es), comma-separated, copied on every alert.')
+@minLength(3)
+@maxLength(512)
+param operatorEmail string
+
+@description('Object id of an operator (user, group or service principal) allowed to run the entra-sync CLI against this deployment with `az login`; empty for none.')
+@maxLength(36)
+param operatorPrincipalId string = ''
+
+@description('Kind of principal operatorPrincipalId is.')
+@allowed([
+  'User'
+  'Group'
+  'ServicePrincipal'
+])
+param operatorPrincipalType string = 'User'
+
+@description('Replication of the storage account.')
+@allowed([
+  'Standard_LRS'
+  'Standard_ZRS'
+  'Standard_GRS'
+  'Standard_RAGRS'
+])
+param storageSku string = 'Standard_LRS'
+
+@description('Maximum number of Flex Consumption instances.')
+@minValue(40)
+@maxValue(1000)
+param maximumInstanceCount int = 40
+
+@description('Memory of one Flex Consumption instance in MB.')
+@allowed([
+  512
+  2048
+  4096
+])
+param instanceMemoryMB int = 2048
+
+@description('Geography where Azure Communication Services keeps its data.')
+@allowed([
+  'Africa'
+  'Asia Pacific'
+  'Australia'
+  'Brazil'
+  'Canada'
+  'Europe'
+  'France'
+  'Germany'
+  'India'
+  'Japan'
+  'Korea'
+  'Norway'
+  'Switzerland'
+  'UAE'
+  'UK'
+  'United States'
+])
+param emailDataLocation string = 'Europe'
+
+@description('Display name of the sender of alert e-mails.')
+@minLength(1)
+@maxLength(64)
+param mailSenderDisplayName string = 'entra-sync'
+
+@description('Tags applied to every resource (azd passes azd-env-name).')
+param tags object = {}
+
+var token = uniqueString(resourceGroup().id)
+var prefix = toLower(namePrefix)
+var names = {
+  storage: take('${prefix}${token}', 24)
+  keyVault: take('${prefix}kv${token}', 24)
+  logAnalytics: '${prefix}-log-${token}'
+  appInsights: '${prefix}-appi-${token}'
+  plan: '${prefix}-plan-${token}'
+  functionApp: '${prefix}-func-${token}'
+  emailService: '${prefix}-email-${token}'
+  communicationService: '${prefix}-acs-${token}'
+  deploymentContainer: 'app-package-${take(token, 7)}'
+}
+
+// Exactly TABLES and QUEUES of src/state/tables.ts (checked by test/infra/bicep.test.ts).
+var tableNames = [
+  'tenants'
+  'runs'
+  'tenantstate'
+  'connectorspace'
+  'platformusers'
+  'platformindex'
+  'alerts'
+]
+var queueNames = [
+  'sync-jobs'
+  'sync-jobs-poison'
+]
+
+module monitoring 'modules/monitoring.bicep' = {
+  name: 'monitoring'
+  params: {
+    location: location
+    logAnalyticsName: names.logAnalytics
+    appInsightsName: names.appInsights
+    tags: tags
+  }
+}
+
+module storage 'modules/storage.bicep' = {
+  name: 'storage'
+  params: {
+    location: location
+    storageAccountName: names.storage
+    skuName: storageSku
+    deploymentContainerName: names.deploymentContainer
+    queueNames: queueNames
+    tableNames: tableNames
+    tags: tags
+  }
+}
+
+module keyVault 'modules/keyvault.bicep' = {
+  name: 'keyvault'
+  params: {
+    location: location
+    keyVaultName: names.keyVault
+    tags: tags
+  }
+}
+
+module email 'modules/email.bicep' = {
+  name: 'email'
+  params: {
+    emailServiceName: names.emailService
+    communicationServiceName: names.communicationService
+    dataLocation: emailDataLocation
+    senderDisplayName: mailSenderDisplayName
+    tags: tags
+  }
+}
+
+module functionApp 'modules/functionapp.bicep' = {
+  name: 'functionapp'
+  params: {
+    location: location
+    planName: names.plan
+    functionAppName: names.functionApp
+    maximumInstanceCount: maximumInstanceCount
+    instanceMemoryMB: instanceMemoryMB
+    storageAccountName: storage.outputs.name
+    blobEndpoint: storage.outputs.blobEndpoint
+    queueEndpoint: storage.outputs.queueEndpoint
+    tableEndpoint: storage.outputs.tableEndpoint
+    deploymentContainerName: storage.outputs.deploymentContainerName
+    appInsightsName: names.appInsights
+    keyVaultUri: keyVault.outputs.uri
+    syncSchedule: syncSchedule
+    expiryCheckSchedule: expiryCheckSchedule
+    alertThresholdsDays: alertThresholdsDays
+    runTimeBudgetSeconds: runTimeBudgetSeconds
+    mailFrom: email.outputs.mailFrom
+    operatorEmail: operatorEmail
+    acsEndpoint: email.outputs.endpoint
+    tags: tags
+    appTags: union(tags, { 'azd-service-name': 'api' })
+  }
+  // The app reads the component by name (its connection string is not passed through outputs).
+  dependsOn: [
+    monitoring
+  ]
+}
+
+module rbac 'modules/rbac.bicep' = {
+  name: 'rbac'
+  params: {
+    appPrincipalId: functionApp.outputs.principalId
+    operatorPrincipalId: operatorPrincipalId
+    operatorPrincipalType: operatorPrincipalType
+    storageAccountName: names.storage
+    keyVaultName: names.keyVault
+    appInsightsName: names.appInsights
+    communicationServiceName: names.communicationService
+  }
+  // Names are passed as known values. The scoped resources exist by then: this module waits for functionApp
+  // (its principal id), which waits for every other module.
+}
+
+@description('Name of the function app.')
+output AZURE_FUNCTION_APP_NAME string = functionApp.outputs.name
+
+@description('Base URL of the function app (the HTTP API is under /api).')
+output FUNCTION_APP_URL string = 'https://${functionApp.outputs.defaultHostName}'
+
+@description('URL of the Key Vault holding customers\' client secrets (KEY_VAULT_URL for the CLI).')
+output KEY_VAULT_URL string = keyVault.outputs.uri
+
+@description('Object id of the function app\'s managed identity.')
+output FUNCTION_APP_PRINCIPAL_ID string = functionApp.outputs.principalId
+
+@description('Name of the storage account (AzureWebJobsStorage__accountName for the CLI).')
+output AZURE_STORAGE_ACCOUNT_NAME string = storage.outputs.name
+
+@description('Communication Services endpoint the app sends e-mail through.')
+output ACS_EMAIL_ENDPOINT string = email.outputs.endpoint
+
+@description('Sender address of alert e-mails.')
+output MAIL_FROM string = email.outputs.mailFrom

@@ -1,0 +1,95 @@
+// The storage account of the Functions host and of the app: the Flex deployment container, the host's own blobs,
+// the sync-jobs queues and every table of src/state/tables.ts. Shared keys are off: everything reaches it with an
+// Entra identity (the app's managed identity, operators' `az login`).
+
+@description('Azure region of the account.')
+param location string
+
+@description('Name of the storage account (3-24 lower-case letters and digits).')
+@minLength(3)
+@maxLength(24)
+param storageAccountName string
+
+@description('Replication of the account.')
+@allowed([
+  'Standard_LRS'
+  'Standard_ZRS'
+  'Standard_GRS'
+  'Standard_RAGRS'
+])
+param skuName string = 'Standard_LRS'
+
+@description('Blob container that holds the Flex Consumption deployment package.')
+@minLength(3)
+@maxLength(63)
+param deploymentContainerName string
+
+@description('Storage queues the app uses (QUEUES of src/state/tables.ts).')
+@minLength(1)
+param queueNames string[]
+
+@description('Tables the app uses (TABLES of src/state/tables.ts).')
+@minLength(1)
+param tableNames string[]
+
+@description('Tags applied to every resource.')
+param tags object = {}
+
+resource storage 'Microsoft.Storage/storageAccounts@2026-06-01' = {
+  name: storageAccountName
+  location: location
+  tags: tags
+  kind: 'StorageV2'
+  sku: { name: skuName }
+  properties: {
+    accessTier: 'Hot'
+    allowSharedKeyAccess: false
+    allowBlobPublicAccess: false
+    allowCrossTenantReplication: false
+    defaultToOAuthAuthentication: true
+    minimumTlsVersion: 'TLS1_2'
+    supportsHttpsTrafficOnly: true
+    publicNetworkAccess: 'Enabled'
+    networkAcls: { defaultAction: 'Allow', bypass: 'AzureServices' }
+  }
+
+  resource blobService 'blobServices' = {
+    name: 'default'
+
+    resource deploymentContainer 'containers' = {
+      name: deploymentContainerName
+      properties: { publicAccess: 'None' }
+    }
+  }
+
+  resource queueService 'queueServices' = {
+    name: 'default'
+
+    resource queue 'queues' = [for name in queueNames: {
+      name: name
+    }]
+  }
+
+  resource tableService 'tableServices' = {
+    name: 'default'
+
+    resource table 'tables' = [for name in tableNames: {
+      name: name
+    }]
+  }
+}
+
+@description('Name of the storage account.')
+output name string = storage.name
+
+@description('Blob endpoint, e.g. https://<account>.blob.core.windows.net/.')
+output blobEndpoint string = storage.properties.primaryEndpoints.blob
+
+@description('Queue endpoint.')
+output queueEndpoint string = storage.properties.primaryEndpoints.queue
+
+@description('Table endpoint.')
+output tableEndpoint string = storage.properties.primaryEndpoints.table
+
+@description('Name of the deployment package container.')
+output deploymentContainerName string = storage::blobService::deploymentContainer.name

@@ -1,0 +1,43 @@
+import type { RunReport } from "../runs/report.js";
+
+const pad = (s: string, n: number) => (s.length >= n ? s : s + " ".repeat(n - s.length));
+const num = (n: number | undefined) => (n ?? 0).toLocaleString("en-US");
+
+/** A run report as text for people (the CLI and `npm start`). `--json` prints the report itself instead. */
+export function formatReport(r: RunReport): string {
+  const lines: string[] = [];
+  const dur = r.durationMs !== undefined ? `${(r.durationMs / 1000).toFixed(1)} s` : "—";
+  lines.push(`Run ${r.runId}  ${r.tenantName} (${r.tenantId})`);
+  lines.push(`  ${r.trigger} · ${r.mode}${r.dryRun ? " · DRY RUN (nothing written)" : ""} · steps: ${r.only.join(", ")} · status: ${r.status.toUpperCase()} · ${dur}`);
+  if (r.progress.round) lines.push(`  delta round: ${r.progress.round} · pages: ${r.progress.pages} · invocations: ${r.progress.invocations}`);
+  const u = r.update;
+  lines.push("  update sync (Entra → platform)");
+  lines.push(`    ${pad("read", 12)}${pad(num(u.read), 10)}${pad("matched", 12)}${pad(num(u.matched), 10)}${pad("updated", 12)}${num(u.updated)}`);
+  lines.push(`    ${pad("unchanged", 12)}${pad(num(u.unchanged), 10)}${pad("unmatched", 12)}${pad(num(u.unmatched), 10)}${pad("ambiguous", 12)}${num(u.ambiguous)}`);
+  lines.push(`    ${pad("removed", 12)}${pad(num(u.removed), 10)}${pad("failed", 12)}${num(u.failed)}`);
+  if (r.immutableId) {
+    const i = r.immutableId;
+    lines.push("  immutable ID sync (platform → Entra)");
+    lines.push(`    ${pad("candidates", 12)}${pad(num(i.candidates), 10)}${pad("planned", 12)}${pad(num(i.planned), 10)}${pad("written", 12)}${num(i.written)}${i.writesPerSecond ? `  (${i.writesPerSecond.toFixed(1)} writes/s)` : ""}`);
+    const sk = Object.entries(i.skipped).filter(([, n]) => n > 0);
+    if (sk.length) lines.push(`    skipped: ${sk.map(([k, n]) => `${k} ${num(n)}`).join(", ")}`);
+    const fl = Object.entries(i.failed).filter(([, n]) => n > 0);
+    if (fl.length) lines.push(`    failed: ${fl.map(([k, n]) => `${k} ${num(n)}`).join(", ")}`);
+    if (i.capExceeded) lines.push(`    CAP EXCEEDED: ${num(i.capExceeded.planned)} planned > cap (${num(i.capExceeded.maxWrites)} writes or ${i.capExceeded.maxPercent}% of ${num(i.capExceeded.tenantUsers)} users): nothing written; review the plan and run with --force`);
+  }
+  lines.push(`  graph: ${num(r.graph.requests)} requests, ${num(r.graph.throttled)} throttled, ${num(r.graph.retried)} retried`);
+  for (const n of r.notices) lines.push(`  note: ${n}`);
+  if (r.failure) lines.push(`  FAILED (${r.failure.class}, ${r.failure.code}): ${r.failure.message}`);
+  for (const e of r.errors) {
+    if (r.failure && e.code === r.failure.code) continue;
+    lines.push(`  ${e.code}: ${e.message}${e.users?.length ? ` [${e.users.slice(0, 5).join(", ")}${e.users.length > 5 ? `, … ${e.users.length - 5} more` : ""}]` : ""}`);
+  }
+  return lines.join("\n");
+}
+
+/** A plain text table. */
+export function table(headers: string[], rows: string[][]): string {
+  const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
+  const line = (cells: string[]) => cells.map((c, i) => pad(c, widths[i]!)).join("  ").trimEnd();
+  return [line(headers), line(widths.map((w) => "-".repeat(w))), ...rows.map(line)].join("\n");
+}

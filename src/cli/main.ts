@@ -1,0 +1,240 @@
+import { Command, CommanderError, Option } from "commander";
+import cliProgress from "cli-progress";
+import { createApp, type App } from "../composition.js";
+import { loadSettings } from "../config/settings.js";
+import { readPlatformUsersFile } from "../directory/import-file.js";
+import { EntraSyncError, ensureError } from "../errors.js";
+import { redactingLogger } from "../log.js";
+import type { RunReport, RunStep } from "../runs/report.js";
+import { createRun, executeRun } from "../sync/run.js";
+import { parseGuid, type Tenant } from "../tenants/model.js";
+import { addTenant, parseExpiry, setTenantSecret } from "../tenants/onboarding.js";
+import { formatReport, table } from "./format.js";
+
+/** Where the CLI writes and reads; tests pass their own. */
+export interface CliIO {
+  out(text: string): void;
+  err(text: string): void;
+  /** Reads all of standard input (for `--from-stdin`). */
+  readStdin(): Promise<string>;
+  /** Whether a progress bar may be drawn. */
+  isTTY: boolean;
+}
+
+export const processIO: CliIO = {
+  out: (t) => process.stdout.write(`${t}\n`),
+  err: (t) => process.stderr.write(`${t}\n`),
+  readStdin: async () => {
+    const chunks: Buffer[] = [];
+    for await (const c of process.stdin) chunks.push(c as Buffer);
+    return Buffer.concat(chunks).toString("utf8");
+  },
+  isTTY: !!process.stderr.isTTY,
+};
+
+const collect = (v: string, prev: string[] = []) => [...prev, ...v.split(",").map((s) => s.trim()).filter(Boolean)];
+
+function parseLinking(v: string | undefined): Record<string, unknown> {
+  if (v === undefined) return {};
+  if (v === "none") return { linking: null };
+  const m = /^(userPrincipalName|mail):(userName|email)$/.exec(v);
+  if (!m) throw new EntraSyncError("INPUT_INVALID", `--link-by must be none or ENTRA:PLATFORM with ENTRA one of userPrincipalName, mail and PLATFORM one of userName, email (e.g. userPrincipalName:userName); got "${v}".`, { field: "link-by" });
+  return { linking: { entra: m[1], platform: m[2] } };
+}
+
+function parseOnly(v: string[] | undefined): RunStep[] | undefined {
+  if (!v || v.length === 0) return undefined;
+  return v.map((s) => {
+    const k = s === "immutable-id" || s === "immutableId" ? "immutableId" : s === "update" ? "update" : undefined;
+    if (!k) throw new EntraSyncError("INPUT_INVALID", `--only takes update or immutable-id, got "${s}".`, { field: "only" });
+    return k;
+  });
+}
+
+function tenantFields(o: Record<string, unknown>): Record<string, unknown> {
+  const f: Record<string, unknown> = {};
+  if (o.clientId !== undefined) f.clientId = o.clientId;
+  if (o.name !== undefined) f.displayName = o.name;
+  if (o.cloud !== undefined) f.cloud = o.cloud;
+  if (o.adminEmail !== undefined) f.adminEmails = o.adminEmail;
+  if (o.locale !== undefined) f.locale = o.locale;
+  if (o.interval !== undefined) f.syncIntervalMinutes = Number(o.interval);
+  if (o.enabled !== undefined) f.enabled = o.enabled === "true" || o.enabled === true;
+  if (o.mapping !== undefined) {
+    try {
+      f.mapping = JSON.parse(String(o.mapping));
+    } catch {
+      throw new EntraSyncError("INPUT_INVALID", `--mapping must be JSON like {"userName":["userPrincipalName"],"email":["mail"],"idpIdentifier":["userPrincipalName"],"eppn":["mail"],"ssn":[],"birthDate":false}.`, { field: "mapping" });
+    }
+  }
+  const iid: Record<string, unknown> = {};
+  if (o.immutableIdMode !== undefined) iid.mode = o.immutableIdMode;
+  if (o.immutableIdSource !== undefined) iid.source = o.immutableIdSource;
+  if (o.immutableIdEncoding !== undefined) iid.encoding = o.immutableIdEncoding;
+  if (o.immutableIdMaxWrites !== undefined) iid.maxWritesPerRun = Number(o.immutableIdMaxWrites);
+  if (o.immutableIdMaxPercent !== undefined) iid.maxPercentPerRun = Number(o.immutableIdMaxPercent);
+  if (o.federatedDomains !== undefined) iid.federatedDomains = o.federatedDomains;
+  if (Object.keys(iid).length) f.immutableId = iid;
+  return { ...f, ...parseLinking(o.linkBy as string | undefined) };
+}
+
+function addTenantOptions(c: Command, forAdd: boolean): Command {
+  return c
+    .option("--client-id <guid>", "the app (client) id of the customer's app registration")
+    .option("--name <text>", "display name of the school or municipality")
+    .addOption(new Option("--cloud <cloud>", "the tenant's cloud").choices(["global", "usgov", "usgovdod", "china"]))
+    .option("--admin-email <addresses>", "customer admin e-mail(s), comma-separated or repeated", collect)
+    .addOption(new Option("--locale <locale>", "language of mails to the admins").choices(["en", "sv"]))
+    .option("--link-by <ENTRA:PLATFORM>", "link platform users without externalId by a key, e.g. userPrincipalName:userName (none to disable)")
+    .option("--mapping <json>", "the attribute mapping as JSON (see README)")
+    .option("--interval <minutes>", "minutes between scheduled runs")
+    .addOption(new Option("--immutable-id-mode <mode>", "Immutable ID sync").choices(["off", "preview", "on"]))
+    .addOption(new Option("--immutable-id-source <attr>", "platform attribute the ImmutableId comes from").choices(["id", "externalId", "userName", "email", "eppn", "idpIdentifier"]))
+    .addOption(new Option("--immutable-id-encoding <enc>", "how the value is encoded").choices(["raw", "base64", "guid"]))
+    .option("--immutable-id-max-writes <n>", "cap of ImmutableId writes per run")
+    .option("--immutable-id-max-percent <n>", "cap of ImmutableId writes per run, percent of the tenant's users")
+    .addOption(new Option("--federated-domains <how>", "users whose UPN is in a federated domain").choices(["skip", "switchUpn"]))
+    .addOption(forAdd ? new Option("--enabled <bool>").hideHelp() : new Option("--enabled <bool>", "enable or disable scheduled runs").choices(["true", "false"]));
+}
+
+const tenantRow = (t: Tenant) => [t.tenantId, t.displayName, t.clientId, t.cloud, t.enabled ? "yes" : "no", t.immutableId.mode, t.adminEmails.join(",")];
+
+/** Runs a run now, in this process, with a progress bar. */
+export async function runNow(app: App, io: CliIO, req: { tenantId: string; full: boolean; dryRun: boolean; only?: RunStep[] | undefined; force?: boolean }): Promise<RunReport> {
+  const run = await createRun(app, { tenantId: req.tenantId, trigger: "manual", mode: req.full ? "full" : "incremental", dryRun: req.dryRun, only: req.only, force: req.force ?? false });
+  const bar = io.isTTY ? new cliProgress.SingleBar({ format: "  {bar} {pages} pages · {value} users read · {rate} users/s", stream: process.stderr, hideCursor: true, clearOnComplete: true }, cliProgress.Presets.shades_classic) : undefined;
+  const started = Date.now();
+  bar?.start(200, 0, { pages: 0, rate: 0 });
+  const result = await executeRun(app, run.tenantId, run.runId, {
+    onProgress: (r) => {
+      const read = r.update.read;
+      bar?.setTotal(Math.max(read + 200, 200));
+      bar?.update(read, { pages: r.progress.pages, rate: Math.round(read / Math.max(0.001, (Date.now() - started) / 1000)) });
+    },
+  });
+  bar?.stop();
+  return result.report;
+}
+
+/** Builds the CLI. `appFactory` is called once, lazily, by commands that need the app. */
+export function buildCli(appFactory: () => App, io: CliIO): Command {
+  let app: App | undefined;
+  const getApp = () => (app ??= appFactory());
+  const program = new Command("entra-sync")
+    .description("Operate entra-sync: tenants, secrets, runs.")
+    .exitOverride()
+    .configureOutput({ writeOut: (s) => io.out(s.trimEnd()), writeErr: (s) => io.err(s.trimEnd()) });
+
+  const tenant = program.command("tenant").description("register and inspect tenants");
+  addTenantOptions(tenant.command("add").description("register a customer tenant").requiredOption("--tenant-id <guid>", "the customer's Entra tenant id"), true)
+    .option("--json", "print JSON")
+    .action(async (o) => {
+      if (!o.clientId) throw new EntraSyncError("INPUT_INVALID", "--client-id is required: the app (client) id of the customer's app registration.", { field: "client-id" });
+      if (!o.name) throw new EntraSyncError("INPUT_INVALID", "--name is required: the school's or municipality's display name.", { field: "name" });
+      const t = await addTenant(getApp(), { tenantId: o.tenantId, ...tenantFields(o) });
+      io.out(o.json ? JSON.stringify(t) : `Registered ${t.displayName} (${t.tenantId}). Next: entra-sync secret set --tenant ${t.tenantId} --expires <YYYY-MM-DD> --from-stdin`);
+    });
+  tenant
+    .command("list")
+    .description("list registered tenants")
+    .option("--json", "print JSON lines")
+    .action(async (o) => {
+      const all = await getApp().tenants.listAll();
+      if (o.json) for (const t of all) io.out(JSON.stringify(t));
+      else io.out(table(["tenant", "name", "client id", "cloud", "enabled", "immutable id", "admins"], all.map(tenantRow)));
+    });
+  tenant
+    .command("show <tenantId>")
+    .description("show one tenant's registration")
+    .option("--json", "print JSON")
+    .action(async (id: string, o) => {
+      const t = await getApp().tenants.require(parseGuid(id, "tenantId"));
+      io.out(o.json ? JSON.stringify(t) : JSON.stringify(t, null, 2));
+    });
+  addTenantOptions(tenant.command("update <tenantId>").description("change a tenant's registration"), false)
+    .option("--json", "print JSON")
+    .action(async (id: string, o) => {
+      const fields = tenantFields(o);
+      if (Object.keys(fields).length === 0) throw new EntraSyncError("INPUT_INVALID", "Nothing to update: pass at least one option (see entra-sync tenant update --help).", { field: "options" });
+      const t = await getApp().tenants.update(parseGuid(id, "tenantId"), fields);
+      io.out(o.json ? JSON.stringify(t) : `Updated ${t.displayName} (${t.tenantId}).`);
+    });
+
+  program
+    .command("secret")
+    .description("store customers' client secrets in Key Vault")
+    .command("set")
+    .description("store a tenant's client secret with its expiry date (value from stdin; never as an argument)")
+    .requiredOption("--tenant <guid>", "tenant id")
+    .requiredOption("--expires <date>", "expiry date of the secret as shown in the Entra admin center (YYYY-MM-DD)")
+    .option("--from-stdin", "read the secret value from standard input")
+    .action(async (o) => {
+      const a = getApp();
+      const expires = parseExpiry(o.expires, a.clock());
+      if (!o.fromStdin) throw new EntraSyncError("INPUT_INVALID", "Pass --from-stdin and pipe the secret value in (e.g. from a password manager); secrets are never taken as arguments, which end up in shell history.", { field: "from-stdin" });
+      const value = (await io.readStdin()).replace(/\r?\n$/, "");
+      const info = await setTenantSecret(a, o.tenant, value, expires);
+      io.out(`Stored the client secret of ${info.tenantId} (version ${info.version}, expires ${info.expiresOn?.toISOString().slice(0, 10) ?? "—"}).`);
+    });
+
+  program
+    .command("users")
+    .description("the platform directory")
+    .command("import <file>")
+    .description("create or replace platform users from a .csv (header row) or .json (array) file")
+    .requiredOption("--tenant <guid>", "tenant the users belong to")
+    .action(async (file: string, o) => {
+      const a = getApp();
+      const t = await a.tenants.require(parseGuid(o.tenant, "tenant"));
+      const users = await readPlatformUsersFile(file, t.tenantId);
+      const r = await a.directory.importUsers(t.tenantId, users);
+      io.out(`Imported ${users.length} platform users into ${t.displayName}: ${r.created} created, ${r.replaced} replaced.`);
+    });
+
+  program
+    .command("run")
+    .description("run a tenant now, in this process, with a progress bar")
+    .requiredOption("--tenant <guid>", "tenant id")
+    .option("--full", "read all users (a new initial delta round) instead of the changes since the last run")
+    .option("--dry-run", "write nothing; report what would change")
+    .option("--only <steps>", "update, immutable-id (comma-separated)", collect)
+    .option("--force", "let Immutable ID sync exceed its cap (after reviewing the plan)")
+    .option("--json", "print the report as one JSON line")
+    .action(async (o) => {
+      const a = getApp();
+      const report = await runNow(a, io, { tenantId: parseGuid(o.tenant, "tenant"), full: !!o.full, dryRun: !!o.dryRun, only: parseOnly(o.only), force: !!o.force });
+      io.out(o.json ? JSON.stringify(report) : formatReport(report));
+      if (report.status === "failed") process.exitCode = 1;
+    });
+
+  return program;
+}
+
+/** Runs the CLI; returns the exit code. Errors are printed as one line with their code and what to do. */
+export async function runCli(argv: string[], io: CliIO = processIO, appFactory?: () => App): Promise<number> {
+  const factory =
+    appFactory ??
+    (() =>
+      createApp({
+        settings: loadSettings(process.env),
+        log: redactingLogger({ info: () => {}, warn: (l) => io.err(`warning: ${l}`), error: (l) => io.err(`error: ${l}`) }),
+      }));
+  const program = buildCli(factory, io);
+  try {
+    await program.parseAsync(argv, { from: "user" });
+    return typeof process.exitCode === "number" ? process.exitCode : 0;
+  } catch (e) {
+    if (e instanceof CommanderError) return e.exitCode === 0 ? 0 : 2;
+    if (e instanceof EntraSyncError) {
+      io.err(`error ${e.code}: ${e.message}`);
+      return e.errorClass === "configuration" ? 2 : 1;
+    }
+    io.err(`error: ${ensureError(e).message}`);
+    return 1;
+  }
+}
+
+const isMain = process.argv[1] && import.meta.url.endsWith(process.argv[1].replace(/\\/g, "/").split("/").pop()!) && /cli[\\/]main\.[jt]s$/.test(process.argv[1]);
+if (isMain) {
+  runCli(process.argv.slice(2)).then((code) => process.exit(code));
+}

@@ -1,0 +1,115 @@
+import { AzureCliCredential, ClientSecretCredential, ManagedIdentityCredential } from "@azure/identity";
+import type { TokenCredential } from "@azure/core-auth";
+import { SecretClient } from "@azure/keyvault-secrets";
+import type { Client } from "@microsoft/microsoft-graph-client";
+import { endpointsFor } from "./config/clouds.js";
+import type { Settings } from "./config/settings.js";
+import { ConnectorSpace } from "./connector/space.js";
+import type { PlatformDirectory } from "./directory/directory.js";
+import { TablePlatformDirectory } from "./directory/table-directory.js";
+import { createGraphClient, type GraphCounters } from "./graph/client.js";
+import { consoleLogger, type Logger } from "./log.js";
+import { createQueueClient, JobQueue } from "./queue/jobs.js";
+import { RunStore } from "./runs/store.js";
+import type { ClientSecret } from "./secrets/store.js";
+import { SecretStore } from "./secrets/store.js";
+import { CheckpointStore } from "./state/checkpoints.js";
+import { createTableClients, ensureTables, type TableClients } from "./state/tables-client.js";
+import type { Tenant } from "./tenants/model.js";
+import { TenantRegistry } from "./tenants/registry.js";
+
+export interface AppOptions {
+  settings: Settings;
+  /** Extra CA (PEM) to trust for Entra, Graph and Key Vault: the local simulator's certificate. */
+  ca?: string | undefined;
+  log?: Logger;
+  clock?: () => Date;
+  /** Replaces the platform directory adapter (default: Table Storage). */
+  directory?: PlatformDirectory;
+}
+
+/** Every adapter of the app, built once from the validated settings. Use cases receive what they need from here. */
+export interface App {
+  settings: Settings;
+  log: Logger;
+  clock: () => Date;
+  ca: string | undefined;
+  platformCredential: TokenCredential;
+  tables: TableClients;
+  tenants: TenantRegistry;
+  secrets: SecretStore;
+  connector: ConnectorSpace;
+  directory: PlatformDirectory;
+  checkpoints: CheckpointStore;
+  runs: RunStore;
+  queue: JobQueue;
+  /** The credential of a tenant's own app (client secret) for its cloud. */
+  tenantCredential(tenant: Tenant, secret: ClientSecret): TokenCredential;
+  /** A Graph client for a tenant, counting into `counters`. */
+  graphFor(tenant: Tenant, secret: ClientSecret, counters: GraphCounters): { client: Client; graphBaseUrl: string };
+  /** Creates tables and queues that do not exist (local stack; in Azure the template made them). */
+  ensureStorage(): Promise<void>;
+}
+
+export function createPlatformCredential(settings: Settings, ca?: string): TokenCredential {
+  const c = settings.platformCredential;
+  switch (c.kind) {
+    case "managed-identity":
+      return new ManagedIdentityCredential();
+    case "azure-cli":
+      return new AzureCliCredential();
+    case "client-secret": {
+      const host = settings.entraAuthorityHost;
+      return new ClientSecretCredential(c.tenantId, c.clientId, c.clientSecret, {
+        ...(host ? { authorityHost: host, disableInstanceDiscovery: true } : {}),
+        ...(ca ? { tlsOptions: { ca } } : {}),
+      });
+    }
+  }
+}
+
+export function createApp(o: AppOptions): App {
+  const { settings, ca } = o;
+  const log = o.log ?? consoleLogger;
+  const clock = o.clock ?? (() => new Date());
+  const platformCredential = createPlatformCredential(settings, ca);
+  const tables = createTableClients(settings.storage, platformCredential);
+  const secretClient = new SecretClient(settings.keyVaultUrl, platformCredential, {
+    disableChallengeResourceVerification: !/\.vault\.(azure\.net|usgovcloudapi\.net|azure\.cn)/.test(settings.keyVaultUrl),
+    ...(ca ? { tlsOptions: { ca } } : {}),
+  });
+  const queue = new JobQueue(createQueueClient(settings.storage, platformCredential));
+  const tenantCredential = (tenant: Tenant, secret: ClientSecret): TokenCredential => {
+    const ep = endpointsFor(tenant.cloud, settings);
+    return new ClientSecretCredential(tenant.tenantId, tenant.clientId, secret.value, {
+      authorityHost: ep.authorityHost,
+      ...(ep.custom ? { disableInstanceDiscovery: true } : {}),
+      ...(ca ? { tlsOptions: { ca } } : {}),
+    });
+  };
+  return {
+    settings,
+    log,
+    clock,
+    ca,
+    platformCredential,
+    tables,
+    tenants: new TenantRegistry(tables.tenants, clock),
+    secrets: new SecretStore(secretClient),
+    connector: new ConnectorSpace(tables.connectorSpace),
+    directory: o.directory ?? new TablePlatformDirectory(tables.platformUsers, tables.platformIndex),
+    checkpoints: new CheckpointStore(tables.tenantState),
+    runs: new RunStore(tables.runs),
+    queue,
+    tenantCredential,
+    graphFor(tenant, secret, counters) {
+      const ep = endpointsFor(tenant.cloud, settings);
+      return { client: createGraphClient({ graphBaseUrl: ep.graphBaseUrl, credential: tenantCredential(tenant, secret), counters, ca }), graphBaseUrl: ep.graphBaseUrl };
+    },
+    async ensureStorage() {
+      await ensureTables(tables);
+      await queue.ensure();
+      await createQueueClient(settings.storage, platformCredential, "sync-jobs-poison").createIfNotExists();
+    },
+  };
+}

@@ -1,0 +1,35 @@
+import type { PlatformAttributes, PlatformUser } from "./types.js";
+
+/** A platform user as read from the directory, with the version token needed to write it back. */
+export type StoredPlatformUser = PlatformUser & { etag: string };
+
+/** Attributes a platform user can be looked up by (case-insensitive except externalId). */
+export type LookupAttribute = "externalId" | "userName" | "email";
+
+export interface PlatformUpdate {
+  user: StoredPlatformUser;
+  /** New values; `null` clears. Bookkeeping fields (entraRemovedAt …) may be included. */
+  changes: PlatformAttributes & Pick<PlatformUser, "entraRemovedAt"> & { entraRemovedReason?: PlatformUser["entraRemovedReason"] | null; entraRemovedAt?: string | null };
+}
+
+export interface ApplyResult {
+  updated: string[];
+  failed: Array<{ id: string; message: string }>;
+}
+
+/**
+ * The platform directory, reached only through this interface. Update sync uses lookups and `applyUpdates`, which
+ * can change existing users only: it has no way to create or delete one. `importUsers` seeds a directory (CLI).
+ */
+export interface PlatformDirectory {
+  get(tenantId: string, id: string): Promise<StoredPlatformUser | undefined>;
+  /** Users by lookup values; keys of the map are the values as given (userName/email compared lower-cased). */
+  findBy(tenantId: string, attribute: LookupAttribute, values: readonly string[]): Promise<Map<string, StoredPlatformUser[]>>;
+  /** Writes the changes of existing users, each guarded by its ETag; a user changed meanwhile is re-read once. */
+  applyUpdates(tenantId: string, updates: readonly PlatformUpdate[]): Promise<ApplyResult>;
+  /** Creates or replaces users by id (seeding). Indexes are maintained. */
+  importUsers(tenantId: string, users: readonly PlatformUser[]): Promise<{ created: number; replaced: number }>;
+  list(tenantId: string): AsyncIterable<StoredPlatformUser>;
+  /** Table transactions (or equivalent round trips) spent on updates so far. */
+  readonly writeRoundTrips: number;
+}

@@ -1,0 +1,89 @@
+import {
+  AuthenticationHandler,
+  Client,
+  HTTPMessageHandler,
+  RetryHandler,
+  RetryHandlerOptions,
+  TelemetryHandler,
+  type Context,
+  type Middleware,
+} from "@microsoft/microsoft-graph-client";
+import { TokenCredentialAuthenticationProvider } from "@microsoft/microsoft-graph-client/authProviders/azureTokenCredentials/index.js";
+import type { TokenCredential } from "@azure/core-auth";
+import { Agent } from "undici";
+
+/** Counters of one run's Graph traffic, for the run report. */
+export interface GraphCounters {
+  /** HTTP requests sent (each retry counts). */
+  requests: number;
+  /** 429 answers seen (outer and inside $batch). */
+  throttled: number;
+  /** Requests sent again after a 429/5xx/network error. */
+  retried: number;
+}
+
+export const newGraphCounters = (): GraphCounters => ({ requests: 0, throttled: 0, retried: 0 });
+
+/** Counts every HTTP attempt below the retry handler, so retries are seen one by one. */
+class CountingHandler implements Middleware {
+  private next: Middleware | undefined;
+  constructor(private readonly counters: GraphCounters) {}
+  async execute(context: Context): Promise<void> {
+    this.counters.requests++;
+    const headers = context.options?.headers as Record<string, string> | Headers | undefined;
+    const attempt = headers instanceof Headers ? headers.get("Retry-Attempt") : headers?.["Retry-Attempt"];
+    if (attempt) this.counters.retried++;
+    await this.next!.execute(context);
+    if (context.response?.status === 429) this.counters.throttled++;
+  }
+  setNext(next: Middleware): void {
+    this.next = next;
+  }
+}
+
+export interface GraphClientOptions {
+  /** Origin of Graph, e.g. https://graph.microsoft.com (no version, no trailing slash). */
+  graphBaseUrl: string;
+  credential: TokenCredential;
+  counters: GraphCounters;
+  /** Extra CA certificate (PEM) to trust: the local simulator's. */
+  ca?: string | undefined;
+  /** Retries of 429/503/504 by the SDK (Retry-After honoured). */
+  maxRetries?: number;
+}
+
+const agents = new Map<string, Agent>();
+function agentFor(ca: string): Agent {
+  let a = agents.get(ca);
+  if (!a) {
+    a = new Agent({ connect: { ca }, connections: 64 });
+    agents.set(ca, a);
+  }
+  return a;
+}
+
+/** The scope of a Graph host: `${origin}/.default`. */
+export const graphScope = (graphBaseUrl: string): string => `${new URL(graphBaseUrl).origin}/.default`;
+
+/**
+ * Builds a Microsoft Graph client for one tenant with the SDK's own auth and retry middleware, a counter of every
+ * attempt, and the token sent only to the configured Graph host (`customHosts` when it is not a Microsoft host).
+ */
+export function createGraphClient(o: GraphClientOptions): Client {
+  const url = new URL(o.graphBaseUrl);
+  const authProvider = new TokenCredentialAuthenticationProvider(o.credential, { scopes: [graphScope(o.graphBaseUrl)] });
+  const middleware: Middleware[] = [
+    new AuthenticationHandler(authProvider),
+    new RetryHandler(new RetryHandlerOptions(2, o.maxRetries ?? 6)),
+    new TelemetryHandler(),
+    new CountingHandler(o.counters),
+    new HTTPMessageHandler(),
+  ];
+  return Client.initWithMiddleware({
+    baseUrl: url.origin,
+    defaultVersion: "v1.0",
+    middleware,
+    customHosts: new Set([url.hostname]),
+    fetchOptions: o.ca ? ({ dispatcher: agentFor(o.ca) } as unknown as RequestInit) : undefined,
+  });
+}

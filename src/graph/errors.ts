@@ -1,0 +1,72 @@
+import { EntraSyncError, ensureError } from "../errors.js";
+
+/** What a run knows about the tenant when it explains a failure. */
+export interface TenantRef {
+  tenantId: string;
+  clientId: string;
+}
+
+const secretSetHint = (t: TenantRef) => `entra-sync secret set --tenant ${t.tenantId} --expires <YYYY-MM-DD> --from-stdin`;
+
+/** The Graph error code and status of anything the Graph client threw. */
+export function graphErrorInfo(e: unknown): { status: number | undefined; code: string | undefined; message: string; retryAfter: number | undefined; detailCodes: string[] } {
+  const any = e as { statusCode?: unknown; code?: unknown; message?: unknown; body?: unknown; headers?: Headers | undefined };
+  let status = typeof any?.statusCode === "number" && any.statusCode > 0 ? any.statusCode : undefined;
+  let code = typeof any?.code === "string" ? any.code : undefined;
+  let message = typeof any?.message === "string" ? any.message : ensureError(e).message;
+  const detailCodes: string[] = [];
+  let body: unknown = any?.body;
+  if (typeof body === "string") {
+    try {
+      body = JSON.parse(body);
+    } catch {
+      /* not JSON */
+    }
+  }
+  const err = (body as { error?: { code?: string; message?: string; details?: Array<{ code?: string }> } } | undefined)?.error;
+  if (err) {
+    code = err.code ?? code;
+    message = err.message ?? message;
+    for (const d of err.details ?? []) if (d.code) detailCodes.push(d.code);
+  }
+  const ra = any?.headers instanceof Headers ? any.headers.get("Retry-After") : undefined;
+  const retryAfter = ra && !Number.isNaN(Number(ra)) ? Number(ra) : undefined;
+  if (status === undefined && /ECONNRESET|ECONNREFUSED|ETIMEDOUT|fetch failed|socket hang up/i.test(message)) status = 0;
+  return { status, code, message, retryAfter, detailCodes };
+}
+
+/**
+ * Turns a failure of the token endpoint or of Graph into an EntraSyncError whose message tells an operator what to
+ * do. One place for Entra's AADSTS codes and Graph's error codes.
+ */
+export function classifyGraphError(e: unknown, t: TenantRef, what: string): EntraSyncError {
+  if (e instanceof EntraSyncError) return e;
+  const text = ensureError(e).message;
+  const aadsts = /AADSTS(\d+)/.exec(text)?.[1];
+  if (aadsts) {
+    switch (aadsts) {
+      case "7000222":
+        return new EntraSyncError("AUTH_SECRET_EXPIRED", `Entra rejected the client secret of tenant ${t.tenantId}: it has expired (AADSTS7000222). Ask the customer's admin for a new client secret and run \`${secretSetHint(t)}\`.`, { cause: e, retryable: false });
+      case "7000215":
+        return new EntraSyncError("AUTH_SECRET_INVALID", `Entra rejected the client secret of tenant ${t.tenantId} as invalid (AADSTS7000215). Often the secret's ID was stored instead of its Value: ask the customer's admin for the Value of a client secret of app ${t.clientId} and run \`${secretSetHint(t)}\`.`, { cause: e, retryable: false });
+      case "700016":
+        return new EntraSyncError("AUTH_APP_NOT_FOUND", `App ${t.clientId} is not found in tenant ${t.tenantId} (AADSTS700016): it is not registered there or admin consent was never given. Ask the customer's admin to grant consent, or fix the client id with \`entra-sync tenant update ${t.tenantId} --client-id <id>\`.`, { cause: e, retryable: false });
+      case "90002":
+        return new EntraSyncError("AUTH_TENANT_NOT_FOUND", `Tenant ${t.tenantId} does not exist in its cloud (AADSTS90002). Check the tenant id and the cloud with \`entra-sync tenant show ${t.tenantId}\`.`, { cause: e, retryable: false });
+      case "7000112":
+        return new EntraSyncError("AUTH_APP_DISABLED", `App ${t.clientId} is disabled in tenant ${t.tenantId} (AADSTS7000112). Ask the customer's admin to enable it.`, { cause: e, retryable: false });
+      default:
+        return new EntraSyncError("AUTH_FAILED", `Entra refused a token for app ${t.clientId} in tenant ${t.tenantId} (AADSTS${aadsts}) while trying to ${what}.`, { cause: e, retryable: false });
+    }
+  }
+  const info = graphErrorInfo(e);
+  if (info.status === 403 && info.code === "Authorization_RequestDenied")
+    return new EntraSyncError("AUTH_CONSENT_MISSING", `Graph denied app ${t.clientId} in tenant ${t.tenantId} the right to ${what} (Authorization_RequestDenied). Ask the customer's admin to grant admin consent for the application permission User.ReadWrite.All (User.Read.All is enough while Immutable ID sync is off).`, { cause: e, retryable: false });
+  if (info.status === 429)
+    return new EntraSyncError("GRAPH_THROTTLED", `Graph throttled tenant ${t.tenantId} while trying to ${what}${info.retryAfter ? `; it asked to wait ${info.retryAfter} s` : ""}. The next run resumes from the checkpoint.`, { cause: e, retryable: true, ...(info.retryAfter ? { retryAfterSeconds: info.retryAfter } : {}) });
+  if (info.status === 0 || (info.status !== undefined && info.status >= 500))
+    return new EntraSyncError("GRAPH_TRANSIENT", `Graph failed to ${what} for tenant ${t.tenantId} (${info.status ? `HTTP ${info.status}` : "network error"}${info.code ? ` ${info.code}` : ""}). The next run resumes from the checkpoint.`, { cause: e, retryable: true });
+  if (/unable to get local issuer|self.signed|certificate/i.test(text))
+    return new EntraSyncError("CONFIG_INVALID", `TLS to Graph or Entra failed for tenant ${t.tenantId}: ${text}`, { cause: e, retryable: false });
+  return new EntraSyncError("GRAPH_REQUEST_FAILED", `Graph refused to ${what} for tenant ${t.tenantId} (${info.status ? `HTTP ${info.status}` : "no status"}${info.code ? ` ${info.code}` : ""}: ${info.message}).`, { cause: e, retryable: false });
+}

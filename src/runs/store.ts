@@ -1,0 +1,60 @@
+import { odata, type TableClient } from "@azure/data-tables";
+import { getOrUndefined, storageError } from "../state/tables-client.js";
+import type { RunReport } from "./report.js";
+
+interface RunEntity {
+  partitionKey: string;
+  rowKey: string;
+  report: string;
+  status: string;
+  queuedAt: string;
+}
+
+/** Run reports in Table Storage: partition per tenant, row key = run id (newest first). */
+export class RunStore {
+  constructor(private readonly table: TableClient) {}
+
+  async save(report: RunReport): Promise<void> {
+    try {
+      await this.table.upsertEntity<RunEntity>({ partitionKey: report.tenantId, rowKey: report.runId, report: JSON.stringify(report), status: report.status, queuedAt: report.queuedAt }, "Replace");
+    } catch (e) {
+      throw storageError(e, `save run ${report.runId}`);
+    }
+  }
+
+  async get(tenantId: string, runId: string): Promise<RunReport | undefined> {
+    if (!/^[0-9]{13}-[0-9a-f]{8}$/.test(runId)) return undefined;
+    const e = await getOrUndefined<RunEntity>(this.table, tenantId, runId);
+    return e ? (JSON.parse(e.report) as RunReport) : undefined;
+  }
+
+  /** The newest runs of a tenant, newest first. */
+  async list(tenantId: string, limit = 20): Promise<RunReport[]> {
+    const out: RunReport[] = [];
+    const pages = this.table.listEntities<RunEntity>({ queryOptions: { filter: odata`PartitionKey eq ${tenantId}` } }).byPage({ maxPageSize: Math.min(limit, 1000) });
+    for await (const page of pages) {
+      for (const e of page) {
+        out.push(JSON.parse((e as RunEntity).report) as RunReport);
+        if (out.length >= limit) return out;
+      }
+    }
+    return out;
+  }
+
+  /** Deletes runs beyond the newest `keep` and older than `maxAgeDays`; returns how many. */
+  async prune(tenantId: string, keep: number, maxAgeDays: number, now: Date): Promise<number> {
+    let seen = 0;
+    let deleted = 0;
+    const cutoff = now.getTime() - maxAgeDays * 86_400_000;
+    for await (const e of this.table.listEntities<RunEntity>({ queryOptions: { filter: odata`PartitionKey eq ${tenantId}`, select: ["PartitionKey", "RowKey", "queuedAt", "status"] } })) {
+      seen++;
+      const old = Date.parse((e as RunEntity).queuedAt) < cutoff;
+      const active = (e as RunEntity).status === "running" || (e as RunEntity).status === "queued";
+      if (!active && (seen > keep || old)) {
+        await this.table.deleteEntity(tenantId, (e as RunEntity).rowKey).catch(() => undefined);
+        deleted++;
+      }
+    }
+    return deleted;
+  }
+}

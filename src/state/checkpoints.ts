@@ -1,0 +1,48 @@
+import type { TableClient } from "@azure/data-tables";
+import { getOrUndefined, storageError } from "./tables-client.js";
+
+/** A tenant's delta position. */
+export interface Checkpoint {
+  /** The link to request next: a nextLink while a round is under way, a deltaLink between runs. */
+  link: string;
+  kind: "next" | "delta";
+  /** The run that saved it. */
+  runId: string;
+  /** Whether the round under way is an initial (full) round. */
+  round: "initial" | "incremental";
+  /** ISO time at which the round started (for sweeping users an initial round did not see). */
+  roundStartedAt: string;
+  savedAt: string;
+}
+
+interface CheckpointEntity {
+  partitionKey: string;
+  rowKey: string;
+  data: string;
+}
+
+/** `main`: the tenant's position. `dryRun`: the position of a dry run under way, which must not move `main`. */
+export type CheckpointSlot = "main" | "dryRun";
+const rk = (slot: CheckpointSlot) => (slot === "main" ? "checkpoint" : "checkpoint-dryrun");
+
+/** Checkpoints in the tenant state table (one row per tenant). Saved after every page. */
+export class CheckpointStore {
+  constructor(private readonly table: TableClient) {}
+
+  async get(tenantId: string, slot: CheckpointSlot = "main"): Promise<Checkpoint | undefined> {
+    const e = await getOrUndefined<CheckpointEntity>(this.table, tenantId, rk(slot));
+    return e ? (JSON.parse(e.data) as Checkpoint) : undefined;
+  }
+
+  async save(tenantId: string, c: Checkpoint, slot: CheckpointSlot = "main"): Promise<void> {
+    try {
+      await this.table.upsertEntity<CheckpointEntity>({ partitionKey: tenantId, rowKey: rk(slot), data: JSON.stringify(c) }, "Replace");
+    } catch (e) {
+      throw storageError(e, `save the checkpoint of tenant ${tenantId}`);
+    }
+  }
+
+  async clear(tenantId: string, slot: CheckpointSlot = "main"): Promise<void> {
+    await this.table.deleteEntity(tenantId, rk(slot)).catch(() => undefined);
+  }
+}

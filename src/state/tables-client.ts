@@ -1,0 +1,59 @@
+import { TableClient, type TableServiceClientOptions } from "@azure/data-tables";
+import type { TokenCredential } from "@azure/core-auth";
+import { RestError } from "@azure/core-rest-pipeline";
+import { EntraSyncError } from "../errors.js";
+import type { Settings } from "../config/settings.js";
+import { TABLES, type TableName } from "./tables.js";
+
+export type TableClients = Record<keyof typeof TABLES, TableClient>;
+
+/** Builds one TableClient per table from the storage settings (connection string locally, identity in Azure). */
+export function createTableClients(storage: Settings["storage"], credential: TokenCredential): TableClients {
+  const make = (name: TableName): TableClient => {
+    if (storage.kind === "connectionString") {
+      const options: TableServiceClientOptions = /^DefaultEndpointsProtocol=http;|TableEndpoint=http:\/\//i.test(storage.connectionString) ? { allowInsecureConnection: true } : {};
+      return TableClient.fromConnectionString(storage.connectionString, name, options);
+    }
+    return new TableClient(storage.tableUrl, name, credential);
+  };
+  const out = {} as TableClients;
+  for (const [key, name] of Object.entries(TABLES) as Array<[keyof typeof TABLES, TableName]>) out[key] = make(name);
+  return out;
+}
+
+/** Creates every table that does not exist yet (locally; in Azure the template creates them). */
+export async function ensureTables(clients: TableClients): Promise<void> {
+  await Promise.all(Object.values(clients).map((c) => c.createTable()));
+}
+
+export function statusOf(e: unknown): number | undefined {
+  if (e instanceof RestError) return e.statusCode;
+  const s = (e as { statusCode?: unknown } | null)?.statusCode;
+  return typeof s === "number" ? s : undefined;
+}
+
+export const isNotFound = (e: unknown): boolean => statusOf(e) === 404;
+export const isConflict = (e: unknown): boolean => statusOf(e) === 409;
+export const isPreconditionFailed = (e: unknown): boolean => statusOf(e) === 412;
+
+/** Reads one entity, or undefined when it does not exist. */
+export async function getOrUndefined<T extends object>(client: TableClient, pk: string, rk: string): Promise<(T & { etag: string; partitionKey: string; rowKey: string }) | undefined> {
+  try {
+    return (await client.getEntity<T>(pk, rk)) as T & { etag: string; partitionKey: string; rowKey: string };
+  } catch (e) {
+    if (isNotFound(e)) return undefined;
+    throw storageError(e, `read ${client.tableName}/${pk}/${rk}`);
+  }
+}
+
+export function storageError(e: unknown, what: string): EntraSyncError {
+  if (e instanceof EntraSyncError) return e;
+  const status = statusOf(e);
+  if (status === 412 || status === 409) return new EntraSyncError("STORAGE_CONFLICT", `Table Storage refused to ${what}: someone else changed it first (HTTP ${status}).`, { cause: e });
+  return new EntraSyncError("STORAGE_FAILED", `Table Storage could not ${what}${status ? ` (HTTP ${status})` : ""}.`, { cause: e });
+}
+
+/** Encodes any string into a legal RowKey/PartitionKey (no / \ # ? or control characters). */
+export function encodeKey(value: string): string {
+  return encodeURIComponent(value).replace(/[!'()*~]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
+}

@@ -1,0 +1,112 @@
+import type { App } from "../composition.js";
+import { EntraSyncError, toEntraSyncError } from "../errors.js";
+import { newGraphCounters } from "../graph/client.js";
+import { failReport, newReport, newRunId, type RunMode, type RunReport, type RunStep, type RunTrigger } from "../runs/report.js";
+import type { Tenant } from "../tenants/model.js";
+import { runUpdateSync } from "./update-sync.js";
+
+export interface RunRequest {
+  tenantId: string;
+  trigger: RunTrigger;
+  mode: RunMode;
+  dryRun: boolean;
+  only?: RunStep[] | undefined;
+  force?: boolean | undefined;
+}
+
+/** Records a new queued run for a tenant (the tenant must exist). */
+export async function createRun(app: App, req: RunRequest): Promise<RunReport> {
+  const tenant = await app.tenants.require(req.tenantId);
+  const now = app.clock();
+  const report = newReport({ runId: newRunId(now), tenantId: tenant.tenantId, tenantName: tenant.displayName, trigger: req.trigger, mode: req.mode, dryRun: req.dryRun, only: req.only, force: req.force ?? false, now });
+  await app.runs.save(report);
+  return report;
+}
+
+export interface ExecuteOptions {
+  /** Epoch ms after which the run stops cleanly at the next page boundary (a continuation takes over). */
+  deadline?: number | undefined;
+  /** Called after every page with the live report (progress bars, live API). */
+  onProgress?: ((report: RunReport) => void) | undefined;
+  /** Save the live report every N pages (the API shows it while the run works). */
+  saveEveryPages?: number;
+}
+
+export interface ExecuteResult {
+  report: RunReport;
+  /** False when the run stopped at its deadline and must be continued. */
+  completed: boolean;
+  tenant?: Tenant | undefined;
+}
+
+const TERMINAL = new Set(["succeeded", "partial", "failed", "skipped"]);
+
+/**
+ * Executes (or continues) one run of one tenant: update sync, then Immutable ID sync, into one report. Use case
+ * shared by the queue worker, the CLI and `npm start`; it holds no Azure Functions types.
+ */
+export async function executeRun(app: App, tenantId: string, runId: string, o: ExecuteOptions = {}): Promise<ExecuteResult> {
+  const report = await app.runs.get(tenantId, runId);
+  if (!report) throw new EntraSyncError("RUN_NOT_FOUND", `Run ${runId} of tenant ${tenantId} does not exist.`, { retryable: false });
+  if (TERMINAL.has(report.status)) return { report, completed: true };
+  const started = Date.now();
+  report.status = "running";
+  report.startedAt ??= app.clock().toISOString();
+  report.progress.invocations++;
+  let tenant: Tenant | undefined;
+  try {
+    tenant = await app.tenants.require(tenantId);
+    await app.runs.save(report);
+    const secret = await app.secrets.get(tenant.tenantId);
+    const counters = newGraphCounters();
+    const base = { ...report.graph };
+    const sync = () => {
+      report.graph = { requests: base.requests + counters.requests, throttled: base.throttled + counters.throttled, retried: base.retried + counters.retried };
+    };
+    const { client, graphBaseUrl } = app.graphFor(tenant, secret, counters);
+    let completed = true;
+    if (report.only.includes("update")) {
+      let pagesSinceSave = 0;
+      const outcome = await runUpdateSync(
+        { connector: app.connector, directory: app.directory, checkpoints: app.checkpoints, log: app.log, clock: app.clock },
+        tenant,
+        report,
+        {
+          graph: client,
+          graphBaseUrl,
+          full: report.mode === "full",
+          dryRun: report.dryRun,
+          shouldStop: () => o.deadline !== undefined && Date.now() >= o.deadline,
+          onPage: async (r) => {
+            sync();
+            o.onProgress?.(r);
+            if (++pagesSinceSave >= (o.saveEveryPages ?? 10)) {
+              pagesSinceSave = 0;
+              await app.runs.save(r);
+            }
+          },
+        },
+      );
+      completed = outcome.completed;
+    }
+    sync();
+    if (!completed) {
+      await app.runs.save(report);
+      return { report, completed: false, tenant };
+    }
+    finish(app, report, started);
+  } catch (e) {
+    const err = toEntraSyncError(e);
+    failReport(report, err);
+    finish(app, report, started);
+    app.log.error(`run failed: ${err.message}`, { tenantId, runId, code: err.code });
+  }
+  await app.runs.save(report);
+  return { report, completed: true, tenant };
+}
+
+function finish(app: App, report: RunReport, _started: number): void {
+  if (report.status === "running") report.status = report.update.failed > 0 || report.errors.some((e) => e.code !== "GRAPH_DELTA_EXPIRED" && e.code !== "MATCH_AMBIGUOUS") ? "partial" : "succeeded";
+  report.endedAt = app.clock().toISOString();
+  report.durationMs = Date.parse(report.endedAt) - Date.parse(report.startedAt ?? report.queuedAt);
+}

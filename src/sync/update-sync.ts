@@ -1,0 +1,242 @@
+import type { Client } from "@microsoft/microsoft-graph-client";
+import type { ConnectorRow, ConnectorSpace } from "../connector/space.js";
+import type { PlatformDirectory, PlatformUpdate, StoredPlatformUser } from "../directory/directory.js";
+import { MAPPED_ATTRIBUTES, type PlatformAttributes } from "../directory/types.js";
+import { toEntraSyncError } from "../errors.js";
+import { fetchDeltaPage, type DeltaPage } from "../graph/delta.js";
+import { classifyGraphError } from "../graph/errors.js";
+import { mergeDeltaEntry, type DeltaEntry, type GraphUser } from "../graph/users.js";
+import type { Logger } from "../log.js";
+import { mapUser, selectFor } from "../mapping/mapping.js";
+import { addError, type RunReport } from "../runs/report.js";
+import type { Checkpoint, CheckpointStore } from "../state/checkpoints.js";
+import type { Tenant } from "../tenants/model.js";
+import { mapLimit } from "../util/concurrency.js";
+import { matchUsers, type MatchResult } from "./match.js";
+
+/** What update sync needs, handed in by the composition root (tests wire the same to the local stack). */
+export interface UpdateSyncDeps {
+  connector: ConnectorSpace;
+  directory: PlatformDirectory;
+  checkpoints: CheckpointStore;
+  log: Logger;
+  clock: () => Date;
+}
+
+export interface UpdateSyncOptions {
+  graph: Client;
+  graphBaseUrl: string;
+  /** Start a new initial round whatever the checkpoint says (mode `full`), unless this run already started one. */
+  full: boolean;
+  dryRun: boolean;
+  /** Asked after each page: true stops cleanly (checkpoint saved) so the run can continue in another invocation. */
+  shouldStop?: () => boolean;
+  onPage?: (report: RunReport) => void | Promise<void>;
+}
+
+export interface UpdateSyncOutcome {
+  /** False when stopped by `shouldStop` before the round ended. */
+  completed: boolean;
+}
+
+const CLEAR_REMOVED = { entraRemovedAt: null, entraRemovedReason: null } as const;
+
+/**
+ * Update sync (Entra → platform) for one tenant: reads /users/delta from the checkpoint, merges each page into the
+ * connector space, maps and matches the users and writes only changed attributes of existing platform users.
+ * Never creates or deletes a platform user. Saves the checkpoint after every page; re-running a page is harmless.
+ */
+export async function runUpdateSync(deps: UpdateSyncDeps, tenant: Tenant, report: RunReport, o: UpdateSyncOptions): Promise<UpdateSyncOutcome> {
+  const ref = { tenantId: tenant.tenantId, clientId: tenant.clientId };
+  const select = selectFor(tenant.mapping);
+  const saved = await deps.checkpoints.get(tenant.tenantId, "main");
+  const ownDry = o.dryRun ? await deps.checkpoints.get(tenant.tenantId, "dryRun") : undefined;
+  const now = deps.clock();
+
+  // Where to start: this run's own checkpoint (continuation), else `full` → a new initial round, else the
+  // tenant's checkpoint (a nextLink left by a crashed run, or the deltaLink of the last round).
+  let round: Checkpoint["round"];
+  let roundStartedAt: string;
+  let link: string | undefined;
+  const resume = ownDry?.runId === report.runId ? ownDry : saved && (saved.runId === report.runId || !o.full) ? saved : undefined;
+  if (resume && (resume.runId === report.runId || !o.full)) {
+    link = resume.link;
+    round = resume.kind === "delta" ? "incremental" : resume.round;
+    roundStartedAt = resume.kind === "delta" ? now.toISOString() : resume.roundStartedAt;
+  } else {
+    link = undefined;
+    round = "initial";
+    roundStartedAt = now.toISOString();
+  }
+  let knownEmpty = round === "initial" && link === undefined ? await deps.connector.isEmpty(tenant.tenantId) : false;
+
+  const fetchPage = (l: string | undefined): Promise<DeltaPage> => fetchDeltaPage({ client: o.graph, tenant: ref, graphBaseUrl: o.graphBaseUrl, select, link: l });
+
+  let pending = fetchPage(link);
+  for (;;) {
+    let page: DeltaPage;
+    try {
+      page = await pending;
+    } catch (e) {
+      const err = toEntraSyncError(e);
+      if (err.code === "GRAPH_DELTA_EXPIRED") {
+        if (round === "initial" && link === undefined) throw err; // a fresh round cannot have expired: give up
+        report.notices.push(`The delta token had expired (Graph keeps them 7 days): a full resync of all users was done instead of an incremental run.`);
+        addError(report, "GRAPH_DELTA_EXPIRED", err.message);
+        deps.log.warn("delta token expired; starting a full resync", { tenantId: tenant.tenantId, runId: report.runId });
+        round = "initial";
+        roundStartedAt = deps.clock().toISOString();
+        link = undefined;
+        knownEmpty = false;
+        pending = fetchPage(undefined);
+        continue;
+      }
+      throw err;
+    }
+    report.progress.round = round;
+    // Fetch the next page while this one is processed: pages are sequential, so this hides our own work.
+    const next = page.nextLink ? fetchPage(page.nextLink) : undefined;
+    next?.catch(() => undefined);
+
+    await processPage(deps, tenant, report, page.entries, o, knownEmpty);
+    report.progress.pages++;
+
+    const checkpoint: Checkpoint = page.nextLink
+      ? { link: page.nextLink, kind: "next", runId: report.runId, round, roundStartedAt, savedAt: deps.clock().toISOString() }
+      : { link: page.deltaLink!, kind: "delta", runId: report.runId, round, roundStartedAt, savedAt: deps.clock().toISOString() };
+    // A dry run keeps its position apart: the tenant's checkpoint must not move past changes that were not applied.
+    await deps.checkpoints.save(tenant.tenantId, checkpoint, o.dryRun ? "dryRun" : "main");
+    await o.onPage?.(report);
+
+    if (!next) {
+      if (round === "initial") await sweepUnseen(deps, tenant, report, roundStartedAt, o.dryRun);
+      return { completed: true };
+    }
+    link = page.nextLink;
+    if (o.shouldStop?.()) return { completed: false };
+    pending = next;
+  }
+}
+
+async function processPage(deps: UpdateSyncDeps, tenant: Tenant, report: RunReport, entries: DeltaEntry[], o: UpdateSyncOptions, knownEmpty: boolean): Promise<void> {
+  if (entries.length === 0) return;
+  const ids = [...new Set(entries.map((e) => e.id))];
+  const prior = knownEmpty ? new Map<string, ConnectorRow>() : await deps.connector.getMany(tenant.tenantId, ids);
+  const seenAt = deps.clock().toISOString();
+
+  // Merge every entry in order (the same user may appear twice on one page).
+  const rows = new Map<string, ConnectorRow>();
+  const removed = new Map<string, "changed" | "deleted">();
+  for (const entry of entries) {
+    const before = rows.get(entry.id) ?? prior.get(entry.id);
+    const reason = entry["@removed"]?.reason;
+    if (reason) {
+      const r = reason === "deleted" ? "deleted" : "changed";
+      removed.set(entry.id, r);
+      rows.set(entry.id, { ...(before ?? { id: entry.id, user: { id: entry.id } }), removed: r, removedAt: before?.removedAt ?? seenAt, seenAt });
+    } else {
+      removed.delete(entry.id);
+      rows.set(entry.id, { ...(before ?? {}), id: entry.id, user: mergeDeltaEntry(before?.user, entry), removed: undefined, removedAt: undefined, seenAt });
+    }
+  }
+
+  const live = [...rows.values()].filter((r) => !r.removed);
+  report.update.read += live.length;
+
+  const birthdays = tenant.mapping.birthDate ? await fetchBirthdays(o.graph, tenant, live.map((r) => r.id)) : new Map<string, string | null>();
+  const matches = await matchUsers(deps.directory, tenant, live.map((r) => r.user));
+
+  const updates: PlatformUpdate[] = [];
+  for (const row of live) {
+    const m = matches.get(row.id)!;
+    applyMatch(report, row, m);
+    if (m.kind !== "matched") continue;
+    const mapped = mapUser(row.user, tenant.mapping, birthdays.has(row.id) ? birthdays.get(row.id) : undefined);
+    const changes = diff(m.user, mapped);
+    if (m.user.entraRemovedAt) Object.assign(changes, CLEAR_REMOVED);
+    if (Object.keys(changes).length === 0) report.update.unchanged++;
+    else updates.push({ user: m.user, changes });
+  }
+
+  // Removed users: counted and marked on the platform, never deleted.
+  const removedRows = [...rows.values()].filter((r) => r.removed);
+  report.update.removed += removedRows.length;
+  const removedUsers = await matchUsers(deps.directory, { ...tenant, linking: null }, removedRows.map((r) => r.user));
+  for (const row of removedRows) {
+    const m = removedUsers.get(row.id);
+    if (m?.kind === "matched" && (m.user.entraRemovedAt === undefined || m.user.entraRemovedReason !== row.removed))
+      updates.push({ user: m.user, changes: { entraRemovedAt: row.removedAt ?? seenAt, entraRemovedReason: row.removed } });
+  }
+
+  if (o.dryRun) {
+    report.update.updated += updates.filter((u) => !("entraRemovedReason" in u.changes && u.changes.entraRemovedReason)).length;
+  } else {
+    const result = await deps.directory.applyUpdates(tenant.tenantId, updates);
+    const updatedIds = new Set(result.updated);
+    for (const u of updates) {
+      const isRemoval = "entraRemovedReason" in u.changes && !!u.changes.entraRemovedReason;
+      if (updatedIds.has(u.user.id) && !isRemoval) report.update.updated++;
+    }
+    report.update.failed += result.failed.length;
+    for (const f of result.failed) addError(report, "STORAGE_CONFLICT", `A platform user could not be updated: ${f.message}`, [f.id]);
+    await deps.connector.putMany(tenant.tenantId, [...rows.values()]);
+  }
+}
+
+function applyMatch(report: RunReport, row: ConnectorRow, m: MatchResult): void {
+  row.match = m.kind;
+  row.platformUserId = m.kind === "matched" ? m.user.id : undefined;
+  if (m.kind === "matched") report.update.matched++;
+  else if (m.kind === "ambiguous") {
+    report.update.ambiguous++;
+    addError(report, "MATCH_AMBIGUOUS", `More than one platform user matches these Entra users: they were skipped. Give the right platform user the Entra object id as externalId.`, [row.id]);
+  } else report.update.unmatched++;
+}
+
+/** The attributes whose mapped value differs from the platform user's (null = clear). */
+export function diff(user: StoredPlatformUser, mapped: PlatformAttributes): PlatformUpdate["changes"] {
+  const changes: PlatformUpdate["changes"] = {};
+  for (const attr of MAPPED_ATTRIBUTES) {
+    if (!(attr in mapped)) continue;
+    const want = mapped[attr] ?? null;
+    const have = user[attr] ?? null;
+    if (want !== have) changes[attr] = want;
+  }
+  return changes;
+}
+
+/** Marks users an initial round did not see (gone while no delta token covered them) as removed. */
+async function sweepUnseen(deps: UpdateSyncDeps, tenant: Tenant, report: RunReport, roundStartedAt: string, dryRun: boolean): Promise<void> {
+  const gone: ConnectorRow[] = [];
+  for await (const row of deps.connector.list(tenant.tenantId)) {
+    if (!row.removed && (!row.seenAt || row.seenAt < roundStartedAt)) gone.push({ ...row, removed: "deleted", removedAt: deps.clock().toISOString() });
+  }
+  if (gone.length === 0) return;
+  report.update.removed += gone.length;
+  report.notices.push(`${gone.length} user(s) known from earlier runs were not in the full read: they are marked removed.`);
+  if (dryRun) return;
+  const matches = await matchUsers(deps.directory, { ...tenant, linking: null }, gone.map((r) => r.user));
+  const updates: PlatformUpdate[] = [];
+  for (const row of gone) {
+    const m = matches.get(row.id);
+    if (m?.kind === "matched") updates.push({ user: m.user, changes: { entraRemovedAt: row.removedAt, entraRemovedReason: "deleted" } });
+  }
+  await deps.directory.applyUpdates(tenant.tenantId, updates);
+  await deps.connector.putMany(tenant.tenantId, gone);
+}
+
+async function fetchBirthdays(graph: Client, tenant: Tenant, ids: string[]): Promise<Map<string, string | null>> {
+  const out = new Map<string, string | null>();
+  await mapLimit(ids, 8, async (id) => {
+    try {
+      const u = (await graph.api(`/users/${encodeURIComponent(id)}`).select(["id", "birthday"]).get()) as GraphUser & { birthday?: string | null };
+      out.set(id, u.birthday && !u.birthday.startsWith("0001-01-01") ? u.birthday : null);
+    } catch (e) {
+      const err = classifyGraphError(e, { tenantId: tenant.tenantId, clientId: tenant.clientId }, "read a user's birthday");
+      if (err.code !== "GRAPH_REQUEST_FAILED") throw err;
+      // a user deleted meanwhile: leave the birthday as it is
+    }
+  });
+  return out;
+}
+

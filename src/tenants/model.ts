@@ -1,0 +1,121 @@
+import { z } from "zod";
+import { CLOUD_NAMES, type CloudName } from "../config/clouds.js";
+import { EntraSyncError } from "../errors.js";
+import { DEFAULT_MAPPING, mappingSchema, type MappingConfig } from "../mapping/mapping.js";
+
+const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** Normalises a tenant or client id, or throws INPUT_INVALID naming the field. */
+export function parseGuid(value: unknown, field: string): string {
+  if (typeof value !== "string" || !GUID.test(value.trim()))
+    throw new EntraSyncError("INPUT_INVALID", `${field} must be a GUID like 72f988bf-86f1-41af-91ab-2d7cd011db47, got ${JSON.stringify(value)}.`, { field, retryable: false });
+  return value.trim().toLowerCase();
+}
+
+/** How a platform user with no externalId yet may be linked to an Entra user. */
+export interface LinkingConfig {
+  entra: "userPrincipalName" | "mail";
+  platform: "userName" | "email";
+}
+
+/** Immutable ID sync settings of a tenant (issue: Immutable ID sync). */
+export interface ImmutableIdConfig {
+  mode: "off" | "preview" | "on";
+  /** Platform attribute the value is taken from. */
+  source: "id" | "externalId" | "userName" | "email" | "eppn" | "idpIdentifier";
+  encoding: "raw" | "base64" | "guid";
+  /** At most this many writes per run … */
+  maxWritesPerRun: number;
+  /** … and at most this share (percent) of the tenant's users per run. */
+  maxPercentPerRun: number;
+  federatedDomains: "skip" | "switchUpn";
+}
+
+export const DEFAULT_IMMUTABLE_ID: ImmutableIdConfig = {
+  mode: "preview",
+  source: "id",
+  encoding: "base64",
+  maxWritesPerRun: 500,
+  maxPercentPerRun: 10,
+  federatedDomains: "skip",
+};
+
+/** A customer's Entra tenant as registered here. */
+export interface Tenant {
+  tenantId: string;
+  clientId: string;
+  displayName: string;
+  cloud: CloudName;
+  enabled: boolean;
+  mapping: MappingConfig;
+  linking: LinkingConfig | null;
+  adminEmails: string[];
+  locale: "en" | "sv";
+  immutableId: ImmutableIdConfig;
+  /** Minutes between scheduled runs. */
+  syncIntervalMinutes: number;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export const linkingSchema = z
+  .object({ entra: z.enum(["userPrincipalName", "mail"]), platform: z.enum(["userName", "email"]) })
+  .strict();
+
+export const immutableIdSchema = z
+  .object({
+    mode: z.enum(["off", "preview", "on"]),
+    source: z.enum(["id", "externalId", "userName", "email", "eppn", "idpIdentifier"]),
+    encoding: z.enum(["raw", "base64", "guid"]),
+    maxWritesPerRun: z.number().int().min(0).max(1_000_000),
+    maxPercentPerRun: z.number().min(0).max(100),
+    federatedDomains: z.enum(["skip", "switchUpn"]),
+  })
+  .strict();
+
+export const tenantInputSchema = z
+  .object({
+    tenantId: z.string(),
+    clientId: z.string(),
+    displayName: z.string().trim().min(1, "displayName must not be empty").max(200),
+    cloud: z.enum(CLOUD_NAMES as [CloudName, ...CloudName[]]).default("global"),
+    enabled: z.boolean().default(true),
+    mapping: mappingSchema.default(DEFAULT_MAPPING),
+    linking: linkingSchema.nullable().default(null),
+    adminEmails: z.array(z.string().email("adminEmails must hold e-mail addresses")).default([]),
+    locale: z.enum(["en", "sv"]).default("en"),
+    immutableId: immutableIdSchema.default(DEFAULT_IMMUTABLE_ID),
+    syncIntervalMinutes: z.number().int().min(1).max(7 * 24 * 60).default(5),
+  })
+  .strict();
+
+export type TenantInput = z.input<typeof tenantInputSchema>;
+
+/** Validates a registration; throws INPUT_INVALID naming the first bad field and what is allowed. */
+export function validateTenant(input: unknown, now: Date, existing?: Tenant): Tenant {
+  const base = existing ? { ...stripTimes(existing), ...(input as object) } : input;
+  const r = tenantInputSchema.safeParse(base);
+  if (!r.success) {
+    const issue = r.error.issues[0]!;
+    const field = issue.path.join(".") || "tenant";
+    throw new EntraSyncError("INPUT_INVALID", `${field}: ${issue.message}`, { field, retryable: false });
+  }
+  const v = r.data;
+  return {
+    ...v,
+    mapping: v.mapping as MappingConfig,
+    tenantId: parseGuid(v.tenantId, "tenantId"),
+    clientId: parseGuid(v.clientId, "clientId"),
+    adminEmails: v.adminEmails.map((e) => e.toLowerCase()),
+    createdAt: existing?.createdAt ?? now.toISOString(),
+    updatedAt: now.toISOString(),
+  };
+}
+
+function stripTimes(t: Tenant): Omit<Tenant, "createdAt" | "updatedAt"> {
+  const { createdAt: _c, updatedAt: _u, ...rest } = t;
+  return rest;
+}
+
+/** Key Vault secret name of a tenant's client secret. */
+export const secretNameFor = (tenantId: string): string => `tenant-${tenantId}`;

@@ -1,0 +1,29 @@
+import type { App } from "../composition.js";
+import { EntraSyncError } from "../errors.js";
+import type { SecretInfo } from "../secrets/store.js";
+import { parseGuid, type Tenant } from "./model.js";
+
+/** Registers a tenant (CLI `tenant add`, `npm start`). */
+export async function addTenant(app: App, input: Record<string, unknown>): Promise<Tenant> {
+  const t = await app.tenants.add(input);
+  app.log.info("tenant registered", { tenantId: t.tenantId, clientId: t.clientId, displayName: t.displayName });
+  return t;
+}
+
+/** Parses an expiry date given as YYYY-MM-DD (end of that day, UTC) or a full ISO time. */
+export function parseExpiry(value: string, now: Date): Date {
+  const v = value.trim();
+  const d = /^\d{4}-\d{2}-\d{2}$/.test(v) ? new Date(`${v}T23:59:59Z`) : new Date(v);
+  if (Number.isNaN(d.getTime())) throw new EntraSyncError("INPUT_INVALID", `--expires must be a date like 2027-06-30, got ${JSON.stringify(value)}.`, { field: "expires" });
+  if (d.getTime() < now.getTime() - 86_400_000) throw new EntraSyncError("INPUT_INVALID", `--expires ${v} is in the past: give the date shown for the new secret in the Entra admin center.`, { field: "expires" });
+  if (d.getTime() > now.getTime() + 3 * 366 * 86_400_000) throw new EntraSyncError("INPUT_INVALID", `--expires ${v} is more than 3 years ahead: Entra allows at most 2 years for new client secrets; check the date.`, { field: "expires" });
+  return d;
+}
+
+/** Stores a tenant's client secret in Key Vault with its expiry (CLI `secret set`). The tenant must be registered. */
+export async function setTenantSecret(app: App, tenantId: string, value: string, expiresOn: Date): Promise<SecretInfo> {
+  const tenant = await app.tenants.require(parseGuid(tenantId, "tenant"));
+  const info = await app.secrets.set(tenant.tenantId, value, expiresOn, tenant.clientId);
+  app.log.info("client secret stored", { tenantId: tenant.tenantId, version: info.version, expiresOn: info.expiresOn?.toISOString() });
+  return info;
+}
