@@ -16,7 +16,17 @@ import { SecretStore } from "./secrets/store.js";
 import { CheckpointStore } from "./state/checkpoints.js";
 import { createTableClients, ensureTables, type TableClients } from "./state/tables-client.js";
 import type { Tenant } from "./tenants/model.js";
+import type { RunReport } from "./runs/report.js";
 import { TenantRegistry } from "./tenants/registry.js";
+
+/**
+ * Told about every run that ends (succeeded, partial, failed, skipped) — health tracking, alert mails. An observer's
+ * failure is logged and never changes the run's outcome.
+ */
+export interface RunObserver {
+  name: string;
+  afterRun(report: RunReport, tenant: Tenant | undefined): Promise<void>;
+}
 
 export interface AppOptions {
   settings: Settings;
@@ -47,6 +57,8 @@ export interface App {
   tenantCredential(tenant: Tenant, secret: ClientSecret): TokenCredential;
   /** A Graph client for a tenant, counting into `counters`. */
   graphFor(tenant: Tenant, secret: ClientSecret, counters: GraphCounters): { client: Client; graphBaseUrl: string };
+  /** Called after every run ends; capabilities add themselves here when the app is built. */
+  runObservers: RunObserver[];
   /** Creates tables and queues that do not exist (local stack; in Azure the template made them). */
   ensureStorage(): Promise<void>;
 }
@@ -102,6 +114,7 @@ export function createApp(o: AppOptions): App {
     runs: new RunStore(tables.runs),
     queue,
     tenantCredential,
+    runObservers: [],
     graphFor(tenant, secret, counters) {
       const ep = endpointsFor(tenant.cloud, settings);
       return { client: createGraphClient({ graphBaseUrl: ep.graphBaseUrl, credential: tenantCredential(tenant, secret), counters, ca }), graphBaseUrl: ep.graphBaseUrl };

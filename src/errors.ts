@@ -24,6 +24,8 @@ export const ERROR_CODES = {
   STORAGE_FAILED: "transient",
   RUN_IN_PROGRESS: "configuration",
   RUN_NOT_FOUND: "configuration",
+  RUN_ABANDONED: "transient",
+  RUN_POISONED: "bug",
   MAIL_FAILED: "transient",
   INTERNAL: "bug",
 } as const;

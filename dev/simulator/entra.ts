@@ -10,22 +10,25 @@ export interface IssuedToken {
   /** undefined when the app has no roles (admin consent missing): the claim is omitted */
   roles: string[] | undefined;
   aud: string;
-  /** ms since epoch (simulator clock) */
+  /** ms since epoch (simulator clock): the exp claim */
   exp: number;
+}
+
+interface Held extends IssuedToken {
+  /** real-time expiry: validation runs on real time, like the SDKs' token caches (see README) */
+  realExp: number;
 }
 
 export const TOKEN_LIFETIME_S = 3599;
 
 export class TokenRegistry {
-  private tokens = new Map<string, IssuedToken>();
+  private tokens = new Map<string, Held>();
   private sinceSweep = 0;
-  constructor(private readonly now: () => number) {}
-
   issue(t: IssuedToken, iatMs: number): string {
     if (++this.sinceSweep > 1000) {
       this.sinceSweep = 0;
-      const n = this.now();
-      for (const [k, v] of this.tokens) if (v.exp < n) this.tokens.delete(k);
+      const n = Date.now();
+      for (const [k, v] of this.tokens) if (v.realExp < n) this.tokens.delete(k);
     }
     const header = { typ: "JWT", alg: "RS256", kid: "simulator" };
     const iat = Math.floor(iatMs / 1000);
@@ -47,7 +50,7 @@ export class TokenRegistry {
     };
     if (t.roles) payload["roles"] = t.roles;
     const token = `${b64url(JSON.stringify(header))}.${b64url(JSON.stringify(payload))}.${b64url(hex(32))}`;
-    this.tokens.set(token, t);
+    this.tokens.set(token, { ...t, realExp: Date.now() + (t.exp - iatMs) });
     return token;
   }
 
@@ -55,7 +58,7 @@ export class TokenRegistry {
   validate(token: string): IssuedToken | "expired" | undefined {
     const t = this.tokens.get(token);
     if (!t) return undefined;
-    if (t.exp <= this.now()) return "expired";
+    if (t.realExp <= Date.now()) return "expired";
     return t;
   }
 }

@@ -188,6 +188,8 @@ export class Graph {
     const res = this.singleInner(req, sub, ids, auth, tenant);
     res.headers["request-id"] = requestId;
     res.headers["client-request-id"] = clientRequestId;
+    // requests refused before being charged (401/403/429/faults) cost nothing
+    res.headers["x-ms-resource-unit"] ??= "0";
     res.headers["x-ms-ags-diagnostic"] = JSON.stringify({ ServerInfo: { DataCenter: "Local", Slice: "E", Ring: "0", ScaleUnit: "000", RoleInstance: "SIM" } });
     if (tenant) res.tenantId = tenant.id;
     return res;
@@ -390,7 +392,7 @@ export class Graph {
       const r = t.ordered[c]!;
       if (r.softDeleted || r.hardDeleted) continue;
       if (filter && !filter(r.user)) continue;
-      if (value.length >= state.top) {
+      if (value.length >= Math.min(state.top, Math.max(1, this.knobs.pageSize))) {
         more = true;
         break;
       }
@@ -697,6 +699,7 @@ export class Graph {
     const finish = (res: SimResponse): SimResponse => {
       res.headers["request-id"] = ids.requestId;
       res.headers["client-request-id"] = ids.clientRequestId;
+      res.headers["x-ms-resource-unit"] ??= "0";
       return res;
     };
     const auth = this.authenticate(req);

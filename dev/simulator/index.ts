@@ -188,7 +188,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
   });
 
   const store = new Store(now);
-  const tokens = new TokenRegistry(now);
+  const tokens = new TokenRegistry();
   const throttler = new Throttler(options.throttle);
   const faults = new Faults();
   if (options.randomFaults) faults.setRandom(options.randomFaults);

@@ -27,7 +27,7 @@ export class SecretStore {
     if (!value || value.trim() !== value || value.length < 8)
       throw new EntraSyncError("INPUT_INVALID", "The client secret is empty, too short or has surrounding spaces: paste the secret's Value exactly (not its Secret ID).", { field: "secret" });
     if (/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(value))
-      throw new EntraSyncError("INPUT_INVALID", "That looks like the secret's ID (a GUID), not its Value. In the Entra admin center copy the Value column of the client secret.", { field: "secret" });
+      throw new EntraSyncError("INPUT_INVALID", "That looks like the Secret ID (a GUID), not the secret's Value. In the Entra admin center copy the Value column of the client secret (it is shown only once, right after the secret is made).", { field: "secret" });
     registerSecretValue(value);
     try {
       const s = await this.client.setSecret(secretNameFor(tenantId), value, {

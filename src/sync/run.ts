@@ -102,7 +102,19 @@ export async function executeRun(app: App, tenantId: string, runId: string, o: E
     app.log.error(`run failed: ${err.message}`, { tenantId, runId, code: err.code });
   }
   await app.runs.save(report);
+  await notifyObservers(app, report, tenant);
   return { report, completed: true, tenant };
+}
+
+/** Tells every run observer that a run ended; their failures are logged, never raised. */
+export async function notifyObservers(app: App, report: RunReport, tenant: Tenant | undefined): Promise<void> {
+  for (const o of app.runObservers) {
+    try {
+      await o.afterRun(report, tenant);
+    } catch (e) {
+      app.log.error(`run observer ${o.name} failed: ${e instanceof Error ? e.message : String(e)}`, { tenantId: report.tenantId, runId: report.runId });
+    }
+  }
 }
 
 function finish(app: App, report: RunReport, _started: number): void {

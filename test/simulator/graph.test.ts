@@ -80,7 +80,7 @@ describe("users/delta", () => {
   it("answers Preference-Applied and $deltatoken=latest", async () => {
     const { tenant, graph, cred } = setupTenant(sim, ["User.Read.All"]);
     sim.control.addUsers(tenant.id, users(5, tenant.initialDomain));
-    const res = await simFetch(sim, "/v1.0/users/delta?$deltatoken=latest&$select=id,mail", { token: await tokenFor(sim, cred), headers: { prefer: "return=minimal" } });
+    const res = await simFetch(sim, "/v1.0/users/delta?$deltatoken=latest&$select=id,mail", { token: await tokenFor(cred), headers: { prefer: "return=minimal" } });
     expect(res.headers.get("preference-applied")).toBe("return=minimal");
     for (const h of ["request-id", "client-request-id", "x-ms-resource-unit"]) expect(res.headers.get(h)).toBeTruthy();
     const page = (await res.json()) as Page;
@@ -121,6 +121,14 @@ describe("users/delta", () => {
     const one = (await graph.api(`/users/${u!.id}`).select("id,birthday").get()) as Record<string, unknown>;
     expect(one["birthday"]).toBe("2010-05-01T00:00:00Z");
     await expect(graph.api("/users/00000000-0000-0000-0000-000000000000").get()).rejects.toMatchObject({ statusCode: 404, code: "Request_ResourceNotFound" });
+  });
+
+  it("refuses a delta token issued for another tenant", async () => {
+    const a = setupTenant(sim, ["User.Read.All"]);
+    const b = setupTenant(sim, ["User.Read.All"]);
+    const first = await round(a.graph, SELECT);
+    const foreign = first.deltaLink; // same host: only the token says which tenant it belongs to
+    await expect(b.graph.api(foreign).get()).rejects.toMatchObject({ statusCode: 400 });
   });
 
   it("can repeat users and send empty pages", async () => {

@@ -15,7 +15,7 @@ export function credential(sim: Simulator, tenantId: string, clientId: string, s
   });
 }
 
-export function graphClient(sim: Simulator, cred: ClientSecretCredential, opts: { retry?: boolean } = {}): Client {
+export function graphClient(sim: Simulator, cred: ClientSecretCredential): Client {
   const authProvider = new TokenCredentialAuthenticationProvider(cred, { scopes: ["https://graph.microsoft.com/.default"] });
   const dispatcher = new Agent({ connect: { ca: sim.ca } });
   return Client.initWithMiddleware({
@@ -23,7 +23,6 @@ export function graphClient(sim: Simulator, cred: ClientSecretCredential, opts: 
     baseUrl: sim.graphBaseUrl,
     customHosts: new Set(["127.0.0.1"]),
     fetchOptions: { dispatcher } as unknown as RequestInit,
-    ...(opts.retry === false ? {} : {}),
   });
 }
 
@@ -57,7 +56,7 @@ export function simFetch(sim: Simulator, path: string, init: RequestInit & { tok
   return fetch(path.startsWith("http") ? path : `${sim.baseUrl}${path}`, { ...init, headers, dispatcher } as RequestInit);
 }
 
-export async function tokenFor(sim: Simulator, cred: ClientSecretCredential): Promise<string> {
+export async function tokenFor(cred: ClientSecretCredential): Promise<string> {
   const t = await cred.getToken("https://graph.microsoft.com/.default");
   return t.token;
 }
