@@ -11,6 +11,8 @@ import { createGraphClient, type GraphCounters } from "./graph/client.js";
 import { consoleLogger, type Logger } from "./log.js";
 import { createQueueClient, JobQueue } from "./queue/jobs.js";
 import { RunStore } from "./runs/store.js";
+import { HealthStore, healthObserver } from "./runs/health.js";
+import { LeaseStore } from "./runs/lease.js";
 import type { ClientSecret } from "./secrets/store.js";
 import { SecretStore } from "./secrets/store.js";
 import { CheckpointStore } from "./state/checkpoints.js";
@@ -52,6 +54,10 @@ export interface App {
   directory: PlatformDirectory;
   checkpoints: CheckpointStore;
   runs: RunStore;
+  /** The one-run-per-tenant lease (and when the next scheduled run is due). */
+  leases: LeaseStore;
+  /** Tenant health: consecutive failures, backoff, quarantine. */
+  health: HealthStore;
   queue: JobQueue;
   /** The credential of a tenant's own app (client secret) for its cloud. */
   tenantCredential(tenant: Tenant, secret: ClientSecret): TokenCredential;
@@ -90,6 +96,7 @@ export function createApp(o: AppOptions): App {
     disableChallengeResourceVerification: !/\.vault\.(azure\.net|usgovcloudapi\.net|azure\.cn)/.test(settings.keyVaultUrl),
     ...(ca ? { tlsOptions: { ca } } : {}),
   });
+  const health = new HealthStore(tables.tenantState, clock);
   const queue = new JobQueue(createQueueClient(settings.storage, platformCredential));
   const tenantCredential = (tenant: Tenant, secret: ClientSecret): TokenCredential => {
     const ep = endpointsFor(tenant.cloud, settings);
@@ -112,9 +119,11 @@ export function createApp(o: AppOptions): App {
     directory: o.directory ?? new TablePlatformDirectory(tables.platformUsers, tables.platformIndex),
     checkpoints: new CheckpointStore(tables.tenantState),
     runs: new RunStore(tables.runs),
+    leases: new LeaseStore(tables.tenantState, clock),
+    health,
     queue,
     tenantCredential,
-    runObservers: [],
+    runObservers: [healthObserver(health)],
     graphFor(tenant, secret, counters) {
       const ep = endpointsFor(tenant.cloud, settings);
       return { client: createGraphClient({ graphBaseUrl: ep.graphBaseUrl, credential: tenantCredential(tenant, secret), counters, ca }), graphBaseUrl: ep.graphBaseUrl };

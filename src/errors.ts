@@ -27,6 +27,9 @@ export const ERROR_CODES = {
   RUN_ABANDONED: "transient",
   RUN_POISONED: "bug",
   MAIL_FAILED: "transient",
+  IMMUTABLE_ID_CAP_EXCEEDED: "configuration",
+  IMMUTABLE_ID_REFUSED: "configuration",
+  IMMUTABLE_ID_UPN_RESTORE_FAILED: "bug",
   INTERNAL: "bug",
 } as const;
 

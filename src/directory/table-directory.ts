@@ -93,7 +93,7 @@ export class TablePlatformDirectory implements PlatformDirectory {
         });
       }
     }
-    await mapLimit(indexChanges, 16, ({ id, before, after }) => this.reindex(tenantId, id, before, after));
+    await this.reindexMany(tenantId, indexChanges);
     return result;
   }
 
@@ -115,22 +115,26 @@ export class TablePlatformDirectory implements PlatformDirectory {
   }
 
   async importUsers(tenantId: string, users: readonly PlatformUser[]): Promise<{ created: number; replaced: number }> {
-    let created = 0;
-    let replaced = 0;
-    await mapLimit(users, 16, async (user) => {
-      const u = { ...user, tenantId };
-      const before = await this.get(tenantId, u.id);
+    // Users: upserts in transactions of 100 (one partition per tenant). Existing users are read first so that
+    // their old index entries can be removed.
+    const list = users.map((u) => ({ ...u, tenantId }));
+    const before = new Map<string, StoredPlatformUser>();
+    if (list.length > 200) {
+      const wanted = new Set(list.map((u) => u.id));
+      for await (const e of this.list(tenantId)) if (wanted.has(e.id)) before.set(e.id, e);
+    } else {
+      const existing = await mapLimit(list, 32, (u) => this.get(tenantId, u.id));
+      for (const e of existing) if (e) before.set(e.id, e);
+    }
+    await mapLimit(chunk(list, 100), 4, async (batch) => {
       try {
-        if (before) await this.users.updateEntity(toEntity(u) as never, "Replace", { etag: before.etag });
-        else await this.users.createEntity(toEntity(u) as never);
+        await this.users.submitTransaction(batch.map((u) => ["upsert", toEntity(u) as never, "Replace"] as TransactionAction));
       } catch (e) {
-        throw storageError(e, `import platform user ${u.id}`);
+        throw storageError(e, `import ${batch.length} platform users`);
       }
-      if (before) replaced++;
-      else created++;
-      await this.reindex(tenantId, u.id, before ?? { id: u.id, tenantId }, u);
     });
-    return { created, replaced };
+    await this.reindexMany(tenantId, list.map((u) => ({ id: u.id, before: before.get(u.id) ?? { id: u.id, tenantId }, after: u })));
+    return { created: list.length - before.size, replaced: before.size };
   }
 
   async *list(tenantId: string): AsyncIterable<StoredPlatformUser> {
@@ -138,15 +142,59 @@ export class TablePlatformDirectory implements PlatformDirectory {
       yield fromEntity(e as Record<string, unknown>);
   }
 
-  private async reindex(tenantId: string, id: string, before: Partial<PlatformUser>, after: Partial<PlatformUser>): Promise<void> {
+  /**
+   * Applies the index changes of many users at once: one edit per distinct key, written in transactions of 100 per
+   * index partition with ETags; a batch that meets a concurrent change falls back to key-by-key edits.
+   */
+  private async reindexMany(tenantId: string, changes: ReadonlyArray<{ id: string; before: Partial<PlatformUser>; after: Partial<PlatformUser> }>): Promise<void> {
     for (const attr of LOOKUPS) {
-      const b = before[attr];
-      const a = after[attr];
-      const bn = typeof b === "string" && b ? norm(attr, b) : undefined;
-      const an = typeof a === "string" && a ? norm(attr, a) : undefined;
-      if (bn === an) continue;
-      if (bn && bn !== an) await this.editIndex(tenantId, attr, bn, (ids) => ids.filter((x) => x !== id));
-      if (an) await this.editIndex(tenantId, attr, an, (ids) => (ids.includes(id) ? ids : [...ids, id]));
+      const edits = new Map<string, { add: Set<string>; remove: Set<string> }>();
+      const edit = (value: string) => {
+        let e = edits.get(value);
+        if (!e) edits.set(value, (e = { add: new Set(), remove: new Set() }));
+        return e;
+      };
+      for (const { id, before, after } of changes) {
+        const b = before[attr];
+        const a = after[attr];
+        const bv = typeof b === "string" && b ? norm(attr, b) : undefined;
+        const av = typeof a === "string" && a ? norm(attr, a) : undefined;
+        if (bv === av) continue;
+        if (bv) edit(bv).remove.add(id);
+        if (av) edit(av).add.add(id);
+      }
+      if (edits.size === 0) continue;
+      const pk = indexPk(tenantId, attr);
+      const current = new Map<string, IndexEntity & { etag: string }>();
+      if (edits.size > 300) {
+        for await (const e of this.index.listEntities<IndexEntity>({ queryOptions: { filter: odata`PartitionKey eq ${pk}` } })) current.set(e.rowKey as string, e as IndexEntity & { etag: string });
+      } else {
+        const rows = await mapLimit([...edits.keys()], 32, (v) => getOrUndefined<IndexEntity>(this.index, pk, encodeKey(v)));
+        for (const r of rows) if (r) current.set(r.rowKey, r);
+      }
+      const actions: Array<{ value: string; action: TransactionAction }> = [];
+      for (const [value, e] of edits) {
+        const rk = encodeKey(value);
+        const row = current.get(rk);
+        const ids = row ? (JSON.parse(row.ids) as string[]) : [];
+        const next = [...new Set([...ids.filter((x) => !e.remove.has(x)), ...e.add])];
+        if (row && next.length === ids.length && next.every((x, i) => x === ids[i])) continue;
+        if (!row && next.length === 0) continue;
+        const entity = { partitionKey: pk, rowKey: rk, ids: JSON.stringify(next) };
+        const action = (!row ? ["create", entity] : next.length === 0 ? ["delete", entity, { etag: row.etag }] : ["update", entity, "Replace", { etag: row.etag }]) as TransactionAction;
+        actions.push({ value, action });
+      }
+      await mapLimit(chunk(actions, 100), 4, async (batch) => {
+        try {
+          this.writeRoundTrips++;
+          await this.index.submitTransaction(batch.map((b) => b.action));
+        } catch {
+          await mapLimit(batch, 16, ({ value }) => {
+            const e = edits.get(value)!;
+            return this.editIndex(tenantId, attr, value, (ids) => [...new Set([...ids.filter((x) => !e.remove.has(x)), ...e.add])]);
+          });
+        }
+      });
     }
   }
 

@@ -1,5 +1,6 @@
 import { randomBytes } from "node:crypto";
 import type { EntraSyncError, ErrorCode } from "../errors.js";
+import { actionFor } from "./actions.js";
 
 export type RunTrigger = "schedule" | "manual";
 export type RunMode = "incremental" | "full";
@@ -25,6 +26,8 @@ export interface ImmutableIdCounts {
   failed: Record<string, number>;
   writesPerSecond?: number;
   capExceeded?: { planned: number; maxWrites: number; maxPercent: number; tenantUsers: number } | undefined;
+  /** Where the plan of this run is stored (`runId` may be an earlier run with the identical plan). */
+  plan?: { runId: string; entries: number; hash: string } | undefined;
 }
 
 export interface RunError {
@@ -57,7 +60,7 @@ export interface RunReport {
   notices: string[];
   errors: RunError[];
   /** Why the run failed, in words an operator can act on (set when status is failed). */
-  failure?: { code: string; class: string; message: string } | undefined;
+  failure?: { code: string; class: string; message: string; /** What to do about this class of failure. */ action?: string } | undefined;
 }
 
 /** Run ids sort newest first as Table Storage row keys: inverted milliseconds plus randomness. */
@@ -101,6 +104,6 @@ export function addError(report: RunReport, code: string, message: string, users
 
 export function failReport(report: RunReport, e: EntraSyncError): void {
   report.status = "failed";
-  report.failure = { code: e.code, class: e.errorClass, message: e.message };
+  report.failure = { code: e.code, class: e.errorClass, message: e.message, action: actionFor(e.errorClass, report.tenantId) };
   addError(report, e.code, e.message);
 }

@@ -14,6 +14,8 @@ export const TABLES = {
   platformIndex: "platformindex",
   /** Alert intents and sends (exactly-once mail). */
   alerts: "alerts",
+  /** Immutable ID sync plans (PartitionKey tenant id + run id, RowKey position in the plan). */
+  runPlans: "runplans",
 } as const;
 
 export const QUEUES = {

@@ -1,4 +1,5 @@
-import type { PlatformDirectory, StoredPlatformUser } from "../directory/directory.js";
+import type { StoredPlatformUser } from "../directory/directory.js";
+import type { DirectoryLookup } from "../directory/snapshot.js";
 import type { GraphUser } from "../graph/users.js";
 import type { Tenant } from "../tenants/model.js";
 
@@ -11,7 +12,7 @@ export type MatchResult =
  * Matches Entra users to platform users: `externalId == id` first; where the tenant enables linking, a configured
  * key (case-insensitive) links a platform user that has no externalId yet. Two candidates is ambiguous: never guess.
  */
-export async function matchUsers(directory: PlatformDirectory, tenant: Pick<Tenant, "tenantId" | "linking">, users: readonly GraphUser[]): Promise<Map<string, MatchResult>> {
+export async function matchUsers(directory: Pick<DirectoryLookup, "findBy">, tenant: Pick<Tenant, "tenantId" | "linking">, users: readonly GraphUser[]): Promise<Map<string, MatchResult>> {
   const out = new Map<string, MatchResult>();
   if (users.length === 0) return out;
   const byExternal = await directory.findBy(tenant.tenantId, "externalId", users.map((u) => u.id));

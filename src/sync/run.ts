@@ -26,6 +26,8 @@ export async function createRun(app: App, req: RunRequest): Promise<RunReport> {
 export interface ExecuteOptions {
   /** Epoch ms after which the run stops cleanly at the next page boundary (a continuation takes over). */
   deadline?: number | undefined;
+  /** Asked with the deadline: true stops the run at the next page boundary too (a lost lease). */
+  shouldStop?: (() => boolean) | undefined;
   /** Called after every page with the live report (progress bars, live API). */
   onProgress?: ((report: RunReport) => void) | undefined;
   /** Save the live report every N pages (the API shows it while the run works). */
@@ -76,7 +78,7 @@ export async function executeRun(app: App, tenantId: string, runId: string, o: E
           graphBaseUrl,
           full: report.mode === "full",
           dryRun: report.dryRun,
-          shouldStop: () => o.deadline !== undefined && Date.now() >= o.deadline,
+          shouldStop: () => (o.deadline !== undefined && Date.now() >= o.deadline) || (o.shouldStop?.() ?? false),
           onPage: async (r) => {
             sync();
             o.onProgress?.(r);

@@ -13,6 +13,7 @@ import type { Checkpoint, CheckpointStore } from "../state/checkpoints.js";
 import type { Tenant } from "../tenants/model.js";
 import { mapLimit } from "../util/concurrency.js";
 import { matchUsers, type MatchResult } from "./match.js";
+import { directLookup, snapshotLookup, type DirectoryLookup } from "../directory/snapshot.js";
 
 /** What update sync needs, handed in by the composition root (tests wire the same to the local stack). */
 export interface UpdateSyncDeps {
@@ -72,6 +73,10 @@ export async function runUpdateSync(deps: UpdateSyncDeps, tenant: Tenant, report
 
   const fetchPage = (l: string | undefined): Promise<DeltaPage> => fetchDeltaPage({ client: o.graph, tenant: ref, graphBaseUrl: o.graphBaseUrl, select, link: l });
 
+  // An initial round looks up every user: read the tenant's platform directory once instead of per user.
+  let lookup: DirectoryLookup | undefined;
+  const lookupFor = async (): Promise<DirectoryLookup> => (lookup ??= round === "initial" ? await snapshotLookup(deps.directory, tenant.tenantId) : directLookup(deps.directory));
+
   let pending = fetchPage(link);
   for (;;) {
     let page: DeltaPage;
@@ -88,6 +93,7 @@ export async function runUpdateSync(deps: UpdateSyncDeps, tenant: Tenant, report
         roundStartedAt = deps.clock().toISOString();
         link = undefined;
         knownEmpty = false;
+        lookup = undefined;
         pending = fetchPage(undefined);
         continue;
       }
@@ -98,7 +104,7 @@ export async function runUpdateSync(deps: UpdateSyncDeps, tenant: Tenant, report
     const next = page.nextLink ? fetchPage(page.nextLink) : undefined;
     next?.catch(() => undefined);
 
-    await processPage(deps, tenant, report, page.entries, o, knownEmpty);
+    await processPage(deps, tenant, report, page.entries, o, knownEmpty, await lookupFor());
     report.progress.pages++;
 
     const checkpoint: Checkpoint = page.nextLink
@@ -118,7 +124,7 @@ export async function runUpdateSync(deps: UpdateSyncDeps, tenant: Tenant, report
   }
 }
 
-async function processPage(deps: UpdateSyncDeps, tenant: Tenant, report: RunReport, entries: DeltaEntry[], o: UpdateSyncOptions, knownEmpty: boolean): Promise<void> {
+async function processPage(deps: UpdateSyncDeps, tenant: Tenant, report: RunReport, entries: DeltaEntry[], o: UpdateSyncOptions, knownEmpty: boolean, lookup: DirectoryLookup): Promise<void> {
   if (entries.length === 0) return;
   const ids = [...new Set(entries.map((e) => e.id))];
   const prior = knownEmpty ? new Map<string, ConnectorRow>() : await deps.connector.getMany(tenant.tenantId, ids);
@@ -144,7 +150,7 @@ async function processPage(deps: UpdateSyncDeps, tenant: Tenant, report: RunRepo
   report.update.read += live.length;
 
   const birthdays = tenant.mapping.birthDate ? await fetchBirthdays(o.graph, tenant, live.map((r) => r.id)) : new Map<string, string | null>();
-  const matches = await matchUsers(deps.directory, tenant, live.map((r) => r.user));
+  const matches = await matchUsers(lookup, tenant, live.map((r) => r.user));
 
   const updates: PlatformUpdate[] = [];
   for (const row of live) {
@@ -161,7 +167,7 @@ async function processPage(deps: UpdateSyncDeps, tenant: Tenant, report: RunRepo
   // Removed users: counted and marked on the platform, never deleted.
   const removedRows = [...rows.values()].filter((r) => r.removed);
   report.update.removed += removedRows.length;
-  const removedUsers = await matchUsers(deps.directory, { ...tenant, linking: null }, removedRows.map((r) => r.user));
+  const removedUsers = await matchUsers(lookup, { ...tenant, linking: null }, removedRows.map((r) => r.user));
   for (const row of removedRows) {
     const m = removedUsers.get(row.id);
     if (m?.kind === "matched" && (m.user.entraRemovedAt === undefined || m.user.entraRemovedReason !== row.removed))
@@ -172,6 +178,7 @@ async function processPage(deps: UpdateSyncDeps, tenant: Tenant, report: RunRepo
     report.update.updated += updates.filter((u) => !("entraRemovedReason" in u.changes && u.changes.entraRemovedReason)).length;
   } else {
     const result = await deps.directory.applyUpdates(tenant.tenantId, updates);
+    lookup.invalidate(updates.map((u) => u.user.id));
     const updatedIds = new Set(result.updated);
     for (const u of updates) {
       const isRemoval = "entraRemovedReason" in u.changes && !!u.changes.entraRemovedReason;

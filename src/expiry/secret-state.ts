@@ -1,0 +1,74 @@
+import type { TableClient } from "@azure/data-tables";
+import { EntraSyncError } from "../errors.js";
+import { getOrUndefined, isConflict, isPreconditionFailed, storageError } from "../state/tables-client.js";
+
+/** RowKey of a tenant's secret facts in the tenant state table (PartitionKey: tenant id). */
+export const SECRET_ROW = "secret";
+
+/**
+ * What is known about a tenant's client secret, kept in `tenantstate` under RowKey "secret" and shown by
+ * `GET /api/tenants`, the CLI status and `entra-sync expiry`. Never the value, never its hint.
+ */
+export interface SecretFacts {
+  /** The date in force (ISO): Entra's when known for this version, else Key Vault's; absent when neither has one. */
+  expiresOn?: string;
+  source: "keyVault" | "entra";
+  /** The Key Vault secret version these facts describe. */
+  version: string;
+  /** The date stored with the secret in Key Vault (ISO). */
+  keyVaultExpiresOn?: string;
+  /** The endDateTime of the app's passwordCredential whose hint matches the stored secret (ISO). */
+  entraEndDateTime?: string;
+  /** Entra's date minus Key Vault's, in whole days, when they differ by a day or more. */
+  mismatchDays?: number;
+  /** The tenant's app may not read its own application object (no Application.Read.All): recorded, not an error. */
+  applicationReadDenied?: boolean;
+  /** The app's passwordCredentials hold none whose hint matches the stored secret. */
+  hintNotFound?: boolean;
+  /** When Entra was last asked (ISO). */
+  entraCheckedAt?: string;
+  /** When these facts were last written (ISO). */
+  checkedAt: string;
+}
+
+type Entity = SecretFacts & { partitionKey: string; rowKey: string };
+
+function clean<T extends object>(o: T): T {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as T;
+}
+
+function strip(e: Entity & { etag: string }): SecretFacts {
+  const { partitionKey: _p, rowKey: _r, etag: _e, timestamp: _t, ...facts } = e as Entity & { etag: string; timestamp?: string };
+  return facts as SecretFacts;
+}
+
+/** The per-tenant secret facts in the tenant state table; every write is a read-modify-write with ETag. */
+export class SecretFactsStore {
+  constructor(private readonly table: TableClient) {}
+
+  async get(tenantId: string): Promise<SecretFacts | undefined> {
+    const e = await getOrUndefined<Entity>(this.table, tenantId, SECRET_ROW);
+    return e ? strip(e) : undefined;
+  }
+
+  /**
+   * Changes the facts of a tenant with optimistic concurrency: `change` gets the current facts (or undefined) and
+   * returns the new ones; a concurrent writer makes it run again on fresh facts.
+   */
+  async update(tenantId: string, change: (current: SecretFacts | undefined) => SecretFacts): Promise<SecretFacts> {
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const e = await getOrUndefined<Entity>(this.table, tenantId, SECRET_ROW);
+      const next = clean(change(e ? strip(e) : undefined));
+      const entity: Entity = { partitionKey: tenantId, rowKey: SECRET_ROW, ...next };
+      try {
+        if (e) await this.table.updateEntity(entity, "Replace", { etag: e.etag });
+        else await this.table.createEntity(entity);
+        return next;
+      } catch (err) {
+        if (isConflict(err) || isPreconditionFailed(err)) continue;
+        throw storageError(err, `save the secret facts of tenant ${tenantId}`);
+      }
+    }
+    throw new EntraSyncError("STORAGE_CONFLICT", `The secret facts of tenant ${tenantId} kept changing under this writer; try again.`);
+  }
+}

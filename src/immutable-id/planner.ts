@@ -1,0 +1,116 @@
+/**
+ * Immutable ID sync, step 1: the plan. Candidates come from the connector space (no fresh read of the tenant):
+ * Entra users with no ImmutableId, not synced from on-premises, matched to exactly one platform user whose source
+ * attribute gives a value Entra accepts and nobody in the tenant has. Everything else is skipped with a reason.
+ */
+import type { ConnectorRow, ConnectorSpace } from "../connector/space.js";
+import type { PlatformDirectory, StoredPlatformUser } from "../directory/directory.js";
+import type { ImmutableIdConfig, Tenant } from "../tenants/model.js";
+import { mapLimit } from "../util/concurrency.js";
+import { encodeImmutableId } from "./encoding.js";
+import type { PlanEntry } from "./plan.js";
+
+/** Why a user gets no ImmutableId in this run (the report's `skipped` keys). */
+export type SkipReason =
+  | "alreadySet"
+  | "onPremisesSynced"
+  | "noPlatformMatch"
+  | "ambiguousMatch"
+  | "emptySource"
+  | "valueNotAllowed"
+  | "duplicateValue"
+  | "federatedDomain"
+  | "privilegedUser"
+  | "notFound";
+
+/** A planned user with the connector-space row it came from (updated after the write). */
+export interface PlannedUser extends PlanEntry {
+  row: ConnectorRow;
+}
+
+export interface TenantDomains {
+  /** Lower-case names of the tenant's federated domains. */
+  federated: Set<string>;
+  /** The tenant's initial `*.onmicrosoft.com` domain (switchUpn moves UPNs there); undefined when unknown. */
+  initial: string | undefined;
+}
+
+export interface Plan {
+  entries: PlannedUser[];
+  /** Live Entra users in the connector space (the base of the percentage cap). */
+  tenantUsers: number;
+  /** Users without an ImmutableId and not synced from on-premises. */
+  candidates: number;
+  skipped: Partial<Record<SkipReason, number>>;
+  /** A few users per reason, for the report. */
+  examples: Partial<Record<SkipReason, string[]>>;
+}
+
+export const upnDomain = (upn: string): string => upn.slice(upn.lastIndexOf("@") + 1).toLowerCase();
+
+/** The platform attribute a tenant takes the value from. */
+export function sourceValue(user: StoredPlatformUser, source: ImmutableIdConfig["source"]): string | undefined {
+  return source === "id" ? user.id : user[source];
+}
+
+/** Builds the plan of one tenant from the connector space and the platform directory. Reads only; writes nothing. */
+export async function planImmutableIds(deps: { connector: ConnectorSpace; directory: PlatformDirectory }, tenant: Tenant, domains: TenantDomains): Promise<Plan> {
+  const cfg = tenant.immutableId;
+  const plan: Plan = { entries: [], tenantUsers: 0, candidates: 0, skipped: {}, examples: {} };
+  const skip = (reason: SkipReason, id: string) => {
+    plan.skipped[reason] = (plan.skipped[reason] ?? 0) + 1;
+    const ex = (plan.examples[reason] ??= []);
+    if (ex.length < 50) ex.push(id);
+  };
+  // Values held by anyone (soft-deleted users keep theirs and can be restored): compared case-insensitively to be
+  // safe, although Entra compares exactly.
+  const taken = new Set<string>();
+  const toRead: ConnectorRow[] = [];
+  for await (const row of deps.connector.list(tenant.tenantId)) {
+    const existing = row.user.onPremisesImmutableId;
+    if (existing) taken.add(existing.toLowerCase());
+    if (row.removed) continue;
+    plan.tenantUsers++;
+    if (existing) skip("alreadySet", row.id);
+    else if (row.user.onPremisesSyncEnabled) skip("onPremisesSynced", row.id);
+    else {
+      plan.candidates++;
+      if (row.match === "ambiguous") skip("ambiguousMatch", row.id);
+      else if (row.match !== "matched" || !row.platformUserId) skip("noPlatformMatch", row.id);
+      else toRead.push(row);
+    }
+  }
+
+  const platform = await mapLimit(toRead, 32, (row) => deps.directory.get(tenant.tenantId, row.platformUserId!));
+  const proposed: PlannedUser[] = [];
+  toRead.forEach((row, i) => {
+    const p = platform[i];
+    // The platform user may have been relinked since update sync: trust the match only while it still holds.
+    if (!p || (p.externalId !== undefined && p.externalId !== row.id)) return skip("noPlatformMatch", row.id);
+    const enc = encodeImmutableId(sourceValue(p, cfg.source), cfg.encoding);
+    if (!enc.ok) return skip(enc.reason, row.id);
+    const upn = row.user.userPrincipalName ?? "";
+    let action: PlanEntry["action"] = "write";
+    if (domains.federated.has(upnDomain(upn))) {
+      if (cfg.federatedDomains !== "switchUpn" || !domains.initial) return skip("federatedDomain", row.id);
+      action = "switchUpn";
+    }
+    proposed.push({ entraId: row.id, userPrincipalName: upn, value: enc.value, platformUserId: p.id, action, row });
+  });
+
+  // A value someone has, or that two users of this run would get, is written to nobody: never guess who owns it.
+  const count = new Map<string, number>();
+  for (const e of proposed) count.set(e.value.toLowerCase(), (count.get(e.value.toLowerCase()) ?? 0) + 1);
+  for (const e of proposed) {
+    const k = e.value.toLowerCase();
+    if (taken.has(k) || (count.get(k) ?? 0) > 1) skip("duplicateValue", e.entraId);
+    else plan.entries.push(e);
+  }
+  plan.entries.sort((a, b) => (a.userPrincipalName < b.userPrincipalName ? -1 : a.userPrincipalName > b.userPrincipalName ? 1 : a.entraId < b.entraId ? -1 : 1));
+  return plan;
+}
+
+/** The most writes one run may do under the tenant's cap (count and percentage, whichever is lower). */
+export function capOf(cfg: ImmutableIdConfig, tenantUsers: number): number {
+  return Math.min(cfg.maxWritesPerRun, Math.floor((cfg.maxPercentPerRun / 100) * tenantUsers));
+}

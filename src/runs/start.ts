@@ -1,0 +1,63 @@
+import type { App } from "../composition.js";
+import { EntraSyncError } from "../errors.js";
+import type { RunRequest } from "../sync/run.js";
+import type { Tenant } from "../tenants/model.js";
+import { isActive, type Lease } from "./lease.js";
+import { failReport, newReport, newRunId, type RunReport } from "./report.js";
+
+const TERMINAL = new Set(["succeeded", "partial", "failed", "skipped"]);
+export const isTerminal = (r: RunReport): boolean => TERMINAL.has(r.status);
+
+export interface StartRunOptions {
+  /** The registration, when the caller already has it. */
+  tenant?: Tenant;
+  /** Set when the caller works on the run at once (CLI) instead of queueing it. */
+  owner?: string;
+  /** When the scheduler may start the tenant's next run (the scheduler sets it; manual runs keep it). */
+  nextRunAt?: string;
+  /** The lease row as already read (null: known absent). */
+  current?: Lease | null;
+}
+
+/**
+ * Creates a run and claims the tenant's lease for it in one step: of any number of simultaneous requests for one
+ * tenant exactly one gets a run, the others get RUN_IN_PROGRESS naming the run that is queued or under way.
+ */
+export async function startRun(app: App, req: RunRequest, o: StartRunOptions = {}): Promise<{ report: RunReport; lease: Lease }> {
+  const tenant = o.tenant ?? (await app.tenants.require(req.tenantId));
+  const now = app.clock();
+  const runId = newRunId(now);
+  const claim = await app.leases.claim(tenant.tenantId, runId, { ...(o.owner ? { owner: o.owner } : {}), nextRunAt: o.nextRunAt, ...(o.current !== undefined ? { current: o.current } : {}) });
+  if (!claim.ok) throw runInProgress(tenant.tenantId, claim.held, now);
+  const report = newReport({ runId, tenantId: tenant.tenantId, tenantName: tenant.displayName, trigger: req.trigger, mode: req.mode, dryRun: req.dryRun, only: req.only, force: req.force ?? false, now });
+  try {
+    if (claim.previous && !claim.previous.released && claim.previous.runId) await markAbandoned(app, tenant.tenantId, claim.previous.runId);
+    await app.runs.save(report);
+  } catch (e) {
+    await app.leases.release(claim.lease).catch(() => undefined);
+    throw e;
+  }
+  return { report, lease: claim.lease };
+}
+
+/** The error for a tenant whose lease another run holds; `details.activeRunId` names that run. */
+export function runInProgress(tenantId: string, held: Lease | undefined, now: Date): EntraSyncError {
+  const active = held && isActive(held, now) ? held.runId : undefined;
+  return new EntraSyncError(
+    "RUN_IN_PROGRESS",
+    active
+      ? `Run ${active} of tenant ${tenantId} is ${held?.owner ? "under way" : "queued"}; only one run per tenant at a time. Follow it at /api/tenants/${tenantId}/runs/${active} (or \`entra-sync runs --tenant ${tenantId}\`) and try again when it has ended.`
+      : `Another run of tenant ${tenantId} was started at the same moment; try again when it has ended.`,
+    { retryable: true, field: "tenantId", details: { tenantId, activeRunId: active ?? held?.runId } },
+  );
+}
+
+/** Ends a run whose lease expired without it finishing (its worker stopped, its message was lost). */
+async function markAbandoned(app: App, tenantId: string, runId: string): Promise<void> {
+  const r = await app.runs.get(tenantId, runId);
+  if (!r || isTerminal(r)) return;
+  failReport(r, new EntraSyncError("RUN_ABANDONED", `Run ${runId} stopped without finishing (its worker was stopped or its queue message was lost) and its lease expired. Nothing to do: the next run resumes from the checkpoint.`));
+  r.endedAt = app.clock().toISOString();
+  r.durationMs = Date.parse(r.endedAt) - Date.parse(r.startedAt ?? r.queuedAt);
+  await app.runs.save(r);
+}

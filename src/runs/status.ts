@@ -1,0 +1,123 @@
+import { odata } from "@azure/data-tables";
+import type { App } from "../composition.js";
+import { storageError } from "../state/tables-client.js";
+import type { Tenant } from "../tenants/model.js";
+import { emptyHealth, HEALTH_ROW, healthFromEntity, type TenantHealth } from "./health.js";
+import { isActive, LEASE_ROW, leaseFromEntity, type Lease } from "./lease.js";
+
+/** RowKey of the secret expiry row the secret expiry check keeps in the tenant state table. */
+export const SECRET_ROW = "secret";
+
+/** What is known about a tenant's client secret (written by the secret expiry check). */
+export interface SecretInfo {
+  expiresOn?: string | undefined;
+  source?: "keyVault" | "entra" | undefined;
+  version?: string | undefined;
+  mismatch?: boolean | undefined;
+  checkedAt?: string | undefined;
+}
+
+/** The operational state rows of one tenant. */
+export interface TenantState {
+  lease?: Lease | undefined;
+  health?: TenantHealth | undefined;
+  secret?: SecretInfo | undefined;
+}
+
+/**
+ * Reads the lease, health and secret rows of every tenant with one query (or of one tenant with a partition
+ * query), page by page. Checkpoint rows are not read.
+ */
+export async function readTenantStates(app: App, tenantId?: string, rows: string[] = [LEASE_ROW, HEALTH_ROW, SECRET_ROW]): Promise<Map<string, TenantState>> {
+  const out = new Map<string, TenantState>();
+  const rowFilter = rows.map((r) => odata`RowKey eq ${r}`).join(" or ");
+  const filter = tenantId ? `PartitionKey eq '${tenantId.replace(/'/g, "''")}' and (${rowFilter})` : rowFilter;
+  try {
+    for await (const page of app.tables.tenantState.listEntities<Record<string, unknown>>({ queryOptions: { filter } }).byPage({ maxPageSize: 1000 })) {
+      for (const e of page) {
+        const pk = String(e.partitionKey);
+        const s = out.get(pk) ?? {};
+        if (e.rowKey === LEASE_ROW) s.lease = leaseFromEntity(e);
+        else if (e.rowKey === HEALTH_ROW) s.health = healthFromEntity(e as { partitionKey: string; data?: unknown });
+        else if (e.rowKey === SECRET_ROW) s.secret = secretFromEntity(e);
+        out.set(pk, s);
+      }
+    }
+  } catch (e) {
+    throw storageError(e, "read the state of the tenants");
+  }
+  return out;
+}
+
+function secretFromEntity(e: Record<string, unknown>): SecretInfo {
+  let v: Record<string, unknown> = e;
+  if (typeof e.data === "string") {
+    try {
+      v = JSON.parse(e.data) as Record<string, unknown>;
+    } catch {
+      v = {};
+    }
+  }
+  const str = (x: unknown) => (typeof x === "string" ? x : x instanceof Date ? x.toISOString() : undefined);
+  return { expiresOn: str(v.expiresOn), source: v.source === "keyVault" || v.source === "entra" ? v.source : undefined, version: str(v.version), mismatch: typeof v.mismatch === "boolean" ? v.mismatch : undefined, checkedAt: str(v.checkedAt) };
+}
+
+/** One tenant with its health, as `GET /api/tenants` and `entra-sync status` show it. */
+export interface TenantStatus {
+  tenantId: string;
+  displayName: string;
+  enabled: boolean;
+  syncIntervalMinutes: number;
+  /** The run queued or under way, if any. */
+  activeRun: { runId: string; state: "queued" | "running" } | null;
+  lastRun: TenantHealth["lastRun"] | null;
+  lastSuccessAt: string | null;
+  /** When the scheduler will start the next run (null: never while disabled or quarantined). */
+  nextRunAt: string | null;
+  consecutiveFailures: number;
+  backoffUntil: string | null;
+  quarantined: boolean;
+  quarantineReason: string | null;
+  lastFailure: TenantHealth["lastFailure"] | null;
+  secret: { expiresOn: string; daysLeft: number; source: string | null; mismatch: boolean } | null;
+}
+
+/** When the scheduler will next start a run of this tenant (null: it will not). */
+export function nextRunAt(tenant: Tenant, s: TenantState, now: Date): string | null {
+  const h = s.health ?? emptyHealth(tenant.tenantId);
+  if (!tenant.enabled || h.quarantined) return null;
+  const times = [now.getTime()];
+  if (s.lease?.nextRunAt) times.push(Date.parse(s.lease.nextRunAt));
+  if (h.backoffUntil) times.push(Date.parse(h.backoffUntil));
+  return new Date(Math.max(...times.filter((t) => !Number.isNaN(t)))).toISOString();
+}
+
+export function tenantStatus(tenant: Tenant, s: TenantState, now: Date): TenantStatus {
+  const h = s.health ?? emptyHealth(tenant.tenantId);
+  const active = s.lease && isActive(s.lease, now) ? { runId: s.lease.runId, state: s.lease.owner ? ("running" as const) : ("queued" as const) } : null;
+  const exp = s.secret?.expiresOn && !Number.isNaN(Date.parse(s.secret.expiresOn)) ? s.secret.expiresOn : undefined;
+  return {
+    tenantId: tenant.tenantId,
+    displayName: tenant.displayName,
+    enabled: tenant.enabled,
+    syncIntervalMinutes: tenant.syncIntervalMinutes,
+    activeRun: active,
+    lastRun: h.lastRun ?? null,
+    lastSuccessAt: h.lastSuccessAt ?? null,
+    nextRunAt: nextRunAt(tenant, s, now),
+    consecutiveFailures: h.consecutiveFailures,
+    backoffUntil: h.backoffUntil ?? null,
+    quarantined: h.quarantined,
+    quarantineReason: h.quarantineReason ?? null,
+    lastFailure: h.lastFailure ?? null,
+    secret: exp ? { expiresOn: exp, daysLeft: Math.floor((Date.parse(exp) - now.getTime()) / 86_400_000), source: s.secret?.source ?? null, mismatch: !!s.secret?.mismatch } : null,
+  };
+}
+
+/** Every tenant (or one) with its health: one query for the registrations, one for the state rows. */
+export async function listTenantStatuses(app: App, tenantId?: string): Promise<TenantStatus[]> {
+  const now = app.clock();
+  const tenants = tenantId ? [await app.tenants.require(tenantId)] : await app.tenants.listAll();
+  const states = await readTenantStates(app, tenantId ? tenants[0]!.tenantId : undefined);
+  return tenants.map((t) => tenantStatus(t, states.get(t.tenantId) ?? {}, now));
+}
