@@ -6,7 +6,8 @@ import { readPlatformUsersFile } from "../directory/import-file.js";
 import { EntraSyncError, ensureError } from "../errors.js";
 import { redactingLogger } from "../log.js";
 import type { RunReport, RunStep } from "../runs/report.js";
-import { createRun, executeRun } from "../sync/run.js";
+import { runWithLease } from "../runs/worker.js";
+import { registerRunCommands } from "./commands-runs.js";
 import { parseGuid, type Tenant } from "../tenants/model.js";
 import { addTenant, parseExpiry, setTenantSecret } from "../tenants/onboarding.js";
 import { formatReport, table } from "./format.js";
@@ -101,19 +102,21 @@ const tenantRow = (t: Tenant) => [t.tenantId, t.displayName, t.clientId, t.cloud
 
 /** Runs a run now, in this process, with a progress bar. */
 export async function runNow(app: App, io: CliIO, req: { tenantId: string; full: boolean; dryRun: boolean; only?: RunStep[] | undefined; force?: boolean }): Promise<RunReport> {
-  const run = await createRun(app, { tenantId: req.tenantId, trigger: "manual", mode: req.full ? "full" : "incremental", dryRun: req.dryRun, only: req.only, force: req.force ?? false });
   const bar = io.isTTY ? new cliProgress.SingleBar({ format: "  {bar} {pages} pages · {value} users read · {rate} users/s", stream: process.stderr, hideCursor: true, clearOnComplete: true }, cliProgress.Presets.shades_classic) : undefined;
   const started = Date.now();
   bar?.start(200, 0, { pages: 0, rate: 0 });
-  const result = await executeRun(app, run.tenantId, run.runId, {
-    onProgress: (r) => {
-      const read = r.update.read;
-      bar?.setTotal(Math.max(read + 200, 200));
-      bar?.update(read, { pages: r.progress.pages, rate: Math.round(read / Math.max(0.001, (Date.now() - started) / 1000)) });
-    },
-  });
-  bar?.stop();
-  return result.report;
+  // Takes the tenant's lease like any other run: RUN_IN_PROGRESS (naming the active run) while one is queued or under way.
+  try {
+    return await runWithLease(app, { tenantId: req.tenantId, trigger: "manual", mode: req.full ? "full" : "incremental", dryRun: req.dryRun, only: req.only, force: req.force ?? false }, {
+      onProgress: (r) => {
+        const read = r.update.read;
+        bar?.setTotal(Math.max(read + 200, 200));
+        bar?.update(read, { pages: r.progress.pages, rate: Math.round(read / Math.max(0.001, (Date.now() - started) / 1000)) });
+      },
+    });
+  } finally {
+    bar?.stop();
+  }
 }
 
 /** Builds the CLI. `appFactory` is called once, lazily, by commands that need the app. */
@@ -207,6 +210,7 @@ export function buildCli(appFactory: () => App, io: CliIO): Command {
       if (report.status === "failed") process.exitCode = 1;
     });
 
+  registerRunCommands(program, getApp, io);
   return program;
 }
 

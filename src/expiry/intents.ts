@@ -1,4 +1,4 @@
-import type { TableClient } from "@azure/data-tables";
+import { odata, type TableClient } from "@azure/data-tables";
 import { encodeKey, getOrUndefined, isConflict, isNotFound, isPreconditionFailed, storageError } from "../state/tables-client.js";
 
 export type AlertKind = "threshold" | "rotated" | "authFailure" | "authFixed";
@@ -70,7 +70,7 @@ export class AlertIntentStore {
   async list(tenantId: string): Promise<AlertIntent[]> {
     const out: AlertIntent[] = [];
     try {
-      const iter = this.table.listEntities<Entity>({ queryOptions: { filter: `PartitionKey eq '${tenantId.replace(/'/g, "''")}' and RowKey ge 'intent~' and RowKey lt 'intent~~'` } });
+      const iter = this.table.listEntities<Entity>({ queryOptions: { filter: odata`PartitionKey eq ${tenantId} and RowKey ge ${"intent~"} and RowKey lt ${"intent~~"}` } });
       for await (const e of iter) out.push(toIntent(tenantId, decodeURIComponent(e.rowKey.slice(7)), e));
     } catch (e) {
       throw storageError(e, `list the alert intents of tenant ${tenantId}`);
@@ -93,7 +93,7 @@ export class AlertIntentStore {
     if (existing.status === "pending" && now.getTime() - Date.parse(existing.claimedAt) < this.pendingTimeoutMs) return undefined;
     const attempts = (existing.attempts ?? 1) + 1;
     try {
-      const r = await this.table.updateEntity<Entity>({ partitionKey: tenantId, rowKey, status: "pending", claimedAt: now.toISOString(), attempts }, "Merge", { etag: existing.etag });
+      const r = await this.table.updateEntity({ partitionKey: tenantId, rowKey, status: "pending", claimedAt: now.toISOString(), attempts }, "Merge", { etag: existing.etag });
       return { tenantId, key, etag: r.etag!, attempts };
     } catch (e) {
       if (isPreconditionFailed(e) || isNotFound(e)) return undefined;

@@ -33,7 +33,7 @@ export interface BatchOptions {
   tenant: TenantRef;
   counters: GraphCounters;
   /** Writes take one token per request (retries included) before they go. */
-  budget?: WriteBudget | undefined;
+  budget?: Pick<WriteBudget, "take"> | undefined;
   /** For writes whose outcome is unknown: the ids whose effect is already in place (they are not resent). */
   verify?: ((ids: string[]) => Promise<Set<string>>) | undefined;
   /** Attempts on 5xx / network errors (default 5); 429s are retried until `maxThrottleRetries` (default 30). */

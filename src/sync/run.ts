@@ -4,6 +4,8 @@ import { newGraphCounters } from "../graph/client.js";
 import { failReport, newReport, newRunId, type RunMode, type RunReport, type RunStep, type RunTrigger } from "../runs/report.js";
 import type { Tenant } from "../tenants/model.js";
 import { runUpdateSync } from "./update-sync.js";
+import { runImmutableIdSync } from "../immutable-id/step.js";
+import type { WriteBudgetOptions } from "../immutable-id/write-budget.js";
 
 export interface RunRequest {
   tenantId: string;
@@ -32,6 +34,8 @@ export interface ExecuteOptions {
   onProgress?: ((report: RunReport) => void) | undefined;
   /** Save the live report every N pages (the API shows it while the run works). */
   saveEveryPages?: number;
+  /** Write budget Immutable ID sync paces to (default Graph's 3,000 per 150 s; tests scale it with the simulator). */
+  writeBudget?: WriteBudgetOptions | undefined;
 }
 
 export interface ExecuteResult {
@@ -90,6 +94,20 @@ export async function executeRun(app: App, tenantId: string, runId: string, o: E
         },
       );
       completed = outcome.completed;
+    }
+    // Immutable ID sync needs the fresh matches of a completed update sync (or runs alone with --only immutable-id).
+    if (completed && report.only.includes("immutableId")) {
+      const step = await runImmutableIdSync(app, tenant, report, {
+        graph: client,
+        counters,
+        budget: o.writeBudget,
+        shouldStop: () => o.deadline !== undefined && Date.now() >= o.deadline,
+        onProgress: (r) => {
+          sync();
+          o.onProgress?.(r);
+        },
+      });
+      completed = step.completed;
     }
     sync();
     if (!completed) {

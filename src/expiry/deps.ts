@@ -1,0 +1,25 @@
+import type { Client } from "@microsoft/microsoft-graph-client";
+import type { Settings } from "../config/settings.js";
+import type { GraphCounters } from "../graph/client.js";
+import type { Logger } from "../log.js";
+import type { Mailer, RetryOptions } from "../mail/mailer.js";
+import type { ClientSecret, SecretStore } from "../secrets/store.js";
+import type { Tenant } from "../tenants/model.js";
+import type { TenantRegistry } from "../tenants/registry.js";
+import type { AlertIntentStore } from "./intents.js";
+import type { SecretFactsStore } from "./secret-state.js";
+
+/** The adapters the secret expiry use cases need; the App satisfies it, tests wire their own parts in. */
+export interface ExpiryDeps {
+  settings: Settings;
+  log: Logger;
+  clock: () => Date;
+  tenants: TenantRegistry;
+  secrets: SecretStore;
+  secretFacts: SecretFactsStore;
+  alertIntents: AlertIntentStore;
+  mailer: Mailer;
+  graphFor(tenant: Tenant, secret: ClientSecret, counters: GraphCounters): { client: Client; graphBaseUrl: string };
+  /** Retries of one send (default 3 attempts, 2 s doubling). */
+  mailRetry?: RetryOptions;
+}
