@@ -1,4 +1,4 @@
-import type { TableClient } from "@azure/data-tables";
+import { odata, type TableClient } from "@azure/data-tables";
 import { EntraSyncError } from "../errors.js";
 import { getOrUndefined, isConflict, isPreconditionFailed, storageError } from "../state/tables-client.js";
 
@@ -49,6 +49,17 @@ export class SecretFactsStore {
   async get(tenantId: string): Promise<SecretFacts | undefined> {
     const e = await getOrUndefined<Entity>(this.table, tenantId, SECRET_ROW);
     return e ? strip(e) : undefined;
+  }
+
+  /** The facts of every tenant: one query over the tenant state table (RowKey "secret"). */
+  async listAll(): Promise<Map<string, SecretFacts>> {
+    const out = new Map<string, SecretFacts>();
+    try {
+      for await (const e of this.table.listEntities<Entity>({ queryOptions: { filter: odata`RowKey eq ${SECRET_ROW}` } })) out.set(e.partitionKey, strip(e as Entity & { etag: string }));
+    } catch (e) {
+      throw storageError(e, "list the secret facts of all tenants");
+    }
+    return out;
   }
 
   /**

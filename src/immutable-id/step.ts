@@ -105,7 +105,8 @@ export async function runImmutableIdSync(deps: ImmutableIdDeps, tenant: Tenant, 
     if (plan.entries.length > limit) counts.capExceeded = { planned: plan.entries.length, maxWrites: cfg.maxWritesPerRun, maxPercent: cfg.maxPercentPerRun, tenantUsers: plan.tenantUsers };
     for (const reason of ["ambiguousMatch", "valueNotAllowed", "duplicateValue"] as SkipReason[]) {
       const ids = plan.examples[reason];
-      if (ids?.length) addError(report, "IMMUTABLE_ID_REFUSED", skipMessage(reason, cfg.source), ids);
+      // A notice, not an error: these are data to fix on the platform, and would otherwise mark every run partial.
+      if (ids?.length) report.notices.push(`${skipMessage(reason, cfg.source)} ${plan.skipped[reason]} user(s), e.g. ${ids.slice(0, 5).join(", ")}.`);
     }
   }
 
@@ -163,7 +164,7 @@ function applyOutcome(report: RunReport, counts: ImmutableIdCounts, w: WriteOutc
     addError(report, "IMMUTABLE_ID_REFUSED", `ImmutableId not written (${reason}): ${FAIL_ADVICE[reason]} First answer: ${list[0]?.message ?? ""}`, list.map((f) => f.id));
   }
   if (w.skipped.privilegedUser?.length)
-    addError(report, "IMMUTABLE_ID_REFUSED", "Entra refused to change the ImmutableId of users with privileged admin roles (a privileged role is needed): set it for them by hand.", w.skipped.privilegedUser);
+    report.notices.push(`Entra refused to change the ImmutableId of ${w.skipped.privilegedUser.length} user(s) with privileged admin roles (a privileged role is needed): set it for them by hand, e.g. ${w.skipped.privilegedUser.slice(0, 5).join(", ")}.`);
   for (const u of w.upnNotRestored)
     addError(report, "IMMUTABLE_ID_UPN_RESTORE_FAILED", `switchUpn could not put the UPN of user ${u.id} back: it is ${u.temporaryUpn}, it must be ${u.upn}. Restore it by hand now; the user cannot sign in through the federated domain until then.`, [u.id]);
   const secs = w.elapsedMs / 1000;

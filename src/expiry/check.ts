@@ -1,0 +1,145 @@
+import type { SecretInfo } from "../secrets/store.js";
+import type { Tenant } from "../tenants/model.js";
+import type { ExpiryDeps } from "./deps.js";
+import { deliverAlert, type AlertOutcome } from "./notify.js";
+import type { SecretFacts } from "./secret-state.js";
+import { daysLeft, dueThreshold, nextThreshold } from "./thresholds.js";
+
+/** One tenant's secret as the check sees it (no value, no hint). */
+export interface TenantExpiry {
+  tenantId: string;
+  displayName: string;
+  enabled: boolean;
+  /** Key Vault secret version. */
+  version?: string;
+  /** The date in force: Entra's when discovered for this version, else Key Vault's. */
+  expiresOn?: Date;
+  source?: "keyVault" | "entra";
+  daysLeft?: number;
+  /** The most urgent threshold crossed today (a mail is due for it unless already sent). */
+  dueThreshold?: number;
+  /** The next threshold ahead. */
+  nextThreshold?: number;
+  keyVaultExpiresOn?: Date;
+  entraEndDateTime?: Date;
+  mismatchDays?: number;
+  applicationReadDenied?: boolean;
+  hintNotFound?: boolean;
+  /** Why nothing can be said: no secret stored, or stored without an expiry date. */
+  problem?: "noSecret" | "noExpiry";
+}
+
+/** The date in force for a secret version: Entra's if discovered for this very version, else Key Vault's. */
+export function effectiveExpiry(info: SecretInfo, facts: SecretFacts | undefined): { expiresOn: Date | undefined; source: "keyVault" | "entra" } {
+  if (facts && facts.version === info.version && facts.entraEndDateTime) return { expiresOn: new Date(facts.entraEndDateTime), source: "entra" };
+  return { expiresOn: info.expiresOn, source: "keyVault" };
+}
+
+function describe(t: Tenant, info: SecretInfo | undefined, facts: SecretFacts | undefined, thresholds: readonly number[], now: Date): TenantExpiry {
+  const row: TenantExpiry = { tenantId: t.tenantId, displayName: t.displayName, enabled: t.enabled };
+  if (!info) return { ...row, problem: "noSecret" };
+  const { expiresOn, source } = effectiveExpiry(info, facts);
+  const same = facts?.version === info.version;
+  Object.assign(row, {
+    version: info.version,
+    source,
+    ...(info.expiresOn ? { keyVaultExpiresOn: info.expiresOn } : {}),
+    ...(same && facts?.entraEndDateTime ? { entraEndDateTime: new Date(facts.entraEndDateTime) } : {}),
+    ...(same && facts?.mismatchDays ? { mismatchDays: facts.mismatchDays } : {}),
+    ...(same && facts?.hintNotFound ? { hintNotFound: true } : {}),
+    ...(facts?.applicationReadDenied ? { applicationReadDenied: true } : {}),
+  });
+  if (!expiresOn) return { ...row, problem: "noExpiry" };
+  const d = daysLeft(expiresOn, now);
+  const due = dueThreshold(thresholds, d);
+  const next = nextThreshold(thresholds, d);
+  return { ...row, expiresOn, daysLeft: d, ...(due !== undefined ? { dueThreshold: due } : {}), ...(next !== undefined ? { nextThreshold: next } : {}) };
+}
+
+/**
+ * Every registered tenant's secret expiry, soonest first (tenants without a date last): one paged listing of secret
+ * properties from Key Vault (no value is read), the tenants, and the recorded facts. Reads only.
+ */
+export async function collectExpiries(deps: Pick<ExpiryDeps, "tenants" | "secrets" | "secretFacts" | "settings" | "clock">): Promise<{ rows: TenantExpiry[]; infos: Map<string, SecretInfo>; facts: Map<string, SecretFacts>; tenants: Tenant[] }> {
+  const [list, tenants, facts] = await Promise.all([deps.secrets.listInfo(), deps.tenants.listAll(), deps.secretFacts.listAll()]);
+  const infos = new Map(list.map((i) => [i.tenantId, i]));
+  const now = deps.clock();
+  const rows = tenants.map((t) => describe(t, infos.get(t.tenantId), facts.get(t.tenantId), deps.settings.alertThresholdsDays, now));
+  rows.sort((a, b) => (a.daysLeft ?? Number.POSITIVE_INFINITY) - (b.daysLeft ?? Number.POSITIVE_INFINITY) || a.displayName.localeCompare(b.displayName));
+  return { rows, infos, facts, tenants };
+}
+
+/** What one daily check did. */
+export interface ExpiryCheckResult {
+  checkedAt: string;
+  /** Secrets listed from Key Vault (one paged listing). */
+  secretsListed: number;
+  tenants: number;
+  rows: TenantExpiry[];
+  /** Mails sent, skipped (already sent / being sent) and failed (sent again next time). */
+  alerts: AlertOutcome[];
+}
+
+const CONCURRENCY = 4;
+
+/**
+ * The daily secret expiry check (timer `secretExpiryCheck`, CLI `alerts check`). For each enabled tenant: record
+ * the facts of its secret, and where a threshold is crossed that was not yet mailed for this secret version, send
+ * one mail for the most urgent one. Exactly once per (tenant, version, threshold) however often and however
+ * concurrently it runs. One tenant's failure is logged and never stops the others.
+ */
+export async function runSecretExpiryCheck(deps: ExpiryDeps): Promise<ExpiryCheckResult> {
+  const now = deps.clock();
+  const { rows, infos, facts, tenants } = await collectExpiries(deps);
+  const byId = new Map(tenants.map((t) => [t.tenantId, t]));
+  const alerts: AlertOutcome[] = [];
+  const work = rows.filter((r) => r.enabled && r.version !== undefined);
+  let i = 0;
+  const worker = async () => {
+    while (i < work.length) {
+      const row = work[i++]!;
+      const tenant = byId.get(row.tenantId)!;
+      try {
+        await recordFacts(deps, row, infos.get(row.tenantId)!, facts.get(row.tenantId), now);
+        if (row.dueThreshold === undefined || !row.expiresOn) continue;
+        alerts.push(
+          await deliverAlert(deps, tenant, `threshold:${row.version}:${row.dueThreshold}`, {
+            kind: "threshold",
+            expiresOn: row.expiresOn,
+            daysLeft: row.daysLeft,
+            source: row.source,
+            mismatchDays: row.mismatchDays,
+          }),
+        );
+      } catch (e) {
+        const err = e instanceof Error ? e : new Error(String(e));
+        deps.log.error(`secret expiry check failed for a tenant: ${err.message}`, { tenantId: row.tenantId });
+        alerts.push({ tenantId: row.tenantId, key: `threshold:${row.version}:${row.dueThreshold ?? "-"}`, kind: "threshold", outcome: "failed", error: err.message });
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(CONCURRENCY, Math.max(1, work.length)) }, worker));
+  const unknown = rows.filter((r) => r.enabled && r.problem);
+  for (const r of unknown) deps.log.warn(r.problem === "noSecret" ? "tenant has no client secret in Key Vault" : "client secret has no expiry date in Key Vault: store it again with --expires", { tenantId: r.tenantId });
+  const orphans = [...infos.keys()].filter((id) => !byId.has(id));
+  if (orphans.length) deps.log.warn("Key Vault holds client secrets of tenants that are not registered", { tenantIds: orphans });
+  const result: ExpiryCheckResult = { checkedAt: now.toISOString(), secretsListed: infos.size, tenants: tenants.length, rows, alerts };
+  deps.log.info("secret expiry check done", {
+    tenants: tenants.length,
+    sent: alerts.filter((a) => a.outcome === "sent").length,
+    failed: alerts.filter((a) => a.outcome === "failed").length,
+  });
+  return result;
+}
+
+/** Keeps the tenant's "secret" row in step with Key Vault; Entra's facts survive while the version is the same. */
+async function recordFacts(deps: ExpiryDeps, row: TenantExpiry, info: SecretInfo, before: SecretFacts | undefined, now: Date): Promise<void> {
+  const kv = info.expiresOn?.toISOString();
+  if (before && before.version === info.version && before.keyVaultExpiresOn === kv && before.expiresOn === row.expiresOn?.toISOString() && Date.parse(before.checkedAt) > now.getTime() - 12 * 3_600_000) return;
+  await deps.secretFacts.update(row.tenantId, (cur) => {
+    const same = cur?.version === info.version;
+    const kept: Partial<SecretFacts> = same ? { ...cur } : cur?.applicationReadDenied ? { applicationReadDenied: true } : {};
+    const { expiresOn, source } = effectiveExpiry(info, same ? cur : undefined);
+    return { ...kept, version: info.version, source, expiresOn: expiresOn?.toISOString(), keyVaultExpiresOn: kv, checkedAt: now.toISOString() } as SecretFacts;
+  });
+}
