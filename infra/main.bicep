@@ -123,6 +123,7 @@ var tableNames = [
   'platformusers'
   'platformindex'
   'alerts'
+  'runplans'
 ]
 var queueNames = [
   'sync-jobs'
