@@ -1,7 +1,8 @@
 /**
  * `npm start`: one full local cycle on the embedded defaults. Starts Azurite and the Entra simulator, creates a
  * demo school of 2,000 users with a matching platform directory, registers it through the CLI's code, runs a full
- * sync, changes 50 users in Entra, runs an incremental sync, and prints both reports. `--json` prints the final
+ * sync, changes 50 users in Entra, runs an incremental sync, previews and then writes ImmutableIds, and runs the secret
+ * expiry check (one mail into the outbox), printing each report. `--json` prints the final
  * report as one JSON line at the end. Leaves nothing running.
  */
 import { randomUUID } from "node:crypto";
@@ -10,6 +11,8 @@ import { processIO, runNow } from "../src/cli/main.js";
 import type { RunReport } from "../src/runs/report.js";
 import { changeUsers, generateDemoTenant } from "./demo/generate.js";
 import { onboardSimTenant } from "./demo/onboard.js";
+import { runExpiryDemo } from "./demo/expiry-demo.js";
+import { immutableIdDemo } from "./demo/immutable-id-demo.js";
 import { startLocalStack } from "./stack.js";
 
 const json = process.argv.includes("--json");
@@ -49,6 +52,13 @@ async function main(): Promise<void> {
     say(`\n2) Changed ${changes.length} users in Entra; incremental sync`);
     last = await runNow(stack.app, io, { tenantId, full: false, dryRun: false, only: ["update"] });
     if (!json) say(formatReport(last));
+
+    say(`\n3) Immutable ID sync`);
+    last = await immutableIdDemo(stack, tenantId, { say: (l) => (json ? undefined : say(l)), io });
+
+    say(`\n4) Secret expiry check (the demo secret expires in 10 days; MAIL_TRANSPORT=outbox)`);
+    const expiry = await runExpiryDemo(stack, say);
+    if (!expiry.path || expiry.secondSent !== 0) throw new Error("the expiry demo did not send exactly one mail");
 
     say(`\nDone in ${((Date.now() - t0) / 1000).toFixed(1)} s.`);
   } finally {

@@ -11,10 +11,12 @@ export function formatReport(r: RunReport): string {
   lines.push(`  ${r.trigger} · ${r.mode}${r.dryRun ? " · DRY RUN (nothing written)" : ""} · steps: ${r.only.join(", ")} · status: ${r.status.toUpperCase()} · ${dur}`);
   if (r.progress.round) lines.push(`  delta round: ${r.progress.round} · pages: ${r.progress.pages} · invocations: ${r.progress.invocations}`);
   const u = r.update;
-  lines.push("  update sync (Entra → platform)");
-  lines.push(`    ${pad("read", 12)}${pad(num(u.read), 10)}${pad("matched", 12)}${pad(num(u.matched), 10)}${pad("updated", 12)}${num(u.updated)}`);
-  lines.push(`    ${pad("unchanged", 12)}${pad(num(u.unchanged), 10)}${pad("unmatched", 12)}${pad(num(u.unmatched), 10)}${pad("ambiguous", 12)}${num(u.ambiguous)}`);
-  lines.push(`    ${pad("removed", 12)}${pad(num(u.removed), 10)}${pad("failed", 12)}${num(u.failed)}`);
+  if (r.only.includes("update")) {
+    lines.push("  update sync (Entra → platform)");
+    lines.push(`    ${pad("read", 12)}${pad(num(u.read), 10)}${pad("matched", 12)}${pad(num(u.matched), 10)}${pad("updated", 12)}${num(u.updated)}`);
+    lines.push(`    ${pad("unchanged", 12)}${pad(num(u.unchanged), 10)}${pad("unmatched", 12)}${pad(num(u.unmatched), 10)}${pad("ambiguous", 12)}${num(u.ambiguous)}`);
+    lines.push(`    ${pad("removed", 12)}${pad(num(u.removed), 10)}${pad("failed", 12)}${num(u.failed)}`);
+  }
   if (r.immutableId) {
     const i = r.immutableId;
     lines.push("  immutable ID sync (platform → Entra)");
