@@ -20,6 +20,10 @@ import { createTableClients, ensureTables, type TableClients } from "./state/tab
 import type { Tenant } from "./tenants/model.js";
 import type { RunReport } from "./runs/report.js";
 import { TenantRegistry } from "./tenants/registry.js";
+import { AlertIntentStore } from "./expiry/intents.js";
+import { createExpiryObserver } from "./expiry/observer.js";
+import { SecretFactsStore } from "./expiry/secret-state.js";
+import { createMailer, type Mailer } from "./mail/index.js";
 
 /**
  * Told about every run that ends (succeeded, partial, failed, skipped) — health tracking, alert mails. An observer's
@@ -58,6 +62,12 @@ export interface App {
   leases: LeaseStore;
   /** Tenant health: consecutive failures, backoff, quarantine. */
   health: HealthStore;
+  /** Per-tenant secret facts (expiry, source, version) in the tenant state table, row "secret". */
+  secretFacts: SecretFactsStore;
+  /** Exactly-once bookkeeping of alert mails (alerts table). */
+  alertIntents: AlertIntentStore;
+  /** The alert mail transport chosen by MAIL_TRANSPORT. */
+  mailer: Mailer;
   queue: JobQueue;
   /** The credential of a tenant's own app (client secret) for its cloud. */
   tenantCredential(tenant: Tenant, secret: ClientSecret): TokenCredential;
@@ -106,7 +116,7 @@ export function createApp(o: AppOptions): App {
       ...(ca ? { tlsOptions: { ca } } : {}),
     });
   };
-  return {
+  const app: App = {
     settings,
     log,
     clock,
@@ -121,6 +131,9 @@ export function createApp(o: AppOptions): App {
     runs: new RunStore(tables.runs),
     leases: new LeaseStore(tables.tenantState, clock),
     health,
+    secretFacts: new SecretFactsStore(tables.tenantState),
+    alertIntents: new AlertIntentStore(tables.alerts, clock),
+    mailer: createMailer(settings.mail, platformCredential),
     queue,
     tenantCredential,
     runObservers: [healthObserver(health)],
@@ -134,4 +147,6 @@ export function createApp(o: AppOptions): App {
       await createQueueClient(settings.storage, platformCredential, "sync-jobs-poison").createIfNotExists();
     },
   };
+  app.runObservers.push(createExpiryObserver(app));
+  return app;
 }

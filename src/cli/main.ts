@@ -8,6 +8,8 @@ import { redactingLogger } from "../log.js";
 import type { RunReport, RunStep } from "../runs/report.js";
 import { runWithLease } from "../runs/worker.js";
 import { registerRunCommands } from "./commands-runs.js";
+import { registerImmutableIdCommands } from "./commands-immutable-id.js";
+import { registerExpiryCommands } from "./commands-expiry.js";
 import { parseGuid, type Tenant } from "../tenants/model.js";
 import { addTenant, parseExpiry, setTenantSecret } from "../tenants/onboarding.js";
 import { formatReport, table } from "./format.js";
@@ -211,6 +213,8 @@ export function buildCli(appFactory: () => App, io: CliIO): Command {
     });
 
   registerRunCommands(program, getApp, io);
+  registerImmutableIdCommands(program, getApp, io);
+  registerExpiryCommands(program, getApp, io);
   return program;
 }
 

@@ -71,7 +71,8 @@ export class TablePlatformDirectory implements PlatformDirectory {
     const result: ApplyResult = { updated: [], failed: [] };
     const indexChanges: Array<{ id: string; before: PlatformUser; after: PlatformUser }> = [];
     const merged = updates.map((u) => ({ u, after: applyChanges(u.user, u.changes) }));
-    for (const batch of chunk(merged, 100)) {
+    // Transactions of one partition in flight together: each is atomic on its own, and a round trip is mostly waiting.
+    await mapLimit(chunk(merged, 100), 4, async (batch) => {
       const actions: TransactionAction[] = batch.map(({ u, after }) => ["update", toEntity(after) as never, "Replace", { etag: u.user.etag }]);
       try {
         this.writeRoundTrips++;
@@ -92,7 +93,7 @@ export class TablePlatformDirectory implements PlatformDirectory {
           }
         });
       }
-    }
+    });
     await this.reindexMany(tenantId, indexChanges);
     return result;
   }
@@ -147,55 +148,58 @@ export class TablePlatformDirectory implements PlatformDirectory {
    * index partition with ETags; a batch that meets a concurrent change falls back to key-by-key edits.
    */
   private async reindexMany(tenantId: string, changes: ReadonlyArray<{ id: string; before: Partial<PlatformUser>; after: Partial<PlatformUser> }>): Promise<void> {
-    for (const attr of LOOKUPS) {
-      const edits = new Map<string, { add: Set<string>; remove: Set<string> }>();
-      const edit = (value: string) => {
-        let e = edits.get(value);
-        if (!e) edits.set(value, (e = { add: new Set(), remove: new Set() }));
-        return e;
-      };
-      for (const { id, before, after } of changes) {
-        const b = before[attr];
-        const a = after[attr];
-        const bv = typeof b === "string" && b ? norm(attr, b) : undefined;
-        const av = typeof a === "string" && a ? norm(attr, a) : undefined;
-        if (bv === av) continue;
-        if (bv) edit(bv).remove.add(id);
-        if (av) edit(av).add.add(id);
-      }
-      if (edits.size === 0) continue;
-      const pk = indexPk(tenantId, attr);
-      const current = new Map<string, IndexEntity & { etag: string }>();
-      if (edits.size > 300) {
-        for await (const e of this.index.listEntities<IndexEntity>({ queryOptions: { filter: odata`PartitionKey eq ${pk}` } })) current.set(e.rowKey as string, e as IndexEntity & { etag: string });
-      } else {
-        const rows = await mapLimit([...edits.keys()], 32, (v) => getOrUndefined<IndexEntity>(this.index, pk, encodeKey(v)));
-        for (const r of rows) if (r) current.set(r.rowKey, r);
-      }
-      const actions: Array<{ value: string; action: TransactionAction }> = [];
-      for (const [value, e] of edits) {
-        const rk = encodeKey(value);
-        const row = current.get(rk);
-        const ids = row ? (JSON.parse(row.ids) as string[]) : [];
-        const next = [...new Set([...ids.filter((x) => !e.remove.has(x)), ...e.add])];
-        if (row && next.length === ids.length && next.every((x, i) => x === ids[i])) continue;
-        if (!row && next.length === 0) continue;
-        const entity = { partitionKey: pk, rowKey: rk, ids: JSON.stringify(next) };
-        const action = (!row ? ["create", entity] : next.length === 0 ? ["delete", entity, { etag: row.etag }] : ["update", entity, "Replace", { etag: row.etag }]) as TransactionAction;
-        actions.push({ value, action });
-      }
-      await mapLimit(chunk(actions, 100), 4, async (batch) => {
-        try {
-          this.writeRoundTrips++;
-          await this.index.submitTransaction(batch.map((b) => b.action));
-        } catch {
-          await mapLimit(batch, 16, ({ value }) => {
-            const e = edits.get(value)!;
-            return this.editIndex(tenantId, attr, value, (ids) => [...new Set([...ids.filter((x) => !e.remove.has(x)), ...e.add])]);
-          });
-        }
-      });
+    // Each lookup attribute has its own index partition: the three are maintained at once.
+    await Promise.all(LOOKUPS.map((attr) => this.reindexAttribute(tenantId, attr, changes)));
+  }
+
+  private async reindexAttribute(tenantId: string, attr: LookupAttribute, changes: ReadonlyArray<{ id: string; before: Partial<PlatformUser>; after: Partial<PlatformUser> }>): Promise<void> {
+    const edits = new Map<string, { add: Set<string>; remove: Set<string> }>();
+    const edit = (value: string) => {
+      let e = edits.get(value);
+      if (!e) edits.set(value, (e = { add: new Set(), remove: new Set() }));
+      return e;
+    };
+    for (const { id, before, after } of changes) {
+      const b = before[attr];
+      const a = after[attr];
+      const bv = typeof b === "string" && b ? norm(attr, b) : undefined;
+      const av = typeof a === "string" && a ? norm(attr, a) : undefined;
+      if (bv === av) continue;
+      if (bv) edit(bv).remove.add(id);
+      if (av) edit(av).add.add(id);
     }
+    if (edits.size === 0) return;
+    const pk = indexPk(tenantId, attr);
+    const current = new Map<string, IndexEntity & { etag: string }>();
+    if (edits.size > 300) {
+      for await (const e of this.index.listEntities<IndexEntity>({ queryOptions: { filter: odata`PartitionKey eq ${pk}` } })) current.set(e.rowKey as string, e as IndexEntity & { etag: string });
+    } else {
+      const rows = await mapLimit([...edits.keys()], 32, (v) => getOrUndefined<IndexEntity>(this.index, pk, encodeKey(v)));
+      for (const r of rows) if (r) current.set(r.rowKey, r);
+    }
+    const actions: Array<{ value: string; action: TransactionAction }> = [];
+    for (const [value, e] of edits) {
+      const rk = encodeKey(value);
+      const row = current.get(rk);
+      const ids = row ? (JSON.parse(row.ids) as string[]) : [];
+      const next = [...new Set([...ids.filter((x) => !e.remove.has(x)), ...e.add])];
+      if (row && next.length === ids.length && next.every((x, i) => x === ids[i])) continue;
+      if (!row && next.length === 0) continue;
+      const entity = { partitionKey: pk, rowKey: rk, ids: JSON.stringify(next) };
+      const action = (!row ? ["create", entity] : next.length === 0 ? ["delete", entity, { etag: row.etag }] : ["update", entity, "Replace", { etag: row.etag }]) as TransactionAction;
+      actions.push({ value, action });
+    }
+    await mapLimit(chunk(actions, 100), 4, async (batch) => {
+      try {
+        this.writeRoundTrips++;
+        await this.index.submitTransaction(batch.map((b) => b.action));
+      } catch {
+        await mapLimit(batch, 16, ({ value }) => {
+          const e = edits.get(value)!;
+          return this.editIndex(tenantId, attr, value, (ids) => [...new Set([...ids.filter((x) => !e.remove.has(x)), ...e.add])]);
+        });
+      }
+    });
   }
 
   private async editIndex(tenantId: string, attr: LookupAttribute, value: string, edit: (ids: string[]) => string[]): Promise<void> {

@@ -2,20 +2,25 @@ import type { SecretInfo } from "../secrets/store.js";
 import type { Tenant } from "../tenants/model.js";
 import type { ExpiryDeps } from "./deps.js";
 import { deliverAlert, type AlertOutcome } from "./notify.js";
-import type { SecretFacts } from "./secret-state.js";
-import { daysLeft, dueThreshold, nextThreshold } from "./thresholds.js";
+import { generationOf, type SecretFacts } from "./secret-state.js";
+import { daysLeft, dueThreshold, isExpired, nextThreshold } from "./thresholds.js";
 
 /** One tenant's secret as the check sees it (no value, no hint). */
 export interface TenantExpiry {
   tenantId: string;
   displayName: string;
   enabled: boolean;
-  /** Key Vault secret version. */
+  /** Key Vault secret version, where a run has read it (listings carry none). */
   version?: string;
+  /** Which stored secret this is (see `SecretFacts.generation`); thresholds are mailed once per generation. */
+  generation?: string;
   /** The date in force: Entra's when discovered for this version, else Key Vault's. */
   expiresOn?: Date;
   source?: "keyVault" | "entra";
+  /** UTC calendar days left: 0 on the day it expires. */
   daysLeft?: number;
+  /** Expired already (it may be on its last day). */
+  expired?: boolean;
   /** The most urgent threshold crossed today (a mail is due for it unless already sent). */
   dueThreshold?: number;
   /** The next threshold ahead. */
@@ -31,7 +36,7 @@ export interface TenantExpiry {
 
 /** The date in force for a secret version: Entra's if discovered for this very version, else Key Vault's. */
 export function effectiveExpiry(info: SecretInfo, facts: SecretFacts | undefined): { expiresOn: Date | undefined; source: "keyVault" | "entra" } {
-  if (facts && facts.version === info.version && facts.entraEndDateTime) return { expiresOn: new Date(facts.entraEndDateTime), source: "entra" };
+  if (facts && facts.generation === generationOf(info) && facts.entraEndDateTime) return { expiresOn: new Date(facts.entraEndDateTime), source: "entra" };
   return { expiresOn: info.expiresOn, source: "keyVault" };
 }
 
@@ -39,9 +44,12 @@ function describe(t: Tenant, info: SecretInfo | undefined, facts: SecretFacts | 
   const row: TenantExpiry = { tenantId: t.tenantId, displayName: t.displayName, enabled: t.enabled };
   if (!info) return { ...row, problem: "noSecret" };
   const { expiresOn, source } = effectiveExpiry(info, facts);
-  const same = facts?.version === info.version;
+  const generation = generationOf(info);
+  const same = facts?.generation === generation;
+  const version = info.version || (same ? facts?.version : undefined);
   Object.assign(row, {
-    version: info.version,
+    generation,
+    ...(version ? { version } : {}),
     source,
     ...(info.expiresOn ? { keyVaultExpiresOn: info.expiresOn } : {}),
     ...(same && facts?.entraEndDateTime ? { entraEndDateTime: new Date(facts.entraEndDateTime) } : {}),
@@ -53,7 +61,7 @@ function describe(t: Tenant, info: SecretInfo | undefined, facts: SecretFacts | 
   const d = daysLeft(expiresOn, now);
   const due = dueThreshold(thresholds, d);
   const next = nextThreshold(thresholds, d);
-  return { ...row, expiresOn, daysLeft: d, ...(due !== undefined ? { dueThreshold: due } : {}), ...(next !== undefined ? { nextThreshold: next } : {}) };
+  return { ...row, expiresOn, daysLeft: d, expired: isExpired(expiresOn, now), ...(due !== undefined ? { dueThreshold: due } : {}), ...(next !== undefined ? { nextThreshold: next } : {}) };
 }
 
 /**
@@ -82,6 +90,9 @@ export interface ExpiryCheckResult {
 
 const CONCURRENCY = 4;
 
+/** The intent key of a threshold mail: one per (tenant, secret generation, threshold). */
+export const thresholdKey = (generation: string, threshold: number): string => `threshold:${generation}:${threshold}`;
+
 /**
  * The daily secret expiry check (timer `secretExpiryCheck`, CLI `alerts check`). For each enabled tenant: record
  * the facts of its secret, and where a threshold is crossed that was not yet mailed for this secret version, send
@@ -93,7 +104,7 @@ export async function runSecretExpiryCheck(deps: ExpiryDeps): Promise<ExpiryChec
   const { rows, infos, facts, tenants } = await collectExpiries(deps);
   const byId = new Map(tenants.map((t) => [t.tenantId, t]));
   const alerts: AlertOutcome[] = [];
-  const work = rows.filter((r) => r.enabled && r.version !== undefined);
+  const work = rows.filter((r) => r.enabled && r.generation !== undefined);
   let i = 0;
   const worker = async () => {
     while (i < work.length) {
@@ -103,10 +114,11 @@ export async function runSecretExpiryCheck(deps: ExpiryDeps): Promise<ExpiryChec
         await recordFacts(deps, row, infos.get(row.tenantId)!, facts.get(row.tenantId), now);
         if (row.dueThreshold === undefined || !row.expiresOn) continue;
         alerts.push(
-          await deliverAlert(deps, tenant, `threshold:${row.version}:${row.dueThreshold}`, {
+          await deliverAlert(deps, tenant, thresholdKey(row.generation!, row.dueThreshold), {
             kind: "threshold",
             expiresOn: row.expiresOn,
             daysLeft: row.daysLeft,
+            expired: row.expired,
             source: row.source,
             mismatchDays: row.mismatchDays,
           }),
@@ -114,7 +126,7 @@ export async function runSecretExpiryCheck(deps: ExpiryDeps): Promise<ExpiryChec
       } catch (e) {
         const err = e instanceof Error ? e : new Error(String(e));
         deps.log.error(`secret expiry check failed for a tenant: ${err.message}`, { tenantId: row.tenantId });
-        alerts.push({ tenantId: row.tenantId, key: `threshold:${row.version}:${row.dueThreshold ?? "-"}`, kind: "threshold", outcome: "failed", error: err.message });
+        alerts.push({ tenantId: row.tenantId, key: thresholdKey(row.generation!, row.dueThreshold ?? -1), kind: "threshold", outcome: "failed", error: err.message });
       }
     }
   };
@@ -135,11 +147,12 @@ export async function runSecretExpiryCheck(deps: ExpiryDeps): Promise<ExpiryChec
 /** Keeps the tenant's "secret" row in step with Key Vault; Entra's facts survive while the version is the same. */
 async function recordFacts(deps: ExpiryDeps, row: TenantExpiry, info: SecretInfo, before: SecretFacts | undefined, now: Date): Promise<void> {
   const kv = info.expiresOn?.toISOString();
-  if (before && before.version === info.version && before.keyVaultExpiresOn === kv && before.expiresOn === row.expiresOn?.toISOString() && Date.parse(before.checkedAt) > now.getTime() - 12 * 3_600_000) return;
+  const generation = generationOf(info);
+  if (before && before.generation === generation && before.keyVaultExpiresOn === kv && before.expiresOn === row.expiresOn?.toISOString() && Date.parse(before.checkedAt) > now.getTime() - 12 * 3_600_000) return;
   await deps.secretFacts.update(row.tenantId, (cur) => {
-    const same = cur?.version === info.version;
+    const same = cur?.generation === generation;
     const kept: Partial<SecretFacts> = same ? { ...cur } : cur?.applicationReadDenied ? { applicationReadDenied: true } : {};
     const { expiresOn, source } = effectiveExpiry(info, same ? cur : undefined);
-    return { ...kept, version: info.version, source, expiresOn: expiresOn?.toISOString(), keyVaultExpiresOn: kv, checkedAt: now.toISOString() } as SecretFacts;
+    return { ...kept, version: info.version || (same ? (cur?.version ?? "") : ""), generation, source, expiresOn: expiresOn?.toISOString(), keyVaultExpiresOn: kv, checkedAt: now.toISOString() } as SecretFacts;
   });
 }

@@ -1,5 +1,5 @@
 import type { RunObserver } from "../composition.js";
-import { ensureError, toEntraSyncError } from "../errors.js";
+import { toEntraSyncError } from "../errors.js";
 import { newGraphCounters } from "../graph/client.js";
 import { AUTH_ALERT_CAUSES } from "../mail/templates.js";
 import type { RunReport } from "../runs/report.js";
@@ -8,7 +8,7 @@ import type { Tenant } from "../tenants/model.js";
 import type { ExpiryDeps } from "./deps.js";
 import { discoverEntraExpiry, mismatchDays } from "./discovery.js";
 import { deliverAlert, type AlertOutcome } from "./notify.js";
-import type { SecretFacts } from "./secret-state.js";
+import { generationOf, type SecretFacts } from "./secret-state.js";
 import { DAY_MS, utcDay } from "./thresholds.js";
 
 const AUTH_CAUSES = new Set<string>(AUTH_ALERT_CAUSES);
@@ -68,7 +68,7 @@ async function onSuccess(deps: ExpiryDeps, tenant: Tenant): Promise<ObserverOutc
 
   const discovery = await discoverIfDue(deps, tenant, secret);
   const facts = await deps.secretFacts.get(tenant.tenantId);
-  const expiresOn = facts?.version === secret.version && facts.expiresOn ? new Date(facts.expiresOn) : secret.expiresOn;
+  const expiresOn = facts?.generation === generationOf(secret) && facts.expiresOn ? new Date(facts.expiresOn) : secret.expiresOn;
 
   if (rotated) {
     // The thank-you also tells the admins that whatever was failing works again, so one mail covers both.
@@ -94,8 +94,10 @@ async function onSuccess(deps: ExpiryDeps, tenant: Tenant): Promise<ObserverOutc
 /** Reads Entra's date for the stored secret when this version was never checked or not for a day; records it. */
 async function discoverIfDue(deps: ExpiryDeps, tenant: Tenant, secret: ClientSecret): Promise<NonNullable<ObserverOutcome["discovery"]>> {
   const now = deps.clock();
+  const generation = generationOf(secret);
   const before = await deps.secretFacts.get(tenant.tenantId);
-  if (before?.version === secret.version && before.entraCheckedAt && now.getTime() - Date.parse(before.entraCheckedAt) < DISCOVERY_EVERY_MS) return "notDue";
+  const sameBefore = before?.generation === generation;
+  if (sameBefore && before?.entraCheckedAt && now.getTime() - Date.parse(before.entraCheckedAt) < DISCOVERY_EVERY_MS) return "notDue";
   let found: Awaited<ReturnType<typeof discoverEntraExpiry>>;
   try {
     const { client } = deps.graphFor(tenant, secret, newGraphCounters());
@@ -108,10 +110,11 @@ async function discoverIfDue(deps: ExpiryDeps, tenant: Tenant, secret: ClientSec
   const kv = secret.expiresOn;
   const iso = now.toISOString();
   const next = await deps.secretFacts.update(tenant.tenantId, (cur) => {
-    const same = cur?.version === secret.version;
+    const same = cur?.generation === generation;
     const base: SecretFacts = {
       ...(same && cur ? cur : {}),
       version: secret.version,
+      generation,
       source: "keyVault",
       expiresOn: kv?.toISOString(),
       keyVaultExpiresOn: kv?.toISOString(),
@@ -128,12 +131,9 @@ async function discoverIfDue(deps: ExpiryDeps, tenant: Tenant, secret: ClientSec
   });
   if (found.kind === "denied" && !before?.applicationReadDenied)
     deps.log.info("the tenant's app may not read its own application object (Application.Read.All not granted): the expiry date from Key Vault is used", { tenantId: tenant.tenantId });
-  if (found.kind === "noMatch" && !(before?.version === secret.version && before.hintNotFound))
+  if (found.kind === "noMatch" && !(sameBefore && before?.hintNotFound))
     deps.log.warn("none of the app's client secrets in Entra matches the stored one: the expiry date from Key Vault is used", { tenantId: tenant.tenantId, credentials: found.credentials });
-  if (next.mismatchDays !== undefined && next.mismatchDays !== (before?.version === secret.version ? before.mismatchDays : undefined))
+  if (next.mismatchDays !== undefined && next.mismatchDays !== (sameBefore ? before?.mismatchDays : undefined))
     deps.log.warn("the secret's expiry in Entra differs from the date stored in Key Vault; Entra's date is used", { tenantId: tenant.tenantId, entraEndDateTime: next.entraEndDateTime, keyVaultExpiresOn: next.keyVaultExpiresOn, mismatchDays: next.mismatchDays });
   return found.kind;
 }
-
-/** Normalises a thrown value for logging without a stack (messages never carry secrets). */
-export const errorText = (e: unknown): string => ensureError(e).message;

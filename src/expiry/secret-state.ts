@@ -13,8 +13,14 @@ export interface SecretFacts {
   /** The date in force (ISO): Entra's when known for this version, else Key Vault's; absent when neither has one. */
   expiresOn?: string;
   source: "keyVault" | "entra";
-  /** The Key Vault secret version these facts describe. */
+  /** The Key Vault secret version these facts describe ("" until a run has read the secret: listings carry none). */
   version: string;
+  /**
+   * Which stored secret these facts describe: Key Vault's `updated` time and expiry of the current version, in epoch
+   * seconds ("1750000000.1790000000"). A listing of secret properties carries these but no version id, so this is
+   * what the daily check compares; a new version (or a changed expiry) changes it.
+   */
+  generation?: string;
   /** The date stored with the secret in Key Vault (ISO). */
   keyVaultExpiresOn?: string;
   /** The endDateTime of the app's passwordCredential whose hint matches the stored secret (ISO). */
@@ -33,13 +39,20 @@ export interface SecretFacts {
 
 type Entity = SecretFacts & { partitionKey: string; rowKey: string };
 
+/** The generation of a stored secret as its listing shows it (see `SecretFacts.generation`). */
+export function generationOf(info: { updatedOn?: Date | undefined; expiresOn?: Date | undefined }): string {
+  const sec = (d: Date | undefined) => (d ? Math.floor(d.getTime() / 1000).toString() : "0");
+  return `${sec(info.updatedOn)}.${sec(info.expiresOn)}`;
+}
+
 function clean<T extends object>(o: T): T {
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as T;
 }
 
 function strip(e: Entity & { etag: string }): SecretFacts {
   const { partitionKey: _p, rowKey: _r, etag: _e, timestamp: _t, ...facts } = e as Entity & { etag: string; timestamp?: string };
-  return facts as SecretFacts;
+  // Table Storage adds its own properties ("odata.metadata" …); they are not facts.
+  return Object.fromEntries(Object.entries(facts).filter(([k]) => !k.startsWith("odata."))) as unknown as SecretFacts;
 }
 
 /** The per-tenant secret facts in the tenant state table; every write is a read-modify-write with ETag. */

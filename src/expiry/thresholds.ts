@@ -6,12 +6,16 @@
 export const DAY_MS = 86_400_000;
 
 /**
- * Whole days left until `expiresOn`: 0 on the last day (less than 24 h left), negative once expired. A secret that
- * expires at 23:59:59 UTC is "7 days left" from 23:59:59 UTC eight days before until 23:59:58 UTC seven days before.
+ * Days left until `expiresOn`, counted in UTC calendar days as people count them: 0 on the day it expires, 7 a week
+ * before whatever the hour, negative on the days after. (Key Vault keeps dates to the second, so counting in
+ * 24-hour spans would say "9 days" for a secret stored this very moment to expire in 10.)
  */
 export function daysLeft(expiresOn: Date, now: Date): number {
-  return Math.floor((expiresOn.getTime() - now.getTime()) / DAY_MS);
+  return Math.floor(expiresOn.getTime() / DAY_MS) - Math.floor(now.getTime() / DAY_MS);
 }
+
+/** Whether the secret has expired at `now` (on its last day it may have already). */
+export const isExpired = (expiresOn: Date, now: Date): boolean => expiresOn.getTime() <= now.getTime();
 
 /**
  * The most urgent threshold crossed at `days` left: the smallest threshold `t` with `days <= t`, or undefined when

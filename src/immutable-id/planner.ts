@@ -81,7 +81,7 @@ export async function planImmutableIds(deps: { connector: ConnectorSpace; direct
     }
   }
 
-  const platform = await mapLimit(toRead, 32, (row) => deps.directory.get(tenant.tenantId, row.platformUserId!));
+  const platform = await readPlatformUsers(deps.directory, tenant.tenantId, toRead.map((r) => r.platformUserId!));
   const proposed: PlannedUser[] = [];
   toRead.forEach((row, i) => {
     const p = platform[i];
@@ -108,6 +108,15 @@ export async function planImmutableIds(deps: { connector: ConnectorSpace; direct
   }
   plan.entries.sort((a, b) => (a.userPrincipalName < b.userPrincipalName ? -1 : a.userPrincipalName > b.userPrincipalName ? 1 : a.entraId < b.entraId ? -1 : 1));
   return plan;
+}
+
+/** Point reads for a few users; one scan of the tenant's platform users when many are needed (far fewer round trips). */
+async function readPlatformUsers(directory: PlatformDirectory, tenantId: string, ids: string[]): Promise<Array<StoredPlatformUser | undefined>> {
+  if (ids.length < 200) return mapLimit(ids, 32, (id) => directory.get(tenantId, id));
+  const wanted = new Set(ids);
+  const byId = new Map<string, StoredPlatformUser>();
+  for await (const u of directory.list(tenantId)) if (wanted.has(u.id)) byId.set(u.id, u);
+  return ids.map((id) => byId.get(id));
 }
 
 /** The most writes one run may do under the tenant's cap (count and percentage, whichever is lower). */

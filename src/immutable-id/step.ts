@@ -122,7 +122,11 @@ export async function runImmutableIdSync(deps: ImmutableIdDeps, tenant: Tenant, 
     addError(report, "IMMUTABLE_ID_CAP_EXCEEDED", `Immutable ID sync planned ${plan.entries.length} writes, over the cap of ${capOf(cfg, plan.tenantUsers)} per run (${cfg.maxWritesPerRun} writes or ${cfg.maxPercentPerRun}% of ${plan.tenantUsers} users): nothing was written. Review the plan (entra-sync plan --tenant ${tenant.tenantId} --run ${report.runId}) and run with --force, or raise the cap.`);
     return { completed: true };
   }
-  if (counts.capExceeded && report.force && !resumed) report.notices.push(`Immutable ID sync: over the cap, written because the run was forced.`);
+  if (counts.capExceeded && report.force && !resumed) {
+    const c = counts.capExceeded;
+    report.notices.push(`Immutable ID sync: ${c.planned} planned, over the cap of ${capOf(cfg, c.tenantUsers)} per run (${c.maxWrites} writes or ${c.maxPercent}% of ${c.tenantUsers} users); written because the run was forced.`);
+    counts.capExceeded = undefined; // the cap did not stop this run
+  }
 
   const outcome = await writeImmutableIds(plan.entries, {
     client: o.graph,

@@ -15,8 +15,10 @@ export interface AlertContent {
   clientId: string;
   /** When the secret expires (threshold mails; optional elsewhere). */
   expiresOn?: Date | undefined;
-  /** Whole days left (negative: expired). */
+  /** Days left (UTC calendar days; 0 on the last day). */
   daysLeft?: number | undefined;
+  /** Already expired (default: daysLeft < 0). */
+  expired?: boolean | undefined;
   /** Where the expiry date comes from. */
   source?: "keyVault" | "entra" | undefined;
   /** Entra's date minus the date stored in Key Vault, in days, when they differ. */
@@ -57,8 +59,10 @@ export function formatDate(d: Date, locale: Locale): string {
     minute: "2-digit",
     hour12: false,
   }).format(d);
-  return `${s} ${locale === "sv" ? "(svensk tid)" : "UTC"}`;
+  return `${s} ${locale === "sv" ? "svensk tid" : "UTC"}`;
 }
+
+const expiredOf = (c: AlertContent): boolean => c.expired ?? (c.daysLeft ?? 0) < 0;
 
 const ADMIN_CENTER = "https://entra.microsoft.com";
 
@@ -88,9 +92,9 @@ const T = {
     days: (n: number) => (n === 1 ? "1 day" : `${n} days`),
     threshold: {
       subject: (c: AlertContent, d: number) =>
-        d < 0 ? `Action needed: the client secret for ${c.schoolName} has expired` : d === 0 ? `Action needed: the client secret for ${c.schoolName} expires today` : `Action needed: the client secret for ${c.schoolName} expires in ${T.en.days(d)}`,
+        expiredOf(c) ? `Action needed: the client secret for ${c.schoolName} has expired` : d === 0 ? `Action needed: the client secret for ${c.schoolName} expires today` : `Action needed: the client secret for ${c.schoolName} expires in ${T.en.days(d)}`,
       intro: (c: AlertContent, d: number, date: string) => [
-        d < 0
+        expiredOf(c)
           ? `The client secret that lets the platform read your school's users from Microsoft Entra ID expired on ${date}. Until a new secret is handed over, user changes in ${c.schoolName} no longer reach the platform.`
           : `The client secret that lets the platform read your school's users from Microsoft Entra ID expires on ${date} (${d === 0 ? "today" : `in ${T.en.days(d)}`}). When it expires, user changes in ${c.schoolName} stop reaching the platform.`,
         "Please create a new client secret and hand it over before then. It takes about five minutes:",
@@ -184,9 +188,9 @@ const T = {
     days: (n: number) => (n === 1 ? "1 dag" : `${n} dagar`),
     threshold: {
       subject: (c: AlertContent, d: number) =>
-        d < 0 ? `Åtgärd krävs: klienthemligheten för ${c.schoolName} har gått ut` : d === 0 ? `Åtgärd krävs: klienthemligheten för ${c.schoolName} går ut i dag` : `Åtgärd krävs: klienthemligheten för ${c.schoolName} går ut om ${T.sv.days(d)}`,
+        expiredOf(c) ? `Åtgärd krävs: klienthemligheten för ${c.schoolName} har gått ut` : d === 0 ? `Åtgärd krävs: klienthemligheten för ${c.schoolName} går ut i dag` : `Åtgärd krävs: klienthemligheten för ${c.schoolName} går ut om ${T.sv.days(d)}`,
       intro: (c: AlertContent, d: number, date: string) => [
-        d < 0
+        expiredOf(c)
           ? `Klienthemligheten som låter plattformen läsa skolans användare från Microsoft Entra ID gick ut ${date}. Tills en ny hemlighet lämnats över når ändringar av användare i ${c.schoolName} inte längre plattformen.`
           : `Klienthemligheten som låter plattformen läsa skolans användare från Microsoft Entra ID går ut ${date} (${d === 0 ? "i dag" : `om ${T.sv.days(d)}`}). När den gått ut når ändringar av användare i ${c.schoolName} inte längre plattformen.`,
         "Skapa en ny klienthemlighet och lämna över den innan dess. Det tar ungefär fem minuter:",

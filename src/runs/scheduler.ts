@@ -80,7 +80,8 @@ export async function scheduleDueRuns(app: App, o: SchedulerOptions = {}): Promi
 
   const slices = Math.max(1, o.pruneSlices ?? 12);
   const slice = Math.floor(now.getTime() / 300_000) % slices;
-  const toPrune = tenants.filter((t) => Math.floor(spread(`prune:${t.tenantId}`) * slices) === slice);
+  // A tenant without a lease row has never had a run: nothing to prune, no query spent.
+  const toPrune = tenants.filter((t) => states.get(t.tenantId)?.lease && Math.floor(spread(`prune:${t.tenantId}`) * slices) === slice);
   const counts = await mapLimit(toPrune, Math.min(16, o.concurrency ?? 32), (t) =>
     app.runs.prune(t.tenantId, o.keepRuns ?? 100, o.keepDays ?? 30, now).catch((e: unknown) => {
       app.log.warn(`could not prune the run history: ${toEntraSyncError(e).message}`, { tenantId: t.tenantId });

@@ -115,7 +115,8 @@ export async function runUpdateSync(deps: UpdateSyncDeps, tenant: Tenant, report
     await o.onPage?.(report);
 
     if (!next) {
-      if (round === "initial") await sweepUnseen(deps, tenant, report, roundStartedAt, o.dryRun);
+      // A round that began on an empty connector space wrote every row it holds: nothing can be unseen.
+      if (round === "initial" && !knownEmpty) await sweepUnseen(deps, tenant, report, roundStartedAt, o.dryRun);
       return { completed: true };
     }
     link = page.nextLink;
@@ -177,7 +178,9 @@ async function processPage(deps: UpdateSyncDeps, tenant: Tenant, report: RunRepo
   if (o.dryRun) {
     report.update.updated += updates.filter((u) => !("entraRemovedReason" in u.changes && u.changes.entraRemovedReason)).length;
   } else {
-    const result = await deps.directory.applyUpdates(tenant.tenantId, updates);
+    // The platform directory and the connector space are written at once: neither write depends on the other, and
+    // re-running the page after a crash between them is harmless (updates are diffed against the directory itself).
+    const [result] = await Promise.all([deps.directory.applyUpdates(tenant.tenantId, updates), deps.connector.putMany(tenant.tenantId, [...rows.values()])]);
     lookup.invalidate(updates.map((u) => u.user.id));
     const updatedIds = new Set(result.updated);
     for (const u of updates) {
@@ -186,7 +189,6 @@ async function processPage(deps: UpdateSyncDeps, tenant: Tenant, report: RunRepo
     }
     report.update.failed += result.failed.length;
     for (const f of result.failed) addError(report, "STORAGE_CONFLICT", `A platform user could not be updated: ${f.message}`, [f.id]);
-    await deps.connector.putMany(tenant.tenantId, [...rows.values()]);
   }
 }
 

@@ -1,0 +1,361 @@
+/**
+ * What the benchmarks share: arguments, the machine, the local stack with Graph's throttle model and a fixed latency,
+ * demo tenants, and running one entra-sync run in a CHILD process (so its peak RSS is entra-sync's own, not the
+ * simulator's or Azurite's) with per-page timing of where the time goes (Graph wait vs our own processing).
+ *
+ * The instrumentation wraps the app's adapters from the outside (bench code only): nothing in src/ knows about it.
+ */
+import { spawn } from "node:child_process";
+import { readdirSync, readFileSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { createApp, type App } from "../src/composition.js";
+import { loadSettings } from "../src/config/settings.js";
+import type { ConnectorSpace } from "../src/connector/space.js";
+import type { TablePlatformDirectory } from "../src/directory/table-directory.js";
+import { silentLogger } from "../src/log.js";
+import type { RunMode, RunReport } from "../src/runs/report.js";
+import { createRun, executeRun } from "../src/sync/run.js";
+import { generateDemoTenant, type DemoTenant } from "../dev/demo/generate.js";
+import { onboardSimTenant } from "../dev/demo/onboard.js";
+import { startLocalStack, type LocalStack } from "../dev/stack.js";
+
+export const BENCH_DIR = path.dirname(fileURLToPath(import.meta.url));
+export const PAGE_SIZE = 200;
+
+export interface BenchArgs {
+  filter: string | undefined;
+  size: number;
+  latencyMs: number;
+}
+
+export function parseArgs(argv: readonly string[]): BenchArgs {
+  const out: BenchArgs = { filter: undefined, size: 10_000, latencyMs: 100 };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    const value = (name: string): number => {
+      const v = a.includes("=") ? a.slice(a.indexOf("=") + 1) : argv[++i];
+      const n = Number(v);
+      if (!Number.isFinite(n) || n < 0) throw new Error(`${name} needs a non-negative number, got ${String(v)}`);
+      return n;
+    };
+    if (a === "--size" || a.startsWith("--size=")) out.size = Math.floor(value("--size"));
+    else if (a === "--latency" || a.startsWith("--latency=")) out.latencyMs = value("--latency");
+    else if (!a.startsWith("--")) out.filter = a;
+    else throw new Error(`unknown option ${a}`);
+  }
+  if (out.size < 1000) throw new Error("--size must be at least 1000");
+  return out;
+}
+
+export interface Machine {
+  cores: number;
+  cpu: string;
+  node: string;
+  platform: string;
+  memoryGb: number;
+  date: string;
+}
+
+export function machine(): Machine {
+  return {
+    cores: os.availableParallelism?.() ?? os.cpus().length,
+    cpu: os.cpus()[0]?.model.trim() ?? "unknown",
+    node: process.version,
+    platform: `${os.type()} ${os.release()} ${os.arch()}`,
+    memoryGb: Math.round(os.totalmem() / 2 ** 30),
+    date: new Date().toISOString(),
+  };
+}
+
+/** The preload that gives the bench's Azurite keyed lookups (see azurite-keyed-lookup.cjs and README.md). */
+export const AZURITE_PATCH = path.join(BENCH_DIR, "azurite-keyed-lookup.cjs");
+
+/**
+ * Azurite + the simulator with Graph's throttle model ON and a fixed latency per request (token, Graph, Key Vault).
+ * Azurite runs with AZURITE_PATCH preloaded unless `stockAzurite`: stock Azurite scans a whole partition for every
+ * keyed read or write, which would make the bench measure LokiJS instead of entra-sync.
+ */
+export function startBenchStack(latencyMs: number, o: { stockAzurite?: boolean } = {}): Promise<LocalStack> {
+  const start = () => startLocalStack({ simulator: { latencyMs, pageSize: PAGE_SIZE }, workDir: path.resolve(".local/bench") });
+  return o.stockAzurite ? start() : withKeyedAzurite(start);
+}
+
+/**
+ * Calls `start` with AZURITE_PATCH in NODE_OPTIONS for the synchronous part of the call only: startLocalStack spawns
+ * Azurite before its first await, so that child (and no other process) gets the preload. Used for the workloads
+ * written elsewhere too (immutable-id, fleet), so every workload runs on the same Azurite.
+ */
+export function withKeyedAzurite<T>(start: () => Promise<T>): Promise<T> {
+  const before = process.env.NODE_OPTIONS;
+  process.env.NODE_OPTIONS = `${before ? `${before} ` : ""}--require ${JSON.stringify(AZURITE_PATCH)}`;
+  try {
+    return start();
+  } finally {
+    if (before === undefined) delete process.env.NODE_OPTIONS;
+    else process.env.NODE_OPTIONS = before;
+  }
+}
+
+/** A demo tenant (generate.ts) registered through the CLI's code with its platform directory seeded (onboard.ts). */
+export async function seedDemoTenant(stack: LocalStack, size: number, seed: number): Promise<{ tenantId: string; demo: DemoTenant }> {
+  const tenantId = crypto.randomUUID();
+  const demo = generateDemoTenant({ seed, size, tenantId });
+  await onboardSimTenant(stack, {
+    tenantId,
+    displayName: demo.schoolName,
+    users: demo.entraUsers,
+    platformUsers: demo.platformUsers,
+    managedDomain: demo.managedDomain,
+    federatedDomains: [demo.federatedDomain],
+    registration: { linking: { entra: "userPrincipalName", platform: "userName" } },
+  });
+  return { tenantId, demo };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// One run in a child process
+
+export interface PageTiming {
+  /** ms the sync loop waited for this page after it finished the previous one (0 when the prefetch had it ready). */
+  waitMs: number;
+  /** ms from having the page to having saved its checkpoint (our own work: tables + CPU). */
+  processMs: number;
+  /** ms of the Graph round trip of this page (request sent → body parsed), overlapped with processing. */
+  graphMs: number;
+  entries: number;
+}
+
+export interface ChildResult {
+  report: RunReport;
+  /** executeRun wall time. */
+  wallMs: number;
+  pages: PageTiming[];
+  /** Time spent inside each adapter call, summed (ms). */
+  adapterMs: Record<string, number>;
+  /** Calls per adapter method. */
+  adapterCalls: Record<string, number>;
+  rss: {
+    /** RSS before the run (Node + tsx + the loaded modules). */
+    beforeMb: number;
+    /** Highest `process.memoryUsage().rss` sampled every 50 ms. */
+    sampledPeakMb: number;
+    /** The kernel's high-water mark for the process (`process.resourceUsage().maxRSS`). */
+    maxRssMb: number;
+    heapUsedPeakMb: number;
+  };
+  /** Table transactions of the connector space and write round trips of the platform directory in this run. */
+  connectorTransactions: number;
+  directoryWriteRoundTrips: number;
+  /** CPU seconds (user + system) during the run: this child (entra-sync), the simulator's process, Azurite. */
+  cpuSeconds: { entraSync: number; simulator: number; azurite: number };
+}
+
+interface ChildJob {
+  env: Record<string, string>;
+  caFile: string;
+  tenantId: string;
+  mode: RunMode;
+}
+
+/**
+ * Runs one update-sync run (createRun + executeRun) of a tenant in a child process on the same stack and returns its
+ * report, per-page timings and the child's peak RSS. The simulator stays in this process, Azurite in its own.
+ */
+export async function runSyncInChild(stack: LocalStack, tenantId: string, mode: RunMode): Promise<ChildResult> {
+  const job: ChildJob = { env: stack.env, caFile: stack.caFile, tenantId, mode };
+  const simCpu0 = process.cpuUsage();
+  const azCpu0 = azuriteCpuSeconds();
+  // BENCH_CPU_PROF=<dir> writes a V8 CPU profile of each child run there (what the README's profiles came from).
+  const prof = process.env.BENCH_CPU_PROF ? ["--cpu-prof", "--cpu-prof-dir", process.env.BENCH_CPU_PROF] : [];
+  const child = spawn(process.execPath, [...prof, "--import", "tsx", path.join(BENCH_DIR, "run.ts"), "--child"], { stdio: ["pipe", "pipe", "inherit"] });
+  child.stdin.end(JSON.stringify(job));
+  let out = "";
+  child.stdout.on("data", (d: Buffer) => (out += d.toString()));
+  const code = await new Promise<number | null>((resolve) => child.once("exit", resolve));
+  const line = out.split("\n").find((l) => l.startsWith("BENCH_RESULT "));
+  if (code !== 0 || !line) throw new Error(`bench child exited with ${code}: ${out.slice(-2000)}`);
+  const result = JSON.parse(line.slice("BENCH_RESULT ".length)) as ChildResult;
+  const simCpu = process.cpuUsage(simCpu0);
+  result.cpuSeconds.simulator = (simCpu.user + simCpu.system) / 1e6;
+  result.cpuSeconds.azurite = azuriteCpuSeconds() - azCpu0;
+  if (result.report.status === "failed") throw new Error(`the run failed: ${JSON.stringify(result.report.failure)}`);
+  return result;
+}
+
+/** The child side of runSyncInChild (bench/run.ts --child): reads the job from stdin, prints one result line. */
+export async function childMain(): Promise<void> {
+  const chunks: Buffer[] = [];
+  for await (const c of process.stdin) chunks.push(c as Buffer);
+  const job = JSON.parse(Buffer.concat(chunks).toString("utf8")) as ChildJob;
+  const app = createApp({ settings: loadSettings(job.env), ca: readFileSync(job.caFile, "utf8"), log: silentLogger });
+  const t = instrument(app);
+
+  let peakRss = process.memoryUsage().rss;
+  let peakHeap = process.memoryUsage().heapUsed;
+  const beforeMb = peakRss / 2 ** 20;
+  const sampler = setInterval(() => {
+    const m = process.memoryUsage();
+    peakRss = Math.max(peakRss, m.rss);
+    peakHeap = Math.max(peakHeap, m.heapUsed);
+  }, 50);
+
+  const connector = app.connector as ConnectorSpace;
+  const directory = app.directory as TablePlatformDirectory;
+  const tx0 = connector.transactions;
+  const wr0 = directory.writeRoundTrips;
+  const created = await createRun(app, { tenantId: job.tenantId, trigger: "manual", mode: job.mode, dryRun: false, only: ["update"] });
+  const cpu0 = process.cpuUsage();
+  const t0 = performance.now();
+  t.begin();
+  const { report } = await executeRun(app, job.tenantId, created.runId, { onProgress: () => t.pageDone() });
+  const wallMs = performance.now() - t0;
+  const cpu = process.cpuUsage(cpu0);
+  clearInterval(sampler);
+
+  const result: ChildResult = {
+    report,
+    wallMs,
+    pages: t.pages(),
+    adapterMs: t.adapterMs,
+    adapterCalls: t.adapterCalls,
+    rss: { beforeMb, sampledPeakMb: peakRss / 2 ** 20, maxRssMb: process.resourceUsage().maxRSS / 1024, heapUsedPeakMb: peakHeap / 2 ** 20 },
+    connectorTransactions: connector.transactions - tx0,
+    directoryWriteRoundTrips: directory.writeRoundTrips - wr0,
+    cpuSeconds: { entraSync: (cpu.user + cpu.system) / 1e6, simulator: 0, azurite: 0 },
+  };
+  process.stdout.write(`BENCH_RESULT ${JSON.stringify(result)}\n`);
+}
+
+/**
+ * Wraps the adapters the sync uses to time every call, and the Graph client to see when each delta page arrived.
+ * Per page: wait = max(0, page arrived − previous page done); process = page done − max(arrived, previous done).
+ */
+function instrument(app: App): { adapterMs: Record<string, number>; adapterCalls: Record<string, number>; pageDone(): void; pages(): PageTiming[]; begin(): void } {
+  const adapterMs: Record<string, number> = {};
+  const adapterCalls: Record<string, number> = {};
+  const add = (k: string, ms: number) => {
+    adapterMs[k] = (adapterMs[k] ?? 0) + ms;
+    adapterCalls[k] = (adapterCalls[k] ?? 0) + 1;
+  };
+  const wrap = (obj: object, name: string, methods: string[]) => {
+    const o = obj as Record<string, unknown>;
+    for (const m of methods) {
+      const fn = o[m] as ((...a: unknown[]) => unknown) | undefined;
+      if (typeof fn !== "function") continue;
+      o[m] = function (this: unknown, ...a: unknown[]) {
+        const s = performance.now();
+        const r = fn.apply(obj, a);
+        if (r && typeof (r as Promise<unknown>).then === "function") return (r as Promise<unknown>).finally(() => add(`${name}.${m}`, performance.now() - s));
+        if (r && typeof (r as AsyncIterable<unknown>)[Symbol.asyncIterator] === "function") {
+          return (async function* () {
+            try {
+              yield* r as AsyncIterable<unknown>;
+            } finally {
+              add(`${name}.${m}`, performance.now() - s);
+            }
+          })();
+        }
+        add(`${name}.${m}`, performance.now() - s);
+        return r;
+      };
+    }
+  };
+  wrap(app.connector, "connector", ["getMany", "putMany", "list", "isEmpty"]);
+  wrap(app.directory, "directory", ["findBy", "get", "list", "applyUpdates"]);
+  wrap(app.checkpoints, "checkpoints", ["get", "save"]);
+  wrap(app.runs, "runs", ["get", "save"]);
+  // Table requests per table (the adapters hold these same client objects).
+  for (const [name, client] of Object.entries(app.tables)) if (client && typeof client === "object") wrap(client as object, `table:${name}`, ["getEntity", "submitTransaction", "updateEntity", "upsertEntity", "createEntity", "deleteEntity"]);
+
+  const arrivals: Array<{ at: number; graphMs: number; entries: number }> = [];
+  const done: number[] = [];
+  const graphFor = app.graphFor.bind(app);
+  app.graphFor = (tenant, secret, counters) => {
+    const g = graphFor(tenant, secret, counters);
+    const api = g.client.api.bind(g.client);
+    g.client.api = ((p: string) => {
+      const req = api(p);
+      if (!p.includes("delta")) return req;
+      const get = req.get.bind(req);
+      req.get = async (...a: Parameters<typeof get>) => {
+        const s = performance.now();
+        const body = (await get(...a)) as { value?: unknown[] };
+        arrivals.push({ at: performance.now(), graphMs: performance.now() - s, entries: body?.value?.length ?? 0 });
+        return body;
+      };
+      return req;
+    }) as typeof g.client.api;
+    return g;
+  };
+  let start = performance.now();
+  return {
+    adapterMs,
+    adapterCalls,
+    pageDone: () => done.push(performance.now()),
+    pages: () =>
+      done.map((d, i) => {
+        const arrived = arrivals[i]!;
+        const prev = i === 0 ? start : done[i - 1]!;
+        return { waitMs: Math.max(0, arrived.at - prev), processMs: d - Math.max(arrived.at, prev), graphMs: arrived.graphMs, entries: arrived.entries };
+      }),
+    begin: () => {
+      start = performance.now();
+    },
+  };
+}
+
+/** CPU seconds used so far by the Azurite child of this process (Linux /proc; 0 elsewhere). */
+export function azuriteCpuSeconds(): number {
+  try {
+    for (const pid of readdirSync("/proc")) {
+      if (!/^\d+$/.test(pid)) continue;
+      const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+      const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      if (Number(f[1]) !== process.pid) continue;
+      if (!readFileSync(`/proc/${pid}/cmdline`, "utf8").includes("azurite")) continue;
+      return (Number(f[11]) + Number(f[12])) / 100; // utime + stime in clock ticks (USER_HZ = 100)
+    }
+  } catch {
+    // not Linux
+  }
+  return 0;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Small helpers
+
+export const sum = (xs: readonly number[]) => xs.reduce((a, b) => a + b, 0);
+export function median(xs: readonly number[]): number {
+  if (xs.length === 0) return 0;
+  const s = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
+export const round = (n: number, d = 0) => Math.round(n * 10 ** d) / 10 ** d;
+
+/** Where the wall time of a child run went, from its page timings and adapter timings. */
+export function timeSplit(r: ChildResult): { graphWaitMs: number; processMs: number; medianProcessMs: number; medianGraphMs: number; otherMs: number } {
+  const graphWaitMs = sum(r.pages.map((p) => p.waitMs));
+  const processMs = sum(r.pages.map((p) => p.processMs));
+  return {
+    graphWaitMs,
+    processMs,
+    medianProcessMs: median(r.pages.map((p) => p.processMs)),
+    medianGraphMs: median(r.pages.map((p) => p.graphMs)),
+    otherMs: r.wallMs - graphWaitMs - processMs,
+  };
+}
+
+/** A plain-text table: header row, then rows; numbers right-aligned. */
+export function formatTable(rows: ReadonlyArray<ReadonlyArray<string | number>>): string {
+  const cells = rows.map((r) => r.map((c) => (typeof c === "number" ? c.toLocaleString("en-US") : c)));
+  const widths = cells[0]!.map((_, i) => Math.max(...cells.map((r) => (r[i] ?? "").length)));
+  const line = (r: string[]) => r.map((c, i) => (typeof rows[cells.indexOf(r)]?.[i] === "number" ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join("  ");
+  const out = cells.map(line);
+  out.splice(1, 0, widths.map((w) => "-".repeat(w)).join("  "));
+  return out.join("\n");
+}
+
+export const log = (s: string) => process.stderr.write(`${s}\n`);

@@ -1,0 +1,135 @@
+/**
+ * `npm run bench [-- <workload>] [--size N] [--latency MS]`: entra-sync's benchmarks on the local stack, with the
+ * simulator's Graph throttle model on and a fixed latency per request. Prints a table per workload and writes
+ * bench/results.json with the machine. Workloads: full-read, incremental, immutable-id, fleet, platform-writes.
+ */
+import { readFileSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import { BENCH_DIR, childMain, formatTable, log, machine, parseArgs, withKeyedAzurite, type BenchArgs } from "./common.js";
+import { benchFleet } from "./fleet.js";
+import { benchFullRead, type FullReadResult } from "./full-read.js";
+import { benchImmutableId } from "./immutable-id.js";
+import { benchIncremental, type IncrementalResult } from "./incremental.js";
+import { benchPlatformWrites, type PlatformWritesResult } from "./platform-writes.js";
+
+const WORKLOADS = ["full-read", "incremental", "immutable-id", "fleet", "platform-writes"] as const;
+type Workload = (typeof WORKLOADS)[number];
+
+async function main(): Promise<void> {
+  if (process.argv[2] === "--child") return childMain();
+  const args = parseArgs(process.argv.slice(2));
+  if (args.filter && !WORKLOADS.includes(args.filter as Workload)) throw new Error(`unknown workload ${args.filter}; one of ${WORKLOADS.join(", ")}`);
+  const selected = WORKLOADS.filter((w) => !args.filter || w === args.filter);
+  const m = machine();
+  log(`entra-sync bench · ${m.cores} cores ${m.cpu} · Node ${m.node} · size ${args.size.toLocaleString("en-US")} · latency ${args.latencyMs} ms/request · throttle model on`);
+  const results: Record<string, unknown> = {};
+  const t0 = performance.now();
+  for (const w of selected) {
+    const s = performance.now();
+    log(`\n== ${w}`);
+    results[w] = await runWorkload(w, args, results);
+    log(`   (${((performance.now() - s) / 1000).toFixed(0)} s)`);
+  }
+  // Results accumulate by workload, size and latency: a default run and a `--size 100000` run sit side by side.
+  const file = path.join(BENCH_DIR, "results.json");
+  let previous: { results?: Record<string, unknown> } = {};
+  try {
+    previous = JSON.parse(readFileSync(file, "utf8")) as typeof previous;
+  } catch {
+    // first run
+  }
+  const merged: Record<string, unknown> = { ...(previous.results ?? {}) };
+  for (const [w, r] of Object.entries(results)) merged[`${w} size=${args.size} latency=${args.latencyMs}`] = { machine: m, result: r };
+  const totalSeconds = Math.round((performance.now() - t0) / 1000);
+  writeFileSync(file, JSON.stringify({ machine: m, lastRun: { args: { size: args.size, latencyMs: args.latencyMs, filter: args.filter ?? null }, totalSeconds }, results: merged }, (k, v: unknown) => (k === "child" ? undefined : v), 2) + "\n");
+  log(`\nwrote bench/results.json (${totalSeconds} s in total)`);
+}
+
+async function runWorkload(w: Workload, args: BenchArgs, done: Record<string, unknown>): Promise<unknown> {
+  const big = args.size >= 100_000;
+  switch (w) {
+    case "full-read": {
+      // Always the default 10,000 beside a larger --size, so both figures come from the same run and machine.
+      const sizes = [...new Set([10_000, args.size])];
+      const rows: FullReadResult[] = [];
+      for (const size of sizes) rows.push(await benchFullRead({ size, latencyMs: args.latencyMs }));
+      printFullRead(rows);
+      return rows;
+    }
+    case "incremental": {
+      const r = await benchIncremental({ size: args.size, latencyMs: args.latencyMs });
+      printIncremental(r);
+      return r;
+    }
+    case "immutable-id": {
+      // 20,000 candidates at Graph's 20 writes/s take 17 minutes whatever is done: the default run takes fewer, with the
+      // budget's window scaled down (same 20/s rate, a smaller burst) so that the budget still binds.
+      const o = big ? { candidates: 4000, windowScale: 0.1 } : { candidates: 1000, windowScale: 0.02 };
+      const r = await withKeyedAzurite(() => benchImmutableId({ latencyMs: args.latencyMs, ...o }));
+      printFlat("immutable-id", r);
+      return r;
+    }
+    case "fleet": {
+      const o = { tenants: big ? 1000 : 200, usersPerTenant: 200, latencyMs: args.latencyMs };
+      const r = await withKeyedAzurite(() => benchFleet(o));
+      printFlat("fleet", r);
+      return r;
+    }
+    case "platform-writes": {
+      const inc = (done["incremental"] as IncrementalResult | undefined)?.cases[0];
+      const full = (done["full-read"] as FullReadResult[] | undefined)?.find((r) => r.users === inc?.tenantUsers);
+      const reuse = full && inc ? { initial: full.child, incremental: inc.child, tenantUsers: full.users } : undefined;
+      const r = await benchPlatformWrites({ size: args.size, latencyMs: args.latencyMs, reuse });
+      printPlatformWrites(r);
+      return r;
+    }
+  }
+}
+
+function printFullRead(rows: FullReadResult[]): void {
+  console.log(
+    formatTable([
+      ["users", "seconds", "users/s", "bound/s", "ratio", "pages", "Graph req", "429s", "Graph wait s", "processing s", "median proc ms/page", "median Graph ms/page", "peak RSS MB", "RSS at start MB"],
+      ...rows.map((r) => [r.users, r.seconds, r.usersPerSecond, r.boundUsersPerSecond, r.ratioToBound, r.pages, r.graphRequests, r.throttled, r.graphWaitSeconds, r.processSeconds, r.medianProcessMsPerPage, r.medianGraphMsPerPage, r.peakRssMb, r.rssBeforeMb]),
+    ]),
+  );
+  console.log("  bound = page size ÷ latency (delta pages are sequential); peak RSS = the entra-sync child process's maxRSS (the simulator and Azurite run in other processes).");
+  for (const r of rows) console.log(`  ${r.users.toLocaleString("en-US")} users: CPU s ${JSON.stringify(r.cpuSeconds)}; table round trips: connector ${r.connectorTransactions} transactions, directory ${r.directoryWriteRoundTrips} writes; seeded in ${r.seedSeconds} s`);
+}
+
+function printIncremental(r: IncrementalResult): void {
+  console.log(
+    formatTable([
+      ["case", "tenant users", "changed", "read", "updated", "seconds", "Graph req", "delta pages", "table req", "ms/changed user", "Graph wait s", "processing s"],
+      ...r.cases.map((c) => [c.name, c.tenantUsers, c.changedUsers, c.read, c.updated, c.seconds, c.graphRequests, c.deltaPages, c.tableRequests, c.msPerChangedUser, c.graphWaitSeconds, c.processSeconds]),
+    ]),
+  );
+  console.log(`  first syncs before the changes (s): ${JSON.stringify(r.initialSyncSeconds)}`);
+}
+
+function printPlatformWrites(r: PlatformWritesResult): void {
+  console.log(
+    formatTable([
+      ["round", "tenant users", "connector rows", "connector tx", "directory updates", "directory round trips", "round trips/changed user", "naive/changed user", "naive ÷ ours"],
+      ...r.rows.map((x) => [x.round, x.tenantUsers, x.connectorRows, x.connectorTransactions, x.directoryUpdates, x.directoryWriteRoundTrips, x.perChangedUser, x.naivePerChangedUser, x.ratio]),
+    ]),
+  );
+  const t = r.naiveTiming;
+  console.log(`  side by side: ${t.rows.toLocaleString("en-US")} connector rows in ${t.batchedTransactions} transactions ${t.batchedSeconds} s vs ${t.naiveRequests.toLocaleString("en-US")} single upserts ${t.naiveSeconds} s: ${t.ratio}× (Azurite)`);
+}
+
+function printFlat(name: string, r: Record<string, unknown>): void {
+  const rows: Array<[string, string]> = [];
+  const walk = (prefix: string, v: unknown) => {
+    if (v && typeof v === "object" && !Array.isArray(v)) for (const [k, x] of Object.entries(v)) walk(prefix ? `${prefix}.${k}` : k, x);
+    else if (Array.isArray(v)) v.forEach((x, i) => walk(`${prefix}[${i}]`, x));
+    else rows.push([prefix, typeof v === "number" ? v.toLocaleString("en-US") : String(v)]);
+  };
+  walk("", r);
+  console.log(formatTable([[name, "value"], ...rows]));
+}
+
+main().catch((e: unknown) => {
+  process.stderr.write(`bench failed: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+  process.exitCode = 1;
+});

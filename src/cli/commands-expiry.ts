@@ -1,0 +1,105 @@
+import { Option, type Command } from "commander";
+import type { App } from "../composition.js";
+import { EntraSyncError } from "../errors.js";
+import { collectExpiries, runSecretExpiryCheck, thresholdKey, type TenantExpiry } from "../expiry/check.js";
+import { composeAlert, type AlertFacts } from "../expiry/notify.js";
+import { utcDay } from "../expiry/thresholds.js";
+import { AUTH_ALERT_CAUSES } from "../mail/templates.js";
+import { parseGuid } from "../tenants/model.js";
+import type { CliIO } from "./main.js";
+import { table } from "./format.js";
+
+const day = (d: Date | undefined) => (d ? d.toISOString().slice(0, 10) : "—");
+
+function expiryRow(r: TenantExpiry): string[] {
+  const notes: string[] = [];
+  if (r.problem === "noSecret") notes.push("no secret stored");
+  if (r.problem === "noExpiry") notes.push("no expiry date stored");
+  if (r.mismatchDays) notes.push(`Entra ${r.mismatchDays > 0 ? "+" : ""}${r.mismatchDays} d vs Key Vault`);
+  if (r.hintNotFound) notes.push("not found in Entra");
+  if (r.applicationReadDenied) notes.push("no Application.Read.All");
+  if (!r.enabled) notes.push("disabled");
+  return [
+    r.tenantId,
+    r.displayName,
+    day(r.expiresOn),
+    r.daysLeft === undefined ? "—" : String(r.daysLeft),
+    r.source ?? "—",
+    r.dueThreshold === undefined ? "—" : `${r.dueThreshold} d`,
+    r.version ? r.version.slice(0, 8) : "—",
+    notes.join("; "),
+  ];
+}
+
+/**
+ * `entra-sync expiry`, `entra-sync alerts preview`, `entra-sync alerts check`: the secret expiry commands. Registered
+ * by `buildCli`; `getApp` builds the app on first use.
+ */
+export function registerExpiryCommands(program: Command, getApp: () => App, io: CliIO): void {
+  program
+    .command("expiry")
+    .description("list every tenant's client secret by days left (one Key Vault listing, no secret values read)")
+    .option("--json", "print JSON lines")
+    .action(async (o) => {
+      const { rows } = await collectExpiries(getApp());
+      if (o.json) for (const r of rows) io.out(JSON.stringify(r));
+      else io.out(table(["tenant", "name", "expires", "days left", "source", "threshold", "version", "notes"], rows.map(expiryRow)));
+    });
+
+  const alerts = program.command("alerts").description("secret expiry and sign-in alert mails");
+  alerts
+    .command("preview")
+    .description("render the mail that would go out today for a tenant (nothing is sent)")
+    .requiredOption("--tenant <guid>", "tenant id")
+    .addOption(new Option("--kind <kind>", "which mail").choices(["threshold", "rotated", "authFailure", "authFixed"]).default("threshold"))
+    .addOption(new Option("--cause <code>", "the auth failure (authFailure/authFixed)").choices([...AUTH_ALERT_CAUSES]).default("AUTH_SECRET_EXPIRED"))
+    .option("--html", "print the HTML part instead of the plain text")
+    .action(async (o) => {
+      const app = getApp();
+      const tenantId = parseGuid(o.tenant, "tenant");
+      const tenant = await app.tenants.require(tenantId);
+      const { rows } = await collectExpiries(app);
+      const row = rows.find((r) => r.tenantId === tenantId)!;
+      const notes: string[] = [];
+      let facts: AlertFacts;
+      let key: string;
+      if (o.kind === "threshold") {
+        if (!row.expiresOn || row.daysLeft === undefined)
+          throw new EntraSyncError("INPUT_INVALID", `Tenant ${tenantId} has ${row.problem === "noSecret" ? "no client secret stored" : "no expiry date stored with its secret"}: store it with \`entra-sync secret set --tenant ${tenantId} --expires <YYYY-MM-DD> --from-stdin\`.`, { field: "tenant" });
+        if (row.dueThreshold === undefined) notes.push(`No expiry mail is due today (${row.daysLeft} days left; the next at ${row.nextThreshold ?? "—"} days). This is how it would read today:`);
+        key = thresholdKey(row.generation ?? "-", row.dueThreshold ?? row.nextThreshold ?? -1);
+        facts = { kind: "threshold", expiresOn: row.expiresOn, daysLeft: row.daysLeft, expired: row.expired, source: row.source, mismatchDays: row.mismatchDays };
+      } else if (o.kind === "rotated") {
+        key = `rotated:${row.version ?? row.generation ?? "-"}`;
+        facts = { kind: "rotated", expiresOn: row.expiresOn };
+      } else if (o.kind === "authFailure") {
+        key = `authFailure:${o.cause}:${utcDay(app.clock())}`;
+        facts = { kind: "authFailure", cause: o.cause, expiresOn: o.cause === "AUTH_SECRET_EXPIRED" ? row.expiresOn : undefined };
+      } else {
+        key = `authFixed:${o.cause}`;
+        facts = { kind: "authFixed", cause: o.cause };
+      }
+      const intent = o.kind === "threshold" && row.dueThreshold !== undefined ? await app.alertIntents.get(tenantId, key) : undefined;
+      if (intent?.status === "sent") notes.push(`Already sent on ${intent.sentAt ?? "?"} to ${intent.recipients ?? "?"}: the check will not send it again for this secret version.`);
+      const { message, noAdmins } = composeAlert(tenant, facts, app.settings.mail.operatorEmails, key);
+      if (noAdmins) notes.push("The tenant has no admin e-mail addresses: the mail goes to the operators.");
+      for (const n of notes) io.err(n);
+      io.out([`To: ${message.to.join(", ") || "(nobody)"}`, ...(message.cc.length ? [`Cc: ${message.cc.join(", ")}`] : []), `Subject: ${message.subject}`, "", o.html ? message.html : message.text].join("\n"));
+    });
+
+  alerts
+    .command("check")
+    .description("run the daily secret expiry check now (mails what is due, exactly once)")
+    .option("--json", "print the result as one JSON line")
+    .action(async (o) => {
+      const r = await runSecretExpiryCheck(getApp());
+      if (o.json) io.out(JSON.stringify(r));
+      else {
+        io.out(`Checked ${r.tenants} tenants (${r.secretsListed} secrets listed from Key Vault).`);
+        const shown = r.alerts.filter((a) => a.outcome !== "skipped");
+        if (shown.length === 0) io.out("No mail was due.");
+        for (const a of shown) io.out(`  ${a.outcome === "sent" ? "sent  " : "FAILED"} ${a.tenantId} ${a.key}${a.path ? ` → ${a.path}` : ""}${a.error ? `: ${a.error}` : ""}`);
+      }
+      if (r.alerts.some((a) => a.outcome === "failed")) process.exitCode = 1;
+    });
+}

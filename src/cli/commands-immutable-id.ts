@@ -1,0 +1,26 @@
+import type { Command } from "commander";
+import type { App } from "../composition.js";
+import { getRunPlan, planToCsv } from "../immutable-id/plan.js";
+import { parseGuid } from "../tenants/model.js";
+import { table } from "./format.js";
+import type { CliIO } from "./main.js";
+
+/** `plan`: the stored Immutable ID plan of a run, added to the CLI built by `buildCli`. */
+export function registerImmutableIdCommands(program: Command, getApp: () => App, io: CliIO): void {
+  program
+    .command("plan")
+    .description("print the Immutable ID plan a run stored (what preview or --dry-run would write)")
+    .requiredOption("--tenant <guid>", "tenant id")
+    .requiredOption("--run <runId>", "run id (see entra-sync runs)")
+    .option("--csv", "print CSV (header row) instead of a table")
+    .option("--json", "print JSON lines, one per user")
+    .action(async (o) => {
+      const entries = await getRunPlan(getApp(), parseGuid(o.tenant, "tenant"), String(o.run));
+      if (o.csv) io.out(planToCsv(entries).trimEnd().replace(/\r\n/g, "\n"));
+      else if (o.json) for (const e of entries) io.out(JSON.stringify(e));
+      else {
+        io.out(table(["entra id", "user principal name", "onPremisesImmutableId", "platform user", "action"], entries.map((e) => [e.entraId, e.userPrincipalName, e.value, e.platformUserId, e.action])));
+        io.out(`${entries.length.toLocaleString("en-US")} user(s) in the plan of run ${o.run}.`);
+      }
+    });
+}

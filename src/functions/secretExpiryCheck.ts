@@ -1,0 +1,14 @@
+import { app, type InvocationContext, type Timer } from "@azure/functions";
+import { runSecretExpiryCheck } from "../expiry/check.js";
+import { getApp } from "./app.js";
+
+/** The `secretExpiryCheck` timer (`%SECRET_CHECK_SCHEDULE%`, daily): mails each tenant whose secret crossed a threshold. */
+export async function secretExpiryCheckHandler(_timer: Timer, context: InvocationContext): Promise<void> {
+  const r = await runSecretExpiryCheck(getApp());
+  const count = (o: string) => r.alerts.filter((a) => a.outcome === o).length;
+  context.log(`secretExpiryCheck: ${r.tenants} tenants, ${r.secretsListed} secrets listed, ${count("sent")} mails sent, ${count("skipped")} already sent, ${count("failed")} failed`);
+  // A failed mail is retried by the next check; failing the invocation makes it visible in the host's monitoring too.
+  if (count("failed") > 0) throw new Error(`secretExpiryCheck: ${count("failed")} alert mail(s) failed (see the log); they are sent again by the next check.`);
+}
+
+app.timer("secretExpiryCheck", { schedule: "%SECRET_CHECK_SCHEDULE%", handler: secretExpiryCheckHandler });
