@@ -3,18 +3,15 @@
  * school already registered. Writes local.settings.json (Functions host) and .local/stack.env (shell) with this
  * stack's settings, and stops everything on Ctrl+C.
  */
-import { randomUUID } from "node:crypto";
 import { writeFileSync } from "node:fs";
 import path from "node:path";
-import { generateDemoTenant } from "./demo/generate.js";
-import { onboardSimTenant } from "./demo/onboard.js";
+import { onboardDemoSchool } from "./demo/onboard.js";
 import { startLocalStack } from "./stack.js";
 
 const size = Number(process.argv.find((a) => a.startsWith("--size="))?.slice(7) ?? 200);
 const stack = await startLocalStack({ workDir: path.resolve(".local") });
-const tenantId = randomUUID();
-const demo = generateDemoTenant({ seed: 7, size, tenantId });
-await onboardSimTenant(stack, { tenantId, displayName: demo.schoolName, users: demo.entraUsers, platformUsers: demo.platformUsers, managedDomain: demo.managedDomain, federatedDomains: [demo.federatedDomain], registration: { adminEmails: [`it@${demo.federatedDomain}`] } });
+const { tenant, demo } = await onboardDemoSchool(stack, { size, seed: 7 });
+const tenantId = tenant.tenantId;
 
 const values = { FUNCTIONS_WORKER_RUNTIME: "node", ...stack.env };
 writeFileSync("local.settings.json", JSON.stringify({ IsEncrypted: false, Values: values }, null, 2));

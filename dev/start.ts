@@ -5,12 +5,11 @@
  * expiry check (one mail into the outbox), printing each report. `--json` prints the final
  * report as one JSON line at the end. Leaves nothing running.
  */
-import { randomUUID } from "node:crypto";
 import { formatReport } from "../src/cli/format.js";
 import { processIO, runNow } from "../src/cli/main.js";
 import type { RunReport } from "../src/runs/report.js";
-import { changeUsers, generateDemoTenant } from "./demo/generate.js";
-import { onboardSimTenant } from "./demo/onboard.js";
+import { changeUsers } from "./demo/generate.js";
+import { onboardDemoSchool } from "./demo/onboard.js";
 import { runExpiryDemo } from "./demo/expiry-demo.js";
 import { immutableIdDemo } from "./demo/immutable-id-demo.js";
 import { startLocalStack } from "./stack.js";
@@ -28,19 +27,14 @@ async function main(): Promise<void> {
   let last: RunReport | undefined;
   try {
     say(`  tables/queues ${stack.azurite.tableUrl.replace(/\/devstoreaccount1$/, "")} · simulator ${stack.sim.baseUrl}`);
-    const tenantId = randomUUID();
-    const demo = generateDemoTenant({ seed: 42, size, tenantId });
-    say(`Demo school "${demo.schoolName}": ${demo.entraUsers.length} Entra users, ${demo.platformUsers.length} platform users (${demo.managedDomain}, federated ${demo.federatedDomain}).`);
-    const { tenant } = await onboardSimTenant(stack, {
-      tenantId,
-      displayName: demo.schoolName,
-      users: demo.entraUsers,
-      platformUsers: demo.platformUsers,
-      managedDomain: demo.managedDomain,
-      federatedDomains: [demo.federatedDomain],
+    const { tenant, demo } = await onboardDemoSchool(stack, {
+      size,
+      seed: 42,
       secretDays: 10,
-      registration: { adminEmails: [`it@${demo.federatedDomain}`], locale: "sv", linking: { entra: "userPrincipalName", platform: "userName" } },
+      registration: { locale: "sv" },
     });
+    const tenantId = tenant.tenantId;
+    say(`Demo school "${demo.schoolName}": ${demo.entraUsers.length} Entra users, ${demo.platformUsers.length} platform users (${demo.managedDomain}, federated ${demo.federatedDomain}).`);
     say(`Registered tenant ${tenant.tenantId} and stored its client secret in Key Vault (expires in 10 days).`);
 
     say(`\n1) Full sync (update: Entra → platform)`);

@@ -1,4 +1,6 @@
+import { randomUUID } from "node:crypto";
 import type { PlatformUser } from "../../src/directory/types.js";
+import { generateDemoTenant, type DemoTenant } from "./generate.js";
 import type { Tenant } from "../../src/tenants/model.js";
 import { addTenant, setTenantSecret } from "../../src/tenants/onboarding.js";
 import type { LocalStack } from "../stack.js";
@@ -40,4 +42,24 @@ export async function onboardSimTenant(stack: LocalStack, o: SimTenantOptions): 
   await setTenantSecret(app, tenant.tenantId, secret.value, expires);
   if (o.platformUsers?.length) await app.directory.importUsers(tenant.tenantId, o.platformUsers.map((u) => ({ ...u, tenantId: tenant.tenantId })));
   return { tenant, clientSecret: secret.value };
+}
+
+/** A generated demo school (generate.ts) onboarded as above, linking by UPN ↔ userName enabled. */
+export async function onboardDemoSchool(
+  stack: LocalStack,
+  o: { size: number; seed: number; tenantId?: string; secretDays?: number; registration?: Record<string, unknown> },
+): Promise<{ tenant: Tenant; demo: DemoTenant; clientSecret: string }> {
+  const tenantId = o.tenantId ?? randomUUID();
+  const demo = generateDemoTenant({ seed: o.seed, size: o.size, tenantId });
+  const { tenant, clientSecret } = await onboardSimTenant(stack, {
+    tenantId,
+    displayName: demo.schoolName,
+    users: demo.entraUsers,
+    platformUsers: demo.platformUsers,
+    managedDomain: demo.managedDomain,
+    federatedDomains: [demo.federatedDomain],
+    ...(o.secretDays !== undefined ? { secretDays: o.secretDays } : {}),
+    registration: { linking: { entra: "userPrincipalName", platform: "userName" }, adminEmails: [`it@${demo.federatedDomain}`], ...o.registration },
+  });
+  return { tenant, demo, clientSecret };
 }

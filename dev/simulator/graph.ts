@@ -32,22 +32,7 @@ const APP_ROLES = ["Application.Read.All", "Application.ReadWrite.All", "Directo
 const DOMAIN_ROLES = ["Domain.Read.All", "Domain.ReadWrite.All", ...READ_ROLES];
 
 /** Properties a PATCH may set (onPremisesSyncEnabled and id are read-only). */
-const WRITABLE = new Set<UserProp>([
-  "userPrincipalName",
-  "displayName",
-  "givenName",
-  "surname",
-  "mail",
-  "otherMails",
-  "city",
-  "streetAddress",
-  "postalCode",
-  "mobilePhone",
-  "birthday",
-  "onPremisesImmutableId",
-  "onPremisesExtensionAttributes",
-  "accountEnabled",
-]);
+const WRITABLE = new Set<UserProp>(USER_PROPS.filter((p) => p !== "id" && p !== "onPremisesSyncEnabled"));
 
 const GRAPH_CONTENT_TYPE = "application/json;odata.metadata=minimal;odata.streaming=true;IEEE754Compatible=false;charset=utf-8";
 
