@@ -17,8 +17,8 @@ import type { TablePlatformDirectory } from "../src/directory/table-directory.js
 import { silentLogger } from "../src/log.js";
 import type { RunMode, RunReport } from "../src/runs/report.js";
 import { createRun, executeRun } from "../src/sync/run.js";
-import { generateDemoTenant, type DemoTenant } from "../dev/demo/generate.js";
-import { onboardSimTenant } from "../dev/demo/onboard.js";
+import type { DemoTenant } from "../dev/demo/generate.js";
+import { onboardDemoSchool } from "../dev/demo/onboard.js";
 import { startLocalStack, type LocalStack } from "../dev/stack.js";
 
 export const BENCH_DIR = path.dirname(fileURLToPath(import.meta.url));
@@ -69,49 +69,19 @@ export function machine(): Machine {
   };
 }
 
-/** The preload that gives the bench's Azurite keyed lookups (see azurite-keyed-lookup.cjs and README.md). */
-export const AZURITE_PATCH = path.join(BENCH_DIR, "azurite-keyed-lookup.cjs");
-
 /**
  * Azurite + the simulator with Graph's throttle model ON and a fixed latency per request (token, Graph, Key Vault).
- * Azurite runs with AZURITE_PATCH preloaded unless `stockAzurite`: stock Azurite scans a whole partition for every
- * keyed read or write, which would make the bench measure LokiJS instead of entra-sync.
+ * Azurite has keyed lookups (dev/azurite-keyed-lookup.cjs) unless `stockAzurite`: stock Azurite scans a whole
+ * partition for every keyed read or write, which would make the bench measure LokiJS instead of entra-sync.
  */
 export function startBenchStack(latencyMs: number, o: { stockAzurite?: boolean } = {}): Promise<LocalStack> {
-  const start = () => startLocalStack({ simulator: { latencyMs, pageSize: PAGE_SIZE }, workDir: path.resolve(".local/bench") });
-  return o.stockAzurite ? start() : withKeyedAzurite(start);
-}
-
-/**
- * Calls `start` with AZURITE_PATCH in NODE_OPTIONS for the synchronous part of the call only: startLocalStack spawns
- * Azurite before its first await, so that child (and no other process) gets the preload. Used for the workloads
- * written elsewhere too (immutable-id, fleet), so every workload runs on the same Azurite.
- */
-export function withKeyedAzurite<T>(start: () => Promise<T>): Promise<T> {
-  const before = process.env.NODE_OPTIONS;
-  process.env.NODE_OPTIONS = `${before ? `${before} ` : ""}--require ${JSON.stringify(AZURITE_PATCH)}`;
-  try {
-    return start();
-  } finally {
-    if (before === undefined) delete process.env.NODE_OPTIONS;
-    else process.env.NODE_OPTIONS = before;
-  }
+  return startLocalStack({ simulator: { latencyMs, pageSize: PAGE_SIZE }, workDir: path.resolve(".local/bench"), azuriteKeyedLookups: !o.stockAzurite });
 }
 
 /** A demo tenant (generate.ts) registered through the CLI's code with its platform directory seeded (onboard.ts). */
 export async function seedDemoTenant(stack: LocalStack, size: number, seed: number): Promise<{ tenantId: string; demo: DemoTenant }> {
-  const tenantId = crypto.randomUUID();
-  const demo = generateDemoTenant({ seed, size, tenantId });
-  await onboardSimTenant(stack, {
-    tenantId,
-    displayName: demo.schoolName,
-    users: demo.entraUsers,
-    platformUsers: demo.platformUsers,
-    managedDomain: demo.managedDomain,
-    federatedDomains: [demo.federatedDomain],
-    registration: { linking: { entra: "userPrincipalName", platform: "userName" } },
-  });
-  return { tenantId, demo };
+  const { tenant, demo } = await onboardDemoSchool(stack, { size, seed });
+  return { tenantId: tenant.tenantId, demo };
 }
 
 // ---------------------------------------------------------------------------------------------------------------

@@ -18,7 +18,7 @@ const OFF = { mode: "off", source: "id", encoding: "base64", maxWritesPerRun: 0,
 export async function benchFleet(opts: { tenants: number; usersPerTenant: number; latencyMs: number; workers?: number; schedulerTenants?: number }): Promise<Record<string, unknown>> {
   const workers = opts.workers ?? 16;
   let clockOffset = 0;
-  const stack = await startLocalStack({ simulator: { throttle: false, latencyMs: opts.latencyMs }, clock: () => new Date(Date.now() + clockOffset), workDir: ".local/bench" });
+  const stack = await startLocalStack({ simulator: { latencyMs: opts.latencyMs }, clock: () => new Date(Date.now() + clockOffset), workDir: ".local/bench" });
   try {
     const { app } = stack;
     const t0 = Date.now();

@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { createRequire } from "node:module";
 import path from "node:path";
+import { fileURLToPath } from "node:url";
 
 /** A running Azurite (tables and queues, in memory) on free ports of 127.0.0.1. */
 export interface AzuriteInstance {
@@ -17,14 +18,18 @@ export const DEV_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErC
 
 /**
  * Starts Azurite's table and queue services as a child process (importing "azurite" is not possible: its main
- * entry is the VS Code extension). Ports are chosen by the OS and read from Azurite's start-up lines.
+ * entry is the VS Code extension). Ports are chosen by the OS and read from Azurite's start-up lines. With
+ * `keyedLookups` (default) its store finds entities by key instead of scanning their partition.
  */
-export async function startAzurite(): Promise<AzuriteInstance> {
+export async function startAzurite(o: { keyedLookups?: boolean } = {}): Promise<AzuriteInstance> {
   const require = createRequire(import.meta.url);
   const bin = path.join(path.dirname(require.resolve("azurite/package.json")), "dist", "src", "azurite.js");
+  // Stock Azurite scans a whole partition for every keyed read or write (O(partition size)); the preload makes its
+  // store use the RowKey index, as Table Storage looks rows up by key. Same results; see azurite-keyed-lookup.cjs.
+  const preload = o.keyedLookups === false ? [] : ["--require", path.join(path.dirname(fileURLToPath(import.meta.url)), "azurite-keyed-lookup.cjs")];
   const child = spawn(
     process.execPath,
-    [bin, "--inMemoryPersistence", "--disableTelemetry", "--skipApiVersionCheck", "--silent", "--loose",
+    [...preload, bin, "--inMemoryPersistence", "--disableTelemetry", "--skipApiVersionCheck", "--silent", "--loose",
       "--blobHost", "127.0.0.1", "--blobPort", "0", "--queueHost", "127.0.0.1", "--queuePort", "0", "--tableHost", "127.0.0.1", "--tablePort", "0"],
     { stdio: ["ignore", "pipe", "pipe"] },
   );

@@ -25,13 +25,15 @@ export interface LocalStackOptions {
   clock?: () => Date;
   /** Extra settings (e.g. MAIL_OUTBOX_DIR). */
   env?: Record<string, string>;
+  /** false: stock Azurite, whose keyed reads and writes scan the whole partition (see dev/azurite-keyed-lookup.cjs). */
+  azuriteKeyedLookups?: boolean;
   /** Folder for the CA file and the outbox (default .local/). */
   workDir?: string;
 }
 
 /** Starts the whole local stack on free ports of 127.0.0.1 and builds the app on it. Stop it with `stop()`. */
 export async function startLocalStack(o: LocalStackOptions = {}): Promise<LocalStack> {
-  const [azurite, sim] = await Promise.all([startAzurite(), startSimulator(o.simulator)]);
+  const [azurite, sim] = await Promise.all([startAzurite({ keyedLookups: o.azuriteKeyedLookups ?? true }), startSimulator(o.simulator)]);
   try {
     const workDir = o.workDir ?? path.resolve(".local");
     mkdirSync(workDir, { recursive: true });

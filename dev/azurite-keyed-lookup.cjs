@@ -1,4 +1,6 @@
-// Preloaded into the bench's Azurite only (NODE_OPTIONS --require): Azurite's LokiJS store looks an entity up with
+/* global require */
+/* eslint-disable @typescript-eslint/no-require-imports -- a CommonJS preload for the Azurite child process */
+// Preloaded into the Azurite child process of the local stack (dev/azurite.ts, `--require`): Azurite's LokiJS store looks an entity up with
 // findOne({ PartitionKey, RowKey }), which uses the PartitionKey index and then scans the whole partition, so every
 // write costs O(partition size) — 20 ms per row in a 30,000-row partition. Real Table Storage looks rows up by key.
 // Asking for RowKey first lets Loki use its RowKey index (a few candidates) and keeps results identical.
