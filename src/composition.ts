@@ -8,7 +8,7 @@ import { ConnectorSpace } from "./connector/space.js";
 import type { PlatformDirectory } from "./directory/directory.js";
 import { TablePlatformDirectory } from "./directory/table-directory.js";
 import { createGraphClient, type GraphCounters } from "./graph/client.js";
-import { consoleLogger, type Logger } from "./log.js";
+import { consoleLogger, registerSecretValue, type Logger } from "./log.js";
 import { createQueueClient, JobQueue } from "./queue/jobs.js";
 import { RunStore } from "./runs/store.js";
 import { HealthStore, healthObserver } from "./runs/health.js";
@@ -98,6 +98,12 @@ export function createPlatformCredential(settings: Settings, ca?: string): Token
 
 export function createApp(o: AppOptions): App {
   const { settings, ca } = o;
+  // Defence in depth: loggers made by redactingLogger mask these values should one ever reach a log line.
+  if (settings.platformCredential.kind === "client-secret") registerSecretValue(settings.platformCredential.clientSecret);
+  if (settings.mail.smtpUrl) {
+    const password = URL.canParse(settings.mail.smtpUrl) ? decodeURIComponent(new URL(settings.mail.smtpUrl).password) : "";
+    if (password) registerSecretValue(password);
+  }
   const log = o.log ?? consoleLogger;
   const clock = o.clock ?? (() => new Date());
   const platformCredential = createPlatformCredential(settings, ca);

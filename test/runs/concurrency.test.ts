@@ -18,7 +18,7 @@ const log = memoryLogger();
 const stackOf = useLocalStack({ clock: clock.now, log });
 
 const post = (tenantId: string, body: unknown = {}) =>
-  startRunHandler(new HttpRequest({ method: "POST", url: `http://localhost/api/tenants/${tenantId}/runs`, body: { string: JSON.stringify(body) }, params: { tenantId } }), new InvocationContext({ functionName: "startRun" }));
+  startRunHandler(new HttpRequest({ method: "POST", url: `http://localhost/api/tenants/${tenantId}/runs`, body: { string: JSON.stringify(body) }, params: { tenantId } }), new InvocationContext({ functionName: "startRun", logHandler: () => {} }));
 
 const captureIO = (): CliIO & { lines: string[] } => {
   const lines: string[] = [];
@@ -59,7 +59,7 @@ describe("one run per tenant", () => {
     expect(runs[0]).toMatchObject({ runId, status: "succeeded", progress: { invocations: 1 } });
     expect(runs[0]!.update.read).toBe(3);
     // A redelivery after the run ended is dropped too, through the queue function.
-    await syncWorkerHandler(job, new InvocationContext({ functionName: "syncWorker" }));
+    await syncWorkerHandler(job, new InvocationContext({ functionName: "syncWorker", logHandler: () => {} }));
     expect((await stack.app.runs.get(tenant.tenantId, runId))?.progress.invocations).toBe(1);
     // The lease is free again: the next manual request gets a new run.
     expect((await post(tenant.tenantId, { mode: "full", dryRun: true })).status).toBe(202);

@@ -56,7 +56,7 @@ describe("resumable long runs", () => {
     const started = await requestRun(stack.app, tb.tenant.tenantId, "{}");
     expect(started.status).toBe(202);
     const [jobB] = await drainQueue(stack.app);
-    await syncWorkerHandler(jobB, new InvocationContext({ functionName: "syncWorker" }));
+    await syncWorkerHandler(jobB, new InvocationContext({ functionName: "syncWorker", logHandler: () => {} }));
     const whole = (await stack.app.runs.list(tb.tenant.tenantId))[0]!;
     expect(whole.status).toBe("succeeded");
     expect(whole.progress.invocations).toBe(1);
