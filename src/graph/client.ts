@@ -41,6 +41,41 @@ class CountingHandler implements Middleware {
   }
 }
 
+/**
+ * Retries GETs that failed with 500/502 or a network error (the SDK's RetryHandler covers only 429/503/504), with
+ * exponential backoff. Only GETs: a write whose answer was lost must be checked before it is sent again, which the
+ * writers do themselves.
+ */
+class TransientReadRetryHandler implements Middleware {
+  private next: Middleware | undefined;
+  constructor(
+    private readonly counters: GraphCounters,
+    private readonly attempts = 4,
+  ) {}
+  async execute(context: Context): Promise<void> {
+    const method = (context.options?.method ?? (context.request instanceof Request ? context.request.method : "GET")).toUpperCase();
+    for (let attempt = 1; ; attempt++) {
+      let failed: unknown;
+      try {
+        await this.next!.execute(context);
+        const status = context.response?.status;
+        if (status !== 500 && status !== 502) return;
+      } catch (e) {
+        failed = e;
+      }
+      if (method !== "GET" || attempt >= this.attempts) {
+        if (failed !== undefined) throw failed;
+        return;
+      }
+      this.counters.retried++;
+      await new Promise((r) => setTimeout(r, Math.min(8_000, 250 * 2 ** (attempt - 1)) * (0.75 + Math.random() * 0.5)));
+    }
+  }
+  setNext(next: Middleware): void {
+    this.next = next;
+  }
+}
+
 export interface GraphClientOptions {
   /** Origin of Graph, e.g. https://graph.microsoft.com (no version, no trailing slash). */
   graphBaseUrl: string;
@@ -76,6 +111,7 @@ export function createGraphClient(o: GraphClientOptions): Client {
     new AuthenticationHandler(authProvider),
     new RetryHandler(new RetryHandlerOptions(2, o.maxRetries ?? 6)),
     new TelemetryHandler(),
+    new TransientReadRetryHandler(o.counters),
     new CountingHandler(o.counters),
     new HTTPMessageHandler(),
   ];
