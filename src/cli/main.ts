@@ -104,16 +104,23 @@ const tenantRow = (t: Tenant) => [t.tenantId, t.displayName, t.clientId, t.cloud
 
 /** Runs a run now, in this process, with a progress bar. */
 export async function runNow(app: App, io: CliIO, req: { tenantId: string; full: boolean; dryRun: boolean; only?: RunStep[] | undefined; force?: boolean }): Promise<RunReport> {
-  const bar = io.isTTY ? new cliProgress.SingleBar({ format: "  {bar} {pages} pages · {value} users read · {rate} users/s", stream: process.stderr, hideCursor: true, clearOnComplete: true }, cliProgress.Presets.shades_classic) : undefined;
+  const bar = io.isTTY ? new cliProgress.SingleBar({ format: "  {bar} {detail}", stream: process.stderr, hideCursor: true, clearOnComplete: true }, cliProgress.Presets.shades_classic) : undefined;
   const started = Date.now();
-  bar?.start(200, 0, { pages: 0, rate: 0 });
+  bar?.start(200, 0, { detail: "starting …" });
   // Takes the tenant's lease like any other run: RUN_IN_PROGRESS (naming the active run) while one is queued or under way.
   try {
     return await runWithLease(app, { tenantId: req.tenantId, trigger: "manual", mode: req.full ? "full" : "incremental", dryRun: req.dryRun, only: req.only, force: req.force ?? false }, {
       onProgress: (r) => {
+        const iid = r.immutableId;
+        if (iid && iid.planned > 0) {
+          // Immutable ID writes: progress against the plan.
+          bar?.setTotal(iid.planned);
+          bar?.update(iid.written, { detail: `${iid.written} of ${iid.planned} ImmutableIds written` });
+          return;
+        }
         const read = r.update.read;
         bar?.setTotal(Math.max(read + 200, 200));
-        bar?.update(read, { pages: r.progress.pages, rate: Math.round(read / Math.max(0.001, (Date.now() - started) / 1000)) });
+        bar?.update(read, { detail: `${r.progress.pages} pages · ${read} users read · ${Math.round(read / Math.max(0.001, (Date.now() - started) / 1000))} users/s` });
       },
     });
   } finally {
