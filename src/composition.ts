@@ -17,6 +17,7 @@ import type { ClientSecret } from "./secrets/store.js";
 import { SecretStore } from "./secrets/store.js";
 import { CheckpointStore } from "./state/checkpoints.js";
 import { createTableClients, ensureTables, type TableClients } from "./state/tables-client.js";
+import { QUEUES } from "./state/tables.js";
 import type { Tenant } from "./tenants/model.js";
 import type { RunReport } from "./runs/report.js";
 import { TenantRegistry } from "./tenants/registry.js";
@@ -150,7 +151,7 @@ export function createApp(o: AppOptions): App {
     async ensureStorage() {
       await ensureTables(tables);
       await queue.ensure();
-      await createQueueClient(settings.storage, platformCredential, "sync-jobs-poison").createIfNotExists();
+      await createQueueClient(settings.storage, platformCredential, QUEUES.syncJobsPoison).createIfNotExists();
     },
   };
   app.runObservers.push(createExpiryObserver(app));

@@ -55,7 +55,6 @@ export async function executeRun(app: App, tenantId: string, runId: string, o: E
   const report = await app.runs.get(tenantId, runId);
   if (!report) throw new EntraSyncError("RUN_NOT_FOUND", `Run ${runId} of tenant ${tenantId} does not exist.`, { retryable: false });
   if (TERMINAL.has(report.status)) return { report, completed: true };
-  const started = Date.now();
   report.status = "running";
   report.startedAt ??= app.clock().toISOString();
   report.progress.invocations++;
@@ -70,6 +69,7 @@ export async function executeRun(app: App, tenantId: string, runId: string, o: E
       report.graph = { requests: base.requests + counters.requests, throttled: base.throttled + counters.throttled, retried: base.retried + counters.retried };
     };
     const { client, graphBaseUrl } = app.graphFor(tenant, secret, counters);
+    const stop = () => (o.deadline !== undefined && Date.now() >= o.deadline) || (o.shouldStop?.() ?? false);
     let completed = true;
     if (report.only.includes("update")) {
       let pagesSinceSave = 0;
@@ -82,7 +82,7 @@ export async function executeRun(app: App, tenantId: string, runId: string, o: E
           graphBaseUrl,
           full: report.mode === "full",
           dryRun: report.dryRun,
-          shouldStop: () => (o.deadline !== undefined && Date.now() >= o.deadline) || (o.shouldStop?.() ?? false),
+          shouldStop: stop,
           onPage: async (r) => {
             sync();
             o.onProgress?.(r);
@@ -101,7 +101,7 @@ export async function executeRun(app: App, tenantId: string, runId: string, o: E
         graph: client,
         counters,
         budget: o.writeBudget,
-        shouldStop: () => o.deadline !== undefined && Date.now() >= o.deadline,
+        shouldStop: stop, // the deadline, or a lost lease: never write beside the new lease holder
         onProgress: (r) => {
           sync();
           o.onProgress?.(r);
@@ -114,11 +114,11 @@ export async function executeRun(app: App, tenantId: string, runId: string, o: E
       await app.runs.save(report);
       return { report, completed: false, tenant };
     }
-    finish(app, report, started);
+    finish(app, report);
   } catch (e) {
     const err = toEntraSyncError(e);
     failReport(report, err);
-    finish(app, report, started);
+    finish(app, report);
     app.log.error(`run failed: ${err.message}`, { tenantId, runId, code: err.code });
   }
   await app.runs.save(report);
@@ -137,7 +137,7 @@ export async function notifyObservers(app: App, report: RunReport, tenant: Tenan
   }
 }
 
-function finish(app: App, report: RunReport, _started: number): void {
+function finish(app: App, report: RunReport): void {
   if (report.status === "running") report.status = report.update.failed > 0 || report.errors.some((e) => e.code !== "GRAPH_DELTA_EXPIRED" && e.code !== "MATCH_AMBIGUOUS") ? "partial" : "succeeded";
   report.endedAt = app.clock().toISOString();
   report.durationMs = Date.parse(report.endedAt) - Date.parse(report.startedAt ?? report.queuedAt);

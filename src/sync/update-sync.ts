@@ -1,6 +1,6 @@
 import type { Client } from "@microsoft/microsoft-graph-client";
 import type { ConnectorRow, ConnectorSpace } from "../connector/space.js";
-import type { PlatformDirectory, PlatformUpdate, StoredPlatformUser } from "../directory/directory.js";
+import type { ApplyResult, PlatformDirectory, PlatformUpdate, StoredPlatformUser } from "../directory/directory.js";
 import { MAPPED_ATTRIBUTES, type PlatformAttributes } from "../directory/types.js";
 import { toEntraSyncError } from "../errors.js";
 import { fetchDeltaPage, type DeltaPage } from "../graph/delta.js";
@@ -60,7 +60,7 @@ export async function runUpdateSync(deps: UpdateSyncDeps, tenant: Tenant, report
   let roundStartedAt: string;
   let link: string | undefined;
   const resume = ownDry?.runId === report.runId ? ownDry : saved && (saved.runId === report.runId || !o.full) ? saved : undefined;
-  if (resume && (resume.runId === report.runId || !o.full)) {
+  if (resume) {
     link = resume.link;
     round = resume.kind === "delta" ? "incremental" : resume.round;
     roundStartedAt = resume.kind === "delta" ? now.toISOString() : resume.roundStartedAt;
@@ -100,8 +100,9 @@ export async function runUpdateSync(deps: UpdateSyncDeps, tenant: Tenant, report
       throw err;
     }
     report.progress.round = round;
-    // Fetch the next page while this one is processed: pages are sequential, so this hides our own work.
-    const next = page.nextLink ? fetchPage(page.nextLink) : undefined;
+    // Fetch the next page while this one is processed (pages are sequential, so this hides our own work), unless the
+    // invocation is about to stop: its continuation fetches that page itself.
+    const next = page.nextLink && !o.shouldStop?.() ? fetchPage(page.nextLink) : undefined;
     next?.catch(() => undefined);
 
     await processPage(deps, tenant, report, page.entries, o, knownEmpty, await lookupFor());
@@ -114,13 +115,17 @@ export async function runUpdateSync(deps: UpdateSyncDeps, tenant: Tenant, report
     await deps.checkpoints.save(tenant.tenantId, checkpoint, o.dryRun ? "dryRun" : "main");
     await o.onPage?.(report);
 
-    if (!next) {
+    if (!page.nextLink) {
       // A round that began on an empty connector space wrote every row it holds: nothing can be unseen.
-      if (round === "initial" && !knownEmpty) await sweepUnseen(deps, tenant, report, roundStartedAt, o.dryRun);
+      if (round === "initial" && !knownEmpty) {
+        // A dry run wrote no connector rows, so it cannot tell unseen users from seen ones.
+        if (o.dryRun) report.notices.push("A dry run does not check for users that a full read no longer returns (they are found by the next real full run).");
+        else await sweepUnseen(deps, tenant, report, roundStartedAt, await lookupFor());
+      }
       return { completed: true };
     }
     link = page.nextLink;
-    if (o.shouldStop?.()) return { completed: false };
+    if (!next) return { completed: false };
     pending = next;
   }
 }
@@ -150,8 +155,9 @@ async function processPage(deps: UpdateSyncDeps, tenant: Tenant, report: RunRepo
   const live = [...rows.values()].filter((r) => !r.removed);
   report.update.read += live.length;
 
-  const birthdays = tenant.mapping.birthDate ? await fetchBirthdays(o.graph, tenant, live.map((r) => r.id)) : new Map<string, string | null>();
   const matches = await matchUsers(lookup, tenant, live.map((r) => r.user));
+  // Graph serves birthday only per user: fetch it only for users that have a platform user to update.
+  const birthdays = tenant.mapping.birthDate ? await fetchBirthdays(o.graph, tenant, live.filter((r) => matches.get(r.id)?.kind === "matched").map((r) => r.id)) : new Map<string, string | null>();
 
   const updates: PlatformUpdate[] = [];
   for (const row of live) {
@@ -175,20 +181,17 @@ async function processPage(deps: UpdateSyncDeps, tenant: Tenant, report: RunRepo
       updates.push({ user: m.user, changes: { entraRemovedAt: row.removedAt ?? seenAt, entraRemovedReason: row.removed } });
   }
 
+  const isRemoval = (u: PlatformUpdate) => !!u.changes.entraRemovedReason;
   if (o.dryRun) {
-    report.update.updated += updates.filter((u) => !("entraRemovedReason" in u.changes && u.changes.entraRemovedReason)).length;
+    report.update.updated += updates.filter((u) => !isRemoval(u)).length;
   } else {
     // The platform directory and the connector space are written at once: neither write depends on the other, and
     // re-running the page after a crash between them is harmless (updates are diffed against the directory itself).
     const [result] = await Promise.all([deps.directory.applyUpdates(tenant.tenantId, updates), deps.connector.putMany(tenant.tenantId, [...rows.values()])]);
     lookup.invalidate(updates.map((u) => u.user.id));
     const updatedIds = new Set(result.updated);
-    for (const u of updates) {
-      const isRemoval = "entraRemovedReason" in u.changes && !!u.changes.entraRemovedReason;
-      if (updatedIds.has(u.user.id) && !isRemoval) report.update.updated++;
-    }
-    report.update.failed += result.failed.length;
-    for (const f of result.failed) addError(report, "STORAGE_CONFLICT", `A platform user could not be updated: ${f.message}`, [f.id]);
+    for (const u of updates) if (updatedIds.has(u.user.id) && !isRemoval(u)) report.update.updated++;
+    reportFailedUpdates(report, result);
   }
 }
 
@@ -215,7 +218,7 @@ export function diff(user: StoredPlatformUser, mapped: PlatformAttributes): Plat
 }
 
 /** Marks users an initial round did not see (gone while no delta token covered them) as removed. */
-async function sweepUnseen(deps: UpdateSyncDeps, tenant: Tenant, report: RunReport, roundStartedAt: string, dryRun: boolean): Promise<void> {
+async function sweepUnseen(deps: UpdateSyncDeps, tenant: Tenant, report: RunReport, roundStartedAt: string, lookup: DirectoryLookup): Promise<void> {
   const gone: ConnectorRow[] = [];
   for await (const row of deps.connector.list(tenant.tenantId)) {
     if (!row.removed && (!row.seenAt || row.seenAt < roundStartedAt)) gone.push({ ...row, removed: "deleted", removedAt: deps.clock().toISOString() });
@@ -223,15 +226,21 @@ async function sweepUnseen(deps: UpdateSyncDeps, tenant: Tenant, report: RunRepo
   if (gone.length === 0) return;
   report.update.removed += gone.length;
   report.notices.push(`${gone.length} user(s) known from earlier runs were not in the full read: they are marked removed.`);
-  if (dryRun) return;
-  const matches = await matchUsers(deps.directory, { ...tenant, linking: null }, gone.map((r) => r.user));
+  const matches = await matchUsers(lookup, { ...tenant, linking: null }, gone.map((r) => r.user));
   const updates: PlatformUpdate[] = [];
   for (const row of gone) {
     const m = matches.get(row.id);
     if (m?.kind === "matched") updates.push({ user: m.user, changes: { entraRemovedAt: row.removedAt, entraRemovedReason: "deleted" } });
   }
-  await deps.directory.applyUpdates(tenant.tenantId, updates);
-  await deps.connector.putMany(tenant.tenantId, gone);
+  const [result] = await Promise.all([deps.directory.applyUpdates(tenant.tenantId, updates), deps.connector.putMany(tenant.tenantId, gone)]);
+  lookup.invalidate(updates.map((u) => u.user.id));
+  reportFailedUpdates(report, result);
+}
+
+/** Failed platform writes: counted and reported; delta will not bring these users again until they change. */
+function reportFailedUpdates(report: RunReport, result: ApplyResult): void {
+  report.update.failed += result.failed.length;
+  for (const f of result.failed) addError(report, "STORAGE_CONFLICT", `A platform user could not be updated (it is retried by the next full run: \`entra-sync run --tenant ${report.tenantId} --full\`): ${f.message}`, [f.id]);
 }
 
 async function fetchBirthdays(graph: Client, tenant: Tenant, ids: string[]): Promise<Map<string, string | null>> {

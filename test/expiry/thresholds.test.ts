@@ -67,7 +67,8 @@ describe("threshold arithmetic", () => {
 describe("time zones", () => {
   const original = process.env.TZ;
   afterEach(() => {
-    process.env.TZ = original;
+    if (original === undefined) delete process.env.TZ;
+    else process.env.TZ = original;
   });
 
   it("gives the same days, thresholds, dates and mail whatever the machine's time zone", () => {

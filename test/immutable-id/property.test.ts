@@ -18,7 +18,7 @@ const shape = fc.record({
   kind: fc.constantFrom<Shape["kind"]>("cloud", "cloud", "cloud", "hasId", "onPrem", "unmatched"),
   // a small range, so platform values and existing ImmutableIds collide now and then
   value: fc.integer({ min: 0, max: 30 }),
-  privileged: fc.boolean().map((b) => b && Math.random() < 0.2),
+  privileged: fc.nat(4).map((n) => n === 0), // about one in five, under fast-check's control (replayable)
 });
 
 describe("Immutable ID sync properties (random directories, random faults)", () => {

@@ -109,6 +109,7 @@ describe("Immutable ID sync against the local stack", () => {
     for (const u of users) expect(ok.get(u.id)).toBe(1);
     // each throttled user was sent again only after its Retry-After
     const log = s.sim.control.requestLog().filter((e) => e.method === "PATCH");
+    expect(log.filter((e) => e.status === 429).length).toBeGreaterThanOrEqual(7);
     for (const t of log.filter((e) => e.status === 429)) {
       const next = log.find((e) => e.path === t.path && e.status === 204)!;
       expect(Date.parse(next.ts) - Date.parse(t.ts)).toBeGreaterThanOrEqual(900);

@@ -190,7 +190,9 @@ describe("update sync against the simulator", () => {
     const { tenant } = await onboard(stack, { users: d.users, platformUsers: d.platformUsers.map((p) => ({ ...p, city: "Visby" })) });
     const r = await run(stack, tenant.tenantId, { dryRun: true });
     expect(r.update.updated).toBe(5);
-    expect((await platformUsers(stack, tenant.tenantId)).every((u) => u.city === "Visby")).toBe(true);
+    const after = await platformUsers(stack, tenant.tenantId);
+    expect(after).toHaveLength(5);
+    expect(after.every((u) => u.city === "Visby")).toBe(true);
     expect(await stack.app.checkpoints.get(tenant.tenantId)).toBeUndefined();
     const real = await run(stack, tenant.tenantId);
     expect(real.update.updated).toBe(5);
