@@ -22,7 +22,7 @@ export interface ComposedAlert {
 export function composeAlert(tenant: Tenant, facts: AlertFacts, operatorEmails: readonly string[], key: string): ComposedAlert {
   const noAdmins = tenant.adminEmails.length === 0;
   const to = noAdmins ? [...operatorEmails] : [...tenant.adminEmails];
-  const cc = noAdmins ? [] : operatorEmails.filter((o) => !to.includes(o.toLowerCase()));
+  const cc = noAdmins ? [] : operatorEmails.filter((o) => !to.some((t) => t.toLowerCase() === o.toLowerCase()));
   const rendered = renderAlert({ ...facts, locale: tenant.locale, schoolName: tenant.displayName, tenantId: tenant.tenantId, clientId: tenant.clientId, noAdmins });
   return { message: { to, cc, ...rendered, idempotencyKey: `${tenant.tenantId}/${key}` }, noAdmins };
 }

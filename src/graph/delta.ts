@@ -1,6 +1,5 @@
 import type { Client } from "@microsoft/microsoft-graph-client";
 import { EntraSyncError } from "../errors.js";
-import { sleep } from "../util/concurrency.js";
 import { classifyGraphError, graphErrorInfo, type TenantRef } from "./errors.js";
 import type { DeltaEntry } from "./users.js";
 
@@ -34,39 +33,28 @@ export interface DeltaRequest {
   select: readonly string[];
   /** Checkpoint link to continue from; undefined starts a new initial round. */
   link?: string | undefined;
-  /** Attempts on network errors and 5xx the SDK does not retry (500, 502). */
-  attempts?: number;
 }
 
-/** Reads one page of /users/delta. An expired delta token becomes GRAPH_DELTA_EXPIRED. */
+/**
+ * Reads one page of /users/delta. An expired delta token becomes GRAPH_DELTA_EXPIRED. Transient failures are retried
+ * by the Graph client (429/503/504 by the SDK, 500/502 and network errors by entra-sync's read retry).
+ */
 export async function fetchDeltaPage(r: DeltaRequest): Promise<DeltaPage> {
   if (r.link) assertGraphLink(r.link, r.graphBaseUrl);
-  const attempts = r.attempts ?? 4;
-  for (let attempt = 1; ; attempt++) {
-    try {
-      const req = r.link ? r.client.api(r.link) : r.client.api("/users/delta").select([...r.select]);
-      const body = (await req.header("Prefer", "return=minimal").get()) as {
-        value?: DeltaEntry[];
-        "@odata.nextLink"?: string;
-        "@odata.deltaLink"?: string;
-      };
-      const page: DeltaPage = { entries: body.value ?? [], nextLink: body["@odata.nextLink"], deltaLink: body["@odata.deltaLink"] };
-      if (page.nextLink) assertGraphLink(page.nextLink, r.graphBaseUrl);
-      if (page.deltaLink) assertGraphLink(page.deltaLink, r.graphBaseUrl);
-      if (!page.nextLink && !page.deltaLink)
-        throw new EntraSyncError("GRAPH_REQUEST_FAILED", `Graph answered a delta page for tenant ${r.tenant.tenantId} with neither a nextLink nor a deltaLink.`, { retryable: true });
-      return page;
-    } catch (e) {
-      if (e instanceof EntraSyncError) throw e;
-      const info = graphErrorInfo(e);
-      if (info.status === 410 || (info.status === 400 && /syncStateNotFound|resyncRequired/i.test(`${info.code} ${info.message}`)))
-        throw new EntraSyncError("GRAPH_DELTA_EXPIRED", `The delta token of tenant ${r.tenant.tenantId} has expired (${info.status} ${info.code ?? ""}): a full resync starts.`, { cause: e, retryable: true });
-      const transient = info.status === 0 || info.status === 500 || info.status === 502;
-      if (transient && attempt < attempts) {
-        await sleep(Math.min(30_000, 500 * 2 ** (attempt - 1)) * (0.5 + Math.random()));
-        continue;
-      }
-      throw classifyGraphError(e, r.tenant, "read users (delta)");
-    }
+  let body: { value?: DeltaEntry[]; "@odata.nextLink"?: string; "@odata.deltaLink"?: string };
+  try {
+    const req = r.link ? r.client.api(r.link) : r.client.api("/users/delta").select([...r.select]);
+    body = (await req.header("Prefer", "return=minimal").get()) as typeof body;
+  } catch (e) {
+    const info = graphErrorInfo(e);
+    if (info.status === 410 || (info.status === 400 && /syncStateNotFound|resyncRequired/i.test(`${info.code} ${info.message}`)))
+      throw new EntraSyncError("GRAPH_DELTA_EXPIRED", `The delta token of tenant ${r.tenant.tenantId} has expired (${info.status} ${info.code ?? ""}): a full resync starts.`, { cause: e, retryable: true });
+    throw classifyGraphError(e, r.tenant, "read users (delta)");
   }
+  const page: DeltaPage = { entries: body.value ?? [], nextLink: body["@odata.nextLink"], deltaLink: body["@odata.deltaLink"] };
+  if (page.nextLink) assertGraphLink(page.nextLink, r.graphBaseUrl);
+  if (page.deltaLink) assertGraphLink(page.deltaLink, r.graphBaseUrl);
+  if (!page.nextLink && !page.deltaLink)
+    throw new EntraSyncError("GRAPH_REQUEST_FAILED", `Graph answered a delta page for tenant ${r.tenant.tenantId} with neither a nextLink nor a deltaLink.`, { retryable: true });
+  return page;
 }

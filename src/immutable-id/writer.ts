@@ -189,15 +189,20 @@ export async function writeImmutableIds(users: readonly PlannedUser[], o: Writer
   async function switchUpn(list: PlannedUser[]): Promise<PlannedUser[]> {
     const temp = new Map(list.map((u) => [u.entraId, `${u.userPrincipalName.slice(0, u.userPrincipalName.lastIndexOf("@"))}@${o.domains.initial}`]));
     const moved = await patch(list.map((u) => ({ id: `m-${u.entraId}`, userId: u.entraId, body: { userPrincipalName: temp.get(u.entraId) }, expect: { upn: temp.get(u.entraId)! } })));
+    const back: PlannedUser[] = [];
     const ready = list.filter((u) => {
       const a = moved.get(`m-${u.entraId}`)!;
       if (a.status >= 200 && a.status < 300) return true;
-      fail("upnSwitchFailed", u.entraId, `moving the UPN to ${temp.get(u.entraId)} failed (nothing changed): ${classifyWriteFailure(a).message}`);
+      const c = classifyWriteFailure(a);
+      // A move whose answer was lost (5xx, network, throttled to the end) may have landed: put the UPN back to be
+      // sure. That PATCH is harmless when the move did not happen.
+      const uncertain = c.reason === "transient" || c.reason === "throttled";
+      if (uncertain) back.push(u);
+      fail("upnSwitchFailed", u.entraId, `moving the UPN to ${temp.get(u.entraId)} failed${uncertain ? " (UPN put back in case it moved)" : " (nothing changed)"}: ${c.message}`);
       return false;
     });
     const set = await patch(ready.map((u) => ({ id: `s-${u.entraId}`, userId: u.entraId, body: { onPremisesImmutableId: u.value, userPrincipalName: u.userPrincipalName }, expect: { value: u.value, upn: u.userPrincipalName } })));
     const done: PlannedUser[] = [];
-    const back: PlannedUser[] = [];
     for (const u of ready) {
       const a = set.get(`s-${u.entraId}`)!;
       if (a.status >= 200 && a.status < 300) done.push(u);

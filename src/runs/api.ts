@@ -3,6 +3,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { z } from "zod";
 import type { App } from "../composition.js";
+import { failReport } from "./report.js";
 import { EntraSyncError, toEntraSyncError } from "../errors.js";
 import { getRunPlan, planToCsv } from "../immutable-id/plan.js";
 import { parseGuid } from "../tenants/model.js";
@@ -46,8 +47,13 @@ export async function requestRun(app: App, tenantIdParam: unknown, bodyText: str
     try {
       await app.queue.send({ tenantId, runId: report.runId, continuation: 0 });
     } catch (e) {
+      const err = toEntraSyncError(e, "STORAGE_FAILED");
+      // The run will never start: end it as failed, so it does not stay "queued" in the history.
+      failReport(report, err);
+      report.endedAt = app.clock().toISOString();
+      await app.runs.save(report).catch(() => undefined);
       await app.leases.releaseRun(tenantId, report.runId).catch(() => undefined);
-      throw toEntraSyncError(e, "STORAGE_FAILED");
+      throw err;
     }
     const location = runUrl(tenantId, report.runId);
     return { status: 202, body: { runId: report.runId, tenantId, status: "queued", location }, headers: { Location: location } };

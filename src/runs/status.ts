@@ -2,11 +2,11 @@ import { odata } from "@azure/data-tables";
 import type { App } from "../composition.js";
 import { storageError } from "../state/tables-client.js";
 import type { Tenant } from "../tenants/model.js";
+import { SECRET_ROW } from "../expiry/secret-state.js";
+import { daysLeft } from "../expiry/thresholds.js";
 import { emptyHealth, HEALTH_ROW, healthFromEntity, type TenantHealth } from "./health.js";
 import { isActive, LEASE_ROW, leaseFromEntity, type Lease } from "./lease.js";
 
-/** RowKey of the secret expiry row the secret expiry check keeps in the tenant state table. */
-export const SECRET_ROW = "secret";
 
 /** What is known about a tenant's client secret (written by the secret expiry check). */
 export interface SecretInfo {
@@ -59,7 +59,9 @@ function secretFromEntity(e: Record<string, unknown>): SecretInfo {
     }
   }
   const str = (x: unknown) => (typeof x === "string" ? x : x instanceof Date ? x.toISOString() : undefined);
-  return { expiresOn: str(v.expiresOn), source: v.source === "keyVault" || v.source === "entra" ? v.source : undefined, version: str(v.version), mismatch: typeof v.mismatch === "boolean" ? v.mismatch : undefined, checkedAt: str(v.checkedAt) };
+  // The secret expiry check records a difference between Key Vault's and Entra's date as mismatchDays.
+  const mismatch = typeof v.mismatchDays === "number" ? v.mismatchDays !== 0 : typeof v.mismatch === "boolean" ? v.mismatch : undefined;
+  return { expiresOn: str(v.expiresOn), source: v.source === "keyVault" || v.source === "entra" ? v.source : undefined, version: str(v.version), mismatch, checkedAt: str(v.checkedAt) };
 }
 
 /** One tenant with its health, as `GET /api/tenants` and `entra-sync status` show it. */
@@ -110,7 +112,7 @@ export function tenantStatus(tenant: Tenant, s: TenantState, now: Date): TenantS
     quarantined: h.quarantined,
     quarantineReason: h.quarantineReason ?? null,
     lastFailure: h.lastFailure ?? null,
-    secret: exp ? { expiresOn: exp, daysLeft: Math.floor((Date.parse(exp) - now.getTime()) / 86_400_000), source: s.secret?.source ?? null, mismatch: !!s.secret?.mismatch } : null,
+    secret: exp ? { expiresOn: exp, daysLeft: daysLeft(new Date(exp), now), source: s.secret?.source ?? null, mismatch: !!s.secret?.mismatch } : null,
   };
 }
 

@@ -60,11 +60,18 @@ export async function processSyncJob(app: App, job: SyncJob, o: WorkerOptions = 
     return { outcome: "completed", report: result.report };
   }
   const next: SyncJob = { tenantId: job.tenantId, runId: job.runId, continuation: job.continuation + 1 };
-  if (!(await app.leases.handOff(lease, next.continuation))) {
+  const handed = await app.leases.handOff(lease, next.continuation);
+  if (!handed) {
     app.log.warn("lost the run lease before handing it to the continuation", ids);
     return { outcome: "lost", report: result.report };
   }
-  await app.queue.send(next);
+  try {
+    await app.queue.send(next);
+  } catch (e) {
+    // Hand the lease back to this job's continuation number, so the host's retry of this very job can take it.
+    await app.leases.handOff(handed, job.continuation).catch(() => undefined);
+    throw e;
+  }
   app.log.info("time budget spent; continuation enqueued", { ...ids, next: next.continuation, pages: result.report.progress.pages });
   return { outcome: "continued", report: result.report, next };
 }

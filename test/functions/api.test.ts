@@ -118,7 +118,10 @@ describe("the run API", () => {
     const stack = stackOf();
     provideApp(stack.app);
     const { tenant } = await onboard(stack, { users: simpleDirectory(1).users });
-    const expiresOn = new Date(clock.now().getTime() + 10.5 * 86_400_000).toISOString();
+    const noon = new Date(clock.now());
+    noon.setUTCHours(12, 0, 0, 0);
+    const expiresOn = new Date(noon.getTime() + 10 * 86_400_000).toISOString(); // 10 UTC calendar days ahead
+
     await stack.app.tables.tenantState.upsertEntity({ partitionKey: tenant.tenantId, rowKey: "secret", data: JSON.stringify({ expiresOn, source: "keyVault", version: "v1", checkedAt: clock.now().toISOString() }) });
     const r = await listTenantsHandler(req("GET", "tenants", {}), ctx());
     expect(r.status).toBe(200);
