@@ -19,6 +19,11 @@ export interface ConnectorRow {
   match?: "matched" | "unmatched" | "ambiguous" | undefined;
   /** When update sync last processed the row (ISO). */
   seenAt?: string | undefined;
+  /**
+   * Set by Immutable ID sync's switchUpn before it moves a UPN to the initial domain, cleared once the UPN is back:
+   * a crash between the steps leaves it, and the next run puts the UPN back.
+   */
+  upnSwitch?: { original: string; temporary: string; at: string } | undefined;
 }
 
 interface Entity {
@@ -32,6 +37,7 @@ interface Entity {
   platformUserId?: string;
   match?: string;
   seenAt?: string;
+  upnSwitch?: string;
 }
 
 export function shardOf(id: string): number {
@@ -50,6 +56,7 @@ function toEntity(tenantId: string, r: ConnectorRow): Entity {
   if (r.platformUserId) e.platformUserId = r.platformUserId;
   if (r.match) e.match = r.match;
   if (r.seenAt) e.seenAt = r.seenAt;
+  if (r.upnSwitch) e.upnSwitch = JSON.stringify(r.upnSwitch);
   return e;
 }
 
@@ -62,6 +69,7 @@ function fromEntity(e: Entity): ConnectorRow {
     platformUserId: e.platformUserId,
     match: e.match as ConnectorRow["match"],
     seenAt: e.seenAt,
+    upnSwitch: e.upnSwitch ? (JSON.parse(e.upnSwitch) as ConnectorRow["upnSwitch"]) : undefined,
   };
 }
 

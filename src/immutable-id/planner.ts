@@ -44,6 +44,8 @@ export interface Plan {
   skipped: Partial<Record<SkipReason, number>>;
   /** A few users per reason, for the report. */
   examples: Partial<Record<SkipReason, string[]>>;
+  /** Rows whose switchUpn did not finish (the process stopped between its steps): their UPN may need putting back. */
+  pendingUpnRestores: ConnectorRow[];
 }
 
 export const upnDomain = (upn: string): string => upn.slice(upn.lastIndexOf("@") + 1).toLowerCase();
@@ -56,7 +58,7 @@ export function sourceValue(user: StoredPlatformUser, source: ImmutableIdConfig[
 /** Builds the plan of one tenant from the connector space and the platform directory. Reads only; writes nothing. */
 export async function planImmutableIds(deps: { connector: ConnectorSpace; directory: PlatformDirectory }, tenant: Tenant, domains: TenantDomains): Promise<Plan> {
   const cfg = tenant.immutableId;
-  const plan: Plan = { entries: [], tenantUsers: 0, candidates: 0, skipped: {}, examples: {} };
+  const plan: Plan = { entries: [], tenantUsers: 0, candidates: 0, skipped: {}, examples: {}, pendingUpnRestores: [] };
   const skip = (reason: SkipReason, id: string) => {
     plan.skipped[reason] = (plan.skipped[reason] ?? 0) + 1;
     const ex = (plan.examples[reason] ??= []);
@@ -67,6 +69,7 @@ export async function planImmutableIds(deps: { connector: ConnectorSpace; direct
   const taken = new Set<string>();
   const toRead: ConnectorRow[] = [];
   for await (const row of deps.connector.list(tenant.tenantId)) {
+    if (row.upnSwitch && !row.removed) plan.pendingUpnRestores.push(row);
     const existing = row.user.onPremisesImmutableId;
     if (existing) taken.add(existing.toLowerCase());
     if (row.removed) continue;

@@ -12,6 +12,8 @@ import type { Logger } from "../log.js";
 import { addError, type ImmutableIdCounts, type RunReport } from "../runs/report.js";
 import type { RunStore } from "../runs/store.js";
 import type { Tenant } from "../tenants/model.js";
+import { chunk } from "../util/concurrency.js";
+import { BATCH_SIZE, executeBatch } from "./batch.js";
 import { planHash, PlanStore } from "./plan.js";
 import { capOf, planImmutableIds, type SkipReason, type TenantDomains } from "./planner.js";
 import { GRAPH_WRITE_BUDGET, WriteBudget, type WriteBudgetOptions } from "./write-budget.js";
@@ -128,6 +130,8 @@ export async function runImmutableIdSync(deps: ImmutableIdDeps, tenant: Tenant, 
     counts.capExceeded = undefined; // the cap did not stop this run
   }
 
+  await restoreUnfinishedUpnSwitches(deps, tenant, report, plan.pendingUpnRestores, o);
+
   const outcome = await writeImmutableIds(plan.entries, {
     client: o.graph,
     tenant: ref,
@@ -147,6 +151,39 @@ export async function runImmutableIdSync(deps: ImmutableIdDeps, tenant: Tenant, 
   applyOutcome(report, counts, outcome, cfg.source);
   report.immutableId = counts;
   return { completed: outcome.completed };
+}
+
+/**
+ * Users whose switchUpn stopped between its steps (a crash): where the UPN is still the temporary one, it is put
+ * back; the marker is cleared once the UPN is no longer the temporary one. Runs before any new write.
+ */
+async function restoreUnfinishedUpnSwitches(deps: ImmutableIdDeps, tenant: Tenant, report: RunReport, rows: ConnectorRow[], o: ImmutableIdOptions): Promise<void> {
+  if (rows.length === 0) return;
+  const ref = { tenantId: tenant.tenantId, clientId: tenant.clientId };
+  const batchOptions = { client: o.graph, tenant: ref, counters: o.counters };
+  const cleared: ConnectorRow[] = [];
+  for (const group of chunk(rows, BATCH_SIZE)) {
+    const current = await executeBatch(group.map((r) => ({ id: r.id, method: "GET" as const, url: `/users/${r.id}?$select=id,userPrincipalName` })), batchOptions);
+    const toRestore = group.filter((r) => {
+      const a = current.get(r.id);
+      const upn = a && a.status === 200 ? (a.body as { userPrincipalName?: string } | undefined)?.userPrincipalName : undefined;
+      if (a?.status === 404 || (upn !== undefined && upn.toLowerCase() !== r.upnSwitch!.temporary.toLowerCase())) {
+        cleared.push({ ...r, upnSwitch: undefined, user: { ...r.user, ...(upn ? { userPrincipalName: upn } : {}) } });
+        return false;
+      }
+      return upn !== undefined;
+    });
+    const put = await executeBatch(toRestore.map((r) => ({ id: r.id, method: "PATCH" as const, url: `/users/${r.id}`, body: { userPrincipalName: r.upnSwitch!.original } })), { ...batchOptions, budget: new WriteBudget(o.budget ?? GRAPH_WRITE_BUDGET) });
+    for (const r of toRestore) {
+      const a = put.get(r.id);
+      if (a && a.status >= 200 && a.status < 300) cleared.push({ ...r, upnSwitch: undefined, user: { ...r.user, userPrincipalName: r.upnSwitch!.original } });
+      else addError(report, "IMMUTABLE_ID_UPN_RESTORE_FAILED", `A UPN moved by switchUpn could not be put back (${r.upnSwitch!.temporary} → ${r.upnSwitch!.original}): fix it by hand in the Entra admin center now.`, [r.id]);
+    }
+  }
+  if (cleared.length) {
+    await deps.connector.putMany(tenant.tenantId, cleared);
+    report.notices.push(`Immutable ID sync finished ${cleared.length} switchUpn move(s) an earlier run left unfinished (UPNs put back where still temporary).`);
+  }
 }
 
 function skipMessage(reason: SkipReason, source: string): string {

@@ -176,7 +176,11 @@ export async function writeImmutableIds(users: readonly PlannedUser[], o: Writer
     // Record what the re-read found and every success before the next group goes.
     const doneIds = new Set(done.map((u) => u.entraId));
     const save = rows.filter((r) => !doneIds.has(r.id));
-    for (const u of done) save.push({ ...u.row, user: { ...u.row.user, userPrincipalName: u.userPrincipalName, onPremisesImmutableId: u.value } });
+    for (const u of done) {
+      // A switchUpn marker stays only while the UPN is still the temporary one (its restore failed).
+      const marker = u.row.upnSwitch && u.userPrincipalName.toLowerCase() === u.row.upnSwitch.temporary.toLowerCase() ? u.row.upnSwitch : undefined;
+      save.push({ ...u.row, upnSwitch: marker, user: { ...u.row.user, userPrincipalName: u.userPrincipalName, onPremisesImmutableId: u.value } });
+    }
     if (save.length) await o.saveRows(save);
     out.written += done.length;
     o.onGroup?.(out);
@@ -188,6 +192,9 @@ export async function writeImmutableIds(users: readonly PlannedUser[], o: Writer
    */
   async function switchUpn(list: PlannedUser[]): Promise<PlannedUser[]> {
     const temp = new Map(list.map((u) => [u.entraId, `${u.userPrincipalName.slice(0, u.userPrincipalName.lastIndexOf("@"))}@${o.domains.initial}`]));
+    // Durable before the move: should this process die between the steps, the next run puts the UPN back.
+    const at = new Date().toISOString();
+    await o.saveRows(list.map((u) => ({ ...u.row, upnSwitch: { original: u.userPrincipalName, temporary: temp.get(u.entraId)!, at } })));
     const moved = await patch(list.map((u) => ({ id: `m-${u.entraId}`, userId: u.entraId, body: { userPrincipalName: temp.get(u.entraId) }, expect: { upn: temp.get(u.entraId)! } })));
     const back: PlannedUser[] = [];
     const ready = list.filter((u) => {

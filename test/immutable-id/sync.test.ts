@@ -156,6 +156,26 @@ describe("Immutable ID sync against the local stack", () => {
     expect(r2.immutableId?.written).toBe(0);
   });
 
+  it("switchUpn: a run that stopped between moving the UPN and writing leaves a marker; the next run puts the UPN back and writes", async () => {
+    const s = stack();
+    const id = randomUUID();
+    const { tenant } = await tenantWith(s, { users: [{ id, userPrincipalName: "dan@skolan.se" }], platformUsers: [{ id: "p-dan", tenantId: "x", externalId: id }], federatedDomains: ["skolan.se"], immutableId: { federatedDomains: "switchUpn" } });
+    await run(s, tenant.tenantId, { only: ["update"] });
+    // The state a crash right after the first PATCH leaves: the UPN on the initial domain, the marker in the row.
+    const temporary = "dan@school.onmicrosoft.com";
+    s.sim.control.updateUser(tenant.tenantId, id, { userPrincipalName: temporary });
+    const row = (await s.app.connector.get(tenant.tenantId, id))!;
+    await s.app.connector.putMany(tenant.tenantId, [{ ...row, upnSwitch: { original: "dan@skolan.se", temporary, at: new Date().toISOString() } }]);
+
+    const report = await run(s, tenant.tenantId); // update sync sees the temporary UPN; Immutable ID sync repairs it
+    const dan = s.sim.control.getUser(tenant.tenantId, id)!;
+    expect(dan.userPrincipalName).toBe("dan@skolan.se");
+    expect(dan.onPremisesImmutableId).toBe(b64("p-dan"));
+    expect(report.notices.join(" ")).toMatch(/switchUpn move\(s\) an earlier run left unfinished/);
+    expect(report.errors.map((e) => e.code)).not.toContain("IMMUTABLE_ID_UPN_RESTORE_FAILED");
+    expect((await s.app.connector.get(tenant.tenantId, id))?.upnSwitch).toBeUndefined();
+  });
+
   it("mode off skips the step with a notice", async () => {
     const s = stack();
     const { tenant } = await tenantWith(s, { n: 3, immutableId: { mode: "off" } });
