@@ -6,6 +6,9 @@ export type StoredPlatformUser = PlatformUser & { etag: string };
 /** Attributes a platform user can be looked up by (case-insensitive except externalId). */
 export type LookupAttribute = "externalId" | "userName" | "email";
 
+/** A lookup value as compared: externalId exactly, userName and email trimmed and lower-cased. */
+export const normalizeLookup = (attr: LookupAttribute, v: string): string => (attr === "externalId" ? v : v.trim().toLowerCase());
+
 export interface PlatformUpdate {
   user: StoredPlatformUser;
   /** New values; `null` clears. Bookkeeping fields (entraRemovedAt …) may be included. */

@@ -1,4 +1,4 @@
-import type { LookupAttribute, PlatformDirectory, StoredPlatformUser } from "./directory.js";
+import { normalizeLookup, type LookupAttribute, type PlatformDirectory, type StoredPlatformUser } from "./directory.js";
 
 /** What matching needs from the platform directory. */
 export type DirectoryLookup = Pick<PlatformDirectory, "findBy"> & {
@@ -6,7 +6,7 @@ export type DirectoryLookup = Pick<PlatformDirectory, "findBy"> & {
   invalidate(ids: Iterable<string>): void;
 };
 
-const norm = (attr: LookupAttribute, v: string) => (attr === "externalId" ? v : v.trim().toLowerCase());
+const norm = normalizeLookup;
 
 /** Point lookups straight against the directory (incremental rounds: cost in proportion to the changes). */
 export function directLookup(directory: PlatformDirectory): DirectoryLookup {

@@ -2,11 +2,11 @@ import { odata, type TableClient, type TransactionAction } from "@azure/data-tab
 import { EntraSyncError } from "../errors.js";
 import { chunk, mapLimit } from "../util/concurrency.js";
 import { encodeKey, getOrUndefined, isConflict, isPreconditionFailed, storageError } from "../state/tables-client.js";
-import type { ApplyResult, LookupAttribute, PlatformDirectory, PlatformUpdate, StoredPlatformUser } from "./directory.js";
+import { normalizeLookup, type ApplyResult, type LookupAttribute, type PlatformDirectory, type PlatformUpdate, type StoredPlatformUser } from "./directory.js";
 import type { PlatformUser } from "./types.js";
 
 const LOOKUPS: LookupAttribute[] = ["externalId", "userName", "email"];
-const norm = (attr: LookupAttribute, v: string) => (attr === "externalId" ? v : v.trim().toLowerCase());
+const norm = normalizeLookup;
 const indexPk = (tenantId: string, attr: LookupAttribute) => `${tenantId}|${attr}`;
 
 interface IndexEntity {

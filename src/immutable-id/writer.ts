@@ -137,7 +137,8 @@ export async function writeImmutableIds(users: readonly PlannedUser[], o: Writer
         continue;
       }
       if (a.status !== 200) {
-        fail(classifyWriteFailure(a).reason === "transient" ? "transient" : "refused", u.entraId, `re-read before the write failed: ${classifyWriteFailure(a).message}`);
+        const c = classifyWriteFailure(a);
+        fail(c.reason === "transient" ? "transient" : "refused", u.entraId, `re-read before the write failed: ${c.message}`);
         continue;
       }
       const b = a.body as unknown as Refreshed;

@@ -4,7 +4,7 @@ import { z } from "zod";
 import type { Settings } from "../config/settings.js";
 import { EntraSyncError } from "../errors.js";
 import { QUEUES } from "../state/tables.js";
-import { chunk, mapLimit } from "../util/concurrency.js";
+import { mapLimit } from "../util/concurrency.js";
 
 /** One message of the sync-jobs queue: start or continue one run of one tenant. */
 export const syncJobSchema = z
@@ -46,7 +46,7 @@ export class JobQueue {
 
   /** Sends many jobs with bounded parallelism (Storage queues have no batch send). */
   async sendMany(jobs: readonly SyncJob[], delays?: readonly number[]): Promise<void> {
-    for (const part of chunk(jobs.map((j, i) => [j, delays?.[i] ?? 0] as const), 256)) await mapLimit(part, 32, ([j, d]) => this.send(j, d));
+    await mapLimit(jobs.map((j, i) => [j, delays?.[i] ?? 0] as const), 32, ([j, d]) => this.send(j, d));
   }
 
   /** Takes up to `max` messages (for the local runner and tests; in Azure the Functions host does this). */
