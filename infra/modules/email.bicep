@@ -1,6 +1,7 @@
 // Azure Communication Services Email: an Email Communication Service with an Azure-managed domain
 // (<guid>.azurecomm.net, no DNS to verify), and a Communication Service linked to it that the app sends through
-// with its managed identity (role in rbac.bicep).
+// with its managed identity (role in rbac.bicep). Local (access key) auth is off: a connection string or key
+// is refused, so an Entra token with the send role is the only way to send.
 
 @description('Name of the Email Communication Service.')
 @minLength(1)
@@ -75,6 +76,7 @@ resource communicationService 'Microsoft.Communication/communicationServices@202
   tags: tags
   properties: {
     dataLocation: dataLocation
+    disableLocalAuth: true
     linkedDomains: [
       emailService::domain.id
     ]

@@ -45,16 +45,19 @@ var roles = {
   keyVaultSecretsOfficer: 'b86a8fe4-44ce-4948-aee5-eccb2c155cd7'
   // Send telemetry to an Application Insights component whose local (key) auth is off.
   monitoringMetricsPublisher: '3913510d-42f4-4e42-8a64-420c390055eb'
-  // Communication and Email Service Owner. ACS Email has no data-plane role: sending with an Entra token is
-  // authorised against the control-plane action Microsoft.Communication/CommunicationServices/write, which no
-  // narrower built-in role holds. This role (only Microsoft.Communication actions, unlike Contributor) is
-  // therefore assigned on the one Communication Service resource and nothing above it. A custom role with
-  // CommunicationServices/read+write and EmailServices/read would be narrower still, but needs the deployer to be
-  // allowed to create role definitions.
-  communicationAndEmailServiceOwner: '09976791-48a7-449e-bb21-39d1a415f350'
 }
 
 var withOperator = !empty(operatorPrincipalId)
+
+// ACS Email has no built-in data-plane role: sending with an Entra token is authorised against these control-plane
+// actions on the Communication Service (Microsoft's documented custom role for sending with an Entra identity).
+// The built-in alternative, Communication and Email Service Owner, holds every Communication action, key listing
+// and deletion included.
+var mailSendActions = [
+  'Microsoft.Communication/CommunicationServices/Read'
+  'Microsoft.Communication/CommunicationServices/Write'
+  'Microsoft.Communication/EmailServices/write'
+]
 
 resource storage 'Microsoft.Storage/storageAccounts@2026-06-01' existing = {
   name: storageAccountName
@@ -70,6 +73,28 @@ resource appInsights 'Microsoft.Insights/components@2020-02-02' existing = {
 
 resource communicationService 'Microsoft.Communication/communicationServices@2026-03-18' existing = {
   name: communicationServiceName
+}
+
+// Custom role definitions are tenant-wide: the name and the GUID carry the resource group so that two deployments
+// never collide, and the role can be assigned in this resource group only.
+resource mailSenderRole 'Microsoft.Authorization/roleDefinitions@2022-04-01' = {
+  name: guid(resourceGroup().id, 'entra-sync-mail-sender')
+  properties: {
+    roleName: 'entra-sync mail sender (${uniqueString(resourceGroup().id)})'
+    description: 'Send e-mail through Azure Communication Services with an Entra token; nothing else.'
+    type: 'CustomRole'
+    assignableScopes: [
+      resourceGroup().id
+    ]
+    permissions: [
+      {
+        actions: mailSendActions
+        notActions: []
+        dataActions: []
+        notDataActions: []
+      }
+    ]
+  }
 }
 
 // --- the app's managed identity ---
@@ -125,10 +150,10 @@ resource appTelemetry 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
 }
 
 resource appMail 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
-  name: guid(communicationService.id, appPrincipalId, roles.communicationAndEmailServiceOwner)
+  name: guid(communicationService.id, appPrincipalId, mailSenderRole.id)
   scope: communicationService
   properties: {
-    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.communicationAndEmailServiceOwner)
+    roleDefinitionId: mailSenderRole.id
     principalId: appPrincipalId
     principalType: 'ServicePrincipal'
   }
