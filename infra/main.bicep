@@ -97,6 +97,19 @@ param emailDataLocation string = 'Europe'
 @maxLength(64)
 param mailSenderDisplayName string = 'entra-sync'
 
+@description('Reach Storage and the Key Vault only from a virtual network: VNet integration of the app, private endpoints, public network access off. Operators then run the CLI from inside the network or from allowedIpRanges.')
+param networkIsolation bool = false
+
+@description('With networkIsolation: public IPv4 addresses or CIDR ranges (e.g. the operators\' office) still allowed to reach Storage and the Key Vault; single addresses without /32.')
+param allowedIpRanges string[] = []
+
+@description('With networkIsolation: address space of the virtual network, /24 or larger; pick one that does not overlap networks you may peer with.')
+param vnetAddressPrefix string = '10.90.0.0/24'
+
+@description('Appended to the Key Vault\'s name (letters and digits). A deleted vault keeps its name for the soft-delete retention and purge protection forbids purging it: set a new suffix to redeploy where one was removed.')
+@maxLength(4)
+param keyVaultNameSuffix string = ''
+
 @description('Tags applied to every resource (azd passes azd-env-name).')
 param tags object = {}
 
@@ -104,7 +117,8 @@ var token = uniqueString(resourceGroup().id)
 var prefix = toLower(namePrefix)
 var names = {
   storage: take('${prefix}${token}', 24)
-  keyVault: take('${prefix}kv${token}', 24)
+  // Without a suffix, the name of every earlier deployment (renaming a vault would replace it).
+  keyVault: take('${take('${prefix}kv${token}', 24 - length(keyVaultNameSuffix))}${toLower(keyVaultNameSuffix)}', 24)
   logAnalytics: '${prefix}-log-${token}'
   appInsights: '${prefix}-appi-${token}'
   plan: '${prefix}-plan-${token}'
@@ -112,6 +126,7 @@ var names = {
   emailService: '${prefix}-email-${token}'
   communicationService: '${prefix}-acs-${token}'
   deploymentContainer: 'app-package-${take(token, 7)}'
+  virtualNetwork: '${prefix}-vnet-${token}'
 }
 
 // Exactly TABLES and QUEUES of src/state/tables.ts (checked by test/infra/bicep.test.ts).
@@ -149,6 +164,8 @@ module storage 'modules/storage.bicep' = {
     deploymentContainerName: names.deploymentContainer
     queueNames: queueNames
     tableNames: tableNames
+    networkIsolation: networkIsolation
+    allowedIpRanges: allowedIpRanges
     tags: tags
   }
 }
@@ -158,6 +175,20 @@ module keyVault 'modules/keyvault.bicep' = {
   params: {
     location: location
     keyVaultName: names.keyVault
+    networkIsolation: networkIsolation
+    allowedIpRanges: allowedIpRanges
+    tags: tags
+  }
+}
+
+module network 'modules/network.bicep' = if (networkIsolation) {
+  name: 'network'
+  params: {
+    location: location
+    virtualNetworkName: names.virtualNetwork
+    addressPrefix: vnetAddressPrefix
+    storageAccountName: storage.outputs.name
+    keyVaultName: keyVault.outputs.name
     tags: tags
   }
 }
@@ -195,6 +226,7 @@ module functionApp 'modules/functionapp.bicep' = {
     mailFrom: email.outputs.mailFrom
     operatorEmail: operatorEmail
     acsEndpoint: email.outputs.endpoint
+    virtualNetworkSubnetId: networkIsolation ? network!.outputs.appSubnetId : ''
     tags: tags
     appTags: union(tags, { 'azd-service-name': 'api' })
   }

@@ -74,6 +74,9 @@ param operatorEmail string
 @description('Communication Services endpoint (ACS_EMAIL_ENDPOINT).')
 param acsEndpoint string
 
+@description('Subnet (delegated to Microsoft.App/environments) the app integrates with; empty for none.')
+param virtualNetworkSubnetId string = ''
+
 @description('Tags applied to the plan.')
 param tags object = {}
 
@@ -108,6 +111,8 @@ resource functionApp 'Microsoft.Web/sites@2025-03-01' = {
   }
   properties: {
     serverFarmId: plan.id
+    // Outbound calls to Storage and the Key Vault go through this subnet to their private endpoints.
+    virtualNetworkSubnetId: empty(virtualNetworkSubnetId) ? null : virtualNetworkSubnetId
     httpsOnly: true
     clientAffinityEnabled: false
     siteConfig: {

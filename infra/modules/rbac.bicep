@@ -150,10 +150,11 @@ resource appTelemetry 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
 }
 
 resource appMail 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
-  name: guid(communicationService.id, appPrincipalId, mailSenderRole.id)
+  name: guid(communicationService.id, appPrincipalId, mailSenderRole.name)
   scope: communicationService
   properties: {
-    roleDefinitionId: mailSenderRole.id
+    // The subscription-level form of the id, as Azure lists custom roles.
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', mailSenderRole.name)
     principalId: appPrincipalId
     principalType: 'ServicePrincipal'
   }

@@ -1,6 +1,7 @@
 // The storage account of the Functions host and of the app: the Flex deployment container, the host's own blobs,
 // the sync-jobs queues and every table of src/state/tables.ts. Shared keys are off: everything reaches it with an
-// Entra identity (the app's managed identity, operators' `az login`).
+// Entra identity (the app's managed identity, operators' `az login`). With networkIsolation the account takes
+// traffic only through its private endpoints (modules/network.bicep) and from allowedIpRanges.
 
 @description('Azure region of the account.')
 param location string
@@ -32,8 +33,24 @@ param queueNames string[]
 @minLength(1)
 param tableNames string[]
 
+@description('Whether the account is reachable only through its private endpoints (and from allowedIpRanges).')
+param networkIsolation bool = false
+
+@description('Public IPv4 addresses or CIDR ranges still allowed in when networkIsolation is on (single addresses without /32).')
+param allowedIpRanges string[] = []
+
 @description('Tags applied to every resource.')
 param tags object = {}
+
+// Isolated: no trusted-service bypass, and no public endpoint at all unless an address range is let in.
+var networkAcls = networkIsolation
+  ? {
+      defaultAction: 'Deny'
+      bypass: 'None'
+      ipRules: map(allowedIpRanges, range => { value: range, action: 'Allow' })
+      virtualNetworkRules: []
+    }
+  : { defaultAction: 'Allow', bypass: 'AzureServices' }
 
 resource storage 'Microsoft.Storage/storageAccounts@2026-06-01' = {
   name: storageAccountName
@@ -49,8 +66,8 @@ resource storage 'Microsoft.Storage/storageAccounts@2026-06-01' = {
     defaultToOAuthAuthentication: true
     minimumTlsVersion: 'TLS1_2'
     supportsHttpsTrafficOnly: true
-    publicNetworkAccess: 'Enabled'
-    networkAcls: { defaultAction: 'Allow', bypass: 'AzureServices' }
+    publicNetworkAccess: networkIsolation && empty(allowedIpRanges) ? 'Disabled' : 'Enabled'
+    networkAcls: networkAcls
   }
 
   resource blobService 'blobServices' = {
