@@ -1,12 +1,14 @@
 /**
  * Compiles and lints infra/main.bicep with the pinned Bicep CLI (scripts/bicep.sh) and checks the ARM JSON it
- * produces: hardening flags, the exact role assignments, and app settings that match APP_SETTINGS. No Azure is
- * reachable from the build machines, so this is what stands in for a deployment.
+ * produces: hardening flags, the exact role assignments, and app settings that match APP_SETTINGS. `bicep snapshot`
+ * then predicts the resources of whole deployments (parameters applied, conditions and names resolved) with the
+ * network isolation off and on. No Azure is reachable from the build machines, so this is what stands in for a
+ * deployment.
  */
-import { spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { spawn, spawnSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { dirname, join, resolve } from "node:path";
+import { dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { APP_SETTINGS, type AppSettingName } from "../../src/config/settings.js";
@@ -67,8 +69,17 @@ const ROLE = {
   keyVaultSecretsUser: "4633458b-17de-408a-b874-0445c86b69e6",
   keyVaultSecretsOfficer: "b86a8fe4-44ce-4948-aee5-eccb2c155cd7",
   monitoringMetricsPublisher: "3913510d-42f4-4e42-8a64-420c390055eb",
-  communicationAndEmailServiceOwner: "09976791-48a7-449e-bb21-39d1a415f350",
 } as const;
+/** Holds every Communication action (key listing, deletion); the app gets the custom mail sender role instead. */
+const COMMUNICATION_AND_EMAIL_SERVICE_OWNER = "09976791-48a7-449e-bb21-39d1a415f350";
+/** Microsoft's documented custom role for sending ACS e-mail with an Entra identity: these actions, no others. */
+const MAIL_SEND_ACTIONS = [
+  "Microsoft.Communication/CommunicationServices/Read",
+  "Microsoft.Communication/CommunicationServices/Write",
+  "Microsoft.Communication/EmailServices/write",
+];
+/** The custom role as the role-assignment helper below names it. */
+const MAIL_SENDER = "custom:mail-sender";
 const BROAD_ROLES = {
   owner: "8e3af657-a8ff-443c-a75c-2fe8c4bcb635",
   contributor: "b24988ac-6180-42a0-ab88-20f7382dd24c",
@@ -89,6 +100,19 @@ function run(cmd: string, args: string[], timeoutMs: number) {
   const r = spawnSync(cmd, args, { cwd: root, encoding: "utf8", timeout: timeoutMs, maxBuffer: 64 * 1024 * 1024 });
   if (r.error) throw r.error;
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** Like run, without blocking the test worker's event loop while the CLI works (snapshots take seconds each). */
+function runAsync(cmd: string, args: string[], timeoutMs: number): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  return new Promise((done, fail) => {
+    const child = spawn(cmd, args, { cwd: root, timeout: timeoutMs });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+    child.on("error", fail);
+    child.on("close", (status) => done({ status, stdout, stderr }));
+  });
 }
 
 /** Walks a template and every nested deployment's inline template. */
@@ -126,20 +150,147 @@ function props(r: Json): Json {
   return (r.properties ?? {}) as Json;
 }
 
-beforeAll(() => {
+/** A resource as `bicep snapshot` predicts it: ids and names resolved where the snapshot can resolve them. */
+interface Predicted {
+  id: string;
+  type: string;
+  name: string;
+  properties?: Json;
+}
+const SNAPSHOT_SCOPE = {
+  tenant: "00000000-0000-0000-0000-0000000000aa",
+  subscription: "00000000-0000-0000-0000-0000000000bb",
+  resourceGroup: "rg-entra-sync-test",
+  location: "westeurope",
+};
+const rgId = `/subscriptions/${SNAPSHOT_SCOPE.subscription}/resourceGroups/${SNAPSHOT_SCOPE.resourceGroup}`;
+/** The public cloud's values of environment(), as Azure Resource Manager documents them. */
+const AZURE_CLOUD = { suffixes: { storage: "core.windows.net", keyvaultDns: ".vault.azure.net" } };
+/** Microsoft's private DNS zone of each private-endpoint sub-resource (group id) in the public cloud. */
+const PRIVATE_DNS_ZONES: Record<string, string> = {
+  blob: "privatelink.blob.core.windows.net",
+  queue: "privatelink.queue.core.windows.net",
+  table: "privatelink.table.core.windows.net",
+  vault: "privatelink.vaultcore.azure.net",
+};
+const snapshots: Record<"open" | "isolated" | "isolatedWithIps", { status: number | null; stderr: string; resources: Predicted[] }> = {
+  open: { status: null, stderr: "", resources: [] },
+  isolated: { status: null, stderr: "", resources: [] },
+  isolatedWithIps: { status: null, stderr: "", resources: [] },
+};
+
+/**
+ * Evaluates the few template functions a snapshot leaves unresolved in names and ids because they depend on the
+ * cloud (environment()): string literals, format, replace, resourceId and property access, in the public cloud.
+ */
+function armEval(value: unknown): unknown {
+  const text = String(value);
+  if (!text.startsWith("[") || text.startsWith("[[")) return value;
+  const src = text.slice(1, -1);
+  let pos = 0;
+  const skip = () => {
+    while (src[pos] === " ") pos++;
+  };
+  const expr = (): unknown => {
+    skip();
+    let v: unknown;
+    if (src[pos] === "'") {
+      let out = "";
+      pos++;
+      for (;;) {
+        if (src[pos] === "'" && src[pos + 1] === "'") (out += "'"), (pos += 2);
+        else if (src[pos] === "'") break;
+        else out += src[pos++];
+      }
+      pos++;
+      v = out;
+    } else {
+      const name = /^\w+/.exec(src.slice(pos))![0];
+      pos += name.length;
+      const args: unknown[] = [];
+      expect(src[pos], `call of ${name} in ${text}`).toBe("(");
+      pos++;
+      skip();
+      while (src[pos] !== ")") {
+        args.push(expr());
+        skip();
+        if (src[pos] === ",") pos++;
+      }
+      pos++;
+      const s = args.map(String);
+      if (name === "format") v = s[0]!.replace(/\{(\d+)\}/g, (_, i: string) => s[Number(i) + 1]!);
+      else if (name === "replace") v = s[0]!.split(s[1]!).join(s[2]!);
+      else if (name === "environment") v = AZURE_CLOUD;
+      else if (name === "resourceId") v = `/subscriptions/${s[0]}/resourceGroups/${s[1]}/providers/${s[2]}/${s.slice(3).join("/")}`;
+      else throw new Error(`armEval: no ${name}() in ${text}`);
+    }
+    while (src[pos] === ".") {
+      const prop = /^\w+/.exec(src.slice(pos + 1))![0];
+      pos += prop.length + 1;
+      v = (v as Record<string, unknown>)[prop];
+    }
+    return v;
+  };
+  const result = expr();
+  skip();
+  expect(pos, `whole expression read: ${text}`).toBe(src.length);
+  return result;
+}
+
+/** The scope (resource id) of a predicted role assignment, whose own id may still hold the principal's reference(). */
+function assignmentScope(a: Predicted): string {
+  const m = /^\[extensionResourceId\('([^']+)', 'Microsoft\.Authorization\/roleAssignments'/.exec(a.id);
+  return m ? m[1]! : a.id.replace(/\/providers\/Microsoft\.Authorization\/roleAssignments\/[^/]+$/, "");
+}
+
+/** Runs `bicep snapshot` of main.bicep with these parameters (a .bicepparam beside the build output). */
+async function snapshot(name: keyof typeof snapshots, params: Record<string, unknown>): Promise<void> {
+  const file = join(outDir, `${name}.bicepparam`);
+  const lines = [`using '${relative(outDir, mainBicep).split("\\").join("/")}'`];
+  for (const [k, v] of Object.entries(params)) lines.push(`param ${k} = ${JSON.stringify(v).replaceAll('"', "'")}`);
+  writeFileSync(file, lines.join("\n") + "\n");
+  const r = await runAsync(
+    bicep,
+    ["snapshot", file, "--tenant-id", SNAPSHOT_SCOPE.tenant, "--subscription-id", SNAPSHOT_SCOPE.subscription,
+      "--resource-group", SNAPSHOT_SCOPE.resourceGroup, "--location", SNAPSHOT_SCOPE.location],
+    120_000,
+  );
+  snapshots[name].status = r.status;
+  snapshots[name].stderr = r.stderr + r.stdout;
+  if (r.status === 0) {
+    const json = JSON.parse(readFileSync(join(outDir, `${name}.snapshot.json`), "utf8")) as { predictedResources: Predicted[] };
+    snapshots[name].resources = json.predictedResources;
+  }
+}
+
+function predicted(name: keyof typeof snapshots, type: string): Predicted[] {
+  expect(snapshots[name].status, snapshots[name].stderr).toBe(0);
+  return snapshots[name].resources.filter((r) => r.type.toLowerCase() === type.toLowerCase());
+}
+function onePredicted(name: keyof typeof snapshots, type: string): Predicted {
+  const found = predicted(name, type);
+  expect(found, `exactly one ${type} in the ${name} snapshot`).toHaveLength(1);
+  return found[0]!;
+}
+
+beforeAll(async () => {
   // A cold cache restores the Bicep CLI from NuGet first.
-  const located = run("bash", [join(root, "scripts/bicep.sh")], 240_000);
+  const located = await runAsync("bash", [join(root, "scripts/bicep.sh")], 240_000);
   expect(located.status, located.stderr).toBe(0);
   bicep = located.stdout.trim().split("\n").pop() ?? "";
   expect(bicep).not.toBe("");
 
   outDir = mkdtempSync(join(tmpdir(), "entra-sync-bicep-"));
-  build = run(bicep, ["build", mainBicep, "--outdir", outDir], 120_000);
-  lint = run(bicep, ["lint", mainBicep, "--diagnostics-format", "sarif"], 120_000);
+  build = await runAsync(bicep, ["build", mainBicep, "--outdir", outDir], 120_000);
+  lint = await runAsync(bicep, ["lint", mainBicep, "--diagnostics-format", "sarif"], 120_000);
   if (build.status === 0) {
     template = JSON.parse(readFileSync(join(outDir, "main.json"), "utf8")) as Json;
     walk(template, "", resources, outputs);
   }
+  const required = { namePrefix: "entrasync", operatorEmail: "ops@platform.example", operatorPrincipalId: "00000000-0000-0000-0000-0000000000cc" };
+  await snapshot("open", required);
+  await snapshot("isolated", { ...required, networkIsolation: true });
+  await snapshot("isolatedWithIps", { ...required, networkIsolation: true, allowedIpRanges: ["203.0.113.7", "198.51.100.0/24"], keyVaultNameSuffix: "r2" });
 }, 300_000);
 
 afterAll(() => {
@@ -189,7 +340,7 @@ describe("infra/main.bicep compiles and lints clean", () => {
 
   it("composes one nested deployment per concern and uses no registry module", () => {
     const modules = ofType("Microsoft.Resources/deployments").map((f) => String(f.resource.name));
-    expect(modules.sort()).toEqual(["email", "functionapp", "keyvault", "monitoring", "rbac", "storage"]);
+    expect(modules.sort()).toEqual(["email", "functionapp", "keyvault", "monitoring", "network", "rbac", "storage"]);
     expect(readFileSync(mainBicep, "utf8")).not.toMatch(/br[/:]/);
   });
 });
@@ -252,6 +403,11 @@ describe("e-mail", () => {
     one("Microsoft.Communication/emailServices/domains/senderUsernames");
     const acs = props(one("Microsoft.Communication/communicationServices"));
     expect(JSON.stringify(acs.linkedDomains)).toContain("Microsoft.Communication/emailServices/domains");
+  });
+
+  it("has local (access key) auth off on the Communication Service: only an Entra token sends", () => {
+    expect(props(one("Microsoft.Communication/communicationServices")).disableLocalAuth).toBe(true);
+    expect(onePredicted("open", "Microsoft.Communication/communicationServices").properties?.disableLocalAuth).toBe(true);
   });
 });
 
@@ -354,9 +510,10 @@ describe("role assignments", () => {
     return ofType("Microsoft.Authorization/roleAssignments").map(({ resource, variables }) => {
       const p = props(resource);
       const roleExpr = String(p.roleDefinitionId);
+      const custom = /^\[subscriptionResourceId\('Microsoft\.Authorization\/roleDefinitions', guid\(resourceGroup\(\)\.id, 'entra-sync-mail-sender'\)\)\]$/;
       const m = /^\[subscriptionResourceId\('Microsoft\.Authorization\/roleDefinitions', variables\('roles'\)\.(\w+)\)\]$/.exec(roleExpr);
-      expect(m, `role from the roles map: ${roleExpr}`).not.toBeNull();
-      const role = String((variables.roles as Record<string, string>)[m![1]!]);
+      expect(m !== null || custom.test(roleExpr), `role from the roles map or the mail sender role: ${roleExpr}`).toBe(true);
+      const role = m ? String((variables.roles as Record<string, string>)[m[1]!]) : MAIL_SENDER;
       const scope = resource.scope === undefined ? "" : String(resource.scope);
       const scopeType = /resourceId\('([^']+)'/.exec(scope)?.[1] ?? "resourceGroup";
       return {
@@ -385,7 +542,7 @@ describe("role assignments", () => {
         `${ROLE.storageTableDataContributor}@Microsoft.Storage/storageAccounts`,
         `${ROLE.keyVaultSecretsUser}@Microsoft.KeyVault/vaults`,
         `${ROLE.monitoringMetricsPublisher}@Microsoft.Insights/components`,
-        `${ROLE.communicationAndEmailServiceOwner}@Microsoft.Communication/communicationServices`,
+        `${MAIL_SENDER}@Microsoft.Communication/communicationServices`,
       ].sort(),
     );
     for (const a of app) {
@@ -409,6 +566,50 @@ describe("role assignments", () => {
     }
   });
 
+  it("assigns Communication and Email Service Owner to no one", () => {
+    expect(assignments().map((a) => a.role)).not.toContain(COMMUNICATION_AND_EMAIL_SERVICE_OWNER);
+    expect(JSON.stringify(template)).not.toContain(COMMUNICATION_AND_EMAIL_SERVICE_OWNER);
+  });
+
+  it("defines the mail sender role with exactly the send actions, assignable in the resource group only", () => {
+    const role = onePredicted("open", "Microsoft.Authorization/roleDefinitions");
+    const p = role.properties!;
+    expect(p.type).toBe("CustomRole");
+    expect(p.assignableScopes).toEqual([rgId]);
+    expect(p.permissions).toEqual([{ actions: MAIL_SEND_ACTIONS, notActions: [], dataActions: [], notDataActions: [] }]);
+    // Custom role names are unique per tenant: one per resource group, so two deployments never collide.
+    expect(String(p.roleName)).toMatch(/^entra-sync mail sender \([a-z0-9]{13}\)$/);
+
+    const sends = predicted("open", "Microsoft.Authorization/roleAssignments").filter((a) =>
+      String(a.properties?.roleDefinitionId).endsWith(`/roleDefinitions/${role.name}`),
+    );
+    expect(sends, "assigned once").toHaveLength(1);
+    expect(sends[0]!.properties?.roleDefinitionId).toBe(
+      `/subscriptions/${SNAPSHOT_SCOPE.subscription}/providers/Microsoft.Authorization/roleDefinitions/${role.name}`,
+    );
+    const acs = onePredicted("open", "Microsoft.Communication/communicationServices");
+    expect(assignmentScope(sends[0]!)).toBe(acs.id);
+    expect(String(sends[0]!.properties?.principalId)).toContain("identity.principalId");
+  });
+
+  it("gives Storage Blob Data Owner to the app alone, on the account of the host storage and the deployment container", () => {
+    const owners = predicted("open", "Microsoft.Authorization/roleAssignments").filter((a) =>
+      String(a.properties?.roleDefinitionId).endsWith(`/roleDefinitions/${ROLE.storageBlobDataOwner}`),
+    );
+    expect(owners).toHaveLength(1);
+    const account = onePredicted("open", "Microsoft.Storage/storageAccounts");
+    // Scoped to the account itself, nothing above it: the host creates its own containers there.
+    expect(assignmentScope(owners[0]!)).toBe(account.id);
+    expect(String(owners[0]!.properties?.principalId)).toContain("Microsoft.Web/sites");
+    const container = onePredicted("open", "Microsoft.Storage/storageAccounts/blobServices/containers");
+    expect(container.id.startsWith(`${account.id}/blobServices/default/containers/app-package-`)).toBe(true);
+    // No other blob data role for anyone (Contributor, Reader, Delegator).
+    const blobRoles = ["ba92f5b4-2d11-453d-a403-e96b0029c9fe", "2a2b9908-6ea1-4ae2-8e65-a410df84e7d1", "db58b8e5-c6ad-4a2a-8342-4190687cbf4a"];
+    for (const a of predicted("open", "Microsoft.Authorization/roleAssignments")) {
+      for (const id of blobRoles) expect(String(a.properties?.roleDefinitionId)).not.toContain(id);
+    }
+  });
+
   it("assigns nothing broader: no resource-group scope, no Owner, Contributor or access administrator", () => {
     const all = assignments();
     expect(all).toHaveLength(9);
@@ -416,8 +617,107 @@ describe("role assignments", () => {
       expect(a.scopeType).not.toBe("resourceGroup");
       expect(Object.values(BROAD_ROLES)).not.toContain(a.role);
       // guid(scope.id, principal, role): stable across redeploys, distinct per principal.
-      expect(a.name).toMatch(/^\[guid\(resourceId\('[^']+', parameters\('\w+'\)\), parameters\('(app|operator)PrincipalId'\), variables\('roles'\)\.\w+\)\]$/);
+      expect(a.name).toMatch(/^\[guid\(resourceId\('[^']+', parameters\('\w+'\)\), parameters\('(app|operator)PrincipalId'\), (variables\('roles'\)\.\w+|guid\(resourceGroup\(\)\.id, 'entra-sync-mail-sender'\))\)\]$/);
     }
+  });
+});
+
+describe("network isolation", () => {
+  const acl = (r: Predicted) => r.properties?.networkAcls as Json;
+
+  it("is off by default: the first deploy keeps public endpoints (Entra auth only) and creates no network", () => {
+    const p = template.parameters as Record<string, { defaultValue?: unknown }>;
+    expect(p.networkIsolation?.defaultValue).toBe(false);
+    const open = snapshots.open.resources;
+    expect(snapshots.open.status, snapshots.open.stderr).toBe(0);
+    expect(open.filter((r) => r.type.startsWith("Microsoft.Network/"))).toEqual([]);
+    expect(onePredicted("open", "Microsoft.Web/sites").properties?.virtualNetworkSubnetId ?? null).toBeNull();
+    expect(onePredicted("open", "Microsoft.Storage/storageAccounts").properties?.publicNetworkAccess).toBe("Enabled");
+  });
+
+  it("when on, storage and vault refuse public traffic: access disabled, default deny, no trusted-service bypass", () => {
+    for (const type of ["Microsoft.Storage/storageAccounts", "Microsoft.KeyVault/vaults"]) {
+      const r = onePredicted("isolated", type);
+      expect(r.properties?.publicNetworkAccess, type).toBe("Disabled");
+      expect(acl(r), type).toMatchObject({ defaultAction: "Deny", bypass: "None", ipRules: [], virtualNetworkRules: [] });
+    }
+  });
+
+  it("when on, creates a private endpoint for blob, queue, table and the vault, each in its privatelink DNS zone", () => {
+    const account = onePredicted("isolated", "Microsoft.Storage/storageAccounts");
+    const vault = onePredicted("isolated", "Microsoft.KeyVault/vaults");
+    const vnet = onePredicted("isolated", "Microsoft.Network/virtualNetworks");
+    const endpointSubnet = `${vnet.id}/subnets/private-endpoints`;
+    const targets: Record<string, string> = { blob: account.id, queue: account.id, table: account.id, vault: vault.id };
+
+    const endpoints = predicted("isolated", "Microsoft.Network/privateEndpoints");
+    const zones = predicted("isolated", "Microsoft.Network/privateDnsZones").map((z) => String(armEval(z.name)));
+    expect(zones.sort()).toEqual(Object.values(PRIVATE_DNS_ZONES).sort());
+    const links = predicted("isolated", "Microsoft.Network/privateDnsZones/virtualNetworkLinks");
+    const groups = predicted("isolated", "Microsoft.Network/privateEndpoints/privateDnsZoneGroups");
+
+    const seen: string[] = [];
+    for (const pe of endpoints) {
+      const connections = pe.properties?.privateLinkServiceConnections as { properties: { privateLinkServiceId: string; groupIds: string[] } }[];
+      expect(connections).toHaveLength(1);
+      const { privateLinkServiceId, groupIds } = connections[0]!.properties;
+      expect(groupIds).toHaveLength(1);
+      const group = groupIds[0]!;
+      seen.push(group);
+      expect(privateLinkServiceId, group).toBe(targets[group]);
+      expect((pe.properties?.subnet as Json).id, group).toBe(endpointSubnet);
+
+      const zoneGroup = groups.filter((g) => g.id.startsWith(`${pe.id}/privateDnsZoneGroups/`));
+      expect(zoneGroup, `${group} has one DNS zone group`).toHaveLength(1);
+      const configs = zoneGroup[0]!.properties?.privateDnsZoneConfigs as { properties: { privateDnsZoneId: string } }[];
+      expect(configs.map((c) => armEval(c.properties.privateDnsZoneId))).toEqual([
+        `${rgId}/providers/Microsoft.Network/privateDnsZones/${PRIVATE_DNS_ZONES[group]}`,
+      ]);
+    }
+    expect(seen.sort()).toEqual(["blob", "queue", "table", "vault"]);
+
+    // Every zone is linked to the network (so names resolve to the endpoints inside it), without auto-registration.
+    expect(links.map((l) => String(armEval(l.name)).split("/")[0]).sort()).toEqual(Object.values(PRIVATE_DNS_ZONES).sort());
+    for (const l of links) expect(l.properties).toMatchObject({ registrationEnabled: false, virtualNetwork: { id: vnet.id } });
+  });
+
+  it("when on, integrates the app with a subnet delegated to Microsoft.App/environments, apart from the endpoints", () => {
+    const vnet = onePredicted("isolated", "Microsoft.Network/virtualNetworks");
+    const subnets = vnet.properties?.subnets as { name: string; properties: Json }[];
+    const app = subnets.find((s) => s.name === "app")!;
+    const pes = subnets.find((s) => s.name === "private-endpoints")!;
+    expect(app.properties.delegations).toEqual([{ name: "flex-consumption", properties: { serviceName: "Microsoft.App/environments" } }]);
+    expect(pes.properties.delegations ?? []).toEqual([]);
+    expect(app.properties.addressPrefix).not.toBe(pes.properties.addressPrefix);
+    expect(onePredicted("isolated", "Microsoft.Web/sites").properties?.virtualNetworkSubnetId).toBe(`${vnet.id}/subnets/app`);
+  });
+
+  it("with allowedIpRanges, keeps the public endpoint for those ranges only (default still deny)", () => {
+    const account = onePredicted("isolatedWithIps", "Microsoft.Storage/storageAccounts");
+    expect(account.properties?.publicNetworkAccess).toBe("Enabled");
+    expect(acl(account)).toMatchObject({
+      defaultAction: "Deny",
+      bypass: "None",
+      ipRules: [
+        { value: "203.0.113.7", action: "Allow" },
+        { value: "198.51.100.0/24", action: "Allow" },
+      ],
+    });
+    const vault = onePredicted("isolatedWithIps", "Microsoft.KeyVault/vaults");
+    expect(vault.properties?.publicNetworkAccess).toBe("Enabled");
+    expect(acl(vault)).toMatchObject({ defaultAction: "Deny", bypass: "None", ipRules: [{ value: "203.0.113.7" }, { value: "198.51.100.0/24" }] });
+  });
+});
+
+describe("redeploying after removal", () => {
+  it("keeps the vault's name without a suffix and gives it a new one with keyVaultNameSuffix", () => {
+    const plain = onePredicted("open", "Microsoft.KeyVault/vaults").name;
+    const suffixed = onePredicted("isolatedWithIps", "Microsoft.KeyVault/vaults").name;
+    expect(plain).toMatch(/^entrasynckv[a-z0-9]{13}$/);
+    expect(suffixed).toHaveLength(24);
+    expect(suffixed).toBe(`${plain.slice(0, 22)}r2`);
+    const p = template.parameters as Record<string, { defaultValue?: unknown; maxLength?: number }>;
+    expect(p.keyVaultNameSuffix).toMatchObject({ defaultValue: "", maxLength: 4 });
   });
 });
 
