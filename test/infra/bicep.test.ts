@@ -198,8 +198,10 @@ function armEval(value: unknown): unknown {
       let out = "";
       pos++;
       for (;;) {
-        if (src[pos] === "'" && src[pos + 1] === "'") (out += "'"), (pos += 2);
-        else if (src[pos] === "'") break;
+        if (src[pos] === "'" && src[pos + 1] === "'") {
+          out += "'";
+          pos += 2;
+        } else if (src[pos] === "'") break;
         else out += src[pos++];
       }
       pos++;
