@@ -2,7 +2,9 @@
 // storage (host, tables, queues; no shared keys), a Key Vault for customers' client secrets (RBAC), Application
 // Insights on Log Analytics (Entra-only ingestion) and ACS Email (Azure-managed domain). Every access is an Entra
 // role assignment on one resource (modules/rbac.bicep); no key, secret or connection string with a credential
-// is created, stored or output. Deploy guide: docs/deploy.md.
+// is created, stored or output. With networkIsolation, Storage and the vault are reachable only through private
+// endpoints in a virtual network the app is integrated with (modules/network.bicep) and from allowedIpRanges.
+// Deploy guide: docs/deploy.md.
 targetScope = 'resourceGroup'
 
 @description('Prefix of every resource name: 3-11 lower-case letters and digits, starting with a letter.')
