@@ -290,10 +290,11 @@ beforeAll(async () => {
     walk(template, "", resources, outputs);
   }
   const required = { namePrefix: "entrasync", operatorEmail: "ops@platform.example", operatorPrincipalId: "00000000-0000-0000-0000-0000000000cc" };
+  // Three snapshots of a few seconds each; on a loaded machine the whole setup has taken up to five minutes.
   await snapshot("open", required);
   await snapshot("isolated", { ...required, networkIsolation: true });
   await snapshot("isolatedWithIps", { ...required, networkIsolation: true, allowedIpRanges: ["203.0.113.7", "198.51.100.0/24"], keyVaultNameSuffix: "r2" });
-}, 300_000);
+}, 600_000);
 
 afterAll(() => {
   if (outDir) rmSync(outDir, { recursive: true, force: true });
