@@ -7,7 +7,8 @@ import type { Client } from "@microsoft/microsoft-graph-client";
 import type { ConnectorRow, ConnectorSpace } from "../connector/space.js";
 import type { PlatformDirectory } from "../directory/directory.js";
 import type { GraphCounters } from "../graph/client.js";
-import { graphErrorInfo } from "../graph/errors.js";
+import { classifyGraphError, graphErrorInfo } from "../graph/errors.js";
+import { DOMAIN_PERMISSION, missingPermissionAdvice } from "../graph/permissions.js";
 import type { Logger } from "../log.js";
 import { addError, type ImmutableIdCounts, type RunReport } from "../runs/report.js";
 import type { RunStore } from "../runs/store.js";
@@ -63,6 +64,11 @@ export async function readDomains(graph: Client): Promise<TenantDomains> {
   };
 }
 
+/** The run's error when Graph refuses `GET /domains`: the permission, what it is for, and how to grant it. */
+function missingDomainPermission(tenant: Tenant): string {
+  return `Immutable ID sync wrote nothing: Graph refused to list the tenant's domains (403 Authorization_RequestDenied), so users in federated domains cannot be told apart. ${missingPermissionAdvice(tenant, DOMAIN_PERMISSION)}`;
+}
+
 const add = (into: Record<string, number>, key: string, n: number) => {
   if (n > 0) into[key] = (into[key] ?? 0) + n;
 };
@@ -83,10 +89,11 @@ export async function runImmutableIdSync(deps: ImmutableIdDeps, tenant: Tenant, 
   try {
     domains = await readDomains(o.graph);
   } catch (e) {
-    const info = graphErrorInfo(e);
-    if (info.status !== 403) throw e;
-    domains = { federated: new Set(), initial: undefined };
-    report.notices.push("The tenant's domains could not be read (403): users in federated domains cannot be told apart, and Entra will refuse their writes.");
+    // Fail closed: without the domains, users in federated domains cannot be told apart, so nothing is planned or
+    // written (a write to such a user is refused by Entra, and switchUpn would move the wrong UPNs).
+    if (graphErrorInfo(e).status !== 403) throw classifyGraphError(e, ref, "read the tenant's domains (Immutable ID sync writes nothing without them)");
+    addError(report, "MISSING_PERMISSION", missingDomainPermission(tenant));
+    return { completed: true };
   }
 
   const plan = await planImmutableIds(deps, tenant, domains);
