@@ -2,7 +2,9 @@
  * Read-only Graph calls that tell whether a tenant's app may make the calls entra-sync needs (`tenant check`). Each
  * is the cheapest call the same permission guards; none writes anything.
  */
+import type { TokenCredential } from "@azure/core-auth";
 import type { Client } from "@microsoft/microsoft-graph-client";
+import { graphScope } from "./client.js";
 import { graphErrorInfo } from "./errors.js";
 
 /** The answer to one probe: the call worked, or Graph's status and error code. */
@@ -54,5 +56,15 @@ export function tokenRoles(accessToken: string): string[] {
     return Array.isArray(roles) ? roles.filter((r): r is string => typeof r === "string") : [];
   } catch {
     return [];
+  }
+}
+
+/** The application permissions a tenant's credential gets for Graph; undefined when no token could be had. */
+export async function grantedRoles(credential: TokenCredential, graphBaseUrl: string): Promise<string[] | undefined> {
+  try {
+    const t = await credential.getToken(graphScope(graphBaseUrl));
+    return t ? tokenRoles(t.token) : undefined;
+  } catch {
+    return undefined;
   }
 }

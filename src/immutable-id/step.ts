@@ -8,7 +8,7 @@ import type { ConnectorRow, ConnectorSpace } from "../connector/space.js";
 import type { PlatformDirectory } from "../directory/directory.js";
 import type { GraphCounters } from "../graph/client.js";
 import { classifyGraphError, graphErrorInfo } from "../graph/errors.js";
-import { DOMAIN_PERMISSION, missingPermissionAdvice } from "../graph/permissions.js";
+import { DOMAIN_PERMISSION, grants, missingPermissionAdvice } from "../graph/permissions.js";
 import type { Logger } from "../log.js";
 import { addError, type ImmutableIdCounts, type RunReport } from "../runs/report.js";
 import type { RunStore } from "../runs/store.js";
@@ -40,6 +40,8 @@ export interface ImmutableIdOptions {
   shouldStop?: (() => boolean) | undefined;
   hooks?: WriterHooks | undefined;
   onProgress?: ((report: RunReport) => void) | undefined;
+  /** The application permissions of the tenant's token (undefined: unknown). Writes need User.ReadWrite.All. */
+  grantedRoles?: (() => Promise<string[] | undefined>) | undefined;
 }
 
 const FAIL_ADVICE: Record<FailReason, string> = {
@@ -135,6 +137,14 @@ export async function runImmutableIdSync(deps: ImmutableIdDeps, tenant: Tenant, 
     const c = counts.capExceeded;
     report.notices.push(`Immutable ID sync: ${c.planned} planned, over the cap of ${capOf(cfg, c.tenantUsers)} per run (${c.maxWrites} writes or ${c.maxPercent}% of ${c.tenantUsers} users); written because the run was forced.`);
     counts.capExceeded = undefined; // the cap did not stop this run
+  }
+
+  // A PATCH refused for want of User.ReadWrite.All looks exactly like one refused for a privileged user (403
+  // Authorization_RequestDenied): ask the token first, and write nothing without the permission.
+  const roles = await o.grantedRoles?.();
+  if (roles && !grants(roles, "User.ReadWrite.All")) {
+    addError(report, "MISSING_PERMISSION", `Immutable ID sync wrote nothing: writing onPremisesImmutableId needs the application permission User.ReadWrite.All, which the app's token lacks (the plan is stored: entra-sync plan --tenant ${tenant.tenantId} --run ${counts.plan?.runId ?? report.runId}). ${missingPermissionAdvice(tenant, "User.ReadWrite.All")}`);
+    return { completed: true };
   }
 
   await restoreUnfinishedUpnSwitches(deps, tenant, report, plan.pendingUpnRestores, o);

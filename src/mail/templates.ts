@@ -148,7 +148,7 @@ const T = {
         MISSING_PERMISSION: {
           subject: (c: AlertContent) => `Action needed: a permission is missing for ${c.schoolName}'s synchronisation`,
           lead: (c: AlertContent) => `The platform signs in to ${c.schoolName}'s tenant, but the app lacks a Microsoft Graph permission one part of the synchronisation needs, so that part does nothing until it is granted.`,
-          why: "Immutable ID sync needs to read your tenant's domains (to tell federated domains apart) and writes nothing without it.",
+          why: "Immutable ID sync writes nothing without it: Domain.Read.All lets it tell your federated domains apart, User.ReadWrite.All lets it write the users' ImmutableId.",
           renew: false,
           steps: [
             `In the Microsoft Entra admin center (${ADMIN_CENTER}) go to Identity → Applications → App registrations → All applications and open the app with the Application (client) ID above.`,
@@ -257,7 +257,7 @@ const T = {
         MISSING_PERMISSION: {
           subject: (c: AlertContent) => `Åtgärd krävs: en behörighet saknas för synkroniseringen för ${c.schoolName}`,
           lead: (c: AlertContent) => `Plattformen loggar in i ${c.schoolName}s klientorganisation, men appen saknar en Microsoft Graph-behörighet som en del av synkroniseringen behöver, så den delen gör ingenting förrän behörigheten beviljats.`,
-          why: "Synkroniseringen av Immutable ID behöver läsa er klientorganisations domäner (för att skilja ut federerade domäner) och skriver ingenting utan dem.",
+          why: "Synkroniseringen av Immutable ID skriver ingenting utan den: Domain.Read.All låter den skilja ut era federerade domäner, User.ReadWrite.All låter den skriva användarnas ImmutableId.",
           renew: false,
           steps: [
             `I administrationscentret för Microsoft Entra (${ADMIN_CENTER}), gå till Identitet → Program → Appregistreringar → Alla program och öppna appen med program-ID (klient-ID) enligt ovan.`,
