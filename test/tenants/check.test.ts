@@ -43,9 +43,13 @@ async function cli(args: string[], stdin = "") {
 }
 
 describe("tenant check", () => {
-  it("with the README's set every required permission works, and every existing capability runs", async () => {
-    const { s, tenant, clientSecret } = await school(FULL);
+  it("with the README's set every required permission works (read-only calls), and every existing capability runs", async () => {
+    const { s, tenant, users, clientSecret } = await school(FULL);
+    const before = s.sim.control.requestLog().length;
     const r = await checkTenant(s.app, tenant.tenantId);
+    const calls = s.sim.control.requestLog().slice(before).filter((e) => e.tenantId === tenant.tenantId && e.path.includes("/v1.0/"));
+    expect(calls.map((e) => e.method)).toEqual(calls.map(() => "GET")); // read-only
+    expect(calls.map((e) => e.path.split("?")[0]).sort()).toEqual([`/v1.0/applications(appId='${tenant.clientId}')`, "/v1.0/domains", `/v1.0/users`, "/v1.0/users/delta", `/v1.0/users/${users[0]!.id}`].sort());
     expect(r.ok).toBe(true);
     expect(r.roles.sort()).toEqual([...FULL].sort());
     expect(r.checks.map((c) => [c.permission, c.neededFor, c.granted, c.result])).toEqual([
