@@ -31,6 +31,8 @@ export const ERROR_CODES = {
   IMMUTABLE_ID_REFUSED: "configuration",
   IMMUTABLE_ID_UPN_RESTORE_FAILED: "bug",
   INTERNAL: "bug",
+  /** A capability needs a Graph application permission the tenant has not granted (the message names it). */
+  MISSING_PERMISSION: "auth",
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -13,7 +13,7 @@ export interface SimTenantOptions {
   platformUsers?: PlatformUser[];
   managedDomain?: string;
   federatedDomains?: string[];
-  /** App roles granted in the customer tenant (default: User.ReadWrite.All and Application.Read.All). */
+  /** App roles granted in the customer tenant (default: the README's set for every capability: User.ReadWrite.All, Domain.Read.All, Application.Read.All). */
   roles?: string[];
   /** Days until the client secret expires (default 365). */
   secretDays?: number;
@@ -33,7 +33,7 @@ export async function onboardSimTenant(stack: LocalStack, o: SimTenantOptions): 
     ...(o.managedDomain ? { initialDomain: o.managedDomain } : {}),
     ...(o.federatedDomains ? { federatedDomains: o.federatedDomains } : {}),
   });
-  const simApp = await sim.control.createApp(created.id, { displayName: "entra-sync", roles: o.roles ?? ["User.ReadWrite.All", "Application.Read.All"] });
+  const simApp = await sim.control.createApp(created.id, { displayName: "entra-sync", roles: o.roles ?? ["User.ReadWrite.All", "Domain.Read.All", "Application.Read.All"] });
   const now = app.clock();
   const expires = new Date(now.getTime() + (o.secretDays ?? 365) * 86_400_000);
   const secret = await sim.control.addSecret(created.id, simApp.clientId, { endDateTime: expires });

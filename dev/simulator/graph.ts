@@ -26,10 +26,30 @@ const DEFAULT_SELECT: UserProp[] = ["id", "displayName", "givenName", "mail", "m
 const PROP_BY_LOWER = new Map<string, UserProp>(USER_PROPS.map((p) => [p.toLowerCase(), p]));
 const EXT_KEYS = Array.from({ length: 15 }, (_, i) => `extensionAttribute${i + 1}`);
 
-const READ_ROLES = ["User.Read.All", "User.ReadWrite.All", "Directory.Read.All", "Directory.ReadWrite.All"];
-const WRITE_ROLES = ["User.ReadWrite.All", "Directory.ReadWrite.All"];
-const APP_ROLES = ["Application.Read.All", "Application.ReadWrite.All", "Directory.Read.All", "Directory.ReadWrite.All"];
-const DOMAIN_ROLES = ["Domain.Read.All", "Domain.ReadWrite.All", ...READ_ROLES];
+/**
+ * The application permissions (app roles in the token's `roles` claim) that grant each call, least privileged first,
+ * then the higher ones that also grant it — as the "Permissions" table of each method's page in Microsoft's Graph
+ * v1.0 API reference lists them for the Application permission type. Nothing else grants a call: a token without any
+ * of them gets 403 Authorization_RequestDenied, inside `$batch` too (each inner request is checked on its own).
+ */
+export const GRAPH_PERMISSIONS = {
+  // "user: delta" (GET /users/delta): User.Read.All; higher Directory.Read.All, Directory.ReadWrite.All, User.ReadWrite.All.
+  usersDelta: ["User.Read.All", "User.ReadWrite.All", "Directory.Read.All", "Directory.ReadWrite.All"],
+  // "Get user" (GET /users/{id}, any $select incl. birthday) and "List users" (GET /users): User.Read.All;
+  // higher User.ReadWrite.All, Directory.Read.All, Directory.ReadWrite.All.
+  usersRead: ["User.Read.All", "User.ReadWrite.All", "Directory.Read.All", "Directory.ReadWrite.All"],
+  // "Update user" (PATCH /users/{id}): User.ReadWrite.All; higher Directory.ReadWrite.All. The property-scoped ones
+  // (User-Mail.ReadWrite.All, User-Phone.ReadWrite.All, User.EnableDisableAccount.All, …) cover neither
+  // onPremisesImmutableId nor userPrincipalName, the only properties entra-sync writes.
+  usersWrite: ["User.ReadWrite.All", "Directory.ReadWrite.All"],
+  // "List domains" / "Get domain" (GET /domains, /domains/{id}): Domain.Read.All; higher Directory.Read.All,
+  // Domain.ReadWrite.All. No User.* permission reads domains.
+  domainsRead: ["Domain.Read.All", "Domain.ReadWrite.All", "Directory.Read.All"],
+  // "Get application" (GET /applications/{id}, /applications(appId='…')) and "List applications": Application.Read.All;
+  // higher Application.ReadWrite.All. (Application.ReadWrite.OwnedBy reaches only apps the caller owns, which the
+  // simulator does not model: refused.)
+  applicationsRead: ["Application.Read.All", "Application.ReadWrite.All"],
+} as const satisfies Record<string, readonly string[]>;
 
 /** Properties a PATCH may set (onPremisesSyncEnabled and id are read-only). */
 const WRITABLE = new Set<UserProp>(USER_PROPS.filter((p) => p !== "id" && p !== "onPremisesSyncEnabled"));
@@ -82,7 +102,7 @@ interface Ctx {
   throttle?: ThrottleDecision;
 }
 
-type Route = { roles: string[]; kind: "read"; cost: (ctx: Ctx) => number; run: (ctx: Ctx) => SimResponse } | { roles: string[]; kind: "write"; run: (ctx: Ctx) => SimResponse };
+type Route = { roles: readonly string[]; kind: "read"; cost: (ctx: Ctx) => number; run: (ctx: Ctx) => SimResponse } | { roles: readonly string[]; kind: "write"; run: (ctx: Ctx) => SimResponse };
 
 function fullExt(ext: SimUser["onPremisesExtensionAttributes"]): Record<string, string | null> {
   const out: Record<string, string | null> = {};
@@ -253,33 +273,33 @@ export class Graph {
     if (head.toLowerCase() === "users") {
       if (segs.length === 1) {
         if (method !== "GET") return notAllowed();
-        return { roles: READ_ROLES, kind: "read", cost: () => (req.url.searchParams.has("$select") ? 1 : 2), run: (c) => this.listUsers(c) };
+        return { roles: GRAPH_PERMISSIONS.usersRead, kind: "read", cost: () => (req.url.searchParams.has("$select") ? 1 : 2), run: (c) => this.listUsers(c) };
       }
       const second = segs[1] ?? "";
       if (segs.length === 2 && (second.toLowerCase() === "delta" || second.toLowerCase() === "delta()")) {
         if (method !== "GET") return notAllowed();
-        return { roles: READ_ROLES, kind: "read", cost: () => 1, run: (c) => this.delta(c) };
+        return { roles: GRAPH_PERMISSIONS.usersDelta, kind: "read", cost: () => 1, run: (c) => this.delta(c) };
       }
       if (segs.length === 2) {
-        if (method === "GET") return { roles: READ_ROLES, kind: "read", cost: () => 1, run: (c) => this.getUser(c, second) };
-        if (method === "PATCH") return { roles: WRITE_ROLES, kind: "write", run: (c) => this.patchUser(c, second) };
+        if (method === "GET") return { roles: GRAPH_PERMISSIONS.usersRead, kind: "read", cost: () => 1, run: (c) => this.getUser(c, second) };
+        if (method === "PATCH") return { roles: GRAPH_PERMISSIONS.usersWrite, kind: "write", run: (c) => this.patchUser(c, second) };
         return notAllowed();
       }
     }
     const appByAppId = /^applications\(appId='([^']*)'\)$/i.exec(head);
     if (appByAppId && segs.length === 1) {
       if (method !== "GET") return notAllowed();
-      return { roles: APP_ROLES, kind: "read", cost: () => 1, run: (c) => this.getApplication(c, { appId: appByAppId[1] ?? "" }) };
+      return { roles: GRAPH_PERMISSIONS.applicationsRead, kind: "read", cost: () => 1, run: (c) => this.getApplication(c, { appId: appByAppId[1] ?? "" }) };
     }
     if (head.toLowerCase() === "applications") {
       if (method !== "GET") return notAllowed();
-      if (segs.length === 1) return { roles: APP_ROLES, kind: "read", cost: () => 1, run: (c) => this.listApplications(c) };
-      if (segs.length === 2) return { roles: APP_ROLES, kind: "read", cost: () => 1, run: (c) => this.getApplication(c, { objectId: segs[1] ?? "" }) };
+      if (segs.length === 1) return { roles: GRAPH_PERMISSIONS.applicationsRead, kind: "read", cost: () => 1, run: (c) => this.listApplications(c) };
+      if (segs.length === 2) return { roles: GRAPH_PERMISSIONS.applicationsRead, kind: "read", cost: () => 1, run: (c) => this.getApplication(c, { objectId: segs[1] ?? "" }) };
     }
     if (head.toLowerCase() === "domains") {
       if (method !== "GET") return notAllowed();
-      if (segs.length === 1) return { roles: DOMAIN_ROLES, kind: "read", cost: () => 1, run: (c) => this.listDomains(c) };
-      if (segs.length === 2) return { roles: DOMAIN_ROLES, kind: "read", cost: () => 1, run: (c) => this.getDomain(c, segs[1] ?? "") };
+      if (segs.length === 1) return { roles: GRAPH_PERMISSIONS.domainsRead, kind: "read", cost: () => 1, run: (c) => this.listDomains(c) };
+      if (segs.length === 2) return { roles: GRAPH_PERMISSIONS.domainsRead, kind: "read", cost: () => 1, run: (c) => this.getDomain(c, segs[1] ?? "") };
     }
     return this.err(req, ids, 400, "BadRequest", `Resource not found for the segment '${segs[segs.length - 1] ?? head}'.`);
   }

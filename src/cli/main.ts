@@ -13,6 +13,7 @@ import { registerExpiryCommands } from "./commands-expiry.js";
 import { parseGuid, type Tenant } from "../tenants/model.js";
 import { addTenant, parseExpiry, setTenantSecret } from "../tenants/onboarding.js";
 import { formatReport, table } from "./format.js";
+import { registerTenantCheckCommand, warnAboutPermissions } from "./commands-tenant-check.js";
 
 /** Where the CLI writes and reads; tests pass their own. */
 export interface CliIO {
@@ -145,7 +146,9 @@ export function buildCli(appFactory: () => App, io: CliIO): Command {
       if (!o.name) throw new EntraSyncError("INPUT_INVALID", "--name is required: the school's or municipality's display name.", { field: "name" });
       const t = await addTenant(getApp(), { tenantId: o.tenantId, ...tenantFields(o) });
       io.out(o.json ? JSON.stringify(t) : `Registered ${t.displayName} (${t.tenantId}). Next: entra-sync secret set --tenant ${t.tenantId} --expires <YYYY-MM-DD> --from-stdin`);
+      await warnAboutPermissions(getApp(), io, t.tenantId);
     });
+  registerTenantCheckCommand(tenant, getApp, io);
   tenant
     .command("list")
     .description("list registered tenants")
@@ -187,6 +190,7 @@ export function buildCli(appFactory: () => App, io: CliIO): Command {
       const value = (await io.readStdin()).replace(/\r?\n$/, "");
       const info = await setTenantSecret(a, o.tenant, value, expires);
       io.out(`Stored the client secret of ${info.tenantId} (version ${info.version}, expires ${info.expiresOn?.toISOString().slice(0, 10) ?? "—"}).`);
+      await warnAboutPermissions(a, io, info.tenantId);
     });
 
   program

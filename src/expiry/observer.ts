@@ -1,6 +1,7 @@
 import type { RunObserver } from "../composition.js";
 import { toEntraSyncError } from "../errors.js";
 import { newGraphCounters } from "../graph/client.js";
+import { adminConsentUrl, permissionNamedIn } from "../graph/permissions.js";
 import { AUTH_ALERT_CAUSES } from "../mail/templates.js";
 import type { RunReport } from "../runs/report.js";
 import type { ClientSecret } from "../secrets/store.js";
@@ -43,25 +44,36 @@ export interface ObserverOutcome {
 
 export async function afterRun(deps: ExpiryDeps, report: RunReport, tenant: Tenant | undefined): Promise<ObserverOutcome> {
   if (!tenant) return { alerts: [] };
-  if (report.status === "failed") return { alerts: await onAuthFailure(deps, report, tenant) };
+  if (report.status === "failed") return { alerts: await onAuthFailure(deps, report.failure?.code, tenant) };
   if (report.status !== "succeeded" && report.status !== "partial") return { alerts: [] };
-  return onSuccess(deps, tenant);
+  // A missing permission does not fail the run (the rest of it works) but is mailed like a consent problem; it counts
+  // as resolved only after a run whose Immutable ID step got past the domains.
+  const missing = report.errors.find((e) => e.code === "MISSING_PERMISSION");
+  const alerts = missing ? await onAuthFailure(deps, "MISSING_PERMISSION", tenant, missing.message) : [];
+  const stillOpen = missing || report.immutableId === undefined ? ["MISSING_PERMISSION"] : [];
+  const out = await onSuccess(deps, tenant, stillOpen);
+  return { ...out, alerts: [...alerts, ...out.alerts] };
 }
 
-async function onAuthFailure(deps: ExpiryDeps, report: RunReport, tenant: Tenant): Promise<AlertOutcome[]> {
-  const code = report.failure?.code;
+async function onAuthFailure(deps: ExpiryDeps, code: string | undefined, tenant: Tenant, message?: string): Promise<AlertOutcome[]> {
   if (!code || !AUTH_CAUSES.has(code)) return [];
   const now = deps.clock();
   const open = (await deps.alertIntents.getState<OpenAuth>(tenant.tenantId, OPEN_AUTH)) ?? {};
   if (!open[code]) await deps.alertIntents.setState(tenant.tenantId, OPEN_AUTH, { ...open, [code]: now.toISOString() });
   const facts = await deps.secretFacts.get(tenant.tenantId);
   const expiresOn = code === "AUTH_SECRET_EXPIRED" && facts?.expiresOn ? new Date(facts.expiresOn) : undefined;
-  return [await deliverAlert(deps, tenant, `authFailure:${code}:${utcDay(now)}`, { kind: "authFailure", cause: code, expiresOn })];
+  const permission = code === "MISSING_PERMISSION" ? permissionNamedIn(message ?? "") : undefined;
+  const extra = permission ? { permission, consentUrl: adminConsentUrl(tenant) } : {};
+  return [await deliverAlert(deps, tenant, `authFailure:${code}:${utcDay(now)}`, { kind: "authFailure", cause: code, expiresOn, ...extra })];
 }
 
-async function onSuccess(deps: ExpiryDeps, tenant: Tenant): Promise<ObserverOutcome> {
+/** `stillOpen`: causes the run did not get far enough to clear (never mailed as resolved, kept open). */
+async function onSuccess(deps: ExpiryDeps, tenant: Tenant, stillOpen: string[] = []): Promise<ObserverOutcome> {
   const alerts: AlertOutcome[] = [];
-  const open = (await deps.alertIntents.getState<OpenAuth>(tenant.tenantId, OPEN_AUTH)) ?? {};
+  const allOpen = (await deps.alertIntents.getState<OpenAuth>(tenant.tenantId, OPEN_AUTH)) ?? {};
+  const kept = Object.fromEntries(Object.entries(allOpen).filter(([c]) => stillOpen.includes(c)));
+  const open = Object.fromEntries(Object.entries(allOpen).filter(([c]) => !stillOpen.includes(c)));
+  const closeOpen = () => (Object.keys(kept).length ? deps.alertIntents.setState(tenant.tenantId, OPEN_AUTH, kept) : deps.alertIntents.deleteState(tenant.tenantId, OPEN_AUTH));
   const secret = await deps.secrets.get(tenant.tenantId);
   const working = await deps.alertIntents.getState<{ version: string }>(tenant.tenantId, WORKING_VERSION);
   const rotated = working !== undefined && working.version !== secret.version;
@@ -76,7 +88,7 @@ async function onSuccess(deps: ExpiryDeps, tenant: Tenant): Promise<ObserverOutc
     alerts.push(a);
     if (a.outcome !== "failed") {
       await deps.alertIntents.setState(tenant.tenantId, WORKING_VERSION, { version: secret.version });
-      if (Object.keys(open).length) await deps.alertIntents.deleteState(tenant.tenantId, OPEN_AUTH);
+      if (Object.keys(open).length) await closeOpen();
     }
   } else {
     if (!working) await deps.alertIntents.setState(tenant.tenantId, WORKING_VERSION, { version: secret.version });
@@ -85,7 +97,7 @@ async function onSuccess(deps: ExpiryDeps, tenant: Tenant): Promise<ObserverOutc
       const since = Object.values(open).sort()[0]!;
       const a = await deliverAlert(deps, tenant, `authFixed:${causes.join("+")}:${since}`, { kind: "authFixed", cause: causes.join(", ") });
       alerts.push(a);
-      if (a.outcome !== "failed") await deps.alertIntents.deleteState(tenant.tenantId, OPEN_AUTH);
+      if (a.outcome !== "failed") await closeOpen();
     }
   }
   return { alerts, discovery };

@@ -7,7 +7,8 @@ import type { Client } from "@microsoft/microsoft-graph-client";
 import type { ConnectorRow, ConnectorSpace } from "../connector/space.js";
 import type { PlatformDirectory } from "../directory/directory.js";
 import type { GraphCounters } from "../graph/client.js";
-import { graphErrorInfo } from "../graph/errors.js";
+import { classifyGraphError, graphErrorInfo } from "../graph/errors.js";
+import { DOMAIN_PERMISSION, grants, missingPermissionAdvice } from "../graph/permissions.js";
 import type { Logger } from "../log.js";
 import { addError, type ImmutableIdCounts, type RunReport } from "../runs/report.js";
 import type { RunStore } from "../runs/store.js";
@@ -39,6 +40,8 @@ export interface ImmutableIdOptions {
   shouldStop?: (() => boolean) | undefined;
   hooks?: WriterHooks | undefined;
   onProgress?: ((report: RunReport) => void) | undefined;
+  /** The application permissions of the tenant's token (undefined: unknown). Writes need User.ReadWrite.All. */
+  grantedRoles?: (() => Promise<string[] | undefined>) | undefined;
 }
 
 const FAIL_ADVICE: Record<FailReason, string> = {
@@ -63,6 +66,11 @@ export async function readDomains(graph: Client): Promise<TenantDomains> {
   };
 }
 
+/** The run's error when Graph refuses `GET /domains`: the permission, what it is for, and how to grant it. */
+function missingDomainPermission(tenant: Tenant): string {
+  return `Immutable ID sync wrote nothing: Graph refused to list the tenant's domains (403 Authorization_RequestDenied), so users in federated domains cannot be told apart. ${missingPermissionAdvice(tenant, DOMAIN_PERMISSION)}`;
+}
+
 const add = (into: Record<string, number>, key: string, n: number) => {
   if (n > 0) into[key] = (into[key] ?? 0) + n;
 };
@@ -83,10 +91,11 @@ export async function runImmutableIdSync(deps: ImmutableIdDeps, tenant: Tenant, 
   try {
     domains = await readDomains(o.graph);
   } catch (e) {
-    const info = graphErrorInfo(e);
-    if (info.status !== 403) throw e;
-    domains = { federated: new Set(), initial: undefined };
-    report.notices.push("The tenant's domains could not be read (403): users in federated domains cannot be told apart, and Entra will refuse their writes.");
+    // Fail closed: without the domains, users in federated domains cannot be told apart, so nothing is planned or
+    // written (a write to such a user is refused by Entra, and switchUpn would move the wrong UPNs).
+    if (graphErrorInfo(e).status !== 403) throw classifyGraphError(e, ref, "read the tenant's domains (Immutable ID sync writes nothing without them)");
+    addError(report, "MISSING_PERMISSION", missingDomainPermission(tenant));
+    return { completed: true };
   }
 
   const plan = await planImmutableIds(deps, tenant, domains);
@@ -128,6 +137,14 @@ export async function runImmutableIdSync(deps: ImmutableIdDeps, tenant: Tenant, 
     const c = counts.capExceeded;
     report.notices.push(`Immutable ID sync: ${c.planned} planned, over the cap of ${capOf(cfg, c.tenantUsers)} per run (${c.maxWrites} writes or ${c.maxPercent}% of ${c.tenantUsers} users); written because the run was forced.`);
     counts.capExceeded = undefined; // the cap did not stop this run
+  }
+
+  // A PATCH refused for want of User.ReadWrite.All looks exactly like one refused for a privileged user (403
+  // Authorization_RequestDenied): ask the token first, and write nothing without the permission.
+  const roles = await o.grantedRoles?.();
+  if (roles && !grants(roles, "User.ReadWrite.All")) {
+    addError(report, "MISSING_PERMISSION", `Immutable ID sync wrote nothing: writing onPremisesImmutableId needs the application permission User.ReadWrite.All, which the app's token lacks (the plan is stored: entra-sync plan --tenant ${tenant.tenantId} --run ${counts.plan?.runId ?? report.runId}). ${missingPermissionAdvice(tenant, "User.ReadWrite.All")}`);
+    return { completed: true };
   }
 
   await restoreUnfinishedUpnSwitches(deps, tenant, report, plan.pendingUpnRestores, o);

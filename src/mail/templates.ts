@@ -25,6 +25,10 @@ export interface AlertContent {
   mismatchDays?: number | undefined;
   /** The error code of an auth failure (authFailure/authFixed). */
   cause?: string | undefined;
+  /** The Graph application permission the app lacks (cause MISSING_PERMISSION). */
+  permission?: string | undefined;
+  /** Where the tenant's admin grants admin consent (cause MISSING_PERMISSION). */
+  consentUrl?: string | undefined;
   /** The tenant has no admin addresses: the mail goes to the operators only and says so. */
   noAdmins?: boolean;
 }
@@ -78,6 +82,8 @@ const T = {
     sourceEntra: "Microsoft Entra (the app's own credentials)",
     sourceVault: "the date given when the secret was handed over",
     cause: "Error",
+    permission: "Missing permission",
+    consentUrl: "Admin consent",
     mismatch: (d: number) => `Note: Microsoft Entra shows this secret expiring ${Math.abs(d)} day(s) ${d < 0 ? "earlier" : "later"} than the date we were given. The date above is Entra's.`,
     noAdmins: "No administrator e-mail address is registered for this tenant, so this mail went to the platform operators only. Operators: forward it to the customer and register their address with `entra-sync tenant update <tenant> --admin-email <address>`.",
     renewTitle: "How to create a new client secret",
@@ -139,6 +145,17 @@ const T = {
             "Choose Grant admin consent for your organisation and confirm. The Status column must show Granted.",
           ],
         },
+        MISSING_PERMISSION: {
+          subject: (c: AlertContent) => `Action needed: a permission is missing for ${c.schoolName}'s synchronisation`,
+          lead: (c: AlertContent) => `The platform signs in to ${c.schoolName}'s tenant, but the app lacks a Microsoft Graph permission one part of the synchronisation needs, so that part does nothing until it is granted.`,
+          why: "Immutable ID sync writes nothing without it: Domain.Read.All lets it tell your federated domains apart, User.ReadWrite.All lets it write the users' ImmutableId.",
+          renew: false,
+          steps: [
+            `In the Microsoft Entra admin center (${ADMIN_CENTER}) go to Identity → Applications → App registrations → All applications and open the app with the Application (client) ID above.`,
+            "Open API permissions → Add a permission → Microsoft Graph → Application permissions, and add the permission named above.",
+            "Choose Grant admin consent for your organisation and confirm (or open the admin consent link above as a Global Administrator). The Status column must show Granted.",
+          ],
+        },
         AUTH_APP_DISABLED: {
           why: "The app is disabled for sign-in in your tenant.",
           renew: false,
@@ -157,7 +174,7 @@ const T = {
           renew: false,
           steps: [`Check in the Microsoft Entra admin center (${ADMIN_CENTER}) that the app with the Application (client) ID above exists, is enabled and has admin consent, and contact the platform if the problem remains.`],
         },
-      } as Record<string, { why: string; renew: boolean; steps: string[] }>,
+      } as Record<string, { why: string; renew: boolean; steps: string[]; lead?: (c: AlertContent) => string; subject?: (c: AlertContent) => string }>,
       stepsTitle: "What to do",
       after: "We check again at every synchronisation and will tell you once it works. You get at most one mail a day about this problem.",
     },
@@ -174,6 +191,8 @@ const T = {
     sourceEntra: "Microsoft Entra (appens egna autentiseringsuppgifter)",
     sourceVault: "datumet som angavs när hemligheten lämnades över",
     cause: "Fel",
+    permission: "Behörighet som saknas",
+    consentUrl: "Administratörsmedgivande",
     mismatch: (d: number) => `Obs: Microsoft Entra visar att hemligheten går ut ${Math.abs(d)} dag(ar) ${d < 0 ? "tidigare" : "senare"} än det datum vi fick. Datumet ovan är Entras.`,
     noAdmins: "Ingen administratörsadress är registrerad för den här klientorganisationen, så brevet gick bara till plattformens drift. Drift: vidarebefordra det till kunden och registrera adressen med `entra-sync tenant update <tenant> --admin-email <adress>`.",
     renewTitle: "Så skapar du en ny klienthemlighet",
@@ -235,6 +254,17 @@ const T = {
             "Välj Bevilja administratörsmedgivande för organisationen och bekräfta. Kolumnen Status ska visa Beviljat.",
           ],
         },
+        MISSING_PERMISSION: {
+          subject: (c: AlertContent) => `Åtgärd krävs: en behörighet saknas för synkroniseringen för ${c.schoolName}`,
+          lead: (c: AlertContent) => `Plattformen loggar in i ${c.schoolName}s klientorganisation, men appen saknar en Microsoft Graph-behörighet som en del av synkroniseringen behöver, så den delen gör ingenting förrän behörigheten beviljats.`,
+          why: "Synkroniseringen av Immutable ID skriver ingenting utan den: Domain.Read.All låter den skilja ut era federerade domäner, User.ReadWrite.All låter den skriva användarnas ImmutableId.",
+          renew: false,
+          steps: [
+            `I administrationscentret för Microsoft Entra (${ADMIN_CENTER}), gå till Identitet → Program → Appregistreringar → Alla program och öppna appen med program-ID (klient-ID) enligt ovan.`,
+            "Öppna API-behörigheter → Lägg till en behörighet → Microsoft Graph → Programbehörigheter och lägg till behörigheten som anges ovan.",
+            "Välj Bevilja administratörsmedgivande för organisationen och bekräfta (eller öppna länken för administratörsmedgivande ovan som global administratör). Kolumnen Status ska visa Beviljat.",
+          ],
+        },
         AUTH_APP_DISABLED: {
           why: "Appen är inaktiverad för inloggning i er klientorganisation.",
           renew: false,
@@ -253,7 +283,7 @@ const T = {
           renew: false,
           steps: [`Kontrollera i administrationscentret för Microsoft Entra (${ADMIN_CENTER}) att appen med program-ID (klient-ID) enligt ovan finns, är aktiverad och har administratörsmedgivande, och kontakta plattformen om problemet kvarstår.`],
         },
-      } as Record<string, { why: string; renew: boolean; steps: string[] }>,
+      } as Record<string, { why: string; renew: boolean; steps: string[]; lead?: (c: AlertContent) => string; subject?: (c: AlertContent) => string }>,
       stepsTitle: "Gör så här",
       after: "Vi försöker igen vid varje synkronisering och hör av oss när det fungerar. Du får högst ett brev om dagen om det här problemet.",
     },
@@ -262,7 +292,7 @@ const T = {
 };
 
 /** The auth failure codes that get a mail of their own (anything else auth-related gets the generic text). */
-export const AUTH_ALERT_CAUSES = ["AUTH_SECRET_EXPIRED", "AUTH_SECRET_INVALID", "AUTH_APP_NOT_FOUND", "AUTH_CONSENT_MISSING", "AUTH_APP_DISABLED", "AUTH_TENANT_NOT_FOUND", "AUTH_FAILED"] as const;
+export const AUTH_ALERT_CAUSES = ["AUTH_SECRET_EXPIRED", "AUTH_SECRET_INVALID", "AUTH_APP_NOT_FOUND", "AUTH_CONSENT_MISSING", "AUTH_APP_DISABLED", "AUTH_TENANT_NOT_FOUND", "AUTH_FAILED", "MISSING_PERMISSION"] as const;
 
 function build(c: AlertContent): Doc {
   const t = T[c.locale];
@@ -291,9 +321,11 @@ function build(c: AlertContent): Doc {
     case "authFailure": {
       const cause = t.failure.causes[c.cause ?? "AUTH_FAILED"] ?? t.failure.causes.AUTH_FAILED!;
       facts.push([t.cause, c.cause ?? "AUTH_FAILED"]);
+      if (c.permission) facts.push([t.permission, c.permission]);
+      if (c.consentUrl) facts.push([t.consentUrl, c.consentUrl]);
       if (date) facts.push([t.expires, date]);
       const steps = cause.renew ? t.renew(c.clientId) : cause.steps;
-      return { ...base, subject: t.failure.subject(c), intro: [t.failure.lead(c), cause.why], stepsTitle: cause.renew ? t.renewTitle : t.failure.stepsTitle, steps, outro: [t.failure.after, ...t.outro] };
+      return { ...base, subject: (cause.subject ?? t.failure.subject)(c), intro: [(cause.lead ?? t.failure.lead)(c), cause.why], stepsTitle: cause.renew ? t.renewTitle : t.failure.stepsTitle, steps, outro: [t.failure.after, ...t.outro] };
     }
   }
 }

@@ -5,6 +5,7 @@ import { failReport, newReport, newRunId, type RunMode, type RunReport, type Run
 import type { Tenant } from "../tenants/model.js";
 import { runUpdateSync } from "./update-sync.js";
 import { runImmutableIdSync } from "../immutable-id/step.js";
+import { grantedRoles } from "../graph/check.js";
 import type { WriteBudgetOptions } from "../immutable-id/write-budget.js";
 
 export interface RunRequest {
@@ -106,6 +107,7 @@ export async function executeRun(app: App, tenantId: string, runId: string, o: E
           sync();
           o.onProgress?.(r);
         },
+        grantedRoles: () => grantedRoles(app.tenantCredential(tenant!, secret), graphBaseUrl),
       });
       completed = step.completed;
     }

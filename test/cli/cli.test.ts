@@ -25,7 +25,7 @@ describe("entra-sync CLI", () => {
   it("registers a tenant, stores its secret from stdin, imports users and runs it", async () => {
     const s = stackOf();
     const t = s.sim.control.createTenant({ displayName: "Norrskolan", initialDomain: "norr.onmicrosoft.com" });
-    const a = s.sim.control.createApp(t.id, { roles: ["User.Read.All"] });
+    const a = s.sim.control.createApp(t.id, { roles: ["User.Read.All", "Domain.Read.All"] });
     const secret = s.sim.control.addSecret(t.id, a.clientId, { endDateTime: new Date(Date.now() + 200 * 86_400_000) });
     const ids = s.sim.control.addUsers(t.id, [{ userPrincipalName: "a@norr.onmicrosoft.com", city: "Kiruna" }, { userPrincipalName: "b@norr.onmicrosoft.com" }]).map((u) => u.id);
 
@@ -49,6 +49,7 @@ describe("entra-sync CLI", () => {
     r = await cli(["run", "--tenant", t.id, "--json"]);
     expect(r.code, r.err).toBe(0);
     const report = JSON.parse(r.out);
+    expect(report.status).toBe("succeeded"); // User.Read.All and Domain.Read.All are all a preview needs
     expect(report.update).toMatchObject({ read: 2, matched: 2 });
     expect((await s.app.directory.get(t.id, "u1"))?.city).toBe("Kiruna");
 

@@ -162,7 +162,7 @@ describe("users list, applications, domains, consent", () => {
   });
 
   it("serves passwordCredentials and domains; 403 without the role or without consent", async () => {
-    const { tenant, app, secret, graph } = setupTenant(sim, ["User.Read.All", "Application.Read.All"], {
+    const { tenant, app, secret, graph } = setupTenant(sim, ["User.Read.All", "Domain.Read.All", "Application.Read.All"], {
       displayName: "Fed School",
       federatedDomains: ["fed.example.edu"],
     });

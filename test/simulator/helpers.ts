@@ -38,7 +38,7 @@ export function secretClient(sim: Simulator): SecretClient {
 /** A tenant with an app holding the given roles and a valid secret. */
 export function setupTenant(
   sim: Simulator,
-  roles: string[] = ["User.ReadWrite.All", "Application.Read.All"],
+  roles: string[] = ["User.ReadWrite.All", "Domain.Read.All", "Application.Read.All"],
   tenant: Parameters<Simulator["control"]["createTenant"]>[0] = { displayName: "Contoso School" },
 ) {
   const t = sim.control.createTenant(tenant);

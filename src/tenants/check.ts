@@ -1,0 +1,108 @@
+/**
+ * `tenant check`: does the tenant's app hold the Graph permissions its enabled capabilities need? Gets a token, reads
+ * the permissions it carries, tries (read-only) the call each capability makes, and says per permission what to do.
+ */
+import type { TokenCredential } from "@azure/core-auth";
+import type { Client } from "@microsoft/microsoft-graph-client";
+import { EntraSyncError } from "../errors.js";
+import { probeApplication, probeBirthday, probeDomains, probeUserDelta, tokenRoles, type ProbeResult } from "../graph/check.js";
+import { graphScope, newGraphCounters, type GraphCounters } from "../graph/client.js";
+import { classifyGraphError } from "../graph/errors.js";
+import { adminConsentUrl, grants, permissionsFor, type Capability, type Permission } from "../graph/permissions.js";
+import type { ClientSecret } from "../secrets/store.js";
+import { parseGuid, type Tenant } from "./model.js";
+
+/** What the check needs (the App provides it). */
+export interface TenantCheckDeps {
+  tenants: { require(tenantId: string): Promise<Tenant> };
+  secrets: { get(tenantId: string): Promise<ClientSecret> };
+  tenantCredential(tenant: Tenant, secret: ClientSecret): TokenCredential;
+  graphFor(tenant: Tenant, secret: ClientSecret, counters: GraphCounters): { client: Client; graphBaseUrl: string };
+}
+
+/** One line of the check: a permission, what it is for, whether the token holds it, and what the call answered. */
+export interface PermissionCheck {
+  permission: Permission;
+  neededFor: Capability;
+  optional: boolean;
+  /** The token's `roles` hold this permission or a higher one that includes it. */
+  granted: boolean;
+  /** `ok`: the call worked; `denied`: Graph answered 403; `error`: another failure; `notTried`: no read-only call can show it (writes). */
+  result: "ok" | "denied" | "error" | "notTried";
+  /** Graph's status and code when the call failed. */
+  detail?: string | undefined;
+  /** What to do ("" when nothing). */
+  action: string;
+}
+
+export interface TenantCheckResult {
+  tenantId: string;
+  clientId: string;
+  displayName: string;
+  /** Where the tenant's admin grants admin consent. */
+  adminConsentUrl: string;
+  /** The application permissions in the token (empty without admin consent). */
+  roles: string[];
+  /** Set when no token could be had: the error code and what to do; then no call was tried. */
+  tokenError?: { code: string; message: string } | undefined;
+  checks: PermissionCheck[];
+  /** Every permission that is not optional works. */
+  ok: boolean;
+}
+
+/** Checks the Graph permissions of a tenant's app. Reads only; never throws for what Graph or Entra answer. */
+export async function checkTenant(deps: TenantCheckDeps, tenantIdInput: string): Promise<TenantCheckResult> {
+  const tenant = await deps.tenants.require(parseGuid(tenantIdInput, "tenantId"));
+  const ref = { tenantId: tenant.tenantId, clientId: tenant.clientId };
+  const consentUrl = adminConsentUrl(tenant);
+  const base = { tenantId: tenant.tenantId, clientId: tenant.clientId, displayName: tenant.displayName, adminConsentUrl: consentUrl };
+  const needs = permissionsFor(tenant);
+  const untried = (message: string): PermissionCheck[] => needs.map((n) => ({ ...n, granted: false, result: "error", action: message }));
+
+  let secret: ClientSecret;
+  let roles: string[];
+  let client: Client;
+  try {
+    secret = await deps.secrets.get(tenant.tenantId);
+    const { client: c, graphBaseUrl } = deps.graphFor(tenant, secret, newGraphCounters());
+    client = c;
+    const token = await deps.tenantCredential(tenant, secret).getToken(graphScope(graphBaseUrl));
+    if (!token) throw new EntraSyncError("AUTH_FAILED", `Entra gave no token for app ${tenant.clientId} in tenant ${tenant.tenantId}.`, { retryable: false });
+    roles = tokenRoles(token.token);
+  } catch (e) {
+    const err = e instanceof EntraSyncError ? e : classifyGraphError(e, ref, "get a token");
+    return { ...base, roles: [], tokenError: { code: err.code, message: err.message }, checks: untried(err.message), ok: false };
+  }
+
+  const probes = new Map<string, Promise<ProbeResult>>();
+  const once = (key: string, f: () => Promise<ProbeResult>) => {
+    if (!probes.has(key)) probes.set(key, f());
+    return probes.get(key)!;
+  };
+  const checks: PermissionCheck[] = [];
+  for (const n of needs) {
+    const granted = grants(roles, n.permission);
+    let r: ProbeResult | undefined;
+    if (n.neededFor === "update sync") r = await once("delta", () => probeUserDelta(client));
+    else if (n.neededFor === "birthday") r = await once("birthday", () => probeBirthday(client));
+    else if (n.permission === "Domain.Read.All") r = await once("domains", () => probeDomains(client));
+    else if (n.permission === "Application.Read.All") r = await once("application", () => probeApplication(client, tenant.clientId));
+    const result: PermissionCheck["result"] = r === undefined ? "notTried" : r.ok ? "ok" : r.status === 403 ? "denied" : "error";
+    const detail = r && !r.ok ? `${r.status ?? "no status"}${r.code ? ` ${r.code}` : ""}` : undefined;
+    checks.push({ ...n, granted, result, ...(detail ? { detail } : {}), action: actionFor(n, granted, result, consentUrl, r) });
+  }
+  return { ...base, roles, checks, ok: checks.every((c) => c.optional || c.result === "ok" || (c.result === "notTried" && c.granted)) };
+}
+
+const FALLBACK: Partial<Record<Capability, string>> = {
+  "secret expiry": "optional: without it the expiry date recorded with `entra-sync secret set` is used",
+  "Immutable ID sync": "needed before Immutable ID sync runs in mode on",
+};
+
+function actionFor(n: { permission: Permission; neededFor: Capability; optional: boolean }, granted: boolean, result: PermissionCheck["result"], consentUrl: string, r: ProbeResult | undefined): string {
+  if (result === "ok" || (result === "notTried" && granted)) return "";
+  if (result === "error" && granted) return `Graph failed (${r && !r.ok ? r.message : "unknown"}); try again later`;
+  const grant = `add the Microsoft Graph application permission ${n.permission} to the app and grant admin consent: ${consentUrl}`;
+  return n.optional ? `${FALLBACK[n.neededFor] ?? "optional"}; to use it, ${grant}` : grant.charAt(0).toUpperCase() + grant.slice(1);
+}
+
