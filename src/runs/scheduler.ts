@@ -86,11 +86,11 @@ export async function scheduleDueRuns(app: App, o: SchedulerOptions = {}): Promi
   // Immutable ID plans hold UPNs and ImmutableIds: they go with their runs, and after PLAN_RETENTION_DAYS at the latest.
   const plans = new PlanStore(app.tables.runPlans);
   const planCutoff = new Date(now.getTime() - app.settings.planRetentionDays * 86_400_000);
-  const pruneTenant = async (tenantId: string): Promise<number> => {
-    const n = await app.runs.prune(tenantId, o.keepRuns ?? 100, o.keepDays ?? 30, now, (ids) => mapLimit(ids, 4, (id) => plans.delete(tenantId, id)));
-    await plans.deleteOlderThan(tenantId, planCutoff);
-    return n;
-  };
+  const pruneTenant = (tenantId: string): Promise<number> =>
+    app.runs.prune(tenantId, o.keepRuns ?? 100, o.keepDays ?? 30, now, async ({ orphaned }) => {
+      await mapLimit(orphaned, 4, (id) => plans.delete(tenantId, id));
+      await plans.deleteOlderThan(tenantId, planCutoff);
+    });
   const counts = await mapLimit(toPrune, Math.min(16, o.concurrency ?? 32), (t) =>
     pruneTenant(t.tenantId).catch((e: unknown) => {
       app.log.warn(`could not prune the run history: ${toEntraSyncError(e).message}`, { tenantId: t.tenantId });

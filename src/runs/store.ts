@@ -45,10 +45,11 @@ export class RunStore {
   }
 
   /**
-   * Deletes runs beyond the newest `keep` and older than `maxAgeDays`; returns how many. `deletePlans` is given the
-   * stored plans the deleted runs pointed at that no remaining run points at (they go with their runs).
+   * Deletes runs beyond the newest `keep` and older than `maxAgeDays`; returns how many. `prunePlans` is told which
+   * stored plans the deleted runs pointed at that no remaining run points at (they go with their runs), and which
+   * plans the remaining runs point at; it is not called when no run of the tenant points at a plan.
    */
-  async prune(tenantId: string, keep: number, maxAgeDays: number, now: Date, deletePlans?: (planRunIds: string[]) => Promise<unknown>): Promise<number> {
+  async prune(tenantId: string, keep: number, maxAgeDays: number, now: Date, prunePlans?: (plans: { orphaned: string[]; kept: string[] }) => Promise<unknown>): Promise<number> {
     let seen = 0;
     let deleted = 0;
     const cutoff = now.getTime() - maxAgeDays * 86_400_000;
@@ -65,8 +66,8 @@ export class RunStore {
         if (plan) gone.add(plan);
       } else if (plan) kept.add(plan);
     }
-    const orphans = [...gone].filter((p) => !kept.has(p));
-    if (deletePlans && orphans.length) await deletePlans(orphans);
+    const orphaned = [...gone].filter((p) => !kept.has(p));
+    if (prunePlans && (orphaned.length || kept.size)) await prunePlans({ orphaned, kept: [...kept] });
     return deleted;
   }
 }
