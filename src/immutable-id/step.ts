@@ -94,7 +94,8 @@ export async function runImmutableIdSync(deps: ImmutableIdDeps, tenant: Tenant, 
   // Before anything else, in every mode but off (a dry run only says what it would do): a user left on the
   // temporary UPN by an unfinished switchUpn cannot sign in through the federated domain until it is put back.
   const restored = await restoreUnfinishedUpnSwitches(deps, tenant, report, plan.pendingUpnRestores, o);
-  if (restored.failed.size) plan.entries = plan.entries.filter((e) => !restored.failed.has(e.entraId));
+  // Users whose restore failed are not written; users it gave an ImmutableId are done.
+  plan.entries = plan.entries.filter((e) => !restored.failed.has(e.entraId) && !restored.cleared.get(e.entraId)?.user.onPremisesImmutableId);
   for (const e of plan.entries) e.row = restored.cleared.get(e.entraId) ?? e.row;
 
   const resumed = report.immutableId?.plan !== undefined;
@@ -165,9 +166,11 @@ export async function runImmutableIdSync(deps: ImmutableIdDeps, tenant: Tenant, 
 }
 
 /**
- * Users whose switchUpn stopped between its steps (a crash): where the UPN is still the temporary one, it is put
- * back; the marker is cleared once the UPN is no longer the temporary one. Runs before any other work of the step.
- * A dry run reads and reports, and changes nothing. Returns the rows it cleared and the users it could not restore.
+ * Users whose switchUpn stopped between its steps (a crash): where the UPN is still the temporary one, the move is
+ * finished — the UPN put back, together with the ImmutableId the move was for while the user has none (Entra wants an
+ * ImmutableId on a user moved into a federated domain; failing that, the UPN alone). The marker is cleared once the
+ * UPN is no longer the temporary one. Runs before any other work of the step; a dry run reads and reports only.
+ * Returns the rows it cleared and the users it could not put back.
  */
 async function restoreUnfinishedUpnSwitches(deps: ImmutableIdDeps, tenant: Tenant, report: RunReport, rows: ConnectorRow[], o: ImmutableIdOptions): Promise<{ cleared: Map<string, ConnectorRow>; failed: Set<string> }> {
   const cleared = new Map<string, ConnectorRow>();
@@ -175,30 +178,44 @@ async function restoreUnfinishedUpnSwitches(deps: ImmutableIdDeps, tenant: Tenan
   if (rows.length === 0) return { cleared, failed };
   const ref = { tenantId: tenant.tenantId, clientId: tenant.clientId };
   const batchOptions = { client: o.graph, tenant: ref, counters: o.counters };
+  const budget = new WriteBudget(o.budget ?? GRAPH_WRITE_BUDGET);
   const wouldRestore: string[] = [];
+  let withValue = 0;
+  type Current = { userPrincipalName?: string; onPremisesImmutableId?: string | null };
+  const put = (list: Array<{ r: ConnectorRow; body: Record<string, unknown> }>) =>
+    executeBatch(list.map(({ r, body }) => ({ id: r.id, method: "PATCH" as const, url: `/users/${r.id}`, body })), { ...batchOptions, budget });
   for (const group of chunk(rows, BATCH_SIZE)) {
-    const current = await executeBatch(group.map((r) => ({ id: r.id, method: "GET" as const, url: `/users/${r.id}?$select=id,userPrincipalName` })), batchOptions);
-    const toRestore = group.filter((r) => {
+    const current = await executeBatch(group.map((r) => ({ id: r.id, method: "GET" as const, url: `/users/${r.id}?$select=id,userPrincipalName,onPremisesImmutableId` })), batchOptions);
+    const toRestore: Array<{ r: ConnectorRow; now: Current }> = [];
+    for (const r of group) {
       const a = current.get(r.id);
-      const upn = a && a.status === 200 ? (a.body as { userPrincipalName?: string } | undefined)?.userPrincipalName : undefined;
+      const now = a && a.status === 200 ? (a.body as Current | undefined) : undefined;
+      const upn = now?.userPrincipalName;
       if (a?.status === 404 || (upn !== undefined && upn.toLowerCase() !== r.upnSwitch!.temporary.toLowerCase())) {
-        cleared.set(r.id, { ...r, upnSwitch: undefined, user: { ...r.user, ...(upn ? { userPrincipalName: upn } : {}) } });
-        return false;
-      }
-      if (upn === undefined) failed.add(r.id); // not readable now: left for the next run, and not written meanwhile
-      return upn !== undefined;
-    });
+        cleared.set(r.id, { ...r, upnSwitch: undefined, user: { ...r.user, ...(upn ? { userPrincipalName: upn, onPremisesImmutableId: now?.onPremisesImmutableId ?? null } : {}) } });
+      } else if (upn === undefined) failed.add(r.id); // not readable now: left for the next run, and not written meanwhile
+      else toRestore.push({ r, now: now! });
+    }
     if (report.dryRun) {
-      wouldRestore.push(...toRestore.map((r) => r.id));
+      wouldRestore.push(...toRestore.map((x) => x.r.id));
       continue;
     }
-    const put = await executeBatch(toRestore.map((r) => ({ id: r.id, method: "PATCH" as const, url: `/users/${r.id}`, body: { userPrincipalName: r.upnSwitch!.original } })), { ...batchOptions, budget: new WriteBudget(o.budget ?? GRAPH_WRITE_BUDGET) });
-    for (const r of toRestore) {
-      const a = put.get(r.id);
-      if (a && a.status >= 200 && a.status < 300) cleared.set(r.id, { ...r, upnSwitch: undefined, user: { ...r.user, userPrincipalName: r.upnSwitch!.original } });
-      else {
+    const finish = (x: { r: ConnectorRow; now: Current }) => !x.now.onPremisesImmutableId && !!x.r.upnSwitch!.value;
+    const first = await put(toRestore.map((x) => ({ r: x.r, body: finish(x) ? { onPremisesImmutableId: x.r.upnSwitch!.value, userPrincipalName: x.r.upnSwitch!.original } : { userPrincipalName: x.r.upnSwitch!.original } })));
+    const ok = (a: { status: number } | undefined) => !!a && a.status >= 200 && a.status < 300;
+    // The recorded value refused (taken meanwhile, say): put the UPN back alone.
+    const retry = toRestore.filter((x) => finish(x) && !ok(first.get(x.r.id)));
+    const second = await put(retry.map((x) => ({ r: x.r, body: { userPrincipalName: x.r.upnSwitch!.original } })));
+    for (const x of toRestore) {
+      const r = x.r;
+      const withId = finish(x) && ok(first.get(r.id));
+      if (withId || ok(first.get(r.id)) || ok(second.get(r.id))) {
+        if (withId) withValue++;
+        cleared.set(r.id, { ...r, upnSwitch: undefined, user: { ...r.user, userPrincipalName: r.upnSwitch!.original, onPremisesImmutableId: withId ? r.upnSwitch!.value! : (x.now.onPremisesImmutableId ?? null) } });
+      } else {
         failed.add(r.id);
-        addError(report, "IMMUTABLE_ID_UPN_RESTORE_FAILED", `A UPN moved by switchUpn could not be put back (${r.upnSwitch!.temporary} → ${r.upnSwitch!.original}): fix it by hand in the Entra admin center now.`, [r.id]);
+        const answer = (second.get(r.id) ?? first.get(r.id))?.body?.error;
+        addError(report, "IMMUTABLE_ID_UPN_RESTORE_FAILED", `A UPN moved by switchUpn could not be put back (${r.upnSwitch!.temporary} → ${r.upnSwitch!.original}${answer?.code ? `; Graph: ${answer.code}` : ""}): fix it by hand in the Entra admin center now.`, [r.id]);
       }
     }
   }
@@ -209,7 +226,7 @@ async function restoreUnfinishedUpnSwitches(deps: ImmutableIdDeps, tenant: Tenan
   }
   if (cleared.size) {
     await deps.connector.putMany(tenant.tenantId, [...cleared.values()]);
-    report.notices.push(`Immutable ID sync finished ${cleared.size} switchUpn move(s) an earlier run left unfinished (UPNs put back where still temporary).`);
+    report.notices.push(`Immutable ID sync finished ${cleared.size} switchUpn move(s) an earlier run left unfinished (UPNs put back where still temporary${withValue ? `, ${withValue} with the ImmutableId the move was for` : ""}).`);
   }
   return { cleared, failed };
 }

@@ -68,8 +68,8 @@ export function patchesPerUser(stack: LocalStack, tenantId: string, onlyOk = tru
  * The state a crash right after switchUpn's first PATCH leaves: the UPN moved to the initial domain in Entra, the
  * move recorded in the user's connector-space row.
  */
-export async function leaveOnTemporaryUpn(stack: LocalStack, tenantId: string, id: string, original: string, temporary: string): Promise<void> {
-  stack.sim.control.updateUser(tenantId, id, { userPrincipalName: temporary });
+export async function leaveOnTemporaryUpn(stack: LocalStack, tenantId: string, id: string, move: { original: string; temporary: string; value?: string }): Promise<void> {
+  stack.sim.control.updateUser(tenantId, id, { userPrincipalName: move.temporary });
   const row = (await stack.app.connector.get(tenantId, id))!;
-  await stack.app.connector.putMany(tenantId, [{ ...row, upnSwitch: { original, temporary, at: new Date().toISOString() } }]);
+  await stack.app.connector.putMany(tenantId, [{ ...row, upnSwitch: { ...move, at: new Date().toISOString() } }]);
 }

@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import type { ImmutableIdConfig } from "../../src/tenants/model.js";
 import { useLocalStack } from "../support/stack.js";
-import { leaveOnTemporaryUpn, run, tenantWith } from "./helpers.js";
+import { b64, leaveOnTemporaryUpn, run, tenantWith } from "./helpers.js";
 
 const stack = useLocalStack();
 
@@ -19,23 +19,36 @@ async function federatedUser(immutableId: Partial<ImmutableIdConfig> = {}, other
   }
   const { tenant } = await tenantWith(s, { users, platformUsers, federatedDomains: ["skolan.se"], immutableId: { federatedDomains: "switchUpn", ...immutableId } });
   await run(s, tenant.tenantId, { only: ["update"], full: true });
-  await leaveOnTemporaryUpn(s, tenant.tenantId, id, "dan@skolan.se", "dan@school.onmicrosoft.com");
+  await leaveOnTemporaryUpn(s, tenant.tenantId, id, { original: "dan@skolan.se", temporary: "dan@school.onmicrosoft.com", value: b64("p-dan") });
   s.sim.control.resetStats();
   return { s, tenant, id };
 }
 
 describe("a UPN left on the temporary domain by an unfinished switchUpn", () => {
-  it("is put back by a preview run, which writes no ImmutableId", async () => {
-    const { s, tenant, id } = await federatedUser({ mode: "preview" });
+  it("is put back by a preview run, with the ImmutableId the move was for, in one PATCH", async () => {
+    const { s, tenant, id } = await federatedUser({ mode: "preview" }, 2);
     const report = await run(s, tenant.tenantId);
     const dan = s.sim.control.getUser(tenant.tenantId, id)!;
     expect(dan.userPrincipalName).toBe("dan@skolan.se");
+    expect(dan.onPremisesImmutableId).toBe(b64("p-dan"));
+    expect(s.sim.control.stats().writes).toBe(1); // the move finished, nothing else written
+    expect(report.notices.join(" ")).toMatch(/finished 1 switchUpn move\(s\) an earlier run left unfinished \(UPNs put back where still temporary, 1 with the ImmutableId/);
+    const row = await s.app.connector.get(tenant.tenantId, id);
+    expect(row?.upnSwitch).toBeUndefined();
+    expect(row?.user.onPremisesImmutableId).toBe(b64("p-dan"));
+    expect(report.immutableId?.planned).toBe(2); // the two others; Dan is done
+  });
+
+  it("is put back alone when the value the move was for is no longer free", async () => {
+    const { s, tenant, id } = await federatedUser({ mode: "preview" }, 1);
+    const other = s.sim.control.listUsers(tenant.tenantId).find((u) => u.id !== id)!;
+    s.sim.control.updateUser(tenant.tenantId, other.id, { onPremisesImmutableId: b64("p-dan") });
+    const report = await run(s, tenant.tenantId, { only: ["immutableId"] });
+    const dan = s.sim.control.getUser(tenant.tenantId, id)!;
+    expect(dan.userPrincipalName).toBe("dan@skolan.se");
     expect(dan.onPremisesImmutableId).toBeNull();
-    expect(s.sim.control.stats().writes).toBe(1); // the UPN put back, nothing else
-    expect(report.notices.join(" ")).toMatch(/switchUpn move\(s\) an earlier run left unfinished/);
+    expect(report.errors.map((e) => e.code)).not.toContain("IMMUTABLE_ID_UPN_RESTORE_FAILED");
     expect((await s.app.connector.get(tenant.tenantId, id))?.upnSwitch).toBeUndefined();
-    // the preview plans the user with its own UPN again (a switchUpn, not a plain write on the temporary UPN)
-    expect(report.immutableId?.planned).toBe(1);
   });
 
   it("is put back by a run over the cap, before it stops at the cap", async () => {
@@ -44,7 +57,7 @@ describe("a UPN left on the temporary domain by an unfinished switchUpn", () => 
     expect(report.errors.map((e) => e.code)).toContain("IMMUTABLE_ID_CAP_EXCEEDED");
     expect(report.immutableId?.written).toBe(0);
     expect(s.sim.control.getUser(tenant.tenantId, id)?.userPrincipalName).toBe("dan@skolan.se");
-    expect(s.sim.control.stats().writes).toBe(1);
+    expect(s.sim.control.stats().writes).toBe(1); // finishing the interrupted move, and no write of the capped plan
     expect((await s.app.connector.get(tenant.tenantId, id))?.upnSwitch).toBeUndefined();
   });
 
@@ -67,8 +80,20 @@ describe("a UPN left on the temporary domain by an unfinished switchUpn", () => 
     expect(p?.eppn).toBe("dan@skolan.se");
     // the connector space keeps what Entra shows, and the move: the next Immutable ID run puts the UPN back and writes
     expect((await s.app.connector.get(tenant.tenantId, id))?.user.userPrincipalName).toBe("dan@school.onmicrosoft.com");
-    const next = await run(s, tenant.tenantId, { only: ["immutableId"] });
-    expect(next.immutableId?.written).toBe(1);
-    expect(s.sim.control.getUser(tenant.tenantId, id)?.userPrincipalName).toBe("dan@skolan.se");
+    await run(s, tenant.tenantId, { only: ["immutableId"] });
+    expect(s.sim.control.getUser(tenant.tenantId, id)).toMatchObject({ userPrincipalName: "dan@skolan.se", onPremisesImmutableId: b64("p-dan") });
+  });
+
+  it("is recorded by switchUpn with the value it is for, before the UPN moves", async () => {
+    const s = stack();
+    const id = randomUUID();
+    const holder = randomUUID();
+    const users = [{ id, userPrincipalName: "eva@skolan.se" }, { id: holder, userPrincipalName: "holder@school.onmicrosoft.com" }];
+    const { tenant } = await tenantWith(s, { users, platformUsers: [{ id: "p-eva", tenantId: "x", externalId: id }], federatedDomains: ["skolan.se"], immutableId: { federatedDomains: "switchUpn" } });
+    await run(s, tenant.tenantId, { only: ["update"] });
+    // Entra refuses the second step (the value is taken behind the connector space's back): the move's record stays.
+    s.sim.control.updateUser(tenant.tenantId, holder, { onPremisesImmutableId: b64("p-eva") });
+    await run(s, tenant.tenantId, { only: ["immutableId"] });
+    expect((await s.app.connector.get(tenant.tenantId, id))?.upnSwitch).toMatchObject({ original: "eva@skolan.se", temporary: "eva@school.onmicrosoft.com", value: b64("p-eva") });
   });
 });
