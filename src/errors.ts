@@ -30,6 +30,8 @@ export const ERROR_CODES = {
   IMMUTABLE_ID_CAP_EXCEEDED: "configuration",
   IMMUTABLE_ID_REFUSED: "configuration",
   IMMUTABLE_ID_UPN_RESTORE_FAILED: "bug",
+  IMMUTABLE_ID_PLAN_CHANGED: "configuration",
+  PLAN_NOT_FOUND: "configuration",
   INTERNAL: "bug",
   /** A capability needs a Graph application permission the tenant has not granted (the message names it). */
   MISSING_PERMISSION: "auth",

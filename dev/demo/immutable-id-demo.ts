@@ -39,8 +39,8 @@ export async function immutableIdDemo(stack: LocalStack, tenantId: string, o: Im
   tenant = await app.tenants.update(tenantId, { immutableId: { ...tenant.immutableId, mode: "on" } });
   const cap = capOf(tenant.immutableId, iid?.capExceeded?.tenantUsers ?? 0);
   const force = iid?.capExceeded !== undefined;
-  say(`\nSwitched the tenant to mode on${force ? `; the plan is over the cap of ${cap} writes per run, so the run is forced (an operator's --force after reviewing the plan)` : ""}.`);
-  const report = await runNow(app, io, { tenantId, full: false, dryRun: false, only: ["immutableId"], force });
+  say(`\nSwitched the tenant to mode on${force ? `; the plan is over the cap of ${cap} writes per run, so the run is forced with the plan just shown (an operator's --force-plan ${preview.runId} after reviewing it)` : ""}.`);
+  const report = await runNow(app, io, { tenantId, full: false, dryRun: false, only: ["immutableId"], forcePlan: force ? preview.runId : undefined });
   say(formatReport(report));
   return report;
 }

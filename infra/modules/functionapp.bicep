@@ -175,6 +175,7 @@ resource functionApp 'Microsoft.Web/sites@2025-03-01' = {
       MAIL_FROM: mailFrom
       OPERATOR_EMAIL: operatorEmail
       ACS_EMAIL_ENDPOINT: acsEndpoint
+      PLAN_RETENTION_DAYS: '30'
       // The connection string carries the component's instrumentation key, which is an identifier, not a
       // credential: with DisableLocalAuth on, App Insights rejects telemetry that has only the key, so the host
       // must also present an Entra token, which the next setting turns on (system-assigned identity).

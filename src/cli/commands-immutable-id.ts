@@ -21,6 +21,7 @@ export function registerImmutableIdCommands(program: Command, getApp: () => App,
       else {
         io.out(table(["entra id", "user principal name", "onPremisesImmutableId", "platform user", "action"], entries.map((e) => [e.entraId, e.userPrincipalName, e.value, e.platformUserId, e.action])));
         io.out(`${entries.length.toLocaleString("en-US")} user(s) in the plan of run ${o.run}.`);
+        if (entries.length) io.out(`Reviewed? Write it (only the entries that still hold): entra-sync run --tenant ${o.tenant} --only immutable-id --force-plan ${o.run}`);
       }
     });
 }

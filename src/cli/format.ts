@@ -25,7 +25,7 @@ export function formatReport(r: RunReport): string {
     if (sk.length) lines.push(`    skipped: ${sk.map(([k, n]) => `${k} ${num(n)}`).join(", ")}`);
     const fl = Object.entries(i.failed).filter(([, n]) => n > 0);
     if (fl.length) lines.push(`    failed: ${fl.map(([k, n]) => `${k} ${num(n)}`).join(", ")}`);
-    if (i.capExceeded) lines.push(`    CAP EXCEEDED: ${num(i.capExceeded.planned)} planned > cap (${num(i.capExceeded.maxWrites)} writes or ${i.capExceeded.maxPercent}% of ${num(i.capExceeded.tenantUsers)} users): nothing written; review the plan and run with --force`);
+    if (i.capExceeded) lines.push(`    CAP EXCEEDED: ${num(i.capExceeded.planned)} planned > cap (${num(i.capExceeded.maxWrites)} writes or ${i.capExceeded.maxPercent}% of ${num(i.capExceeded.tenantUsers)} users): nothing written; review the plan and run with --force-plan ${r.runId}`);
   }
   lines.push(`  graph: ${num(r.graph.requests)} requests, ${num(r.graph.throttled)} throttled, ${num(r.graph.retried)} retried`);
   for (const n of r.notices) lines.push(`  note: ${n}`);

@@ -104,13 +104,13 @@ function addTenantOptions(c: Command, forAdd: boolean): Command {
 const tenantRow = (t: Tenant) => [t.tenantId, t.displayName, t.clientId, t.cloud, t.enabled ? "yes" : "no", t.immutableId.mode, t.adminEmails.join(",")];
 
 /** Runs a run now, in this process, with a progress bar. */
-export async function runNow(app: App, io: CliIO, req: { tenantId: string; full: boolean; dryRun: boolean; only?: RunStep[] | undefined; force?: boolean }): Promise<RunReport> {
+export async function runNow(app: App, io: CliIO, req: { tenantId: string; full: boolean; dryRun: boolean; only?: RunStep[] | undefined; force?: boolean; forcePlan?: string | undefined }): Promise<RunReport> {
   const bar = io.isTTY ? new cliProgress.SingleBar({ format: "  {bar} {detail}", stream: process.stderr, hideCursor: true, clearOnComplete: true }, cliProgress.Presets.shades_classic) : undefined;
   const started = Date.now();
   bar?.start(200, 0, { detail: "starting …" });
   // Takes the tenant's lease like any other run: RUN_IN_PROGRESS (naming the active run) while one is queued or under way.
   try {
-    return await runWithLease(app, { tenantId: req.tenantId, trigger: "manual", mode: req.full ? "full" : "incremental", dryRun: req.dryRun, only: req.only, force: req.force ?? false }, {
+    return await runWithLease(app, { tenantId: req.tenantId, trigger: "manual", mode: req.full ? "full" : "incremental", dryRun: req.dryRun, only: req.only, force: req.force ?? false, forcePlan: req.forcePlan }, {
       onProgress: (r) => {
         const iid = r.immutableId;
         if (iid && iid.planned > 0) {
@@ -214,11 +214,12 @@ export function buildCli(appFactory: () => App, io: CliIO): Command {
     .option("--full", "read all users (a new initial delta round) instead of the changes since the last run")
     .option("--dry-run", "write nothing; report what would change")
     .option("--only <steps>", "update, immutable-id (comma-separated)", collect)
-    .option("--force", "let Immutable ID sync exceed its cap (after reviewing the plan)")
+    .option("--force-plan <runId>", "write the Immutable ID plan of this run, which you reviewed, even over the cap (only its entries that still hold)")
+    .addOption(new Option("--force").hideHelp())
     .option("--json", "print the report as one JSON line")
     .action(async (o) => {
       const a = getApp();
-      const report = await runNow(a, io, { tenantId: parseGuid(o.tenant, "tenant"), full: !!o.full, dryRun: !!o.dryRun, only: parseOnly(o.only), force: !!o.force });
+      const report = await runNow(a, io, { tenantId: parseGuid(o.tenant, "tenant"), full: !!o.full, dryRun: !!o.dryRun, only: parseOnly(o.only), force: !!o.force, forcePlan: o.forcePlan === undefined ? undefined : String(o.forcePlan) });
       io.out(o.json ? JSON.stringify(report) : formatReport(report));
       if (report.status === "failed") process.exitCode = 1;
     });

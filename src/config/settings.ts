@@ -32,6 +32,7 @@ export const APP_SETTINGS = {
   ACS_EMAIL_ENDPOINT: "With MAIL_TRANSPORT=acs: the Communication Services endpoint, e.g. https://x.communication.azure.com.",
   SMTP_URL: "With MAIL_TRANSPORT=smtp: smtp(s)://user:password@host:port of the relay.",
   MAIL_OUTBOX_DIR: "With MAIL_TRANSPORT=outbox: the folder that receives .eml files.",
+  PLAN_RETENTION_DAYS: "Days an Immutable ID plan (UPNs and ImmutableIds) is kept at most; plans also go with their runs.",
 } as const;
 
 export type AppSettingName = keyof typeof APP_SETTINGS;
@@ -56,6 +57,8 @@ export interface Settings {
   readonly secretCheckSchedule: string;
   readonly alertThresholdsDays: readonly number[];
   readonly runTimeBudgetSeconds: number;
+  /** Days an Immutable ID plan is kept at most (PLAN_RETENTION_DAYS). */
+  readonly planRetentionDays: number;
   readonly mail: {
     readonly transport: MailTransportKind;
     readonly from: string;
@@ -75,6 +78,7 @@ export const DEFAULTS = {
   MAIL_OUTBOX_DIR: ".local/outbox",
   MAIL_FROM: "entra-sync@localhost",
   PLATFORM_CREDENTIAL: "managed-identity",
+  PLAN_RETENTION_DAYS: "30",
 } as const;
 
 const httpsUrl = z
@@ -161,6 +165,10 @@ export function loadSettings(env: Record<string, string | undefined> = process.e
   if (!Number.isInteger(runTimeBudgetSeconds) || runTimeBudgetSeconds < 10 || runTimeBudgetSeconds > 3600)
     fail("RUN_TIME_BUDGET_SECONDS", `is "${budgetRaw}" but must be a whole number of seconds between 10 and 3600`);
 
+  const retentionRaw = pick(env, "PLAN_RETENTION_DAYS") ?? DEFAULTS.PLAN_RETENTION_DAYS;
+  const planRetentionDays = Number(retentionRaw);
+  if (!/^\d+$/.test(retentionRaw) || planRetentionDays < 1 || planRetentionDays > 365) fail("PLAN_RETENTION_DAYS", `is "${retentionRaw}" but must be a whole number of days between 1 and 365`);
+
   const transport = pick(env, "MAIL_TRANSPORT") ?? DEFAULTS.MAIL_TRANSPORT;
   if (transport !== "acs" && transport !== "smtp" && transport !== "outbox")
     fail("MAIL_TRANSPORT", `is "${transport}" but must be one of acs, smtp, outbox`);
@@ -192,6 +200,7 @@ export function loadSettings(env: Record<string, string | undefined> = process.e
     secretCheckSchedule,
     alertThresholdsDays: Object.freeze(uniqueThresholds),
     runTimeBudgetSeconds,
+    planRetentionDays,
     mail: Object.freeze({ transport, from, operatorEmails: Object.freeze(operatorEmails), acsEndpoint, smtpUrl, outboxDir }),
   });
 }

@@ -21,9 +21,9 @@ export interface ConnectorRow {
   seenAt?: string | undefined;
   /**
    * Set by Immutable ID sync's switchUpn before it moves a UPN to the initial domain, cleared once the UPN is back:
-   * a crash between the steps leaves it, and the next run puts the UPN back.
+   * a crash between the steps leaves it, and the next run puts the UPN back. `value`: the ImmutableId the move was for.
    */
-  upnSwitch?: { original: string; temporary: string; at: string } | undefined;
+  upnSwitch?: { original: string; temporary: string; at: string; value?: string | undefined } | undefined;
 }
 
 interface Entity {

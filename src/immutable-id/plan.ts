@@ -71,13 +71,62 @@ export class PlanStore {
     return out;
   }
 
+  /** True when the plan stored by run `runId` still has its rows. */
+  async exists(tenantId: string, runId: string): Promise<boolean> {
+    try {
+      const pages = this.table.listEntities<PlanEntity>({ queryOptions: { filter: odata`PartitionKey eq ${partitionOf(tenantId, runId)}`, select: ["RowKey"] } }).byPage({ maxPageSize: 1 });
+      for await (const page of pages) if (page.length > 0) return true;
+      return false;
+    } catch (e) {
+      throw storageError(e, `read the plan of run ${runId}`);
+    }
+  }
+
   /** Deletes a run's plan rows (run pruning). */
   async delete(tenantId: string, runId: string): Promise<number> {
-    const keys: Array<{ partitionKey: string; rowKey: string }> = [];
-    for await (const e of this.table.listEntities<PlanEntity>({ queryOptions: { filter: odata`PartitionKey eq ${partitionOf(tenantId, runId)}`, select: ["PartitionKey", "RowKey"] } })) keys.push({ partitionKey: e.partitionKey, rowKey: e.rowKey });
-    await mapLimit(chunk(keys, 100), 8, (batch) => this.table.submitTransaction(batch.map((k) => ["delete", k] as TransactionAction)));
-    return keys.length;
+    return this.deleteWhere(odata`PartitionKey eq ${partitionOf(tenantId, runId)}`, `the plan of run ${runId}`);
   }
+
+  /**
+   * Deletes every plan of a tenant stored before `cutoff`. Run ids sort newest first, so these plans are one range
+   * of partition keys: the query reads only rows that are deleted.
+   */
+  async deleteOlderThan(tenantId: string, cutoff: Date): Promise<number> {
+    const from = partitionOf(tenantId, (9_999_999_999_999 - cutoff.getTime()).toString().padStart(13, "0"));
+    return this.deleteWhere(odata`PartitionKey gt ${from} and PartitionKey lt ${`${tenantId}_~`}`, `plans of tenant ${tenantId} older than ${cutoff.toISOString()}`);
+  }
+
+  private async deleteWhere(filter: string, what: string): Promise<number> {
+    const byPartition = new Map<string, Array<{ partitionKey: string; rowKey: string }>>();
+    try {
+      for await (const e of this.table.listEntities<PlanEntity>({ queryOptions: { filter, select: ["PartitionKey", "RowKey"] } })) {
+        const list = byPartition.get(e.partitionKey) ?? [];
+        list.push({ partitionKey: e.partitionKey, rowKey: e.rowKey });
+        byPartition.set(e.partitionKey, list);
+      }
+      const batches = [...byPartition.values()].flatMap((keys) => chunk(keys, 100));
+      await mapLimit(batches, 8, (batch) => this.table.submitTransaction(batch.map((k) => ["delete", k] as TransactionAction)));
+    } catch (e) {
+      throw storageError(e, `delete ${what}`);
+    }
+    return [...byPartition.values()].reduce((n, l) => n + l.length, 0);
+  }
+}
+
+const entryKey = (e: PlanEntry) => `${e.entraId}\t${e.value}\t${e.platformUserId}\t${e.action}`;
+
+/**
+ * Compares a fresh plan with the reviewed one. An entry holds when the reviewed plan has it unchanged (same user,
+ * value, platform user and action); `changed` are users of the reviewed plan whose entry differs now, `added` users
+ * the reviewed plan did not hold at all, `dropped` reviewed entries that no longer hold (changed ones included).
+ */
+export function comparePlans<T extends PlanEntry>(reviewed: readonly PlanEntry[], fresh: readonly T[]): { holding: T[]; changed: T[]; added: T[]; dropped: number } {
+  const keys = new Set(reviewed.map(entryKey));
+  const users = new Set(reviewed.map((e) => e.entraId));
+  const out = { holding: [] as T[], changed: [] as T[], added: [] as T[], dropped: 0 };
+  for (const e of fresh) (keys.has(entryKey(e)) ? out.holding : users.has(e.entraId) ? out.changed : out.added).push(e);
+  out.dropped = reviewed.length - out.holding.length;
+  return out;
 }
 
 /** What the plan use cases need (the App provides it). */
@@ -96,7 +145,25 @@ export async function getRunPlan(app: PlanDeps, tenantId: string, runId: string)
   if (!report) throw new EntraSyncError("RUN_NOT_FOUND", `Run ${runId} of tenant ${tenantId} does not exist.`, { retryable: false });
   const ref = report.immutableId?.plan;
   if (!ref || ref.entries === 0) return [];
-  return new PlanStore(app.tables.runPlans).list(tenantId, ref.runId);
+  const entries = await new PlanStore(app.tables.runPlans).list(tenantId, ref.runId);
+  if (entries.length === 0) throw planGone(tenantId, runId, ref.runId);
+  return entries;
+}
+
+const planGone = (tenantId: string, runId: string, storedBy: string) =>
+  new EntraSyncError("PLAN_NOT_FOUND", `The Immutable ID plan of run ${runId}${storedBy === runId ? "" : ` (stored by run ${storedBy})`} of tenant ${tenantId} was deleted: plans are kept PLAN_RETENTION_DAYS days and go with their runs. Plan again (a preview or --dry-run run) and review that plan.`, { retryable: false });
+
+/**
+ * Checks, before a run is created, that `planRunId` names a reviewed plan a forced run can write: a run of this
+ * tenant whose plan is still stored and holds entries. Throws INPUT_INVALID (field forcePlan) saying what to fix.
+ */
+export async function checkForcePlan(app: PlanDeps, tenantId: string, planRunId: string): Promise<void> {
+  const bad = (why: string) => new EntraSyncError("INPUT_INVALID", `forcePlan ${planRunId}: ${why}`, { field: "forcePlan", retryable: false });
+  const report = await app.runs.get(tenantId, planRunId);
+  if (!report) throw bad(`no such run of tenant ${tenantId} (run history and plans are pruned after a while). Name the run whose plan you reviewed: entra-sync runs --tenant ${tenantId}.`);
+  const ref = report.immutableId?.plan;
+  if (!ref || ref.entries === 0) throw bad(`that run planned no ImmutableId writes. Name a run whose plan you reviewed (a preview, --dry-run or over-cap run).`);
+  if (!(await new PlanStore(app.tables.runPlans).exists(tenantId, ref.runId))) throw bad(planGone(tenantId, planRunId, ref.runId).message);
 }
 
 const CSV_HEADER = ["entraId", "userPrincipalName", "onPremisesImmutableId", "platformUserId", "action"];

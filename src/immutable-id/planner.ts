@@ -50,6 +50,17 @@ export interface Plan {
 
 export const upnDomain = (upn: string): string => upn.slice(upn.lastIndexOf("@") + 1).toLowerCase();
 
+/**
+ * The user as it stands once a pending switchUpn move is put back: while Entra still shows the temporary UPN of a
+ * move recorded in the row, the original UPN. Update sync maps and matches this, never the temporary UPN.
+ */
+export function settledUser(row: ConnectorRow): ConnectorRow["user"] {
+  const move = row.upnSwitch;
+  const upn = row.user.userPrincipalName;
+  if (!move || !upn || upn.toLowerCase() !== move.temporary.toLowerCase()) return row.user;
+  return { ...row.user, userPrincipalName: move.original };
+}
+
 /** The platform attribute a tenant takes the value from. */
 export function sourceValue(user: StoredPlatformUser, source: ImmutableIdConfig["source"]): string | undefined {
   return source === "id" ? user.id : user[source];
@@ -92,7 +103,7 @@ export async function planImmutableIds(deps: { connector: ConnectorSpace; direct
     if (!p || (p.externalId !== undefined && p.externalId !== row.id)) return skip("noPlatformMatch", row.id);
     const enc = encodeImmutableId(sourceValue(p, cfg.source), cfg.encoding);
     if (!enc.ok) return skip(enc.reason, row.id);
-    const upn = row.user.userPrincipalName ?? "";
+    const upn = settledUser(row).userPrincipalName ?? "";
     let action: PlanEntry["action"] = "write";
     if (domains.federated.has(upnDomain(upn))) {
       if (cfg.federatedDomains !== "switchUpn" || !domains.initial) return skip("federatedDomain", row.id);

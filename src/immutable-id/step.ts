@@ -7,6 +7,7 @@ import type { Client } from "@microsoft/microsoft-graph-client";
 import type { ConnectorRow, ConnectorSpace } from "../connector/space.js";
 import type { PlatformDirectory } from "../directory/directory.js";
 import type { GraphCounters } from "../graph/client.js";
+import { toEntraSyncError } from "../errors.js";
 import { classifyGraphError, graphErrorInfo } from "../graph/errors.js";
 import { DOMAIN_PERMISSION, grants, missingPermissionAdvice } from "../graph/permissions.js";
 import type { Logger } from "../log.js";
@@ -15,8 +16,8 @@ import type { RunStore } from "../runs/store.js";
 import type { Tenant } from "../tenants/model.js";
 import { chunk } from "../util/concurrency.js";
 import { BATCH_SIZE, executeBatch } from "./batch.js";
-import { planHash, PlanStore } from "./plan.js";
-import { capOf, planImmutableIds, type SkipReason, type TenantDomains } from "./planner.js";
+import { comparePlans, getRunPlan, planHash, PlanStore, type PlanEntry } from "./plan.js";
+import { capOf, planImmutableIds, type PlannedUser, type SkipReason, type TenantDomains } from "./planner.js";
 import { GRAPH_WRITE_BUDGET, WriteBudget, type WriteBudgetOptions } from "./write-budget.js";
 import { writeImmutableIds, type FailReason, type WriteOutcome, type WriterHooks } from "./writer.js";
 
@@ -99,6 +100,13 @@ export async function runImmutableIdSync(deps: ImmutableIdDeps, tenant: Tenant, 
   }
 
   const plan = await planImmutableIds(deps, tenant, domains);
+  // Before anything else, in every mode but off (a dry run only says what it would do): a user left on the
+  // temporary UPN by an unfinished switchUpn cannot sign in through the federated domain until it is put back.
+  const restored = await restoreUnfinishedUpnSwitches(deps, tenant, report, plan.pendingUpnRestores, o);
+  // Users whose restore failed are not written; users it gave an ImmutableId are done.
+  plan.entries = plan.entries.filter((e) => !restored.failed.has(e.entraId) && !restored.cleared.get(e.entraId)?.user.onPremisesImmutableId);
+  for (const e of plan.entries) e.row = restored.cleared.get(e.entraId) ?? e.row;
+
   const resumed = report.immutableId?.plan !== undefined;
   const counts: ImmutableIdCounts = resumed
     ? { ...report.immutableId!, skipped: { ...report.immutableId!.skipped }, failed: { ...report.immutableId!.failed } }
@@ -125,18 +133,24 @@ export async function runImmutableIdSync(deps: ImmutableIdDeps, tenant: Tenant, 
   if (planOnly) {
     report.notices.push(
       `Immutable ID sync ${report.dryRun ? "dry run" : "preview"}: ${plan.entries.length} ImmutableId(s) planned, nothing written. See the plan: entra-sync plan --tenant ${tenant.tenantId} --run ${report.runId}` +
-        (counts.capExceeded ? ` (over the cap of ${capOf(cfg, plan.tenantUsers)} writes per run: a run in mode on would need --force).` : "."),
+        (counts.capExceeded ? ` (over the cap of ${capOf(cfg, plan.tenantUsers)} writes per run: after reviewing it, a run in mode on with --force-plan ${report.runId} writes it).` : "."),
     );
     return { completed: true };
   }
-  if (counts.capExceeded && !report.force && !resumed) {
-    addError(report, "IMMUTABLE_ID_CAP_EXCEEDED", `Immutable ID sync planned ${plan.entries.length} writes, over the cap of ${capOf(cfg, plan.tenantUsers)} per run (${cfg.maxWritesPerRun} writes or ${cfg.maxPercentPerRun}% of ${plan.tenantUsers} users): nothing was written. Review the plan (entra-sync plan --tenant ${tenant.tenantId} --run ${report.runId}) and run with --force, or raise the cap.`);
+
+  let entries = plan.entries;
+  if (report.forcePlan) {
+    const forced = await holdingEntries(deps, tenant, report, plan.entries, report.forcePlan, resumed);
+    if (!forced) return { completed: true };
+    entries = forced;
+    if (counts.capExceeded && !resumed) {
+      const c = counts.capExceeded;
+      report.notices.push(`Immutable ID sync: ${c.planned} planned, over the cap of ${capOf(cfg, c.tenantUsers)} per run (${c.maxWrites} writes or ${c.maxPercent}% of ${c.tenantUsers} users); written because the run was forced with the reviewed plan of run ${report.forcePlan}.`);
+      counts.capExceeded = undefined; // the cap did not stop this run
+    }
+  } else if (counts.capExceeded && !resumed) {
+    addError(report, "IMMUTABLE_ID_CAP_EXCEEDED", `Immutable ID sync planned ${plan.entries.length} writes, over the cap of ${capOf(cfg, plan.tenantUsers)} per run (${cfg.maxWritesPerRun} writes or ${cfg.maxPercentPerRun}% of ${plan.tenantUsers} users): nothing was written. Review the plan (entra-sync plan --tenant ${tenant.tenantId} --run ${report.runId}) and run with --force-plan ${report.runId}, or raise the cap.`);
     return { completed: true };
-  }
-  if (counts.capExceeded && report.force && !resumed) {
-    const c = counts.capExceeded;
-    report.notices.push(`Immutable ID sync: ${c.planned} planned, over the cap of ${capOf(cfg, c.tenantUsers)} per run (${c.maxWrites} writes or ${c.maxPercent}% of ${c.tenantUsers} users); written because the run was forced.`);
-    counts.capExceeded = undefined; // the cap did not stop this run
   }
 
   // A PATCH refused for want of User.ReadWrite.All looks exactly like one refused for a privileged user (403
@@ -147,9 +161,7 @@ export async function runImmutableIdSync(deps: ImmutableIdDeps, tenant: Tenant, 
     return { completed: true };
   }
 
-  await restoreUnfinishedUpnSwitches(deps, tenant, report, plan.pendingUpnRestores, o);
-
-  const outcome = await writeImmutableIds(plan.entries, {
+  const outcome = await writeImmutableIds(entries, {
     client: o.graph,
     tenant: ref,
     counters: o.counters,
@@ -171,36 +183,103 @@ export async function runImmutableIdSync(deps: ImmutableIdDeps, tenant: Tenant, 
 }
 
 /**
- * Users whose switchUpn stopped between its steps (a crash): where the UPN is still the temporary one, it is put
- * back; the marker is cleared once the UPN is no longer the temporary one. Runs before any new write.
+ * Users whose switchUpn stopped between its steps (a crash): where the UPN is still the temporary one, the move is
+ * finished — the UPN put back, together with the ImmutableId the move was for while the user has none (Entra wants an
+ * ImmutableId on a user moved into a federated domain; failing that, the UPN alone). The marker is cleared once the
+ * UPN is no longer the temporary one. Runs before any other work of the step; a dry run reads and reports only.
+ * Returns the rows it cleared and the users it could not put back.
  */
-async function restoreUnfinishedUpnSwitches(deps: ImmutableIdDeps, tenant: Tenant, report: RunReport, rows: ConnectorRow[], o: ImmutableIdOptions): Promise<void> {
-  if (rows.length === 0) return;
+async function restoreUnfinishedUpnSwitches(deps: ImmutableIdDeps, tenant: Tenant, report: RunReport, rows: ConnectorRow[], o: ImmutableIdOptions): Promise<{ cleared: Map<string, ConnectorRow>; failed: Set<string> }> {
+  const cleared = new Map<string, ConnectorRow>();
+  const failed = new Set<string>();
+  if (rows.length === 0) return { cleared, failed };
   const ref = { tenantId: tenant.tenantId, clientId: tenant.clientId };
   const batchOptions = { client: o.graph, tenant: ref, counters: o.counters };
-  const cleared: ConnectorRow[] = [];
+  const budget = new WriteBudget(o.budget ?? GRAPH_WRITE_BUDGET);
+  const wouldRestore: string[] = [];
+  let withValue = 0;
+  type Current = { userPrincipalName?: string; onPremisesImmutableId?: string | null };
+  const put = (list: Array<{ r: ConnectorRow; body: Record<string, unknown> }>) =>
+    executeBatch(list.map(({ r, body }) => ({ id: r.id, method: "PATCH" as const, url: `/users/${r.id}`, body })), { ...batchOptions, budget });
   for (const group of chunk(rows, BATCH_SIZE)) {
-    const current = await executeBatch(group.map((r) => ({ id: r.id, method: "GET" as const, url: `/users/${r.id}?$select=id,userPrincipalName` })), batchOptions);
-    const toRestore = group.filter((r) => {
+    const current = await executeBatch(group.map((r) => ({ id: r.id, method: "GET" as const, url: `/users/${r.id}?$select=id,userPrincipalName,onPremisesImmutableId` })), batchOptions);
+    const toRestore: Array<{ r: ConnectorRow; now: Current }> = [];
+    for (const r of group) {
       const a = current.get(r.id);
-      const upn = a && a.status === 200 ? (a.body as { userPrincipalName?: string } | undefined)?.userPrincipalName : undefined;
+      const now = a && a.status === 200 ? (a.body as Current | undefined) : undefined;
+      const upn = now?.userPrincipalName;
       if (a?.status === 404 || (upn !== undefined && upn.toLowerCase() !== r.upnSwitch!.temporary.toLowerCase())) {
-        cleared.push({ ...r, upnSwitch: undefined, user: { ...r.user, ...(upn ? { userPrincipalName: upn } : {}) } });
-        return false;
+        cleared.set(r.id, { ...r, upnSwitch: undefined, user: { ...r.user, ...(upn ? { userPrincipalName: upn, onPremisesImmutableId: now?.onPremisesImmutableId ?? null } : {}) } });
+      } else if (upn === undefined) failed.add(r.id); // not readable now: left for the next run, and not written meanwhile
+      else toRestore.push({ r, now: now! });
+    }
+    if (report.dryRun) {
+      wouldRestore.push(...toRestore.map((x) => x.r.id));
+      continue;
+    }
+    const finish = (x: { r: ConnectorRow; now: Current }) => !x.now.onPremisesImmutableId && !!x.r.upnSwitch!.value;
+    const first = await put(toRestore.map((x) => ({ r: x.r, body: finish(x) ? { onPremisesImmutableId: x.r.upnSwitch!.value, userPrincipalName: x.r.upnSwitch!.original } : { userPrincipalName: x.r.upnSwitch!.original } })));
+    const ok = (a: { status: number } | undefined) => !!a && a.status >= 200 && a.status < 300;
+    // The recorded value refused (taken meanwhile, say): put the UPN back alone.
+    const retry = toRestore.filter((x) => finish(x) && !ok(first.get(x.r.id)));
+    const second = await put(retry.map((x) => ({ r: x.r, body: { userPrincipalName: x.r.upnSwitch!.original } })));
+    for (const x of toRestore) {
+      const r = x.r;
+      const withId = finish(x) && ok(first.get(r.id));
+      if (withId || ok(first.get(r.id)) || ok(second.get(r.id))) {
+        if (withId) withValue++;
+        cleared.set(r.id, { ...r, upnSwitch: undefined, user: { ...r.user, userPrincipalName: r.upnSwitch!.original, onPremisesImmutableId: withId ? r.upnSwitch!.value! : (x.now.onPremisesImmutableId ?? null) } });
+      } else {
+        failed.add(r.id);
+        const answer = (second.get(r.id) ?? first.get(r.id))?.body?.error;
+        addError(report, "IMMUTABLE_ID_UPN_RESTORE_FAILED", `A UPN moved by switchUpn could not be put back (${r.upnSwitch!.temporary} → ${r.upnSwitch!.original}${answer?.code ? `; Graph: ${answer.code}` : ""}): fix it by hand in the Entra admin center now.`, [r.id]);
       }
-      return upn !== undefined;
-    });
-    const put = await executeBatch(toRestore.map((r) => ({ id: r.id, method: "PATCH" as const, url: `/users/${r.id}`, body: { userPrincipalName: r.upnSwitch!.original } })), { ...batchOptions, budget: new WriteBudget(o.budget ?? GRAPH_WRITE_BUDGET) });
-    for (const r of toRestore) {
-      const a = put.get(r.id);
-      if (a && a.status >= 200 && a.status < 300) cleared.push({ ...r, upnSwitch: undefined, user: { ...r.user, userPrincipalName: r.upnSwitch!.original } });
-      else addError(report, "IMMUTABLE_ID_UPN_RESTORE_FAILED", `A UPN moved by switchUpn could not be put back (${r.upnSwitch!.temporary} → ${r.upnSwitch!.original}): fix it by hand in the Entra admin center now.`, [r.id]);
     }
   }
-  if (cleared.length) {
-    await deps.connector.putMany(tenant.tenantId, cleared);
-    report.notices.push(`Immutable ID sync finished ${cleared.length} switchUpn move(s) an earlier run left unfinished (UPNs put back where still temporary).`);
+  if (report.dryRun) {
+    if (wouldRestore.length) report.notices.push(`Immutable ID sync dry run: ${wouldRestore.length} user(s) are still on the temporary UPN of a switchUpn move an earlier run left unfinished; a run that is not a dry run puts them back first, e.g. ${wouldRestore.slice(0, 5).join(", ")}.`);
+    cleared.clear();
+    return { cleared, failed };
   }
+  if (cleared.size) {
+    await deps.connector.putMany(tenant.tenantId, [...cleared.values()]);
+    report.notices.push(`Immutable ID sync finished ${cleared.size} switchUpn move(s) an earlier run left unfinished (UPNs put back where still temporary${withValue ? `, ${withValue} with the ImmutableId the move was for` : ""}).`);
+  }
+  return { cleared, failed };
+}
+
+/**
+ * A forced run writes the plan an operator reviewed (the plan of run `planRunId`), not whatever the fresh plan holds:
+ * only entries that still hold (same user, value, platform user and action: still without an ImmutableId, still
+ * unique, still matched). When the fresh plan holds users the reviewed one did not, nothing is written and the
+ * difference is reported (on a continuation, the added users are left for a later run). Undefined: write nothing.
+ */
+async function holdingEntries(deps: ImmutableIdDeps, tenant: Tenant, report: RunReport, fresh: PlannedUser[], planRunId: string, resumed: boolean): Promise<PlannedUser[] | undefined> {
+  let reviewed: PlanEntry[];
+  try {
+    reviewed = await getRunPlan(deps, tenant.tenantId, planRunId);
+  } catch (e) {
+    const err = toEntraSyncError(e);
+    if (err.code !== "RUN_NOT_FOUND" && err.code !== "PLAN_NOT_FOUND") throw err;
+    addError(report, "PLAN_NOT_FOUND", `The reviewed plan of run ${planRunId} is gone (${err.message}): nothing was written. Review a new plan (entra-sync run --tenant ${tenant.tenantId} --only immutable-id --dry-run) and force that one.`);
+    return undefined;
+  }
+  const diff = comparePlans(reviewed, fresh);
+  if (diff.added.length > 0 && !resumed) {
+    addError(
+      report,
+      "IMMUTABLE_ID_PLAN_CHANGED",
+      `The plan grew since run ${planRunId} was reviewed: ${diff.added.length} user(s) added (${fresh.length} entries now, ${reviewed.length} reviewed, ${diff.dropped} of those no longer hold): nothing was written. Review this run's plan (entra-sync plan --tenant ${tenant.tenantId} --run ${report.runId}) and force it with --force-plan ${report.runId}.`,
+      diff.added.map((e) => e.entraId),
+    );
+    return undefined;
+  }
+  if (!resumed && diff.dropped > 0)
+    report.notices.push(
+      `Immutable ID sync forced with the plan of run ${planRunId}: ${diff.dropped} of its ${reviewed.length} entries no longer hold (the user gained an ImmutableId, left, or its value, match or action changed) and are not written` +
+        (diff.changed.length ? `; ${diff.changed.length} of them are planned with a new value or action (review them in this run's plan), e.g. ${diff.changed.slice(0, 5).map((e) => e.entraId).join(", ")}.` : "."),
+    );
+  return diff.holding;
 }
 
 function skipMessage(reason: SkipReason, source: string): string {

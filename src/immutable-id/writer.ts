@@ -195,7 +195,7 @@ export async function writeImmutableIds(users: readonly PlannedUser[], o: Writer
     const temp = new Map(list.map((u) => [u.entraId, `${u.userPrincipalName.slice(0, u.userPrincipalName.lastIndexOf("@"))}@${o.domains.initial}`]));
     // Durable before the move: should this process die between the steps, the next run puts the UPN back.
     const at = new Date().toISOString();
-    await o.saveRows(list.map((u) => ({ ...u.row, upnSwitch: { original: u.userPrincipalName, temporary: temp.get(u.entraId)!, at } })));
+    await o.saveRows(list.map((u) => ({ ...u.row, upnSwitch: { original: u.userPrincipalName, temporary: temp.get(u.entraId)!, at, value: u.value } })));
     const moved = await patch(list.map((u) => ({ id: `m-${u.entraId}`, userId: u.entraId, body: { userPrincipalName: temp.get(u.entraId) }, expect: { upn: temp.get(u.entraId)! } })));
     const back: PlannedUser[] = [];
     const ready = list.filter((u) => {

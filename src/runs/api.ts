@@ -31,7 +31,10 @@ export const runRequestSchema = z
       .max(2)
       .refine((a) => new Set(a).size === a.length, "only must not repeat a step")
       .optional(),
+    /** Refused when true: a forced run names the plan that was reviewed (`forcePlan`). */
     force: z.boolean().default(false),
+    /** The run whose reviewed Immutable ID plan this run writes, over the cap (only the entries that still hold). */
+    forcePlan: z.string().regex(/^[0-9]{13}-[0-9a-f]{8}$/, "not a run id").optional(),
   })
   .strict();
 
@@ -43,7 +46,7 @@ export async function requestRun(app: App, tenantIdParam: unknown, bodyText: str
     const tenantId = parseGuid(tenantIdParam, "tenantId");
     const body = parseBody(bodyText);
     const tenant = await app.tenants.require(tenantId);
-    const { report } = await startRun(app, { tenantId, trigger: "manual", mode: body.mode, dryRun: body.dryRun, only: body.only as RunStep[] | undefined, force: body.force }, { tenant });
+    const { report } = await startRun(app, { tenantId, trigger: "manual", mode: body.mode, dryRun: body.dryRun, only: body.only as RunStep[] | undefined, force: body.force, forcePlan: body.forcePlan }, { tenant });
     try {
       await app.queue.send({ tenantId, runId: report.runId, continuation: 0 });
     } catch (e) {
@@ -144,22 +147,22 @@ function parseBody(text: string): z.infer<typeof runRequestSchema> {
     try {
       value = JSON.parse(text);
     } catch {
-      throw new EntraSyncError("INPUT_INVALID", 'The body is not JSON. Send e.g. {"mode":"incremental","dryRun":false,"only":["update","immutableId"],"force":false} (every field optional).', { field: "body", retryable: false });
+      throw new EntraSyncError("INPUT_INVALID", 'The body is not JSON. Send e.g. {"mode":"incremental","dryRun":false,"only":["update","immutableId"]} (every field optional; "forcePlan":"<runId>" forces Immutable ID sync with the plan of that run).', { field: "body", retryable: false });
     }
   }
-  if (value === null || typeof value !== "object" || Array.isArray(value)) throw new EntraSyncError("INPUT_INVALID", "The body must be a JSON object with optional fields mode, dryRun, only, force.", { field: "body", retryable: false });
+  if (value === null || typeof value !== "object" || Array.isArray(value)) throw new EntraSyncError("INPUT_INVALID", "The body must be a JSON object with optional fields mode, dryRun, only, forcePlan.", { field: "body", retryable: false });
   const r = runRequestSchema.safeParse(value);
   if (!r.success) {
     const issue = r.error.issues[0]!;
     const field = issue.path.length ? String(issue.path[0]) : issue.code === "unrecognized_keys" ? String((issue as { keys?: string[] }).keys?.[0] ?? "body") : "body";
-    const allowed: Record<string, string> = { mode: '"incremental" or "full"', dryRun: "true or false", force: "true or false", only: 'a non-empty list of "update" and "immutableId"' };
-    const msg = allowed[field] ? `${field} must be ${allowed[field]} (${issue.message}).` : `Unknown field ${JSON.stringify(field)}: the body takes mode, dryRun, only, force.`;
+    const allowed: Record<string, string> = { mode: '"incremental" or "full"', dryRun: "true or false", force: "true or false", forcePlan: "the id of the run whose Immutable ID plan you reviewed, e.g. 8246183918321-1a2b3c4d", only: 'a non-empty list of "update" and "immutableId"' };
+    const msg = allowed[field] ? `${field} must be ${allowed[field]} (${issue.message}).` : `Unknown field ${JSON.stringify(field)}: the body takes mode, dryRun, only, forcePlan.`;
     throw new EntraSyncError("INPUT_INVALID", msg, { field, retryable: false });
   }
   return r.data;
 }
 
-const STATUS_BY_CODE: Record<string, number> = { INPUT_INVALID: 400, CONFIG_INVALID: 400, TENANT_NOT_FOUND: 404, RUN_NOT_FOUND: 404, RUN_IN_PROGRESS: 409 };
+const STATUS_BY_CODE: Record<string, number> = { INPUT_INVALID: 400, CONFIG_INVALID: 400, TENANT_NOT_FOUND: 404, RUN_NOT_FOUND: 404, PLAN_NOT_FOUND: 404, RUN_IN_PROGRESS: 409 };
 
 /** Turns any error into `{ error: { code, message, field } }` with its status: 4xx for bad input, 503/500 for ours. */
 export function errorAnswer(e: unknown): ApiResponse {

@@ -47,6 +47,8 @@ export interface RunReport {
   dryRun: boolean;
   only: RunStep[];
   force: boolean;
+  /** A forced run: the run whose reviewed Immutable ID plan it writes (only the entries that still hold). */
+  forcePlan?: string | undefined;
   status: RunStatus;
   queuedAt: string;
   startedAt?: string | undefined;
@@ -71,7 +73,7 @@ export function newRunId(now: Date): string {
 
 export const emptyUpdateCounts = (): UpdateCounts => ({ read: 0, matched: 0, updated: 0, unchanged: 0, unmatched: 0, ambiguous: 0, removed: 0, failed: 0 });
 
-export function newReport(o: { runId: string; tenantId: string; tenantName: string; trigger: RunTrigger; mode: RunMode; dryRun: boolean; only?: RunStep[]; force?: boolean; now: Date }): RunReport {
+export function newReport(o: { runId: string; tenantId: string; tenantName: string; trigger: RunTrigger; mode: RunMode; dryRun: boolean; only?: RunStep[]; force?: boolean; forcePlan?: string | undefined; now: Date }): RunReport {
   return {
     runId: o.runId,
     tenantId: o.tenantId,
@@ -80,7 +82,8 @@ export function newReport(o: { runId: string; tenantId: string; tenantName: stri
     mode: o.mode,
     dryRun: o.dryRun,
     only: o.only ?? ["update", "immutableId"],
-    force: o.force ?? false,
+    force: (o.force ?? false) || o.forcePlan !== undefined,
+    ...(o.forcePlan ? { forcePlan: o.forcePlan } : {}),
     status: "queued",
     queuedAt: o.now.toISOString(),
     progress: { pages: 0, invocations: 0 },

@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
 import type { App } from "../composition.js";
 import { toEntraSyncError } from "../errors.js";
+import { PlanStore } from "../immutable-id/plan.js";
 import type { SyncJob } from "../queue/jobs.js";
 import type { Tenant } from "../tenants/model.js";
 import { mapLimit } from "../util/concurrency.js";
@@ -82,8 +83,16 @@ export async function scheduleDueRuns(app: App, o: SchedulerOptions = {}): Promi
   const slice = Math.floor(now.getTime() / 300_000) % slices;
   // A tenant without a lease row has never had a run: nothing to prune, no query spent.
   const toPrune = tenants.filter((t) => states.get(t.tenantId)?.lease && Math.floor(spread(`prune:${t.tenantId}`) * slices) === slice);
+  // Immutable ID plans hold UPNs and ImmutableIds: they go with their runs, and after PLAN_RETENTION_DAYS at the latest.
+  const plans = new PlanStore(app.tables.runPlans);
+  const planCutoff = new Date(now.getTime() - app.settings.planRetentionDays * 86_400_000);
+  const pruneTenant = (tenantId: string): Promise<number> =>
+    app.runs.prune(tenantId, o.keepRuns ?? 100, o.keepDays ?? 30, now, async ({ orphaned }) => {
+      await mapLimit(orphaned, 4, (id) => plans.delete(tenantId, id));
+      await plans.deleteOlderThan(tenantId, planCutoff);
+    });
   const counts = await mapLimit(toPrune, Math.min(16, o.concurrency ?? 32), (t) =>
-    app.runs.prune(t.tenantId, o.keepRuns ?? 100, o.keepDays ?? 30, now).catch((e: unknown) => {
+    pruneTenant(t.tenantId).catch((e: unknown) => {
       app.log.warn(`could not prune the run history: ${toEntraSyncError(e).message}`, { tenantId: t.tenantId });
       return 0;
     }),

@@ -1,5 +1,6 @@
 import type { App } from "../composition.js";
 import { EntraSyncError } from "../errors.js";
+import { checkForcePlan } from "../immutable-id/plan.js";
 import type { RunRequest } from "../sync/run.js";
 import type { Tenant } from "../tenants/model.js";
 import { isActive, type Lease } from "./lease.js";
@@ -25,11 +26,12 @@ export interface StartRunOptions {
  */
 export async function startRun(app: App, req: RunRequest, o: StartRunOptions = {}): Promise<{ report: RunReport; lease: Lease }> {
   const tenant = o.tenant ?? (await app.tenants.require(req.tenantId));
+  await checkForce(app, tenant, req);
   const now = app.clock();
   const runId = newRunId(now);
   const claim = await app.leases.claim(tenant.tenantId, runId, { ...(o.owner ? { owner: o.owner } : {}), nextRunAt: o.nextRunAt, ...(o.current !== undefined ? { current: o.current } : {}) });
   if (!claim.ok) throw runInProgress(tenant.tenantId, claim.held, now);
-  const report = newReport({ runId, tenantId: tenant.tenantId, tenantName: tenant.displayName, trigger: req.trigger, mode: req.mode, dryRun: req.dryRun, only: req.only, force: req.force ?? false, now });
+  const report = newReport({ runId, tenantId: tenant.tenantId, tenantName: tenant.displayName, trigger: req.trigger, mode: req.mode, dryRun: req.dryRun, only: req.only, force: req.force ?? false, forcePlan: req.forcePlan, now });
   try {
     if (claim.previous && !claim.previous.released && claim.previous.runId) await markAbandoned(app, tenant.tenantId, claim.previous.runId);
     await app.runs.save(report);
@@ -38,6 +40,22 @@ export async function startRun(app: App, req: RunRequest, o: StartRunOptions = {
     throw e;
   }
   return { report, lease: claim.lease };
+}
+
+/**
+ * A forced run names the Immutable ID plan that was reviewed (`forcePlan`); a bare `force` is refused, since it
+ * would write whatever the fresh plan holds. The named plan must be writable by this run.
+ */
+async function checkForce(app: App, tenant: Tenant, req: RunRequest): Promise<void> {
+  const bad = (field: string, why: string) => new EntraSyncError("INPUT_INVALID", why, { field, retryable: false });
+  if (req.force && req.forcePlan === undefined)
+    throw bad("force", `force alone is refused: name the Immutable ID plan you reviewed instead (API {"forcePlan":"<runId>"}, CLI --force-plan <runId>; the run ids are in entra-sync runs --tenant ${tenant.tenantId}).`);
+  if (req.forcePlan === undefined) return;
+  if (req.dryRun) throw bad("forcePlan", "forcePlan writes the reviewed plan; a dry run writes nothing: drop one of dryRun and forcePlan.");
+  if (req.only && !req.only.includes("immutableId")) throw bad("forcePlan", 'forcePlan needs the Immutable ID step: add "immutableId" to only (CLI --only immutable-id).');
+  if (tenant.immutableId.mode !== "on")
+    throw bad("forcePlan", `Immutable ID sync of tenant ${tenant.tenantId} is in mode ${tenant.immutableId.mode}, so nothing would be written: switch it on first (entra-sync tenant update ${tenant.tenantId} --immutable-id-mode on).`);
+  await checkForcePlan(app, tenant.tenantId, req.forcePlan);
 }
 
 /** The error for a tenant whose lease another run holds; `details.activeRunId` names that run. */

@@ -15,13 +15,15 @@ export interface RunRequest {
   dryRun: boolean;
   only?: RunStep[] | undefined;
   force?: boolean | undefined;
+  /** Force Immutable ID sync with the reviewed plan of this run (see checkForcePlan). */
+  forcePlan?: string | undefined;
 }
 
 /** Records a new queued run for a tenant (the tenant must exist). */
 export async function createRun(app: App, req: RunRequest): Promise<RunReport> {
   const tenant = await app.tenants.require(req.tenantId);
   const now = app.clock();
-  const report = newReport({ runId: newRunId(now), tenantId: tenant.tenantId, tenantName: tenant.displayName, trigger: req.trigger, mode: req.mode, dryRun: req.dryRun, only: req.only, force: req.force ?? false, now });
+  const report = newReport({ runId: newRunId(now), tenantId: tenant.tenantId, tenantName: tenant.displayName, trigger: req.trigger, mode: req.mode, dryRun: req.dryRun, only: req.only, force: req.force ?? false, forcePlan: req.forcePlan, now });
   await app.runs.save(report);
   return report;
 }

@@ -14,6 +14,7 @@ import type { Tenant } from "../tenants/model.js";
 import { mapLimit } from "../util/concurrency.js";
 import { matchUsers, type MatchResult } from "./match.js";
 import { directLookup, snapshotLookup, type DirectoryLookup } from "../directory/snapshot.js";
+import { settledUser } from "../immutable-id/planner.js";
 
 /** What update sync needs, handed in by the composition root (tests wire the same to the local stack). */
 export interface UpdateSyncDeps {
@@ -155,7 +156,8 @@ async function processPage(deps: UpdateSyncDeps, tenant: Tenant, report: RunRepo
   const live = [...rows.values()].filter((r) => !r.removed);
   report.update.read += live.length;
 
-  const matches = await matchUsers(lookup, tenant, live.map((r) => r.user));
+  // A user whose UPN a switchUpn move left on the temporary domain is matched and mapped with its original UPN.
+  const matches = await matchUsers(lookup, tenant, live.map(settledUser));
   // Graph serves birthday only per user: fetch it only for users that have a platform user to update.
   const birthdays = tenant.mapping.birthDate ? await fetchBirthdays(o.graph, tenant, live.filter((r) => matches.get(r.id)?.kind === "matched").map((r) => r.id)) : new Map<string, string | null>();
 
@@ -164,7 +166,7 @@ async function processPage(deps: UpdateSyncDeps, tenant: Tenant, report: RunRepo
     const m = matches.get(row.id)!;
     applyMatch(report, row, m);
     if (m.kind !== "matched") continue;
-    const mapped = mapUser(row.user, tenant.mapping, birthdays.has(row.id) ? birthdays.get(row.id) : undefined);
+    const mapped = mapUser(settledUser(row), tenant.mapping, birthdays.has(row.id) ? birthdays.get(row.id) : undefined);
     const changes = diff(m.user, mapped);
     if (m.user.entraRemovedAt) Object.assign(changes, CLEAR_REMOVED);
     if (Object.keys(changes).length === 0) report.update.unchanged++;

@@ -31,15 +31,15 @@ export async function tenantWith(
 }
 
 /** A manual run through the same code as the CLI and the queue worker. */
-export async function run(stack: LocalStack, tenantId: string, o: { only?: Array<"update" | "immutableId">; dryRun?: boolean; force?: boolean; full?: boolean } = {}): Promise<RunReport> {
-  const r = await createRun(stack.app, { tenantId, trigger: "manual", mode: o.full ? "full" : "incremental", dryRun: o.dryRun ?? false, only: o.only, force: o.force });
+export async function run(stack: LocalStack, tenantId: string, o: { only?: Array<"update" | "immutableId">; dryRun?: boolean; forcePlan?: string; full?: boolean } = {}): Promise<RunReport> {
+  const r = await createRun(stack.app, { tenantId, trigger: "manual", mode: o.full ? "full" : "incremental", dryRun: o.dryRun ?? false, only: o.only, forcePlan: o.forcePlan });
   return (await executeRun(stack.app, tenantId, r.runId, { writeBudget: { writes: 3000, windowMs: 150_000 } })).report;
 }
 
 /** Only the Immutable ID step, with crash hooks (a new run report each time). */
-export async function immutableStep(stack: LocalStack, tenant: Tenant, o: { hooks?: WriterHooks; force?: boolean } = {}): Promise<RunReport> {
+export async function immutableStep(stack: LocalStack, tenant: Tenant, o: { hooks?: WriterHooks; forcePlan?: string } = {}): Promise<RunReport> {
   const app = stack.app;
-  const report = newReport({ runId: newRunId(new Date()), tenantId: tenant.tenantId, tenantName: tenant.displayName, trigger: "manual", mode: "incremental", dryRun: false, only: ["immutableId"], force: o.force ?? false, now: new Date() });
+  const report = newReport({ runId: newRunId(new Date()), tenantId: tenant.tenantId, tenantName: tenant.displayName, trigger: "manual", mode: "incremental", dryRun: false, only: ["immutableId"], forcePlan: o.forcePlan, now: new Date() });
   await app.runs.save(report);
   const counters = newGraphCounters();
   const { client } = app.graphFor(tenant, await app.secrets.get(tenant.tenantId), counters);
@@ -62,4 +62,14 @@ export function patchesPerUser(stack: LocalStack, tenantId: string, onlyOk = tru
     if (id) out.set(id, (out.get(id) ?? 0) + 1);
   }
   return out;
+}
+
+/**
+ * The state a crash right after switchUpn's first PATCH leaves: the UPN moved to the initial domain in Entra, the
+ * move recorded in the user's connector-space row.
+ */
+export async function leaveOnTemporaryUpn(stack: LocalStack, tenantId: string, id: string, move: { original: string; temporary: string; value?: string }): Promise<void> {
+  stack.sim.control.updateUser(tenantId, id, { userPrincipalName: move.temporary });
+  const row = (await stack.app.connector.get(tenantId, id))!;
+  await stack.app.connector.putMany(tenantId, [{ ...row, upnSwitch: { ...move, at: new Date().toISOString() } }]);
 }

@@ -81,7 +81,7 @@ describe("Immutable ID sync against the local stack", () => {
     expect(again.immutableId?.written).toBe(0);
   });
 
-  it("over the cap writes nothing; force writes", async () => {
+  it("over the cap writes nothing; forced with the reviewed plan, it writes", async () => {
     const s = stack();
     const { tenant, users } = await tenantWith(s, { n: 10, immutableId: { maxWritesPerRun: 5 } });
     const r1 = await run(s, tenant.tenantId);
@@ -90,7 +90,7 @@ describe("Immutable ID sync against the local stack", () => {
     expect(r1.status).toBe("partial");
     expect(r1.errors.map((e) => e.code)).toContain("IMMUTABLE_ID_CAP_EXCEEDED");
     for (const u of users) expect(s.sim.control.getUser(tenant.tenantId, u.id)?.onPremisesImmutableId).toBeNull();
-    const r2 = await run(s, tenant.tenantId, { only: ["immutableId"], force: true });
+    const r2 = await run(s, tenant.tenantId, { only: ["immutableId"], forcePlan: r1.runId });
     expect(r2.immutableId?.written).toBe(10);
     expect(r2.status).toBe("succeeded");
   });

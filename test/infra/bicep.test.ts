@@ -34,6 +34,7 @@ const AZURE_SETTINGS: readonly AppSettingName[] = [
   "MAIL_FROM",
   "OPERATOR_EMAIL",
   "ACS_EMAIL_ENDPOINT",
+  "PLAN_RETENTION_DAYS",
 ];
 /** Settings of APP_SETTINGS for the local stack only: a key-based connection string, a secret, simulator hosts. */
 const LOCAL_ONLY_SETTINGS: readonly AppSettingName[] = [

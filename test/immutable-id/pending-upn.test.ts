@@ -1,0 +1,99 @@
+import { randomUUID } from "node:crypto";
+import { describe, expect, it } from "vitest";
+import type { ImmutableIdConfig } from "../../src/tenants/model.js";
+import { useLocalStack } from "../support/stack.js";
+import { b64, leaveOnTemporaryUpn, run, tenantWith } from "./helpers.js";
+
+const stack = useLocalStack();
+
+/** A federated user (switchUpn on) matched to a platform user whose userName and idpIdentifier are its UPN, synced once. */
+async function federatedUser(immutableId: Partial<ImmutableIdConfig> = {}, others = 0) {
+  const s = stack();
+  const id = randomUUID();
+  const users = [{ id, userPrincipalName: "dan@skolan.se" }];
+  const platformUsers = [{ id: "p-dan", tenantId: "x", externalId: id, userName: "dan@skolan.se", idpIdentifier: "dan@skolan.se" }];
+  for (let i = 0; i < others; i++) {
+    const other = randomUUID();
+    users.push({ id: other, userPrincipalName: `user${i}@school.onmicrosoft.com` });
+    platformUsers.push({ id: `p-${i}`, tenantId: "x", externalId: other, userName: `user${i}@school.onmicrosoft.com`, idpIdentifier: `user${i}@school.onmicrosoft.com` });
+  }
+  const { tenant } = await tenantWith(s, { users, platformUsers, federatedDomains: ["skolan.se"], immutableId: { federatedDomains: "switchUpn", ...immutableId } });
+  await run(s, tenant.tenantId, { only: ["update"], full: true });
+  await leaveOnTemporaryUpn(s, tenant.tenantId, id, { original: "dan@skolan.se", temporary: "dan@school.onmicrosoft.com", value: b64("p-dan") });
+  s.sim.control.resetStats();
+  return { s, tenant, id };
+}
+
+describe("a UPN left on the temporary domain by an unfinished switchUpn", () => {
+  it("is put back by a preview run, with the ImmutableId the move was for, in one PATCH", async () => {
+    const { s, tenant, id } = await federatedUser({ mode: "preview" }, 2);
+    const report = await run(s, tenant.tenantId);
+    const dan = s.sim.control.getUser(tenant.tenantId, id)!;
+    expect(dan.userPrincipalName).toBe("dan@skolan.se");
+    expect(dan.onPremisesImmutableId).toBe(b64("p-dan"));
+    expect(s.sim.control.stats().writes).toBe(1); // the move finished, nothing else written
+    expect(report.notices.join(" ")).toMatch(/finished 1 switchUpn move\(s\) an earlier run left unfinished \(UPNs put back where still temporary, 1 with the ImmutableId/);
+    const row = await s.app.connector.get(tenant.tenantId, id);
+    expect(row?.upnSwitch).toBeUndefined();
+    expect(row?.user.onPremisesImmutableId).toBe(b64("p-dan"));
+    expect(report.immutableId?.planned).toBe(2); // the two others; Dan is done
+  });
+
+  it("is put back alone when the value the move was for is no longer free", async () => {
+    const { s, tenant, id } = await federatedUser({ mode: "preview" }, 1);
+    const other = s.sim.control.listUsers(tenant.tenantId).find((u) => u.id !== id)!;
+    s.sim.control.updateUser(tenant.tenantId, other.id, { onPremisesImmutableId: b64("p-dan") });
+    const report = await run(s, tenant.tenantId, { only: ["immutableId"] });
+    const dan = s.sim.control.getUser(tenant.tenantId, id)!;
+    expect(dan.userPrincipalName).toBe("dan@skolan.se");
+    expect(dan.onPremisesImmutableId).toBeNull();
+    expect(report.errors.map((e) => e.code)).not.toContain("IMMUTABLE_ID_UPN_RESTORE_FAILED");
+    expect((await s.app.connector.get(tenant.tenantId, id))?.upnSwitch).toBeUndefined();
+  });
+
+  it("is put back by a run over the cap, before it stops at the cap", async () => {
+    const { s, tenant, id } = await federatedUser({ maxWritesPerRun: 1 }, 3);
+    const report = await run(s, tenant.tenantId);
+    expect(report.errors.map((e) => e.code)).toContain("IMMUTABLE_ID_CAP_EXCEEDED");
+    expect(report.immutableId?.written).toBe(0);
+    expect(s.sim.control.getUser(tenant.tenantId, id)?.userPrincipalName).toBe("dan@skolan.se");
+    expect(s.sim.control.stats().writes).toBe(1); // finishing the interrupted move, and no write of the capped plan
+    expect((await s.app.connector.get(tenant.tenantId, id))?.upnSwitch).toBeUndefined();
+  });
+
+  it("is reported by a dry run, which changes nothing", async () => {
+    const { s, tenant, id } = await federatedUser();
+    const report = await run(s, tenant.tenantId, { dryRun: true });
+    expect(s.sim.control.getUser(tenant.tenantId, id)?.userPrincipalName).toBe("dan@school.onmicrosoft.com");
+    expect(s.sim.control.stats().writes).toBe(0);
+    expect(report.notices.join(" ")).toMatch(new RegExp(`1 user\\(s\\) are still on the temporary UPN.*${id}`));
+    expect((await s.app.connector.get(tenant.tenantId, id))?.upnSwitch?.original).toBe("dan@skolan.se");
+  });
+
+  it("is never mapped into the platform user by update sync meanwhile", async () => {
+    const { s, tenant, id } = await federatedUser();
+    const update = await run(s, tenant.tenantId, { only: ["update"] });
+    expect(update.update.read).toBe(1); // delta brought the temporary UPN
+    const p = await s.app.directory.get(tenant.tenantId, "p-dan");
+    expect(p?.userName).toBe("dan@skolan.se");
+    expect(p?.idpIdentifier).toBe("dan@skolan.se");
+    expect(p?.eppn).toBe("dan@skolan.se");
+    // the connector space keeps what Entra shows, and the move: the next Immutable ID run puts the UPN back and writes
+    expect((await s.app.connector.get(tenant.tenantId, id))?.user.userPrincipalName).toBe("dan@school.onmicrosoft.com");
+    await run(s, tenant.tenantId, { only: ["immutableId"] });
+    expect(s.sim.control.getUser(tenant.tenantId, id)).toMatchObject({ userPrincipalName: "dan@skolan.se", onPremisesImmutableId: b64("p-dan") });
+  });
+
+  it("is recorded by switchUpn with the value it is for, before the UPN moves", async () => {
+    const s = stack();
+    const id = randomUUID();
+    const holder = randomUUID();
+    const users = [{ id, userPrincipalName: "eva@skolan.se" }, { id: holder, userPrincipalName: "holder@school.onmicrosoft.com" }];
+    const { tenant } = await tenantWith(s, { users, platformUsers: [{ id: "p-eva", tenantId: "x", externalId: id }], federatedDomains: ["skolan.se"], immutableId: { federatedDomains: "switchUpn" } });
+    await run(s, tenant.tenantId, { only: ["update"] });
+    // Entra refuses the second step (the value is taken behind the connector space's back): the move's record stays.
+    s.sim.control.updateUser(tenant.tenantId, holder, { onPremisesImmutableId: b64("p-eva") });
+    await run(s, tenant.tenantId, { only: ["immutableId"] });
+    expect((await s.app.connector.get(tenant.tenantId, id))?.upnSwitch).toMatchObject({ original: "eva@skolan.se", temporary: "eva@school.onmicrosoft.com", value: b64("p-eva") });
+  });
+});
