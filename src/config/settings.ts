@@ -32,6 +32,8 @@ export const APP_SETTINGS = {
   ACS_EMAIL_ENDPOINT: "With MAIL_TRANSPORT=acs: the Communication Services endpoint, e.g. https://x.communication.azure.com.",
   SMTP_URL: "With MAIL_TRANSPORT=smtp: smtp(s)://user:password@host:port of the relay.",
   MAIL_OUTBOX_DIR: "With MAIL_TRANSPORT=outbox: the folder that receives .eml files.",
+  GRAPH_WRITE_LIMIT: "Writes Graph allows one app in one tenant per write window (Graph: 3,000); Immutable ID sync paces to it. Change only to match a test stack.",
+  GRAPH_WRITE_WINDOW_SECONDS: "Length of Graph's write window in seconds (Graph: 150). A test stack scales it with its simulator's throttle model.",
 } as const;
 
 export type AppSettingName = keyof typeof APP_SETTINGS;
@@ -56,6 +58,8 @@ export interface Settings {
   readonly secretCheckSchedule: string;
   readonly alertThresholdsDays: readonly number[];
   readonly runTimeBudgetSeconds: number;
+  /** Graph's write limit per app per tenant: `writes` per `windowSeconds` (Immutable ID sync paces to it). */
+  readonly graphWriteLimit: { readonly writes: number; readonly windowSeconds: number };
   readonly mail: {
     readonly transport: MailTransportKind;
     readonly from: string;
@@ -75,6 +79,8 @@ export const DEFAULTS = {
   MAIL_OUTBOX_DIR: ".local/outbox",
   MAIL_FROM: "entra-sync@localhost",
   PLATFORM_CREDENTIAL: "managed-identity",
+  GRAPH_WRITE_LIMIT: "3000",
+  GRAPH_WRITE_WINDOW_SECONDS: "150",
 } as const;
 
 const httpsUrl = z
@@ -161,6 +167,14 @@ export function loadSettings(env: Record<string, string | undefined> = process.e
   if (!Number.isInteger(runTimeBudgetSeconds) || runTimeBudgetSeconds < 10 || runTimeBudgetSeconds > 3600)
     fail("RUN_TIME_BUDGET_SECONDS", `is "${budgetRaw}" but must be a whole number of seconds between 10 and 3600`);
 
+  const writesRaw = pick(env, "GRAPH_WRITE_LIMIT") ?? DEFAULTS.GRAPH_WRITE_LIMIT;
+  const writes = Number(writesRaw);
+  if (!Number.isFinite(writes) || writes < 1 || writes > 1_000_000) fail("GRAPH_WRITE_LIMIT", `is "${writesRaw}" but must be a number of writes between 1 and 1000000`);
+  const windowRaw = pick(env, "GRAPH_WRITE_WINDOW_SECONDS") ?? DEFAULTS.GRAPH_WRITE_WINDOW_SECONDS;
+  const windowSeconds = Number(windowRaw);
+  if (!Number.isFinite(windowSeconds) || windowSeconds <= 0 || windowSeconds > 86_400)
+    fail("GRAPH_WRITE_WINDOW_SECONDS", `is "${windowRaw}" but must be a number of seconds above 0 and at most 86400`);
+
   const transport = pick(env, "MAIL_TRANSPORT") ?? DEFAULTS.MAIL_TRANSPORT;
   if (transport !== "acs" && transport !== "smtp" && transport !== "outbox")
     fail("MAIL_TRANSPORT", `is "${transport}" but must be one of acs, smtp, outbox`);
@@ -192,6 +206,7 @@ export function loadSettings(env: Record<string, string | undefined> = process.e
     secretCheckSchedule,
     alertThresholdsDays: Object.freeze(uniqueThresholds),
     runTimeBudgetSeconds,
+    graphWriteLimit: Object.freeze({ writes, windowSeconds }),
     mail: Object.freeze({ transport, from, operatorEmails: Object.freeze(operatorEmails), acsEndpoint, smtpUrl, outboxDir }),
   });
 }

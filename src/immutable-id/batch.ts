@@ -8,7 +8,7 @@ import { RetryHandlerOptions, type Client } from "@microsoft/microsoft-graph-cli
 import { classifyGraphError, graphErrorInfo, type TenantRef } from "../graph/errors.js";
 import type { GraphCounters } from "../graph/client.js";
 import { sleep } from "../util/concurrency.js";
-import type { WriteBudget } from "./write-budget.js";
+import type { WritePacer } from "./write-budget.js";
 
 /** Graph's limit of requests per `$batch`. */
 export const BATCH_SIZE = 20;
@@ -33,7 +33,7 @@ export interface BatchOptions {
   tenant: TenantRef;
   counters: GraphCounters;
   /** Writes take one token per request (retries included) before they go. */
-  budget?: Pick<WriteBudget, "take"> | undefined;
+  budget?: WritePacer | undefined;
   /** For writes whose outcome is unknown: the ids whose effect is already in place (they are not resent). */
   verify?: ((ids: string[]) => Promise<Set<string>>) | undefined;
   /** Attempts on 5xx / network errors (default 5); 429s are retried until `maxThrottleRetries` (default 30). */

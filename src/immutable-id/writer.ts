@@ -12,7 +12,7 @@ import type { TenantRef } from "../graph/errors.js";
 import { chunk } from "../util/concurrency.js";
 import { BATCH_SIZE, executeBatch, type BatchAnswer, type BatchOptions, type BatchRequest } from "./batch.js";
 import { upnDomain, type PlannedUser, type SkipReason, type TenantDomains } from "./planner.js";
-import type { WriteBudget } from "./write-budget.js";
+import type { WritePacer } from "./write-budget.js";
 
 /** Why a write failed (the report's `failed` keys). */
 export type FailReason = "duplicateValue" | "onPremisesSynced" | "federatedDomain" | "valueNotAllowed" | "notFound" | "upnSwitchFailed" | "throttled" | "transient" | "refused";
@@ -27,7 +27,7 @@ export interface WriterOptions {
   client: Client;
   tenant: TenantRef;
   counters: GraphCounters;
-  budget: WriteBudget;
+  budget: WritePacer;
   domains: TenantDomains;
   federatedDomains: "skip" | "switchUpn";
   /** Groups of 20 in flight at once (default 4). */
