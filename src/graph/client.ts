@@ -11,6 +11,7 @@ import {
 import { TokenCredentialAuthenticationProvider } from "@microsoft/microsoft-graph-client/authProviders/azureTokenCredentials/index.js";
 import type { TokenCredential } from "@azure/core-auth";
 import { Agent } from "undici";
+import { parseRetryAfter } from "./errors.js";
 
 /** Counters of one run's Graph traffic, for the run report. */
 export interface GraphCounters {
@@ -43,7 +44,7 @@ class CountingHandler implements Middleware {
 
 /**
  * Retries GETs that failed with 500/502 or a network error (the SDK's RetryHandler covers only 429/503/504), with
- * exponential backoff. Only GETs: a write whose answer was lost must be checked before it is sent again, which the
+ * exponential backoff, never sooner than a `Retry-After` the answer carries. Only GETs: a write whose answer was lost must be checked before it is sent again, which the
  * writers do themselves.
  */
 class TransientReadRetryHandler implements Middleware {
@@ -68,13 +69,24 @@ class TransientReadRetryHandler implements Middleware {
         return;
       }
       this.counters.retried++;
-      await new Promise((r) => setTimeout(r, Math.min(8_000, 250 * 2 ** (attempt - 1)) * (0.75 + Math.random() * 0.5)));
+      const backoff = Math.min(8_000, 250 * 2 ** (attempt - 1)) * (0.75 + Math.random() * 0.5);
+      await new Promise((r) => setTimeout(r, Math.max(backoff, (failed === undefined ? parseRetryAfter(context.response?.headers.get("Retry-After")) : undefined) ?? 0)));
     }
   }
   setNext(next: Middleware): void {
     this.next = next;
   }
 }
+
+/** The SDK's RetryHandlerOptions.MAX_DELAY (private there): the longest wait it honours. */
+const SDK_MAX_DELAY_MS = 180_000;
+
+/**
+ * The SDK caps a Retry-After at its maximum delay (180 s) and would retry sooner than asked: an answer that asks
+ * for longer is not retried here but handed back (classified with its Retry-After, the next run tries again).
+ */
+const waitsNoLongerThanTheSdkWould = (_delay: number, _attempt: number, _request: RequestInfo, _options: RequestInit | undefined, response: Response): boolean =>
+  (parseRetryAfter(response.headers.get("Retry-After")) ?? 0) <= SDK_MAX_DELAY_MS;
 
 export interface GraphClientOptions {
   /** Origin of Graph, e.g. https://graph.microsoft.com (no version, no trailing slash). */
@@ -109,7 +121,7 @@ export function createGraphClient(o: GraphClientOptions): Client {
   const authProvider = new TokenCredentialAuthenticationProvider(o.credential, { scopes: [graphScope(o.graphBaseUrl)] });
   const middleware: Middleware[] = [
     new AuthenticationHandler(authProvider),
-    new RetryHandler(new RetryHandlerOptions(2, o.maxRetries ?? 6)),
+    new RetryHandler(new RetryHandlerOptions(2, o.maxRetries ?? 6, waitsNoLongerThanTheSdkWould)),
     new TelemetryHandler(),
     new TransientReadRetryHandler(o.counters),
     new CountingHandler(o.counters),

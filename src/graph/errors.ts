@@ -8,6 +8,18 @@ export interface TenantRef {
 
 const secretSetHint = (t: TenantRef) => `entra-sync secret set --tenant ${t.tenantId} --expires <YYYY-MM-DD> --from-stdin`;
 
+/**
+ * Milliseconds a `Retry-After` value asks to wait: delay-seconds or an HTTP date (RFC 9110). Undefined when absent
+ * or unreadable.
+ */
+export function parseRetryAfter(value: unknown): number | undefined {
+  if (value === undefined || value === null || value === "") return undefined;
+  const n = Number(value);
+  if (!Number.isNaN(n)) return Math.max(0, n * 1000);
+  const d = Date.parse(String(value));
+  return Number.isNaN(d) ? undefined : Math.max(0, d - Date.now());
+}
+
 /** The Graph error code and status of anything the Graph client threw. */
 export function graphErrorInfo(e: unknown): { status: number | undefined; code: string | undefined; message: string; retryAfter: number | undefined; detailCodes: string[] } {
   const any = e as { statusCode?: unknown; code?: unknown; message?: unknown; body?: unknown; headers?: Headers | undefined };
@@ -29,8 +41,8 @@ export function graphErrorInfo(e: unknown): { status: number | undefined; code: 
     message = err.message ?? message;
     for (const d of err.details ?? []) if (d.code) detailCodes.push(d.code);
   }
-  const ra = any?.headers instanceof Headers ? any.headers.get("Retry-After") : undefined;
-  const retryAfter = ra && !Number.isNaN(Number(ra)) ? Number(ra) : undefined;
+  const raMs = parseRetryAfter(any?.headers instanceof Headers ? any.headers.get("Retry-After") : undefined);
+  const retryAfter = raMs === undefined ? undefined : Math.ceil(raMs / 1000);
   if (status === undefined && /ECONNRESET|ECONNREFUSED|ETIMEDOUT|fetch failed|socket hang up/i.test(message)) status = 0;
   return { status, code, message, retryAfter, detailCodes };
 }
