@@ -149,7 +149,8 @@ export function createApp(o: AppOptions): App {
     runObservers: [healthObserver(health)],
     graphFor(tenant, secret, counters) {
       const ep = endpointsFor(tenant.cloud, settings);
-      return { client: createGraphClient({ graphBaseUrl: ep.graphBaseUrl, credential: tenantCredential(tenant, secret), counters, ca }), graphBaseUrl: ep.graphBaseUrl };
+      const authority = { authorityHost: ep.authorityHost, tenant: { tenantId: tenant.tenantId, clientId: tenant.clientId } };
+      return { client: createGraphClient({ graphBaseUrl: ep.graphBaseUrl, credential: tenantCredential(tenant, secret), counters, ca, authority }), graphBaseUrl: ep.graphBaseUrl };
     },
     writeBudget: (tenant) =>
       new SharedWriteBudget(tables.tenantState, tenant.tenantId, tenant.clientId, { writes: settings.graphWriteLimit.writes, windowMs: settings.graphWriteLimit.windowSeconds * 1000 }),

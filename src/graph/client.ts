@@ -11,7 +11,8 @@ import {
 import { TokenCredentialAuthenticationProvider } from "@microsoft/microsoft-graph-client/authProviders/azureTokenCredentials/index.js";
 import type { TokenCredential } from "@azure/core-auth";
 import { Agent } from "undici";
-import { parseRetryAfter } from "./errors.js";
+import { withTenantDiagnosis } from "./credential.js";
+import { parseRetryAfter, type TenantRef } from "./errors.js";
 
 /** Counters of one run's Graph traffic, for the run report. */
 export interface GraphCounters {
@@ -97,6 +98,8 @@ export interface GraphClientOptions {
   ca?: string | undefined;
   /** Retries of 429/503/504 by the SDK (Retry-After honoured). */
   maxRetries?: number;
+  /** The tenant's sign-in host and ids: a failed endpoint discovery is then diagnosed (unknown tenant or unreachable). */
+  authority?: { authorityHost: string; tenant: TenantRef } | undefined;
 }
 
 const agents = new Map<string, Agent>();
@@ -118,7 +121,8 @@ export const graphScope = (graphBaseUrl: string): string => `${new URL(graphBase
  */
 export function createGraphClient(o: GraphClientOptions): Client {
   const url = new URL(o.graphBaseUrl);
-  const authProvider = new TokenCredentialAuthenticationProvider(o.credential, { scopes: [graphScope(o.graphBaseUrl)] });
+  const credential = o.authority ? withTenantDiagnosis(o.credential, { ...o.authority, ca: o.ca }) : o.credential;
+  const authProvider = new TokenCredentialAuthenticationProvider(credential, { scopes: [graphScope(o.graphBaseUrl)] });
   const middleware: Middleware[] = [
     new AuthenticationHandler(authProvider),
     new RetryHandler(new RetryHandlerOptions(2, o.maxRetries ?? 6, waitsNoLongerThanTheSdkWould)),

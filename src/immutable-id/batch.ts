@@ -5,8 +5,7 @@
  * every other answer is handed back to be classified. Every retry is counted in the run's GraphCounters.
  */
 import { RetryHandlerOptions, type Client } from "@microsoft/microsoft-graph-client";
-import { EntraSyncError } from "../errors.js";
-import { classifyGraphError, graphErrorInfo, parseRetryAfter, type TenantRef } from "../graph/errors.js";
+import { classifiedCause, classifyGraphError, graphErrorInfo, parseRetryAfter, type TenantRef } from "../graph/errors.js";
 import type { GraphCounters } from "../graph/client.js";
 import { sleep } from "../util/concurrency.js";
 import type { WritePacer } from "./write-budget.js";
@@ -80,7 +79,8 @@ export async function executeBatch(requests: readonly BatchRequest[], o: BatchOp
       const res = (await o.client.api("/$batch").middlewareOptions([noSdkRetry]).post({ requests: wire })) as { responses?: typeof responses };
       responses = res.responses ?? [];
     } catch (e) {
-      if (e instanceof EntraSyncError) throw e; // already classified (e.g. a redirect to another host)
+      const known = classifiedCause(e);
+      if (known) throw known; // already classified (an unknown tenant, a redirect to another host)
       const info = graphErrorInfo(e);
       if (info.status === 429 && ++throttles <= maxThrottle) {
         await sleep(info.retryAfter !== undefined ? info.retryAfter * 1000 : backoff(base, throttles));

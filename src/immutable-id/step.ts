@@ -7,7 +7,7 @@ import type { Client } from "@microsoft/microsoft-graph-client";
 import type { ConnectorRow, ConnectorSpace } from "../connector/space.js";
 import type { PlatformDirectory } from "../directory/directory.js";
 import type { GraphCounters } from "../graph/client.js";
-import { graphErrorInfo } from "../graph/errors.js";
+import { classifyGraphError, graphErrorInfo } from "../graph/errors.js";
 import type { Logger } from "../log.js";
 import { addError, type ImmutableIdCounts, type RunReport } from "../runs/report.js";
 import type { RunStore } from "../runs/store.js";
@@ -90,7 +90,7 @@ export async function runImmutableIdSync(deps: ImmutableIdDeps, tenant: Tenant, 
     domains = await readDomains(o.graph);
   } catch (e) {
     const info = graphErrorInfo(e);
-    if (info.status !== 403) throw e;
+    if (info.status !== 403) throw classifyGraphError(e, ref, "read the tenant's domains");
     domains = { federated: new Set(), initial: undefined };
     report.notices.push("The tenant's domains could not be read (403): users in federated domains cannot be told apart, and Entra will refuse their writes.");
   }
