@@ -12,7 +12,8 @@ import { TokenCredentialAuthenticationProvider } from "@microsoft/microsoft-grap
 import type { TokenCredential } from "@azure/core-auth";
 import { Agent } from "undici";
 import { withTenantDiagnosis } from "./credential.js";
-import { parseRetryAfter, type TenantRef } from "./errors.js";
+import { EntraSyncError } from "../errors.js";
+import { parseRetryAfter, throughGraphClient, type TenantRef } from "./errors.js";
 
 /** Counters of one run's Graph traffic, for the run report. */
 export interface GraphCounters {
@@ -89,6 +90,44 @@ const SDK_MAX_DELAY_MS = 180_000;
 const waitsNoLongerThanTheSdkWould = (_delay: number, _attempt: number, _request: RequestInfo, _options: RequestInit | undefined, response: Response): boolean =>
   (parseRetryAfter(response.headers.get("Retry-After")) ?? 0) <= SDK_MAX_DELAY_MS;
 
+const REDIRECTS = new Set([301, 302, 303, 307, 308]);
+
+/**
+ * Follows HTTP redirects itself instead of letting fetch follow them anywhere: within the Graph origin it follows
+ * (up to 5 hops, the token kept), to any other origin it refuses with GRAPH_FOREIGN_LINK before asking it, so an
+ * answer from a foreign host is never taken for Graph data.
+ */
+class SameOriginRedirectHandler implements Middleware {
+  private next: Middleware | undefined;
+  constructor(
+    private readonly origin: string,
+    private readonly maxHops = 5,
+  ) {}
+  async execute(context: Context): Promise<void> {
+    context.options = { ...context.options, redirect: "manual" };
+    for (let hop = 0; ; hop++) {
+      await this.next!.execute(context);
+      const res = context.response;
+      const location = res && REDIRECTS.has(res.status) ? res.headers.get("Location") : null;
+      if (!res || location === null) return;
+      const from = context.request instanceof Request ? context.request.url : String(context.request);
+      const target = new URL(location, from);
+      if (target.origin !== this.origin)
+        throw throughGraphClient(new EntraSyncError("GRAPH_FOREIGN_LINK", `Graph answered HTTP ${res.status} with a redirect to ${target.origin}, not the configured Graph host ${this.origin}: refused, nothing was asked of that host. Check GRAPH_BASE_URL and the tenant's cloud.`, { retryable: false }));
+      if (hop >= this.maxHops) throw throughGraphClient(new EntraSyncError("GRAPH_REQUEST_FAILED", `Graph redirected more than ${this.maxHops} times (last to ${target.pathname}).`, { retryable: false }));
+      const method = (context.options.method ?? "GET").toUpperCase();
+      if (res.status === 303 || ((res.status === 301 || res.status === 302) && method === "POST")) {
+        const { body: _body, ...rest } = context.options;
+        context.options = { ...rest, method: "GET" };
+      }
+      context.request = target.href;
+    }
+  }
+  setNext(next: Middleware): void {
+    this.next = next;
+  }
+}
+
 export interface GraphClientOptions {
   /** Origin of Graph, e.g. https://graph.microsoft.com (no version, no trailing slash). */
   graphBaseUrl: string;
@@ -127,6 +166,7 @@ export function createGraphClient(o: GraphClientOptions): Client {
     new AuthenticationHandler(authProvider),
     new RetryHandler(new RetryHandlerOptions(2, o.maxRetries ?? 6, waitsNoLongerThanTheSdkWould)),
     new TelemetryHandler(),
+    new SameOriginRedirectHandler(url.origin),
     new TransientReadRetryHandler(o.counters),
     new CountingHandler(o.counters),
     new HTTPMessageHandler(),
