@@ -19,6 +19,8 @@ import type { SyncJob } from "../src/queue/jobs.js";
 import { createRun, executeRun } from "../src/sync/run.js";
 import type { Tenant } from "../src/tenants/model.js";
 
+const SERIAL_USERS = 600;
+
 const log = (s: string) => process.stderr.write(`[immutable-id bench] ${s}\n`);
 
 async function makeTenant(stack: LocalStack, name: string, n: number): Promise<{ tenant: Tenant; ids: string[] }> {
@@ -42,7 +44,7 @@ export async function benchImmutableId(opts: { latencyMs: number; windowScale: n
   const stack = await startLocalStack({ simulator: { latencyMs: 0, throttle: { windowScale } } });
   try {
     const batched = await makeTenant(stack, "batched", n);
-    const serial = await makeTenant(stack, "serial", n);
+    const serial = await makeTenant(stack, "serial", Math.min(n, SERIAL_USERS));
     // fresh matches for the batched tenant (update sync), at no latency: only the writes are measured
     const r = await createRun(stack.app, { tenantId: batched.tenant.tenantId, trigger: "manual", mode: "full", dryRun: false, only: ["update"] });
     await executeRun(stack.app, batched.tenant.tenantId, r.runId);
@@ -74,7 +76,8 @@ export async function benchImmutableId(opts: { latencyMs: number; windowScale: n
       const { client } = stack.app.graphFor(serial.tenant, await stack.app.secrets.get(serial.tenant.tenantId), counters);
       const t0 = performance.now();
       let written = 0;
-      for (const [i, id] of serial.ids.entries()) {
+      // One PATCH per round trip: its rate is bound by latency, so 600 users tell it as well as more would.
+      for (const [i, id] of serial.ids.slice(0, SERIAL_USERS).entries()) {
         await client.api(`/users/${id}`).patch({ onPremisesImmutableId: Buffer.from(`p-${i}`).toString("base64") });
         written++;
         if (written % 1000 === 0) log(`serial: ${written} written after ${((performance.now() - t0) / 1000).toFixed(0)} s`);
@@ -90,9 +93,13 @@ export async function benchImmutableId(opts: { latencyMs: number; windowScale: n
     const burst = model.writes;
     const minSeconds = Math.max(n - burst, 0) / ratePerS + latencyMs / 1000;
     const ceiling = n / minSeconds;
-    // The whole run as the operator sees it: every invocation, its planning and its writes, from queue to end.
-    const batchedRate = written / b.seconds;
-    const throttledWrites = stack.sim.control.requestLog().filter((e) => e.tenantId === batched.tenant.tenantId && e.method === "PATCH" && e.status === 429).length;
+    // The write phase of the whole run, across its invocations and the gaps between them: from the first PATCH the
+    // simulator served to the last (plus one round trip), the span the ceiling is counted over. Planning before the
+    // first write is reported apart (batchedSeconds is the whole run, queue to end).
+    const patches = stack.sim.control.requestLog().filter((e) => e.tenantId === batched.tenant.tenantId && e.method === "PATCH");
+    const throttledWrites = patches.filter((e) => e.status === 429).length;
+    const writeSeconds = patches.length ? (Date.parse(patches.at(-1)!.ts) - Date.parse(patches[0]!.ts)) / 1000 + latencyMs / 1000 : 0;
+    const batchedRate = writeSeconds > 0 ? written / writeSeconds : 0;
     const serialRate = s.written / s.seconds;
     return {
       benchmark: "immutable-id",
@@ -105,7 +112,9 @@ export async function benchImmutableId(opts: { latencyMs: number; windowScale: n
       invocations: b.invocations,
       invocationSeconds,
       batchedSeconds: round(b.seconds),
+      batchedWriteSeconds: round(writeSeconds),
       batchedWritesPerSecond: round(batchedRate),
+      batchedWritesPerSecondWholeRun: round(written / b.seconds),
       ceilingWritesPerSecond: round(ceiling),
       sustainedCeilingWritesPerSecond: round(ratePerS),
       shareOfCeiling: round(batchedRate / ceiling, 3),
