@@ -10,10 +10,10 @@ import {
 } from "@microsoft/microsoft-graph-client";
 import { TokenCredentialAuthenticationProvider } from "@microsoft/microsoft-graph-client/authProviders/azureTokenCredentials/index.js";
 import type { TokenCredential } from "@azure/core-auth";
-import { Agent } from "undici";
 import { withTenantDiagnosis } from "./credential.js";
 import { EntraSyncError } from "../errors.js";
 import { parseRetryAfter, throughGraphClient, type TenantRef } from "./errors.js";
+import { trusting } from "./tls.js";
 
 /** Counters of one run's Graph traffic, for the run report. */
 export interface GraphCounters {
@@ -46,8 +46,8 @@ class CountingHandler implements Middleware {
 
 /**
  * Retries GETs that failed with 500/502 or a network error (the SDK's RetryHandler covers only 429/503/504), with
- * exponential backoff, never sooner than a `Retry-After` the answer carries. Only GETs: a write whose answer was lost must be checked before it is sent again, which the
- * writers do themselves.
+ * exponential backoff, never sooner than a `Retry-After` the answer carries. Only GETs: a write whose answer was
+ * lost must be checked before it is sent again, which the writers do themselves.
  */
 class TransientReadRetryHandler implements Middleware {
   private next: Middleware | undefined;
@@ -141,15 +141,6 @@ export interface GraphClientOptions {
   authority?: { authorityHost: string; tenant: TenantRef } | undefined;
 }
 
-const agents = new Map<string, Agent>();
-function agentFor(ca: string): Agent {
-  let a = agents.get(ca);
-  if (!a) {
-    a = new Agent({ connect: { ca }, connections: 64 });
-    agents.set(ca, a);
-  }
-  return a;
-}
 
 /** The scope of a Graph host: `${origin}/.default`. */
 export const graphScope = (graphBaseUrl: string): string => `${new URL(graphBaseUrl).origin}/.default`;
@@ -176,6 +167,6 @@ export function createGraphClient(o: GraphClientOptions): Client {
     defaultVersion: "v1.0",
     middleware,
     customHosts: new Set([url.hostname]),
-    fetchOptions: o.ca ? ({ dispatcher: agentFor(o.ca) } as unknown as RequestInit) : undefined,
+    fetchOptions: o.ca ? trusting(o.ca) : undefined,
   });
 }

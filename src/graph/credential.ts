@@ -5,9 +5,9 @@
  * asks the same document once more and decides by the answer's status and error code.
  */
 import type { AccessToken, GetTokenOptions, TokenCredential } from "@azure/core-auth";
-import { Agent } from "undici";
 import { EntraSyncError, ensureError } from "../errors.js";
 import { tenantNotFound, throughGraphClient, type TenantRef } from "./errors.js";
+import { trusting } from "./tls.js";
 
 export interface TenantAuthority {
   /** The cloud's sign-in host, e.g. https://login.microsoftonline.com. */
@@ -17,19 +17,13 @@ export interface TenantAuthority {
   ca?: string | undefined;
 }
 
-const agents = new Map<string, Agent>();
-const agentFor = (ca: string): Agent => {
-  let a = agents.get(ca);
-  if (!a) agents.set(ca, (a = new Agent({ connect: { ca } })));
-  return a;
-};
 
 /** What the tenant's discovery document answers: the tenant is unknown, the host unreachable, or neither. */
 export async function probeTenantDiscovery(a: TenantAuthority): Promise<"tenantNotFound" | "unreachable" | "other"> {
   const url = `${new URL(a.authorityHost).origin}/${encodeURIComponent(a.tenant.tenantId)}/v2.0/.well-known/openid-configuration`;
   let res: Response;
   try {
-    res = await fetch(url, { signal: AbortSignal.timeout(10_000), ...(a.ca ? ({ dispatcher: agentFor(a.ca) } as unknown as RequestInit) : {}) });
+    res = await fetch(url, { signal: AbortSignal.timeout(10_000), ...trusting(a.ca) });
   } catch {
     return "unreachable";
   }
