@@ -52,6 +52,9 @@ export async function startLocalStack(o: LocalStackOptions = {}): Promise<LocalS
       MAIL_OUTBOX_DIR: path.join(workDir, "outbox"),
       MAIL_FROM: "entra-sync@localhost",
       OPERATOR_EMAIL: "operators@platform.example",
+      // The app paces its writes to the simulator's throttle model, whatever window scale it was given.
+      GRAPH_WRITE_LIMIT: String(sim.control.writeLimit().writes),
+      GRAPH_WRITE_WINDOW_SECONDS: String(sim.control.writeLimit().windowSeconds),
       ...o.env,
     };
     const settings = loadSettings(env);

@@ -25,6 +25,7 @@ import { AlertIntentStore } from "./expiry/intents.js";
 import { createExpiryObserver } from "./expiry/observer.js";
 import { SecretFactsStore } from "./expiry/secret-state.js";
 import { createMailer, type Mailer } from "./mail/index.js";
+import { SharedWriteBudget, type WritePacer } from "./immutable-id/write-budget.js";
 
 /**
  * Told about every run that ends (succeeded, partial, failed, skipped) — health tracking, alert mails. An observer's
@@ -74,6 +75,8 @@ export interface App {
   tenantCredential(tenant: Tenant, secret: ClientSecret): TokenCredential;
   /** A Graph client for a tenant, counting into `counters`. */
   graphFor(tenant: Tenant, secret: ClientSecret, counters: GraphCounters): { client: Client; graphBaseUrl: string };
+  /** Graph's write budget of a tenant's app, shared by every invocation and process (GRAPH_WRITE_LIMIT per GRAPH_WRITE_WINDOW_SECONDS). */
+  writeBudget(tenant: Pick<Tenant, "tenantId" | "clientId">): WritePacer;
   /** Called after every run ends; capabilities add themselves here when the app is built. */
   runObservers: RunObserver[];
   /** Creates tables and queues that do not exist (local stack; in Azure the template made them). */
@@ -146,8 +149,11 @@ export function createApp(o: AppOptions): App {
     runObservers: [healthObserver(health)],
     graphFor(tenant, secret, counters) {
       const ep = endpointsFor(tenant.cloud, settings);
-      return { client: createGraphClient({ graphBaseUrl: ep.graphBaseUrl, credential: tenantCredential(tenant, secret), counters, ca }), graphBaseUrl: ep.graphBaseUrl };
+      const authority = { authorityHost: ep.authorityHost, tenant: { tenantId: tenant.tenantId, clientId: tenant.clientId } };
+      return { client: createGraphClient({ graphBaseUrl: ep.graphBaseUrl, credential: tenantCredential(tenant, secret), counters, ca, authority }), graphBaseUrl: ep.graphBaseUrl };
     },
+    writeBudget: (tenant) =>
+      new SharedWriteBudget(tables.tenantState, tenant.tenantId, tenant.clientId, { writes: settings.graphWriteLimit.writes, windowMs: settings.graphWriteLimit.windowSeconds * 1000 }),
     async ensureStorage() {
       await ensureTables(tables);
       await queue.ensure();

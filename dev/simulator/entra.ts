@@ -115,13 +115,22 @@ export class EntraEndpoint {
   }
 
   /**
-   * Served for ANY tenant segment. Real Entra answers 400 AADSTS90002 here for an unknown tenant, but MSAL
-   * never asks login.microsoftonline.com for it (its metadata is hard-coded) and on a custom authority a
-   * failed discovery ends in a vague `openid_config_error`. Answering it lets MSAL reach the token endpoint,
-   * which answers AADSTS90002 exactly as production Entra does for MSAL.
+   * The tenant's OpenID configuration. For an unknown tenant Entra answers 400 `invalid_tenant` with AADSTS90002
+   * (the body of the token endpoint's error); MSAL then fails before any token request with
+   * `endpoints_resolution_error`, the AADSTS code not surfaced.
    */
   private discovery(req: SimRequest, tenantSeg: string): SimResponse {
     const t = this.store.findTenant(tenantSeg);
+    if (!t) {
+      return entraError(
+        req,
+        this.now(),
+        400,
+        "invalid_tenant",
+        90002,
+        `Tenant '${tenantSeg}' not found. Check to make sure you have the correct tenant ID and are signing into the correct cloud. Check with your subscription administrator, this may happen if there are no active subscriptions for the tenant.`,
+      );
+    }
     const tid = t?.id ?? tenantSeg;
     const base = `${req.origin}/${tenantSeg}`;
     return json(200, {

@@ -88,6 +88,8 @@ export interface SimulatorControl {
   setLatency(ms: number): void;
   setPageSize(n: number): void;
   setThrottle(opts: ThrottleOptions | false): void;
+  /** The throttle model's per-app write limit (window scale applied). */
+  writeLimit(): { writes: number; windowSeconds: number };
   setRandomFaults(opts: RandomFaults): void;
   injectFault(spec: FaultSpec): string;
   clearFaults(): void;
@@ -271,6 +273,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
       knobs.pageSize = n;
     },
     setThrottle: (opts) => throttler.configure(opts),
+    writeLimit: () => throttler.writeLimit(),
     setRandomFaults: (opts) => faults.setRandom(opts),
     injectFault: (spec) => faults.inject(spec),
     clearFaults: () => faults.clear(),

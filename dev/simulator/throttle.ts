@@ -106,6 +106,16 @@ export class Throttler {
     return b;
   }
 
+  /**
+   * The per-app write limit as configured (window scale applied): the numbers an app's write budget must take to
+   * match this model, e.g. GRAPH_WRITE_LIMIT and GRAPH_WRITE_WINDOW_SECONDS of a local stack.
+   */
+  writeLimit(): { writes: number; windowSeconds: number } {
+    const s = this.scale();
+    const writes = this.opts === false ? 3000 : (this.opts.writesPer150s ?? 3000);
+    return { writes: Math.max(1, writes * s), windowSeconds: 150 * s };
+  }
+
   read(tenantId: string, appId: string, cost: number, activeUsers: number): ThrottleDecision {
     if (this.opts === false) return { ok: true, usage: 0 };
     const s = this.scale();

@@ -10,7 +10,10 @@ import {
 } from "@microsoft/microsoft-graph-client";
 import { TokenCredentialAuthenticationProvider } from "@microsoft/microsoft-graph-client/authProviders/azureTokenCredentials/index.js";
 import type { TokenCredential } from "@azure/core-auth";
-import { Agent } from "undici";
+import { withTenantDiagnosis } from "./credential.js";
+import { EntraSyncError } from "../errors.js";
+import { parseRetryAfter, throughGraphClient, type TenantRef } from "./errors.js";
+import { trusting } from "./tls.js";
 
 /** Counters of one run's Graph traffic, for the run report. */
 export interface GraphCounters {
@@ -43,8 +46,8 @@ class CountingHandler implements Middleware {
 
 /**
  * Retries GETs that failed with 500/502 or a network error (the SDK's RetryHandler covers only 429/503/504), with
- * exponential backoff. Only GETs: a write whose answer was lost must be checked before it is sent again, which the
- * writers do themselves.
+ * exponential backoff, never sooner than a `Retry-After` the answer carries. Only GETs: a write whose answer was
+ * lost must be checked before it is sent again, which the writers do themselves.
  */
 class TransientReadRetryHandler implements Middleware {
   private next: Middleware | undefined;
@@ -68,7 +71,56 @@ class TransientReadRetryHandler implements Middleware {
         return;
       }
       this.counters.retried++;
-      await new Promise((r) => setTimeout(r, Math.min(8_000, 250 * 2 ** (attempt - 1)) * (0.75 + Math.random() * 0.5)));
+      const backoff = Math.min(8_000, 250 * 2 ** (attempt - 1)) * (0.75 + Math.random() * 0.5);
+      await new Promise((r) => setTimeout(r, Math.max(backoff, (failed === undefined ? parseRetryAfter(context.response?.headers.get("Retry-After")) : undefined) ?? 0)));
+    }
+  }
+  setNext(next: Middleware): void {
+    this.next = next;
+  }
+}
+
+/** The SDK's RetryHandlerOptions.MAX_DELAY (private there): the longest wait it honours. */
+const SDK_MAX_DELAY_MS = 180_000;
+
+/**
+ * The SDK caps a Retry-After at its maximum delay (180 s) and would retry sooner than asked: an answer that asks
+ * for longer is not retried here but handed back (classified with its Retry-After, the next run tries again).
+ */
+const waitsNoLongerThanTheSdkWould = (_delay: number, _attempt: number, _request: RequestInfo, _options: RequestInit | undefined, response: Response): boolean =>
+  (parseRetryAfter(response.headers.get("Retry-After")) ?? 0) <= SDK_MAX_DELAY_MS;
+
+const REDIRECTS = new Set([301, 302, 303, 307, 308]);
+
+/**
+ * Follows HTTP redirects itself instead of letting fetch follow them anywhere: within the Graph origin it follows
+ * (up to 5 hops, the token kept), to any other origin it refuses with GRAPH_FOREIGN_LINK before asking it, so an
+ * answer from a foreign host is never taken for Graph data.
+ */
+class SameOriginRedirectHandler implements Middleware {
+  private next: Middleware | undefined;
+  constructor(
+    private readonly origin: string,
+    private readonly maxHops = 5,
+  ) {}
+  async execute(context: Context): Promise<void> {
+    context.options = { ...context.options, redirect: "manual" };
+    for (let hop = 0; ; hop++) {
+      await this.next!.execute(context);
+      const res = context.response;
+      const location = res && REDIRECTS.has(res.status) ? res.headers.get("Location") : null;
+      if (!res || location === null) return;
+      const from = context.request instanceof Request ? context.request.url : String(context.request);
+      const target = new URL(location, from);
+      if (target.origin !== this.origin)
+        throw throughGraphClient(new EntraSyncError("GRAPH_FOREIGN_LINK", `Graph answered HTTP ${res.status} with a redirect to ${target.origin}, not the configured Graph host ${this.origin}: refused, nothing was asked of that host. Check GRAPH_BASE_URL and the tenant's cloud.`, { retryable: false }));
+      if (hop >= this.maxHops) throw throughGraphClient(new EntraSyncError("GRAPH_REQUEST_FAILED", `Graph redirected more than ${this.maxHops} times (last to ${target.pathname}).`, { retryable: false }));
+      const method = (context.options.method ?? "GET").toUpperCase();
+      if (res.status === 303 || ((res.status === 301 || res.status === 302) && method === "POST")) {
+        const { body: _body, ...rest } = context.options;
+        context.options = { ...rest, method: "GET" };
+      }
+      context.request = target.href;
     }
   }
   setNext(next: Middleware): void {
@@ -85,17 +137,10 @@ export interface GraphClientOptions {
   ca?: string | undefined;
   /** Retries of 429/503/504 by the SDK (Retry-After honoured). */
   maxRetries?: number;
+  /** The tenant's sign-in host and ids: a failed endpoint discovery is then diagnosed (unknown tenant or unreachable). */
+  authority?: { authorityHost: string; tenant: TenantRef } | undefined;
 }
 
-const agents = new Map<string, Agent>();
-function agentFor(ca: string): Agent {
-  let a = agents.get(ca);
-  if (!a) {
-    a = new Agent({ connect: { ca }, connections: 64 });
-    agents.set(ca, a);
-  }
-  return a;
-}
 
 /** The scope of a Graph host: `${origin}/.default`. */
 export const graphScope = (graphBaseUrl: string): string => `${new URL(graphBaseUrl).origin}/.default`;
@@ -106,11 +151,13 @@ export const graphScope = (graphBaseUrl: string): string => `${new URL(graphBase
  */
 export function createGraphClient(o: GraphClientOptions): Client {
   const url = new URL(o.graphBaseUrl);
-  const authProvider = new TokenCredentialAuthenticationProvider(o.credential, { scopes: [graphScope(o.graphBaseUrl)] });
+  const credential = o.authority ? withTenantDiagnosis(o.credential, { ...o.authority, ca: o.ca }) : o.credential;
+  const authProvider = new TokenCredentialAuthenticationProvider(credential, { scopes: [graphScope(o.graphBaseUrl)] });
   const middleware: Middleware[] = [
     new AuthenticationHandler(authProvider),
-    new RetryHandler(new RetryHandlerOptions(2, o.maxRetries ?? 6)),
+    new RetryHandler(new RetryHandlerOptions(2, o.maxRetries ?? 6, waitsNoLongerThanTheSdkWould)),
     new TelemetryHandler(),
+    new SameOriginRedirectHandler(url.origin),
     new TransientReadRetryHandler(o.counters),
     new CountingHandler(o.counters),
     new HTTPMessageHandler(),
@@ -120,6 +167,6 @@ export function createGraphClient(o: GraphClientOptions): Client {
     defaultVersion: "v1.0",
     middleware,
     customHosts: new Set([url.hostname]),
-    fetchOptions: o.ca ? ({ dispatcher: agentFor(o.ca) } as unknown as RequestInit) : undefined,
+    fetchOptions: o.ca ? trusting(o.ca) : undefined,
   });
 }

@@ -1,3 +1,4 @@
+import { GraphClientError } from "@microsoft/microsoft-graph-client";
 import { EntraSyncError, ensureError } from "../errors.js";
 
 /** What a run knows about the tenant when it explains a failure. */
@@ -7,6 +8,39 @@ export interface TenantRef {
 }
 
 const secretSetHint = (t: TenantRef) => `entra-sync secret set --tenant ${t.tenantId} --expires <YYYY-MM-DD> --from-stdin`;
+
+/** Entra does not know the tenant (AADSTS90002, or `invalid_tenant` from its discovery document). */
+export const tenantNotFound = (t: TenantRef, cause: unknown): EntraSyncError =>
+  new EntraSyncError("AUTH_TENANT_NOT_FOUND", `Tenant ${t.tenantId} does not exist in its cloud (AADSTS90002). Check the tenant id and the cloud with \`entra-sync tenant show ${t.tenantId}\`.`, { cause, retryable: false });
+
+/**
+ * Hands an EntraSyncError raised inside the Graph client (its middleware or credential) through the client
+ * unchanged: the client passes GraphClientErrors on as they are and would turn anything else into a GraphError.
+ */
+export function throughGraphClient(e: EntraSyncError): GraphClientError {
+  const g = new GraphClientError(e.message);
+  g.customError = e;
+  return g;
+}
+
+/** The EntraSyncError carried by anything the Graph client threw, if it carries one. */
+export function classifiedCause(e: unknown): EntraSyncError | undefined {
+  if (e instanceof EntraSyncError) return e;
+  const custom = (e as { customError?: unknown } | null)?.customError;
+  return custom instanceof EntraSyncError ? custom : undefined;
+}
+
+/**
+ * Milliseconds a `Retry-After` value asks to wait: delay-seconds or an HTTP date (RFC 9110). Undefined when absent
+ * or unreadable.
+ */
+export function parseRetryAfter(value: unknown): number | undefined {
+  if (value === undefined || value === null || value === "") return undefined;
+  const n = Number(value);
+  if (!Number.isNaN(n)) return Math.max(0, n * 1000);
+  const d = Date.parse(String(value));
+  return Number.isNaN(d) ? undefined : Math.max(0, d - Date.now());
+}
 
 /** The Graph error code and status of anything the Graph client threw. */
 export function graphErrorInfo(e: unknown): { status: number | undefined; code: string | undefined; message: string; retryAfter: number | undefined; detailCodes: string[] } {
@@ -29,8 +63,8 @@ export function graphErrorInfo(e: unknown): { status: number | undefined; code: 
     message = err.message ?? message;
     for (const d of err.details ?? []) if (d.code) detailCodes.push(d.code);
   }
-  const ra = any?.headers instanceof Headers ? any.headers.get("Retry-After") : undefined;
-  const retryAfter = ra && !Number.isNaN(Number(ra)) ? Number(ra) : undefined;
+  const raMs = parseRetryAfter(any?.headers instanceof Headers ? any.headers.get("Retry-After") : undefined);
+  const retryAfter = raMs === undefined ? undefined : Math.ceil(raMs / 1000);
   if (status === undefined && /ECONNRESET|ECONNREFUSED|ETIMEDOUT|fetch failed|socket hang up/i.test(message)) status = 0;
   return { status, code, message, retryAfter, detailCodes };
 }
@@ -40,7 +74,8 @@ export function graphErrorInfo(e: unknown): { status: number | undefined; code: 
  * do. One place for Entra's AADSTS codes and Graph's error codes.
  */
 export function classifyGraphError(e: unknown, t: TenantRef, what: string): EntraSyncError {
-  if (e instanceof EntraSyncError) return e;
+  const known = classifiedCause(e);
+  if (known) return known;
   const text = ensureError(e).message;
   const aadsts = /AADSTS(\d+)/.exec(text)?.[1];
   if (aadsts) {
@@ -52,7 +87,7 @@ export function classifyGraphError(e: unknown, t: TenantRef, what: string): Entr
       case "700016":
         return new EntraSyncError("AUTH_APP_NOT_FOUND", `App ${t.clientId} is not found in tenant ${t.tenantId} (AADSTS700016): it is not registered there or admin consent was never given. Ask the customer's admin to grant consent, or fix the client id with \`entra-sync tenant update ${t.tenantId} --client-id <id>\`.`, { cause: e, retryable: false });
       case "90002":
-        return new EntraSyncError("AUTH_TENANT_NOT_FOUND", `Tenant ${t.tenantId} does not exist in its cloud (AADSTS90002). Check the tenant id and the cloud with \`entra-sync tenant show ${t.tenantId}\`.`, { cause: e, retryable: false });
+        return tenantNotFound(t, e);
       case "7000112":
         return new EntraSyncError("AUTH_APP_DISABLED", `App ${t.clientId} is disabled in tenant ${t.tenantId} (AADSTS7000112). Ask the customer's admin to enable it.`, { cause: e, retryable: false });
       default:

@@ -5,10 +5,10 @@
  * every other answer is handed back to be classified. Every retry is counted in the run's GraphCounters.
  */
 import { RetryHandlerOptions, type Client } from "@microsoft/microsoft-graph-client";
-import { classifyGraphError, graphErrorInfo, type TenantRef } from "../graph/errors.js";
+import { classifiedCause, classifyGraphError, graphErrorInfo, parseRetryAfter, type TenantRef } from "../graph/errors.js";
 import type { GraphCounters } from "../graph/client.js";
 import { sleep } from "../util/concurrency.js";
-import type { WriteBudget } from "./write-budget.js";
+import type { WritePacer } from "./write-budget.js";
 
 /** Graph's limit of requests per `$batch`. */
 export const BATCH_SIZE = 20;
@@ -33,7 +33,7 @@ export interface BatchOptions {
   tenant: TenantRef;
   counters: GraphCounters;
   /** Writes take one token per request (retries included) before they go. */
-  budget?: Pick<WriteBudget, "take"> | undefined;
+  budget?: WritePacer | undefined;
   /** For writes whose outcome is unknown: the ids whose effect is already in place (they are not resent). */
   verify?: ((ids: string[]) => Promise<Set<string>>) | undefined;
   /** Attempts on 5xx / network errors (default 5); 429s are retried until `maxThrottleRetries` (default 30). */
@@ -45,15 +45,10 @@ export interface BatchOptions {
 
 const noSdkRetry = new RetryHandlerOptions(0, 0);
 
+/** The inner answer's Retry-After in ms (inner headers are a plain object, names in any case). */
 function retryAfterMs(headers: unknown): number | undefined {
   if (!headers || typeof headers !== "object") return undefined;
-  for (const [k, v] of Object.entries(headers as Record<string, unknown>)) {
-    if (k.toLowerCase() !== "retry-after") continue;
-    const n = Number(v);
-    if (!Number.isNaN(n)) return Math.max(0, n * 1000);
-    const d = Date.parse(String(v));
-    if (!Number.isNaN(d)) return Math.max(0, d - Date.now());
-  }
+  for (const [k, v] of Object.entries(headers as Record<string, unknown>)) if (k.toLowerCase() === "retry-after") return parseRetryAfter(v);
   return undefined;
 }
 
@@ -84,13 +79,16 @@ export async function executeBatch(requests: readonly BatchRequest[], o: BatchOp
       const res = (await o.client.api("/$batch").middlewareOptions([noSdkRetry]).post({ requests: wire })) as { responses?: typeof responses };
       responses = res.responses ?? [];
     } catch (e) {
+      const known = classifiedCause(e);
+      if (known) throw known; // already classified (an unknown tenant, a redirect to another host)
       const info = graphErrorInfo(e);
       if (info.status === 429 && ++throttles <= maxThrottle) {
         await sleep(info.retryAfter !== undefined ? info.retryAfter * 1000 : backoff(base, throttles));
         continue; // a throttled batch was not executed: resend as is
       }
       if ((info.status === undefined || transient(info.status)) && ++failures < maxAttempts && !/certificate|self.signed/i.test(info.message)) {
-        await sleep(backoff(base, failures));
+        // A 503 may say how long to wait (Retry-After): never retry sooner.
+        await sleep(Math.max(backoff(base, failures), (info.retryAfter ?? 0) * 1000));
         pending = await dropVerified(pending, answers, o);
         continue;
       }
@@ -113,6 +111,7 @@ export async function executeBatch(requests: readonly BatchRequest[], o: BatchOp
       } else if (transient(status) && failures + 1 < maxAttempts) {
         again.push(req);
         sawTransient = true;
+        wait = Math.max(wait, retryAfterMs(r?.headers) ?? 0); // an inner 503 may carry its own Retry-After
         continue;
       }
       answers.set(req.id, { status, ...(r?.body ? { body: r.body } : {}) });

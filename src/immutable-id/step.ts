@@ -18,7 +18,7 @@ import { chunk } from "../util/concurrency.js";
 import { BATCH_SIZE, executeBatch } from "./batch.js";
 import { comparePlans, getRunPlan, planHash, PlanStore, type PlanEntry } from "./plan.js";
 import { capOf, planImmutableIds, type PlannedUser, type SkipReason, type TenantDomains } from "./planner.js";
-import { GRAPH_WRITE_BUDGET, WriteBudget, type WriteBudgetOptions } from "./write-budget.js";
+import { GRAPH_WRITE_BUDGET, WriteBudget, type WriteBudgetOptions, type WritePacer } from "./write-budget.js";
 import { writeImmutableIds, type FailReason, type WriteOutcome, type WriterHooks } from "./writer.js";
 
 /** The adapters the step uses (the App provides them all). */
@@ -28,13 +28,15 @@ export interface ImmutableIdDeps {
   runs: RunStore;
   tables: { runPlans: TableClient };
   log: Logger;
+  /** Graph's write budget of the tenant's app, shared by every invocation (without it: one in this process). */
+  writeBudget?: ((tenant: Pick<Tenant, "tenantId" | "clientId">) => WritePacer) | undefined;
 }
 
 export interface ImmutableIdOptions {
   graph: Client;
   /** The run's Graph counters: inner-batch 429s and retries are added here. */
   counters: GraphCounters;
-  /** The write budget to pace to (default Graph's 3,000 per 150 s); scale it with the simulator's windowScale. */
+  /** A write budget of this process alone to pace to (default: the app's shared budget, `deps.writeBudget`). */
   budget?: WriteBudgetOptions | undefined;
   /** Groups of 20 writes in flight (default 4). */
   concurrency?: number | undefined;
@@ -71,6 +73,10 @@ export async function readDomains(graph: Client): Promise<TenantDomains> {
 function missingDomainPermission(tenant: Tenant): string {
   return `Immutable ID sync wrote nothing: Graph refused to list the tenant's domains (403 Authorization_RequestDenied), so users in federated domains cannot be told apart. ${missingPermissionAdvice(tenant, DOMAIN_PERMISSION)}`;
 }
+
+/** The write budget to pace to: the process's own when the caller gave one, else the app's shared one. */
+const budgetFor = (deps: ImmutableIdDeps, tenant: Tenant, o: ImmutableIdOptions): WritePacer =>
+  o.budget ? new WriteBudget(o.budget) : (deps.writeBudget?.(tenant) ?? new WriteBudget(GRAPH_WRITE_BUDGET));
 
 const add = (into: Record<string, number>, key: string, n: number) => {
   if (n > 0) into[key] = (into[key] ?? 0) + n;
@@ -165,7 +171,7 @@ export async function runImmutableIdSync(deps: ImmutableIdDeps, tenant: Tenant, 
     client: o.graph,
     tenant: ref,
     counters: o.counters,
-    budget: new WriteBudget(o.budget ?? GRAPH_WRITE_BUDGET),
+    budget: budgetFor(deps, tenant, o),
     domains,
     federatedDomains: cfg.federatedDomains,
     concurrency: o.concurrency,
@@ -195,7 +201,7 @@ async function restoreUnfinishedUpnSwitches(deps: ImmutableIdDeps, tenant: Tenan
   if (rows.length === 0) return { cleared, failed };
   const ref = { tenantId: tenant.tenantId, clientId: tenant.clientId };
   const batchOptions = { client: o.graph, tenant: ref, counters: o.counters };
-  const budget = new WriteBudget(o.budget ?? GRAPH_WRITE_BUDGET);
+  const budget = budgetFor(deps, tenant, o);
   const wouldRestore: string[] = [];
   let withValue = 0;
   type Current = { userPrincipalName?: string; onPremisesImmutableId?: string | null };

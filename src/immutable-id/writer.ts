@@ -12,7 +12,7 @@ import type { TenantRef } from "../graph/errors.js";
 import { chunk } from "../util/concurrency.js";
 import { BATCH_SIZE, executeBatch, type BatchAnswer, type BatchOptions, type BatchRequest } from "./batch.js";
 import { upnDomain, type PlannedUser, type SkipReason, type TenantDomains } from "./planner.js";
-import type { WriteBudget } from "./write-budget.js";
+import type { WritePacer } from "./write-budget.js";
 
 /** Why a write failed (the report's `failed` keys). */
 export type FailReason = "duplicateValue" | "onPremisesSynced" | "federatedDomain" | "valueNotAllowed" | "notFound" | "upnSwitchFailed" | "throttled" | "transient" | "refused";
@@ -27,7 +27,7 @@ export interface WriterOptions {
   client: Client;
   tenant: TenantRef;
   counters: GraphCounters;
-  budget: WriteBudget;
+  budget: WritePacer;
   domains: TenantDomains;
   federatedDomains: "skip" | "switchUpn";
   /** Groups of 20 in flight at once (default 4). */
@@ -63,8 +63,18 @@ interface Refreshed {
   onPremisesSyncEnabled?: boolean | null;
 }
 
-/** Classifies Graph's refusal of a write by its error code (never by retrying it). */
-export function classifyWriteFailure(a: BatchAnswer): { reason: FailReason | "privilegedUser"; message: string } {
+/** What was true of a write when it was sent, for telling refusals apart by context rather than wording. */
+export interface WriteContext {
+  /** The PATCH set onPremisesImmutableId while the user's UPN was in a federated domain. */
+  federatedUpn?: boolean;
+}
+
+/**
+ * Classifies Graph's refusal of a write by its status, error code and the write's context (never by retrying it).
+ * A federated-domain refusal is a plain 400 Request_BadRequest whose wording Graph does not promise: it is known by
+ * the user's UPN being in a federated domain when the ImmutableId was set.
+ */
+export function classifyWriteFailure(a: BatchAnswer, context: WriteContext = {}): { reason: FailReason | "privilegedUser"; message: string } {
   const err = a.body?.error;
   const message = `HTTP ${a.status}${err?.code ? ` ${err.code}` : ""}: ${err?.message ?? "no error body"}`;
   const details = (err?.details ?? []).map((d) => d.code);
@@ -72,7 +82,7 @@ export function classifyWriteFailure(a: BatchAnswer): { reason: FailReason | "pr
   if (a.status === 404 || err?.code === "Request_ResourceNotFound") return { reason: "notFound", message };
   if (details.includes("ObjectConflict") || /another object with the same value/i.test(err?.message ?? "")) return { reason: "duplicateValue", message };
   if (/on-premises mastered|Directory Sync objects/i.test(err?.message ?? "")) return { reason: "onPremisesSynced", message };
-  if (/federated domain/i.test(err?.message ?? "")) return { reason: "federatedDomain", message };
+  if (a.status === 400 && err?.code === "Request_BadRequest" && details.length === 0 && context.federatedUpn) return { reason: "federatedDomain", message };
   if (/onPremisesImmutableId/i.test(err?.message ?? "") && a.status === 400) return { reason: "valueNotAllowed", message };
   if (a.status === 429) return { reason: "throttled", message };
   if (a.status === 0 || a.status >= 500) return { reason: "transient", message };
@@ -167,7 +177,7 @@ export async function writeImmutableIds(users: readonly PlannedUser[], o: Writer
       const a = answers.get(u.entraId)!;
       if (a.status >= 200 && a.status < 300) done.push(u);
       else {
-        const c = classifyWriteFailure(a);
+        const c = classifyWriteFailure(a, { federatedUpn: o.domains.federated.has(upnDomain(u.userPrincipalName)) });
         if (c.reason === "privilegedUser") skip("privilegedUser", u.entraId);
         else fail(c.reason, u.entraId, c.message);
       }

@@ -46,6 +46,8 @@ const LOCAL_ONLY_SETTINGS: readonly AppSettingName[] = [
   "GRAPH_BASE_URL",
   "SMTP_URL",
   "MAIL_OUTBOX_DIR",
+  "GRAPH_WRITE_LIMIT",
+  "GRAPH_WRITE_WINDOW_SECONDS",
 ];
 /**
  * The Functions host's own settings. The connection string holds the instrumentation key, an identifier and not a

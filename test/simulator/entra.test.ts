@@ -33,9 +33,20 @@ describe("Entra token endpoint through ClientSecretCredential", () => {
     expect(claims(tok.token)).not.toHaveProperty("roles");
   });
 
-  it("AADSTS90002 for an unknown tenant", async () => {
-    const cred = credential(sim, "00000000-0000-0000-0000-00000000dead", "11111111-1111-1111-1111-111111111111", "x");
-    await expect(cred.getToken("https://graph.microsoft.com/.default")).rejects.toThrow(/AADSTS90002/);
+  it("an unknown tenant: discovery answers 400 invalid_tenant (AADSTS90002), which MSAL reports as endpoints_resolution_error", async () => {
+    const unknown = "00000000-0000-0000-0000-00000000dead";
+    const res = await simFetch(sim, `/${unknown}/v2.0/.well-known/openid-configuration`);
+    expect(res.status).toBe(400);
+    const body = (await res.json()) as Record<string, unknown>;
+    expect(body["error"]).toBe("invalid_tenant");
+    expect(body["error_codes"]).toEqual([90002]);
+    const cred = credential(sim, unknown, "11111111-1111-1111-1111-111111111111", "x");
+    const err = await cred.getToken("https://graph.microsoft.com/.default").then(
+      () => undefined,
+      (e: unknown) => e as Error,
+    );
+    expect(err?.message).toMatch(/endpoints_resolution_error/);
+    expect(err?.message).not.toMatch(/AADSTS90002/);
   });
 
   it("AADSTS700016 for an app not in the tenant", async () => {
