@@ -42,6 +42,7 @@ export async function startLocalStack(o: LocalStackOptions = {}): Promise<LocalS
     const env: Record<string, string> = {
       AzureWebJobsStorage: azurite.connectionString,
       KEY_VAULT_URL: sim.keyVaultUrl,
+      KEY_VAULT_LOCAL_STACK: "true",
       PLATFORM_CREDENTIAL: "client-secret",
       PLATFORM_TENANT_ID: sim.vaultIdentity.tenantId,
       PLATFORM_CLIENT_ID: sim.vaultIdentity.clientId,

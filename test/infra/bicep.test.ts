@@ -43,6 +43,7 @@ const LOCAL_ONLY_SETTINGS: readonly AppSettingName[] = [
   "GRAPH_BASE_URL",
   "SMTP_URL",
   "MAIL_OUTBOX_DIR",
+  "KEY_VAULT_LOCAL_STACK",
 ];
 /**
  * The Functions host's own settings. The connection string holds the instrumentation key, an identifier and not a
