@@ -36,7 +36,7 @@ process.stdout.write(
     `  source ${envFile}`,
     `  curl -s -X POST -H "x-functions-key: $ENTRA_SYNC_FUNCTION_KEY" "$ENTRA_SYNC_API_URL/api/tenants/${tenantId}/runs"`,
     `  npm run cli -- status            # or: npm run cli -- run --tenant ${tenantId}`,
-    `Queued runs are worked by the syncWorker function, which only the Functions host (func start) or the CLI runs.`,
+    `A run queued through the API waits for the syncWorker function, which only the Functions host (func start) runs; the CLI's run works one in its own process.`,
     `Simulator control API: POST ${stack.sim.baseUrl}/_control/<method> {"args":[…]} (see dev/simulator/README.md).`,
     `Ctrl+C stops everything.`,
   ].join("\n") + "\n",
