@@ -3,7 +3,7 @@ import js from "@eslint/js";
 import tseslint from "typescript-eslint";
 
 export default tseslint.config(
-  { ignores: ["dist/**", "node_modules/**", ".cache/**", ".local/**", "coverage/**"] },
+  { ignores: ["dist/**", "node_modules/**", ".cache/**", ".local/**", "coverage/**", ".deploy/**"] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

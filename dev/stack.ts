@@ -1,7 +1,7 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { createApp, type App } from "../src/composition.js";
-import { loadSettings, type Settings } from "../src/config/settings.js";
+import { DEFAULTS, loadSettings, type Settings } from "../src/config/settings.js";
 import { silentLogger, type Logger } from "../src/log.js";
 import { startAzurite, type AzuriteInstance } from "./azurite.js";
 import { startSimulator, type Simulator, type SimulatorOptions } from "./simulator/index.js";
@@ -42,6 +42,7 @@ export async function startLocalStack(o: LocalStackOptions = {}): Promise<LocalS
     const env: Record<string, string> = {
       AzureWebJobsStorage: azurite.connectionString,
       KEY_VAULT_URL: sim.keyVaultUrl,
+      KEY_VAULT_LOCAL_STACK: "true",
       PLATFORM_CREDENTIAL: "client-secret",
       PLATFORM_TENANT_ID: sim.vaultIdentity.tenantId,
       PLATFORM_CLIENT_ID: sim.vaultIdentity.clientId,
@@ -75,4 +76,19 @@ export async function startLocalStack(o: LocalStackOptions = {}): Promise<LocalS
     await Promise.allSettled([azurite.stop(), sim.stop()]);
     throw e;
   }
+}
+
+/**
+ * The `Values` of local.settings.json for `func start` on this stack: the stack's settings, the schedules the timers
+ * name (`%SYNC_SCHEDULE%`, `%SECRET_CHECK_SCHEDULE%`: the host resolves them from app settings and has no default),
+ * and the simulator's CA for TLS (`NODE_EXTRA_CA_CERTS`, read when the worker process starts).
+ */
+export function functionsHostSettings(stack: Pick<LocalStack, "env" | "caFile">): Record<string, string> {
+  return {
+    FUNCTIONS_WORKER_RUNTIME: "node",
+    SYNC_SCHEDULE: DEFAULTS.SYNC_SCHEDULE,
+    SECRET_CHECK_SCHEDULE: DEFAULTS.SECRET_CHECK_SCHEDULE,
+    ...stack.env,
+    NODE_EXTRA_CA_CERTS: stack.caFile,
+  };
 }

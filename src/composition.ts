@@ -113,7 +113,9 @@ export function createApp(o: AppOptions): App {
   const platformCredential = createPlatformCredential(settings, ca);
   const tables = createTableClients(settings.storage, platformCredential);
   const secretClient = new SecretClient(settings.keyVaultUrl, platformCredential, {
-    disableChallengeResourceVerification: !/\.vault\.(azure\.net|usgovcloudapi\.net|azure\.cn)/.test(settings.keyVaultUrl),
+    // The SDK checks that the resource a vault's 401 challenge names is the vault's own domain, so that no other host
+    // gets a token for it; only the local simulator on a loopback address (validated in settings) cannot pass that.
+    disableChallengeResourceVerification: settings.keyVaultLocalStack,
     ...(ca ? { tlsOptions: { ca } } : {}),
   });
   const health = new HealthStore(tables.tenantState, clock);

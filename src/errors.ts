@@ -22,6 +22,7 @@ export const ERROR_CODES = {
   GRAPH_REQUEST_FAILED: "bug",
   STORAGE_CONFLICT: "transient",
   STORAGE_FAILED: "transient",
+  KEY_VAULT_UNREACHABLE: "configuration",
   RUN_IN_PROGRESS: "configuration",
   RUN_NOT_FOUND: "configuration",
   RUN_ABANDONED: "transient",

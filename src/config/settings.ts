@@ -15,6 +15,8 @@ export const APP_SETTINGS = {
   AzureWebJobsStorage__blobServiceUri: "Blob endpoint for the Functions host (identity-based; not read by the app code).",
   AzureWebJobsStorage__credential: "`managedidentity` for identity-based host storage (read by the Functions host).",
   KEY_VAULT_URL: "The Key Vault holding customers' client secrets, e.g. https://myvault.vault.azure.net/.",
+  KEY_VAULT_LOCAL_STACK:
+    "`true` only for the local stack's simulated vault on 127.0.0.1/localhost: skips the check that the vault's authentication challenge names the vault's own domain (local stack only).",
   PLATFORM_CREDENTIAL:
     "How the app itself authenticates to Key Vault, storage and ACS: `managed-identity` (Azure), `azure-cli` (an operator's `az login`), `client-secret` (the local stack).",
   PLATFORM_TENANT_ID: "With PLATFORM_CREDENTIAL=client-secret: the platform's own tenant (local stack only).",
@@ -48,6 +50,8 @@ export interface Settings {
     | { readonly kind: "connectionString"; readonly connectionString: string }
     | { readonly kind: "identity"; readonly tableUrl: string; readonly queueUrl: string };
   readonly keyVaultUrl: string;
+  /** KEY_VAULT_LOCAL_STACK=true: the vault is the local simulator (loopback only), whose challenge cannot name its host. */
+  readonly keyVaultLocalStack: boolean;
   readonly platformCredential:
     | { readonly kind: "managed-identity" }
     | { readonly kind: "azure-cli" }
@@ -136,6 +140,11 @@ export function loadSettings(env: Record<string, string | undefined> = process.e
   const keyVaultUrl = pick(env, "KEY_VAULT_URL");
   if (!keyVaultUrl) fail("KEY_VAULT_URL", "is missing: set the URL of the vault that holds customer client secrets");
   check("KEY_VAULT_URL", httpsUrl, keyVaultUrl);
+  const localVault = pick(env, "KEY_VAULT_LOCAL_STACK") ?? "false";
+  if (localVault !== "true" && localVault !== "false") fail("KEY_VAULT_LOCAL_STACK", `is "${localVault}" but must be true or false`);
+  const keyVaultLocalStack = localVault === "true";
+  if (keyVaultLocalStack && !["127.0.0.1", "localhost", "[::1]"].includes(new URL(keyVaultUrl).hostname))
+    fail("KEY_VAULT_LOCAL_STACK", `is true but KEY_VAULT_URL's host is ${new URL(keyVaultUrl).hostname}: it may be true only for the local stack's vault on 127.0.0.1 or localhost; remove it for a real vault`);
 
   const credKind = pick(env, "PLATFORM_CREDENTIAL") ?? DEFAULTS.PLATFORM_CREDENTIAL;
   let platformCredential: Settings["platformCredential"];
@@ -206,6 +215,7 @@ export function loadSettings(env: Record<string, string | undefined> = process.e
   return Object.freeze({
     storage: Object.freeze(storage),
     keyVaultUrl,
+    keyVaultLocalStack,
     platformCredential: Object.freeze(platformCredential),
     entraAuthorityHost,
     graphBaseUrl,

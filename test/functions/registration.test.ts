@@ -3,6 +3,7 @@ import Module from "node:module";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
 import { describe, expect, it } from "vitest";
+import { documentedFunctions as documented } from "../support/readme-functions.js";
 
 interface Binding {
   type: string;
@@ -32,19 +33,6 @@ M._load = function (request: string, ...rest: unknown[]) {
   if (request === "@azure/functions-core") return fakeCore;
   return originalLoad.call(this, request, ...rest);
 };
-
-/** The functions table of the README: name → [trigger, schedule/route/queue, auth level]. */
-function documented(): Map<string, { trigger: string; target: string; auth: string }> {
-  const readme = readFileSync("README.md", "utf8");
-  const start = readme.indexOf("### Functions");
-  const md = readme.slice(start, readme.indexOf("\n### ", start + 5));
-  const out = new Map<string, { trigger: string; target: string; auth: string }>();
-  for (const line of md.split("\n")) {
-    const m = /^\| `(\w+)` \| ([^|]+) \| `([^`]+)` \| ([^|]+) \|/.exec(line);
-    if (m) out.set(m[1]!, { trigger: m[2]!.trim(), target: m[3]!, auth: m[4]!.trim() });
-  }
-  return out;
-}
 
 describe("function registrations", () => {
   it("registers every function as the README says: names, schedules, routes, queues, auth levels", async () => {

@@ -48,6 +48,7 @@ const LOCAL_ONLY_SETTINGS: readonly AppSettingName[] = [
   "MAIL_OUTBOX_DIR",
   "GRAPH_WRITE_LIMIT",
   "GRAPH_WRITE_WINDOW_SECONDS",
+  "KEY_VAULT_LOCAL_STACK",
 ];
 /**
  * The Functions host's own settings. The connection string holds the instrumentation key, an identifier and not a
