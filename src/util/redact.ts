@@ -29,7 +29,7 @@ export function registerSecret(value: string): void {
 /** Masks known secrets in every encoding and anything that looks like a credential. */
 export function redact(text: string): string {
   if (text.length === 0) return text;
-  return maskGeneric(maskKnown(text));
+  return mask(text);
 }
 
 /** The longest message a report, an error or an answer keeps. */
@@ -107,29 +107,38 @@ function base64Forms(s: string): string[] {
 
 let known: RegExp | undefined;
 
-/** Line breaks (and the indentation after them) that may split a secret: real ones and JSON-escaped ones. */
-const BREAK = /(?:\r\n|\r|\n|\\r\\n|\\n|\\r)[ \t]*/g;
+/**
+ * What may stand between or for the characters of a secret: line breaks with the indentation after them (real and
+ * JSON-escaped), JSON `\uXXXX` and `\/` escapes, percent-encoded ASCII (also encoded twice).
+ */
+const DECODE = /(?:\r\n|\r|\n|\\r\\n|\\n|\\r)[ \t]*|\\u([0-9a-fA-F]{4})|\\\/|%(?:25)?([0-7][0-9a-fA-F])/g;
 
-function maskKnown(text: string): string {
-  if (secrets.size === 0) return text;
-  if (!known) {
-    const all = [...secrets].sort((a, b) => b.length - a.length);
-    known = new RegExp([...all.map(charPattern), ...all.flatMap(base64Forms).map(escapeRe)].join("|"), "g");
-  }
-  // Match on the text without line breaks, keeping where each kept character came from.
-  const map: number[] = [];
-  let flat = "";
+/** The text decoded as DECODE says, with the range of the original that each decoded character came from. */
+function decodedView(text: string): { view: string; from: number[]; to: number[] } {
+  let view = "";
+  const from: number[] = [];
+  const to: number[] = [];
   let last = 0;
-  for (const m of text.matchAll(BREAK)) {
-    for (let i = last; i < m.index; i++) map.push(i);
-    flat += text.slice(last, m.index);
-    last = m.index + m[0].length;
+  const keep = (end: number) => {
+    for (let i = last; i < end; i++) {
+      from.push(i);
+      to.push(i + 1);
+    }
+    view += text.slice(last, end);
+  };
+  for (const m of text.matchAll(DECODE)) {
+    keep(m.index);
+    const end = m.index + m[0].length;
+    const ch = m[1] ? String.fromCharCode(parseInt(m[1], 16)) : m[2] ? String.fromCharCode(parseInt(m[2], 16)) : m[0] === "\\/" ? "/" : "";
+    if (ch) {
+      view += ch;
+      from.push(m.index);
+      to.push(end);
+    }
+    last = end;
   }
-  for (let i = last; i < text.length; i++) map.push(i);
-  flat += text.slice(last);
-  const ranges: Array<[number, number]> = [];
-  for (const m of flat.matchAll(known)) if (m[0].length) ranges.push([map[m.index]!, map[m.index + m[0].length - 1]! + 1]);
-  return ranges.length ? replaceRanges(text, ranges) : text;
+  keep(text.length);
+  return { view, from, to };
 }
 
 function replaceRanges(text: string, ranges: Array<[number, number]>): string {
@@ -147,37 +156,44 @@ function replaceRanges(text: string, ranges: Array<[number, number]>): string {
 // ---- anything that looks like a credential ----------------------------------------------------------------------
 
 const KEYS = "client_secret|client_assertion|password|passwd|pwd|access_token|refresh_token|id_token|AccountKey|SharedAccessSignature|SharedAccessKey|sig";
-const GENERIC: Array<[RegExp, string]> = [
-  // key=value (form bodies, query strings, connection strings), also percent-encoded or JSON-escaped around it
-  [new RegExp(`\\b(${KEYS})((?:\\\\?")?\\s*(?:=|%3D|:)\\s*(?:\\\\?")?)(?!\\[redacted\\])(?:\\\\(?!")|[^\\s&;,"'<>\\\\])+`, "gi"), `$1$2${MASK}`],
+/** Patterns on the decoded text, each with the group to mask (0: the whole match). */
+const GENERIC: Array<[RegExp, number]> = [
+  // key=value (form bodies, query strings, connection strings) and "key": "value" (JSON, also escaped JSON)
+  [new RegExp(`\\b(?:${KEYS})(?:\\\\?")?\\s*(?:=|:)\\s*(?:\\\\?")?((?:\\\\(?!")|[^\\s&;,"'<>\\\\])+)`, "dgi"), 1],
   // Authorization headers and bearer tokens wherever they appear
-  [/\b(Bearer|Basic|SharedKey|SharedAccessSignature)(\s+|%20|\+)(?!\[redacted\])[A-Za-z0-9\-._~+/:=%]{8,}/gi, `$1$2${MASK}`],
+  [/\b(?:Bearer|Basic|SharedKey|SharedAccessSignature)(?:\s+|\+)([A-Za-z0-9\-._~+/:=]{8,})/dgi, 1],
   // JSON Web Tokens (also without a signature)
-  [/\beyJ[A-Za-z0-9_-]{6,}\.[A-Za-z0-9_-]{6,}\.?[A-Za-z0-9_-]*/g, MASK],
+  [/\beyJ[A-Za-z0-9_-]{6,}\.[A-Za-z0-9_-]{6,}\.?[A-Za-z0-9_-]*/dg, 0],
 ];
 
 /** Base64 runs long enough to hide `client_secret=…`; they are decoded and masked whole if they hide a credential. */
-const BASE64_RUN = /[A-Za-z0-9+/_-]{16,}={0,2}/g;
+const BASE64_RUN = /[A-Za-z0-9+/_-]{16,}={0,2}/dg;
 const CREDENTIAL_HINT = new RegExp(`\\b(${KEYS})\\s*(=|%3D|"?\\s*:)|\\b(Bearer|Basic)\\s+\\S{8,}|eyJ[A-Za-z0-9_-]{6,}\\.`, "i");
-
-function maskGeneric(text: string): string {
-  let out = text;
-  for (const [re, by] of GENERIC) out = out.replace(re, by);
-  const flat = out.replace(BREAK, "");
-  if (flat.length !== out.length) {
-    // A base64 block split over lines: look at it joined; if it hides a credential, mask the whole block.
-    for (const m of flat.matchAll(BASE64_RUN)) if (hidesCredential(m[0])) out = maskBase64Block(out, m[0]);
-  }
-  return out.replace(BASE64_RUN, (run) => (hidesCredential(run) ? MASK : run));
-}
 
 function hidesCredential(run: string): boolean {
   const decoded = Buffer.from(run.replace(/-/g, "+").replace(/_/g, "/"), "base64").toString("latin1");
   return CREDENTIAL_HINT.test(decoded);
 }
 
-/** Replaces the (line-split) occurrence of `block` in `text` by one mask. */
-function maskBase64Block(text: string, block: string): string {
-  const pattern = [...block].map((c) => c.replace(/[+/=]/g, "\\$&")).join(`(?:${BREAK.source})?`);
-  return text.replace(new RegExp(pattern), MASK);
+function mask(text: string): string {
+  const { view, from, to } = decodedView(text);
+  const ranges: Array<[number, number]> = [];
+  const add = (start: number, end: number) => {
+    if (end > start) ranges.push([from[start]!, to[end - 1]!]);
+  };
+  if (secrets.size > 0) {
+    if (!known) {
+      const all = [...secrets].sort((a, b) => b.length - a.length);
+      known = new RegExp([...all.map(charPattern), ...all.flatMap(base64Forms).map(escapeRe)].join("|"), "g");
+    }
+    for (const m of view.matchAll(known)) add(m.index, m.index + m[0].length);
+  }
+  for (const [re, group] of GENERIC) {
+    for (const m of view.matchAll(re)) {
+      const at = m.indices?.[group];
+      if (at && !view.slice(at[0], at[1]).startsWith(MASK)) add(at[0], at[1]);
+    }
+  }
+  for (const m of view.matchAll(BASE64_RUN)) if (hidesCredential(m[0])) add(m.index, m.index + m[0].length);
+  return ranges.length ? replaceRanges(text, ranges) : text;
 }

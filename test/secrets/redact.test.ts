@@ -34,6 +34,7 @@ describe("redact", () => {
       `{"client_secret":"${UNKNOWN}"}`,
       JSON.stringify(JSON.stringify({ client_assertion: UNKNOWN })),
       `Authorization: Bearer ${UNKNOWN}`,
+      JSON.stringify({ authorization: `Bearer ${UNKNOWN}` }).replace(/[^A-Za-z0-9{}":,]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`),
       `DefaultEndpointsProtocol=https;AccountName=a;AccountKey=${UNKNOWN};EndpointSuffix=core.windows.net`,
       `https://a.queue.core.windows.net/q?sv=2022-11-02&sig=${encodeURIComponent(UNKNOWN)}&se=2026`,
       `QueueEndpoint=https://a/;SharedAccessSignature=sv=2022&sig=${UNKNOWN}`,
