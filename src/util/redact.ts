@@ -35,10 +35,15 @@ export function redact(text: string): string {
 /** The longest message a report, an error or an answer keeps. */
 export const MAX_MESSAGE_LENGTH = 2_000;
 
+const CUT = /^… \(\d+ characters cut\)$/;
+
 /** `redact`, then cut to `max` characters with a marker saying how much was cut. */
 export function boundText(text: string, max = MAX_MESSAGE_LENGTH): string {
   const clean = redact(text);
   if (clean.length <= max) return clean;
+  // Already cut (a report bounded twice): keep it as it is.
+  const cut = CUT.exec(clean.slice(max));
+  if (cut && cut.index + max + cut[0].length === clean.length) return clean;
   return `${clean.slice(0, max)}… (${clean.length - max} characters cut)`;
 }
 
