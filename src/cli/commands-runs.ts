@@ -15,7 +15,7 @@ function statusRow(s: TenantStatus): string[] {
     s.tenantId,
     s.displayName,
     s.enabled ? "yes" : "no",
-    s.activeRun ? `${s.activeRun.state} ${s.activeRun.runId}` : "—",
+    s.activeRun ? `${s.activeRun.state} ${s.activeRun.runId}` : s.abandonedRun ? `abandoned ${s.abandonedRun.runId}` : "—",
     s.lastRun ? `${s.lastRun.status} ${day(s.lastRun.endedAt)}` : "—",
     s.quarantined ? "—" : day(s.nextRunAt),
     health,
