@@ -28,7 +28,7 @@ export function registerSecret(value: string): void {
 
 /** Masks known secrets in every encoding and anything that looks like a credential. */
 export function redact(text: string): string {
-  if (text.length === 0) return text;
+  if (text.length < MIN_SECRET_LENGTH) return text;
   return mask(text);
 }
 
@@ -64,29 +64,6 @@ function walk(v: unknown, depth: number): unknown {
 
 // ---- known secrets ----------------------------------------------------------------------------------------------
 
-function escapeRe(s: string): string {
-  return s.replace(/[.*+?^${}()|[\]\\/-]/g, "\\$&");
-}
-
-/**
- * A pattern matching a secret whose characters may each be written as is, percent-encoded (either case, also
- * encoded twice), as a JSON `\uXXXX` escape, `\/` for `/`, or `+` for a space (form encoding).
- */
-function charPattern(s: string): string {
-  return [...s]
-    .map((c) => {
-      const alts = [escapeRe(c)];
-      const bytes = [...Buffer.from(c, "utf8")].map((b) => b.toString(16).padStart(2, "0"));
-      alts.push(bytes.map((h) => `%(?:25)?${h.replace(/[a-f]/g, (x) => `[${x}${x.toUpperCase()}]`)}`).join(""));
-      const code = c.codePointAt(0)!;
-      if (code < 0x10000) alts.push(`\\\\u${code.toString(16).padStart(4, "0").replace(/[a-f]/g, (x) => `[${x}${x.toUpperCase()}]`)}`);
-      if (c === "/") alts.push("\\\\/");
-      if (c === " ") alts.push("\\+");
-      return `(?:${alts.join("|")})`;
-    })
-    .join("");
-}
-
 /**
  * The base64 forms of a secret inside a longer encoded text: the secret (as is and in its URL forms) starts at any
  * byte offset, so only the characters that depend on the secret's bytes alone are fixed, about 4/3 of its length.
@@ -110,7 +87,23 @@ function base64Forms(s: string): string[] {
   return [...forms];
 }
 
-let known: RegExp | undefined;
+/** Every form of every known secret, by its first four characters: one map lookup per position of a text. */
+let known: Map<string, string[]> | undefined;
+const KEY_CHARS = 4;
+
+function knownIndex(): Map<string, string[]> {
+  const index = new Map<string, string[]>();
+  for (const s of secrets) {
+    for (const form of [s, ...base64Forms(s)]) {
+      const key = form.slice(0, KEY_CHARS);
+      const list = index.get(key) ?? [];
+      if (!list.includes(form)) list.push(form);
+      index.set(key, list);
+    }
+  }
+  for (const list of index.values()) list.sort((x, y) => y.length - x.length);
+  return index;
+}
 
 /**
  * What may stand between or for the characters of a secret: line breaks with the indentation after them (real and
@@ -180,20 +173,28 @@ function hidesCredential(run: string): boolean {
   return CREDENTIAL_HINT.test(decoded);
 }
 
+/** Whether a text may hold an encoded character at all (most do not: ids, dates, plain messages). */
+const ENCODED = /[\\%\r\n]/;
+/** Whether a (decoded) text may hold something shaped like a credential; the full patterns run only then. */
+const GENERIC_HINT = new RegExp(`(?:${KEYS})(?:\\\\?")?\\s*[=:]|Bearer|Basic|SharedKey|SharedAccessSignature|eyJ`, "i");
+
 function mask(text: string): string {
-  const { view, from, to } = decodedView(text);
+  const plain = !ENCODED.test(text);
+  const { view, from, to } = plain ? { view: text, from: undefined, to: undefined } : decodedView(text);
   const ranges: Array<[number, number]> = [];
   const add = (start: number, end: number) => {
-    if (end > start) ranges.push([from[start]!, to[end - 1]!]);
+    if (end > start) ranges.push(from && to ? [from[start]!, to[end - 1]!] : [start, end]);
   };
   if (secrets.size > 0) {
-    if (!known) {
-      const all = [...secrets].sort((a, b) => b.length - a.length);
-      known = new RegExp([...all.map(charPattern), ...all.flatMap(base64Forms).map(escapeRe)].join("|"), "g");
+    // The decoded view holds a percent-, form- or JSON-encoded or line-split secret as is; base64 forms are listed.
+    known ??= knownIndex();
+    for (let i = 0; i + KEY_CHARS <= view.length; i++) {
+      const list = known.get(view.slice(i, i + KEY_CHARS));
+      const hit = list?.find((n) => view.startsWith(n, i));
+      if (hit) add(i, i + hit.length);
     }
-    for (const m of view.matchAll(known)) add(m.index, m.index + m[0].length);
   }
-  for (const [re, group] of GENERIC) {
+  for (const [re, group] of GENERIC_HINT.test(view) ? GENERIC : []) {
     for (const m of view.matchAll(re)) {
       const at = m.indices?.[group];
       if (at && !view.slice(at[0], at[1]).startsWith(MASK)) add(at[0], at[1]);
