@@ -136,7 +136,7 @@ export async function runWithLease(app: App, req: RunRequest, o: { onProgress?: 
     const r = result.report;
     failReport(r, new EntraSyncError("RUN_ABANDONED", `Run ${r.runId} lost its lease to another run and stopped; the other run resumes from the checkpoint.`));
     r.endedAt = app.clock().toISOString();
-    await app.runs.save(r);
+    return saveEnded(app, r);
   }
   return result.report;
 }

@@ -1,4 +1,7 @@
 import { describe, expect, it } from "vitest";
+import { EntraSyncError, toEntraSyncError } from "../../src/errors.js";
+import { renderAlert } from "../../src/mail/templates.js";
+import { addError, newReport } from "../../src/runs/report.js";
 import { boundText, redact, registerSecret } from "../../src/util/redact.js";
 import { echoForms, leaksIn } from "./leaks.js";
 
@@ -58,5 +61,18 @@ describe("redact", () => {
     expect(out.length).toBeLessThan(2_100);
     expect(out).toMatch(/… \(15\d{3} characters cut\)$/);
     expect(leaksIn(boundText(`${SECRET.slice(0, 20)}\n${SECRET.slice(20)}${"y".repeat(3000)}`), [SECRET])).toEqual([]);
+  });
+
+  it("every error, report entry and mail passes the redactor: messages, causes and stacks", () => {
+    const upstream = new Error(`token endpoint said: ${new URLSearchParams({ client_secret: SECRET }).toString()}`, { cause: new Error(`inner ${Buffer.from(SECRET).toString("base64")}`) });
+    const err = new EntraSyncError("GRAPH_REQUEST_FAILED", `Graph refused: ${upstream.message} ${"x".repeat(5_000)}`, { cause: upstream });
+    const wrapped = toEntraSyncError(new Error(`plain ${SECRET}`));
+    const report = newReport({ runId: "r", tenantId: "t", tenantName: "n", trigger: "manual", mode: "full", dryRun: false, now: new Date(0) });
+    addError(report, "X", `split ${SECRET.slice(0, 10)}\n${SECRET.slice(10)}`);
+    const mail = renderAlert({ kind: "authFailure", locale: "en", schoolName: `School ${SECRET}`, tenantId: "t", clientId: "c", cause: "AUTH_SECRET_INVALID" });
+    const texts = [err.message, err.stack ?? "", upstream.message, upstream.stack ?? "", String((upstream.cause as Error).message), wrapped.message, JSON.stringify(report), mail.subject, mail.text, mail.html];
+    for (const t of texts) expect(leaksIn(t, [SECRET]), t.slice(0, 200)).toEqual([]);
+    expect(err.message).toMatch(/characters cut\)$/);
+    expect(err.code).toBe("GRAPH_REQUEST_FAILED");
   });
 });
