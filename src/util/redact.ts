@@ -23,7 +23,7 @@ const secrets = new Set<string>();
 export function registerSecret(value: string): void {
   if (value.length < MIN_SECRET_LENGTH || secrets.has(value)) return;
   secrets.add(value);
-  known = undefined;
+  if (known) indexForms(known, value); // added to, never rebuilt: a process may read thousands of tenants' secrets
 }
 
 /** Masks known secrets in every encoding and anything that looks like a credential. */
@@ -87,22 +87,23 @@ function base64Forms(s: string): string[] {
   return [...forms];
 }
 
-/** Every form of every known secret, by its first four characters: one map lookup per position of a text. */
-let known: Map<string, string[]> | undefined;
-const KEY_CHARS = 4;
+/** Every form of every known secret, by its first six characters: one map lookup per position of a text. */
+let known: Map<string, Set<string>> | undefined;
+const KEY_CHARS = MIN_SECRET_LENGTH;
 
-function knownIndex(): Map<string, string[]> {
-  const index = new Map<string, string[]>();
-  for (const s of secrets) {
-    for (const form of [s, ...base64Forms(s)]) {
-      const key = form.slice(0, KEY_CHARS);
-      const list = index.get(key) ?? [];
-      if (!list.includes(form)) list.push(form);
-      index.set(key, list);
-    }
-  }
-  for (const list of index.values()) list.sort((x, y) => y.length - x.length);
+function knownIndex(): Map<string, Set<string>> {
+  const index = new Map<string, Set<string>>();
+  for (const s of secrets) indexForms(index, s);
   return index;
+}
+
+function indexForms(index: Map<string, Set<string>>, secret: string): void {
+  for (const form of [secret, ...base64Forms(secret)]) {
+    const key = form.slice(0, KEY_CHARS);
+    const set = index.get(key);
+    if (set) set.add(form);
+    else index.set(key, new Set([form]));
+  }
 }
 
 /**
@@ -189,9 +190,11 @@ function mask(text: string): string {
     // The decoded view holds a percent-, form- or JSON-encoded or line-split secret as is; base64 forms are listed.
     known ??= knownIndex();
     for (let i = 0; i + KEY_CHARS <= view.length; i++) {
-      const list = known.get(view.slice(i, i + KEY_CHARS));
-      const hit = list?.find((n) => view.startsWith(n, i));
-      if (hit) add(i, i + hit.length);
+      const forms = known.get(view.slice(i, i + KEY_CHARS));
+      if (!forms) continue;
+      let longest = 0;
+      for (const f of forms) if (f.length > longest && view.startsWith(f, i)) longest = f.length;
+      if (longest) add(i, i + longest);
     }
   }
   for (const [re, group] of GENERIC_HINT.test(view) ? GENERIC : []) {
