@@ -6,6 +6,7 @@ import { SECRET_ROW } from "../expiry/secret-state.js";
 import { daysLeft } from "../expiry/thresholds.js";
 import { emptyHealth, HEALTH_ROW, healthFromEntity, type TenantHealth } from "./health.js";
 import { isActive, LEASE_ROW, leaseFromEntity, type Lease } from "./lease.js";
+import { ERROR_CODES } from "../errors.js";
 import { actionFor } from "./actions.js";
 import { boundReport, type RunReport } from "./report.js";
 
@@ -144,7 +145,8 @@ export function presentRun(report: RunReport, lease: Lease | undefined, now: Dat
   const message = `Run ${report.runId} stopped without finishing (its worker was stopped or its queue message was lost) and holds no lease${since}. Nothing to do: the next run resumes from the checkpoint.`;
   const r = boundReport(report);
   r.status = "failed";
-  r.failure = { code: "RUN_ABANDONED", class: "transient", message, action: actionFor("transient", report.tenantId) };
+  const errorClass = ERROR_CODES.RUN_ABANDONED;
+  r.failure = { code: "RUN_ABANDONED", class: errorClass, message, action: actionFor(errorClass, report.tenantId) };
   r.errors = [...r.errors, { code: "RUN_ABANDONED", message }];
   return r;
 }
