@@ -62,6 +62,8 @@ export interface RunReport {
   /** Things an operator should know that are not failures (an expired delta token that forced a resync …). */
   notices: string[];
   errors: RunError[];
+  /** How many more notices there were than `notices` holds (at most 50 are kept). */
+  moreNotices?: number | undefined;
   /** How many more errors occurred than `errors` holds (at most 50 are kept). */
   moreErrors?: number | undefined;
   /** Why the run failed, in words an operator can act on (set when status is failed). */
@@ -136,8 +138,8 @@ export function failReport(report: RunReport, e: EntraSyncError): void {
  */
 export function boundReport(report: RunReport): RunReport {
   const r = redactDeep(report);
+  if (r.notices.length > REPORT_LIMITS.notices) r.moreNotices = (r.moreNotices ?? 0) + r.notices.length - REPORT_LIMITS.notices;
   r.notices = r.notices.slice(0, REPORT_LIMITS.notices).map((n) => boundText(n));
-  if (report.notices.length > REPORT_LIMITS.notices) r.notices.push(`… and ${report.notices.length - REPORT_LIMITS.notices} more notices`);
   if (r.errors.length > REPORT_LIMITS.errors) r.moreErrors = (r.moreErrors ?? 0) + r.errors.length - REPORT_LIMITS.errors;
   r.errors = r.errors.slice(0, REPORT_LIMITS.errors).map((e) => {
     const out: RunError = { ...e, message: boundText(e.message) };

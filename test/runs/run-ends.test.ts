@@ -60,6 +60,14 @@ describe("a run always ends", () => {
     expect(JSON.stringify(r).length).toBeGreaterThan(64 * 1024); // more than one property holds
     await app.runs.save(r);
     expect(await app.runs.get(tenantId, r.runId)).toEqual(r);
+    // Notices are capped on the way to storage, and a report read back and saved again keeps its counts.
+    r.notices = Array.from({ length: REPORT_LIMITS.notices + 7 }, (_, i) => `notice ${i}`);
+    await app.runs.save(r);
+    const back = (await app.runs.get(tenantId, r.runId))!;
+    expect(back.notices).toHaveLength(REPORT_LIMITS.notices);
+    expect(back.moreNotices).toBe(7);
+    await app.runs.save(back);
+    expect(await app.runs.get(tenantId, r.runId)).toEqual(back);
     expect((await app.runs.list(tenantId, 5)).map((x) => x.runId)).toContain(r.runId);
   });
 
