@@ -1,10 +1,10 @@
 import { randomBytes } from "node:crypto";
-import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import path from "node:path";
 import { QueueServiceClient } from "@azure/storage-queue";
 import { TableClient, TableServiceClient } from "@azure/data-tables";
 import azureFunctions from "@azure/functions";
-import { describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
 import { runCli, type CliIO } from "../../src/cli/main.js";
 import { provideApp } from "../../src/functions/app.js";
 import { getRunHandler } from "../../src/functions/getRun.js";
@@ -23,7 +23,10 @@ const { HttpRequest, InvocationContext } = azureFunctions;
 // What the Functions host gets: the app's own logger, which masks (src/functions/app.ts builds the same).
 const logLines: string[] = [];
 const log = redactingLogger({ info: (l) => logLines.push(l), warn: (l) => logLines.push(l), error: (l) => logLines.push(l) });
-const stackOf = useLocalStack({ log, workDir: `.local/test-secrets-${process.pid}` });
+// A folder of its own, so that the outbox scanned below holds this test's mails only.
+const workDir = `.local/test-secrets-${process.pid}`;
+const stackOf = useLocalStack({ log, workDir });
+afterAll(() => rmSync(workDir, { recursive: true, force: true }));
 const ctx = () => new InvocationContext({ functionName: "test", logHandler: (_level, ...a) => logLines.push(a.map(String).join(" ")) });
 const req = (method: string, params: Record<string, string>, body?: string) =>
   new HttpRequest({ method, url: "http://localhost/api/tenants", params, headers: {}, ...(body === undefined ? {} : { body: { string: body } }) });
