@@ -1,3 +1,5 @@
+import { boundText, redact } from "./util/redact.js";
+
 /**
  * The closed set of error codes entra-sync raises. Tests assert on codes, never on messages; messages are for
  * operators and say what to do. No message ever carries a secret value.
@@ -36,6 +38,7 @@ export const ERROR_CODES = {
   INTERNAL: "bug",
   /** A capability needs a Graph application permission the tenant has not granted (the message names it). */
   MISSING_PERMISSION: "auth",
+  REPORT_TOO_LARGE: "bug",
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;
@@ -64,7 +67,8 @@ export class EntraSyncError extends Error {
   readonly details: Record<string, unknown> | undefined;
 
   constructor(code: ErrorCode, message: string, options: EntraSyncErrorOptions = {}) {
-    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    // Every message passes here on its way to a report, an answer, a mail or a log: mask secrets, cap the length.
+    super(boundText(message), options.cause === undefined ? undefined : { cause: scrubCause(options.cause) });
     this.code = code;
     this.retryable = options.retryable ?? (ERROR_CODES[code] === "transient" || ERROR_CODES[code] === "throttled");
     this.retryAfterSeconds = options.retryAfterSeconds;
@@ -75,6 +79,26 @@ export class EntraSyncError extends Error {
   get errorClass(): ErrorClass {
     return ERROR_CODES[this.code];
   }
+}
+
+/**
+ * Masks secrets in the messages and stacks of a cause chain (an upstream error may echo a secret, and a host that
+ * logs a thrown error prints its causes too). The errors keep their type and other fields.
+ */
+function scrubCause(cause: unknown, depth = 0): unknown {
+  if (!(cause instanceof Error) || depth > 5 || cause instanceof EntraSyncError) return cause;
+  try {
+    const message = redact(cause.message);
+    if (message !== cause.message) cause.message = message;
+    if (typeof cause.stack === "string") {
+      const stack = redact(cause.stack);
+      if (stack !== cause.stack) cause.stack = stack;
+    }
+  } catch {
+    /* a read-only message stays as it is; it never reaches a report (the wrapping error's message does) */
+  }
+  scrubCause(cause.cause, depth + 1);
+  return cause;
 }
 
 /** Normalises anything thrown into an Error, keeping the original as `cause`. */

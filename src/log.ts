@@ -1,3 +1,5 @@
+import { redact, registerSecret } from "./util/redact.js";
+
 /** Structured log sink used by every use case. Functions adapt it to InvocationContext; the CLI to the console. */
 export interface Logger {
   info(message: string, fields?: Record<string, unknown>): void;
@@ -5,21 +7,16 @@ export interface Logger {
   error(message: string, fields?: Record<string, unknown>): void;
 }
 
-const registered = new Set<string>();
-
 /**
- * Registers a secret value so that every logger made by `redactingLogger` masks it wherever it appears.
- * Defence in depth: secret values are never passed to loggers on purpose.
+ * Registers a secret value process-wide so that loggers made by `redactingLogger`, error messages, run reports,
+ * API answers and mails mask it in every encoding (see util/redact.ts). Defence in depth: secret values are never
+ * passed to any of them on purpose.
  */
 export function registerSecretValue(value: string): void {
-  if (value.length >= 6) registered.add(value);
+  registerSecret(value);
 }
 
-export function redact(text: string): string {
-  let out = text;
-  for (const s of registered) if (out.includes(s)) out = out.split(s).join("[redacted]");
-  return out;
-}
+export { redact };
 
 function line(message: string, fields?: Record<string, unknown>): string {
   if (!fields || Object.keys(fields).length === 0) return redact(message);

@@ -12,6 +12,50 @@ export interface FaultSpec {
   body?: unknown;
   headers?: Record<string, string>;
   resetConnection?: boolean;
+  /**
+   * Echo part of the request in the error body, as misbehaving services and proxies do: the form body's
+   * `client_secret`, the JSON body's `value` (Key Vault's set secret) or the `Authorization` header.
+   */
+  echo?: "client_secret" | "value" | "authorization";
+  /** How the echoed text is written (default plain). */
+  echoAs?: EchoForm;
+}
+
+export type EchoForm = "plain" | "form" | "base64" | "base64url" | "base64mime" | "json" | "split";
+
+/** The text an echo fault puts in its error body ("" when the request carries nothing to echo). */
+export function echoText(spec: FaultSpec, req: { headers: Record<string, string>; bodyText: string }): string {
+  if (!spec.echo) return "";
+  const field = spec.echo;
+  let value: string | undefined;
+  if (spec.echo === "client_secret") value = new URLSearchParams(req.bodyText).get("client_secret") ?? undefined;
+  else if (spec.echo === "authorization") value = req.headers["authorization"];
+  else {
+    try {
+      value = (JSON.parse(req.bodyText) as { value?: string }).value;
+    } catch {
+      value = undefined;
+    }
+  }
+  if (value === undefined) return "";
+  const pair = spec.echo === "authorization" ? `Authorization: ${value}` : `${field}=${value}`;
+  switch (spec.echoAs ?? "plain") {
+    case "plain":
+      return pair;
+    case "form":
+      return new URLSearchParams({ [field]: value }).toString();
+    case "base64":
+      return Buffer.from(spec.echo === "client_secret" ? req.bodyText : pair).toString("base64");
+    case "base64url":
+      return Buffer.from(value).toString("base64url");
+    case "base64mime":
+      return Buffer.from(`${req.bodyText}\r\n${pair}`).toString("base64").replace(/.{76}/g, "$&\r\n");
+    case "json":
+      // every character but letters and digits as a \uXXXX escape (what strict JSON encoders emit for safety)
+      return JSON.stringify({ [field]: value }).replace(/[^A-Za-z0-9{}":,]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
+    case "split":
+      return `${field} ${value.slice(0, Math.ceil(value.length / 2))}\r\n    ${value.slice(Math.ceil(value.length / 2))}`;
+  }
 }
 
 interface ActiveFault {

@@ -1,5 +1,5 @@
 /** Microsoft Graph v1.0: users (list, get, PATCH, delta), $batch, applications, domains. */
-import { displayPath, type Faults } from "./faults.js";
+import { displayPath, echoText, type Faults } from "./faults.js";
 import { bearer, parseJsonBody, type SimRequest, type SimResponse } from "./http.js";
 import type { IssuedToken, TokenRegistry } from "./entra.js";
 import { USER_PROPS, upnDomain, type Store, type TenantRecord, type UserProp, type UserRecord } from "./store.js";
@@ -216,7 +216,7 @@ export class Graph {
       const lower: Record<string, string> = {};
       for (const [k, v] of Object.entries(headers)) lower[k.toLowerCase()] = v;
       if (fault.body !== undefined) return { status: fault.status, headers: { "content-type": "application/json", ...lower }, body: fault.body };
-      return this.err(req, ids, fault.status, code, `Injected fault ${fault.status}`, undefined, lower);
+      return this.err(req, ids, fault.status, code, `Injected fault ${fault.status}${fault.echo ? `; the request was ${echoText(fault, req)}` : ""}`, undefined, lower);
     }
     const roll = this.faults.roll();
     if (roll === 429) return this.err(req, ids, 429, "TooManyRequests", "Too many requests", undefined, { "retry-after": "1" });

@@ -7,7 +7,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Socket } from "node:net";
 import { generate } from "selfsigned";
 import { EntraEndpoint, TokenRegistry } from "./entra.js";
-import { Faults, displayPath, type FaultSpec, type RandomFaults } from "./faults.js";
+import { Faults, displayPath, echoText, type FaultSpec, type RandomFaults } from "./faults.js";
 import { Graph, type Knobs } from "./graph.js";
 import type { SimRequest, SimResponse } from "./http.js";
 import { KeyVault } from "./keyvault.js";
@@ -368,7 +368,13 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
             : {
                 status: fault.status,
                 headers: { "content-type": "application/json", ...(fault.headers ?? {}) },
-                body: fault.body ?? (isVault ? { error: { code: "InjectedFault", message: `Injected fault ${fault.status}` } } : { error: "temporarily_unavailable", error_description: `Injected fault ${fault.status}` }),
+                body:
+                  fault.body ??
+                  (isVault
+                    ? { error: { code: "InjectedFault", message: `Injected fault ${fault.status}${fault.echo ? `; the request was ${echoText(fault, simReq)}` : ""}` } }
+                    : fault.echo
+                      ? { error: "invalid_request", error_description: `The request could not be processed; it was ${echoText(fault, simReq)}` }
+                      : { error: "temporarily_unavailable", error_description: `Injected fault ${fault.status}` }),
               };
         } else if (isVault) {
           out = vault.handle(simReq);

@@ -2,7 +2,7 @@ import type { Command } from "commander";
 import type { App } from "../composition.js";
 import { EntraSyncError } from "../errors.js";
 import { unquarantineTenant } from "../runs/scheduler.js";
-import { listTenantStatuses, type TenantStatus } from "../runs/status.js";
+import { listTenantStatuses, presentRun, type TenantStatus } from "../runs/status.js";
 import { parseGuid } from "../tenants/model.js";
 import { table } from "./format.js";
 import type { CliIO } from "./main.js";
@@ -15,7 +15,7 @@ function statusRow(s: TenantStatus): string[] {
     s.tenantId,
     s.displayName,
     s.enabled ? "yes" : "no",
-    s.activeRun ? `${s.activeRun.state} ${s.activeRun.runId}` : "—",
+    s.activeRun ? `${s.activeRun.state} ${s.activeRun.runId}` : s.abandonedRun ? `abandoned ${s.abandonedRun.runId}` : "—",
     s.lastRun ? `${s.lastRun.status} ${day(s.lastRun.endedAt)}` : "—",
     s.quarantined ? "—" : day(s.nextRunAt),
     health,
@@ -54,7 +54,9 @@ export function registerRunCommands(program: Command, getApp: () => App, io: Cli
       if (!Number.isInteger(limit) || limit < 1 || limit > 100) throw new EntraSyncError("INPUT_INVALID", `--limit must be a whole number from 1 to 100, got "${o.limit}".`, { field: "limit" });
       const a = getApp();
       const t = await a.tenants.require(parseGuid(o.tenant, "tenant"));
-      const runs = await a.runs.list(t.tenantId, limit);
+      const listed = await a.runs.list(t.tenantId, limit);
+      const lease = listed.some((r) => r.status === "queued" || r.status === "running") ? await a.leases.get(t.tenantId) : undefined;
+      const runs = listed.map((r) => presentRun(r, lease, a.clock()));
       if (o.json) {
         for (const r of runs) io.out(JSON.stringify(r));
         return;

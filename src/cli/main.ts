@@ -5,6 +5,7 @@ import { loadSettings } from "../config/settings.js";
 import { readPlatformUsersFile } from "../directory/import-file.js";
 import { EntraSyncError, ensureError } from "../errors.js";
 import { redactingLogger } from "../log.js";
+import { boundText } from "../util/redact.js";
 import type { RunReport, RunStep } from "../runs/report.js";
 import { runWithLease } from "../runs/worker.js";
 import { registerRunCommands } from "./commands-runs.js";
@@ -249,7 +250,7 @@ export async function runCli(argv: string[], io: CliIO = processIO, appFactory?:
       io.err(`error ${e.code}: ${e.message}`);
       return e.errorClass === "configuration" ? 2 : 1;
     }
-    io.err(`error: ${ensureError(e).message}`);
+    io.err(`error: ${boundText(ensureError(e).message)}`);
     return 1;
   }
 }

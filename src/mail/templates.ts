@@ -2,6 +2,7 @@
  * The alert mails, in English and Swedish, as plain text and HTML rendered from one content model so that both
  * parts always say the same. Every value put into the HTML is escaped. Nothing here ever receives a secret value.
  */
+import { redact } from "../util/redact.js";
 
 export type Locale = "en" | "sv";
 export type AlertKind = "threshold" | "rotated" | "authFailure" | "authFixed";
@@ -377,5 +378,6 @@ function toHtml(d: Doc, locale: Locale): string {
 /** Renders one alert mail (subject, plain text, HTML) in the tenant's language. */
 export function renderAlert(c: AlertContent): RenderedMail {
   const d = build(c);
-  return { subject: d.subject, text: toText(d), html: toHtml(d, c.locale) };
+  // Defence in depth: a registered secret never leaves in a mail, whatever a name or a code carried.
+  return { subject: redact(d.subject), text: redact(toText(d)), html: redact(toHtml(d, c.locale)) };
 }

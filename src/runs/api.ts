@@ -9,7 +9,7 @@ import { getRunPlan, planToCsv } from "../immutable-id/plan.js";
 import { parseGuid } from "../tenants/model.js";
 import type { RunStep } from "./report.js";
 import { startRun } from "./start.js";
-import { listTenantStatuses } from "./status.js";
+import { listTenantStatuses, presentRun } from "./status.js";
 
 /** An HTTP answer, independent of the Functions types (the handlers turn it into an HttpResponseInit). */
 export interface ApiResponse {
@@ -73,7 +73,8 @@ export async function getRun(app: App, tenantIdParam: unknown, runIdParam: unkno
       await app.tenants.require(tenantId);
       throw new EntraSyncError("RUN_NOT_FOUND", `Run ${runId} of tenant ${tenantId} does not exist (run history is pruned after a while). List runs at /api/tenants/${tenantId}/runs.`, { field: "runId", retryable: false });
     }
-    return { status: 200, body: report };
+    const lease = report.status === "queued" || report.status === "running" ? await app.leases.get(tenantId) : undefined;
+    return { status: 200, body: presentRun(report, lease, app.clock()) };
   });
 }
 
@@ -89,7 +90,8 @@ export async function listRuns(app: App, tenantIdParam: unknown, limitParam: str
     }
     await app.tenants.require(tenantId);
     const runs = await app.runs.list(tenantId, limit);
-    return { status: 200, body: { tenantId, runs } };
+    const lease = runs.some((r) => r.status === "queued" || r.status === "running") ? await app.leases.get(tenantId) : undefined;
+    return { status: 200, body: { tenantId, runs: runs.map((r) => presentRun(r, lease, app.clock())) } };
   });
 }
 

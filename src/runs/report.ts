@@ -1,5 +1,6 @@
 import { randomBytes } from "node:crypto";
 import type { EntraSyncError, ErrorCode } from "../errors.js";
+import { boundText, redactDeep } from "../util/redact.js";
 import { actionFor } from "./actions.js";
 
 export type RunTrigger = "schedule" | "manual";
@@ -35,6 +36,8 @@ export interface RunError {
   message: string;
   /** Entra object ids (or platform ids) concerned; never secrets. At most 50 are kept. */
   users?: string[];
+  /** How many more users were concerned than `users` holds. */
+  moreUsers?: number;
 }
 
 /** One run's report: stored with the run, returned by the API, printed by the CLI. */
@@ -61,6 +64,10 @@ export interface RunReport {
   /** Things an operator should know that are not failures (an expired delta token that forced a resync …). */
   notices: string[];
   errors: RunError[];
+  /** How many more notices there were than `notices` holds (at most 50 are kept). */
+  moreNotices?: number | undefined;
+  /** How many more errors occurred than `errors` holds (at most 50 are kept). */
+  moreErrors?: number | undefined;
   /** Why the run failed, in words an operator can act on (set when status is failed). */
   failure?: { code: string; class: string; message: string; /** What to do about this class of failure. */ action?: string } | undefined;
 }
@@ -94,19 +101,75 @@ export function newReport(o: { runId: string; tenantId: string; tenantName: stri
   };
 }
 
-/** Adds an error to a report, merging users of the same code (capped). */
+/** What a report keeps: errors, users per error and notices beyond these are counted, not listed. */
+export const REPORT_LIMITS = { errors: 50, usersPerError: 50, notices: 50 } as const;
+
+/**
+ * Adds an error to a report, merging users of the same code and message. The message is masked and capped
+ * (util/redact.ts); users beyond the cap are counted in `moreUsers`, errors beyond the cap in `moreErrors`.
+ */
 export function addError(report: RunReport, code: string, message: string, users: string[] = []): void {
-  const existing = report.errors.find((e) => e.code === code && e.message === message);
+  const text = boundText(message);
+  const existing = report.errors.find((e) => e.code === code && e.message === text);
   if (existing) {
-    existing.users = [...new Set([...(existing.users ?? []), ...users])].slice(0, 50);
+    const all = [...new Set([...(existing.users ?? []), ...users])];
+    existing.users = all.slice(0, REPORT_LIMITS.usersPerError);
+    const more = (existing.moreUsers ?? 0) + all.length - existing.users.length;
+    if (more > 0) existing.moreUsers = more;
     return;
   }
-  if (report.errors.length >= 50) return;
-  report.errors.push(users.length ? { code, message, users: users.slice(0, 50) } : { code, message });
+  if (report.errors.length >= REPORT_LIMITS.errors) {
+    report.moreErrors = (report.moreErrors ?? 0) + 1;
+    return;
+  }
+  const unique = [...new Set(users)];
+  const e: RunError = { code, message: text };
+  if (unique.length) e.users = unique.slice(0, REPORT_LIMITS.usersPerError);
+  if (unique.length > REPORT_LIMITS.usersPerError) e.moreUsers = unique.length - REPORT_LIMITS.usersPerError;
+  report.errors.push(e);
 }
 
 export function failReport(report: RunReport, e: EntraSyncError): void {
   report.status = "failed";
-  report.failure = { code: e.code, class: e.errorClass, message: e.message, action: actionFor(e.errorClass, report.tenantId) };
+  report.failure = { code: e.code, class: e.errorClass, message: boundText(e.message), action: actionFor(e.errorClass, report.tenantId) };
   addError(report, e.code, e.message);
+}
+
+/**
+ * The report as it may leave the process: every string masked, messages and notices capped, lists capped with a
+ * count of what was left out. Stores and answers pass reports through it; it returns a copy.
+ */
+export function boundReport(report: RunReport): RunReport {
+  const r = redactDeep(report);
+  if (r.notices.length > REPORT_LIMITS.notices) r.moreNotices = (r.moreNotices ?? 0) + r.notices.length - REPORT_LIMITS.notices;
+  r.notices = r.notices.slice(0, REPORT_LIMITS.notices).map((n) => boundText(n));
+  if (r.errors.length > REPORT_LIMITS.errors) r.moreErrors = (r.moreErrors ?? 0) + r.errors.length - REPORT_LIMITS.errors;
+  r.errors = r.errors.slice(0, REPORT_LIMITS.errors).map((e) => {
+    const out: RunError = { ...e, message: boundText(e.message) };
+    if (e.users && e.users.length > REPORT_LIMITS.usersPerError) {
+      out.users = e.users.slice(0, REPORT_LIMITS.usersPerError);
+      out.moreUsers = (e.moreUsers ?? 0) + e.users.length - REPORT_LIMITS.usersPerError;
+    }
+    return out;
+  });
+  if (r.failure) r.failure = { ...r.failure, message: boundText(r.failure.message) };
+  return r;
+}
+
+/**
+ * The least a run's end can be recorded with when its full report cannot be saved: identity, times, counts and
+ * the reason, status failed.
+ */
+export function minimalFailedReport(report: RunReport, e: EntraSyncError, endedAt: string): RunReport {
+  const r: RunReport = {
+    ...newReport({ runId: report.runId, tenantId: report.tenantId, tenantName: report.tenantName, trigger: report.trigger, mode: report.mode, dryRun: report.dryRun, only: report.only, force: report.force, now: new Date(report.queuedAt) }),
+    startedAt: report.startedAt,
+    endedAt,
+    durationMs: Date.parse(endedAt) - Date.parse(report.startedAt ?? report.queuedAt),
+    progress: { ...report.progress },
+    update: { ...report.update },
+    graph: { ...report.graph },
+  };
+  failReport(r, e);
+  return r;
 }

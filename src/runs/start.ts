@@ -1,7 +1,7 @@
 import type { App } from "../composition.js";
 import { EntraSyncError } from "../errors.js";
 import { checkForcePlan } from "../immutable-id/plan.js";
-import type { RunRequest } from "../sync/run.js";
+import { notifyObservers, saveEnded, type RunRequest } from "../sync/run.js";
 import type { Tenant } from "../tenants/model.js";
 import { isActive, type Lease } from "./lease.js";
 import { failReport, newReport, newRunId, type RunReport } from "./report.js";
@@ -77,5 +77,6 @@ async function markAbandoned(app: App, tenantId: string, runId: string): Promise
   failReport(r, new EntraSyncError("RUN_ABANDONED", `Run ${runId} stopped without finishing (its worker was stopped or its queue message was lost) and its lease expired. Nothing to do: the next run resumes from the checkpoint.`));
   r.endedAt = app.clock().toISOString();
   r.durationMs = Date.parse(r.endedAt) - Date.parse(r.startedAt ?? r.queuedAt);
-  await app.runs.save(r);
+  const saved = await saveEnded(app, r);
+  await notifyObservers(app, saved, await app.tenants.get(tenantId).catch(() => undefined));
 }

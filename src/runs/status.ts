@@ -6,6 +6,9 @@ import { SECRET_ROW } from "../expiry/secret-state.js";
 import { daysLeft } from "../expiry/thresholds.js";
 import { emptyHealth, HEALTH_ROW, healthFromEntity, type TenantHealth } from "./health.js";
 import { isActive, LEASE_ROW, leaseFromEntity, type Lease } from "./lease.js";
+import { ERROR_CODES } from "../errors.js";
+import { actionFor } from "./actions.js";
+import { boundReport, type RunReport } from "./report.js";
 
 
 /** What is known about a tenant's client secret (written by the secret expiry check). */
@@ -72,6 +75,11 @@ export interface TenantStatus {
   syncIntervalMinutes: number;
   /** The run queued or under way, if any. */
   activeRun: { runId: string; state: "queued" | "running" } | null;
+  /**
+   * A run that stopped without ending: its lease expired while it was queued or running. The scheduler records it
+   * as failed (RUN_ABANDONED) when it starts the tenant's next run.
+   */
+  abandonedRun: { runId: string; leaseExpiredAt: string } | null;
   lastRun: TenantHealth["lastRun"] | null;
   lastSuccessAt: string | null;
   /** When the scheduler will start the next run (null: never while disabled or quarantined). */
@@ -104,6 +112,7 @@ export function tenantStatus(tenant: Tenant, s: TenantState, now: Date): TenantS
     enabled: tenant.enabled,
     syncIntervalMinutes: tenant.syncIntervalMinutes,
     activeRun: active,
+    abandonedRun: s.lease && !s.lease.released && s.lease.runId && !active ? { runId: s.lease.runId, leaseExpiredAt: s.lease.expiresAt } : null,
     lastRun: h.lastRun ?? null,
     lastSuccessAt: h.lastSuccessAt ?? null,
     nextRunAt: nextRunAt(tenant, s, now),
@@ -122,4 +131,22 @@ export async function listTenantStatuses(app: App, tenantId?: string): Promise<T
   const tenants = tenantId ? [await app.tenants.require(tenantId)] : await app.tenants.listAll();
   const states = await readTenantStates(app, tenantId ? tenants[0]!.tenantId : undefined);
   return tenants.map((t) => tenantStatus(t, states.get(t.tenantId) ?? {}, now));
+}
+
+/**
+ * A run as the API and the CLI show it. A report still marked queued or running whose run no longer holds a live
+ * lease (its worker stopped, its message was lost, it lost the lease to another run) was abandoned: it is shown as
+ * failed with RUN_ABANDONED and the reason, as the scheduler records it when it starts the tenant's next run.
+ */
+export function presentRun(report: RunReport, lease: Lease | undefined, now: Date): RunReport {
+  if (report.status !== "queued" && report.status !== "running") return report;
+  if (lease && lease.runId === report.runId && isActive(lease, now)) return report;
+  const since = lease && lease.runId === report.runId ? ` since ${lease.expiresAt}` : "";
+  const message = `Run ${report.runId} stopped without finishing (its worker was stopped or its queue message was lost) and holds no lease${since}. Nothing to do: the next run resumes from the checkpoint.`;
+  const r = boundReport(report);
+  r.status = "failed";
+  const errorClass = ERROR_CODES.RUN_ABANDONED;
+  r.failure = { code: "RUN_ABANDONED", class: errorClass, message, action: actionFor(errorClass, report.tenantId) };
+  r.errors = [...r.errors, { code: "RUN_ABANDONED", message }];
+  return r;
 }

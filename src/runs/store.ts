@@ -1,34 +1,77 @@
 import { odata, type TableClient } from "@azure/data-tables";
+import { EntraSyncError } from "../errors.js";
 import { getOrUndefined, storageError } from "../state/tables-client.js";
-import type { RunReport } from "./report.js";
+import { boundReport, type RunReport } from "./report.js";
 
 interface RunEntity {
   partitionKey: string;
   rowKey: string;
+  /** The report as JSON; a long one continues in report1, report2 … (`parts` in all). */
   report: string;
+  parts?: number;
   status: string;
   queuedAt: string;
   /** The run whose stored Immutable ID plan this run's report points at (pruning keeps plans still pointed at). */
   planRunId?: string;
+  [more: `report${number}`]: string;
+}
+
+/**
+ * Table Storage's limits (which Azurite enforces only in part): a string property holds at most 64 KiB of UTF-16,
+ * an entity at most 1 MiB, counted as 4 bytes + 2 per key character + for each property 8 bytes + 2 per name
+ * character + its value (a string: 4 + 2 per character).
+ */
+export const TABLE_LIMITS = { propertyBytes: 64 * 1024, entityBytes: 1024 * 1024 } as const;
+/** Characters of report JSON per property: 60,000 bytes of UTF-16, under the property limit. */
+const PART_CHARS = 30_000;
+
+/** The stored size of an entity of string, number and boolean properties, as Table Storage counts it. */
+export function entityBytes(e: Record<string, unknown>): number {
+  let n = 4 + 2 * (String(e.partitionKey).length + String(e.rowKey).length);
+  for (const [k, v] of Object.entries(e)) {
+    if (k === "partitionKey" || k === "rowKey") continue;
+    n += 8 + 2 * k.length + (typeof v === "string" ? 4 + 2 * v.length : typeof v === "boolean" ? 1 : 8);
+  }
+  return n;
+}
+
+/** The report JSON of an entity, whole again. */
+function reportJson(e: RunEntity): string {
+  let json = e.report;
+  for (let i = 1; i < Number(e.parts ?? 1); i++) json += e[`report${i}`] ?? "";
+  return json;
 }
 
 /** Run reports in Table Storage: partition per tenant, row key = run id (newest first). */
 export class RunStore {
   constructor(private readonly table: TableClient) {}
 
+  /**
+   * Saves a run's report, masked and bounded (`boundReport`), split over as many properties as it needs. Throws
+   * REPORT_TOO_LARGE when even that exceeds Table Storage's entity limit (nothing is written then), STORAGE_FAILED
+   * when storage refuses.
+   */
   async save(report: RunReport): Promise<void> {
+    const json = JSON.stringify(boundReport(report));
+    const planRunId = report.immutableId?.plan?.entries ? report.immutableId.plan.runId : undefined;
+    const e: RunEntity = { partitionKey: report.tenantId, rowKey: report.runId, report: json.slice(0, PART_CHARS), status: report.status, queuedAt: report.queuedAt, ...(planRunId ? { planRunId } : {}) };
+    const parts = Math.max(1, Math.ceil(json.length / PART_CHARS));
+    if (parts > 1) e.parts = parts;
+    for (let i = 1; i < parts; i++) e[`report${i}`] = json.slice(i * PART_CHARS, (i + 1) * PART_CHARS);
+    const bytes = entityBytes(e as unknown as Record<string, unknown>);
+    if (bytes > TABLE_LIMITS.entityBytes)
+      throw new EntraSyncError("REPORT_TOO_LARGE", `The report of run ${report.runId} of tenant ${report.tenantId} takes ${bytes} bytes, more than the ${TABLE_LIMITS.entityBytes} bytes a table entity may hold.`, { retryable: false });
     try {
-      const planRunId = report.immutableId?.plan?.entries ? report.immutableId.plan.runId : undefined;
-      await this.table.upsertEntity<RunEntity>({ partitionKey: report.tenantId, rowKey: report.runId, report: JSON.stringify(report), status: report.status, queuedAt: report.queuedAt, ...(planRunId ? { planRunId } : {}) }, "Replace");
-    } catch (e) {
-      throw storageError(e, `save run ${report.runId}`);
+      await this.table.upsertEntity<RunEntity>(e, "Replace");
+    } catch (err) {
+      throw storageError(err, `save run ${report.runId}`);
     }
   }
 
   async get(tenantId: string, runId: string): Promise<RunReport | undefined> {
     if (!/^[0-9]{13}-[0-9a-f]{8}$/.test(runId)) return undefined;
     const e = await getOrUndefined<RunEntity>(this.table, tenantId, runId);
-    return e ? (JSON.parse(e.report) as RunReport) : undefined;
+    return e ? (JSON.parse(reportJson(e)) as RunReport) : undefined;
   }
 
   /** The newest runs of a tenant, newest first. */
@@ -37,7 +80,7 @@ export class RunStore {
     const pages = this.table.listEntities<RunEntity>({ queryOptions: { filter: odata`PartitionKey eq ${tenantId}` } }).byPage({ maxPageSize: Math.min(limit, 1000) });
     for await (const page of pages) {
       for (const e of page) {
-        out.push(JSON.parse((e as RunEntity).report) as RunReport);
+        out.push(JSON.parse(reportJson(e as RunEntity)) as RunReport);
         if (out.length >= limit) return out;
       }
     }
@@ -45,9 +88,11 @@ export class RunStore {
   }
 
   /**
-   * Deletes runs beyond the newest `keep` and older than `maxAgeDays`; returns how many. `prunePlans` is told which
-   * stored plans the deleted runs pointed at that no remaining run points at (they go with their runs), and which
-   * plans the remaining runs point at; it is not called when no run of the tenant points at a plan.
+   * Deletes runs beyond the newest `keep` and older than `maxAgeDays`; returns how many. A run still marked queued
+   * or running is kept unless it is older than `maxAgeDays`: no lease lasts that long, so it was abandoned.
+   * `prunePlans` is told which stored plans the deleted runs pointed at that no remaining run points at (they go with
+   * their runs), and which plans the remaining runs point at; it is not called when no run of the tenant points at a
+   * plan.
    */
   async prune(tenantId: string, keep: number, maxAgeDays: number, now: Date, prunePlans?: (plans: { orphaned: string[]; kept: string[] }) => Promise<unknown>): Promise<number> {
     let seen = 0;
@@ -60,7 +105,7 @@ export class RunStore {
       const old = Date.parse((e as RunEntity).queuedAt) < cutoff;
       const active = (e as RunEntity).status === "running" || (e as RunEntity).status === "queued";
       const plan = (e as RunEntity).planRunId;
-      if (!active && (seen > keep || old)) {
+      if (old || (!active && seen > keep)) {
         await this.table.deleteEntity(tenantId, (e as RunEntity).rowKey).catch(() => undefined);
         deleted++;
         if (plan) gone.add(plan);

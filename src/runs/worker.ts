@@ -1,7 +1,7 @@
 import type { App } from "../composition.js";
 import { EntraSyncError, toEntraSyncError } from "../errors.js";
 import type { SyncJob } from "../queue/jobs.js";
-import { executeRun, notifyObservers, type ExecuteResult, type RunRequest } from "../sync/run.js";
+import { executeRun, notifyObservers, saveEnded, type ExecuteResult, type RunRequest } from "../sync/run.js";
 import { newOwner, type Lease } from "./lease.js";
 import { addError, failReport, type RunReport } from "./report.js";
 import { isTerminal, startRun } from "./start.js";
@@ -109,11 +109,11 @@ export async function failPoisonedJob(app: App, job: SyncJob, dequeueCount?: num
   );
   r.endedAt = app.clock().toISOString();
   r.durationMs = Date.parse(r.endedAt) - Date.parse(r.startedAt ?? r.queuedAt);
-  await app.runs.save(r);
+  const saved = await saveEnded(app, r);
   await app.leases.releaseRun(job.tenantId, job.runId);
-  await notifyObservers(app, r, await app.tenants.get(job.tenantId).catch(() => undefined));
+  await notifyObservers(app, saved, await app.tenants.get(job.tenantId).catch(() => undefined));
   app.log.error("run failed: its job was poisoned", { tenantId: job.tenantId, runId: job.runId });
-  return r;
+  return saved;
 }
 
 /**
@@ -136,7 +136,7 @@ export async function runWithLease(app: App, req: RunRequest, o: { onProgress?: 
     const r = result.report;
     failReport(r, new EntraSyncError("RUN_ABANDONED", `Run ${r.runId} lost its lease to another run and stopped; the other run resumes from the checkpoint.`));
     r.endedAt = app.clock().toISOString();
-    await app.runs.save(r);
+    return saveEnded(app, r);
   }
   return result.report;
 }

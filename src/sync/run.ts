@@ -1,7 +1,7 @@
 import type { App } from "../composition.js";
 import { EntraSyncError, toEntraSyncError } from "../errors.js";
 import { newGraphCounters } from "../graph/client.js";
-import { failReport, newReport, newRunId, type RunMode, type RunReport, type RunStep, type RunTrigger } from "../runs/report.js";
+import { addError, failReport, minimalFailedReport, newReport, newRunId, type RunMode, type RunReport, type RunStep, type RunTrigger } from "../runs/report.js";
 import type { Tenant } from "../tenants/model.js";
 import { runUpdateSync } from "./update-sync.js";
 import { runImmutableIdSync } from "../immutable-id/step.js";
@@ -125,9 +125,32 @@ export async function executeRun(app: App, tenantId: string, runId: string, o: E
     finish(app, report);
     app.log.error(`run failed: ${err.message}`, { tenantId, runId, code: err.code });
   }
-  await app.runs.save(report);
-  await notifyObservers(app, report, tenant);
-  return { report, completed: true, tenant };
+  const saved = await saveEnded(app, report);
+  await notifyObservers(app, saved, tenant);
+  return { report: saved, completed: true, tenant };
+}
+
+/**
+ * Saves the report of a run that has ended. When the full report cannot be saved (REPORT_TOO_LARGE, or storage
+ * refused it), saves a minimal one instead — status failed, the reason, the counts — so that the run never stays
+ * `running`; returns the report that was saved. Throws only when the minimal one cannot be saved either.
+ */
+export async function saveEnded(app: App, report: RunReport): Promise<RunReport> {
+  try {
+    await app.runs.save(report);
+    return report;
+  } catch (e) {
+    const err = toEntraSyncError(e, "STORAGE_FAILED");
+    const reason =
+      err.code === "REPORT_TOO_LARGE"
+        ? err
+        : new EntraSyncError("STORAGE_FAILED", `The full report of run ${report.runId} could not be saved (${err.code}: ${err.message}); this shorter one records how the run ended.`, { cause: err });
+    const minimal = minimalFailedReport(report, reason, report.endedAt ?? app.clock().toISOString());
+    if (report.failure && report.failure.code !== reason.code) addError(minimal, report.failure.code, report.failure.message);
+    app.log.error(`run report not saved in full: ${reason.message}`, { tenantId: report.tenantId, runId: report.runId, code: reason.code });
+    await app.runs.save(minimal);
+    return minimal;
+  }
 }
 
 /** Tells every run observer that a run ended; their failures are logged, never raised. */
