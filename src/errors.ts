@@ -31,6 +31,7 @@ export const ERROR_CODES = {
   IMMUTABLE_ID_REFUSED: "configuration",
   IMMUTABLE_ID_UPN_RESTORE_FAILED: "bug",
   INTERNAL: "bug",
+  DIRECTORY_INDEX_DRIFT: "bug",
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;
