@@ -114,6 +114,27 @@ async function state(stack: LocalStack, tenantId: string) {
   return { directory: byKey(directory, (r) => r.rowKey as string), connector: byKey(connector, (r) => r.id), entra: byKey(entra, (u) => u.id) };
 }
 
+/**
+ * The directory's lookups agree with its users, whatever the adapter keeps: each value of each lookup attribute finds
+ * exactly the users that have it. A user stored without its index entry is missing here.
+ */
+async function lookupsAgree(stack: LocalStack, tenantId: string): Promise<void> {
+  const users = [];
+  for await (const u of stack.app.directory.list(tenantId)) users.push(u);
+  for (const attr of ["externalId", "userName", "email"] as const) {
+    const want = new Map<string, string[]>();
+    for (const u of users) {
+      const v = u[attr];
+      if (!v) continue;
+      const k = attr === "externalId" ? v : v.trim().toLowerCase();
+      want.set(k, [...(want.get(k) ?? []), u.id].sort());
+    }
+    const found = await stack.app.directory.findBy(tenantId, attr, [...want.keys()]);
+    const got = new Map([...found].map(([k, list]) => [k, list.map((u) => u.id).sort()]));
+    expect(got, `lookups by ${attr}`).toEqual(want);
+  }
+}
+
 function patchesPerUser(stack: LocalStack, tenantId: string): Map<string, number> {
   const out = new Map<string, number>();
   for (const e of stack.sim.control.requestLog()) {
@@ -163,6 +184,7 @@ describe("a crash at any table request loses nothing and leaves no drift", () =>
       let k = 1 + Math.floor(random() * n);
       log.push(`import: killed at table request ${k} of ${n}: ${await inChild(crashed, { tenantId, action: "import", file, killAfter: k })}`);
       await importFile(crashed, tenantId, file);
+      await lookupsAgree(crashed, tenantId);
 
       // 2. full sync (links users)
       const twinFull = await newRun(twin, tenantId, "full", ["update"]);
@@ -171,6 +193,7 @@ describe("a crash at any table request loses nothing and leaves no drift", () =>
       const full = await newRun(crashed, tenantId, "full", ["update"]);
       log.push(`full sync: killed at table request ${k} of ${n}: ${await inChild(crashed, { tenantId, action: "run", runId: full, killAfter: k })}`);
       expect((await execute(crashed, tenantId, full)).status).not.toBe("failed");
+      await lookupsAgree(crashed, tenantId);
 
       // 3. Immutable ID run with switchUpn (update step first, as scheduled runs do)
       const twinImm = await newRun(twin, tenantId, "incremental", ["update", "immutableId"]);
@@ -188,6 +211,7 @@ describe("a crash at any table request loses nothing and leaves no drift", () =>
       expect(twinInc.update.read).toBeGreaterThan(0);
       expect(inc.update).toEqual(twinInc.update); // every change arrives: as many matched and updated as in the twin
 
+      await lookupsAgree(crashed, tenantId);
       const [a, b] = await Promise.all([state(crashed, tenantId), state(twin, tenantId)]);
       expect(a.directory).toEqual(b.directory);
       expect(a.connector).toEqual(b.connector);
