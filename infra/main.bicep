@@ -121,7 +121,6 @@ var tableNames = [
   'tenantstate'
   'connectorspace'
   'platformusers'
-  'platformindex'
   'alerts'
   'runplans'
 ]
