@@ -98,6 +98,26 @@ describe("table platform directory: index and limits", () => {
     expect((await rows(stack, t)).map((r) => r.rowKey).sort()).toEqual(["!email|new%40school.example|u1", "!externalId|ext-1|u1", "!userName|renamed%40school.example|u1", "u1"]);
   });
 
+  it("a write that meets a concurrent change or an entry already gone is redone from a fresh read, entries right", async () => {
+    const stack = stackOf();
+    const t = newTenant();
+    const dir = directoryOf(stack);
+    await dir.importUsers(t, [
+      { id: "a", tenantId: t, email: "a@school.example" },
+      { id: "b", tenantId: t, email: "b@school.example" },
+    ]);
+    const staleA = (await dir.get(t, "a"))!;
+    await dir.applyUpdates(t, [{ user: staleA, changes: { city: "Lund" } }]); // staleA's ETag is now old
+    await stack.app.tables.platformUsers.deleteEntity(t, "!email|b%40school.example|b"); // b's entry already gone
+    const r = await dir.applyUpdates(t, [
+      { user: staleA, changes: { email: "a2@school.example" } },
+      { user: (await dir.get(t, "b"))!, changes: { email: "b2@school.example" } },
+    ]);
+    expect(r.failed).toEqual([]);
+    expect((await dir.get(t, "a"))?.city).toBe("Lund"); // the concurrent change kept
+    expect((await rows(stack, t)).map((x) => x.rowKey).sort()).toEqual(["!email|a2%40school.example|a", "!email|b2%40school.example|b", "a", "b"]);
+  });
+
   it("a full run finds, fixes and reports index drift; the next incremental run then matches every user", async () => {
     const stack = stackOf();
     const d = simpleDirectory(12);
