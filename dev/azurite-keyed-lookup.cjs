@@ -21,3 +21,42 @@ if (loki && loki.Collection && !loki.Collection.prototype.__benchKeyed) {
   };
   loki.Collection.prototype.__benchKeyed = true;
 }
+
+// Range queries (`PartitionKey eq 'p' and RowKey ge 'a' [and RowKey lt 'b']`): Azurite runs every query as a scan of
+// the whole table with a predicate made from the filter. Table Storage serves a key range from its clustered index.
+// When a filter has exactly that shape, the scan is first narrowed with Loki's RowKey (or PartitionKey) index; the
+// predicate Azurite made is still applied to what is left, so results are the same rows in the same order.
+let generator;
+try {
+  generator = require(require.resolve("azurite/dist/src/table/persistence/LokiTableStoreQueryGenerator.js", { paths: [path.dirname(require.resolve("azurite/package.json"))] })).default;
+} catch {
+  generator = undefined;
+}
+if (loki && generator && !generator.__benchRange) {
+  const str = "'((?:[^']|'')*)'";
+  const shape = new RegExp(`^\\s*\\(?PartitionKey eq ${str}\\)? and \\(?RowKey ge ${str}\\)?(?: and \\(?RowKey lt ${str}\\)?)?\\s*$`);
+  const unquote = (s) => s.replace(/''/g, "'");
+  // Loki compares strings that look like numbers as numbers: narrow only ranges whose strings never look like one.
+  const plain = (lo, hi) => {
+    let i = 0;
+    while (i < lo.length && i < hi.length && lo[i] === hi[i]) i++;
+    return /[^0-9A-Za-z.+\-\s]/.test(lo.slice(0, i));
+  };
+  const make = generator.generateQueryEntityWhereFunction;
+  generator.generateQueryEntityWhereFunction = function (query) {
+    const fn = make.call(this, query);
+    const m = typeof query === "string" ? shape.exec(query) : null;
+    if (m) fn.__keyRange = { pk: unquote(m[1]), lo: unquote(m[2]), hi: m[3] === undefined ? undefined : unquote(m[3]) };
+    return fn;
+  };
+  const where = loki.Resultset.prototype.where;
+  loki.Resultset.prototype.where = function (fun) {
+    const r = fun && fun.__keyRange;
+    if (r && !this.filterInitialized) {
+      if (r.hi !== undefined && plain(r.lo, r.hi)) this.find({ RowKey: { $between: [r.lo, r.hi] } });
+      else this.find({ PartitionKey: r.pk });
+    }
+    return where.call(this, fun);
+  };
+  generator.__benchRange = true;
+}

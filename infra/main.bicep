@@ -138,7 +138,6 @@ var tableNames = [
   'tenantstate'
   'connectorspace'
   'platformusers'
-  'platformindex'
   'alerts'
   'runplans'
 ]

@@ -138,7 +138,7 @@ export function createApp(o: AppOptions): App {
     tenants: new TenantRegistry(tables.tenants, clock),
     secrets: new SecretStore(secretClient),
     connector: new ConnectorSpace(tables.connectorSpace),
-    directory: o.directory ?? new TablePlatformDirectory(tables.platformUsers, tables.platformIndex),
+    directory: o.directory ?? new TablePlatformDirectory(tables.platformUsers),
     checkpoints: new CheckpointStore(tables.tenantState),
     runs: new RunStore(tables.runs),
     leases: new LeaseStore(tables.tenantState, clock),

@@ -39,6 +39,7 @@ export const ERROR_CODES = {
   /** A capability needs a Graph application permission the tenant has not granted (the message names it). */
   MISSING_PERMISSION: "auth",
   REPORT_TOO_LARGE: "bug",
+  DIRECTORY_INDEX_DRIFT: "bug",
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

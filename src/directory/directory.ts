@@ -15,6 +15,13 @@ export interface PlatformUpdate {
   changes: PlatformAttributes & Pick<PlatformUser, "entraRemovedAt"> & { entraRemovedReason?: PlatformUser["entraRemovedReason"] | null; entraRemovedAt?: string | null };
 }
 
+/** What `repairIndex` found: index entries that disagreed with their users (added or removed), and whose. */
+export interface IndexRepair {
+  entries: number;
+  /** Platform user ids concerned. */
+  users: string[];
+}
+
 export interface ApplyResult {
   updated: string[];
   failed: Array<{ id: string; message: string }>;
@@ -33,6 +40,11 @@ export interface PlatformDirectory {
   /** Creates or replaces users by id (seeding). Indexes are maintained. */
   importUsers(tenantId: string, users: readonly PlatformUser[]): Promise<{ created: number; replaced: number }>;
   list(tenantId: string): AsyncIterable<StoredPlatformUser>;
+  /**
+   * Makes the adapter's lookup index agree with its users (adds missing entries, removes stale ones) and says what it
+   * fixed; `dryRun` only counts. Adapters that keep no second copy of the users leave it out.
+   */
+  repairIndex?(tenantId: string, o?: { dryRun?: boolean }): Promise<IndexRepair>;
   /** Table transactions (or equivalent round trips) spent on updates so far. */
   readonly writeRoundTrips: number;
 }

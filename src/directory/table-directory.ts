@@ -1,26 +1,40 @@
 import { odata, type TableClient, type TransactionAction } from "@azure/data-tables";
 import { EntraSyncError } from "../errors.js";
-import { chunk, mapLimit } from "../util/concurrency.js";
-import { encodeKey, getOrUndefined, isConflict, isPreconditionFailed, storageError } from "../state/tables-client.js";
-import { normalizeLookup, type ApplyResult, type LookupAttribute, type PlatformDirectory, type PlatformUpdate, type StoredPlatformUser } from "./directory.js";
+import { mapLimit } from "../util/concurrency.js";
+import { encodeKey, getOrUndefined, isNotFound, storageError } from "../state/tables-client.js";
+import { normalizeLookup, type ApplyResult, type IndexRepair, type LookupAttribute, type PlatformDirectory, type PlatformUpdate, type StoredPlatformUser } from "./directory.js";
 import type { PlatformUser } from "./types.js";
 
 const LOOKUPS: LookupAttribute[] = ["externalId", "userName", "email"];
 const norm = normalizeLookup;
-const indexPk = (tenantId: string, attr: LookupAttribute) => `${tenantId}|${attr}`;
 
-interface IndexEntity {
-  partitionKey: string;
-  rowKey: string;
-  ids: string;
-}
+/**
+ * Table Storage limits (Azurite enforces only some of them, so they are checked here before anything is written).
+ * Keys may be 1 KiB and string properties 64 KiB; strings are stored as UTF-16, so in the strictest reading that is
+ * 512 and 32,768 UTF-16 code units (what `String.length` counts). A transaction holds at most 100 entities and 4 MiB.
+ */
+export const TABLE_LIMITS = { keyChars: 512, stringChars: 32_768, transactionEntities: 100, transactionBytes: 4 * 2 ** 20 } as const;
+
+// Index entries live in the tenant's own partition, beside its users, under RowKeys that start with "!": a user id
+// may not start with "!" (nor a space), so every user RowKey is >= '"' and every index RowKey is in ["!", '"').
+const INDEX_FIRST = "!";
+const USERS_FIRST = '"';
+/** `!attr|encoded value|user id`: the encoded value never holds "|" (encodeKey escapes it), so the first two split. */
+const entryKey = (attr: LookupAttribute, value: string, id: string) => `${INDEX_FIRST}${attr}|${encodeKey(norm(attr, value))}|${id}`;
+const valuePrefix = (attr: LookupAttribute, value: string) => `${INDEX_FIRST}${attr}|${encodeKey(norm(attr, value))}|`;
+/** The first string after every key that starts with `prefix` (which ends in "|"). */
+const prefixEnd = (prefix: string) => `${prefix.slice(0, -1)}}`;
+const idOfEntry = (rowKey: string): string | undefined => {
+  const m = /^!(?:externalId|userName|email)\|[^|]*\|(.+)$/s.exec(rowKey);
+  return m?.[1];
+};
 
 type UserEntity = Omit<PlatformUser, "id" | "tenantId"> & { partitionKey: string; rowKey: string; etag?: string };
 
 function toEntity(u: PlatformUser): UserEntity {
   const { id, tenantId, ...rest } = u;
   const e: Record<string, unknown> = { partitionKey: tenantId, rowKey: id };
-  for (const [k, v] of Object.entries(rest)) if (v !== undefined && v !== null && v !== "") e[k] = v;
+  for (const [k, v] of Object.entries(rest)) if (v !== undefined && v !== null && v !== "" && k !== "etag") e[k] = v;
   return e as UserEntity;
 }
 
@@ -33,31 +47,91 @@ function fromEntity(e: Record<string, unknown>): StoredPlatformUser {
   return u as unknown as StoredPlatformUser;
 }
 
-/** The default platform directory adapter: users in one table (partition = tenant), lookup indexes in another. */
+/** The index keys a user needs: one per lookup attribute that has a value. */
+function keysOf(u: Partial<PlatformUser> & { id: string }): Map<string, LookupAttribute> {
+  const out = new Map<string, LookupAttribute>();
+  for (const attr of LOOKUPS) {
+    const v = u[attr];
+    if (typeof v === "string" && v) out.set(entryKey(attr, v, u.id), attr);
+  }
+  return out;
+}
+
+/**
+ * Why a user cannot be stored, or undefined. Checked for every user before anything is written: Azurite accepts some
+ * of what Table Storage refuses, and a refusal halfway through would leave part of a batch written.
+ */
+export function invalidUserField(u: PlatformUser): { field: string; problem: string } | undefined {
+  if (!u.id || u.id.startsWith(INDEX_FIRST) || u.id.startsWith(" ")) return { field: "id", problem: `must not be empty or start with "${INDEX_FIRST}" or a space` };
+  if (/[/\\#?\u0000-\u001f\u007f-\u009f]/.test(u.id)) return { field: "id", problem: "must not contain / \\ # ? or control characters" };
+  if (u.id.length > TABLE_LIMITS.keyChars) return { field: "id", problem: `is ${u.id.length} characters; at most ${TABLE_LIMITS.keyChars} fit a Table Storage key` };
+  for (const attr of LOOKUPS) {
+    const v = u[attr];
+    if (typeof v !== "string" || !v) continue;
+    const key = entryKey(attr, v, u.id);
+    if (key.length > TABLE_LIMITS.keyChars)
+      return { field: attr, problem: `is too long for the lookup index: its key (value URL-encoded, plus the user id) is ${key.length} characters, Table Storage allows ${TABLE_LIMITS.keyChars} (1 KiB); shorten the value or the id` };
+  }
+  for (const [k, v] of Object.entries(u)) {
+    if (typeof v === "string" && v.length > TABLE_LIMITS.stringChars) return { field: k, problem: `is ${v.length} characters; Table Storage stores at most ${TABLE_LIMITS.stringChars} (64 KiB)` };
+  }
+  return undefined;
+}
+
+/** One user's write and its index edits: they go into the same entity-group transaction, so they happen together. */
+interface Group {
+  id: string;
+  actions: TransactionAction[];
+  bytes: number;
+}
+
+/**
+ * A write to prepare against a user as currently stored (undefined: the user does not exist): the user to store,
+ * index entries to remove besides those of changed values (repair), an error, or nothing to do.
+ */
+type Plan = (current: StoredPlatformUser | undefined) => { after: PlatformUser; create: boolean; remove?: readonly string[] } | { error: EntraSyncError } | { skip: true };
+
+/**
+ * The default platform directory adapter: one table, one partition per tenant holding its users and their lookup
+ * index entries (one entry per user and lookup value, RowKey `!attr|value|id`).
+ *
+ * Why entries beside the users: Table Storage makes a transaction atomic only within one partition, so a user's row
+ * and the index entries it needs (added and removed) are written in one transaction — there is no moment, and so no
+ * crash, at which a user is stored without its entries or an entry outlives its value. One entry per user and value
+ * (instead of one list per value) keeps every entry a few hundred bytes whatever number of users share a value, and
+ * makes each edit a blind upsert or delete: no entry is read before it is written. Lookups read the entries of a
+ * value with one range query in the partition, then the users. `repairIndex` finds and fixes entries that disagree
+ * with their users anyway (rows written by hand or by an older layout); full runs call it.
+ */
 export class TablePlatformDirectory implements PlatformDirectory {
   writeRoundTrips = 0;
-  constructor(
-    private readonly users: TableClient,
-    private readonly index: TableClient,
-  ) {}
+  constructor(private readonly table: TableClient) {}
 
   async get(tenantId: string, id: string): Promise<StoredPlatformUser | undefined> {
-    const e = await getOrUndefined<Record<string, unknown>>(this.users, tenantId, id);
+    if (id.startsWith(INDEX_FIRST)) return undefined;
+    const e = await getOrUndefined<Record<string, unknown>>(this.table, tenantId, id);
     return e ? fromEntity(e) : undefined;
   }
 
   async findBy(tenantId: string, attribute: LookupAttribute, values: readonly string[]): Promise<Map<string, StoredPlatformUser[]>> {
     const unique = [...new Set(values)];
     const idLists = await mapLimit(unique, 32, async (v) => {
-      const row = await getOrUndefined<IndexEntity>(this.index, indexPk(tenantId, attribute), encodeKey(norm(attribute, v)));
-      return row ? (JSON.parse(row.ids) as string[]) : [];
+      const prefix = valuePrefix(attribute, v);
+      const ids: string[] = [];
+      try {
+        const rows = this.table.listEntities<object>({ queryOptions: { filter: odata`PartitionKey eq ${tenantId} and RowKey ge ${prefix} and RowKey lt ${prefixEnd(prefix)}`, select: ["RowKey"] } });
+        for await (const r of rows) ids.push((r.rowKey as string).slice(prefix.length));
+      } catch (e) {
+        throw storageError(e, `look up platform users of tenant ${tenantId} by ${attribute}`);
+      }
+      return ids;
     });
     const allIds = [...new Set(idLists.flat())];
     const fetched = await mapLimit(allIds, 32, (id) => this.get(tenantId, id));
     const byId = new Map(fetched.filter((u): u is StoredPlatformUser => !!u).map((u) => [u.id, u]));
     const out = new Map<string, StoredPlatformUser[]>();
     unique.forEach((v, i) => {
-      // re-check the value: an index row may lag a concurrent change
+      // The value is checked again on the user itself: the user is the truth, an entry only says where to look.
       const users = (idLists[i] ?? []).map((id) => byId.get(id)).filter((u): u is StoredPlatformUser => {
         const cur = u?.[attribute];
         return !!u && typeof cur === "string" && norm(attribute, cur) === norm(attribute, v);
@@ -69,56 +143,37 @@ export class TablePlatformDirectory implements PlatformDirectory {
 
   async applyUpdates(tenantId: string, updates: readonly PlatformUpdate[]): Promise<ApplyResult> {
     const result: ApplyResult = { updated: [], failed: [] };
-    const indexChanges: Array<{ id: string; before: PlatformUser; after: PlatformUser }> = [];
-    const merged = updates.map((u) => ({ u, after: applyChanges(u.user, u.changes) }));
-    // Transactions of one partition in flight together: each is atomic on its own, and a round trip is mostly waiting.
-    await mapLimit(chunk(merged, 100), 4, async (batch) => {
-      const actions: TransactionAction[] = batch.map(({ u, after }) => ["update", toEntity(after) as never, "Replace", { etag: u.user.etag }]);
-      try {
-        this.writeRoundTrips++;
-        await this.users.submitTransaction(actions);
-        for (const { u, after } of batch) {
-          result.updated.push(u.user.id);
-          indexChanges.push({ id: u.user.id, before: u.user, after });
-        }
-      } catch {
-        // One action failed (a user changed or vanished meanwhile): write them one by one.
-        await mapLimit(batch, 16, async ({ u }) => {
-          try {
-            const after = await this.updateOne(tenantId, u);
-            result.updated.push(u.user.id);
-            indexChanges.push({ id: u.user.id, before: u.user, after: after.after });
-          } catch (e) {
-            result.failed.push({ id: u.user.id, message: e instanceof Error ? e.message : String(e) });
-          }
-        });
-      }
-    });
-    await this.reindexMany(tenantId, indexChanges);
+    const items = updates.map((u) => ({
+      id: u.user.id,
+      current: u.user as StoredPlatformUser | undefined,
+      plan: ((current) => {
+        if (!current) return { error: new EntraSyncError("STORAGE_CONFLICT", `Platform user ${u.user.id} no longer exists; it was not recreated.`, { retryable: false }) };
+        const after = applyChanges(current, u.changes);
+        const bad = invalidUserField(after);
+        if (bad) return { error: new EntraSyncError("INPUT_INVALID", `Platform user ${u.user.id}: ${bad.field} ${bad.problem}. The user was not updated.`, { field: bad.field, retryable: false }) };
+        return { after, create: false };
+      }) as Plan,
+    }));
+    const outcome = await this.write(tenantId, items);
+    for (const it of items) {
+      const err = outcome.failed.get(it.id);
+      if (err) result.failed.push({ id: it.id, message: err.message });
+      else result.updated.push(it.id);
+    }
     return result;
   }
 
-  private async updateOne(tenantId: string, u: PlatformUpdate): Promise<{ after: PlatformUser }> {
-    let current: StoredPlatformUser | undefined = u.user;
-    for (let attempt = 0; attempt < 3; attempt++) {
-      const after = applyChanges(current, u.changes);
-      try {
-        this.writeRoundTrips++;
-        await this.users.updateEntity(toEntity(after) as never, "Replace", { etag: current.etag });
-        return { after };
-      } catch (e) {
-        if (!isPreconditionFailed(e) && (e as { statusCode?: number }).statusCode !== 404) throw storageError(e, `update platform user ${u.user.id}`);
-        current = await this.get(tenantId, u.user.id);
-        if (!current) throw new EntraSyncError("STORAGE_CONFLICT", `Platform user ${u.user.id} no longer exists; it was not recreated.`, { retryable: false });
-      }
-    }
-    throw new EntraSyncError("STORAGE_CONFLICT", `Platform user ${u.user.id} kept changing during the update; try again.`);
-  }
-
   async importUsers(tenantId: string, users: readonly PlatformUser[]): Promise<{ created: number; replaced: number }> {
-    // Users: upserts in transactions of 100 (one partition per tenant). Existing users are read first so that
-    // their old index entries can be removed.
     const list = users.map((u) => ({ ...u, tenantId }));
+    // Every user is checked before the first write: one that cannot be stored rejects the whole import.
+    const seen = new Set<string>();
+    list.forEach((u, i) => {
+      const bad = invalidUserField(u);
+      if (bad) throw new EntraSyncError("INPUT_INVALID", `User ${i + 1} (id "${u.id.slice(0, 80)}"): ${bad.field} ${bad.problem}. Nothing was imported.`, { field: bad.field });
+      if (seen.has(u.id)) throw new EntraSyncError("INPUT_INVALID", `User ${i + 1}: id "${u.id.slice(0, 80)}" appears twice. Nothing was imported.`, { field: "id" });
+      seen.add(u.id);
+    });
+    // Existing users are read first: their ETags guard the replacement, their values say which entries to remove.
     const before = new Map<string, StoredPlatformUser>();
     if (list.length > 200) {
       const wanted = new Set(list.map((u) => u.id));
@@ -127,101 +182,176 @@ export class TablePlatformDirectory implements PlatformDirectory {
       const existing = await mapLimit(list, 32, (u) => this.get(tenantId, u.id));
       for (const e of existing) if (e) before.set(e.id, e);
     }
-    await mapLimit(chunk(list, 100), 4, async (batch) => {
-      try {
-        await this.users.submitTransaction(batch.map((u) => ["upsert", toEntity(u) as never, "Replace"] as TransactionAction));
-      } catch (e) {
-        throw storageError(e, `import ${batch.length} platform users`);
-      }
-    });
-    await this.reindexMany(tenantId, list.map((u) => ({ id: u.id, before: before.get(u.id) ?? { id: u.id, tenantId }, after: u })));
-    return { created: list.length - before.size, replaced: before.size };
+    const items = list.map((u) => ({ id: u.id, current: before.get(u.id), plan: ((current) => ({ after: u, create: !current })) as Plan }));
+    const outcome = await this.write(tenantId, items);
+    const first = outcome.failed.values().next();
+    if (!first.done) throw first.value;
+    return { created: outcome.created, replaced: list.length - outcome.created };
   }
 
   async *list(tenantId: string): AsyncIterable<StoredPlatformUser> {
-    for await (const e of this.users.listEntities<Record<string, unknown>>({ queryOptions: { filter: odata`PartitionKey eq ${tenantId}` } }))
+    for await (const e of this.table.listEntities<Record<string, unknown>>({ queryOptions: { filter: odata`PartitionKey eq ${tenantId} and RowKey ge ${USERS_FIRST}` } }))
       yield fromEntity(e as Record<string, unknown>);
   }
 
   /**
-   * Applies the index changes of many users at once: one edit per distinct key, written in transactions of 100 per
-   * index partition with ETags; a batch that meets a concurrent change falls back to key-by-key edits.
+   * Compares the tenant's index entries with its users and makes them agree: adds missing entries, removes entries
+   * whose user no longer has the value (or no longer exists). Each fix is one transaction guarded by the user's ETag
+   * (an orphan entry: by its own), so a write made meanwhile is never undone. `dryRun` only counts.
    */
-  private async reindexMany(tenantId: string, changes: ReadonlyArray<{ id: string; before: Partial<PlatformUser>; after: Partial<PlatformUser> }>): Promise<void> {
-    // Each lookup attribute has its own index partition: the three are maintained at once.
-    await Promise.all(LOOKUPS.map((attr) => this.reindexAttribute(tenantId, attr, changes)));
-  }
+  async repairIndex(tenantId: string, o: { dryRun?: boolean } = {}): Promise<IndexRepair> {
+    // One pass over the partition in key order: entries ("!…") are read before users, so a user created after its
+    // entry was read is seen, and an entry is called an orphan only if its user did not exist when the entry was read.
+    const entries = new Map<string, { rowKey: string; etag: string }[]>();
+    const orphans: Array<{ rowKey: string; etag: string }> = [];
+    const wrong = new Map<string, { user: StoredPlatformUser; add: string[]; remove: string[] }>();
+    try {
+      for await (const e of this.table.listEntities<Record<string, unknown>>({ queryOptions: { filter: odata`PartitionKey eq ${tenantId}` } })) {
+        const rk = e.rowKey as string;
+        if (rk < USERS_FIRST) {
+          const id = idOfEntry(rk);
+          const entry = { rowKey: rk, etag: e.etag as string };
+          if (id === undefined) orphans.push(entry);
+          else entries.set(id, [...(entries.get(id) ?? []), entry]);
+          continue;
+        }
+        const user = fromEntity(e as Record<string, unknown>);
+        const want = keysOf(user);
+        const have = entries.get(user.id) ?? [];
+        entries.delete(user.id);
+        const add = [...want.keys()].filter((k) => !have.some((h) => h.rowKey === k));
+        const remove = have.filter((h) => !want.has(h.rowKey)).map((h) => h.rowKey);
+        if (add.length || remove.length) wrong.set(user.id, { user, add, remove });
+      }
+    } catch (e) {
+      throw storageError(e, `read the platform directory of tenant ${tenantId}`);
+    }
+    for (const rest of entries.values()) orphans.push(...rest);
+    const count = orphans.length + [...wrong.values()].reduce((n, w) => n + w.add.length + w.remove.length, 0);
+    const users = [...new Set([...wrong.keys(), ...orphans.map((o) => idOfEntry(o.rowKey) ?? o.rowKey)])];
+    if (o.dryRun || count === 0) return { entries: count, users };
 
-  private async reindexAttribute(tenantId: string, attr: LookupAttribute, changes: ReadonlyArray<{ id: string; before: Partial<PlatformUser>; after: Partial<PlatformUser> }>): Promise<void> {
-    const edits = new Map<string, { add: Set<string>; remove: Set<string> }>();
-    const edit = (value: string) => {
-      let e = edits.get(value);
-      if (!e) edits.set(value, (e = { add: new Set(), remove: new Set() }));
-      return e;
-    };
-    for (const { id, before, after } of changes) {
-      const b = before[attr];
-      const a = after[attr];
-      const bv = typeof b === "string" && b ? norm(attr, b) : undefined;
-      const av = typeof a === "string" && a ? norm(attr, a) : undefined;
-      if (bv === av) continue;
-      if (bv) edit(bv).remove.add(id);
-      if (av) edit(av).add.add(id);
-    }
-    if (edits.size === 0) return;
-    const pk = indexPk(tenantId, attr);
-    const current = new Map<string, IndexEntity & { etag: string }>();
-    if (edits.size > 300) {
-      for await (const e of this.index.listEntities<IndexEntity>({ queryOptions: { filter: odata`PartitionKey eq ${pk}` } })) current.set(e.rowKey as string, e as IndexEntity & { etag: string });
-    } else {
-      const rows = await mapLimit([...edits.keys()], 32, (v) => getOrUndefined<IndexEntity>(this.index, pk, encodeKey(v)));
-      for (const r of rows) if (r) current.set(r.rowKey, r);
-    }
-    const actions: Array<{ value: string; action: TransactionAction }> = [];
-    for (const [value, e] of edits) {
-      const rk = encodeKey(value);
-      const row = current.get(rk);
-      const ids = row ? (JSON.parse(row.ids) as string[]) : [];
-      const next = [...new Set([...ids.filter((x) => !e.remove.has(x)), ...e.add])];
-      if (row && next.length === ids.length && next.every((x, i) => x === ids[i])) continue;
-      if (!row && next.length === 0) continue;
-      const entity = { partitionKey: pk, rowKey: rk, ids: JSON.stringify(next) };
-      const action = (!row ? ["create", entity] : next.length === 0 ? ["delete", entity, { etag: row.etag }] : ["update", entity, "Replace", { etag: row.etag }]) as TransactionAction;
-      actions.push({ value, action });
-    }
-    await mapLimit(chunk(actions, 100), 4, async (batch) => {
+    // Users: the same write path as any update (the user rewritten unchanged, guarded by its ETag, with its entries).
+    const items = [...wrong.values()].map((w) => ({ id: w.user.id, current: w.user as StoredPlatformUser | undefined, plan: ((current) => (current ? { after: stripEtag(current), create: false, remove: w.remove } : { skip: true })) as Plan }));
+    const outcome = await this.write(tenantId, items, { ensureAll: true });
+    const failed = outcome.failed.values().next();
+    if (!failed.done) throw failed.value;
+    // Orphans: deleted only if unchanged since read (a user created with that entry meanwhile rewrote it).
+    await mapLimit(orphans, 16, async (x) => {
       try {
         this.writeRoundTrips++;
-        await this.index.submitTransaction(batch.map((b) => b.action));
+        await this.table.deleteEntity(tenantId, x.rowKey, { etag: x.etag });
+      } catch (e) {
+        if (!isNotFound(e) && (e as { statusCode?: number }).statusCode !== 412) throw storageError(e, `remove an index entry of tenant ${tenantId}`);
+      }
+    });
+    return { entries: count, users };
+  }
+
+  /**
+   * Writes users with their index edits, packed into transactions of the tenant's partition (4 in flight). A
+   * transaction that fails (a user changed or appeared meanwhile, an entry to remove was already gone) is redone user
+   * by user from a fresh read. `ensureAll`: upsert every entry the user needs, not only those of changed values.
+   */
+  private async write(
+    tenantId: string,
+    items: ReadonlyArray<{ id: string; current: StoredPlatformUser | undefined; plan: Plan }>,
+    o: { ensureAll?: boolean } = {},
+  ): Promise<{ created: number; failed: Map<string, EntraSyncError> }> {
+    const failed = new Map<string, EntraSyncError>();
+    let created = 0;
+    const groups: Array<{ item: (typeof items)[number]; group: Group; create: boolean }> = [];
+    for (const item of items) {
+      const g = this.group(tenantId, item.current, item.plan, o.ensureAll ?? false);
+      if ("error" in g) failed.set(item.id, g.error);
+      else if (g.group.actions.length) groups.push({ item, group: g.group, create: g.create });
+    }
+    await mapLimit(pack(groups, (x) => x.group), 4, async (batch) => {
+      try {
+        this.writeRoundTrips++;
+        await this.table.submitTransaction(batch.flatMap((b) => b.group.actions));
+        for (const b of batch) if (b.create) created++;
       } catch {
-        await mapLimit(batch, 16, ({ value }) => {
-          const e = edits.get(value)!;
-          return this.editIndex(tenantId, attr, value, (ids) => [...new Set([...ids.filter((x) => !e.remove.has(x)), ...e.add])]);
+        await mapLimit(batch, 16, async ({ item }) => {
+          try {
+            if (await this.writeOne(tenantId, item, o.ensureAll ?? false)) created++;
+          } catch (e) {
+            failed.set(item.id, e instanceof EntraSyncError ? e : storageError(e, `write platform user ${item.id}`));
+          }
         });
       }
     });
+    return { created, failed };
   }
 
-  private async editIndex(tenantId: string, attr: LookupAttribute, value: string, edit: (ids: string[]) => string[]): Promise<void> {
-    const pk = indexPk(tenantId, attr);
-    const rk = encodeKey(value);
-    for (let attempt = 0; attempt < 10; attempt++) {
-      const row = await getOrUndefined<IndexEntity>(this.index, pk, rk);
-      const ids = row ? (JSON.parse(row.ids) as string[]) : [];
-      const next = edit(ids);
-      if (row && next.length === ids.length && next.every((x, i) => x === ids[i])) return;
+  /** One user alone, from a fresh read of the user and of the entries to remove; true if it was created. */
+  private async writeOne(tenantId: string, item: { id: string; plan: Plan }, ensureAll: boolean): Promise<boolean> {
+    let last: unknown;
+    for (let attempt = 0; attempt < 4; attempt++) {
+      const current = await this.get(tenantId, item.id);
+      const g = this.group(tenantId, current, item.plan, ensureAll);
+      if ("error" in g) throw g.error;
+      if (!g.group.actions.length) return false;
+      // Removing an entry that is not there would fail the transaction: keep only the removals that can happen.
+      const actions: TransactionAction[] = [];
+      for (const a of g.group.actions) {
+        if (a[0] === "delete" && !(await getOrUndefined(this.table, tenantId, a[1].rowKey as string))) continue;
+        actions.push(a);
+      }
       try {
-        if (!row) await this.index.createEntity({ partitionKey: pk, rowKey: rk, ids: JSON.stringify(next) });
-        else if (next.length === 0) await this.index.deleteEntity(pk, rk, { etag: row.etag });
-        else await this.index.updateEntity({ partitionKey: pk, rowKey: rk, ids: JSON.stringify(next) }, "Replace", { etag: row.etag });
-        return;
+        this.writeRoundTrips++;
+        await this.table.submitTransaction(actions);
+        return g.create;
       } catch (e) {
-        if (isConflict(e) || isPreconditionFailed(e)) continue;
-        throw storageError(e, `update the ${attr} index of tenant ${tenantId}`);
+        last = e;
       }
     }
-    throw new EntraSyncError("STORAGE_CONFLICT", `The ${attr} index of tenant ${tenantId} kept changing; try again.`);
+    throw storageError(last, `write platform user ${item.id} (it kept changing)`);
   }
+
+  private group(tenantId: string, current: StoredPlatformUser | undefined, plan: Plan, ensureAll: boolean): { group: Group; create: boolean } | { error: EntraSyncError } {
+    const p = plan(current);
+    if ("error" in p) return p;
+    if ("skip" in p) return { group: { id: current?.id ?? "", actions: [], bytes: 0 }, create: false };
+    const after = { ...p.after, tenantId };
+    const entity = toEntity(after);
+    const actions: TransactionAction[] = [p.create || !current ? ["create", entity as never] : ["update", entity as never, "Replace", { etag: current.etag }]];
+    const want = keysOf(after);
+    const had = current ? keysOf(current) : new Map<string, LookupAttribute>();
+    for (const k of want.keys()) if (ensureAll || !had.has(k)) actions.push(["upsert", { partitionKey: tenantId, rowKey: k }, "Replace"]);
+    for (const k of new Set([...had.keys(), ...(p.remove ?? [])])) if (!want.has(k)) actions.push(["delete", { partitionKey: tenantId, rowKey: k }]);
+    return { group: { id: after.id, actions, bytes: JSON.stringify(entity).length * 2 + actions.length * 1024 }, create: !current };
+  }
+}
+
+/** Packs groups into transactions: at most 100 entities and under 4 MiB each, a group never split, a user once. */
+function pack<T>(items: readonly T[], groupOf: (t: T) => Group): T[][] {
+  const out: T[][] = [];
+  let cur: T[] = [];
+  let n = 0;
+  let bytes = 0;
+  let ids = new Set<string>();
+  for (const it of items) {
+    const g = groupOf(it);
+    if (cur.length && (n + g.actions.length > TABLE_LIMITS.transactionEntities || bytes + g.bytes > TABLE_LIMITS.transactionBytes - 64 * 1024 || ids.has(g.id))) {
+      out.push(cur);
+      cur = [];
+      n = 0;
+      bytes = 0;
+      ids = new Set();
+    }
+    cur.push(it);
+    n += g.actions.length;
+    bytes += g.bytes;
+    ids.add(g.id);
+  }
+  if (cur.length) out.push(cur);
+  return out;
+}
+
+function stripEtag(u: StoredPlatformUser): PlatformUser {
+  const { etag: _etag, ...rest } = u;
+  return rest;
 }
 
 function applyChanges(user: PlatformUser, changes: PlatformUpdate["changes"]): PlatformUser {

@@ -17,6 +17,8 @@ export interface UpdateCounts {
   ambiguous: number;
   removed: number;
   failed: number;
+  /** Lookup index entries of the platform directory that disagreed with their users, found and fixed by a full run. */
+  indexRepaired?: number;
 }
 
 export interface ImmutableIdCounts {

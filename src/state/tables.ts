@@ -8,10 +8,8 @@ export const TABLES = {
   tenantState: "tenantstate",
   /** The connector space: last-seen Entra users per tenant. */
   connectorSpace: "connectorspace",
-  /** The platform directory (default adapter). */
+  /** The platform directory (default adapter): users and their lookup index entries, one partition per tenant. */
   platformUsers: "platformusers",
-  /** Lookup indexes of the platform directory (externalId, userName, email …). */
-  platformIndex: "platformindex",
   /** Alert intents and sends (exactly-once mail). */
   alerts: "alerts",
   /** Immutable ID sync plans (PartitionKey tenant id + run id, RowKey position in the plan). */

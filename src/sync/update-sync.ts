@@ -123,6 +123,7 @@ export async function runUpdateSync(deps: UpdateSyncDeps, tenant: Tenant, report
         if (o.dryRun) report.notices.push("A dry run does not check for users that a full read no longer returns (they are found by the next real full run).");
         else await sweepUnseen(deps, tenant, report, roundStartedAt, await lookupFor());
       }
+      if (round === "initial") await repairDirectoryIndex(deps, tenant, report, o.dryRun);
       return { completed: true };
     }
     link = page.nextLink;
@@ -237,6 +238,32 @@ async function sweepUnseen(deps: UpdateSyncDeps, tenant: Tenant, report: RunRepo
   const [result] = await Promise.all([deps.directory.applyUpdates(tenant.tenantId, updates), deps.connector.putMany(tenant.tenantId, gone)]);
   lookup.invalidate(updates.map((u) => u.user.id));
   reportFailedUpdates(report, result);
+}
+
+/**
+ * Every full round ends by checking the platform directory's lookup index against its users (entries missing or
+ * pointing at a value the user no longer has): found entries are fixed, counted and reported. Incremental runs find
+ * users through the index, so drift left there would silently drop their changes.
+ */
+async function repairDirectoryIndex(deps: UpdateSyncDeps, tenant: Tenant, report: RunReport, dryRun: boolean): Promise<void> {
+  if (!deps.directory.repairIndex) return;
+  try {
+    const r = await deps.directory.repairIndex(tenant.tenantId, { dryRun });
+    report.update.indexRepaired = (report.update.indexRepaired ?? 0) + (dryRun ? 0 : r.entries);
+    if (r.entries === 0) return;
+    deps.log.warn("platform directory index disagreed with its users", { tenantId: tenant.tenantId, runId: report.runId, entries: r.entries });
+    addError(
+      report,
+      "DIRECTORY_INDEX_DRIFT",
+      dryRun
+        ? `${r.entries} lookup index entr${r.entries === 1 ? "y disagrees" : "ies disagree"} with the platform users listed; a real full run fixes them.`
+        : `${r.entries} lookup index entr${r.entries === 1 ? "y" : "ies"} disagreed with the platform users listed and ${r.entries === 1 ? "was" : "were"} fixed (a user stored without its entry is not found by incremental runs). If this repeats, something else writes the platform directory's table.`,
+      r.users,
+    );
+  } catch (e) {
+    const err = toEntraSyncError(e);
+    addError(report, err.code, `The platform directory's lookup index could not be checked (the next full run tries again): ${err.message}`);
+  }
 }
 
 /** Failed platform writes: counted and reported; delta will not bring these users again until they change. */
