@@ -55,6 +55,8 @@ export interface LocalHost extends HttpHost {
 
 /** The smallest wait between polls (the host starts at 100 ms too). */
 const MIN_POLL_MS = 100;
+/** The longest idle wait between polls locally, so that a run started by hand is picked up within seconds. */
+const LOCAL_MAX_POLL_MS = 2000;
 /** How long a taken message stays invisible to other receivers; renewed at half-time while its handler works. */
 const PROCESSING_VISIBILITY_S = 600;
 
@@ -293,7 +295,8 @@ export async function startLocalHost(o: LocalHostOptions = {}): Promise<LocalHos
   const settings = o.appSettings ?? process.env;
   const log = o.log ?? (() => undefined);
   const hostJson: unknown = JSON.parse(readFileSync(o.hostJsonPath ?? path.resolve(import.meta.dirname, "../host.json"), "utf8"));
-  const queueOptions = queueOptionsFromHostJson(hostJson, o.queues);
+  // Idle queues are polled at least every 2 s here (the host backs off to maxPollingInterval, default 1 minute).
+  const queueOptions = queueOptionsFromHostJson(hostJson, { maxPollingIntervalMs: LOCAL_MAX_POLL_MS, ...o.queues });
   const regs = await loadFunctionRegistrations();
 
   // Resolve everything first, so that a missing setting fails the start (as the host's indexing does), not later.

@@ -23,6 +23,7 @@ describe("the local HTTP host (npm run stack)", () => {
       [
         "GET /api/health (anonymous)",
         "GET /api/tenants (function)",
+        "GET /api/tenants/{tenantId}/check (function)",
         "GET /api/tenants/{tenantId}/runs (function)",
         "GET /api/tenants/{tenantId}/runs/{runId} (function)",
         "GET /api/tenants/{tenantId}/runs/{runId}/plan (function)",

@@ -2,7 +2,7 @@ import { TableClient } from "@azure/data-tables";
 import { QueueClient } from "@azure/storage-queue";
 import { fetch } from "undici";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { startLocalHost, type LocalHost, type LocalHostOptions } from "../../dev/local-host.js";
+import { nextOccurrence, queueOptionsFromHostJson, resolveSettings, startLocalHost, type LocalHost, type LocalHostOptions } from "../../dev/local-host.js";
 import { functionsHostSettings } from "../../dev/stack.js";
 import { provideApp } from "../../src/functions/app.js";
 import { LeaseStore } from "../../src/runs/lease.js";
@@ -116,5 +116,28 @@ describe("the local host (npm run stack): queue and timer triggers", () => {
       return r && r.trigger === "schedule" && TERMINAL.includes(r.status) ? r : undefined;
     });
     expect(report.status).toBe("succeeded");
+  });
+});
+
+describe("the local host's reading of host.json and schedules", () => {
+  it("takes extensions.queues from host.json, with the host's defaults for what it leaves out", () => {
+    expect(queueOptionsFromHostJson({})).toMatchObject({ batchSize: 16, newBatchThreshold: 8, maxDequeueCount: 5, visibilityTimeoutMs: 0, messageEncoding: "base64" });
+    expect(queueOptionsFromHostJson({ extensions: { queues: { batchSize: 4, newBatchThreshold: 2, maxDequeueCount: 3, visibilityTimeout: "00:00:30", messageEncoding: "none" } } })).toMatchObject({
+      batchSize: 4,
+      newBatchThreshold: 2,
+      maxDequeueCount: 3,
+      visibilityTimeoutMs: 30_000,
+      messageEncoding: "none",
+    });
+    expect(() => queueOptionsFromHostJson({ extensions: { queues: { batchSize: 64 } } })).toThrow(/batchSize/);
+  });
+
+  it("reads six-field NCRONTAB (seconds first) in UTC and resolves %NAME% from the app settings", () => {
+    expect(nextOccurrence("0 */5 * * * *", new Date("2026-03-01T10:02:30Z")).toISOString()).toBe("2026-03-01T10:05:00.000Z");
+    expect(nextOccurrence("0 0 6 * * *", new Date("2026-03-01T06:00:00Z")).toISOString()).toBe("2026-03-02T06:00:00.000Z");
+    expect(nextOccurrence("*/2 * * * * *", new Date("2026-03-01T10:00:01Z")).toISOString()).toBe("2026-03-01T10:00:02.000Z");
+    expect(() => nextOccurrence("*/5 * * * *", new Date())).toThrow(/six fields/);
+    expect(resolveSettings("%A% and %B%", { A: "1", B: "2" }, "f")).toBe("1 and 2");
+    expect(() => resolveSettings("%MISSING%", {}, "f")).toThrow(/%MISSING%/);
   });
 });
