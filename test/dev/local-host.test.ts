@@ -96,6 +96,8 @@ describe("the local host (npm run stack): queue and timer triggers", () => {
     });
     expect(report.status).toBe("failed");
     expect(report.failure?.code).toBe("RUN_POISONED");
+    // The poison message is a new message with its own dequeueCount (1): it says nothing of the failed attempts.
+    expect(report.failure?.message).not.toMatch(/failed 1 times/);
     expect(lines.filter((l) => l.startsWith("[syncWorker] failed on message"))).toHaveLength(5);
     expect(lines.some((l) => l.includes(`moved to ${QUEUES.syncJobsPoison} after 5 failed attempts`))).toBe(true);
     // Both queues end empty: the poison handler's message was deleted once it succeeded.
