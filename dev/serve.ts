@@ -1,6 +1,7 @@
 /**
  * `npm run stack`: starts Azurite and the simulator in the foreground with a demo school already registered, and
- * serves the HTTP functions of `src/functions/` on 127.0.0.1 (dev/http-host.ts) with a function key made at start.
+ * runs the functions of `src/functions/` as the Functions host would (dev/local-host.ts): HTTP on 127.0.0.1 with a
+ * function key made at start, the queue triggers polling Azurite, the timers on their schedules.
  * Writes local.settings.json (Functions host) and .local/stack.env (shell) with this stack's settings, the API's URL
  * and key, and stops everything on Ctrl+C.
  */
@@ -8,7 +9,7 @@ import { writeFileSync } from "node:fs";
 import path from "node:path";
 import { provideApp } from "../src/functions/app.js";
 import { onboardDemoSchool } from "./demo/onboard.js";
-import { startHttpHost } from "./http-host.js";
+import { startLocalHost } from "./local-host.js";
 import { functionsHostSettings, startLocalStack } from "./stack.js";
 
 const size = Number(process.argv.find((a) => a.startsWith("--size="))?.slice(7) ?? 200);
@@ -17,9 +18,11 @@ const stack = await startLocalStack({ workDir: path.resolve(".local") });
 const { tenant, demo } = await onboardDemoSchool(stack, { size, seed: 7 });
 const tenantId = tenant.tenantId;
 provideApp(stack.app);
-const api = await startHttpHost({ port, log: (l) => process.stdout.write(`${l}\n`) });
+// The host resolves %SYNC_SCHEDULE% and the other names from its app settings: the stack's, or this shell's.
+const hostSettings = { ...functionsHostSettings(stack), ...pickDefined(process.env, ["SYNC_SCHEDULE", "SECRET_CHECK_SCHEDULE"]) };
+const api = await startLocalHost({ port, appSettings: hostSettings, log: (l) => process.stdout.write(`${l}\n`) });
 
-writeFileSync("local.settings.json", JSON.stringify({ IsEncrypted: false, Values: functionsHostSettings(stack) }, null, 2));
+writeFileSync("local.settings.json", JSON.stringify({ IsEncrypted: false, Values: hostSettings }, null, 2));
 const envFile = path.resolve(".local/stack.env");
 const shellEnv = { ...stack.env, NODE_EXTRA_CA_CERTS: stack.caFile, ENTRA_SYNC_API_URL: api.url, ENTRA_SYNC_FUNCTION_KEY: api.functionKey };
 writeFileSync(envFile, Object.entries(shellEnv).map(([k, v]) => `export ${k}='${v}'`).join("\n") + "\n");
@@ -29,18 +32,25 @@ process.stdout.write(
     `Demo school "${demo.schoolName}" registered as tenant ${tenantId} (${size} users).`,
     `HTTP functions on ${api.url}/api/ (${api.routes.length}):`,
     ...api.routes.map((r) => `  ${r}`),
+    `Queue and timer functions (${api.triggers.length}):`,
+    ...api.triggers.map((t) => `  ${t}`),
     `ENTRA_SYNC_API_URL=${api.url}`,
     `ENTRA_SYNC_FUNCTION_KEY=${api.functionKey}`,
     `Wrote local.settings.json (for func start) and ${envFile}.`,
     `In another terminal:`,
     `  source ${envFile}`,
     `  curl -s -X POST -H "x-functions-key: $ENTRA_SYNC_FUNCTION_KEY" "$ENTRA_SYNC_API_URL/api/tenants/${tenantId}/runs"`,
-    `  npm run cli -- status            # or: npm run cli -- run --tenant ${tenantId}`,
-    `A run queued through the API waits for the syncWorker function, which only the Functions host (func start) runs; the CLI's run works one in its own process.`,
+    `  curl -s -H "x-functions-key: $ENTRA_SYNC_FUNCTION_KEY" "$ENTRA_SYNC_API_URL/api/tenants/${tenantId}/runs/<runId>"   # queued → running → succeeded`,
+    `  npm run cli -- status`,
+    `syncWorker works a queued run from the sync-jobs queue here, as the Functions host would.`,
     `Simulator control API: POST ${stack.sim.baseUrl}/_control/<method> {"args":[…]} (see dev/simulator/README.md).`,
     `Ctrl+C stops everything.`,
   ].join("\n") + "\n",
 );
+function pickDefined(env: NodeJS.ProcessEnv, names: readonly string[]): Record<string, string> {
+  return Object.fromEntries(names.flatMap((n) => (env[n] ? [[n, env[n]]] : [])));
+}
+
 const stop = async () => {
   await api.close();
   await stack.stop();

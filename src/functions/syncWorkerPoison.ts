@@ -14,8 +14,9 @@ export async function syncWorkerPoisonHandler(message: unknown, context: Invocat
     context.error(`syncWorkerPoison: dropped a malformed poison message: ${toEntraSyncError(e).message}`);
     return;
   }
-  const dequeueCount = typeof context.triggerMetadata?.dequeueCount === "number" ? context.triggerMetadata.dequeueCount : undefined;
-  const r = await failPoisonedJob(getApp(), job, dequeueCount);
+  // Not context.triggerMetadata.dequeueCount: the host copies the job into the poison queue as a new message, whose
+  // count is its own (1 on first delivery), not the worker's failed attempts.
+  const r = await failPoisonedJob(getApp(), job);
   context.log(`syncWorkerPoison: run ${job.runId} of ${job.tenantId}: ${r?.status ?? "not found"}`);
 }
 
