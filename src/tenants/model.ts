@@ -18,7 +18,7 @@ export interface LinkingConfig {
   platform: "userName" | "email";
 }
 
-/** Immutable ID sync settings of a tenant (issue: Immutable ID sync). */
+/** Immutable ID sync settings of a tenant. */
 export interface ImmutableIdConfig {
   mode: "off" | "preview" | "on";
   /** Platform attribute the value is taken from. */
