@@ -20,6 +20,7 @@ import { describe, expect, it } from "vitest";
 import { changeUsers, generateDemoTenant, type DemoTenant } from "../../dev/demo/generate.js";
 import { onboardSimTenant } from "../../dev/demo/onboard.js";
 import type { LocalStack } from "../../dev/stack.js";
+import { prng as rng } from "../../dev/simulator/util.js";
 import { runCli } from "../../src/cli/main.js";
 import type { PlatformUser } from "../../src/directory/types.js";
 import type { RunReport } from "../../src/runs/report.js";
@@ -35,17 +36,6 @@ const crashedOf = useLocalStack({ simulator: { pageSize: 20 }, workDir: ".local/
 const twinOf = useLocalStack({ simulator: { pageSize: 20 }, workDir: ".local/test-crash-b" });
 const WRITE_BUDGET = { writes: 3000, windowMs: 150_000 };
 
-/** mulberry32: small, seeded, the same on every machine. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 // Table requests of this process, per Azurite port: how many a step costs the twin sets the range of kill points.
 const requestsByPort = new Map<string, number>();
