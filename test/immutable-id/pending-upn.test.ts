@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import type { ImmutableIdConfig } from "../../src/tenants/model.js";
 import { useLocalStack } from "../support/stack.js";
-import { b64, leaveOnTemporaryUpn, run, tenantWith } from "./helpers.js";
+import { b64, immutableStep, leaveOnTemporaryUpn, run, tenantWith } from "./helpers.js";
 
 const stack = useLocalStack();
 
@@ -39,15 +39,23 @@ describe("a UPN left on the temporary domain by an unfinished switchUpn", () => 
     expect(report.immutableId?.planned).toBe(2); // the two others; Dan is done
   });
 
-  it("is put back alone when the value the move was for is no longer free", async () => {
+  it("stays recorded and reported while the value the move was for is taken, and is finished once it is free", async () => {
     const { s, tenant, id } = await federatedUser({ mode: "preview" }, 1);
     const other = s.sim.control.listUsers(tenant.tenantId).find((u) => u.id !== id)!;
     s.sim.control.updateUser(tenant.tenantId, other.id, { onPremisesImmutableId: b64("p-dan") });
     const report = await run(s, tenant.tenantId, { only: ["immutableId"] });
-    const dan = s.sim.control.getUser(tenant.tenantId, id)!;
-    expect(dan.userPrincipalName).toBe("dan@skolan.se");
-    expect(dan.onPremisesImmutableId).toBeNull();
-    expect(report.errors.map((e) => e.code)).not.toContain("IMMUTABLE_ID_UPN_RESTORE_FAILED");
+    // Entra puts a user into a federated domain only with an ImmutableId: the UPN cannot go back alone
+    expect(s.sim.control.getUser(tenant.tenantId, id)).toMatchObject({ userPrincipalName: "dan@school.onmicrosoft.com", onPremisesImmutableId: null });
+    const stuck = report.errors.find((e) => e.code === "IMMUTABLE_ID_UPN_RESTORE_FAILED")!;
+    expect(stuck.users).toEqual([id]);
+    for (const part of ["dan@school.onmicrosoft.com", "dan@skolan.se", "together with an ImmutableId"]) expect(stuck.message).toContain(part);
+    expect(s.sim.control.stats().writes).toBe(0); // the refused PATCH changed nothing
+    expect((await s.app.connector.get(tenant.tenantId, id))?.upnSwitch?.value).toBe(b64("p-dan"));
+
+    s.sim.control.updateUser(tenant.tenantId, other.id, { onPremisesImmutableId: null });
+    const next = await run(s, tenant.tenantId, { only: ["immutableId"] });
+    expect(s.sim.control.getUser(tenant.tenantId, id)).toMatchObject({ userPrincipalName: "dan@skolan.se", onPremisesImmutableId: b64("p-dan") });
+    expect(next.errors.map((e) => e.code)).not.toContain("IMMUTABLE_ID_UPN_RESTORE_FAILED");
     expect((await s.app.connector.get(tenant.tenantId, id))?.upnSwitch).toBeUndefined();
   });
 
@@ -91,9 +99,17 @@ describe("a UPN left on the temporary domain by an unfinished switchUpn", () => 
     const users = [{ id, userPrincipalName: "eva@skolan.se" }, { id: holder, userPrincipalName: "holder@school.onmicrosoft.com" }];
     const { tenant } = await tenantWith(s, { users, platformUsers: [{ id: "p-eva", tenantId: "x", externalId: id }], federatedDomains: ["skolan.se"], immutableId: { federatedDomains: "switchUpn" } });
     await run(s, tenant.tenantId, { only: ["update"] });
-    // Entra refuses the second step (the value is taken behind the connector space's back): the move's record stays.
-    s.sim.control.updateUser(tenant.tenantId, holder, { onPremisesImmutableId: b64("p-eva") });
-    await run(s, tenant.tenantId, { only: ["immutableId"] });
+    // Entra refuses the second step (the value is taken between the steps): the move's record stays.
+    let recorded: unknown;
+    await immutableStep(s, tenant, {
+      hooks: {
+        afterMove: async () => {
+          recorded = (await s.app.connector.get(tenant.tenantId, id))?.upnSwitch;
+          s.sim.control.updateUser(tenant.tenantId, holder, { onPremisesImmutableId: b64("p-eva") });
+        },
+      },
+    });
+    expect(recorded).toMatchObject({ original: "eva@skolan.se", temporary: "eva@school.onmicrosoft.com", value: b64("p-eva") });
     expect((await s.app.connector.get(tenant.tenantId, id))?.upnSwitch).toMatchObject({ original: "eva@skolan.se", temporary: "eva@school.onmicrosoft.com", value: b64("p-eva") });
   });
 });
