@@ -29,6 +29,8 @@ export interface AlertContent {
   permission?: string | undefined;
   /** Where the tenant's admin grants admin consent (cause MISSING_PERMISSION). */
   consentUrl?: string | undefined;
+  /** What happened, one line per case, as the run reported it (cause IMMUTABLE_ID_UPN_RESTORE_FAILED: user and UPNs). */
+  details?: string[] | undefined;
   /** The tenant has no admin addresses: the mail goes to the operators only and says so. */
   noAdmins?: boolean;
 }
@@ -156,6 +158,16 @@ const T = {
             "Choose Grant admin consent for your organisation and confirm (or open the admin consent link above as a Global Administrator). The Status column must show Granted.",
           ],
         },
+        IMMUTABLE_ID_UPN_RESTORE_FAILED: {
+          subject: (c: AlertContent) => `Action needed: users of ${c.schoolName} are left on a temporary sign-in name`,
+          lead: (c: AlertContent) => `To give users of ${c.schoolName} in a federated domain their ImmutableId, the platform moves each one's user name (UPN) to the tenant's onmicrosoft.com domain and back. For the users below, Microsoft Entra refused the step back, so they are on the onmicrosoft.com name and cannot sign in through your federated domain.`,
+          why: "Microsoft Entra moves a user into a federated domain only together with an ImmutableId, so the name cannot simply be put back. The platform tries again at every synchronisation.",
+          renew: false,
+          steps: [
+            "Either resolve what Entra refused (below; most often another user already holds the ImmutableId) and let the next synchronisation finish the move,",
+            "or put each user's name back yourself together with an ImmutableId in the same change (Microsoft Graph PowerShell: Update-MgUser -UserId <id> -UserPrincipalName <original name> -OnPremisesImmutableId <value>).",
+          ],
+        },
         AUTH_APP_DISABLED: {
           why: "The app is disabled for sign-in in your tenant.",
           renew: false,
@@ -265,6 +277,16 @@ const T = {
             "Välj Bevilja administratörsmedgivande för organisationen och bekräfta (eller öppna länken för administratörsmedgivande ovan som global administratör). Kolumnen Status ska visa Beviljat.",
           ],
         },
+        IMMUTABLE_ID_UPN_RESTORE_FAILED: {
+          subject: (c: AlertContent) => `Åtgärd krävs: användare i ${c.schoolName} har kvar ett tillfälligt inloggningsnamn`,
+          lead: (c: AlertContent) => `För att ge användare i ${c.schoolName} i en federerad domän deras ImmutableId flyttar plattformen användarnamnet (UPN) till klientorganisationens onmicrosoft.com-domän och tillbaka. För användarna nedan vägrade Microsoft Entra flytten tillbaka, så de har kvar onmicrosoft.com-namnet och kan inte logga in via er federerade domän.`,
+          why: "Microsoft Entra flyttar en användare till en federerad domän bara tillsammans med ett ImmutableId, så namnet kan inte bara sättas tillbaka. Plattformen försöker igen vid varje synkronisering.",
+          renew: false,
+          steps: [
+            "Antingen åtgärdar ni det Entra vägrade (nedan; oftast har en annan användare redan samma ImmutableId) och låter nästa synkronisering slutföra flytten,",
+            "eller sätter ni själva tillbaka varje användares namn tillsammans med ett ImmutableId i samma ändring (Microsoft Graph PowerShell: Update-MgUser -UserId <id> -UserPrincipalName <ursprungligt namn> -OnPremisesImmutableId <värde>).",
+          ],
+        },
         AUTH_APP_DISABLED: {
           why: "Appen är inaktiverad för inloggning i er klientorganisation.",
           renew: false,
@@ -292,7 +314,7 @@ const T = {
 };
 
 /** The auth failure codes that get a mail of their own (anything else auth-related gets the generic text). */
-export const AUTH_ALERT_CAUSES = ["AUTH_SECRET_EXPIRED", "AUTH_SECRET_INVALID", "AUTH_APP_NOT_FOUND", "AUTH_CONSENT_MISSING", "AUTH_APP_DISABLED", "AUTH_TENANT_NOT_FOUND", "AUTH_FAILED", "MISSING_PERMISSION"] as const;
+export const AUTH_ALERT_CAUSES = ["AUTH_SECRET_EXPIRED", "AUTH_SECRET_INVALID", "AUTH_APP_NOT_FOUND", "AUTH_CONSENT_MISSING", "AUTH_APP_DISABLED", "AUTH_TENANT_NOT_FOUND", "AUTH_FAILED", "MISSING_PERMISSION", "IMMUTABLE_ID_UPN_RESTORE_FAILED"] as const;
 
 function build(c: AlertContent): Doc {
   const t = T[c.locale];
@@ -325,7 +347,7 @@ function build(c: AlertContent): Doc {
       if (c.consentUrl) facts.push([t.consentUrl, c.consentUrl]);
       if (date) facts.push([t.expires, date]);
       const steps = cause.renew ? t.renew(c.clientId) : cause.steps;
-      return { ...base, subject: (cause.subject ?? t.failure.subject)(c), intro: [(cause.lead ?? t.failure.lead)(c), cause.why], stepsTitle: cause.renew ? t.renewTitle : t.failure.stepsTitle, steps, outro: [t.failure.after, ...t.outro] };
+      return { ...base, subject: (cause.subject ?? t.failure.subject)(c), intro: [(cause.lead ?? t.failure.lead)(c), cause.why, ...(c.details ?? [])], stepsTitle: cause.renew ? t.renewTitle : t.failure.stepsTitle, steps, outro: [t.failure.after, ...t.outro] };
     }
   }
 }
