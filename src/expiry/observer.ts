@@ -45,7 +45,7 @@ export interface ObserverOutcome {
 
 export async function afterRun(deps: ExpiryDeps, report: RunReport, tenant: Tenant | undefined): Promise<ObserverOutcome> {
   if (!tenant) return { alerts: [] };
-  if (report.status === "failed") return { alerts: await onAuthFailure(deps, report.failure?.code, tenant) };
+  if (report.status === "failed") return { alerts: await onAuthFailure(deps, report.failure?.code, tenant, report.failure?.message) };
   if (report.status !== "succeeded" && report.status !== "partial") return { alerts: [] };
   // A missing permission does not fail the run (the rest of it works) but is mailed like a consent problem; it counts
   // as resolved only after a run whose Immutable ID step got past the domains.
@@ -67,7 +67,7 @@ async function onAuthFailure(deps: ExpiryDeps, code: string | undefined, tenant:
   if (!open[code]) await deps.alertIntents.setState(tenant.tenantId, OPEN_AUTH, { ...open, [code]: now.toISOString() });
   const facts = await deps.secretFacts.get(tenant.tenantId);
   const expiresOn = code === "AUTH_SECRET_EXPIRED" && facts?.expiresOn ? new Date(facts.expiresOn) : undefined;
-  const permission = code === "MISSING_PERMISSION" ? permissionNamedIn(message ?? "") : undefined;
+  const permission = code === "MISSING_PERMISSION" || code === "AUTH_CONSENT_MISSING" ? permissionNamedIn(message ?? "") : undefined;
   const extra = permission ? { permission, consentUrl: adminConsentUrl(tenant) } : {};
   return [await deliverAlert(deps, tenant, `authFailure:${code}:${utcDay(now)}`, { kind: "authFailure", cause: code, expiresOn, ...extra, ...(details ? { details } : {}) })];
 }

@@ -93,7 +93,7 @@ export async function runImmutableIdSync(deps: ImmutableIdDeps, tenant: Tenant, 
     report.notices.push("Immutable ID sync is off for this tenant: nothing planned or written (entra-sync tenant update … --immutable-id-mode preview).");
     return { completed: true };
   }
-  const ref = { tenantId: tenant.tenantId, clientId: tenant.clientId };
+  const ref = { tenantId: tenant.tenantId, clientId: tenant.clientId, cloud: tenant.cloud };
   let domains: TenantDomains;
   try {
     domains = await readDomains(o.graph);
@@ -200,7 +200,7 @@ async function restoreUnfinishedUpnSwitches(deps: ImmutableIdDeps, tenant: Tenan
   const cleared = new Map<string, ConnectorRow>();
   const failed = new Set<string>();
   if (rows.length === 0) return { cleared, failed };
-  const ref = { tenantId: tenant.tenantId, clientId: tenant.clientId };
+  const ref = { tenantId: tenant.tenantId, clientId: tenant.clientId, cloud: tenant.cloud };
   const batchOptions = { client: o.graph, tenant: ref, counters: o.counters };
   const budget = budgetFor(deps, tenant, o);
   const wouldRestore: string[] = [];

@@ -9,6 +9,7 @@ import type { ConnectorRow } from "../connector/space.js";
 import { EntraSyncError } from "../errors.js";
 import type { GraphCounters } from "../graph/client.js";
 import type { TenantRef } from "../graph/errors.js";
+import { missingPermissionAdvice } from "../graph/permissions.js";
 import { chunk } from "../util/concurrency.js";
 import { BATCH_SIZE, executeBatch, type BatchAnswer, type BatchOptions, type BatchRequest } from "./batch.js";
 import { upnDomain, type PlannedUser, type SkipReason, type TenantDomains } from "./planner.js";
@@ -146,7 +147,7 @@ export async function writeImmutableIds(users: readonly PlannedUser[], o: Writer
     // privileged users: stop the run with advice instead of marking everyone privileged.
     const all403 = [...answers.values()].every((a) => a.status === 403);
     if (all403 && answers.size >= 10 && out.written === 0)
-      throw new EntraSyncError("AUTH_CONSENT_MISSING", `Graph refused every ImmutableId write in tenant ${o.tenant.tenantId} (403 Authorization_RequestDenied). Ask the customer's admin to grant admin consent for the application permission User.ReadWrite.All to app ${o.tenant.clientId}.`, { retryable: false });
+      throw new EntraSyncError("AUTH_CONSENT_MISSING", `Graph refused every ImmutableId write in tenant ${o.tenant.tenantId} (403 Authorization_RequestDenied): writing onPremisesImmutableId needs the Microsoft Graph application permission User.ReadWrite.All. ${o.tenant.cloud ? missingPermissionAdvice({ ...o.tenant, cloud: o.tenant.cloud }, "User.ReadWrite.All") : `Ask the customer's admin to grant it to app ${o.tenant.clientId}.`}`, { retryable: false });
     return answers;
   };
 

@@ -25,9 +25,9 @@ export interface AlertContent {
   mismatchDays?: number | undefined;
   /** The error code of an auth failure (authFailure/authFixed). */
   cause?: string | undefined;
-  /** The Graph application permission the app lacks (cause MISSING_PERMISSION). */
+  /** The Graph application permission the app lacks (causes MISSING_PERMISSION, AUTH_CONSENT_MISSING). */
   permission?: string | undefined;
-  /** Where the tenant's admin grants admin consent (cause MISSING_PERMISSION). */
+  /** Where the tenant's admin grants admin consent (causes MISSING_PERMISSION, AUTH_CONSENT_MISSING). */
   consentUrl?: string | undefined;
   /** What happened, one line per case, as the run reported it (cause IMMUTABLE_ID_UPN_RESTORE_FAILED: user and UPNs). */
   details?: string[] | undefined;
@@ -143,8 +143,8 @@ const T = {
           renew: false,
           steps: [
             `In the Microsoft Entra admin center (${ADMIN_CENTER}) go to Identity → Applications → App registrations → All applications and open the app with the Application (client) ID above.`,
-            "Open API permissions. Make sure Microsoft Graph User.ReadWrite.All (or User.Read.All, if the platform only reads) is listed as an Application permission; add it if not.",
-            "Choose Grant admin consent for your organisation and confirm. The Status column must show Granted.",
+            "Open API permissions. Make sure the Microsoft Graph permission named above (Missing permission) is listed as an Application permission; add it if not (Add a permission → Microsoft Graph → Application permissions).",
+            "Choose Grant admin consent for your organisation and confirm (or open the admin consent link above as a Global Administrator). The Status column must show Granted.",
           ],
         },
         MISSING_PERMISSION: {
@@ -262,8 +262,8 @@ const T = {
           renew: false,
           steps: [
             `I administrationscentret för Microsoft Entra (${ADMIN_CENTER}), gå till Identitet → Program → Appregistreringar → Alla program och öppna appen med program-ID (klient-ID) enligt ovan.`,
-            "Öppna API-behörigheter. Kontrollera att Microsoft Graph User.ReadWrite.All (eller User.Read.All om plattformen bara läser) finns som programbehörighet (Application); lägg annars till den.",
-            "Välj Bevilja administratörsmedgivande för organisationen och bekräfta. Kolumnen Status ska visa Beviljat.",
+            "Öppna API-behörigheter. Kontrollera att Microsoft Graph-behörigheten som anges ovan (Behörighet som saknas) finns som programbehörighet (Application); lägg annars till den (Lägg till en behörighet → Microsoft Graph → Programbehörigheter).",
+            "Välj Bevilja administratörsmedgivande för organisationen och bekräfta (eller öppna länken för administratörsmedgivande ovan som global administratör). Kolumnen Status ska visa Beviljat.",
           ],
         },
         MISSING_PERMISSION: {
