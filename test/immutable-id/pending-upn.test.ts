@@ -1,5 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { describe, expect, it } from "vitest";
+import { getRunPlan } from "../../src/immutable-id/plan.js";
 import type { ImmutableIdConfig } from "../../src/tenants/model.js";
 import { useLocalStack } from "../support/stack.js";
 import { b64, immutableStep, leaveOnTemporaryUpn, run, tenantWith } from "./helpers.js";
@@ -111,5 +112,37 @@ describe("a UPN left on the temporary domain by an unfinished switchUpn", () => 
     });
     expect(recorded).toMatchObject({ original: "eva@skolan.se", temporary: "eva@school.onmicrosoft.com", value: b64("p-eva") });
     expect((await s.app.connector.get(tenant.tenantId, id))?.upnSwitch).toMatchObject({ original: "eva@skolan.se", temporary: "eva@school.onmicrosoft.com", value: b64("p-eva") });
+  });
+
+  it("holds its value: no other user is planned with it meanwhile", async () => {
+    const s = stack();
+    const id = randomUUID();
+    const eve = randomUUID();
+    const users = [{ id, userPrincipalName: "dan@skolan.se" }, { id: eve, userPrincipalName: "eve@school.onmicrosoft.com" }];
+    const platformUsers = [{ id: "p-dan", tenantId: "x", externalId: id }, { id: "p-eve", tenantId: "x", externalId: eve }];
+    const { tenant } = await tenantWith(s, { users, platformUsers, federatedDomains: ["skolan.se"], immutableId: { federatedDomains: "switchUpn" } });
+    await run(s, tenant.tenantId, { only: ["update"] });
+    // a move recorded for Dan with the value Eve's platform user now gives
+    await leaveOnTemporaryUpn(s, tenant.tenantId, id, { original: "dan@skolan.se", temporary: "dan@school.onmicrosoft.com", value: b64("p-eve") });
+    const report = await run(s, tenant.tenantId, { only: ["immutableId"], dryRun: true });
+    expect(report.immutableId?.skipped.duplicateValue).toBe(1);
+    const plan = await getRunPlan(s.app, tenant.tenantId, report.immutableId!.plan!.runId);
+    expect(plan.map((e) => e.entraId)).not.toContain(eve);
+  });
+});
+
+describe("switchUpn's two steps", () => {
+  it("take their writes from the budget before the UPN moves", async () => {
+    const s = stack();
+    const ids = [randomUUID(), randomUUID()];
+    const users = ids.map((id, i) => ({ id, userPrincipalName: `u${i}@skolan.se` }));
+    const { tenant } = await tenantWith(s, { users, platformUsers: ids.map((id, i) => ({ id: `p-${i}`, tenantId: "x", externalId: id })), federatedDomains: ["skolan.se"], immutableId: { federatedDomains: "switchUpn" } });
+    await run(s, tenant.tenantId, { only: ["update"] });
+    const takes: Array<{ n: number; patchesBefore: number }> = [];
+    const patches = () => s.sim.control.requestLog().filter((e) => e.method === "PATCH").length;
+    s.sim.control.resetStats();
+    await immutableStep(s, tenant, { writeBudget: { take: async (n) => void takes.push({ n, patchesBefore: patches() }) } });
+    for (const id of ids) expect(s.sim.control.getUser(tenant.tenantId, id)?.onPremisesImmutableId).toBeTruthy();
+    expect(takes).toEqual([{ n: 4, patchesBefore: 0 }]);
   });
 });
