@@ -145,4 +145,19 @@ describe("switchUpn's two steps", () => {
     for (const id of ids) expect(s.sim.control.getUser(tenant.tenantId, id)?.onPremisesImmutableId).toBeTruthy();
     expect(takes).toEqual([{ n: 4, patchesBefore: 0 }]);
   });
+
+  it("are not begun when the temporary UPN is taken in Entra (nothing sent, nothing recorded)", async () => {
+    const s = stack();
+    const id = randomUUID();
+    const users = [{ id, userPrincipalName: "ulf@skolan.se" }];
+    const { tenant } = await tenantWith(s, { users, platformUsers: [{ id: "p-ulf", tenantId: "x", externalId: id }], federatedDomains: ["skolan.se"], immutableId: { federatedDomains: "switchUpn" } });
+    await run(s, tenant.tenantId, { only: ["update"] });
+    s.sim.control.addUsers(tenant.tenantId, [{ userPrincipalName: "ulf@school.onmicrosoft.com" }]); // unknown to the connector space
+    s.sim.control.resetStats();
+    const report = await run(s, tenant.tenantId, { only: ["immutableId"] });
+    expect(report.immutableId?.failed).toEqual({ upnSwitchFailed: 1 });
+    expect(s.sim.control.requestLog().filter((e) => e.method === "PATCH" && e.path.includes(id))).toEqual([]);
+    expect(s.sim.control.getUser(tenant.tenantId, id)?.userPrincipalName).toBe("ulf@skolan.se");
+    expect((await s.app.connector.get(tenant.tenantId, id))?.upnSwitch).toBeUndefined();
+  });
 });
