@@ -145,8 +145,9 @@ export async function writeImmutableIds(users: readonly PlannedUser[], o: Writer
     const answers = await executeBatch(reqs.map((r): BatchRequest => ({ id: r.id, method: "PATCH", url: userUrl(r.userId), body: r.body })), { ...base, budget: counting, verify: verifier(expected) });
     // A whole group refused with 403 before anything was written is the app lacking User.ReadWrite.All, not
     // privileged users: stop the run with advice instead of marking everyone privileged.
+    // (Not for a switchUpn second step: its UPN moves went through, so the app may write; 403s there are privileged users.)
     const all403 = [...answers.values()].every((a) => a.status === 403);
-    if (all403 && answers.size >= 10 && out.written === 0)
+    if (all403 && answers.size >= 10 && out.written === 0 && !reqs.every((r) => r.id.startsWith("s-")))
       throw new EntraSyncError("AUTH_CONSENT_MISSING", `Graph refused every ImmutableId write in tenant ${o.tenant.tenantId} (403 Authorization_RequestDenied): writing onPremisesImmutableId needs the Microsoft Graph application permission User.ReadWrite.All. ${o.tenant.cloud ? missingPermissionAdvice({ ...o.tenant, cloud: o.tenant.cloud }, "User.ReadWrite.All") : `Ask the customer's admin to grant it to app ${o.tenant.clientId}.`}`, { retryable: false });
     return answers;
   };

@@ -160,4 +160,18 @@ describe("switchUpn's two steps", () => {
     expect(s.sim.control.getUser(tenant.tenantId, id)?.userPrincipalName).toBe("ulf@skolan.se");
     expect((await s.app.connector.get(tenant.tenantId, id))?.upnSwitch).toBeUndefined();
   });
+
+  it("report each privileged user a refused second step leaves behind, even when a whole group is refused", async () => {
+    const s = stack();
+    const users = Array.from({ length: 10 }, (_, i) => ({ id: randomUUID(), userPrincipalName: `admin${i}@skolan.se`, privileged: true }));
+    const platformUsers = users.map((u, i) => ({ id: `p-${i}`, tenantId: "x", externalId: u.id }));
+    const { tenant } = await tenantWith(s, { users, platformUsers, federatedDomains: ["skolan.se"], immutableId: { federatedDomains: "switchUpn" } });
+    await run(s, tenant.tenantId, { only: ["update"] });
+    const report = await run(s, tenant.tenantId, { only: ["immutableId"] });
+    expect(report.failure?.code).toBeUndefined(); // not taken for a missing consent: the UPN moves went through
+    const stuck = report.errors.filter((e) => e.code === "IMMUTABLE_ID_UPN_RESTORE_FAILED");
+    expect(stuck.flatMap((e) => e.users ?? []).sort()).toEqual(users.map((u) => u.id).sort());
+    expect(stuck[0]!.message).toContain("privileged");
+    for (const u of users) expect((await s.app.connector.get(tenant.tenantId, u.id))?.upnSwitch?.original).toBe(u.userPrincipalName);
+  });
 });
