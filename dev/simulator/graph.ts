@@ -529,6 +529,18 @@ export class Graph {
           { code: "ObjectConflict", message: "Another object with the same value for property userPrincipalName already exists.", target: "userPrincipalName" },
         ]);
       }
+      // A user enters a federated domain only with an ImmutableId: it must hold one already or get one in the same
+      // PATCH. Microsoft documents it for Set-MsolUserPrincipalName ("-ImmutableId … is required if moving the user
+      // from a standard to a federated identity domain") and for POST /users ("onPremisesImmutableId: required …
+      // if you are using a federated domain for the user's userPrincipalName"). Graph's answer is a 400
+      // Request_BadRequest without details, "One or more properties contains invalid values." (the answer reported
+      // for a user created in a federated domain without one; Graph does not document the PATCH answer). Strictest
+      // reading: any change of the UPN into a federated domain, from a managed or another federated one.
+      const target = t.domains.get(d);
+      const immutableAfter = "onPremisesImmutableId" in patch ? (patch.onPremisesImmutableId as string | null) : u.onPremisesImmutableId;
+      if (target?.authenticationType === "Federated" && !immutableAfter && upn.toLowerCase() !== u.userPrincipalName.toLowerCase()) {
+        return this.cerr(ctx, 400, "Request_BadRequest", "One or more properties contains invalid values.");
+      }
     }
     this.store.applyChange(t, r, patch as Partial<SimUser>);
     this.hooks.onWrite();

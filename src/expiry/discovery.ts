@@ -29,7 +29,7 @@ export async function discoverEntraExpiry(graph: Client, t: { tenantId: string; 
     const info = graphErrorInfo(e);
     if (info.status === 403) return { kind: "denied" };
     if (info.status === 404) return { kind: "noMatch", credentials: 0 };
-    throw classifyGraphError(e, t, "read its own application object");
+    throw classifyGraphError(e, t, "read its own application object", "Application.Read.All");
   }
   const creds = body.passwordCredentials ?? [];
   const matches = creds.filter((c) => typeof c.hint === "string" && c.hint.length > 0 && secretValue.startsWith(c.hint) && c.endDateTime && !Number.isNaN(Date.parse(c.endDateTime)));

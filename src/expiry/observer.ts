@@ -13,6 +13,7 @@ import { generationOf, type SecretFacts } from "./secret-state.js";
 import { DAY_MS, utcDay } from "./thresholds.js";
 
 const AUTH_CAUSES = new Set<string>(AUTH_ALERT_CAUSES);
+const STUCK_UPN = "IMMUTABLE_ID_UPN_RESTORE_FAILED";
 /** Alert state rows (alerts table): auth failures not yet resolved, and the secret version last seen working. */
 const OPEN_AUTH = "open-auth";
 const WORKING_VERSION = "working-version";
@@ -44,27 +45,31 @@ export interface ObserverOutcome {
 
 export async function afterRun(deps: ExpiryDeps, report: RunReport, tenant: Tenant | undefined): Promise<ObserverOutcome> {
   if (!tenant) return { alerts: [] };
-  if (report.status === "failed") return { alerts: await onAuthFailure(deps, report.failure?.code, tenant) };
+  if (report.status === "failed") return { alerts: await onAuthFailure(deps, report.failure?.code, tenant, report.failure?.message) };
   if (report.status !== "succeeded" && report.status !== "partial") return { alerts: [] };
   // A missing permission does not fail the run (the rest of it works) but is mailed like a consent problem; it counts
   // as resolved only after a run whose Immutable ID step got past the domains.
   const missing = report.errors.find((e) => e.code === "MISSING_PERMISSION");
   const alerts = missing ? await onAuthFailure(deps, "MISSING_PERMISSION", tenant, missing.message) : [];
+  // Users switchUpn left on the temporary UPN: mailed the same way, resolved once a run finished their moves.
+  const stuck = report.errors.filter((e) => e.code === STUCK_UPN).map((e) => e.message);
+  if (stuck.length) alerts.push(...(await onAuthFailure(deps, STUCK_UPN, tenant, undefined, stuck)));
   const stillOpen = missing || report.immutableId === undefined ? ["MISSING_PERMISSION"] : [];
+  if (stuck.length || report.immutableId === undefined) stillOpen.push(STUCK_UPN);
   const out = await onSuccess(deps, tenant, stillOpen);
   return { ...out, alerts: [...alerts, ...out.alerts] };
 }
 
-async function onAuthFailure(deps: ExpiryDeps, code: string | undefined, tenant: Tenant, message?: string): Promise<AlertOutcome[]> {
+async function onAuthFailure(deps: ExpiryDeps, code: string | undefined, tenant: Tenant, message?: string, details?: string[]): Promise<AlertOutcome[]> {
   if (!code || !AUTH_CAUSES.has(code)) return [];
   const now = deps.clock();
   const open = (await deps.alertIntents.getState<OpenAuth>(tenant.tenantId, OPEN_AUTH)) ?? {};
   if (!open[code]) await deps.alertIntents.setState(tenant.tenantId, OPEN_AUTH, { ...open, [code]: now.toISOString() });
   const facts = await deps.secretFacts.get(tenant.tenantId);
   const expiresOn = code === "AUTH_SECRET_EXPIRED" && facts?.expiresOn ? new Date(facts.expiresOn) : undefined;
-  const permission = code === "MISSING_PERMISSION" ? permissionNamedIn(message ?? "") : undefined;
+  const permission = code === "MISSING_PERMISSION" || code === "AUTH_CONSENT_MISSING" ? permissionNamedIn(message ?? "") : undefined;
   const extra = permission ? { permission, consentUrl: adminConsentUrl(tenant) } : {};
-  return [await deliverAlert(deps, tenant, `authFailure:${code}:${utcDay(now)}`, { kind: "authFailure", cause: code, expiresOn, ...extra })];
+  return [await deliverAlert(deps, tenant, `authFailure:${code}:${utcDay(now)}`, { kind: "authFailure", cause: code, expiresOn, ...extra, ...(details ? { details } : {}) })];
 }
 
 /** `stillOpen`: causes the run did not get far enough to clear (never mailed as resolved, kept open). */

@@ -49,7 +49,7 @@ export async function fetchDeltaPage(r: DeltaRequest): Promise<DeltaPage> {
     const info = graphErrorInfo(e);
     if (info.status === 410 || (info.status === 400 && /syncStateNotFound|resyncRequired/i.test(`${info.code} ${info.message}`)))
       throw new EntraSyncError("GRAPH_DELTA_EXPIRED", `The delta token of tenant ${r.tenant.tenantId} has expired (${info.status} ${info.code ?? ""}): a full resync starts.`, { cause: e, retryable: true });
-    throw classifyGraphError(e, r.tenant, "read users (delta)");
+    throw classifyGraphError(e, r.tenant, "read users (delta)", "User.Read.All");
   }
   const page: DeltaPage = { entries: body.value ?? [], nextLink: body["@odata.nextLink"], deltaLink: body["@odata.deltaLink"] };
   if (page.nextLink) assertGraphLink(page.nextLink, r.graphBaseUrl);

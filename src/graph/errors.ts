@@ -1,13 +1,25 @@
 import { GraphClientError } from "@microsoft/microsoft-graph-client";
 import { EntraSyncError, ensureError } from "../errors.js";
+import type { CloudName } from "../config/clouds.js";
+import { adminConsentUrl, missingPermissionAdvice, type Permission } from "./permissions.js";
 
 /** What a run knows about the tenant when it explains a failure. */
 export interface TenantRef {
   tenantId: string;
   clientId: string;
+  /** The tenant's cloud, for the admin-consent link of a consent error (without it, the link is left out). */
+  cloud?: CloudName | undefined;
 }
 
 const secretSetHint = (t: TenantRef) => `entra-sync secret set --tenant ${t.tenantId} --expires <YYYY-MM-DD> --from-stdin`;
+
+/** What the customer's admin must grant for a denied call: the permission it needs and the admin-consent link. */
+function consentAdvice(t: TenantRef, permission: Permission | undefined): string {
+  if (permission && t.cloud) return `The call needs the Microsoft Graph application permission ${permission}. ${missingPermissionAdvice({ ...t, cloud: t.cloud }, permission)}`;
+  if (permission) return `The call needs the Microsoft Graph application permission ${permission}: ask the customer's admin to add it to app ${t.clientId} and grant admin consent.`;
+  const link = t.cloud ? ` (${adminConsentUrl({ ...t, cloud: t.cloud })})` : "";
+  return `Ask the customer's admin to grant admin consent${link} for the Microsoft Graph application permissions the app needs (entra-sync tenant check ${t.tenantId} names them).`;
+}
 
 /** Entra does not know the tenant (AADSTS90002, or `invalid_tenant` from its discovery document). */
 export const tenantNotFound = (t: TenantRef, cause: unknown): EntraSyncError =>
@@ -71,9 +83,10 @@ export function graphErrorInfo(e: unknown): { status: number | undefined; code: 
 
 /**
  * Turns a failure of the token endpoint or of Graph into an EntraSyncError whose message tells an operator what to
- * do. One place for Entra's AADSTS codes and Graph's error codes.
+ * do. One place for Entra's AADSTS codes and Graph's error codes. `permission`: the least privileged application
+ * permission the failing call needs, named with the tenant's admin-consent link when Graph denies it.
  */
-export function classifyGraphError(e: unknown, t: TenantRef, what: string): EntraSyncError {
+export function classifyGraphError(e: unknown, t: TenantRef, what: string, permission?: Permission): EntraSyncError {
   const known = classifiedCause(e);
   if (known) return known;
   const text = ensureError(e).message;
@@ -96,7 +109,7 @@ export function classifyGraphError(e: unknown, t: TenantRef, what: string): Entr
   }
   const info = graphErrorInfo(e);
   if (info.status === 403 && info.code === "Authorization_RequestDenied")
-    return new EntraSyncError("AUTH_CONSENT_MISSING", `Graph denied app ${t.clientId} in tenant ${t.tenantId} the right to ${what} (Authorization_RequestDenied). Ask the customer's admin to grant admin consent for the application permission User.ReadWrite.All (User.Read.All is enough while Immutable ID sync is off).`, { cause: e, retryable: false });
+    return new EntraSyncError("AUTH_CONSENT_MISSING", `Graph denied app ${t.clientId} in tenant ${t.tenantId} the right to ${what} (403 Authorization_RequestDenied). ${consentAdvice(t, permission)}`, { cause: e, retryable: false });
   if (info.status === 429)
     return new EntraSyncError("GRAPH_THROTTLED", `Graph throttled tenant ${t.tenantId} while trying to ${what}${info.retryAfter ? `; it asked to wait ${info.retryAfter} s` : ""}. The next run resumes from the checkpoint.`, { cause: e, retryable: true, ...(info.retryAfter ? { retryAfterSeconds: info.retryAfter } : {}) });
   if (info.status === 0 || (info.status !== undefined && info.status >= 500))

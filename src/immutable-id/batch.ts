@@ -92,7 +92,7 @@ export async function executeBatch(requests: readonly BatchRequest[], o: BatchOp
         pending = await dropVerified(pending, answers, o);
         continue;
       }
-      throw classifyGraphError(e, o.tenant, `send a batch of ${pending.length} requests`);
+      throw classifyGraphError(e, o.tenant, `send a batch of ${pending.length} requests`, pending.some((r) => r.method === "PATCH") ? "User.ReadWrite.All" : "User.Read.All");
     }
     const byId = new Map(responses.map((r) => [String(r.id), r]));
     const again: BatchRequest[] = [];

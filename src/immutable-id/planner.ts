@@ -78,9 +78,12 @@ export async function planImmutableIds(deps: { connector: ConnectorSpace; direct
   // Values held by anyone (soft-deleted users keep theirs and can be restored): compared case-insensitively to be
   // safe, although Entra compares exactly.
   const taken = new Set<string>();
+  // Values an unfinished switchUpn move holds for its user (in flight): nobody else gets them meanwhile.
+  const inFlight = new Map<string, string>();
   const toRead: ConnectorRow[] = [];
   for await (const row of deps.connector.list(tenant.tenantId)) {
     if (row.upnSwitch && !row.removed) plan.pendingUpnRestores.push(row);
+    if (row.upnSwitch?.value && !row.removed) inFlight.set(row.upnSwitch.value.toLowerCase(), row.id);
     const existing = row.user.onPremisesImmutableId;
     if (existing) taken.add(existing.toLowerCase());
     if (row.removed) continue;
@@ -117,7 +120,8 @@ export async function planImmutableIds(deps: { connector: ConnectorSpace; direct
   for (const e of proposed) count.set(e.value.toLowerCase(), (count.get(e.value.toLowerCase()) ?? 0) + 1);
   for (const e of proposed) {
     const k = e.value.toLowerCase();
-    if (taken.has(k) || (count.get(k) ?? 0) > 1) skip("duplicateValue", e.entraId);
+    const mover = inFlight.get(k);
+    if (taken.has(k) || (count.get(k) ?? 0) > 1 || (mover !== undefined && mover !== e.entraId)) skip("duplicateValue", e.entraId);
     else plan.entries.push(e);
   }
   plan.entries.sort((a, b) => (a.userPrincipalName < b.userPrincipalName ? -1 : a.userPrincipalName > b.userPrincipalName ? 1 : a.entraId < b.entraId ? -1 : 1));

@@ -19,7 +19,7 @@ import { BATCH_SIZE, executeBatch } from "./batch.js";
 import { comparePlans, getRunPlan, planHash, PlanStore, type PlanEntry } from "./plan.js";
 import { capOf, planImmutableIds, type PlannedUser, type SkipReason, type TenantDomains } from "./planner.js";
 import { GRAPH_WRITE_BUDGET, WriteBudget, type WriteBudgetOptions, type WritePacer } from "./write-budget.js";
-import { writeImmutableIds, type FailReason, type WriteOutcome, type WriterHooks } from "./writer.js";
+import { classifyWriteFailure, writeImmutableIds, type FailReason, type WriteOutcome, type WriterHooks } from "./writer.js";
 
 /** The adapters the step uses (the App provides them all). */
 export interface ImmutableIdDeps {
@@ -93,7 +93,7 @@ export async function runImmutableIdSync(deps: ImmutableIdDeps, tenant: Tenant, 
     report.notices.push("Immutable ID sync is off for this tenant: nothing planned or written (entra-sync tenant update … --immutable-id-mode preview).");
     return { completed: true };
   }
-  const ref = { tenantId: tenant.tenantId, clientId: tenant.clientId };
+  const ref = { tenantId: tenant.tenantId, clientId: tenant.clientId, cloud: tenant.cloud };
   let domains: TenantDomains;
   try {
     domains = await readDomains(o.graph);
@@ -108,7 +108,7 @@ export async function runImmutableIdSync(deps: ImmutableIdDeps, tenant: Tenant, 
   const plan = await planImmutableIds(deps, tenant, domains);
   // Before anything else, in every mode but off (a dry run only says what it would do): a user left on the
   // temporary UPN by an unfinished switchUpn cannot sign in through the federated domain until it is put back.
-  const restored = await restoreUnfinishedUpnSwitches(deps, tenant, report, plan.pendingUpnRestores, o);
+  const restored = await restoreUnfinishedUpnSwitches(deps, tenant, report, plan.pendingUpnRestores, new Map(plan.entries.map((e) => [e.entraId, e.value])), o);
   // Users whose restore failed are not written; users it gave an ImmutableId are done.
   plan.entries = plan.entries.filter((e) => !restored.failed.has(e.entraId) && !restored.cleared.get(e.entraId)?.user.onPremisesImmutableId);
   for (const e of plan.entries) e.row = restored.cleared.get(e.entraId) ?? e.row;
@@ -183,23 +183,24 @@ export async function runImmutableIdSync(deps: ImmutableIdDeps, tenant: Tenant, 
       o.onProgress?.(report);
     },
   });
-  applyOutcome(report, counts, outcome, cfg.source);
+  applyOutcome(report, tenant, counts, outcome, cfg.source);
   report.immutableId = counts;
   return { completed: outcome.completed };
 }
 
 /**
- * Users whose switchUpn stopped between its steps (a crash): where the UPN is still the temporary one, the move is
- * finished — the UPN put back, together with the ImmutableId the move was for while the user has none (Entra wants an
- * ImmutableId on a user moved into a federated domain; failing that, the UPN alone). The marker is cleared once the
- * UPN is no longer the temporary one. Runs before any other work of the step; a dry run reads and reports only.
- * Returns the rows it cleared and the users it could not put back.
+ * Users whose switchUpn did not finish (a crash between its steps, or a second step Entra refused): where the UPN is
+ * still the temporary one, the move is finished — the UPN put back together with the ImmutableId the move was for (or,
+ * for a move recorded without one, the value this run plans for the user). Entra moves a user into a federated domain
+ * only with an ImmutableId, so the UPN goes back alone only for a user that has one meanwhile. The marker is cleared
+ * once the UPN is no longer the temporary one, and kept otherwise, so that every run tries again. Runs before any
+ * other work of the step; a dry run reads and reports only. Returns the rows it cleared and the users still stuck.
  */
-async function restoreUnfinishedUpnSwitches(deps: ImmutableIdDeps, tenant: Tenant, report: RunReport, rows: ConnectorRow[], o: ImmutableIdOptions): Promise<{ cleared: Map<string, ConnectorRow>; failed: Set<string> }> {
+async function restoreUnfinishedUpnSwitches(deps: ImmutableIdDeps, tenant: Tenant, report: RunReport, rows: ConnectorRow[], planned: Map<string, string>, o: ImmutableIdOptions): Promise<{ cleared: Map<string, ConnectorRow>; failed: Set<string> }> {
   const cleared = new Map<string, ConnectorRow>();
   const failed = new Set<string>();
   if (rows.length === 0) return { cleared, failed };
-  const ref = { tenantId: tenant.tenantId, clientId: tenant.clientId };
+  const ref = { tenantId: tenant.tenantId, clientId: tenant.clientId, cloud: tenant.cloud };
   const batchOptions = { client: o.graph, tenant: ref, counters: o.counters };
   const budget = budgetFor(deps, tenant, o);
   const wouldRestore: string[] = [];
@@ -223,22 +224,23 @@ async function restoreUnfinishedUpnSwitches(deps: ImmutableIdDeps, tenant: Tenan
       wouldRestore.push(...toRestore.map((x) => x.r.id));
       continue;
     }
-    const finish = (x: { r: ConnectorRow; now: Current }) => !x.now.onPremisesImmutableId && !!x.r.upnSwitch!.value;
-    const first = await put(toRestore.map((x) => ({ r: x.r, body: finish(x) ? { onPremisesImmutableId: x.r.upnSwitch!.value, userPrincipalName: x.r.upnSwitch!.original } : { userPrincipalName: x.r.upnSwitch!.original } })));
+    const valueOf = (r: ConnectorRow) => r.upnSwitch!.value ?? planned.get(r.id);
+    const finish = (x: { r: ConnectorRow; now: Current }) => !x.now.onPremisesImmutableId && !!valueOf(x.r);
+    // Without an ImmutableId, held or to set, Entra refuses the UPN back: nothing is sent.
+    const sendable = toRestore.filter((x) => finish(x) || !!x.now.onPremisesImmutableId);
+    const first = await put(sendable.map((x) => ({ r: x.r, body: finish(x) ? { onPremisesImmutableId: valueOf(x.r), userPrincipalName: x.r.upnSwitch!.original } : { userPrincipalName: x.r.upnSwitch!.original } })));
     const ok = (a: { status: number } | undefined) => !!a && a.status >= 200 && a.status < 300;
-    // The recorded value refused (taken meanwhile, say): put the UPN back alone.
-    const retry = toRestore.filter((x) => finish(x) && !ok(first.get(x.r.id)));
-    const second = await put(retry.map((x) => ({ r: x.r, body: { userPrincipalName: x.r.upnSwitch!.original } })));
     for (const x of toRestore) {
       const r = x.r;
-      const withId = finish(x) && ok(first.get(r.id));
-      if (withId || ok(first.get(r.id)) || ok(second.get(r.id))) {
+      const a = first.get(r.id);
+      if (ok(a)) {
+        const withId = finish(x);
         if (withId) withValue++;
-        cleared.set(r.id, { ...r, upnSwitch: undefined, user: { ...r.user, userPrincipalName: r.upnSwitch!.original, onPremisesImmutableId: withId ? r.upnSwitch!.value! : (x.now.onPremisesImmutableId ?? null) } });
+        cleared.set(r.id, { ...r, upnSwitch: undefined, user: { ...r.user, userPrincipalName: r.upnSwitch!.original, onPremisesImmutableId: withId ? valueOf(r)! : (x.now.onPremisesImmutableId ?? null) } });
       } else {
         failed.add(r.id);
-        const answer = (second.get(r.id) ?? first.get(r.id))?.body?.error;
-        addError(report, "IMMUTABLE_ID_UPN_RESTORE_FAILED", `A UPN moved by switchUpn could not be put back (${r.upnSwitch!.temporary} → ${r.upnSwitch!.original}${answer?.code ? `; Graph: ${answer.code}` : ""}): fix it by hand in the Entra admin center now.`, [r.id]);
+        const c = a ? classifyWriteFailure(a) : { reason: "refused" as const, message: "no ImmutableId is recorded or planned for the user, and Entra puts the UPN back only with one" };
+        addError(report, "IMMUTABLE_ID_UPN_RESTORE_FAILED", upnStuckMessage(tenant, { id: r.id, upn: r.upnSwitch!.original, temporaryUpn: r.upnSwitch!.temporary, reason: c.reason, answer: c.message }), [r.id]);
       }
     }
   }
@@ -299,7 +301,26 @@ function skipMessage(reason: SkipReason, source: string): string {
   }
 }
 
-function applyOutcome(report: RunReport, counts: ImmutableIdCounts, w: WriteOutcome, _source: string): void {
+/**
+ * The error for a user switchUpn left on the temporary UPN: who, both UPNs, why, and what the customer's admin must
+ * do. Entra moves a user into a federated domain only with an ImmutableId, so nobody can put the UPN back alone.
+ */
+export function upnStuckMessage(tenant: Pick<Tenant, "tenantId">, u: WriteOutcome["upnNotRestored"][number]): string {
+  const cause =
+    u.reason === "duplicateValue"
+      ? "another object in Entra holds the ImmutableId planned for the user: find it (Entra admin center, or Graph `GET /users?$filter=onPremisesImmutableId eq '<value>'`) and clear or change its value"
+      : u.reason === "privilegedUser"
+        ? "the user has a privileged admin role, and changing its ImmutableId needs an admin with a privileged role (Privileged Authentication Administrator or Global Administrator): that admin must put the UPN back with an ImmutableId by hand"
+        : "resolve what Entra refused (its answer above)";
+  return (
+    `switchUpn left user ${u.id} on the temporary UPN ${u.temporaryUpn} (it must be ${u.upn}); the user cannot sign in through the federated domain until it is back. ` +
+    `Entra refused to set the ImmutableId and put the UPN back (${u.answer}), and it moves a user into a federated domain only with an ImmutableId, so the UPN cannot go back alone. ` +
+    `The customer's admin must either put the UPN back to ${u.upn} together with an ImmutableId in the same change (Graph PATCH /users/${u.id} with userPrincipalName and onPremisesImmutableId; PowerShell Update-MgUser -UserId ${u.id} -UserPrincipalName ${u.upn} -OnPremisesImmutableId <value>), ` +
+    `or ${cause}, and let the next run finish the move: every run of tenant ${tenant.tenantId} retries it with the ImmutableId planned for the user (entra-sync plan --tenant ${tenant.tenantId} --run <runId> shows it).`
+  );
+}
+
+function applyOutcome(report: RunReport, tenant: Tenant, counts: ImmutableIdCounts, w: WriteOutcome, _source: string): void {
   counts.written += w.written;
   for (const [reason, ids] of Object.entries(w.skipped)) add(counts.skipped, reason, ids.length);
   for (const [reason, list] of Object.entries(w.failed) as Array<[FailReason, Array<{ id: string; message: string }>]>) {
@@ -308,8 +329,7 @@ function applyOutcome(report: RunReport, counts: ImmutableIdCounts, w: WriteOutc
   }
   if (w.skipped.privilegedUser?.length)
     report.notices.push(`Entra refused to change the ImmutableId of ${w.skipped.privilegedUser.length} user(s) with privileged admin roles (a privileged role is needed): set it for them by hand, e.g. ${w.skipped.privilegedUser.slice(0, 5).join(", ")}.`);
-  for (const u of w.upnNotRestored)
-    addError(report, "IMMUTABLE_ID_UPN_RESTORE_FAILED", `switchUpn could not put the UPN of user ${u.id} back: it is ${u.temporaryUpn}, it must be ${u.upn}. Restore it by hand now; the user cannot sign in through the federated domain until then.`, [u.id]);
+  for (const u of w.upnNotRestored) addError(report, "IMMUTABLE_ID_UPN_RESTORE_FAILED", upnStuckMessage(tenant, u), [u.id]);
   const secs = w.elapsedMs / 1000;
   if (w.written > 0 && secs > 0) counts.writesPerSecond = Math.round((w.written / secs) * 10) / 10;
 }

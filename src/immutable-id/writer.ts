@@ -9,6 +9,7 @@ import type { ConnectorRow } from "../connector/space.js";
 import { EntraSyncError } from "../errors.js";
 import type { GraphCounters } from "../graph/client.js";
 import type { TenantRef } from "../graph/errors.js";
+import { missingPermissionAdvice } from "../graph/permissions.js";
 import { chunk } from "../util/concurrency.js";
 import { BATCH_SIZE, executeBatch, type BatchAnswer, type BatchOptions, type BatchRequest } from "./batch.js";
 import { upnDomain, type PlannedUser, type SkipReason, type TenantDomains } from "./planner.js";
@@ -21,6 +22,8 @@ export type FailReason = "duplicateValue" | "onPremisesSynced" | "federatedDomai
 export interface WriterHooks {
   beforeGroup?(index: number): void | Promise<void>;
   afterWrite?(index: number): void | Promise<void>;
+  /** After switchUpn moved the UPNs of a group, before its second step. */
+  afterMove?(index: number): void | Promise<void>;
 }
 
 export interface WriterOptions {
@@ -45,8 +48,8 @@ export interface WriteOutcome {
   written: number;
   skipped: Partial<Record<SkipReason, string[]>>;
   failed: Partial<Record<FailReason, Array<{ id: string; message: string }>>>;
-  /** switchUpn users whose UPN could not be put back: an operator must fix them by hand. */
-  upnNotRestored: Array<{ id: string; upn: string; temporaryUpn: string }>;
+  /** switchUpn users left on the temporary UPN (their second step refused): their move stays recorded. */
+  upnNotRestored: Array<{ id: string; upn: string; temporaryUpn: string; reason: FailReason | "privilegedUser"; answer: string }>;
   /** ImmutableId PATCHes sent (retries included). */
   patches: number;
   completed: boolean;
@@ -116,21 +119,36 @@ export async function writeImmutableIds(users: readonly PlannedUser[], o: Writer
     return ok;
   };
 
-  const patch = async (reqs: Array<{ id: string; userId: string; body: Record<string, unknown>; expect: { value?: string; upn?: string } }>): Promise<Map<string, BatchAnswer>> => {
+  /** A pacer holding `n` writes already taken from the budget; writes beyond them are taken as they go. */
+  const prepaid = (n: number): WritePacer => {
+    let credit = n;
+    const ready = o.budget.take(n);
+    return {
+      take: async (k: number) => {
+        await ready;
+        const own = Math.min(credit, k);
+        credit -= own;
+        if (k > own) await o.budget.take(k - own);
+      },
+    };
+  };
+
+  const patch = async (reqs: Array<{ id: string; userId: string; body: Record<string, unknown>; expect: { value?: string; upn?: string } }>, pacer: WritePacer = o.budget): Promise<Map<string, BatchAnswer>> => {
     if (reqs.length === 0) return new Map();
     const expected = new Map(reqs.map((r) => [r.id, { userId: r.userId, ...r.expect }]));
     const counting = {
       take: async (n: number) => {
         out.patches += n;
-        await o.budget.take(n);
+        await pacer.take(n);
       },
     };
     const answers = await executeBatch(reqs.map((r): BatchRequest => ({ id: r.id, method: "PATCH", url: userUrl(r.userId), body: r.body })), { ...base, budget: counting, verify: verifier(expected) });
     // A whole group refused with 403 before anything was written is the app lacking User.ReadWrite.All, not
     // privileged users: stop the run with advice instead of marking everyone privileged.
+    // (Not for a switchUpn second step: its UPN moves went through, so the app may write; 403s there are privileged users.)
     const all403 = [...answers.values()].every((a) => a.status === 403);
-    if (all403 && answers.size >= 10 && out.written === 0)
-      throw new EntraSyncError("AUTH_CONSENT_MISSING", `Graph refused every ImmutableId write in tenant ${o.tenant.tenantId} (403 Authorization_RequestDenied). Ask the customer's admin to grant admin consent for the application permission User.ReadWrite.All to app ${o.tenant.clientId}.`, { retryable: false });
+    if (all403 && answers.size >= 10 && out.written === 0 && !reqs.every((r) => r.id.startsWith("s-")))
+      throw new EntraSyncError("AUTH_CONSENT_MISSING", `Graph refused every ImmutableId write in tenant ${o.tenant.tenantId} (403 Authorization_RequestDenied): writing onPremisesImmutableId needs the Microsoft Graph application permission User.ReadWrite.All. ${o.tenant.cloud ? missingPermissionAdvice({ ...o.tenant, cloud: o.tenant.cloud }, "User.ReadWrite.All") : `Ask the customer's admin to grant it to app ${o.tenant.clientId}.`}`, { retryable: false });
     return answers;
   };
 
@@ -182,11 +200,13 @@ export async function writeImmutableIds(users: readonly PlannedUser[], o: Writer
         else fail(c.reason, u.entraId, c.message);
       }
     }
-    if (switching.length) done.push(...(await switchUpn(switching)));
+    const marked = new Set<string>();
+    if (switching.length) done.push(...(await switchUpn(index, switching, marked)));
 
-    // Record what the re-read found and every success before the next group goes.
+    // Record what the re-read found and every success before the next group goes (a recorded move that did not
+    // finish keeps the row switchUpn wrote).
     const doneIds = new Set(done.map((u) => u.entraId));
-    const save = rows.filter((r) => !doneIds.has(r.id));
+    const save = rows.filter((r) => !doneIds.has(r.id) && !marked.has(r.id));
     for (const u of done) {
       // A switchUpn marker stays only while the UPN is still the temporary one (its restore failed).
       const marker = u.row.upnSwitch && u.userPrincipalName.toLowerCase() === u.row.upnSwitch.temporary.toLowerCase() ? u.row.upnSwitch : undefined;
@@ -199,44 +219,96 @@ export async function writeImmutableIds(users: readonly PlannedUser[], o: Writer
 
   /**
    * Federated-domain users: move the UPN to the initial domain, then set the ImmutableId and put the UPN back in one
-   * PATCH; when that fails, put the UPN back. The user cannot sign in between the two steps.
+   * PATCH. The user cannot sign in between the two steps. Entra moves a user into a federated domain only with an
+   * ImmutableId, so once the UPN has moved it can go back only together with one: everything that can be checked is
+   * checked before the move (the value free in Entra, the temporary UPN free, the writes of both steps reserved), and
+   * a user whose second step is refused stays on the temporary UPN, its move recorded, for every later run to finish.
    */
-  async function switchUpn(list: PlannedUser[]): Promise<PlannedUser[]> {
+  async function switchUpn(index: number, list: PlannedUser[], marked: Set<string>): Promise<PlannedUser[]> {
     const temp = new Map(list.map((u) => [u.entraId, `${u.userPrincipalName.slice(0, u.userPrincipalName.lastIndexOf("@"))}@${o.domains.initial}`]));
-    // Durable before the move: should this process die between the steps, the next run puts the UPN back.
+    const clear = await freeInEntra(list, temp);
+    if (clear.length === 0) return [];
+    // Both steps' writes are taken from the budget before the first one goes, so the second never waits on it.
+    const budget = prepaid(2 * clear.length);
+    // Durable before the move: should this process die between the steps, the next run finishes the move.
     const at = new Date().toISOString();
-    await o.saveRows(list.map((u) => ({ ...u.row, upnSwitch: { original: u.userPrincipalName, temporary: temp.get(u.entraId)!, at, value: u.value } })));
-    const moved = await patch(list.map((u) => ({ id: `m-${u.entraId}`, userId: u.entraId, body: { userPrincipalName: temp.get(u.entraId) }, expect: { upn: temp.get(u.entraId)! } })));
-    const back: PlannedUser[] = [];
-    const ready = list.filter((u) => {
+    await o.saveRows(clear.map((u) => ({ ...u.row, upnSwitch: { original: u.userPrincipalName, temporary: temp.get(u.entraId)!, at, value: u.value } })));
+    for (const u of clear) marked.add(u.entraId);
+    const moved = await patch(clear.map((u) => ({ id: `m-${u.entraId}`, userId: u.entraId, body: { userPrincipalName: temp.get(u.entraId) }, expect: { upn: temp.get(u.entraId)! } })), budget);
+    await o.hooks?.afterMove?.(index);
+    const uncertain = new Set<string>();
+    const ready = clear.filter((u) => {
       const a = moved.get(`m-${u.entraId}`)!;
       if (a.status >= 200 && a.status < 300) return true;
       const c = classifyWriteFailure(a);
-      // A move whose answer was lost (5xx, network, throttled to the end) may have landed: put the UPN back to be
-      // sure. That PATCH is harmless when the move did not happen.
-      const uncertain = c.reason === "transient" || c.reason === "throttled";
-      if (uncertain) back.push(u);
-      fail("upnSwitchFailed", u.entraId, `moving the UPN to ${temp.get(u.entraId)} failed${uncertain ? " (UPN put back in case it moved)" : " (nothing changed)"}: ${c.message}`);
+      // A move whose answer was lost (5xx, network, throttled to the end) may have landed: the second step finishes
+      // it if it did, and is refused (nothing changes) if it did not.
+      if (c.reason === "transient" || c.reason === "throttled") {
+        uncertain.add(u.entraId);
+        return true;
+      }
+      fail("upnSwitchFailed", u.entraId, `moving the UPN to ${temp.get(u.entraId)} failed (nothing changed): ${c.message}`);
       return false;
     });
-    const set = await patch(ready.map((u) => ({ id: `s-${u.entraId}`, userId: u.entraId, body: { onPremisesImmutableId: u.value, userPrincipalName: u.userPrincipalName }, expect: { value: u.value, upn: u.userPrincipalName } })));
+    const set = await patch(ready.map((u) => ({ id: `s-${u.entraId}`, userId: u.entraId, body: { onPremisesImmutableId: u.value, userPrincipalName: u.userPrincipalName }, expect: { value: u.value, upn: u.userPrincipalName } })), budget);
     const done: PlannedUser[] = [];
     for (const u of ready) {
       const a = set.get(`s-${u.entraId}`)!;
-      if (a.status >= 200 && a.status < 300) done.push(u);
-      else {
-        const c = classifyWriteFailure(a);
-        if (c.reason === "privilegedUser") skip("privilegedUser", u.entraId);
-        else fail(c.reason, u.entraId, `${c.message} (UPN put back)`);
-        back.push(u);
+      if (a.status >= 200 && a.status < 300) {
+        done.push(u);
+        continue;
       }
-    }
-    const restored = await patch(back.map((u) => ({ id: `r-${u.entraId}`, userId: u.entraId, body: { userPrincipalName: u.userPrincipalName }, expect: { upn: u.userPrincipalName } })));
-    for (const u of back) {
-      const a = restored.get(`r-${u.entraId}`)!;
-      if (a.status < 200 || a.status >= 300) out.upnNotRestored.push({ id: u.entraId, upn: u.userPrincipalName, temporaryUpn: temp.get(u.entraId)! });
+      const c = classifyWriteFailure(a);
+      if (uncertain.has(u.entraId)) {
+        fail("upnSwitchFailed", u.entraId, `moving the UPN to ${temp.get(u.entraId)} got no answer, and finishing it was refused (${c.message}): the next run reads where the UPN is and finishes or forgets the move`);
+        continue;
+      }
+      // No UPN-alone put-back: Entra refuses to move a user without an ImmutableId into a federated domain.
+      if (c.reason === "privilegedUser") skip("privilegedUser", u.entraId);
+      else fail(c.reason, u.entraId, `${c.message} (the user is left on ${temp.get(u.entraId)})`);
+      out.upnNotRestored.push({ id: u.entraId, upn: u.userPrincipalName, temporaryUpn: temp.get(u.entraId)!, reason: c.reason, answer: c.message });
     }
     return done;
+  }
+
+  /**
+   * The users whose value no other object holds in Entra and whose temporary UPN is free (one `$batch` of two
+   * `$filter` reads per 10 users): the connector space may not know a value or a UPN set since the last sync. The
+   * others fail here, before anything changed.
+   */
+  async function freeInEntra(list: PlannedUser[], temp: Map<string, string>): Promise<PlannedUser[]> {
+    const q = (s: string) => `'${s.replace(/'/g, "''")}'`;
+    const holders = async (reqs: BatchRequest[]) => {
+      const got = new Map<string, BatchAnswer>();
+      for (const part of chunk(reqs, BATCH_SIZE)) for (const [k, v] of await executeBatch(part, base)) got.set(k, v);
+      return got;
+    };
+    const answers = await holders(
+      list.flatMap((u): BatchRequest[] => [
+        { id: `v-${u.entraId}`, method: "GET", url: `/users?$filter=${encodeURIComponent(`onPremisesImmutableId eq ${q(u.value)}`)}&$select=id` },
+        { id: `t-${u.entraId}`, method: "GET", url: `/users?$filter=${encodeURIComponent(`userPrincipalName eq ${q(temp.get(u.entraId)!)}`)}&$select=id` },
+      ]),
+    );
+    const others = (a: BatchAnswer | undefined, self: string) => ((a?.body?.["value"] as Array<{ id: string }> | undefined) ?? []).filter((x) => x.id !== self).length;
+    return list.filter((u) => {
+      const v = answers.get(`v-${u.entraId}`);
+      const t = answers.get(`t-${u.entraId}`);
+      for (const [a, what] of [[v, "the value"], [t, "the temporary UPN"]] as const)
+        if (!a || a.status !== 200) {
+          const c = classifyWriteFailure(a ?? { status: 0 });
+          fail(c.reason === "transient" || c.reason === "throttled" ? c.reason : "refused", u.entraId, `checking that ${what} is free before moving the UPN failed (nothing changed): ${c.message}`);
+          return false;
+        }
+      if (others(v, u.entraId) > 0) {
+        fail("duplicateValue", u.entraId, `another object in Entra already has this ImmutableId (found before moving the UPN; nothing changed)`);
+        return false;
+      }
+      if (others(t, u.entraId) > 0) {
+        fail("upnSwitchFailed", u.entraId, `the temporary UPN ${temp.get(u.entraId)} is taken (found before moving the UPN; nothing changed)`);
+        return false;
+      }
+      return true;
+    });
   }
 
   const worker = async () => {

@@ -26,10 +26,12 @@ export interface AlertContent {
   mismatchDays?: number | undefined;
   /** The error code of an auth failure (authFailure/authFixed). */
   cause?: string | undefined;
-  /** The Graph application permission the app lacks (cause MISSING_PERMISSION). */
+  /** The Graph application permission the app lacks (causes MISSING_PERMISSION, AUTH_CONSENT_MISSING). */
   permission?: string | undefined;
-  /** Where the tenant's admin grants admin consent (cause MISSING_PERMISSION). */
+  /** Where the tenant's admin grants admin consent (causes MISSING_PERMISSION, AUTH_CONSENT_MISSING). */
   consentUrl?: string | undefined;
+  /** What happened, one line per case, as the run reported it (cause IMMUTABLE_ID_UPN_RESTORE_FAILED: user and UPNs). */
+  details?: string[] | undefined;
   /** The tenant has no admin addresses: the mail goes to the operators only and says so. */
   noAdmins?: boolean;
 }
@@ -142,8 +144,8 @@ const T = {
           renew: false,
           steps: [
             `In the Microsoft Entra admin center (${ADMIN_CENTER}) go to Identity → Applications → App registrations → All applications and open the app with the Application (client) ID above.`,
-            "Open API permissions. Make sure Microsoft Graph User.ReadWrite.All (or User.Read.All, if the platform only reads) is listed as an Application permission; add it if not.",
-            "Choose Grant admin consent for your organisation and confirm. The Status column must show Granted.",
+            "Open API permissions. Make sure the Microsoft Graph permission named above (Missing permission) is listed as an Application permission; add it if not (Add a permission → Microsoft Graph → Application permissions).",
+            "Choose Grant admin consent for your organisation and confirm (or open the admin consent link above as a Global Administrator). The Status column must show Granted.",
           ],
         },
         MISSING_PERMISSION: {
@@ -155,6 +157,16 @@ const T = {
             `In the Microsoft Entra admin center (${ADMIN_CENTER}) go to Identity → Applications → App registrations → All applications and open the app with the Application (client) ID above.`,
             "Open API permissions → Add a permission → Microsoft Graph → Application permissions, and add the permission named above.",
             "Choose Grant admin consent for your organisation and confirm (or open the admin consent link above as a Global Administrator). The Status column must show Granted.",
+          ],
+        },
+        IMMUTABLE_ID_UPN_RESTORE_FAILED: {
+          subject: (c: AlertContent) => `Action needed: users of ${c.schoolName} are left on a temporary sign-in name`,
+          lead: (c: AlertContent) => `To give users of ${c.schoolName} in a federated domain their ImmutableId, the platform moves each one's user name (UPN) to the tenant's onmicrosoft.com domain and back. For the users below, Microsoft Entra refused the step back, so they are on the onmicrosoft.com name and cannot sign in through your federated domain.`,
+          why: "Microsoft Entra moves a user into a federated domain only together with an ImmutableId, so the name cannot simply be put back. The platform tries again at every synchronisation.",
+          renew: false,
+          steps: [
+            "Either resolve what Entra refused (below; most often another user already holds the ImmutableId) and let the next synchronisation finish the move,",
+            "or put each user's name back yourself together with an ImmutableId in the same change (Microsoft Graph PowerShell: Update-MgUser -UserId <id> -UserPrincipalName <original name> -OnPremisesImmutableId <value>).",
           ],
         },
         AUTH_APP_DISABLED: {
@@ -251,8 +263,8 @@ const T = {
           renew: false,
           steps: [
             `I administrationscentret för Microsoft Entra (${ADMIN_CENTER}), gå till Identitet → Program → Appregistreringar → Alla program och öppna appen med program-ID (klient-ID) enligt ovan.`,
-            "Öppna API-behörigheter. Kontrollera att Microsoft Graph User.ReadWrite.All (eller User.Read.All om plattformen bara läser) finns som programbehörighet (Application); lägg annars till den.",
-            "Välj Bevilja administratörsmedgivande för organisationen och bekräfta. Kolumnen Status ska visa Beviljat.",
+            "Öppna API-behörigheter. Kontrollera att Microsoft Graph-behörigheten som anges ovan (Behörighet som saknas) finns som programbehörighet (Application); lägg annars till den (Lägg till en behörighet → Microsoft Graph → Programbehörigheter).",
+            "Välj Bevilja administratörsmedgivande för organisationen och bekräfta (eller öppna länken för administratörsmedgivande ovan som global administratör). Kolumnen Status ska visa Beviljat.",
           ],
         },
         MISSING_PERMISSION: {
@@ -264,6 +276,16 @@ const T = {
             `I administrationscentret för Microsoft Entra (${ADMIN_CENTER}), gå till Identitet → Program → Appregistreringar → Alla program och öppna appen med program-ID (klient-ID) enligt ovan.`,
             "Öppna API-behörigheter → Lägg till en behörighet → Microsoft Graph → Programbehörigheter och lägg till behörigheten som anges ovan.",
             "Välj Bevilja administratörsmedgivande för organisationen och bekräfta (eller öppna länken för administratörsmedgivande ovan som global administratör). Kolumnen Status ska visa Beviljat.",
+          ],
+        },
+        IMMUTABLE_ID_UPN_RESTORE_FAILED: {
+          subject: (c: AlertContent) => `Åtgärd krävs: användare i ${c.schoolName} har kvar ett tillfälligt inloggningsnamn`,
+          lead: (c: AlertContent) => `För att ge användare i ${c.schoolName} i en federerad domän deras ImmutableId flyttar plattformen användarnamnet (UPN) till klientorganisationens onmicrosoft.com-domän och tillbaka. För användarna nedan vägrade Microsoft Entra flytten tillbaka, så de har kvar onmicrosoft.com-namnet och kan inte logga in via er federerade domän.`,
+          why: "Microsoft Entra flyttar en användare till en federerad domän bara tillsammans med ett ImmutableId, så namnet kan inte bara sättas tillbaka. Plattformen försöker igen vid varje synkronisering.",
+          renew: false,
+          steps: [
+            "Antingen åtgärdar ni det Entra vägrade (nedan; oftast har en annan användare redan samma ImmutableId) och låter nästa synkronisering slutföra flytten,",
+            "eller sätter ni själva tillbaka varje användares namn tillsammans med ett ImmutableId i samma ändring (Microsoft Graph PowerShell: Update-MgUser -UserId <id> -UserPrincipalName <ursprungligt namn> -OnPremisesImmutableId <värde>).",
           ],
         },
         AUTH_APP_DISABLED: {
@@ -293,7 +315,7 @@ const T = {
 };
 
 /** The auth failure codes that get a mail of their own (anything else auth-related gets the generic text). */
-export const AUTH_ALERT_CAUSES = ["AUTH_SECRET_EXPIRED", "AUTH_SECRET_INVALID", "AUTH_APP_NOT_FOUND", "AUTH_CONSENT_MISSING", "AUTH_APP_DISABLED", "AUTH_TENANT_NOT_FOUND", "AUTH_FAILED", "MISSING_PERMISSION"] as const;
+export const AUTH_ALERT_CAUSES = ["AUTH_SECRET_EXPIRED", "AUTH_SECRET_INVALID", "AUTH_APP_NOT_FOUND", "AUTH_CONSENT_MISSING", "AUTH_APP_DISABLED", "AUTH_TENANT_NOT_FOUND", "AUTH_FAILED", "MISSING_PERMISSION", "IMMUTABLE_ID_UPN_RESTORE_FAILED"] as const;
 
 function build(c: AlertContent): Doc {
   const t = T[c.locale];
@@ -326,7 +348,7 @@ function build(c: AlertContent): Doc {
       if (c.consentUrl) facts.push([t.consentUrl, c.consentUrl]);
       if (date) facts.push([t.expires, date]);
       const steps = cause.renew ? t.renew(c.clientId) : cause.steps;
-      return { ...base, subject: (cause.subject ?? t.failure.subject)(c), intro: [(cause.lead ?? t.failure.lead)(c), cause.why], stepsTitle: cause.renew ? t.renewTitle : t.failure.stepsTitle, steps, outro: [t.failure.after, ...t.outro] };
+      return { ...base, subject: (cause.subject ?? t.failure.subject)(c), intro: [(cause.lead ?? t.failure.lead)(c), cause.why, ...(c.details ?? [])], stepsTitle: cause.renew ? t.renewTitle : t.failure.stepsTitle, steps, outro: [t.failure.after, ...t.outro] };
     }
   }
 }

@@ -49,7 +49,7 @@ const CLEAR_REMOVED = { entraRemovedAt: null, entraRemovedReason: null } as cons
  * Never creates or deletes a platform user. Saves the checkpoint after every page; re-running a page is harmless.
  */
 export async function runUpdateSync(deps: UpdateSyncDeps, tenant: Tenant, report: RunReport, o: UpdateSyncOptions): Promise<UpdateSyncOutcome> {
-  const ref = { tenantId: tenant.tenantId, clientId: tenant.clientId };
+  const ref = { tenantId: tenant.tenantId, clientId: tenant.clientId, cloud: tenant.cloud };
   const select = selectFor(tenant.mapping);
   const saved = await deps.checkpoints.get(tenant.tenantId, "main");
   const ownDry = o.dryRun ? await deps.checkpoints.get(tenant.tenantId, "dryRun") : undefined;
@@ -279,7 +279,7 @@ async function fetchBirthdays(graph: Client, tenant: Tenant, ids: string[]): Pro
       const u = (await graph.api(`/users/${encodeURIComponent(id)}`).select(["id", "birthday"]).get()) as GraphUser & { birthday?: string | null };
       out.set(id, u.birthday && !u.birthday.startsWith("0001-01-01") ? u.birthday : null);
     } catch (e) {
-      const err = classifyGraphError(e, { tenantId: tenant.tenantId, clientId: tenant.clientId }, "read a user's birthday");
+      const err = classifyGraphError(e, { tenantId: tenant.tenantId, clientId: tenant.clientId, cloud: tenant.cloud }, "read a user's birthday", "User.Read.All");
       if (err.code !== "GRAPH_REQUEST_FAILED") throw err;
       // a user deleted meanwhile: leave the birthday as it is
     }

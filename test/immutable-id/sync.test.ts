@@ -116,7 +116,7 @@ describe("Immutable ID sync against the local stack", () => {
     }
   });
 
-  it("switchUpn: moves the UPN, writes, restores it; a refused write puts the UPN back", async () => {
+  it("switchUpn: moves the UPN, writes, restores it; a value taken in Entra is found before the UPN moves", async () => {
     const s = stack();
     const fed = randomUUID();
     const fedFail = randomUUID();
@@ -132,7 +132,7 @@ describe("Immutable ID sync against the local stack", () => {
     ];
     const { tenant } = await tenantWith(s, { users, platformUsers, federatedDomains: ["skolan.se"], immutableId: { federatedDomains: "switchUpn" } });
     await run(s, tenant.tenantId, { only: ["update"] });
-    // Someone takes Bo's value behind the connector space's back: Entra refuses the second PATCH.
+    // Someone takes Bo's value behind the connector space's back: the check before the move finds it.
     s.sim.control.updateUser(tenant.tenantId, holder, { onPremisesImmutableId: b64("p-bo") });
     s.sim.control.resetStats();
     const report = await run(s, tenant.tenantId, { only: ["immutableId"] });
@@ -146,7 +146,8 @@ describe("Immutable ID sync against the local stack", () => {
     expect(bo.userPrincipalName).toBe("bo@skolan.se");
     expect(report.errors.map((e) => e.code)).not.toContain("IMMUTABLE_ID_UPN_RESTORE_FAILED");
     const boPatches = s.sim.control.requestLog().filter((e) => e.method === "PATCH" && e.path.includes(fedFail));
-    expect(boPatches.map((e) => e.status)).toEqual([204, 400, 204]);
+    expect(boPatches).toEqual([]); // Bo's UPN never moved
+    expect((await s.app.connector.get(tenant.tenantId, fedFail))?.upnSwitch).toBeUndefined();
 
     // with the default (skip), federated users are left alone
     const other = await tenantWith(s, { users: [{ id: randomUUID(), userPrincipalName: "cy@skolan.se" }], platformUsers: [], federatedDomains: ["skolan.se"] });
@@ -154,6 +155,40 @@ describe("Immutable ID sync against the local stack", () => {
     const r2 = await run(s, other.tenant.tenantId);
     expect(r2.immutableId?.skipped.federatedDomain).toBe(1);
     expect(r2.immutableId?.written).toBe(0);
+  });
+
+  it("switchUpn: a second step Entra refuses leaves the user on the temporary UPN, recorded and reported; a run after the conflict is resolved finishes the move", async () => {
+    const s = stack();
+    const id = randomUUID();
+    const holder = randomUUID();
+    const users = [{ id, userPrincipalName: "bo@skolan.se" }, { id: holder, userPrincipalName: "holder@school.onmicrosoft.com" }];
+    const { tenant } = await tenantWith(s, { users, platformUsers: [{ id: "p-bo", tenantId: "x", externalId: id }], federatedDomains: ["skolan.se"], immutableId: { federatedDomains: "switchUpn" } });
+    await run(s, tenant.tenantId, { only: ["update"] });
+    s.sim.control.resetStats();
+    // Another admin gives Bo's value to someone else between the two steps: Entra refuses the second (ObjectConflict).
+    const report = await immutableStep(s, tenant, { hooks: { afterMove: () => s.sim.control.updateUser(tenant.tenantId, holder, { onPremisesImmutableId: b64("p-bo") }) } });
+    expect(s.sim.control.getUser(tenant.tenantId, id)).toMatchObject({ userPrincipalName: "bo@school.onmicrosoft.com", onPremisesImmutableId: null });
+    // no UPN-alone put-back: Entra would refuse it (a federated domain takes a user only with an ImmutableId)
+    const boPatches = s.sim.control.requestLog().filter((e) => e.method === "PATCH" && e.path.includes(id));
+    expect(boPatches.map((e) => e.status)).toEqual([204, 400]);
+    expect(report.immutableId?.failed).toEqual({ duplicateValue: 1 });
+    const stuck = report.errors.find((e) => e.code === "IMMUTABLE_ID_UPN_RESTORE_FAILED")!;
+    expect(stuck.users).toEqual([id]);
+    for (const part of [id, "bo@school.onmicrosoft.com", "bo@skolan.se", "together with an ImmutableId in the same change", "another object in Entra holds the ImmutableId", "next run finish"]) expect(stuck.message).toContain(part);
+    expect((await s.app.connector.get(tenant.tenantId, id))?.upnSwitch).toMatchObject({ original: "bo@skolan.se", temporary: "bo@school.onmicrosoft.com", value: b64("p-bo") });
+
+    // every run tries again while the conflict lasts, and says so
+    const again = await run(s, tenant.tenantId, { only: ["immutableId"] });
+    expect(again.errors.find((e) => e.code === "IMMUTABLE_ID_UPN_RESTORE_FAILED")?.users).toEqual([id]);
+    expect(s.sim.control.getUser(tenant.tenantId, id)?.userPrincipalName).toBe("bo@school.onmicrosoft.com");
+    expect((await s.app.connector.get(tenant.tenantId, id))?.upnSwitch?.value).toBe(b64("p-bo"));
+
+    // the customer's admin resolves the conflict: the next run finishes the move
+    s.sim.control.updateUser(tenant.tenantId, holder, { onPremisesImmutableId: null });
+    const done = await run(s, tenant.tenantId);
+    expect(s.sim.control.getUser(tenant.tenantId, id)).toMatchObject({ userPrincipalName: "bo@skolan.se", onPremisesImmutableId: b64("p-bo") });
+    expect(done.errors.map((e) => e.code)).not.toContain("IMMUTABLE_ID_UPN_RESTORE_FAILED");
+    expect((await s.app.connector.get(tenant.tenantId, id))?.upnSwitch).toBeUndefined();
   });
 
   it("switchUpn: a run that stopped between moving the UPN and writing leaves a marker; the next run puts the UPN back and writes", async () => {

@@ -70,6 +70,23 @@ describe("PATCH /users/{id}", () => {
     expect(sim.control.getUser(s.tenant.id, s.fed.id)).toMatchObject({ onPremisesImmutableId: "FED-OK", userPrincipalName: "fed@fed.school.edu" });
   });
 
+  it("moves a user into a federated domain only with an ImmutableId, held already or set in the same PATCH", async () => {
+    const s = school();
+    const patch = (body: unknown) => s.graph.api(`/users/${s.fed.id}`).middlewareOptions(noRetry()).patch(body);
+    await patch({ userPrincipalName: `fed@${s.tenant.initialDomain}` });
+    const refused = await patch({ userPrincipalName: "fed@fed.school.edu" }).then(() => undefined, (e: { statusCode: number; body: string }) => e);
+    expect(refused?.statusCode).toBe(400);
+    expect(JSON.parse(refused!.body)).toMatchObject({ code: "Request_BadRequest", message: "One or more properties contains invalid values." });
+    expect(JSON.parse(refused!.body).details).toBeUndefined();
+    await expect(patch({ userPrincipalName: "fed@fed.school.edu", onPremisesImmutableId: null })).rejects.toMatchObject({ statusCode: 400 });
+    expect(sim.control.getUser(s.tenant.id, s.fed.id)?.userPrincipalName).toBe(`fed@${s.tenant.initialDomain}`);
+    // a user that has one moves freely; a managed domain needs none
+    sim.control.updateUser(s.tenant.id, s.plain.id, { onPremisesImmutableId: "PLAIN-1" });
+    await s.graph.api(`/users/${s.plain.id}`).patch({ userPrincipalName: "plain@fed.school.edu" });
+    await patch({ userPrincipalName: "fed@school.edu" });
+    expect(sim.control.getUser(s.tenant.id, s.plain.id)?.userPrincipalName).toBe("plain@fed.school.edu");
+  });
+
   it("checks UPN domain and uniqueness, and the write role", async () => {
     const s = school();
     const patch = (body: unknown) => s.graph.api(`/users/${s.plain.id}`).middlewareOptions(noRetry()).patch(body);
