@@ -62,6 +62,19 @@ describe("entra-sync CLI", () => {
     expect(JSON.parse(r.out).locale).toBe("sv");
   });
 
+  it("sets single Immutable ID options on add and update, keeping the others", async () => {
+    const id = randomUUID();
+    let r = await cli(["tenant", "add", "--tenant-id", id, "--client-id", randomUUID(), "--name", "Iid", "--immutable-id-mode", "off", "--json"]);
+    expect(r.code, r.err).toBe(0);
+    expect(JSON.parse(r.out).immutableId).toMatchObject({ mode: "off", source: "id", encoding: "base64" });
+    r = await cli(["tenant", "update", id, "--immutable-id-max-writes", "50", "--json"]);
+    expect(r.code, r.err).toBe(0);
+    expect(JSON.parse(r.out).immutableId).toMatchObject({ mode: "off", maxWritesPerRun: 50 });
+    r = await cli(["tenant", "update", id, "--immutable-id-mode", "on", "--json"]);
+    expect(r.code, r.err).toBe(0);
+    expect(JSON.parse(r.out).immutableId).toMatchObject({ mode: "on", maxWritesPerRun: 50 });
+  });
+
   it.each([
     [["tenant", "add", "--tenant-id", "contoso.onmicrosoft.com", "--client-id", randomUUID(), "--name", "X"], /tenantId must be a GUID/],
     [["tenant", "add", "--tenant-id", randomUUID(), "--client-id", "nope", "--name", "X"], /clientId must be a GUID/],
