@@ -75,6 +75,16 @@ describe("entra-sync CLI", () => {
     expect(JSON.parse(r.out).immutableId).toMatchObject({ mode: "on", maxWritesPerRun: 50 });
   });
 
+  it("status shows the secret's expiry right after secret set", async () => {
+    const id = randomUUID();
+    expect((await cli(["tenant", "add", "--tenant-id", id, "--client-id", randomUUID(), "--name", "Fresh"])).code).toBe(0);
+    const expires = new Date(Date.now() + 120 * 86_400_000).toISOString().slice(0, 10);
+    const r = await cli(["secret", "set", "--tenant", id, "--expires", expires, "--from-stdin"], "a-fresh-secret-value-123");
+    expect(r.code, r.err).toBe(0);
+    const status = JSON.parse((await cli(["status", "--tenant", id, "--json"])).out);
+    expect(status.secret).toMatchObject({ expiresOn: `${expires}T23:59:59.000Z`, source: "keyVault" });
+  });
+
   it.each([
     [["tenant", "add", "--tenant-id", "contoso.onmicrosoft.com", "--client-id", randomUUID(), "--name", "X"], /tenantId must be a GUID/],
     [["tenant", "add", "--tenant-id", randomUUID(), "--client-id", "nope", "--name", "X"], /clientId must be a GUID/],
