@@ -4,6 +4,8 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { runCli, type CliIO } from "../../src/cli/main.js";
+import { getPlan } from "../../src/runs/api.js";
+import { createRun } from "../../src/sync/run.js";
 import { useLocalStack } from "../support/stack.js";
 
 const stackOf = useLocalStack();
@@ -83,6 +85,20 @@ describe("entra-sync CLI", () => {
     expect(r.code, r.err).toBe(0);
     const status = JSON.parse((await cli(["status", "--tenant", id, "--json"])).out);
     expect(status.secret).toMatchObject({ expiresOn: `${expires}T23:59:59.000Z`, source: "keyVault" });
+  });
+
+  it("plan of a queued run says it has no plan yet (PLAN_NOT_FOUND, exit 2; 404 from the API)", async () => {
+    const s = stackOf();
+    const id = randomUUID();
+    expect((await cli(["tenant", "add", "--tenant-id", id, "--client-id", randomUUID(), "--name", "Queued"])).code).toBe(0);
+    const run = await createRun(s.app, { tenantId: id, trigger: "manual", mode: "incremental", dryRun: false });
+    const r = await cli(["plan", "--tenant", id, "--run", run.runId]);
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(/^error PLAN_NOT_FOUND: .*has not planned yet/);
+    expect(r.out).not.toMatch(/user\(s\)/);
+    const api = await getPlan(s.app, id, run.runId, null);
+    expect(api.status).toBe(404);
+    expect(JSON.stringify(api.body)).toContain("PLAN_NOT_FOUND");
   });
 
   it.each([
