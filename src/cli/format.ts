@@ -2,6 +2,7 @@ import type { RunReport } from "../runs/report.js";
 
 const pad = (s: string, n: number) => (s.length >= n ? s : s + " ".repeat(n - s.length));
 const num = (n: number | undefined) => (n ?? 0).toLocaleString("en-US");
+const plural = (n: number | undefined, noun: string) => `${num(n)} ${noun}${(n ?? 0) === 1 ? "" : "s"}`;
 
 /** A run report as text for people (the CLI and `npm start`). `--json` prints the report itself instead. */
 export function formatReport(r: RunReport): string {
@@ -32,7 +33,7 @@ export function formatReport(r: RunReport): string {
       lines.push(`    CAP EXCEEDED: ${num(c.planned)} planned > cap of ${num(cap)} (the lower of ${num(c.maxWrites)} writes and ${c.maxPercent}% of ${num(c.tenantUsers)} users): nothing written; review the plan, then ${next}`);
     }
   }
-  lines.push(`  graph: ${num(r.graph.requests)} requests, ${num(r.graph.throttled)} throttled, ${num(r.graph.retried)} retried`);
+  lines.push(`  graph: ${plural(r.graph.requests, "request")}, ${num(r.graph.throttled)} throttled, ${num(r.graph.retried)} retried`);
   for (const n of r.notices) lines.push(`  note: ${n}`);
   if (r.failure) lines.push(`  FAILED (${r.failure.class}, ${r.failure.code}): ${r.failure.message}`);
   for (const e of r.errors) {

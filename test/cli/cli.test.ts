@@ -4,7 +4,9 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { runCli, type CliIO } from "../../src/cli/main.js";
+import { formatReport } from "../../src/cli/format.js";
 import { getPlan } from "../../src/runs/api.js";
+import { newReport } from "../../src/runs/report.js";
 import { createRun } from "../../src/sync/run.js";
 import { useLocalStack } from "../support/stack.js";
 
@@ -99,6 +101,26 @@ describe("entra-sync CLI", () => {
     const api = await getPlan(s.app, id, run.runId, null);
     expect(api.status).toBe(404);
     expect(JSON.stringify(api.body)).toContain("PLAN_NOT_FOUND");
+  });
+
+  it("secret set and users import take --json (no secret in it); a report says 1 request, 2 requests", async () => {
+    const id = randomUUID();
+    expect((await cli(["tenant", "add", "--tenant-id", id, "--client-id", randomUUID(), "--name", "Json"])).code).toBe(0);
+    const r = await cli(["secret", "set", "--tenant", id, "--expires", "2027-01-31", "--from-stdin", "--json"], "a-json-secret-value-123");
+    expect(r.code, r.err).toBe(0);
+    expect(JSON.parse(r.out)).toMatchObject({ tenantId: id, expiresOn: "2027-01-31T23:59:59.000Z" });
+    expect(r.out + r.err).not.toContain("a-json-secret-value-123");
+    const dir = mkdtempSync(path.join(tmpdir(), "es-cli-"));
+    writeFileSync(path.join(dir, "u.csv"), "id,userName\nu1,a@x.example\n");
+    const imp = await cli(["users", "import", path.join(dir, "u.csv"), "--tenant", id, "--json"]);
+    expect(imp.code, imp.err).toBe(0);
+    expect(JSON.parse(imp.out)).toMatchObject({ imported: 1, created: 1 });
+
+    const report = newReport({ runId: "r", tenantId: id, tenantName: "Json", trigger: "manual", mode: "full", dryRun: false, now: new Date() });
+    report.graph.requests = 1;
+    expect(formatReport(report)).toContain("graph: 1 request, ");
+    report.graph.requests = 2;
+    expect(formatReport(report)).toContain("graph: 2 requests, ");
   });
 
   it.each([
