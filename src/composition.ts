@@ -8,6 +8,7 @@ import { ConnectorSpace } from "./connector/space.js";
 import type { PlatformDirectory } from "./directory/directory.js";
 import { TablePlatformDirectory } from "./directory/table-directory.js";
 import { createGraphClient, type GraphCounters } from "./graph/client.js";
+import { withTenantDiagnosis } from "./graph/credential.js";
 import { consoleLogger, registerSecretValue, type Logger } from "./log.js";
 import { createQueueClient, JobQueue } from "./queue/jobs.js";
 import { RunStore } from "./runs/store.js";
@@ -120,7 +121,7 @@ export function createApp(o: AppOptions): App {
   });
   const health = new HealthStore(tables.tenantState, clock);
   const queue = new JobQueue(createQueueClient(settings.storage, platformCredential));
-  const tenantCredential = (tenant: Tenant, secret: ClientSecret): TokenCredential => {
+  const secretCredential = (tenant: Tenant, secret: ClientSecret): TokenCredential => {
     const ep = endpointsFor(tenant.cloud, settings);
     return new ClientSecretCredential(tenant.tenantId, tenant.clientId, secret.value, {
       authorityHost: ep.authorityHost,
@@ -128,6 +129,9 @@ export function createApp(o: AppOptions): App {
       ...(ca ? { tlsOptions: { ca } } : {}),
     });
   };
+  // Used outside the Graph client (tenant check, granted roles): an unknown tenant is named as such there too.
+  const tenantCredential = (tenant: Tenant, secret: ClientSecret): TokenCredential =>
+    withTenantDiagnosis(secretCredential(tenant, secret), { authorityHost: endpointsFor(tenant.cloud, settings).authorityHost, tenant: { tenantId: tenant.tenantId, clientId: tenant.clientId }, ca });
   const app: App = {
     settings,
     log,
@@ -152,7 +156,7 @@ export function createApp(o: AppOptions): App {
     graphFor(tenant, secret, counters) {
       const ep = endpointsFor(tenant.cloud, settings);
       const authority = { authorityHost: ep.authorityHost, tenant: { tenantId: tenant.tenantId, clientId: tenant.clientId } };
-      return { client: createGraphClient({ graphBaseUrl: ep.graphBaseUrl, credential: tenantCredential(tenant, secret), counters, ca, authority }), graphBaseUrl: ep.graphBaseUrl };
+      return { client: createGraphClient({ graphBaseUrl: ep.graphBaseUrl, credential: secretCredential(tenant, secret), counters, ca, authority }), graphBaseUrl: ep.graphBaseUrl };
     },
     writeBudget: (tenant) =>
       new SharedWriteBudget(tables.tenantState, tenant.tenantId, tenant.clientId, { writes: settings.graphWriteLimit.writes, windowMs: settings.graphWriteLimit.windowSeconds * 1000 }),

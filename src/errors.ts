@@ -24,8 +24,12 @@ export const ERROR_CODES = {
   GRAPH_REQUEST_FAILED: "bug",
   STORAGE_CONFLICT: "transient",
   STORAGE_FAILED: "transient",
-  KEY_VAULT_UNREACHABLE: "configuration",
-  RUN_IN_PROGRESS: "configuration",
+  /** Key Vault cannot be reached (network, DNS, refused, reset, timeout): trying again later can help. */
+  KEY_VAULT_UNREACHABLE: "transient",
+  /** Key Vault's TLS certificate is not trusted by this process: a setting to fix, not retried. */
+  KEY_VAULT_UNTRUSTED: "configuration",
+  /** Another run of the tenant is queued or under way: not bad input; try again when it has ended. */
+  RUN_IN_PROGRESS: "transient",
   RUN_NOT_FOUND: "configuration",
   RUN_ABANDONED: "transient",
   RUN_POISONED: "bug",

@@ -14,7 +14,9 @@ export function formatTenantCheck(r: TenantCheckResult): string {
   else lines.push(`  the token holds: ${r.roles.length ? r.roles.join(", ") : "no application permissions (admin consent not granted)"}`);
   const rows = r.checks.map((c) => [c.permission, `${c.neededFor}${c.optional ? " (optional)" : ""}`, c.granted ? "yes" : "no", `${RESULT[c.result]}${c.detail ? ` ${c.detail}` : ""}`, c.action || "—"]);
   lines.push(table(["permission", "needed for", "granted", "result", "what to do"], rows));
-  lines.push(r.ok ? "Every required permission works." : `Missing consent: the customer's admin grants it at ${r.adminConsentUrl}`);
+  if (r.ok) lines.push("Every required permission works.");
+  else if (r.tokenError && r.tokenError.code !== "AUTH_CONSENT_MISSING") lines.push(`No permission could be checked: fix the error above, then run entra-sync tenant check ${r.tenantId} again.`);
+  else lines.push(`Missing consent: the customer's admin grants it at ${r.adminConsentUrl}`);
   return lines.join("\n");
 }
 

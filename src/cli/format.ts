@@ -2,6 +2,7 @@ import type { RunReport } from "../runs/report.js";
 
 const pad = (s: string, n: number) => (s.length >= n ? s : s + " ".repeat(n - s.length));
 const num = (n: number | undefined) => (n ?? 0).toLocaleString("en-US");
+const plural = (n: number | undefined, noun: string) => `${num(n)} ${noun}${(n ?? 0) === 1 ? "" : "s"}`;
 
 /** A run report as text for people (the CLI and `npm start`). `--json` prints the report itself instead. */
 export function formatReport(r: RunReport): string {
@@ -25,9 +26,14 @@ export function formatReport(r: RunReport): string {
     if (sk.length) lines.push(`    skipped: ${sk.map(([k, n]) => `${k} ${num(n)}`).join(", ")}`);
     const fl = Object.entries(i.failed).filter(([, n]) => n > 0);
     if (fl.length) lines.push(`    failed: ${fl.map(([k, n]) => `${k} ${num(n)}`).join(", ")}`);
-    if (i.capExceeded) lines.push(`    CAP EXCEEDED: ${num(i.capExceeded.planned)} planned > cap (${num(i.capExceeded.maxWrites)} writes or ${i.capExceeded.maxPercent}% of ${num(i.capExceeded.tenantUsers)} users): nothing written; review the plan and run with --force-plan ${r.runId}`);
+    if (i.capExceeded) {
+      const c = i.capExceeded;
+      const cap = c.cap ?? Math.min(c.maxWrites, Math.floor((c.maxPercent / 100) * c.tenantUsers));
+      const next = c.mode === "preview" || c.mode === "off" ? `switch the mode on (entra-sync tenant update ${r.tenantId} --immutable-id-mode on), then run with --force-plan ${r.runId}` : `run with --force-plan ${r.runId}`;
+      lines.push(`    CAP EXCEEDED: ${num(c.planned)} planned > cap of ${num(cap)} (the lower of ${num(c.maxWrites)} writes and ${c.maxPercent}% of ${num(c.tenantUsers)} users): nothing written; review the plan, then ${next}`);
+    }
   }
-  lines.push(`  graph: ${num(r.graph.requests)} requests, ${num(r.graph.throttled)} throttled, ${num(r.graph.retried)} retried`);
+  lines.push(`  graph: ${plural(r.graph.requests, "request")}, ${num(r.graph.throttled)} throttled, ${num(r.graph.retried)} retried`);
   for (const n of r.notices) lines.push(`  note: ${n}`);
   if (r.failure) lines.push(`  FAILED (${r.failure.class}, ${r.failure.code}): ${r.failure.message}`);
   for (const e of r.errors) {

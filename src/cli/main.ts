@@ -184,13 +184,15 @@ export function buildCli(appFactory: () => App, io: CliIO): Command {
     .requiredOption("--tenant <guid>", "tenant id")
     .requiredOption("--expires <date>", "expiry date of the secret as shown in the Entra admin center (YYYY-MM-DD)")
     .option("--from-stdin", "read the secret value from standard input")
+    .option("--json", "print JSON (what was stored, never the value)")
     .action(async (o) => {
       const a = getApp();
       const expires = parseExpiry(o.expires, a.clock());
       if (!o.fromStdin) throw new EntraSyncError("INPUT_INVALID", "Pass --from-stdin and pipe the secret value in (e.g. from a password manager); secrets are never taken as arguments, which end up in shell history.", { field: "from-stdin" });
       const value = (await io.readStdin()).replace(/\r?\n$/, "");
       const info = await setTenantSecret(a, o.tenant, value, expires);
-      io.out(`Stored the client secret of ${info.tenantId} (version ${info.version}, expires ${info.expiresOn?.toISOString().slice(0, 10) ?? "—"}).`);
+      if (o.json) io.out(JSON.stringify({ tenantId: info.tenantId, name: info.name, version: info.version, expiresOn: info.expiresOn?.toISOString() ?? null, enabled: info.enabled }));
+      else io.out(`Stored the client secret of ${info.tenantId} (version ${info.version}, expires ${info.expiresOn?.toISOString().slice(0, 10) ?? "—"}).`);
       await warnAboutPermissions(a, io, info.tenantId);
     });
 
@@ -200,12 +202,14 @@ export function buildCli(appFactory: () => App, io: CliIO): Command {
     .command("import <file>")
     .description("create or replace platform users from a .csv (header row) or .json (array) file")
     .requiredOption("--tenant <guid>", "tenant the users belong to")
+    .option("--json", "print JSON")
     .action(async (file: string, o) => {
       const a = getApp();
       const t = await a.tenants.require(parseGuid(o.tenant, "tenant"));
       const users = await readPlatformUsersFile(file, t.tenantId);
       const r = await a.directory.importUsers(t.tenantId, users);
-      io.out(`Imported ${users.length} platform users into ${t.displayName}: ${r.created} created, ${r.replaced} replaced.`);
+      if (o.json) io.out(JSON.stringify({ tenantId: t.tenantId, imported: users.length, created: r.created, replaced: r.replaced }));
+      else io.out(`Imported ${users.length} platform users into ${t.displayName}: ${r.created} created, ${r.replaced} replaced.`);
     });
 
   program

@@ -77,6 +77,11 @@ export interface Settings {
   };
 }
 
+/** host.json's functionTimeout in seconds (a test keeps the two in step). */
+export const FUNCTION_TIMEOUT_SECONDS = 1800;
+/** The largest RUN_TIME_BUDGET_SECONDS: five minutes below the function timeout, for the last page and the checkpoint. */
+export const MAX_RUN_TIME_BUDGET_SECONDS = FUNCTION_TIMEOUT_SECONDS - 300;
+
 export const DEFAULTS = {
   SYNC_SCHEDULE: "0 */5 * * * *",
   SECRET_CHECK_SCHEDULE: "0 0 6 * * *",
@@ -177,8 +182,11 @@ export function loadSettings(env: Record<string, string | undefined> = process.e
 
   const budgetRaw = pick(env, "RUN_TIME_BUDGET_SECONDS") ?? DEFAULTS.RUN_TIME_BUDGET_SECONDS;
   const runTimeBudgetSeconds = Number(budgetRaw);
-  if (!Number.isInteger(runTimeBudgetSeconds) || runTimeBudgetSeconds < 10 || runTimeBudgetSeconds > 3600)
-    fail("RUN_TIME_BUDGET_SECONDS", `is "${budgetRaw}" but must be a whole number of seconds between 10 and 3600`);
+  if (!Number.isInteger(runTimeBudgetSeconds) || runTimeBudgetSeconds < 10 || runTimeBudgetSeconds > MAX_RUN_TIME_BUDGET_SECONDS)
+    fail(
+      "RUN_TIME_BUDGET_SECONDS",
+      `is "${budgetRaw}" but must be a whole number of seconds between 10 and ${MAX_RUN_TIME_BUDGET_SECONDS}: a worker invocation checkpoints after it and must have done so before host.json's functionTimeout (${FUNCTION_TIMEOUT_SECONDS} s) ends it`,
+    );
 
   const retentionRaw = pick(env, "PLAN_RETENTION_DAYS") ?? DEFAULTS.PLAN_RETENTION_DAYS;
   const planRetentionDays = Number(retentionRaw);

@@ -1,5 +1,6 @@
 import { odata, type TableClient } from "@azure/data-tables";
 import { EntraSyncError } from "../errors.js";
+import type { SecretInfo } from "../secrets/store.js";
 import { getOrUndefined, isConflict, isPreconditionFailed, storageError } from "../state/tables-client.js";
 
 /** RowKey of a tenant's secret facts in the tenant state table (PartitionKey: tenant id). */
@@ -73,6 +74,22 @@ export class SecretFactsStore {
       throw storageError(e, "list the secret facts of all tenants");
     }
     return out;
+  }
+
+  /**
+   * Records a secret just stored (`secret set`): a new version, so Entra's facts of the old one no longer apply; its
+   * date is Key Vault's until the daily check or a run asks Entra.
+   */
+  async recordStored(info: SecretInfo, now: Date): Promise<SecretFacts> {
+    const kv = info.expiresOn?.toISOString();
+    return this.update(info.tenantId, (cur) => ({
+      ...(cur?.applicationReadDenied ? { applicationReadDenied: true } : {}),
+      source: "keyVault",
+      version: info.version,
+      generation: generationOf(info),
+      ...(kv ? { expiresOn: kv, keyVaultExpiresOn: kv } : {}),
+      checkedAt: now.toISOString(),
+    }));
   }
 
   /**

@@ -137,14 +137,22 @@ export interface PlanDeps {
 
 /**
  * The stored Immutable ID plan of a run (API `GET /api/tenants/{tenantId}/runs/{runId}/plan`, CLI `entra-sync plan`).
- * A run whose plan equals an earlier run's points at that run's rows. Empty when the run planned nothing; throws
- * RUN_NOT_FOUND when the run does not exist.
+ * A run whose plan equals an earlier run's points at that run's rows. Empty when the run planned and found nothing
+ * to write; throws RUN_NOT_FOUND when the run does not exist and PLAN_NOT_FOUND when it has no plan (not yet
+ * planned, or no Immutable ID step).
  */
 export async function getRunPlan(app: PlanDeps, tenantId: string, runId: string): Promise<PlanEntry[]> {
   const report = await app.runs.get(tenantId, runId);
   if (!report) throw new EntraSyncError("RUN_NOT_FOUND", `Run ${runId} of tenant ${tenantId} does not exist.`, { retryable: false });
   const ref = report.immutableId?.plan;
-  if (!ref || ref.entries === 0) return [];
+  if (!ref) {
+    const why =
+      report.status === "queued" || report.status === "running"
+        ? `it is ${report.status} and has not planned yet; ask again when it has ended (entra-sync runs --tenant ${tenantId})`
+        : `it ran no Immutable ID step (the tenant's Immutable ID mode was off, the run was --only update, or it ended before planning)`;
+    throw new EntraSyncError("PLAN_NOT_FOUND", `Run ${runId} of tenant ${tenantId} has no Immutable ID plan: ${why}.`, { retryable: false, details: { status: report.status } });
+  }
+  if (ref.entries === 0) return [];
   const entries = await new PlanStore(app.tables.runPlans).list(tenantId, ref.runId);
   if (entries.length === 0) throw planGone(tenantId, runId, ref.runId);
   return entries;

@@ -127,7 +127,7 @@ export async function runImmutableIdSync(deps: ImmutableIdDeps, tenant: Tenant, 
     if (!earlier && plan.entries.length > 0) await new PlanStore(deps.tables.runPlans).save(tenant.tenantId, report.runId, plan.entries);
     counts.plan = { runId: planRunId, entries: plan.entries.length, hash };
     const limit = capOf(cfg, plan.tenantUsers);
-    if (plan.entries.length > limit) counts.capExceeded = { planned: plan.entries.length, maxWrites: cfg.maxWritesPerRun, maxPercent: cfg.maxPercentPerRun, tenantUsers: plan.tenantUsers };
+    if (plan.entries.length > limit) counts.capExceeded = { planned: plan.entries.length, maxWrites: cfg.maxWritesPerRun, maxPercent: cfg.maxPercentPerRun, tenantUsers: plan.tenantUsers, cap: limit, mode: cfg.mode };
     for (const reason of ["ambiguousMatch", "valueNotAllowed", "duplicateValue"] as SkipReason[]) {
       const ids = plan.examples[reason];
       // A notice, not an error: these are data to fix on the platform, and would otherwise mark every run partial.
@@ -139,7 +139,9 @@ export async function runImmutableIdSync(deps: ImmutableIdDeps, tenant: Tenant, 
   if (planOnly) {
     report.notices.push(
       `Immutable ID sync ${report.dryRun ? "dry run" : "preview"}: ${plan.entries.length} ImmutableId(s) planned, nothing written. See the plan: entra-sync plan --tenant ${tenant.tenantId} --run ${report.runId}` +
-        (counts.capExceeded ? ` (over the cap of ${capOf(cfg, plan.tenantUsers)} writes per run: after reviewing it, a run in mode on with --force-plan ${report.runId} writes it).` : "."),
+        (counts.capExceeded
+          ? ` (over the cap of ${capOf(cfg, plan.tenantUsers)} writes per run: after reviewing it, ${cfg.mode === "on" ? "" : `switch the mode on (entra-sync tenant update ${tenant.tenantId} --immutable-id-mode on), then `}a run with --force-plan ${report.runId} writes it).`
+          : "."),
     );
     return { completed: true };
   }

@@ -11,9 +11,10 @@ import type { Mailer, MailMessage, SentMail } from "./mailer.js";
 /** Header that ties a delivered mail back to its alert intent (operators can search mailboxes for it). */
 export const ALERT_HEADER = "X-Entra-Sync-Alert";
 
-function nodemailerOptions(from: string, m: MailMessage): nodemailer.SendMailOptions {
+function nodemailerOptions(from: string, replyTo: readonly string[], m: MailMessage): nodemailer.SendMailOptions {
   return {
     from,
+    ...(replyTo.length ? { replyTo: [...replyTo] } : {}),
     to: m.to,
     cc: m.cc,
     subject: m.subject,
@@ -34,10 +35,12 @@ export class OutboxMailer implements Mailer {
   constructor(
     readonly dir: string,
     private readonly from: string,
+    /** Where replies go (the operators): the sender may be a no-reply address. */
+    private readonly replyTo: readonly string[] = [],
   ) {}
 
   async send(m: MailMessage): Promise<SentMail> {
-    const info = (await this.composer.sendMail(nodemailerOptions(this.from, m))) as { message: Buffer; messageId: string };
+    const info = (await this.composer.sendMail(nodemailerOptions(this.from, this.replyTo, m))) as { message: Buffer; messageId: string };
     await mkdir(this.dir, { recursive: true });
     const stamp = new Date().toISOString().replace(/[-:]/g, "").replace(/\.\d+Z$/, "Z");
     const safeKey = m.idempotencyKey.replace(/[^A-Za-z0-9._-]+/g, "_").slice(0, 100);
@@ -57,12 +60,14 @@ export class SmtpMailer implements Mailer {
   constructor(
     smtpUrl: string,
     private readonly from: string,
+    /** Where replies go (the operators): the sender may be a no-reply address. */
+    private readonly replyTo: readonly string[] = [],
   ) {
     this.transporter = nodemailer.createTransport(smtpUrl);
   }
 
   async send(m: MailMessage): Promise<SentMail> {
-    const info = (await this.transporter.sendMail(nodemailerOptions(this.from, m))) as { messageId: string; rejected?: unknown[] };
+    const info = (await this.transporter.sendMail(nodemailerOptions(this.from, this.replyTo, m))) as { messageId: string; rejected?: unknown[] };
     if (Array.isArray(info.rejected) && info.rejected.length > 0)
       throw new EntraSyncError("MAIL_FAILED", `The SMTP relay rejected ${info.rejected.map(String).join(", ")}.`, { retryable: false });
     return { transport: "smtp", id: info.messageId };
@@ -78,6 +83,8 @@ export interface AcsMailerOptions {
   ca?: string | undefined;
   /** How often to poll the send operation when the service gives no Retry-After. */
   pollIntervalMs?: number;
+  /** Where replies go (the operators): the sender is usually ACS's DoNotReply address. */
+  replyTo?: readonly string[] | undefined;
 }
 
 /** A GUID derived from a string, so a resent alert carries the same ACS Operation-Id and ACS sends it once. */
@@ -112,6 +119,7 @@ export class AcsMailer implements Mailer {
       content: { subject: m.subject, plainText: m.text, html: m.html },
       recipients: { to: m.to.map((address) => ({ address })), ...(m.cc.length ? { cc: m.cc.map((address) => ({ address })) } : {}) },
       headers: { [ALERT_HEADER]: m.idempotencyKey },
+      ...(this.o.replyTo?.length ? { replyTo: this.o.replyTo.map((address) => ({ address })) } : {}),
     };
     const poller = await this.client.beginSend(message, { operationId: operationIdFor(m.idempotencyKey), updateIntervalInMs: this.o.pollIntervalMs ?? 2_000 });
     const result = await poller.pollUntilDone();
@@ -125,10 +133,10 @@ export class AcsMailer implements Mailer {
 export function createMailer(mail: Settings["mail"], credential: TokenCredential): Mailer {
   switch (mail.transport) {
     case "acs":
-      return new AcsMailer(mail.acsEndpoint!, credential, mail.from);
+      return new AcsMailer(mail.acsEndpoint!, credential, mail.from, { replyTo: mail.operatorEmails });
     case "smtp":
-      return new SmtpMailer(mail.smtpUrl!, mail.from);
+      return new SmtpMailer(mail.smtpUrl!, mail.from, mail.operatorEmails);
     case "outbox":
-      return new OutboxMailer(mail.outboxDir, mail.from);
+      return new OutboxMailer(mail.outboxDir, mail.from, mail.operatorEmails);
   }
 }

@@ -28,7 +28,8 @@ export interface ImmutableIdCounts {
   skipped: Record<string, number>;
   failed: Record<string, number>;
   writesPerSecond?: number;
-  capExceeded?: { planned: number; maxWrites: number; maxPercent: number; tenantUsers: number } | undefined;
+  /** `cap`: the effective cap (the lower of the two limits); `mode`: the tenant's Immutable ID mode then (absent in older reports). */
+  capExceeded?: { planned: number; maxWrites: number; maxPercent: number; tenantUsers: number; cap?: number; mode?: "off" | "preview" | "on" } | undefined;
   /** Where the plan of this run is stored (`runId` may be an earlier run with the identical plan). */
   plan?: { runId: string; entries: number; hash: string } | undefined;
 }

@@ -102,7 +102,7 @@ function vaultError(e: unknown, what: string, vaultUrl?: string): EntraSyncError
   const tls = chain.find((c) => TLS_CODES.test(c.code));
   if (tls)
     return new EntraSyncError(
-      "KEY_VAULT_UNREACHABLE",
+      "KEY_VAULT_UNTRUSTED",
       `Could not ${what}: the TLS certificate of Key Vault at ${host} is not trusted by this process (${tls.code}). In Azure, check that KEY_VAULT_URL is the vault's own URI (https://<name>.vault.azure.net/). On the local stack, start the process with NODE_EXTRA_CA_CERTS set to the stack's CA file (npm run stack writes it into local.settings.json and .local/stack.env).`,
       { cause: e, retryable: false },
     );

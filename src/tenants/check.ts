@@ -70,6 +70,7 @@ export async function checkTenant(deps: TenantCheckDeps, tenantIdInput: string):
     if (!token) throw new EntraSyncError("AUTH_FAILED", `Entra gave no token for app ${tenant.clientId} in tenant ${tenant.tenantId}.`, { retryable: false });
     roles = tokenRoles(token.token);
   } catch (e) {
+    // classifyGraphError finds what the tenant credential already named (e.g. AUTH_TENANT_NOT_FOUND).
     const err = e instanceof EntraSyncError ? e : classifyGraphError(e, ref, "get a token");
     return { ...base, roles: [], tokenError: { code: err.code, message: err.message }, checks: untried(err.message), ok: false };
   }

@@ -93,7 +93,7 @@ export type TenantInput = z.input<typeof tenantInputSchema>;
 
 /** Validates a registration; throws INPUT_INVALID naming the first bad field and what is allowed. */
 export function validateTenant(input: unknown, now: Date, existing?: Tenant): Tenant {
-  const base = existing ? { ...stripTimes(existing), ...(input as object) } : input;
+  const base = mergeImmutableId(existing ? { ...stripTimes(existing), ...(input as object) } : input, existing);
   const r = tenantInputSchema.safeParse(base);
   if (!r.success) {
     const issue = r.error.issues[0]!;
@@ -110,6 +110,14 @@ export function validateTenant(input: unknown, now: Date, existing?: Tenant): Te
     createdAt: existing?.createdAt ?? now.toISOString(),
     updatedAt: now.toISOString(),
   };
+}
+
+/** Immutable ID settings are nested: a patch names only the fields it changes, so merge defaults ← existing ← patch. */
+function mergeImmutableId(base: unknown, existing?: Tenant): unknown {
+  if (!base || typeof base !== "object") return base;
+  const patch = (base as { immutableId?: unknown }).immutableId;
+  if (patch === undefined || patch === null || typeof patch !== "object" || Array.isArray(patch)) return base;
+  return { ...base, immutableId: { ...DEFAULT_IMMUTABLE_ID, ...(existing?.immutableId ?? {}), ...patch } };
 }
 
 function stripTimes(t: Tenant): Omit<Tenant, "createdAt" | "updatedAt"> {

@@ -24,6 +24,8 @@ export function parseExpiry(value: string, now: Date): Date {
 export async function setTenantSecret(app: App, tenantId: string, value: string, expiresOn: Date): Promise<SecretInfo> {
   const tenant = await app.tenants.require(parseGuid(tenantId, "tenant"));
   const info = await app.secrets.set(tenant.tenantId, value, expiresOn, tenant.clientId);
+  // Status and GET /api/tenants show the date from now on, not only after the next daily check.
+  await app.secretFacts.recordStored(info, app.clock());
   app.log.info("client secret stored", { tenantId: tenant.tenantId, version: info.version, expiresOn: info.expiresOn?.toISOString() });
   return info;
 }

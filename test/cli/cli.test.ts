@@ -4,6 +4,10 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { runCli, type CliIO } from "../../src/cli/main.js";
+import { formatReport } from "../../src/cli/format.js";
+import { getPlan } from "../../src/runs/api.js";
+import { newReport } from "../../src/runs/report.js";
+import { createRun } from "../../src/sync/run.js";
 import { useLocalStack } from "../support/stack.js";
 
 const stackOf = useLocalStack();
@@ -60,6 +64,63 @@ describe("entra-sync CLI", () => {
     expect(JSON.parse(r.out).linking).toEqual({ entra: "userPrincipalName", platform: "userName" });
     r = await cli(["tenant", "show", t.id, "--json"]);
     expect(JSON.parse(r.out).locale).toBe("sv");
+  });
+
+  it("sets single Immutable ID options on add and update, keeping the others", async () => {
+    const id = randomUUID();
+    let r = await cli(["tenant", "add", "--tenant-id", id, "--client-id", randomUUID(), "--name", "Iid", "--immutable-id-mode", "off", "--json"]);
+    expect(r.code, r.err).toBe(0);
+    expect(JSON.parse(r.out).immutableId).toMatchObject({ mode: "off", source: "id", encoding: "base64" });
+    r = await cli(["tenant", "update", id, "--immutable-id-max-writes", "50", "--json"]);
+    expect(r.code, r.err).toBe(0);
+    expect(JSON.parse(r.out).immutableId).toMatchObject({ mode: "off", maxWritesPerRun: 50 });
+    r = await cli(["tenant", "update", id, "--immutable-id-mode", "on", "--json"]);
+    expect(r.code, r.err).toBe(0);
+    expect(JSON.parse(r.out).immutableId).toMatchObject({ mode: "on", maxWritesPerRun: 50 });
+  });
+
+  it("status shows the secret's expiry right after secret set", async () => {
+    const id = randomUUID();
+    expect((await cli(["tenant", "add", "--tenant-id", id, "--client-id", randomUUID(), "--name", "Fresh"])).code).toBe(0);
+    const expires = new Date(Date.now() + 120 * 86_400_000).toISOString().slice(0, 10);
+    const r = await cli(["secret", "set", "--tenant", id, "--expires", expires, "--from-stdin"], "a-fresh-secret-value-123");
+    expect(r.code, r.err).toBe(0);
+    const status = JSON.parse((await cli(["status", "--tenant", id, "--json"])).out);
+    expect(status.secret).toMatchObject({ expiresOn: `${expires}T23:59:59.000Z`, source: "keyVault" });
+  });
+
+  it("plan of a queued run says it has no plan yet (PLAN_NOT_FOUND, exit 2; 404 from the API)", async () => {
+    const s = stackOf();
+    const id = randomUUID();
+    expect((await cli(["tenant", "add", "--tenant-id", id, "--client-id", randomUUID(), "--name", "Queued"])).code).toBe(0);
+    const run = await createRun(s.app, { tenantId: id, trigger: "manual", mode: "incremental", dryRun: false });
+    const r = await cli(["plan", "--tenant", id, "--run", run.runId]);
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(/^error PLAN_NOT_FOUND: .*has not planned yet/);
+    expect(r.out).not.toMatch(/user\(s\)/);
+    const api = await getPlan(s.app, id, run.runId, null);
+    expect(api.status).toBe(404);
+    expect(JSON.stringify(api.body)).toContain("PLAN_NOT_FOUND");
+  });
+
+  it("secret set and users import take --json (no secret in it); a report says 1 request, 2 requests", async () => {
+    const id = randomUUID();
+    expect((await cli(["tenant", "add", "--tenant-id", id, "--client-id", randomUUID(), "--name", "Json"])).code).toBe(0);
+    const r = await cli(["secret", "set", "--tenant", id, "--expires", "2027-01-31", "--from-stdin", "--json"], "a-json-secret-value-123");
+    expect(r.code, r.err).toBe(0);
+    expect(JSON.parse(r.out)).toMatchObject({ tenantId: id, expiresOn: "2027-01-31T23:59:59.000Z" });
+    expect(r.out + r.err).not.toContain("a-json-secret-value-123");
+    const dir = mkdtempSync(path.join(tmpdir(), "es-cli-"));
+    writeFileSync(path.join(dir, "u.csv"), "id,userName\nu1,a@x.example\n");
+    const imp = await cli(["users", "import", path.join(dir, "u.csv"), "--tenant", id, "--json"]);
+    expect(imp.code, imp.err).toBe(0);
+    expect(JSON.parse(imp.out)).toMatchObject({ imported: 1, created: 1 });
+
+    const report = newReport({ runId: "r", tenantId: id, tenantName: "Json", trigger: "manual", mode: "full", dryRun: false, now: new Date() });
+    report.graph.requests = 1;
+    expect(formatReport(report)).toContain("graph: 1 request, ");
+    report.graph.requests = 2;
+    expect(formatReport(report)).toContain("graph: 2 requests, ");
   });
 
   it.each([

@@ -1,6 +1,6 @@
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
-import { APP_SETTINGS, loadSettings } from "../../src/config/settings.js";
+import { APP_SETTINGS, FUNCTION_TIMEOUT_SECONDS, loadSettings, MAX_RUN_TIME_BUDGET_SECONDS } from "../../src/config/settings.js";
 import { EntraSyncError } from "../../src/errors.js";
 import { endpointsFor } from "../../src/config/clouds.js";
 
@@ -39,6 +39,13 @@ describe("settings", () => {
     expect(s.storage).toEqual({ kind: "identity", tableUrl: "https://entrasyncst.table.core.windows.net", queueUrl: "https://entrasyncst.queue.core.windows.net" });
   });
 
+  it("the largest RUN_TIME_BUDGET_SECONDS stays below host.json's functionTimeout", () => {
+    const [h, m, sec] = (JSON.parse(readFileSync(new URL("../../host.json", import.meta.url), "utf8")) as { functionTimeout: string }).functionTimeout.split(":").map(Number);
+    expect(h! * 3600 + m! * 60 + sec!).toBe(FUNCTION_TIMEOUT_SECONDS);
+    expect(MAX_RUN_TIME_BUDGET_SECONDS).toBeLessThan(FUNCTION_TIMEOUT_SECONDS);
+    expect(loadSettings({ ...base, RUN_TIME_BUDGET_SECONDS: String(MAX_RUN_TIME_BUDGET_SECONDS) }).runTimeBudgetSeconds).toBe(MAX_RUN_TIME_BUDGET_SECONDS);
+  });
+
   it.each([
     [{ KEY_VAULT_URL: base.KEY_VAULT_URL }, /AzureWebJobsStorage is missing/],
     [{ AzureWebJobsStorage: "UseDevelopmentStorage=true" }, /KEY_VAULT_URL is missing/],
@@ -46,6 +53,7 @@ describe("settings", () => {
     [{ ...base, SYNC_SCHEDULE: "*/5 * * * *" }, /SYNC_SCHEDULE is invalid.*six fields/],
     [{ ...base, ALERT_THRESHOLDS_DAYS: "30,fourteen" }, /ALERT_THRESHOLDS_DAYS holds "fourteen"/],
     [{ ...base, RUN_TIME_BUDGET_SECONDS: "5" }, /RUN_TIME_BUDGET_SECONDS is "5" but must be/],
+    [{ ...base, RUN_TIME_BUDGET_SECONDS: "3600" }, /RUN_TIME_BUDGET_SECONDS is "3600" but must be .* between 10 and 1500: .*functionTimeout \(1800 s\)/],
     [{ ...base, MAIL_TRANSPORT: "pigeon" }, /MAIL_TRANSPORT is "pigeon" but must be one of acs, smtp, outbox/],
     [{ ...base, MAIL_TRANSPORT: "acs" }, /ACS_EMAIL_ENDPOINT is missing/],
     [{ ...base, MAIL_TRANSPORT: "smtp", SMTP_URL: "mail.example:25" }, /SMTP_URL must start with smtp/],

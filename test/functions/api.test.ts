@@ -102,11 +102,16 @@ describe("the run API", () => {
     }
     expect((await listRuns(UNKNOWN)).status).toBe(404);
 
-    // The plan route: JSON, CSV, unknown run, bad format.
-    const plan = await getRunPlanHandler(req("GET", "x", { tenantId: id, runId }), ctx());
+    // The plan route: JSON, CSV, a run without an Immutable ID step, unknown run, bad format.
+    const noStep = await getRunPlanHandler(req("GET", "x", { tenantId: id, runId }), ctx()); // --only update
+    expect(noStep.status).toBe(404);
+    expect(errorOf(noStep).code).toBe("PLAN_NOT_FOUND");
+    const planned = (list.jsonBody as { runs: Array<{ runId: string }> }).runs[0]!.runId;
+    const plan = await getRunPlanHandler(req("GET", "x", { tenantId: id, runId: planned }), ctx());
     expect(plan.status).toBe(200);
-    expect(plan.jsonBody).toMatchObject({ tenantId: id, runId, entries: [] });
-    const csv = await getRunPlanHandler(req("GET", "x?format=csv", { tenantId: id, runId }), ctx());
+    expect(plan.jsonBody).toMatchObject({ tenantId: id, runId: planned });
+    expect((plan.jsonBody as { entries: unknown[] }).entries).toHaveLength(3);
+    const csv = await getRunPlanHandler(req("GET", "x?format=csv", { tenantId: id, runId: planned }), ctx());
     expect(csv.status).toBe(200);
     expect(String(csv.body)).toMatch(/^entraId,userPrincipalName/);
     expect((await getRunPlanHandler(req("GET", "x", { tenantId: id, runId: "8000000000000-00000000" }), ctx())).status).toBe(404);

@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import { buildCli, type CliIO } from "../../src/cli/main.js";
+import { formatReport } from "../../src/cli/format.js";
 import { getRunPlan, planToCsv } from "../../src/immutable-id/plan.js";
 import { useLocalStack } from "../support/stack.js";
 import { b64, immutableStep, patchesPerUser, run, tenantWith } from "./helpers.js";
@@ -85,7 +86,7 @@ describe("Immutable ID sync against the local stack", () => {
     const s = stack();
     const { tenant, users } = await tenantWith(s, { n: 10, immutableId: { maxWritesPerRun: 5 } });
     const r1 = await run(s, tenant.tenantId);
-    expect(r1.immutableId?.capExceeded).toEqual({ planned: 10, maxWrites: 5, maxPercent: 100, tenantUsers: 10 });
+    expect(r1.immutableId?.capExceeded).toEqual({ planned: 10, maxWrites: 5, maxPercent: 100, tenantUsers: 10, cap: 5, mode: "on" });
     expect(r1.immutableId?.written).toBe(0);
     expect(r1.status).toBe("partial");
     expect(r1.errors.map((e) => e.code)).toContain("IMMUTABLE_ID_CAP_EXCEEDED");
@@ -93,6 +94,23 @@ describe("Immutable ID sync against the local stack", () => {
     const r2 = await run(s, tenant.tenantId, { only: ["immutableId"], forcePlan: r1.runId });
     expect(r2.immutableId?.written).toBe(10);
     expect(r2.status).toBe("succeeded");
+  });
+
+  it("over the cap the error and the report name the effective cap; in preview they say to switch the mode on first", async () => {
+    const s = stack();
+    const { tenant } = await tenantWith(s, { n: 30, immutableId: { maxWritesPerRun: 500, maxPercentPerRun: 10 } }); // cap 3
+    const on = await run(s, tenant.tenantId);
+    const err = on.errors.find((e) => e.code === "IMMUTABLE_ID_CAP_EXCEEDED")!;
+    expect(err.message).toMatch(/cap of 3 per run/);
+    expect(formatReport(on)).toMatch(/CAP EXCEEDED: 30 planned > cap of 3 /);
+    expect(formatReport(on)).not.toContain("--immutable-id-mode on");
+
+    const p = await tenantWith(s, { n: 30, immutableId: { mode: "preview", maxWritesPerRun: 500, maxPercentPerRun: 10 } });
+    const preview = await run(s, p.tenant.tenantId);
+    const text = formatReport(preview);
+    expect(text).toMatch(/CAP EXCEEDED: 30 planned > cap of 3 /);
+    expect(text).toContain(`switch the mode on (entra-sync tenant update ${p.tenant.tenantId} --immutable-id-mode on), then run with --force-plan ${preview.runId}`);
+    expect(preview.notices.join("\n")).toContain(`entra-sync tenant update ${p.tenant.tenantId} --immutable-id-mode on`);
   });
 
   it("retries inner-batch 429s after their own Retry-After: nothing lost, nothing written twice", async () => {

@@ -9,7 +9,7 @@ import { generate } from "selfsigned";
 import { SMTPServer } from "smtp-server";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { EntraSyncError } from "../../src/errors.js";
-import { AcsMailer, OutboxMailer, SmtpMailer, operationIdFor, sendWithRetry, type Mailer, type MailMessage } from "../../src/mail/index.js";
+import { AcsMailer, createMailer, OutboxMailer, SmtpMailer, operationIdFor, sendWithRetry, type Mailer, type MailMessage } from "../../src/mail/index.js";
 import { renderAlert } from "../../src/mail/templates.js";
 import { parseMail } from "./mime.js";
 
@@ -50,7 +50,7 @@ describe("SMTP transport (nodemailer) against a real SMTP server on 127.0.0.1", 
   });
 
   it("delivers to the admins and the operators, with subject and both parts, in Swedish and English", async () => {
-    const mailer = new SmtpMailer(`smtp://127.0.0.1:${port}`, "entra-sync@platform.example");
+    const mailer = new SmtpMailer(`smtp://127.0.0.1:${port}`, "entra-sync@platform.example", ["ops@platform.example"]);
     for (const locale of ["sv", "en"] as const) {
       const m = message(locale);
       const sent = await sendWithRetry(mailer, m, { attempts: 1, delayMs: 0 });
@@ -63,6 +63,7 @@ describe("SMTP transport (nodemailer) against a real SMTP server on 127.0.0.1", 
       expect(mail.headers.get("subject")).toMatch(locale === "sv" ? /^Åtgärd krävs: klienthemligheten för Ängby skola går ut om 7 dagar$/ : /^Action needed: the client secret for Ängby skola expires in 7 days$/);
       expect(mail.headers.get("to")).toBe("it@angby.example, rektor@angby.example");
       expect(mail.headers.get("cc")).toBe("ops@platform.example");
+      expect(mail.headers.get("reply-to")).toBe("ops@platform.example");
       expect(mail.headers.get("x-entra-sync-alert")).toBe(m.idempotencyKey);
       expect(mail.headers.get("content-type")).toMatch(/^multipart\/alternative/);
       expect(mail.text).toBe(m.text);
@@ -99,7 +100,7 @@ describe("SMTP transport (nodemailer) against a real SMTP server on 127.0.0.1", 
 describe("outbox transport", () => {
   it("writes one complete .eml per send, built by nodemailer", async () => {
     const dir = mkdtempSync(path.join(tmpdir(), "es-outbox-"));
-    const mailer = new OutboxMailer(dir, "entra-sync@localhost");
+    const mailer = new OutboxMailer(dir, "entra-sync@localhost", ["ops@platform.example", "ops2@platform.example"]);
     const m = message("sv");
     const a = await mailer.send(m);
     const b = await mailer.send(m);
@@ -109,8 +110,16 @@ describe("outbox transport", () => {
     const mail = parseMail(readFileSync(a.path!, "utf8"));
     expect(mail.headers.get("subject")).toBe(m.subject);
     expect(mail.headers.get("from")).toBe("entra-sync@localhost");
+    expect(mail.headers.get("reply-to")).toBe("ops@platform.example, ops2@platform.example"); // the alert says "reply to this mail"
     expect(mail.text).toBe(m.text);
     expect(mail.html).toBe(m.html);
+  });
+
+  it("createMailer sets Reply-To to OPERATOR_EMAIL", async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), "es-outbox-"));
+    const mailer = createMailer({ transport: "outbox", from: "DoNotReply@localhost", operatorEmails: ["ops@platform.example"], acsEndpoint: undefined, smtpUrl: undefined, outboxDir: dir }, { getToken: async () => null });
+    const sent = await mailer.send(message("en"));
+    expect(parseMail(readFileSync(sent.path!, "utf8")).headers.get("reply-to")).toBe("ops@platform.example");
   });
 });
 
@@ -190,7 +199,7 @@ describe("ACS Email transport through @azure/communication-email against a local
   });
 
   it("sends with a bearer token, waits for the operation to succeed, and uses a stable Operation-Id", async () => {
-    const mailer = new AcsMailer(endpoint, credential, "DoNotReply@platform.example", { ca, pollIntervalMs: 10 });
+    const mailer = new AcsMailer(endpoint, credential, "DoNotReply@platform.example", { ca, pollIntervalMs: 10, replyTo: ["ops@platform.example"] });
     const m = message("sv");
     const sent = await mailer.send(m);
     expect(sent).toEqual({ transport: "acs", id: operationIdFor(m.idempotencyKey) });
@@ -205,6 +214,7 @@ describe("ACS Email transport through @azure/communication-email against a local
       content: { subject: m.subject, plainText: m.text, html: m.html },
       recipients: { to: [{ address: "it@angby.example" }, { address: "rektor@angby.example" }], cc: [{ address: "ops@platform.example" }] },
       headers: { "X-Entra-Sync-Alert": m.idempotencyKey },
+      replyTo: [{ address: "ops@platform.example" }],
     });
     expect(seen.filter((s) => s.method === "GET").length).toBeGreaterThanOrEqual(1);
     expect(operationIdFor(m.idempotencyKey)).toBe(operationIdFor(`${tenant.tenantId}/threshold:abc:7`));

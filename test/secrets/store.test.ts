@@ -4,7 +4,9 @@ import { describe, expect, it } from "vitest";
 import { createApp, createPlatformCredential } from "../../src/composition.js";
 import { loadSettings } from "../../src/config/settings.js";
 import { EntraSyncError } from "../../src/errors.js";
+import { runCli } from "../../src/cli/main.js";
 import { SecretStore } from "../../src/secrets/store.js";
+import { addTenant } from "../../src/tenants/onboarding.js";
 import { useLocalStack } from "../support/stack.js";
 
 const stackOf = useLocalStack();
@@ -41,18 +43,47 @@ function storeAt(url: string, o: { trustCa: boolean }): SecretStore {
 }
 
 describe("Key Vault failures are told apart", () => {
-  it("a vault whose TLS certificate this process does not trust: KEY_VAULT_UNREACHABLE, not retryable, with what to do", async () => {
+  it("a vault whose TLS certificate this process does not trust: KEY_VAULT_UNTRUSTED (configuration), not retryable, with what to do", async () => {
     const e = await errorOf(storeAt(stackOf().sim.keyVaultUrl, { trustCa: false }).get(TENANT));
-    expect(e.code).toBe("KEY_VAULT_UNREACHABLE");
+    expect(e.code).toBe("KEY_VAULT_UNTRUSTED");
+    expect(e.errorClass).toBe("configuration");
     expect(e.retryable).toBe(false);
     expect(e.message).toContain("NODE_EXTRA_CA_CERTS");
     expect(e.message).not.toContain(stackOf().env.PLATFORM_CLIENT_SECRET!);
   });
 
-  it("a vault nobody answers at: KEY_VAULT_UNREACHABLE, retryable", async () => {
+  it("a vault nobody answers at: KEY_VAULT_UNREACHABLE (transient), retryable", async () => {
     const e = await errorOf(storeAt(`https://127.0.0.1:${await closedPort()}/`, { trustCa: true }).listInfo());
     expect(e.code).toBe("KEY_VAULT_UNREACHABLE");
+    expect(e.errorClass).toBe("transient");
     expect(e.retryable).toBe(true);
+  });
+});
+
+describe("the CLI's exit code follows the class of a Key Vault failure", () => {
+  const tenantId = "0b5d2c1e-2222-4222-8333-944444444444";
+  async function secretSet(app: () => ReturnType<typeof createApp>) {
+    const lines: string[] = [];
+    const io = { out: (t: string) => lines.push(t), err: (t: string) => lines.push(t), readStdin: async () => "a-vault-test-secret-value", isTTY: false };
+    const code = await runCli(["secret", "set", "--tenant", tenantId, "--expires", new Date(Date.now() + 30 * 86_400_000).toISOString().slice(0, 10), "--from-stdin"], io, app);
+    return { code, text: lines.join("\n") };
+  }
+
+  it("unreachable (network): KEY_VAULT_UNREACHABLE, exit 1; untrusted TLS: KEY_VAULT_UNTRUSTED, exit 2", async () => {
+    const stack = stackOf();
+    await addTenant(stack.app, { tenantId, clientId: "0b5d2c1e-3333-4222-8333-944444444444", displayName: "Vault School" });
+    const port = await closedPort();
+    const down = await secretSet(() => createApp({ settings: loadSettings({ ...stack.env, KEY_VAULT_URL: `https://127.0.0.1:${port}/` }), ca: stack.sim.ca }));
+    expect(down.text).toMatch(/^error KEY_VAULT_UNREACHABLE/);
+    expect(down.code).toBe(1);
+    const untrusted = await secretSet(() => {
+      const app = createApp({ settings: loadSettings(stack.env), ca: stack.sim.ca });
+      // The vault alone is not trusted: its client trusts no extra CA.
+      return { ...app, secrets: new SecretStore(new SecretClient(stack.sim.keyVaultUrl, createPlatformCredential(app.settings, stack.sim.ca), { retryOptions: { maxRetries: 0 }, disableChallengeResourceVerification: true })) };
+    });
+    expect(untrusted.text).toMatch(/^error KEY_VAULT_UNTRUSTED/);
+    expect(untrusted.code).toBe(2);
+    expect(down.text + untrusted.text).not.toContain("a-vault-test-secret-value");
   });
 });
 

@@ -10,6 +10,7 @@ import { provideApp } from "../../src/functions/app.js";
 import { checkTenantHandler } from "../../src/functions/checkTenant.js";
 import { DEFAULT_MAPPING } from "../../src/mapping/mapping.js";
 import { checkTenant, type TenantCheckResult } from "../../src/tenants/check.js";
+import { addTenant, setTenantSecret } from "../../src/tenants/onboarding.js";
 import { ON, run } from "../immutable-id/helpers.js";
 import { onboard, useLocalStack } from "../support/stack.js";
 
@@ -173,5 +174,20 @@ describe("tenant check", () => {
     expect(r.roles).toEqual([]);
     expect(r.checks.every((c) => !c.granted)).toBe(true);
     expect(r.checks.filter((c) => c.result !== "notTried").every((c) => c.result === "denied")).toBe(true);
+  });
+
+  it("a tenant Entra does not know is AUTH_TENANT_NOT_FOUND, as in a run, and no consent link is offered", async () => {
+    const s = stackOf();
+    const tenantId = randomUUID();
+    await addTenant(s.app, { tenantId, clientId: randomUUID(), displayName: "Nowhere School" });
+    await setTenantSecret(s.app, tenantId, "a-secret-value-for-nowhere", new Date(Date.now() + 90 * 86_400_000));
+    const r = await checkTenant(s.app, tenantId);
+    expect(r.ok).toBe(false);
+    expect(r.tokenError?.code).toBe("AUTH_TENANT_NOT_FOUND");
+    const c = await cli(["tenant", "check", tenantId]);
+    expect(c.code).toBe(1);
+    expect(c.out).toContain("AUTH_TENANT_NOT_FOUND");
+    expect(c.out).not.toContain("Missing consent");
+    expect(c.out + c.err).not.toContain("a-secret-value-for-nowhere");
   });
 });
