@@ -16,7 +16,7 @@ import type { ConnectorSpace } from "../src/connector/space.js";
 import type { TablePlatformDirectory } from "../src/directory/table-directory.js";
 import { silentLogger } from "../src/log.js";
 import type { RunMode, RunReport } from "../src/runs/report.js";
-import { createRun, executeRun } from "../src/sync/run.js";
+import { createRun, executeRun } from "../src/runs/execute.js";
 import type { DemoTenant } from "../dev/demo/generate.js";
 import { onboardDemoSchool } from "../dev/demo/onboard.js";
 import { startLocalStack, type LocalStack } from "../dev/stack.js";

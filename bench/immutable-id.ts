@@ -16,7 +16,7 @@ import { requestRun } from "../src/runs/api.js";
 import type { RunReport } from "../src/runs/report.js";
 import { processSyncJob } from "../src/runs/worker.js";
 import type { SyncJob } from "../src/queue/jobs.js";
-import { createRun, executeRun } from "../src/sync/run.js";
+import { createRun, executeRun } from "../src/runs/execute.js";
 import type { Tenant } from "../src/tenants/model.js";
 
 const SERIAL_USERS = 600;

@@ -3,11 +3,11 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { z } from "zod";
 import type { App } from "../composition.js";
-import { failReport } from "./report.js";
 import { EntraSyncError, toEntraSyncError } from "../errors.js";
 import { getRunPlan, planToCsv } from "../immutable-id/plan.js";
 import { parseGuid } from "../tenants/model.js";
 import type { RunStep } from "./report.js";
+import { endRun } from "./execute.js";
 import { startRun } from "./start.js";
 import { listTenantStatuses, presentRun } from "./status.js";
 
@@ -52,9 +52,7 @@ export async function requestRun(app: App, tenantIdParam: unknown, bodyText: str
     } catch (e) {
       const err = toEntraSyncError(e, "STORAGE_FAILED");
       // The run will never start: end it as failed, so it does not stay "queued" in the history.
-      failReport(report, err);
-      report.endedAt = app.clock().toISOString();
-      await app.runs.save(report).catch(() => undefined);
+      await endRun(app, report, { failure: err, notify: false }).catch(() => undefined);
       await app.leases.releaseRun(tenantId, report.runId).catch(() => undefined);
       throw err;
     }

@@ -8,6 +8,10 @@ export type RunMode = "incremental" | "full";
 export type RunStatus = "queued" | "running" | "succeeded" | "partial" | "failed" | "skipped";
 export type RunStep = "update" | "immutableId";
 
+const TERMINAL: ReadonlySet<RunStatus> = new Set(["succeeded", "partial", "failed", "skipped"]);
+/** True once a run has ended (succeeded, partial, failed or skipped): nothing works on it any more. */
+export const isTerminal = (r: Pick<RunReport, "status">): boolean => TERMINAL.has(r.status);
+
 export interface UpdateCounts {
   read: number;
   matched: number;

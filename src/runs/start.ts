@@ -1,13 +1,10 @@
 import type { App } from "../composition.js";
 import { EntraSyncError } from "../errors.js";
 import { checkForcePlan } from "../immutable-id/plan.js";
-import { notifyObservers, saveEnded, type RunRequest } from "../sync/run.js";
 import type { Tenant } from "../tenants/model.js";
+import { endRun, newRunReport, type RunRequest } from "./execute.js";
 import { isActive, type Lease } from "./lease.js";
-import { failReport, newReport, newRunId, type RunReport } from "./report.js";
-
-const TERMINAL = new Set(["succeeded", "partial", "failed", "skipped"]);
-export const isTerminal = (r: RunReport): boolean => TERMINAL.has(r.status);
+import { isTerminal, newRunId, type RunReport } from "./report.js";
 
 export interface StartRunOptions {
   /** The registration, when the caller already has it. */
@@ -31,7 +28,7 @@ export async function startRun(app: App, req: RunRequest, o: StartRunOptions = {
   const runId = newRunId(now);
   const claim = await app.leases.claim(tenant.tenantId, runId, { ...(o.owner ? { owner: o.owner } : {}), nextRunAt: o.nextRunAt, ...(o.current !== undefined ? { current: o.current } : {}) });
   if (!claim.ok) throw runInProgress(tenant.tenantId, claim.held, now);
-  const report = newReport({ runId, tenantId: tenant.tenantId, tenantName: tenant.displayName, trigger: req.trigger, mode: req.mode, dryRun: req.dryRun, only: req.only, force: req.force ?? false, forcePlan: req.forcePlan, now });
+  const report = newRunReport(tenant, req, now, runId);
   try {
     if (claim.previous && !claim.previous.released && claim.previous.runId) await markAbandoned(app, tenant.tenantId, claim.previous.runId);
     await app.runs.save(report);
@@ -74,9 +71,7 @@ export function runInProgress(tenantId: string, held: Lease | undefined, now: Da
 async function markAbandoned(app: App, tenantId: string, runId: string): Promise<void> {
   const r = await app.runs.get(tenantId, runId);
   if (!r || isTerminal(r)) return;
-  failReport(r, new EntraSyncError("RUN_ABANDONED", `Run ${runId} stopped without finishing (its worker was stopped or its queue message was lost) and its lease expired. Nothing to do: the next run resumes from the checkpoint.`));
-  r.endedAt = app.clock().toISOString();
-  r.durationMs = Date.parse(r.endedAt) - Date.parse(r.startedAt ?? r.queuedAt);
-  const saved = await saveEnded(app, r);
-  await notifyObservers(app, saved, await app.tenants.get(tenantId).catch(() => undefined));
+  await endRun(app, r, {
+    failure: new EntraSyncError("RUN_ABANDONED", `Run ${runId} stopped without finishing (its worker was stopped or its queue message was lost) and its lease expired. Nothing to do: the next run resumes from the checkpoint.`),
+  });
 }

@@ -1,10 +1,10 @@
 import type { App } from "../composition.js";
 import { EntraSyncError, toEntraSyncError } from "../errors.js";
 import type { SyncJob } from "../queue/jobs.js";
-import { executeRun, notifyObservers, saveEnded, type ExecuteResult, type RunRequest } from "../sync/run.js";
+import { endRun, executeRun, type ExecuteResult, type RunRequest } from "./execute.js";
 import { newOwner, type Lease } from "./lease.js";
-import { addError, failReport, type RunReport } from "./report.js";
-import { isTerminal, startRun } from "./start.js";
+import { addError, isTerminal, type RunReport } from "./report.js";
+import { startRun } from "./start.js";
 
 export interface WorkerOptions {
   /** How long this invocation may work before it hands the run to a continuation (default RUN_TIME_BUDGET_SECONDS). */
@@ -99,19 +99,13 @@ export async function failPoisonedJob(app: App, job: SyncJob, dequeueCount?: num
     return r;
   }
   const last = [...r.errors].reverse().find((e) => e.message.startsWith("Invocation "));
-  failReport(
-    r,
-    new EntraSyncError(
-      "RUN_POISONED",
-      `The worker failed ${dequeueCount ? `${dequeueCount} times` : "repeatedly"} on invocation ${job.continuation} of run ${job.runId}, so the host moved its job to the poison queue${last ? `; the last error was ${last.code}: ${last.message}` : ""}. The next run resumes from the checkpoint.`,
-      { retryable: false },
-    ),
+  const failure = new EntraSyncError(
+    "RUN_POISONED",
+    `The worker failed ${dequeueCount ? `${dequeueCount} times` : "repeatedly"} on invocation ${job.continuation} of run ${job.runId}, so the host moved its job to the poison queue${last ? `; the last error was ${last.code}: ${last.message}` : ""}. The next run resumes from the checkpoint.`,
+    { retryable: false },
   );
-  r.endedAt = app.clock().toISOString();
-  r.durationMs = Date.parse(r.endedAt) - Date.parse(r.startedAt ?? r.queuedAt);
-  const saved = await saveEnded(app, r);
+  const saved = await endRun(app, r, { failure });
   await app.leases.releaseRun(job.tenantId, job.runId);
-  await notifyObservers(app, saved, await app.tenants.get(job.tenantId).catch(() => undefined));
   app.log.error("run failed: its job was poisoned", { tenantId: job.tenantId, runId: job.runId });
   return saved;
 }
@@ -133,10 +127,9 @@ export async function runWithLease(app: App, req: RunRequest, o: { onProgress?: 
   }
   if (!result.completed) {
     // Only a lost lease stops a run without a deadline; end the report so it does not stay "running".
+    // No observer is told here (as before): the run that claimed the lease records this one as abandoned when it starts.
     const r = result.report;
-    failReport(r, new EntraSyncError("RUN_ABANDONED", `Run ${r.runId} lost its lease to another run and stopped; the other run resumes from the checkpoint.`));
-    r.endedAt = app.clock().toISOString();
-    return saveEnded(app, r);
+    return endRun(app, r, { failure: new EntraSyncError("RUN_ABANDONED", `Run ${r.runId} lost its lease to another run and stopped; the other run resumes from the checkpoint.`), notify: false });
   }
   return result.report;
 }

@@ -7,7 +7,7 @@ import { runCli, type CliIO } from "../../src/cli/main.js";
 import { formatReport } from "../../src/cli/format.js";
 import { getPlan } from "../../src/runs/api.js";
 import { newReport } from "../../src/runs/report.js";
-import { createRun } from "../../src/sync/run.js";
+import { createRun } from "../../src/runs/execute.js";
 import { useLocalStack } from "../support/stack.js";
 
 const stackOf = useLocalStack();

@@ -46,7 +46,7 @@ if (job.action === "import") {
   const code = await runCli(["users", "import", job.file!, "--tenant", job.tenantId], { out: () => {}, err: (t) => err.push(t), readStdin: async () => "", isTTY: false }, () => app);
   if (code !== 0) throw new Error(`users import exited with ${code}: ${err.join(" ")}`);
 } else {
-  const { executeRun } = await import("../../src/sync/run.js");
+  const { executeRun } = await import("../../src/runs/execute.js");
   await executeRun(app, job.tenantId, job.runId!, { writeBudget: { writes: 3000, windowMs: 150_000 } });
 }
 writeSync(1, `DONE ${requests}\n`);

@@ -24,7 +24,7 @@ import { prng as rng } from "../../dev/simulator/util.js";
 import { runCli } from "../../src/cli/main.js";
 import type { PlatformUser } from "../../src/directory/types.js";
 import type { RunReport } from "../../src/runs/report.js";
-import { createRun, executeRun } from "../../src/sync/run.js";
+import { createRun, executeRun } from "../../src/runs/execute.js";
 import { useLocalStack } from "../support/stack.js";
 
 const ROUNDS = Number(process.env.CRASH_ROUNDS ?? 3);

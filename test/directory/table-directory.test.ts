@@ -7,7 +7,7 @@ import { runCli, type CliIO } from "../../src/cli/main.js";
 import { TablePlatformDirectory, TABLE_LIMITS } from "../../src/directory/table-directory.js";
 import type { PlatformUser } from "../../src/directory/types.js";
 import { EntraSyncError } from "../../src/errors.js";
-import { createRun, executeRun } from "../../src/sync/run.js";
+import { createRun, executeRun } from "../../src/runs/execute.js";
 import { onboard, simpleDirectory, useLocalStack } from "../support/stack.js";
 import type { LocalStack } from "../../dev/stack.js";
 

@@ -6,7 +6,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { probeTenantDiscovery } from "../../src/graph/credential.js";
-import { createRun, executeRun } from "../../src/sync/run.js";
+import { createRun, executeRun } from "../../src/runs/execute.js";
 import { addTenant, setTenantSecret } from "../../src/tenants/onboarding.js";
 import { emlFiles } from "../expiry/helpers.js";
 import { onboard, simpleDirectory, useLocalStack } from "../support/stack.js";

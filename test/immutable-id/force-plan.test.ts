@@ -6,7 +6,7 @@ import { getRunPlan, PlanStore } from "../../src/immutable-id/plan.js";
 import { requestRun } from "../../src/runs/api.js";
 import { startRun } from "../../src/runs/start.js";
 import { processSyncJob } from "../../src/runs/worker.js";
-import { executeRun } from "../../src/sync/run.js";
+import { executeRun } from "../../src/runs/execute.js";
 import { drainQueue } from "../runs/helpers.js";
 import { useLocalStack } from "../support/stack.js";
 import { b64, patchesPerUser, run, tenantWith } from "./helpers.js";

@@ -7,7 +7,7 @@ import { runImmutableIdSync } from "../../src/immutable-id/step.js";
 import type { WriterHooks } from "../../src/immutable-id/writer.js";
 import type { WritePacer } from "../../src/immutable-id/write-budget.js";
 import { newReport, newRunId, type RunReport } from "../../src/runs/report.js";
-import { createRun, executeRun } from "../../src/sync/run.js";
+import { createRun, executeRun } from "../../src/runs/execute.js";
 import type { ImmutableIdConfig, Tenant } from "../../src/tenants/model.js";
 import { onboard } from "../support/stack.js";
 

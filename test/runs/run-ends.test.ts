@@ -6,7 +6,8 @@ import { addError, newReport, newRunId, REPORT_LIMITS, type RunReport } from "..
 import { scheduleDueRuns } from "../../src/runs/scheduler.js";
 import { listTenantStatuses } from "../../src/runs/status.js";
 import { processSyncJob } from "../../src/runs/worker.js";
-import { saveEnded } from "../../src/sync/run.js";
+import { saveEnded } from "../../src/runs/execute.js";
+import { createQueueClient, JobQueue } from "../../src/queue/jobs.js";
 import { onboard, simpleDirectory, useLocalStack } from "../support/stack.js";
 import { drainQueue, movableClock } from "./helpers.js";
 
@@ -125,5 +126,28 @@ describe("a run always ends", () => {
     await app.runs.save(stale);
     expect(await app.runs.prune(id, 100, 30, clock.now())).toBe(1);
     expect(await app.runs.get(id, stale.runId)).toBeUndefined();
+  });
+
+  it("every ended run carries its duration, also one whose queue message could not be sent", async () => {
+    const stack = stackOf();
+    const { app } = stack;
+    const { users, platformUsers } = simpleDirectory(1);
+    const { tenant } = await onboard(stack, { users, platformUsers });
+    const id = tenant.tenantId;
+    // The queue does not exist: the real Storage SDK refuses the message, so the run can never start.
+    const noQueue = { ...app, queue: new JobQueue(createQueueClient(stack.settings.storage, undefined as never, "no-such-queue")) };
+    const res = await requestRun(noQueue, id, "{}");
+    expect(res.status).toBeGreaterThanOrEqual(500);
+    const [failed] = ((await listRuns(app, id, "1")).body as { runs: RunReport[] }).runs;
+    expect(failed).toMatchObject({ status: "failed", failure: { code: "STORAGE_FAILED" } });
+    expect(failed!.endedAt).toBeDefined();
+    expect(failed!.durationMs).toBe(Date.parse(failed!.endedAt!) - Date.parse(failed!.queuedAt));
+    // The run never started: health is not told, and the tenant is free for the next run.
+    expect((await app.health.get(id))?.lastRun).toBeUndefined();
+    expect((await requestRun(app, id, "{}")).status).toBe(202);
+    const [job] = await drainQueue(app);
+    expect(await processSyncJob(app, job!)).toMatchObject({ outcome: "completed", report: { status: "succeeded" } });
+
+    for (const r of ((await listRuns(app, id, "5")).body as { runs: RunReport[] }).runs) expect(r.durationMs, `run ${r.runId} (${r.status})`).toBeTypeOf("number");
   });
 });

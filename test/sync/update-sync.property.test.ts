@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { createRun, executeRun } from "../../src/sync/run.js";
+import { createRun, executeRun } from "../../src/runs/execute.js";
 import type { PlatformUser } from "../../src/directory/types.js";
 import type { SimUserInput } from "../../dev/simulator/types.js";
 import { onboard, useLocalStack } from "../support/stack.js";

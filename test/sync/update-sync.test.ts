@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { createRun, executeRun } from "../../src/sync/run.js";
+import { createRun, executeRun } from "../../src/runs/execute.js";
 import type { RunReport } from "../../src/runs/report.js";
 import { memoryLogger } from "../../src/log.js";
 import { onboard, simpleDirectory, useLocalStack } from "../support/stack.js";

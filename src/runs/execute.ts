@@ -1,9 +1,9 @@
 import type { App } from "../composition.js";
 import { EntraSyncError, toEntraSyncError } from "../errors.js";
 import { newGraphCounters } from "../graph/client.js";
-import { addError, failReport, minimalFailedReport, newReport, newRunId, type RunMode, type RunReport, type RunStep, type RunTrigger } from "../runs/report.js";
+import { addError, failReport, isTerminal, minimalFailedReport, newReport, newRunId, type RunMode, type RunReport, type RunStep, type RunTrigger } from "./report.js";
 import type { Tenant } from "../tenants/model.js";
-import { runUpdateSync } from "./update-sync.js";
+import { runUpdateSync } from "../sync/update-sync.js";
 import { runImmutableIdSync } from "../immutable-id/step.js";
 import { grantedRoles } from "../graph/check.js";
 import type { WriteBudgetOptions } from "../immutable-id/write-budget.js";
@@ -19,11 +19,18 @@ export interface RunRequest {
   forcePlan?: string | undefined;
 }
 
-/** Records a new queued run for a tenant (the tenant must exist). */
+/** The report of a new queued run of a tenant: the one way createRun and startRun make it. */
+export function newRunReport(tenant: Tenant, req: RunRequest, now: Date, runId: string = newRunId(now)): RunReport {
+  return newReport({ runId, tenantId: tenant.tenantId, tenantName: tenant.displayName, trigger: req.trigger, mode: req.mode, dryRun: req.dryRun, only: req.only, force: req.force ?? false, forcePlan: req.forcePlan, now });
+}
+
+/**
+ * Records a new queued run for a tenant (the tenant must exist) without touching the tenant's lease: for callers
+ * that already hold it or need none (tests, benchmarks). startRun (./start.ts) claims the lease with the run.
+ */
 export async function createRun(app: App, req: RunRequest): Promise<RunReport> {
   const tenant = await app.tenants.require(req.tenantId);
-  const now = app.clock();
-  const report = newReport({ runId: newRunId(now), tenantId: tenant.tenantId, tenantName: tenant.displayName, trigger: req.trigger, mode: req.mode, dryRun: req.dryRun, only: req.only, force: req.force ?? false, forcePlan: req.forcePlan, now });
+  const report = newRunReport(tenant, req, app.clock());
   await app.runs.save(report);
   return report;
 }
@@ -48,8 +55,6 @@ export interface ExecuteResult {
   tenant?: Tenant | undefined;
 }
 
-const TERMINAL = new Set(["succeeded", "partial", "failed", "skipped"]);
-
 /**
  * Executes (or continues) one run of one tenant: update sync, then Immutable ID sync, into one report. Use case
  * shared by the queue worker, the CLI and `npm start`; it holds no Azure Functions types.
@@ -57,11 +62,12 @@ const TERMINAL = new Set(["succeeded", "partial", "failed", "skipped"]);
 export async function executeRun(app: App, tenantId: string, runId: string, o: ExecuteOptions = {}): Promise<ExecuteResult> {
   const report = await app.runs.get(tenantId, runId);
   if (!report) throw new EntraSyncError("RUN_NOT_FOUND", `Run ${runId} of tenant ${tenantId} does not exist.`, { retryable: false });
-  if (TERMINAL.has(report.status)) return { report, completed: true };
+  if (isTerminal(report)) return { report, completed: true };
   report.status = "running";
   report.startedAt ??= app.clock().toISOString();
   report.progress.invocations++;
   let tenant: Tenant | undefined;
+  let failure: EntraSyncError | undefined;
   try {
     tenant = await app.tenants.require(tenantId);
     await app.runs.save(report);
@@ -118,16 +124,39 @@ export async function executeRun(app: App, tenantId: string, runId: string, o: E
       await app.runs.save(report);
       return { report, completed: false, tenant };
     }
-    finish(app, report);
   } catch (e) {
-    const err = toEntraSyncError(e);
-    failReport(report, err);
-    finish(app, report);
-    app.log.error(`run failed: ${err.message}`, { tenantId, runId, code: err.code });
+    failure = toEntraSyncError(e);
+    app.log.error(`run failed: ${failure.message}`, { tenantId, runId, code: failure.code });
   }
-  const saved = await saveEnded(app, report);
-  await notifyObservers(app, saved, tenant);
+  const saved = await endRun(app, report, { failure, tenant: tenant ?? null });
   return { report: saved, completed: true, tenant };
+}
+
+export interface EndRunOptions {
+  /** Why the run failed (the report is marked failed with it); omit for a run that did its work. */
+  failure?: EntraSyncError | undefined;
+  /** The registration handed to the observers; null: none. Looked up when omitted. */
+  tenant?: Tenant | null;
+  /** False: save the report but tell no observer (a run that never started, or one another run has recorded). */
+  notify?: boolean;
+}
+
+/**
+ * Ends a run, the one way every path does it: marks it failed with `failure`, or — when it is still running — partial
+ * or succeeded from its counts; sets `endedAt` and `durationMs`; saves it (a minimal failed report when the full one
+ * cannot be saved, see saveEnded) and tells the run observers. Returns the report that was saved.
+ */
+export async function endRun(app: App, report: RunReport, o: EndRunOptions = {}): Promise<RunReport> {
+  if (o.failure) failReport(report, o.failure);
+  if (report.status === "running") report.status = report.update.failed > 0 || report.errors.some((e) => e.code !== "GRAPH_DELTA_EXPIRED" && e.code !== "MATCH_AMBIGUOUS") ? "partial" : "succeeded";
+  report.endedAt = app.clock().toISOString();
+  report.durationMs = Date.parse(report.endedAt) - Date.parse(report.startedAt ?? report.queuedAt);
+  const saved = await saveEnded(app, report);
+  if (o.notify !== false) {
+    const tenant = o.tenant === null ? undefined : (o.tenant ?? (await app.tenants.get(report.tenantId).catch(() => undefined)));
+    await notifyObservers(app, saved, tenant);
+  }
+  return saved;
 }
 
 /**
@@ -162,10 +191,4 @@ export async function notifyObservers(app: App, report: RunReport, tenant: Tenan
       app.log.error(`run observer ${o.name} failed: ${e instanceof Error ? e.message : String(e)}`, { tenantId: report.tenantId, runId: report.runId });
     }
   }
-}
-
-function finish(app: App, report: RunReport): void {
-  if (report.status === "running") report.status = report.update.failed > 0 || report.errors.some((e) => e.code !== "GRAPH_DELTA_EXPIRED" && e.code !== "MATCH_AMBIGUOUS") ? "partial" : "succeeded";
-  report.endedAt = app.clock().toISOString();
-  report.durationMs = Date.parse(report.endedAt) - Date.parse(report.startedAt ?? report.queuedAt);
 }
