@@ -6,7 +6,8 @@
  * report as one JSON line at the end. Leaves nothing running.
  */
 import { formatReport } from "../src/cli/format.js";
-import { processIO, runNow } from "../src/cli/main.js";
+import { runNow } from "../src/cli/main.js";
+import { processIO } from "../src/cli/io.js";
 import type { RunReport } from "../src/runs/report.js";
 import { changeUsers } from "./demo/generate.js";
 import { onboardDemoSchool } from "./demo/onboard.js";

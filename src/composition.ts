@@ -20,22 +20,13 @@ import { CheckpointStore } from "./state/checkpoints.js";
 import { createTableClients, ensureTables, type TableClients } from "./state/tables-client.js";
 import { QUEUES } from "./state/tables.js";
 import type { Tenant } from "./tenants/model.js";
-import type { RunReport } from "./runs/report.js";
+import type { RunObserver } from "./runs/observer.js";
 import { TenantRegistry } from "./tenants/registry.js";
 import { AlertIntentStore } from "./expiry/intents.js";
 import { createExpiryObserver } from "./expiry/observer.js";
 import { SecretFactsStore } from "./expiry/secret-state.js";
 import { createMailer, type Mailer } from "./mail/index.js";
 import { SharedWriteBudget, type WritePacer } from "./immutable-id/write-budget.js";
-
-/**
- * Told about every run that ends (succeeded, partial, failed, skipped) — health tracking, alert mails. An observer's
- * failure is logged and never changes the run's outcome.
- */
-export interface RunObserver {
-  name: string;
-  afterRun(report: RunReport, tenant: Tenant | undefined): Promise<void>;
-}
 
 export interface AppOptions {
   settings: Settings;

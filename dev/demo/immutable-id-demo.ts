@@ -3,7 +3,8 @@
  * tenant switched to `on` and a run that writes, with its report.
  */
 import { formatReport, table } from "../../src/cli/format.js";
-import { runNow, type CliIO } from "../../src/cli/main.js";
+import { runNow } from "../../src/cli/main.js";
+import type { CliIO } from "../../src/cli/io.js";
 import { getRunPlan } from "../../src/immutable-id/plan.js";
 import { capOf } from "../../src/immutable-id/planner.js";
 import type { RunReport } from "../../src/runs/report.js";

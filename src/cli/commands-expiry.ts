@@ -6,7 +6,7 @@ import { composeAlert, type AlertFacts } from "../expiry/notify.js";
 import { utcDay } from "../expiry/thresholds.js";
 import { AUTH_ALERT_CAUSES } from "../mail/templates.js";
 import { parseGuid } from "../tenants/model.js";
-import type { CliIO } from "./main.js";
+import type { CliIO } from "./io.js";
 import { table } from "./format.js";
 
 const day = (d: Date | undefined) => (d ? d.toISOString().slice(0, 10) : "—");

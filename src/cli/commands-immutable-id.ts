@@ -3,7 +3,7 @@ import type { App } from "../composition.js";
 import { getRunPlan, planToCsv } from "../immutable-id/plan.js";
 import { parseGuid } from "../tenants/model.js";
 import { table } from "./format.js";
-import type { CliIO } from "./main.js";
+import type { CliIO } from "./io.js";
 
 /** `plan`: the stored Immutable ID plan of a run, added to the CLI built by `buildCli`. */
 export function registerImmutableIdCommands(program: Command, getApp: () => App, io: CliIO): void {

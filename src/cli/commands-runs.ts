@@ -5,7 +5,7 @@ import { unquarantineTenant } from "../runs/scheduler.js";
 import { listTenantStatuses, presentRun, type TenantStatus } from "../runs/status.js";
 import { parseGuid } from "../tenants/model.js";
 import { table } from "./format.js";
-import type { CliIO } from "./main.js";
+import type { CliIO } from "./io.js";
 
 const day = (iso: string | null | undefined) => (iso ? iso.slice(0, 16).replace("T", " ") : "—");
 

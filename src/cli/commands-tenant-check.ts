@@ -3,7 +3,7 @@ import type { App } from "../composition.js";
 import { ensureError } from "../errors.js";
 import { checkTenant, type TenantCheckResult } from "../tenants/check.js";
 import { table } from "./format.js";
-import type { CliIO } from "./main.js";
+import type { CliIO } from "./io.js";
 
 const RESULT: Record<TenantCheckResult["checks"][number]["result"], string> = { ok: "ok", denied: "denied (403)", error: "error", notTried: "not tried (write)" };
 

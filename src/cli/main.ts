@@ -15,27 +15,7 @@ import { parseGuid, type Tenant } from "../tenants/model.js";
 import { addTenant, parseExpiry, setTenantSecret } from "../tenants/onboarding.js";
 import { formatReport, table } from "./format.js";
 import { registerTenantCheckCommand, warnAboutPermissions } from "./commands-tenant-check.js";
-
-/** Where the CLI writes and reads; tests pass their own. */
-export interface CliIO {
-  out(text: string): void;
-  err(text: string): void;
-  /** Reads all of standard input (for `--from-stdin`). */
-  readStdin(): Promise<string>;
-  /** Whether a progress bar may be drawn. */
-  isTTY: boolean;
-}
-
-export const processIO: CliIO = {
-  out: (t) => process.stdout.write(`${t}\n`),
-  err: (t) => process.stderr.write(`${t}\n`),
-  readStdin: async () => {
-    const chunks: Buffer[] = [];
-    for await (const c of process.stdin) chunks.push(c as Buffer);
-    return Buffer.concat(chunks).toString("utf8");
-  },
-  isTTY: !!process.stderr.isTTY,
-};
+import { processIO, type CliIO } from "./io.js";
 
 const collect = (v: string, prev: string[] = []) => [...prev, ...v.split(",").map((s) => s.trim()).filter(Boolean)];
 

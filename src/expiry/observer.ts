@@ -1,4 +1,4 @@
-import type { RunObserver } from "../composition.js";
+import type { RunObserver } from "../runs/observer.js";
 import { toEntraSyncError } from "../errors.js";
 import { newGraphCounters } from "../graph/client.js";
 import { adminConsentUrl, permissionNamedIn } from "../graph/permissions.js";

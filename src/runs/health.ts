@@ -1,5 +1,5 @@
 import type { TableClient } from "@azure/data-tables";
-import type { RunObserver } from "../composition.js";
+import type { RunObserver } from "./observer.js";
 import { EntraSyncError } from "../errors.js";
 import { actionFor } from "./actions.js";
 import { getOrUndefined, isConflict, isNotFound, isPreconditionFailed, storageError } from "../state/tables-client.js";

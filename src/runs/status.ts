@@ -1,6 +1,6 @@
 import { odata } from "@azure/data-tables";
-import type { App } from "../composition.js";
-import { storageError } from "../state/tables-client.js";
+import { storageError, type TableClients } from "../state/tables-client.js";
+import type { TenantRegistry } from "../tenants/registry.js";
 import type { Tenant } from "../tenants/model.js";
 import { SECRET_ROW } from "../expiry/secret-state.js";
 import { daysLeft } from "../expiry/thresholds.js";
@@ -20,6 +20,13 @@ export interface SecretInfo {
   checkedAt?: string | undefined;
 }
 
+/** The adapters the status reads need; the App satisfies it. */
+export interface StatusDeps {
+  clock: () => Date;
+  tables: Pick<TableClients, "tenantState">;
+  tenants: TenantRegistry;
+}
+
 /** The operational state rows of one tenant. */
 export interface TenantState {
   lease?: Lease | undefined;
@@ -31,7 +38,7 @@ export interface TenantState {
  * Reads the lease, health and secret rows of every tenant with one query (or of one tenant with a partition
  * query), page by page. Checkpoint rows are not read.
  */
-export async function readTenantStates(app: App, tenantId?: string, rows: string[] = [LEASE_ROW, HEALTH_ROW, SECRET_ROW]): Promise<Map<string, TenantState>> {
+export async function readTenantStates(app: Pick<StatusDeps, "tables">, tenantId?: string, rows: string[] = [LEASE_ROW, HEALTH_ROW, SECRET_ROW]): Promise<Map<string, TenantState>> {
   const out = new Map<string, TenantState>();
   const rowFilter = rows.map((r) => odata`RowKey eq ${r}`).join(" or ");
   const filter = tenantId ? `PartitionKey eq '${tenantId.replace(/'/g, "''")}' and (${rowFilter})` : rowFilter;
@@ -126,7 +133,7 @@ export function tenantStatus(tenant: Tenant, s: TenantState, now: Date): TenantS
 }
 
 /** Every tenant (or one) with its health: one query for the registrations, one for the state rows. */
-export async function listTenantStatuses(app: App, tenantId?: string): Promise<TenantStatus[]> {
+export async function listTenantStatuses(app: StatusDeps, tenantId?: string): Promise<TenantStatus[]> {
   const now = app.clock();
   const tenants = tenantId ? [await app.tenants.require(tenantId)] : await app.tenants.listAll();
   const states = await readTenantStates(app, tenantId ? tenants[0]!.tenantId : undefined);

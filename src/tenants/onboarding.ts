@@ -1,10 +1,21 @@
-import type { App } from "../composition.js";
 import { EntraSyncError } from "../errors.js";
-import type { SecretInfo } from "../secrets/store.js";
+import type { SecretFactsStore } from "../expiry/secret-state.js";
+import type { Logger } from "../log.js";
+import type { SecretInfo, SecretStore } from "../secrets/store.js";
 import { parseGuid, type Tenant } from "./model.js";
+import type { TenantRegistry } from "./registry.js";
+
+/** The adapters onboarding needs; the App satisfies it. */
+export interface OnboardingDeps {
+  log: Logger;
+  clock: () => Date;
+  tenants: TenantRegistry;
+  secrets: SecretStore;
+  secretFacts: SecretFactsStore;
+}
 
 /** Registers a tenant (CLI `tenant add`, `npm start`). */
-export async function addTenant(app: App, input: Record<string, unknown>): Promise<Tenant> {
+export async function addTenant(app: OnboardingDeps, input: Record<string, unknown>): Promise<Tenant> {
   const t = await app.tenants.add(input);
   app.log.info("tenant registered", { tenantId: t.tenantId, clientId: t.clientId, displayName: t.displayName });
   return t;
@@ -21,7 +32,7 @@ export function parseExpiry(value: string, now: Date): Date {
 }
 
 /** Stores a tenant's client secret in Key Vault with its expiry (CLI `secret set`). The tenant must be registered. */
-export async function setTenantSecret(app: App, tenantId: string, value: string, expiresOn: Date): Promise<SecretInfo> {
+export async function setTenantSecret(app: OnboardingDeps, tenantId: string, value: string, expiresOn: Date): Promise<SecretInfo> {
   const tenant = await app.tenants.require(parseGuid(tenantId, "tenant"));
   const info = await app.secrets.set(tenant.tenantId, value, expiresOn, tenant.clientId);
   // Status and GET /api/tenants show the date from now on, not only after the next daily check.

@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { describe, expect, it } from "vitest";
-import { runCli, type CliIO } from "../../src/cli/main.js";
+import { runCli } from "../../src/cli/main.js";
+import type { CliIO } from "../../src/cli/io.js";
 import { toEntraSyncError } from "../../src/errors.js";
 import { getRunPlan, PlanStore } from "../../src/immutable-id/plan.js";
 import { requestRun } from "../../src/runs/api.js";

@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { describe, expect, it } from "vitest";
-import { buildCli, type CliIO } from "../../src/cli/main.js";
+import { buildCli } from "../../src/cli/main.js";
+import type { CliIO } from "../../src/cli/io.js";
 import { formatReport } from "../../src/cli/format.js";
 import { getRunPlan, planToCsv } from "../../src/immutable-id/plan.js";
 import { useLocalStack } from "../support/stack.js";

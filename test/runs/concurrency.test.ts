@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { runCli, type CliIO } from "../../src/cli/main.js";
+import { runCli } from "../../src/cli/main.js";
+import type { CliIO } from "../../src/cli/io.js";
 import { provideApp } from "../../src/functions/app.js";
 import { startRunHandler } from "../../src/functions/startRun.js";
 import { syncWorkerHandler } from "../../src/functions/syncWorker.js";

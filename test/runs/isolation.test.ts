@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { runCli, type CliIO } from "../../src/cli/main.js";
+import { runCli } from "../../src/cli/main.js";
+import type { CliIO } from "../../src/cli/io.js";
 import type { App } from "../../src/composition.js";
 import { BACKOFF_MINUTES, QUARANTINE_AFTER } from "../../src/runs/health.js";
 import { listTenants, requestRun } from "../../src/runs/api.js";

@@ -1,0 +1,11 @@
+import type { Tenant } from "../tenants/model.js";
+import type { RunReport } from "./report.js";
+
+/**
+ * Told about every run that ends (succeeded, partial, failed, skipped) — health tracking, alert mails. An observer's
+ * failure is logged and never changes the run's outcome.
+ */
+export interface RunObserver {
+  name: string;
+  afterRun(report: RunReport, tenant: Tenant | undefined): Promise<void>;
+}
