@@ -13,7 +13,7 @@ const takesWholeApp = [
   "src/cli/commands-immutable-id.ts",
   "src/cli/commands-runs.ts",
   "src/cli/commands-tenant-check.ts",
-  "src/sync/run.ts",
+  "src/runs/execute.ts",
   "src/runs/api.ts",
   "src/runs/scheduler.ts",
   "src/runs/start.ts",
