@@ -34,7 +34,7 @@ export default tseslint.config(
     },
   },
   {
-    // The dependency rule of DESIGN.md: src never reaches into dev/ or test/; only src/functions knows Azure Functions.
+    // The dependency rule (README, Layout and design): src never reaches into dev/ or test/; only src/functions knows Azure Functions.
     files: ["src/**/*.ts"],
     ignores: ["src/functions/**"],
     rules: {

@@ -5,7 +5,7 @@ import type { PlatformAttributes } from "../directory/types.js";
 const EXT = Array.from({ length: 15 }, (_, i) => `extensionAttribute${i + 1}` as const);
 export type ExtensionAttributeName = (typeof EXT)[number];
 
-/** The Entra sources each configurable platform attribute may take its value from (DESIGN.md). */
+/** The Entra sources each configurable platform attribute may take its value from (the README's mapping table). */
 export const MAPPING_SOURCES = {
   userName: ["userPrincipalName", "mail", "otherMails"],
   email: ["mail", "otherMails"],
