@@ -16,7 +16,6 @@ export function registerSecretValue(value: string): void {
   registerSecret(value);
 }
 
-export { redact };
 
 function line(message: string, fields?: Record<string, unknown>): string {
   if (!fields || Object.keys(fields).length === 0) return redact(message);

@@ -1,19 +1,12 @@
 import { odata, type TableClient, type TransactionAction } from "@azure/data-tables";
 import { EntraSyncError } from "../errors.js";
 import { mapLimit } from "../util/concurrency.js";
-import { encodeKey, getOrUndefined, isNotFound, storageError } from "../state/tables-client.js";
+import { encodeKey, getOrUndefined, isNotFound, storageError, TABLE_LIMITS } from "../state/tables-client.js";
 import { normalizeLookup, type ApplyResult, type IndexRepair, type LookupAttribute, type PlatformDirectory, type PlatformUpdate, type StoredPlatformUser } from "./directory.js";
 import type { PlatformUser } from "./types.js";
 
 const LOOKUPS: LookupAttribute[] = ["externalId", "userName", "email"];
 const norm = normalizeLookup;
-
-/**
- * Table Storage limits (Azurite enforces only some of them, so they are checked here before anything is written).
- * Keys may be 1 KiB and string properties 64 KiB; strings are stored as UTF-16, so in the strictest reading that is
- * 512 and 32,768 UTF-16 code units (what `String.length` counts). A transaction holds at most 100 entities and 4 MiB.
- */
-export const TABLE_LIMITS = { keyChars: 512, stringChars: 32_768, transactionEntities: 100, transactionBytes: 4 * 2 ** 20 } as const;
 
 // Index entries live in the tenant's own partition, beside its users, under RowKeys that start with "!": a user id
 // may not start with "!" (nor a space), so every user RowKey is >= '"' and every index RowKey is in ["!", '"').

@@ -65,8 +65,8 @@ async function onAuthFailure(deps: ExpiryDeps, code: string | undefined, tenant:
   const now = deps.clock();
   const open = (await deps.alertIntents.getState<OpenAuth>(tenant.tenantId, OPEN_AUTH)) ?? {};
   if (!open[code]) await deps.alertIntents.setState(tenant.tenantId, OPEN_AUTH, { ...open, [code]: now.toISOString() });
-  const facts = await deps.secretFacts.get(tenant.tenantId);
-  const expiresOn = code === "AUTH_SECRET_EXPIRED" && facts?.expiresOn ? new Date(facts.expiresOn) : undefined;
+  const facts = code === "AUTH_SECRET_EXPIRED" ? await deps.secretFacts.get(tenant.tenantId) : undefined;
+  const expiresOn = facts?.expiresOn ? new Date(facts.expiresOn) : undefined;
   const permission = code === "MISSING_PERMISSION" || code === "AUTH_CONSENT_MISSING" ? permissionNamedIn(message ?? "") : undefined;
   const extra = permission ? { permission, consentUrl: adminConsentUrl(tenant) } : {};
   return [await deliverAlert(deps, tenant, `authFailure:${code}:${utcDay(now)}`, { kind: "authFailure", cause: code, expiresOn, ...extra, ...(details ? { details } : {}) })];

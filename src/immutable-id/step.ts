@@ -106,9 +106,11 @@ export async function runImmutableIdSync(deps: ImmutableIdDeps, tenant: Tenant, 
   }
 
   const plan = await planImmutableIds(deps, tenant, domains);
+  // One pacer for the whole step: the restores and the writes draw on the same budget.
+  const budget = budgetFor(deps, tenant, o);
   // Before anything else, in every mode but off (a dry run only says what it would do): a user left on the
   // temporary UPN by an unfinished switchUpn cannot sign in through the federated domain until it is put back.
-  const restored = await restoreUnfinishedUpnSwitches(deps, tenant, report, plan.pendingUpnRestores, new Map(plan.entries.map((e) => [e.entraId, e.value])), o);
+  const restored = await restoreUnfinishedUpnSwitches(deps, tenant, report, plan.pendingUpnRestores, new Map(plan.entries.map((e) => [e.entraId, e.value])), budget, o);
   // Users whose restore failed are not written; users it gave an ImmutableId are done.
   plan.entries = plan.entries.filter((e) => !restored.failed.has(e.entraId) && !restored.cleared.get(e.entraId)?.user.onPremisesImmutableId);
   for (const e of plan.entries) e.row = restored.cleared.get(e.entraId) ?? e.row;
@@ -140,7 +142,7 @@ export async function runImmutableIdSync(deps: ImmutableIdDeps, tenant: Tenant, 
     report.notices.push(
       `Immutable ID sync ${report.dryRun ? "dry run" : "preview"}: ${plan.entries.length} ImmutableId(s) planned, nothing written. See the plan: entra-sync plan --tenant ${tenant.tenantId} --run ${report.runId}` +
         (counts.capExceeded
-          ? ` (over the cap of ${capOf(cfg, plan.tenantUsers)} writes per run: after reviewing it, ${cfg.mode === "on" ? "" : `switch the mode on (entra-sync tenant update ${tenant.tenantId} --immutable-id-mode on), then `}a run with --force-plan ${report.runId} writes it).`
+          ? ` (over the cap of ${counts.capExceeded.cap} writes per run: after reviewing it, ${cfg.mode === "on" ? "" : `switch the mode on (entra-sync tenant update ${tenant.tenantId} --immutable-id-mode on), then `}a run with --force-plan ${report.runId} writes it).`
           : "."),
     );
     return { completed: true };
@@ -153,11 +155,11 @@ export async function runImmutableIdSync(deps: ImmutableIdDeps, tenant: Tenant, 
     entries = forced;
     if (counts.capExceeded && !resumed) {
       const c = counts.capExceeded;
-      report.notices.push(`Immutable ID sync: ${c.planned} planned, over the cap of ${capOf(cfg, c.tenantUsers)} per run (${c.maxWrites} writes or ${c.maxPercent}% of ${c.tenantUsers} users); written because the run was forced with the reviewed plan of run ${report.forcePlan}.`);
+      report.notices.push(`Immutable ID sync: ${c.planned} planned, over the cap of ${c.cap} per run (${c.maxWrites} writes or ${c.maxPercent}% of ${c.tenantUsers} users); written because the run was forced with the reviewed plan of run ${report.forcePlan}.`);
       counts.capExceeded = undefined; // the cap did not stop this run
     }
   } else if (counts.capExceeded && !resumed) {
-    addError(report, "IMMUTABLE_ID_CAP_EXCEEDED", `Immutable ID sync planned ${plan.entries.length} writes, over the cap of ${capOf(cfg, plan.tenantUsers)} per run (${cfg.maxWritesPerRun} writes or ${cfg.maxPercentPerRun}% of ${plan.tenantUsers} users): nothing was written. Review the plan (entra-sync plan --tenant ${tenant.tenantId} --run ${report.runId}) and run with --force-plan ${report.runId}, or raise the cap.`);
+    addError(report, "IMMUTABLE_ID_CAP_EXCEEDED", `Immutable ID sync planned ${plan.entries.length} writes, over the cap of ${counts.capExceeded.cap} per run (${cfg.maxWritesPerRun} writes or ${cfg.maxPercentPerRun}% of ${plan.tenantUsers} users): nothing was written. Review the plan (entra-sync plan --tenant ${tenant.tenantId} --run ${report.runId}) and run with --force-plan ${report.runId}, or raise the cap.`);
     return { completed: true };
   }
 
@@ -173,7 +175,7 @@ export async function runImmutableIdSync(deps: ImmutableIdDeps, tenant: Tenant, 
     client: o.graph,
     tenant: ref,
     counters: o.counters,
-    budget: budgetFor(deps, tenant, o),
+    budget,
     domains,
     federatedDomains: cfg.federatedDomains,
     concurrency: o.concurrency,
@@ -198,13 +200,12 @@ export async function runImmutableIdSync(deps: ImmutableIdDeps, tenant: Tenant, 
  * once the UPN is no longer the temporary one, and kept otherwise, so that every run tries again. Runs before any
  * other work of the step; a dry run reads and reports only. Returns the rows it cleared and the users still stuck.
  */
-async function restoreUnfinishedUpnSwitches(deps: ImmutableIdDeps, tenant: Tenant, report: RunReport, rows: ConnectorRow[], planned: Map<string, string>, o: ImmutableIdOptions): Promise<{ cleared: Map<string, ConnectorRow>; failed: Set<string> }> {
+async function restoreUnfinishedUpnSwitches(deps: ImmutableIdDeps, tenant: Tenant, report: RunReport, rows: ConnectorRow[], planned: Map<string, string>, budget: WritePacer, o: ImmutableIdOptions): Promise<{ cleared: Map<string, ConnectorRow>; failed: Set<string> }> {
   const cleared = new Map<string, ConnectorRow>();
   const failed = new Set<string>();
   if (rows.length === 0) return { cleared, failed };
   const ref = { tenantId: tenant.tenantId, clientId: tenant.clientId, cloud: tenant.cloud };
   const batchOptions = { client: o.graph, tenant: ref, counters: o.counters };
-  const budget = budgetFor(deps, tenant, o);
   const wouldRestore: string[] = [];
   let withValue = 0;
   type Current = { userPrincipalName?: string; onPremisesImmutableId?: string | null };

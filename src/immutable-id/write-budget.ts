@@ -57,10 +57,6 @@ export class WriteBudget implements WritePacer {
     this.tokens = this.capacity;
   }
 
-  /** Writes per second this budget paces to in the long run. */
-  get ratePerSecond(): number {
-    return this.perMs * 1000;
-  }
 
   take(n: number): Promise<void> {
     const want = Math.min(n, this.capacity);
@@ -128,10 +124,6 @@ export class SharedWriteBudget implements WritePacer {
     this.rowKey = `${WRITE_BUDGET_ROW}-${clientId.toLowerCase()}`;
   }
 
-  /** Writes per second this budget paces to in the long run. */
-  get ratePerSecond(): number {
-    return 1000 / this.msPerWrite;
-  }
 
   take(n: number): Promise<void> {
     const want = Math.min(n, this.burst);

@@ -1,6 +1,6 @@
 import { odata, type TableClient } from "@azure/data-tables";
 import { EntraSyncError } from "../errors.js";
-import { getOrUndefined, storageError } from "../state/tables-client.js";
+import { entityBytes, getOrUndefined, storageError, TABLE_LIMITS } from "../state/tables-client.js";
 import { boundReport, type RunReport } from "./report.js";
 
 interface RunEntity {
@@ -16,24 +16,8 @@ interface RunEntity {
   [more: `report${number}`]: string;
 }
 
-/**
- * Table Storage's limits (which Azurite enforces only in part): a string property holds at most 64 KiB of UTF-16,
- * an entity at most 1 MiB, counted as 4 bytes + 2 per key character + for each property 8 bytes + 2 per name
- * character + its value (a string: 4 + 2 per character).
- */
-export const TABLE_LIMITS = { propertyBytes: 64 * 1024, entityBytes: 1024 * 1024 } as const;
-/** Characters of report JSON per property: 60,000 bytes of UTF-16, under the property limit. */
+/** Characters of report JSON per property: 60,000 bytes of UTF-16, under the string property limit. */
 const PART_CHARS = 30_000;
-
-/** The stored size of an entity of string, number and boolean properties, as Table Storage counts it. */
-export function entityBytes(e: Record<string, unknown>): number {
-  let n = 4 + 2 * (String(e.partitionKey).length + String(e.rowKey).length);
-  for (const [k, v] of Object.entries(e)) {
-    if (k === "partitionKey" || k === "rowKey") continue;
-    n += 8 + 2 * k.length + (typeof v === "string" ? 4 + 2 * v.length : typeof v === "boolean" ? 1 : 8);
-  }
-  return n;
-}
 
 /** The report JSON of an entity, whole again. */
 function reportJson(e: RunEntity): string {
@@ -91,10 +75,9 @@ export class RunStore {
    * Deletes runs beyond the newest `keep` and older than `maxAgeDays`; returns how many. A run still marked queued
    * or running is kept unless it is older than `maxAgeDays`: no lease lasts that long, so it was abandoned.
    * `prunePlans` is told which stored plans the deleted runs pointed at that no remaining run points at (they go with
-   * their runs), and which plans the remaining runs point at; it is not called when no run of the tenant points at a
-   * plan.
+   * their runs); it is not called when no run of the tenant points at a plan.
    */
-  async prune(tenantId: string, keep: number, maxAgeDays: number, now: Date, prunePlans?: (plans: { orphaned: string[]; kept: string[] }) => Promise<unknown>): Promise<number> {
+  async prune(tenantId: string, keep: number, maxAgeDays: number, now: Date, prunePlans?: (plans: { orphaned: string[] }) => Promise<unknown>): Promise<number> {
     let seen = 0;
     let deleted = 0;
     const cutoff = now.getTime() - maxAgeDays * 86_400_000;
@@ -112,7 +95,7 @@ export class RunStore {
       } else if (plan) kept.add(plan);
     }
     const orphaned = [...gone].filter((p) => !kept.has(p));
-    if (prunePlans && (orphaned.length || kept.size)) await prunePlans({ orphaned, kept: [...kept] });
+    if (prunePlans && (orphaned.length || kept.size)) await prunePlans({ orphaned });
     return deleted;
   }
 }

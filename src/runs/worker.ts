@@ -92,7 +92,7 @@ async function recordWorkerError(app: App, job: SyncJob, err: EntraSyncError): P
  * Ends the run of a job the host moved to the poison queue (it failed maxDequeueCount times): the run is marked
  * failed with the reason, its lease released and the observers told.
  */
-export async function failPoisonedJob(app: App, job: SyncJob, dequeueCount?: number): Promise<RunReport | undefined> {
+export async function failPoisonedJob(app: App, job: SyncJob): Promise<RunReport | undefined> {
   const r = await app.runs.get(job.tenantId, job.runId);
   if (!r || isTerminal(r)) {
     app.log.info("poison sync job of a run that has ended; nothing to do", { ...job });
@@ -101,7 +101,7 @@ export async function failPoisonedJob(app: App, job: SyncJob, dequeueCount?: num
   const last = [...r.errors].reverse().find((e) => e.message.startsWith("Invocation "));
   const failure = new EntraSyncError(
     "RUN_POISONED",
-    `The worker failed ${dequeueCount ? `${dequeueCount} times` : "repeatedly"} on invocation ${job.continuation} of run ${job.runId}, so the host moved its job to the poison queue${last ? `; the last error was ${last.code}: ${last.message}` : ""}. The next run resumes from the checkpoint.`,
+    `The worker failed repeatedly on invocation ${job.continuation} of run ${job.runId}, so the host moved its job to the poison queue${last ? `; the last error was ${last.code}: ${last.message}` : ""}. The next run resumes from the checkpoint.`,
     { retryable: false },
   );
   const saved = await endRun(app, r, { failure });

@@ -7,6 +7,27 @@ import { TABLES, type TableName } from "./tables.js";
 
 export type TableClients = Record<keyof typeof TABLES, TableClient>;
 
+/**
+ * Table Storage's limits (Azurite enforces only some of them, so the app checks them before it writes). Keys may be
+ * 1 KiB and string properties 64 KiB; strings are stored as UTF-16, so in the strictest reading that is 512 and
+ * 32,768 UTF-16 code units (what `String.length` counts). An entity holds at most 1 MiB, a transaction at most 100
+ * entities and 4 MiB.
+ */
+export const TABLE_LIMITS = { keyChars: 512, stringChars: 32_768, entityBytes: 1024 * 1024, transactionEntities: 100, transactionBytes: 4 * 2 ** 20 } as const;
+
+/**
+ * The stored size of an entity of string, number and boolean properties, as Table Storage counts it: 4 bytes + 2 per
+ * key character, and for each property 8 bytes + 2 per name character + its value (a string: 4 + 2 per character).
+ */
+export function entityBytes(e: Record<string, unknown>): number {
+  let n = 4 + 2 * (String(e.partitionKey).length + String(e.rowKey).length);
+  for (const [k, v] of Object.entries(e)) {
+    if (k === "partitionKey" || k === "rowKey") continue;
+    n += 8 + 2 * k.length + (typeof v === "string" ? 4 + 2 * v.length : typeof v === "boolean" ? 1 : 8);
+  }
+  return n;
+}
+
 /** Builds one TableClient per table from the storage settings (connection string locally, identity in Azure). */
 export function createTableClients(storage: Settings["storage"], credential: TokenCredential): TableClients {
   const make = (name: TableName): TableClient => {
