@@ -1,6 +1,6 @@
-import type { Client } from "@microsoft/microsoft-graph-client";
 import type { Settings } from "../config/settings.js";
 import type { GraphCounters } from "../graph/client.js";
+import type { TenantGraphHandle } from "../graph/tenant-graph.js";
 import type { Logger } from "../log.js";
 import type { Mailer, RetryOptions } from "../mail/mailer.js";
 import type { ClientSecret, SecretStore } from "../secrets/store.js";
@@ -19,7 +19,7 @@ export interface ExpiryDeps {
   secretFacts: SecretFactsStore;
   alertIntents: AlertIntentStore;
   mailer: Mailer;
-  graphFor(tenant: Tenant, secret: ClientSecret, counters: GraphCounters): { client: Client; graphBaseUrl: string };
+  graphFor(tenant: Tenant, secret: ClientSecret, counters: GraphCounters): Pick<TenantGraphHandle, "graph">;
   /** Retries of one send (default 3 attempts, 2 s doubling). */
   mailRetry?: RetryOptions;
 }

@@ -5,8 +5,7 @@ import { addError, failReport, isTerminal, minimalFailedReport, newReport, newRu
 import type { Tenant } from "../tenants/model.js";
 import { runUpdateSync } from "../sync/update-sync.js";
 import { runImmutableIdSync } from "../immutable-id/step.js";
-import { grantedRoles } from "../graph/check.js";
-import type { WriteBudgetOptions } from "../immutable-id/write-budget.js";
+import type { WriteBudgetOptions } from "../graph/write-budget.js";
 
 export interface RunRequest {
   tenantId: string;
@@ -77,7 +76,7 @@ export async function executeRun(app: App, tenantId: string, runId: string, o: E
     const sync = () => {
       report.graph = { requests: base.requests + counters.requests, throttled: base.throttled + counters.throttled, retried: base.retried + counters.retried };
     };
-    const { client, graphBaseUrl } = app.graphFor(tenant, secret, counters);
+    const { graph } = app.graphFor(tenant, secret, counters);
     const stop = () => (o.deadline !== undefined && Date.now() >= o.deadline) || (o.shouldStop?.() ?? false);
     let completed = true;
     if (report.only.includes("update")) {
@@ -87,8 +86,7 @@ export async function executeRun(app: App, tenantId: string, runId: string, o: E
         tenant,
         report,
         {
-          graph: client,
-          graphBaseUrl,
+          graph,
           full: report.mode === "full",
           dryRun: report.dryRun,
           shouldStop: stop,
@@ -107,15 +105,14 @@ export async function executeRun(app: App, tenantId: string, runId: string, o: E
     // Immutable ID sync needs the fresh matches of a completed update sync (or runs alone with --only immutable-id).
     if (completed && report.only.includes("immutableId")) {
       const step = await runImmutableIdSync(app, tenant, report, {
-        graph: client,
-        counters,
+        graph,
         budget: o.writeBudget,
         shouldStop: stop, // the deadline, or a lost lease: never write beside the new lease holder
         onProgress: (r) => {
           sync();
           o.onProgress?.(r);
         },
-        grantedRoles: () => grantedRoles(app.tenantCredential(tenant!, secret), graphBaseUrl),
+        grantedRoles: () => graph.grantedRoles().catch(() => undefined),
       });
       completed = step.completed;
     }
