@@ -83,7 +83,7 @@ export class MemoryTenantGraph implements TenantGraph {
     const pick = (u: MemUser): DeltaEntry => {
       if (u["@removed" as keyof MemUser]) return u as DeltaEntry;
       const out: Record<string, unknown> = { id: u.id };
-      for (const k of select) if (k in u) out[k] = (u as Record<string, unknown>)[k];
+      for (const k of select) if (k in u) out[k] = (u as unknown as Record<string, unknown>)[k];
       return out as DeltaEntry;
     };
     const url = new URL(link ?? "https://graph.test/delta?start=0");
@@ -255,7 +255,7 @@ export class MemoryDirectory implements PlatformDirectory {
         if (v === null || v === undefined) delete next[k];
         else next[k] = v;
       }
-      this.users.set(user.id, { ...(next as StoredPlatformUser), etag: `e${++this.version}` });
+      this.users.set(user.id, { ...(next as unknown as StoredPlatformUser), etag: `e${++this.version}` });
       result.updated.push(user.id);
     }
     return result;
