@@ -7,7 +7,7 @@ import type { ConnectorRow } from "../../src/connector/space.js";
 import { normalizeLookup, type ApplyResult, type LookupAttribute, type PlatformDirectory, type PlatformUpdate, type StoredPlatformUser } from "../../src/directory/directory.js";
 import type { PlatformUser } from "../../src/directory/types.js";
 import { EntraSyncError } from "../../src/errors.js";
-import { newGraphCounters } from "../../src/graph/client.js";
+import type { GraphCounters } from "../../src/graph/client.js";
 import type {
   BatchRetryOptions,
   DeltaPage,
@@ -38,7 +38,7 @@ const errorAnswer = (status: number, code: string, message: string, details?: st
  */
 export class MemoryTenantGraph implements TenantGraph {
   readonly tenant = { tenantId: "11111111-1111-4111-8111-111111111111", clientId: "22222222-2222-4222-8222-222222222222", cloud: "global" as const };
-  readonly counters = newGraphCounters();
+  readonly counters: GraphCounters = { requests: 0, throttled: 0, retried: 0 };
   readonly users = new Map<string, MemUser>();
   federated = new Set<string>();
   initialDomain: string | undefined = "school.onmicrosoft.com";
