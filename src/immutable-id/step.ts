@@ -188,7 +188,7 @@ async function restoreUnfinishedUpnSwitches(deps: ImmutableIdDeps, tenant: Tenan
   const wouldRestore: string[] = [];
   let withValue = 0;
   type Current = { userPrincipalName?: string; onPremisesImmutableId?: string | null };
-  // Sent once: a lost answer is found by the next run's re-read.
+  // No lost-write check here: a restore whose answer was lost keeps its marker, and the next run re-reads the UPN.
   const put = (list: Array<{ r: ConnectorRow; changes: UserPatch["changes"] }>) => o.graph.patchUsers(list.map(({ r, changes }) => ({ key: r.id, userId: r.id, changes })), { pacer: budget, verifyLost: false });
   for (const group of chunk(rows, GROUP_SIZE)) {
     const current = await o.graph.readUsers(group.map((r) => r.id));
