@@ -5,10 +5,9 @@ import { PlanStore } from "../immutable-id/plan.js";
 import type { SyncJob } from "../queue/jobs.js";
 import type { Tenant } from "../tenants/model.js";
 import { mapLimit } from "../util/concurrency.js";
-import { HEALTH_ROW } from "./health.js";
-import { isActive, LEASE_ROW } from "./lease.js";
+import { isActive } from "./lease.js";
 import { startRun } from "./start.js";
-import { readTenantStates, type TenantState } from "./status.js";
+import { readTenantStates, type TenantState } from "../state/tenant-state.js";
 
 export interface SchedulerOptions {
   /** Share of a tenant's interval by which its next run is pulled earlier, spread by tenant id (default 0.1). */
@@ -50,7 +49,7 @@ export async function scheduleDueRuns(app: App, o: SchedulerOptions = {}): Promi
   const now = app.clock();
   const jitter = o.jitterRatio ?? 0.1;
   const result: ScheduleResult = { tenants: 0, enqueued: 0, skipped: { disabled: 0, quarantined: 0, active: 0, notDue: 0, backoff: 0, raced: 0, error: 0 }, pruned: 0, jobs: [] };
-  const [tenants, states] = await Promise.all([app.tenants.listAll(), readTenantStates(app, undefined, [LEASE_ROW, HEALTH_ROW])]);
+  const [tenants, states] = await Promise.all([app.tenants.listAll(), readTenantStates(app.tables.tenantState, { rows: ["lease", "health"] })]);
   result.tenants = tenants.length;
 
   const due: Array<{ tenant: Tenant; state: TenantState }> = [];

@@ -3,7 +3,8 @@ import { EntraSyncError } from "../errors.js";
 import { checkForcePlan } from "../immutable-id/plan.js";
 import type { Tenant } from "../tenants/model.js";
 import { endRun, newRunReport, type RunRequest } from "./execute.js";
-import { isActive, type Lease } from "./lease.js";
+import type { Lease } from "../state/leases.js";
+import { isActive } from "./lease.js";
 import { isTerminal, newRunId, type RunReport } from "./report.js";
 
 export interface StartRunOptions {

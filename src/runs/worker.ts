@@ -2,7 +2,8 @@ import type { App } from "../composition.js";
 import { EntraSyncError, toEntraSyncError } from "../errors.js";
 import type { SyncJob } from "../queue/jobs.js";
 import { endRun, executeRun, type ExecuteResult, type RunRequest } from "./execute.js";
-import { newOwner, type Lease } from "./lease.js";
+import type { Lease } from "../state/leases.js";
+import { newOwner } from "./lease.js";
 import { addError, isTerminal, type RunReport } from "./report.js";
 import { startRun } from "./start.js";
 

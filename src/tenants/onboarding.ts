@@ -1,5 +1,5 @@
 import { EntraSyncError } from "../errors.js";
-import type { SecretFactsStore } from "../expiry/secret-state.js";
+import type { SecretFactsStore } from "../state/secret-facts.js";
 import type { Logger } from "../log.js";
 import type { SecretInfo, SecretStore } from "../secrets/store.js";
 import { parseGuid, type Tenant } from "./model.js";
