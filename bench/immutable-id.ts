@@ -12,7 +12,7 @@ import { pathToFileURL } from "node:url";
 import { onboardSimTenant } from "../dev/demo/onboard.js";
 import { startLocalStack, type LocalStack } from "../dev/stack.js";
 import { newGraphCounters } from "../src/graph/client.js";
-import { requestRun } from "../src/runs/api.js";
+import { requestRun } from "../src/functions/api.js";
 import type { RunReport } from "../src/runs/report.js";
 import { processSyncJob } from "../src/runs/worker.js";
 import type { SyncJob } from "../src/queue/jobs.js";

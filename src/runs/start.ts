@@ -1,5 +1,5 @@
 import type { App } from "../composition.js";
-import { EntraSyncError } from "../errors.js";
+import { EntraSyncError, toEntraSyncError } from "../errors.js";
 import { checkForcePlan } from "../immutable-id/plan.js";
 import type { Tenant } from "../tenants/model.js";
 import { endRun, newRunReport, type RunRequest } from "./execute.js";
@@ -75,4 +75,23 @@ async function markAbandoned(app: App, tenantId: string, runId: string): Promise
   await endRun(app, r, {
     failure: new EntraSyncError("RUN_ABANDONED", `Run ${runId} stopped without finishing (its worker was stopped or its queue message was lost) and its lease expired. Nothing to do: the next run resumes from the checkpoint.`),
   });
+}
+
+/**
+ * Queues a manual run (the run API): creates it, claims the tenant's lease and sends its first job. When the job
+ * cannot be sent, the run is ended as failed (it would never start) and the lease given back; the error is thrown.
+ */
+export async function queueRun(app: App, req: RunRequest): Promise<RunReport> {
+  const tenant = await app.tenants.require(req.tenantId);
+  const { report } = await startRun(app, req, { tenant });
+  try {
+    await app.queue.send({ tenantId: report.tenantId, runId: report.runId, continuation: 0 });
+  } catch (e) {
+    const err = toEntraSyncError(e, "STORAGE_FAILED");
+    // The run will never start: end it as failed, so it does not stay "queued" in the history.
+    await endRun(app, report, { failure: err, notify: false }).catch(() => undefined);
+    await app.leases.releaseRun(report.tenantId, report.runId).catch(() => undefined);
+    throw err;
+  }
+  return report;
 }

@@ -10,6 +10,7 @@ import { actionFor } from "./actions.js";
 import { isActive, type LeaseStore } from "./lease.js";
 import { boundReport, type RunReport } from "./report.js";
 import type { RunStore } from "./store.js";
+import { getRunPlan, type PlanDeps, type PlanEntry } from "../immutable-id/plan.js";
 
 /** The adapters the status reads need; the App satisfies it. */
 export interface StatusDeps {
@@ -128,4 +129,10 @@ export async function showRuns(app: Pick<StatusDeps, "clock" | "tenants" | "runs
   const runs = await app.runs.list(t.tenantId, limit);
   const lease = runs.some(mayBeLive) ? await app.leases.get(t.tenantId) : undefined;
   return presentRuns(runs, lease, app.clock());
+}
+
+/** The stored Immutable ID plan of a run (see `getRunPlan`); TENANT_NOT_FOUND rather than RUN_NOT_FOUND for an unknown tenant. */
+export async function showRunPlan(app: PlanDeps & Pick<StatusDeps, "tenants">, tenantId: string, runId: string): Promise<PlanEntry[]> {
+  if (!(await app.runs.get(tenantId, runId))) await app.tenants.require(tenantId);
+  return getRunPlan(app, tenantId, runId);
 }
