@@ -1,8 +1,7 @@
 import type { Command } from "commander";
-import type { App } from "../composition.js";
 import { EntraSyncError } from "../errors.js";
-import { unquarantineTenant } from "../runs/scheduler.js";
-import { listTenantStatuses, showRuns, type TenantStatus } from "../runs/status.js";
+import { unquarantineTenant, type SchedulerDeps } from "../runs/scheduler.js";
+import { listTenantStatuses, showRuns, type StatusDeps, type TenantStatus } from "../runs/status.js";
 import { parseGuid } from "../tenants/model.js";
 import { table } from "./format.js";
 import type { CliIO } from "./io.js";
@@ -23,8 +22,11 @@ function statusRow(s: TenantStatus): string[] {
   ];
 }
 
+/** What the run commands' use cases need (the App provides it). */
+export type RunCommandDeps = StatusDeps & Pick<SchedulerDeps, "tenants" | "health">;
+
 /** `status`, `runs`, `tenant unquarantine`: the run commands, added to the CLI built by `buildCli`. */
-export function registerRunCommands(program: Command, getApp: () => App, io: CliIO): void {
+export function registerRunCommands(program: Command, getApp: () => RunCommandDeps, io: CliIO): void {
   program
     .command("status")
     .description("every tenant (or one) with its health: last run, next run, failures, quarantine, secret expiry")
