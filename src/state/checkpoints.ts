@@ -15,7 +15,7 @@ export interface Checkpoint {
   savedAt: string;
 }
 
-interface CheckpointEntity {
+export interface CheckpointEntity {
   partitionKey: string;
   rowKey: string;
   data: string;
@@ -26,6 +26,11 @@ export type CheckpointSlot = "main" | "dryRun";
 /** RowKeys of the checkpoint rows in the tenant state table (PartitionKey = tenant id), by slot. */
 export const CHECKPOINT_ROWS: Record<CheckpointSlot, string> = { main: "checkpoint", dryRun: "checkpoint-dryrun" };
 const rk = (slot: CheckpointSlot) => CHECKPOINT_ROWS[slot];
+
+/** The row of a checkpoint, for a write. */
+export function checkpointToEntity(tenantId: string, c: Checkpoint, slot: CheckpointSlot = "main"): CheckpointEntity {
+  return { partitionKey: tenantId, rowKey: rk(slot), data: JSON.stringify(c) };
+}
 
 /** Reads a checkpoint row (from a point read or a table scan). */
 export function checkpointFromEntity(e: { data?: unknown }): Checkpoint {
@@ -43,7 +48,7 @@ export class CheckpointStore {
 
   async save(tenantId: string, c: Checkpoint, slot: CheckpointSlot = "main"): Promise<void> {
     try {
-      await this.table.upsertEntity<CheckpointEntity>({ partitionKey: tenantId, rowKey: rk(slot), data: JSON.stringify(c) }, "Replace");
+      await this.table.upsertEntity<CheckpointEntity>(checkpointToEntity(tenantId, c, slot), "Replace");
     } catch (e) {
       throw storageError(e, `save the checkpoint of tenant ${tenantId}`);
     }

@@ -25,7 +25,7 @@ export interface TenantHealth {
 }
 
 /** The stored columns: the health as JSON, and `quarantined` on its own (to filter on). */
-interface HealthEntity {
+export interface HealthEntity {
   partitionKey: string;
   rowKey: string;
   data: string;
@@ -43,6 +43,11 @@ export function healthFromEntity(e: { partitionKey: string; data?: unknown }): T
   }
 }
 
+/** The row of a tenant's health, for a write. */
+export function healthToEntity(h: TenantHealth): HealthEntity {
+  return { partitionKey: h.tenantId, rowKey: HEALTH_ROW, data: JSON.stringify(h), quarantined: h.quarantined };
+}
+
 /** Health rows in the tenant state table, ETag-guarded. */
 export class HealthRows {
   constructor(private readonly table: TableClient) {}
@@ -56,7 +61,7 @@ export class HealthRows {
     for (let attempt = 0; attempt < 8; attempt++) {
       const { health, etag } = await this.read(tenantId);
       const next = change(structuredClone(health));
-      const e: HealthEntity = { partitionKey: tenantId, rowKey: HEALTH_ROW, data: JSON.stringify(next), quarantined: next.quarantined };
+      const e: HealthEntity = { ...healthToEntity(next), partitionKey: tenantId };
       try {
         if (etag) await this.table.updateEntity(e, "Replace", { etag });
         else await this.table.createEntity(e);

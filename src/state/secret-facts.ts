@@ -40,6 +40,11 @@ export interface SecretFacts {
 
 type Entity = SecretFacts & { partitionKey: string; rowKey: string };
 
+/** The row of a tenant's secret facts, for a write: one column per fact (absent facts are not stored). */
+export function secretFactsToEntity(tenantId: string, facts: SecretFacts): Entity {
+  return { partitionKey: tenantId, rowKey: SECRET_ROW, ...clean(facts) };
+}
+
 /** The generation of a stored secret as its listing shows it (see `SecretFacts.generation`). */
 export function generationOf(info: { updatedOn?: Date | undefined; expiresOn?: Date | undefined }): string {
   const sec = (d: Date | undefined) => (d ? Math.floor(d.getTime() / 1000).toString() : "0");
@@ -101,7 +106,7 @@ export class SecretFactsStore {
     for (let attempt = 0; attempt < 5; attempt++) {
       const e = await getOrUndefined<Entity>(this.table, tenantId, SECRET_ROW);
       const next = clean(change(e ? secretFactsFromEntity(e) : undefined));
-      const entity: Entity = { partitionKey: tenantId, rowKey: SECRET_ROW, ...next };
+      const entity = secretFactsToEntity(tenantId, next);
       try {
         if (e) await this.table.updateEntity(entity, "Replace", { etag: e.etag });
         else await this.table.createEntity(entity);
