@@ -13,7 +13,7 @@ import { onboardSimTenant } from "../dev/demo/onboard.js";
 import { startLocalStack, type LocalStack } from "../dev/stack.js";
 import { newGraphCounters } from "../src/graph/client.js";
 import { SdkTenantGraph } from "../src/graph/sdk-graph.js";
-import { requestRun } from "../src/runs/api.js";
+import { requestRun } from "../src/functions/api.js";
 import type { RunReport } from "../src/runs/report.js";
 import { processSyncJob } from "../src/runs/worker.js";
 import type { SyncJob } from "../src/queue/jobs.js";

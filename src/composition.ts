@@ -25,7 +25,7 @@ import type { RunObserver } from "./runs/observer.js";
 import { TenantRegistry } from "./tenants/registry.js";
 import { AlertIntentStore } from "./expiry/intents.js";
 import { createExpiryObserver } from "./expiry/observer.js";
-import { SecretFactsStore } from "./expiry/secret-state.js";
+import { SecretFactsStore } from "./state/secret-facts.js";
 import { createMailer, type Mailer } from "./mail/index.js";
 import { SharedWriteBudget, type WritePacer } from "./graph/write-budget.js";
 

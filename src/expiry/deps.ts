@@ -7,7 +7,7 @@ import type { ClientSecret, SecretStore } from "../secrets/store.js";
 import type { Tenant } from "../tenants/model.js";
 import type { TenantRegistry } from "../tenants/registry.js";
 import type { AlertIntentStore } from "./intents.js";
-import type { SecretFactsStore } from "./secret-state.js";
+import type { SecretFactsStore } from "../state/secret-facts.js";
 
 /** The adapters the secret expiry use cases need; the App satisfies it, tests wire their own parts in. */
 export interface ExpiryDeps {

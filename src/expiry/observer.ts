@@ -9,7 +9,7 @@ import type { Tenant } from "../tenants/model.js";
 import type { ExpiryDeps } from "./deps.js";
 import { discoverEntraExpiry, mismatchDays } from "./discovery.js";
 import { deliverAlert, type AlertOutcome } from "./notify.js";
-import { generationOf, type SecretFacts } from "./secret-state.js";
+import { generationOf, type SecretFacts } from "../state/secret-facts.js";
 import { DAY_MS, utcDay } from "./thresholds.js";
 
 const AUTH_CAUSES = new Set<string>(AUTH_ALERT_CAUSES);

@@ -1,11 +1,31 @@
-import type { App } from "../composition.js";
 import { EntraSyncError, toEntraSyncError } from "../errors.js";
-import { newGraphCounters } from "../graph/client.js";
+import { newGraphCounters, type GraphCounters } from "../graph/client.js";
 import { addError, failReport, isTerminal, minimalFailedReport, newReport, newRunId, type RunMode, type RunReport, type RunStep, type RunTrigger } from "./report.js";
 import type { Tenant } from "../tenants/model.js";
-import { runUpdateSync } from "../sync/update-sync.js";
-import { runImmutableIdSync } from "../immutable-id/step.js";
+import { runUpdateSync, type UpdateSyncDeps } from "../sync/update-sync.js";
+import { runImmutableIdSync, type ImmutableIdDeps } from "../immutable-id/step.js";
+import type { ClientSecret, SecretStore } from "../secrets/store.js";
+import type { TenantRegistry } from "../tenants/registry.js";
+import type { RunObserver } from "./observer.js";
+import type { RunStore } from "./store.js";
 import type { WriteBudgetOptions } from "../graph/write-budget.js";
+import type { TenantGraphHandle } from "../graph/tenant-graph.js";
+
+/** What ending a run needs: the run store, the clock, the registrations (for the observers) and the observers. */
+export interface EndRunDeps {
+  clock: () => Date;
+  log: UpdateSyncDeps["log"];
+  runs: RunStore;
+  tenants: Pick<TenantRegistry, "require" | "get">;
+  runObservers: readonly RunObserver[];
+}
+
+/** The adapters the run lifecycle needs (the App provides them all; tests may wire their own). */
+export interface RunDeps extends EndRunDeps, UpdateSyncDeps, ImmutableIdDeps {
+  secrets: Pick<SecretStore, "get">;
+  /** A Graph client for a tenant, counting into `counters`. */
+  graphFor(tenant: Tenant, secret: ClientSecret, counters: GraphCounters): TenantGraphHandle;
+}
 
 export interface RunRequest {
   tenantId: string;
@@ -27,7 +47,7 @@ export function newRunReport(tenant: Tenant, req: RunRequest, now: Date, runId: 
  * Records a new queued run for a tenant (the tenant must exist) without touching the tenant's lease: for callers
  * that already hold it or need none (tests, benchmarks). startRun (./start.ts) claims the lease with the run.
  */
-export async function createRun(app: App, req: RunRequest): Promise<RunReport> {
+export async function createRun(app: Pick<EndRunDeps, "tenants" | "clock" | "runs">, req: RunRequest): Promise<RunReport> {
   const tenant = await app.tenants.require(req.tenantId);
   const report = newRunReport(tenant, req, app.clock());
   await app.runs.save(report);
@@ -58,7 +78,7 @@ export interface ExecuteResult {
  * Executes (or continues) one run of one tenant: update sync, then Immutable ID sync, into one report. Use case
  * shared by the queue worker, the CLI and `npm start`; it holds no Azure Functions types.
  */
-export async function executeRun(app: App, tenantId: string, runId: string, o: ExecuteOptions = {}): Promise<ExecuteResult> {
+export async function executeRun(app: RunDeps, tenantId: string, runId: string, o: ExecuteOptions = {}): Promise<ExecuteResult> {
   const report = await app.runs.get(tenantId, runId);
   if (!report) throw new EntraSyncError("RUN_NOT_FOUND", `Run ${runId} of tenant ${tenantId} does not exist.`, { retryable: false });
   if (isTerminal(report)) return { report, completed: true };
@@ -143,7 +163,7 @@ export interface EndRunOptions {
  * or succeeded from its counts; sets `endedAt` and `durationMs`; saves it (a minimal failed report when the full one
  * cannot be saved, see saveEnded) and tells the run observers. Returns the report that was saved.
  */
-export async function endRun(app: App, report: RunReport, o: EndRunOptions = {}): Promise<RunReport> {
+export async function endRun(app: EndRunDeps, report: RunReport, o: EndRunOptions = {}): Promise<RunReport> {
   if (o.failure) failReport(report, o.failure);
   if (report.status === "running") report.status = report.update.failed > 0 || report.errors.some((e) => e.code !== "GRAPH_DELTA_EXPIRED" && e.code !== "MATCH_AMBIGUOUS") ? "partial" : "succeeded";
   report.endedAt = app.clock().toISOString();
@@ -161,7 +181,7 @@ export async function endRun(app: App, report: RunReport, o: EndRunOptions = {})
  * refused it), saves a minimal one instead — status failed, the reason, the counts — so that the run never stays
  * `running`; returns the report that was saved. Throws only when the minimal one cannot be saved either.
  */
-export async function saveEnded(app: App, report: RunReport): Promise<RunReport> {
+export async function saveEnded(app: Pick<EndRunDeps, "clock" | "log" | "runs">, report: RunReport): Promise<RunReport> {
   try {
     await app.runs.save(report);
     return report;
@@ -180,7 +200,7 @@ export async function saveEnded(app: App, report: RunReport): Promise<RunReport>
 }
 
 /** Tells every run observer that a run ended; their failures are logged, never raised. */
-export async function notifyObservers(app: App, report: RunReport, tenant: Tenant | undefined): Promise<void> {
+export async function notifyObservers(app: Pick<EndRunDeps, "log" | "runObservers">, report: RunReport, tenant: Tenant | undefined): Promise<void> {
   for (const o of app.runObservers) {
     try {
       await o.afterRun(report, tenant);

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { loadSettings } from "../../src/config/settings.js";
 import { EntraSyncError } from "../../src/errors.js";
-import { requestRun } from "../../src/runs/api.js";
+import { requestRun } from "../../src/functions/api.js";
 import { processSyncJob } from "../../src/runs/worker.js";
 import { newGraphCounters } from "../../src/graph/client.js";
 import { SharedWriteBudget } from "../../src/graph/write-budget.js";
