@@ -22,6 +22,8 @@ export interface EndRunDeps {
 
 /** The adapters the run lifecycle needs (the App provides them all; tests may wire their own). */
 export interface RunDeps extends EndRunDeps, UpdateSyncDeps, ImmutableIdDeps {
+  /** The connector space, as both steps use it. */
+  connector: UpdateSyncDeps["connector"] & ImmutableIdDeps["connector"];
   secrets: Pick<SecretStore, "get">;
   /** A Graph client for a tenant, counting into `counters`. */
   graphFor(tenant: Tenant, secret: ClientSecret, counters: GraphCounters): TenantGraphHandle;
