@@ -34,6 +34,11 @@ param alertThresholdsDays string = '60,30,14,7,3,1,0'
 @maxValue(1500)
 param runTimeBudgetSeconds int = 480
 
+@description('Runs that may read a tenant in full (an initial delta round) at once against the application data account (MAX_CONCURRENT_FULL_READS); see the README\'s storage model.')
+@minValue(1)
+@maxValue(1000)
+param maxConcurrentFullReads int = 8
+
 @description('The platform operators\' e-mail address(es), comma-separated, copied on every alert.')
 @minLength(3)
 @maxLength(512)
@@ -224,6 +229,7 @@ module functionApp 'modules/functionapp.bicep' = {
     expiryCheckSchedule: expiryCheckSchedule
     alertThresholdsDays: alertThresholdsDays
     runTimeBudgetSeconds: runTimeBudgetSeconds
+    maxConcurrentFullReads: maxConcurrentFullReads
     mailFrom: email.outputs.mailFrom
     operatorEmail: operatorEmail
     acsEndpoint: email.outputs.endpoint

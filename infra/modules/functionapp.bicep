@@ -65,6 +65,9 @@ param alertThresholdsDays string
 @description('Seconds one worker invocation works before it checkpoints (RUN_TIME_BUDGET_SECONDS).')
 param runTimeBudgetSeconds int
 
+@description('Full reads at once per application data account (MAX_CONCURRENT_FULL_READS).')
+param maxConcurrentFullReads int
+
 @description('Sender address of alert e-mails (MAIL_FROM).')
 param mailFrom string
 
@@ -176,6 +179,7 @@ resource functionApp 'Microsoft.Web/sites@2025-03-01' = {
       OPERATOR_EMAIL: operatorEmail
       ACS_EMAIL_ENDPOINT: acsEndpoint
       PLAN_RETENTION_DAYS: '30'
+      MAX_CONCURRENT_FULL_READS: string(maxConcurrentFullReads)
       // The connection string carries the component's instrumentation key, which is an identifier, not a
       // credential: with DisableLocalAuth on, App Insights rejects telemetry that has only the key, so the host
       // must also present an Entra token, which the next setting turns on (system-assigned identity).

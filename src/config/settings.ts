@@ -35,6 +35,7 @@ export const APP_SETTINGS = {
   SMTP_URL: "With MAIL_TRANSPORT=smtp: smtp(s)://user:password@host:port of the relay.",
   MAIL_OUTBOX_DIR: "With MAIL_TRANSPORT=outbox: the folder that receives .eml files.",
   PLAN_RETENTION_DAYS: "Days an Immutable ID plan (UPNs and ImmutableIds) is kept at most; plans also go with their runs.",
+  MAX_CONCURRENT_FULL_READS: "Runs that may read a tenant in full (an initial delta round) at once per storage account; others wait in line, first queued first served.",
   GRAPH_WRITE_LIMIT: "Writes Graph allows one app in one tenant per write window (Graph: 3,000); Immutable ID sync paces to it. Change only to match a test stack.",
   GRAPH_WRITE_WINDOW_SECONDS: "Length of Graph's write window in seconds (Graph: 150). A test stack scales it with its simulator's throttle model.",
 } as const;
@@ -65,6 +66,8 @@ export interface Settings {
   readonly runTimeBudgetSeconds: number;
   /** Days an Immutable ID plan is kept at most (PLAN_RETENTION_DAYS). */
   readonly planRetentionDays: number;
+  /** Full reads (initial delta rounds) at once per storage account (MAX_CONCURRENT_FULL_READS). */
+  readonly maxConcurrentFullReads: number;
   /** Graph's write limit per app per tenant: `writes` per `windowSeconds` (Immutable ID sync paces to it). */
   readonly graphWriteLimit: { readonly writes: number; readonly windowSeconds: number };
   readonly mail: {
@@ -92,6 +95,7 @@ export const DEFAULTS = {
   MAIL_FROM: "entra-sync@localhost",
   PLATFORM_CREDENTIAL: "managed-identity",
   PLAN_RETENTION_DAYS: "30",
+  MAX_CONCURRENT_FULL_READS: "8",
   GRAPH_WRITE_LIMIT: "3000",
   GRAPH_WRITE_WINDOW_SECONDS: "150",
 } as const;
@@ -191,6 +195,10 @@ export function loadSettings(env: Record<string, string | undefined> = process.e
   const retentionRaw = pick(env, "PLAN_RETENTION_DAYS") ?? DEFAULTS.PLAN_RETENTION_DAYS;
   const planRetentionDays = Number(retentionRaw);
   if (!/^\d+$/.test(retentionRaw) || planRetentionDays < 1 || planRetentionDays > 365) fail("PLAN_RETENTION_DAYS", `is "${retentionRaw}" but must be a whole number of days between 1 and 365`);
+  const fullReadsRaw = pick(env, "MAX_CONCURRENT_FULL_READS") ?? DEFAULTS.MAX_CONCURRENT_FULL_READS;
+  const maxConcurrentFullReads = Number(fullReadsRaw);
+  if (!/^\d+$/.test(fullReadsRaw) || maxConcurrentFullReads < 1 || maxConcurrentFullReads > 1000)
+    fail("MAX_CONCURRENT_FULL_READS", `is "${fullReadsRaw}" but must be a whole number of runs between 1 and 1000`);
   const writesRaw = pick(env, "GRAPH_WRITE_LIMIT") ?? DEFAULTS.GRAPH_WRITE_LIMIT;
   const writes = Number(writesRaw);
   if (!Number.isFinite(writes) || writes < 1 || writes > 1_000_000) fail("GRAPH_WRITE_LIMIT", `is "${writesRaw}" but must be a number of writes between 1 and 1000000`);
@@ -232,6 +240,7 @@ export function loadSettings(env: Record<string, string | undefined> = process.e
     alertThresholdsDays: Object.freeze(uniqueThresholds),
     runTimeBudgetSeconds,
     planRetentionDays,
+    maxConcurrentFullReads,
     graphWriteLimit: Object.freeze({ writes, windowSeconds }),
     mail: Object.freeze({ transport, from, operatorEmails: Object.freeze(operatorEmails), acsEndpoint, smtpUrl, outboxDir }),
   });

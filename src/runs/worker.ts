@@ -1,6 +1,7 @@
 import type { App } from "../composition.js";
 import { EntraSyncError, toEntraSyncError } from "../errors.js";
 import type { SyncJob } from "../queue/jobs.js";
+import { FullReadSlots, readsInFull } from "./admission.js";
 import { endRun, executeRun, type ExecuteResult, type RunRequest } from "./execute.js";
 import { newOwner, type Lease } from "./lease.js";
 import { addError, isTerminal, type RunReport } from "./report.js";
@@ -13,12 +14,15 @@ export interface WorkerOptions {
   renewEveryMs?: number;
   /** Passed to executeRun: called after every page with the live report. */
   onProgress?: (report: RunReport) => void;
+  /** How long a run that waits for a full-read slot stays invisible in the queue before it asks again (default 30 s). */
+  deferSeconds?: number;
 }
 
 export type JobOutcome =
   | { outcome: "completed"; report: RunReport }
   | { outcome: "continued"; report: RunReport; next: SyncJob }
   | { outcome: "dropped"; reason: string }
+  | { outcome: "deferred"; report: RunReport; next: SyncJob; position: number }
   | { outcome: "lost"; report: RunReport };
 
 /**
@@ -37,6 +41,25 @@ export async function processSyncJob(app: App, job: SyncJob, o: WorkerOptions = 
   if (!taken.ok) return drop(app, ids, taken.reason);
 
   const budgetMs = o.budgetMs ?? app.settings.runTimeBudgetSeconds * 1000;
+  const deferSeconds = o.deferSeconds ?? 30;
+  const slots = fullReadSlots(app, budgetMs, deferSeconds);
+  let fullRead = false;
+  try {
+    fullRead = await readsInFull(app.checkpoints, report);
+    if (fullRead) {
+      const a = await slots.acquire({ tenantId: job.tenantId, runId: job.runId, queuedAt: report.queuedAt });
+      if (!a.admitted) return await defer(app, job, report, taken.lease, a, deferSeconds);
+      if (report.waiting) {
+        const waited = Math.round((app.clock().getTime() - Date.parse(report.waiting.since)) / 1000);
+        report.notices.push(`Waited ${waited} s in line for a full-read slot (MAX_CONCURRENT_FULL_READS = ${slots.limit}).`);
+        report.waiting = undefined;
+        await app.runs.save(report);
+      }
+    }
+  } catch (e) {
+    await app.leases.letGo(taken.lease).catch(() => undefined);
+    throw e;
+  }
   const held = holdLease(app, taken.lease, o.renewEveryMs);
   let result: ExecuteResult;
   try {
@@ -57,6 +80,7 @@ export async function processSyncJob(app: App, job: SyncJob, o: WorkerOptions = 
   }
   if (result.completed) {
     await app.leases.release(lease);
+    if (fullRead) await slots.release(job.runId).catch((e: unknown) => app.log.warn(`could not free the full-read slot (it expires by itself): ${toEntraSyncError(e).message}`, ids));
     return { outcome: "completed", report: result.report };
   }
   const next: SyncJob = { tenantId: job.tenantId, runId: job.runId, continuation: job.continuation + 1 };
@@ -74,6 +98,30 @@ export async function processSyncJob(app: App, job: SyncJob, o: WorkerOptions = 
   }
   app.log.info("time budget spent; continuation enqueued", { ...ids, next: next.continuation, pages: result.report.progress.pages });
   return { outcome: "continued", report: result.report, next };
+}
+
+/** The full-read slots of the app's storage account; a slot outlives an invocation's budget by five minutes (for its continuation). */
+function fullReadSlots(app: App, budgetMs: number, deferSeconds: number): FullReadSlots {
+  return new FullReadSlots(app.tables.tenantState, app.clock, app.settings.maxConcurrentFullReads, { holdMs: budgetMs + 5 * 60_000, waitMs: Math.max(120, 4 * deferSeconds) * 1000 });
+}
+
+/**
+ * A run that must read in full while every slot is taken (or earlier runs wait): it stays queued and is asked again
+ * after `deferSeconds` as a new message of the same job (never a failure, never a poison count); the lease waits for
+ * it, and the report says it is waiting and where in line.
+ */
+async function defer(app: App, job: SyncJob, report: RunReport, lease: Lease, a: { position: number; inUse: number; limit: number }, deferSeconds: number): Promise<JobOutcome> {
+  const now = app.clock().toISOString();
+  report.waiting = { for: "fullReadSlot", position: a.position, inUse: a.inUse, limit: a.limit, since: report.waiting?.since ?? now, checkedAt: now };
+  await app.runs.save(report);
+  const handed = await app.leases.handOff(lease, job.continuation);
+  if (!handed) {
+    app.log.warn("lost the run lease while it waited for a full-read slot", { ...job });
+    return { outcome: "lost", report };
+  }
+  await app.queue.send(job, deferSeconds);
+  app.log.info(`waiting for a full-read slot: ${a.position} in line, ${a.inUse} of ${a.limit} slots in use`, { ...job });
+  return { outcome: "deferred", report, next: job, position: a.position };
 }
 
 function drop(app: App, ids: Record<string, unknown>, reason: string): JobOutcome {
@@ -106,6 +154,7 @@ export async function failPoisonedJob(app: App, job: SyncJob): Promise<RunReport
   );
   const saved = await endRun(app, r, { failure });
   await app.leases.releaseRun(job.tenantId, job.runId);
+  await fullReadSlots(app, app.settings.runTimeBudgetSeconds * 1000, 30).release(job.runId).catch(() => undefined);
   app.log.error("run failed: its job was poisoned", { tenantId: job.tenantId, runId: job.runId });
   return saved;
 }

@@ -35,6 +35,7 @@ const AZURE_SETTINGS: readonly AppSettingName[] = [
   "OPERATOR_EMAIL",
   "ACS_EMAIL_ENDPOINT",
   "PLAN_RETENTION_DAYS",
+  "MAX_CONCURRENT_FULL_READS",
 ];
 /** Settings of APP_SETTINGS for the local stack only: a key-based connection string, a secret, simulator hosts. */
 const LOCAL_ONLY_SETTINGS: readonly AppSettingName[] = [
