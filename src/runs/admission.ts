@@ -71,6 +71,8 @@ export class FullReadSlots {
       const now = this.clock().getTime();
       const { slots, waiters } = await this.read();
       const live = (e: SlotEntity) => e.runId !== "" && Date.parse(e.expiresAt) > now;
+      // Places in line whose runs stopped asking (a lost job) go, so the partition stays as small as the line.
+      if (attempt === 0) for (const w of waiters) if (!live(w) && w.runId !== req.runId) await this.delete(w.rowKey, w.etag);
       const mine = slots.find((s) => s.runId === req.runId && s.index < this.limit);
       if (mine) {
         if (await this.writeSlot(mine.index, req, mine.etag)) return this.admitted(mine.index, waitKey, waiters);
