@@ -14,6 +14,11 @@ export const APP_SETTINGS = {
   AzureWebJobsStorage__queueServiceUri: "Queue endpoint for identity-based storage (optional; derived from accountName).",
   AzureWebJobsStorage__blobServiceUri: "Blob endpoint for the Functions host (identity-based; not read by the app code).",
   AzureWebJobsStorage__credential: "`managedidentity` for identity-based host storage (read by the Functions host).",
+  APP_STORAGE: "Connection string of the storage account that holds the app's data, its tables and queues (local: Azurite). Unset: AzureWebJobsStorage's account.",
+  APP_STORAGE__accountName: "Name of the app's data storage account, apart from the Functions host's; reached with the managed identity. Unset: AzureWebJobsStorage's account.",
+  APP_STORAGE__tableServiceUri: "Table endpoint of the app's data account (optional; derived from its accountName).",
+  APP_STORAGE__queueServiceUri: "Queue endpoint of the app's data account (the sync-jobs queue triggers read it; optional for the app code).",
+  APP_STORAGE__credential: "`managedidentity`: the Functions host reaches the data account's queues with the app's identity (read by the host).",
   KEY_VAULT_URL: "The Key Vault holding customers' client secrets, e.g. https://myvault.vault.azure.net/.",
   KEY_VAULT_LOCAL_STACK:
     "`true` only for the local stack's simulated vault on 127.0.0.1/localhost: skips the check that the vault's authentication challenge names the vault's own domain (local stack only).",
@@ -128,23 +133,32 @@ function pick(env: Record<string, string | undefined>, name: AppSettingName): st
  * Reads the settings from an environment map once, validating each value. A bad value throws `CONFIG_INVALID`
  * naming the variable and what is allowed; nothing is defaulted silently in Azure where a value is required.
  */
-export function loadSettings(env: Record<string, string | undefined> = process.env): Settings {
-  const conn = pick(env, "AzureWebJobsStorage");
-  const account = pick(env, "AzureWebJobsStorage__accountName");
-  let storage: Settings["storage"];
+/**
+ * The storage account of the app's data (tables, queues): APP_STORAGE when set (its own account, apart from the
+ * Functions host's), else AzureWebJobsStorage's (one account for both, as on the local stack).
+ */
+function storageOf(env: Record<string, string | undefined>): Settings["storage"] {
+  const own = pick(env, "APP_STORAGE") ?? pick(env, "APP_STORAGE__accountName") ?? pick(env, "APP_STORAGE__tableServiceUri");
+  const name = own ? "APP_STORAGE" : "AzureWebJobsStorage";
+  const conn = pick(env, name);
+  const account = pick(env, `${name}__accountName`);
   if (conn) {
-    if (!/AccountName=|UseDevelopmentStorage=true/i.test(conn)) fail("AzureWebJobsStorage", "is not a storage connection string (expected AccountName=…;AccountKey=…;TableEndpoint=… or UseDevelopmentStorage=true)");
-    storage = { kind: "connectionString", connectionString: conn };
-  } else if (account || pick(env, "AzureWebJobsStorage__tableServiceUri")) {
-    if (account && !/^[a-z0-9]{3,24}$/.test(account)) fail("AzureWebJobsStorage__accountName", `is "${account}" but must be 3-24 lower-case letters and digits`);
-    const tableUrl = pick(env, "AzureWebJobsStorage__tableServiceUri") ?? `https://${account}.table.core.windows.net`;
-    const queueUrl = pick(env, "AzureWebJobsStorage__queueServiceUri") ?? `https://${account}.queue.core.windows.net`;
-    check("AzureWebJobsStorage__tableServiceUri", httpsUrl, tableUrl);
-    check("AzureWebJobsStorage__queueServiceUri", httpsUrl, queueUrl);
-    storage = { kind: "identity", tableUrl, queueUrl };
-  } else {
-    fail("AzureWebJobsStorage", "is missing: set a connection string (local) or AzureWebJobsStorage__accountName (Azure, managed identity)");
+    if (!/AccountName=|UseDevelopmentStorage=true/i.test(conn)) fail(name, "is not a storage connection string (expected AccountName=…;AccountKey=…;TableEndpoint=… or UseDevelopmentStorage=true)");
+    return { kind: "connectionString", connectionString: conn };
   }
+  if (account || pick(env, `${name}__tableServiceUri`)) {
+    if (account && !/^[a-z0-9]{3,24}$/.test(account)) fail(`${name}__accountName`, `is "${account}" but must be 3-24 lower-case letters and digits`);
+    const tableUrl = pick(env, `${name}__tableServiceUri`) ?? `https://${account}.table.core.windows.net`;
+    const queueUrl = pick(env, `${name}__queueServiceUri`) ?? `https://${account}.queue.core.windows.net`;
+    check(`${name}__tableServiceUri`, httpsUrl, tableUrl);
+    check(`${name}__queueServiceUri`, httpsUrl, queueUrl);
+    return { kind: "identity", tableUrl, queueUrl };
+  }
+  fail("AzureWebJobsStorage", "is missing: set a connection string (local) or APP_STORAGE__accountName / AzureWebJobsStorage__accountName (Azure, managed identity)");
+}
+
+export function loadSettings(env: Record<string, string | undefined> = process.env): Settings {
+  const storage = storageOf(env);
 
   const keyVaultUrl = pick(env, "KEY_VAULT_URL");
   if (!keyVaultUrl) fail("KEY_VAULT_URL", "is missing: set the URL of the vault that holds customer client secrets");
