@@ -67,7 +67,7 @@ export class FullReadSlots {
    */
   async acquire(req: AdmissionRequest): Promise<Admission> {
     const waitKey = `${WAIT}${req.queuedAt}|${req.runId}`;
-    for (let attempt = 0; attempt < 4; attempt++) {
+    for (let attempt = 0; attempt < 8; attempt++) {
       const now = this.clock().getTime();
       const { slots, waiters } = await this.read();
       const live = (e: SlotEntity) => e.runId !== "" && Date.parse(e.expiresAt) > now;
@@ -86,14 +86,15 @@ export class FullReadSlots {
         if (!s || !live(s)) free.push(i);
       }
       if (ahead < free.length) {
-        const index = free[ahead]!;
+        // Any of the slots the runs ahead leave over; picked at random so that simultaneous askers rarely collide.
+        const index = free[ahead + Math.floor(Math.random() * (free.length - ahead))]!;
         if (await this.writeSlot(index, req, byIndex.get(index)?.etag ?? null)) return this.admitted(index, waitKey, waiters);
         continue; // another instance took it first: look again
       }
       await this.upsert({ partitionKey: ADMISSION_PARTITION, rowKey: waitKey, runId: req.runId, tenantId: req.tenantId, expiresAt: new Date(now + this.times.waitMs).toISOString() });
       return { admitted: false, position: ahead + 1, inUse: this.limit - free.length, limit: this.limit };
     }
-    // Four lost races in a row: many instances are after the same slots. Wait like anyone else.
+    // Eight lost races in a row: many instances are after the same slots. Wait like anyone else.
     const { slots } = await this.read();
     return { admitted: false, position: 1, inUse: Math.min(this.limit, slots.length), limit: this.limit };
   }
