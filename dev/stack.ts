@@ -41,6 +41,8 @@ export async function startLocalStack(o: LocalStackOptions = {}): Promise<LocalS
     writeFileSync(caFile, sim.ca);
     const env: Record<string, string> = {
       AzureWebJobsStorage: azurite.connectionString,
+      // The app's data account: in Azure an account of its own; locally the same Azurite.
+      APP_STORAGE: azurite.connectionString,
       KEY_VAULT_URL: sim.keyVaultUrl,
       KEY_VAULT_LOCAL_STACK: "true",
       PLATFORM_CREDENTIAL: "client-secret",

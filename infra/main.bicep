@@ -34,6 +34,11 @@ param alertThresholdsDays string = '60,30,14,7,3,1,0'
 @maxValue(1500)
 param runTimeBudgetSeconds int = 480
 
+@description('Runs that may read a tenant in full (an initial delta round) at once against the application data account (MAX_CONCURRENT_FULL_READS); see the README\'s storage model.')
+@minValue(1)
+@maxValue(1000)
+param maxConcurrentFullReads int = 8
+
 @description('The platform operators\' e-mail address(es), comma-separated, copied on every alert.')
 @minLength(3)
 @maxLength(512)
@@ -119,6 +124,8 @@ var token = uniqueString(resourceGroup().id)
 var prefix = toLower(namePrefix)
 var names = {
   storage: take('${prefix}${token}', 24)
+  // The app's tables and queues, in an account of their own (apart from the host's AzureWebJobsStorage).
+  dataStorage: take('${prefix}data${token}', 24)
   // Without a suffix, the name of every earlier deployment (renaming a vault would replace it).
   keyVault: take('${take('${prefix}kv${token}', 24 - length(keyVaultNameSuffix))}${toLower(keyVaultNameSuffix)}', 24)
   logAnalytics: '${prefix}-log-${token}'
@@ -156,6 +163,7 @@ module monitoring 'modules/monitoring.bicep' = {
   }
 }
 
+// The Functions host's account (AzureWebJobsStorage): its own blobs and the deployment package.
 module storage 'modules/storage.bicep' = {
   name: 'storage'
   params: {
@@ -163,6 +171,19 @@ module storage 'modules/storage.bicep' = {
     storageAccountName: names.storage
     skuName: storageSku
     deploymentContainerName: names.deploymentContainer
+    networkIsolation: networkIsolation
+    allowedIpRanges: allowedIpRanges
+    tags: tags
+  }
+}
+
+// The app's data (APP_STORAGE): every table and queue, with an account's scalability targets to itself.
+module dataStorage 'modules/storage.bicep' = {
+  name: 'dataStorage'
+  params: {
+    location: location
+    storageAccountName: names.dataStorage
+    skuName: storageSku
     queueNames: queueNames
     tableNames: tableNames
     networkIsolation: networkIsolation
@@ -189,6 +210,7 @@ module network 'modules/network.bicep' = if (networkIsolation) {
     virtualNetworkName: names.virtualNetwork
     addressPrefix: vnetAddressPrefix
     storageAccountName: storage.outputs.name
+    dataStorageAccountName: dataStorage.outputs.name
     keyVaultName: keyVault.outputs.name
     tags: tags
   }
@@ -217,6 +239,9 @@ module functionApp 'modules/functionapp.bicep' = {
     blobEndpoint: storage.outputs.blobEndpoint
     queueEndpoint: storage.outputs.queueEndpoint
     tableEndpoint: storage.outputs.tableEndpoint
+    dataStorageAccountName: dataStorage.outputs.name
+    dataQueueEndpoint: dataStorage.outputs.queueEndpoint
+    dataTableEndpoint: dataStorage.outputs.tableEndpoint
     deploymentContainerName: storage.outputs.deploymentContainerName
     appInsightsName: names.appInsights
     keyVaultUri: keyVault.outputs.uri
@@ -224,6 +249,7 @@ module functionApp 'modules/functionapp.bicep' = {
     expiryCheckSchedule: expiryCheckSchedule
     alertThresholdsDays: alertThresholdsDays
     runTimeBudgetSeconds: runTimeBudgetSeconds
+    maxConcurrentFullReads: maxConcurrentFullReads
     mailFrom: email.outputs.mailFrom
     operatorEmail: operatorEmail
     acsEndpoint: email.outputs.endpoint
@@ -244,6 +270,7 @@ module rbac 'modules/rbac.bicep' = {
     operatorPrincipalId: operatorPrincipalId
     operatorPrincipalType: operatorPrincipalType
     storageAccountName: names.storage
+    dataStorageAccountName: names.dataStorage
     keyVaultName: names.keyVault
     appInsightsName: names.appInsights
     communicationServiceName: names.communicationService
@@ -264,8 +291,11 @@ output KEY_VAULT_URL string = keyVault.outputs.uri
 @description('Object id of the function app\'s managed identity.')
 output FUNCTION_APP_PRINCIPAL_ID string = functionApp.outputs.principalId
 
-@description('Name of the storage account (AzureWebJobsStorage__accountName for the CLI).')
+@description('Name of the Functions host\'s storage account (AzureWebJobsStorage).')
 output AZURE_STORAGE_ACCOUNT_NAME string = storage.outputs.name
+
+@description('Name of the app\'s data storage account (APP_STORAGE__accountName for the CLI).')
+output APP_STORAGE_ACCOUNT_NAME string = dataStorage.outputs.name
 
 @description('Communication Services endpoint the app sends e-mail through.')
 output ACS_EMAIL_ENDPOINT string = email.outputs.endpoint

@@ -30,7 +30,7 @@ param maximumInstanceCount int
 ])
 param instanceMemoryMB int
 
-@description('Name of the storage account of the host, the tables and the queues.')
+@description('Name of the Functions host\'s storage account (AzureWebJobsStorage: its blobs, the deployment package).')
 @minLength(3)
 @maxLength(24)
 param storageAccountName string
@@ -64,6 +64,18 @@ param alertThresholdsDays string
 
 @description('Seconds one worker invocation works before it checkpoints (RUN_TIME_BUDGET_SECONDS).')
 param runTimeBudgetSeconds int
+
+@description('Name of the app\'s data storage account (tables and queues; APP_STORAGE).')
+param dataStorageAccountName string
+
+@description('Queue endpoint of the data account.')
+param dataQueueEndpoint string
+
+@description('Table endpoint of the data account.')
+param dataTableEndpoint string
+
+@description('Full reads at once per application data account (MAX_CONCURRENT_FULL_READS).')
+param maxConcurrentFullReads int
 
 @description('Sender address of alert e-mails (MAIL_FROM).')
 param mailFrom string
@@ -159,12 +171,16 @@ resource functionApp 'Microsoft.Web/sites@2025-03-01' = {
   resource appSettings 'config' = {
     name: 'appsettings'
     properties: {
-      // Identity-based host and app storage: no connection string, no key.
+      // Identity-based host storage and app data storage, each its own account: no connection string, no key.
       AzureWebJobsStorage__accountName: storageAccountName
       AzureWebJobsStorage__credential: 'managedidentity'
       AzureWebJobsStorage__blobServiceUri: blobEndpoint
       AzureWebJobsStorage__queueServiceUri: queueEndpoint
       AzureWebJobsStorage__tableServiceUri: tableEndpoint
+      APP_STORAGE__accountName: dataStorageAccountName
+      APP_STORAGE__credential: 'managedidentity'
+      APP_STORAGE__queueServiceUri: dataQueueEndpoint
+      APP_STORAGE__tableServiceUri: dataTableEndpoint
       KEY_VAULT_URL: keyVaultUri
       PLATFORM_CREDENTIAL: 'managed-identity'
       SYNC_SCHEDULE: syncSchedule
@@ -176,6 +192,7 @@ resource functionApp 'Microsoft.Web/sites@2025-03-01' = {
       OPERATOR_EMAIL: operatorEmail
       ACS_EMAIL_ENDPOINT: acsEndpoint
       PLAN_RETENTION_DAYS: '30'
+      MAX_CONCURRENT_FULL_READS: string(maxConcurrentFullReads)
       // The connection string carries the component's instrumentation key, which is an identifier, not a
       // credential: with DisableLocalAuth on, App Insights rejects telemetry that has only the key, so the host
       // must also present an Entra token, which the next setting turns on (system-assigned identity).

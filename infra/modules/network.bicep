@@ -16,8 +16,11 @@ param virtualNetworkName string
 @description('Address space of the virtual network (a /24 or larger): its first /25 holds the app\'s subnet, the next /27 the private endpoints.')
 param addressPrefix string
 
-@description('Name of the storage account to reach privately.')
+@description('Name of the Functions host\'s storage account to reach privately (blob, queue, table).')
 param storageAccountName string
+
+@description('Name of the app\'s data storage account to reach privately (queue, table).')
+param dataStorageAccountName string
 
 @description('Name of the Key Vault to reach privately.')
 param keyVaultName string
@@ -29,29 +32,38 @@ resource storage 'Microsoft.Storage/storageAccounts@2026-06-01' existing = {
   name: storageAccountName
 }
 
+resource dataStorage 'Microsoft.Storage/storageAccounts@2026-06-01' existing = {
+  name: dataStorageAccountName
+}
+
 resource vault 'Microsoft.KeyVault/vaults@2026-05-15' existing = {
   name: keyVaultName
 }
 
-// One entry per private endpoint: the sub-resource (group id) of its target (the vault, else the storage account) and the privatelink zone of its host
-// name, built from the cloud's own suffixes (core.windows.net and vaultcore.azure.net in the public cloud).
+// One privatelink DNS zone per service, its name built from the cloud's own suffixes (core.windows.net and
+// vaultcore.azure.net in the public cloud).
+var zoneNames = {
+  blob: 'privatelink.blob.${environment().suffixes.storage}'
+  queue: 'privatelink.queue.${environment().suffixes.storage}'
+  table: 'privatelink.table.${environment().suffixes.storage}'
+  vault: 'privatelink${replace(environment().suffixes.keyvaultDns, '.vault.', '.vaultcore.')}'
+}
+var services = [
+  'blob'
+  'queue'
+  'table'
+  'vault'
+]
+
+// One entry per private endpoint: its name, the sub-resource (group id) of its target and the target (the host's
+// account, the data account or the vault). The data account's endpoints share the zones of the host's.
 var endpoints = [
-  {
-    name: 'blob'
-    zone: 'privatelink.blob.${environment().suffixes.storage}'
-  }
-  {
-    name: 'queue'
-    zone: 'privatelink.queue.${environment().suffixes.storage}'
-  }
-  {
-    name: 'table'
-    zone: 'privatelink.table.${environment().suffixes.storage}'
-  }
-  {
-    name: 'vault'
-    zone: 'privatelink${replace(environment().suffixes.keyvaultDns, '.vault.', '.vaultcore.')}'
-  }
+  { name: 'blob', groupId: 'blob', target: 'host' }
+  { name: 'queue', groupId: 'queue', target: 'host' }
+  { name: 'table', groupId: 'table', target: 'host' }
+  { name: 'data-queue', groupId: 'queue', target: 'data' }
+  { name: 'data-table', groupId: 'table', target: 'data' }
+  { name: 'vault', groupId: 'vault', target: 'vault' }
 ]
 
 resource vnet 'Microsoft.Network/virtualNetworks@2026-03-01' = {
@@ -97,15 +109,15 @@ resource vnet 'Microsoft.Network/virtualNetworks@2026-03-01' = {
 }
 
 resource zones 'Microsoft.Network/privateDnsZones@2024-06-01' = [
-  for e in endpoints: {
-    name: e.zone
+  for z in services: {
+    name: zoneNames[z]
     location: 'global'
     tags: tags
   }
 ]
 
 resource zoneLinks 'Microsoft.Network/privateDnsZones/virtualNetworkLinks@2024-06-01' = [
-  for (e, i) in endpoints: {
+  for (z, i) in services: {
     parent: zones[i]
     name: virtualNetworkName
     location: 'global'
@@ -128,9 +140,9 @@ resource privateEndpoints 'Microsoft.Network/privateEndpoints@2026-03-01' = [
         {
           name: e.name
           properties: {
-            privateLinkServiceId: e.name == 'vault' ? vault.id : storage.id
+            privateLinkServiceId: e.target == 'vault' ? vault.id : e.target == 'data' ? dataStorage.id : storage.id
             groupIds: [
-              e.name
+              e.groupId
             ]
           }
         }
@@ -147,8 +159,8 @@ resource zoneGroups 'Microsoft.Network/privateEndpoints/privateDnsZoneGroups@202
     properties: {
       privateDnsZoneConfigs: [
         {
-          name: e.name
-          properties: { privateDnsZoneId: zones[i].id }
+          name: e.groupId
+          properties: { privateDnsZoneId: zones[indexOf(services, e.groupId)].id }
         }
       ]
     }

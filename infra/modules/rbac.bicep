@@ -18,8 +18,11 @@ param operatorPrincipalId string = ''
 ])
 param operatorPrincipalType string = 'User'
 
-@description('Name of the storage account.')
+@description('Name of the Functions host\'s storage account (AzureWebJobsStorage).')
 param storageAccountName string
+
+@description('Name of the app\'s data storage account (APP_STORAGE: tables and queues).')
+param dataStorageAccountName string
 
 @description('Name of the Key Vault.')
 param keyVaultName string
@@ -61,6 +64,10 @@ var mailSendActions = [
 
 resource storage 'Microsoft.Storage/storageAccounts@2026-06-01' existing = {
   name: storageAccountName
+}
+
+resource dataStorage 'Microsoft.Storage/storageAccounts@2026-06-01' existing = {
+  name: dataStorageAccountName
 }
 
 resource vault 'Microsoft.KeyVault/vaults@2026-05-15' existing = {
@@ -110,8 +117,8 @@ resource appBlob 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
 }
 
 resource appQueue 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
-  name: guid(storage.id, appPrincipalId, roles.storageQueueDataContributor)
-  scope: storage
+  name: guid(dataStorage.id, appPrincipalId, roles.storageQueueDataContributor)
+  scope: dataStorage
   properties: {
     roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.storageQueueDataContributor)
     principalId: appPrincipalId
@@ -120,8 +127,8 @@ resource appQueue 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
 }
 
 resource appTable 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
-  name: guid(storage.id, appPrincipalId, roles.storageTableDataContributor)
-  scope: storage
+  name: guid(dataStorage.id, appPrincipalId, roles.storageTableDataContributor)
+  scope: dataStorage
   properties: {
     roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.storageTableDataContributor)
     principalId: appPrincipalId
@@ -173,8 +180,8 @@ resource operatorSecrets 'Microsoft.Authorization/roleAssignments@2022-04-01' = 
 }
 
 resource operatorTable 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (withOperator) {
-  name: guid(storage.id, operatorPrincipalId, roles.storageTableDataContributor)
-  scope: storage
+  name: guid(dataStorage.id, operatorPrincipalId, roles.storageTableDataContributor)
+  scope: dataStorage
   properties: {
     roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.storageTableDataContributor)
     principalId: operatorPrincipalId
@@ -183,8 +190,8 @@ resource operatorTable 'Microsoft.Authorization/roleAssignments@2022-04-01' = if
 }
 
 resource operatorQueue 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (withOperator) {
-  name: guid(storage.id, operatorPrincipalId, roles.storageQueueDataContributor)
-  scope: storage
+  name: guid(dataStorage.id, operatorPrincipalId, roles.storageQueueDataContributor)
+  scope: dataStorage
   properties: {
     roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.storageQueueDataContributor)
     principalId: operatorPrincipalId

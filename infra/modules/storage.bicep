@@ -1,5 +1,6 @@
-// The storage account of the Functions host and of the app: the Flex deployment container, the host's own blobs,
-// the sync-jobs queues and every table of src/state/tables.ts. Shared keys are off: everything reaches it with an
+// One storage account, used twice: the Functions host's (the Flex deployment container, the host's own blobs) and
+// the app's data (the sync-jobs queues and every table of src/state/tables.ts), so that the app's table and queue
+// traffic has an account's scalability targets to itself. Shared keys are off: everything reaches it with an
 // Entra identity (the app's managed identity, operators' `az login`). With networkIsolation the account takes
 // traffic only through its private endpoints (modules/network.bicep) and from allowedIpRanges.
 
@@ -20,18 +21,15 @@ param storageAccountName string
 ])
 param skuName string = 'Standard_LRS'
 
-@description('Blob container that holds the Flex Consumption deployment package.')
-@minLength(3)
+@description('Blob container that holds the Flex Consumption deployment package (the host\'s account); empty for none.')
 @maxLength(63)
-param deploymentContainerName string
+param deploymentContainerName string = ''
 
-@description('Storage queues the app uses (QUEUES of src/state/tables.ts).')
-@minLength(1)
-param queueNames string[]
+@description('Storage queues the app uses (QUEUES of src/state/tables.ts; the data account).')
+param queueNames string[] = []
 
-@description('Tables the app uses (TABLES of src/state/tables.ts).')
-@minLength(1)
-param tableNames string[]
+@description('Tables the app uses (TABLES of src/state/tables.ts; the data account).')
+param tableNames string[] = []
 
 @description('Whether the account is reachable only through its private endpoints (and from allowedIpRanges).')
 param networkIsolation bool = false
@@ -73,7 +71,7 @@ resource storage 'Microsoft.Storage/storageAccounts@2026-06-01' = {
   resource blobService 'blobServices' = {
     name: 'default'
 
-    resource deploymentContainer 'containers' = {
+    resource deploymentContainer 'containers' = if (!empty(deploymentContainerName)) {
       name: deploymentContainerName
       properties: { publicAccess: 'None' }
     }
@@ -109,4 +107,4 @@ output queueEndpoint string = storage.properties.primaryEndpoints.queue
 output tableEndpoint string = storage.properties.primaryEndpoints.table
 
 @description('Name of the deployment package container.')
-output deploymentContainerName string = storage::blobService::deploymentContainer.name
+output deploymentContainerName string = deploymentContainerName

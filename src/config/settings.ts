@@ -14,6 +14,11 @@ export const APP_SETTINGS = {
   AzureWebJobsStorage__queueServiceUri: "Queue endpoint for identity-based storage (optional; derived from accountName).",
   AzureWebJobsStorage__blobServiceUri: "Blob endpoint for the Functions host (identity-based; not read by the app code).",
   AzureWebJobsStorage__credential: "`managedidentity` for identity-based host storage (read by the Functions host).",
+  APP_STORAGE: "Connection string of the storage account that holds the app's data, its tables and queues (local: Azurite). Unset: AzureWebJobsStorage's account.",
+  APP_STORAGE__accountName: "Name of the app's data storage account, apart from the Functions host's; reached with the managed identity. Unset: AzureWebJobsStorage's account.",
+  APP_STORAGE__tableServiceUri: "Table endpoint of the app's data account (optional; derived from its accountName).",
+  APP_STORAGE__queueServiceUri: "Queue endpoint of the app's data account (the sync-jobs queue triggers read it; optional for the app code).",
+  APP_STORAGE__credential: "`managedidentity`: the Functions host reaches the data account's queues with the app's identity (read by the host).",
   KEY_VAULT_URL: "The Key Vault holding customers' client secrets, e.g. https://myvault.vault.azure.net/.",
   KEY_VAULT_LOCAL_STACK:
     "`true` only for the local stack's simulated vault on 127.0.0.1/localhost: skips the check that the vault's authentication challenge names the vault's own domain (local stack only).",
@@ -35,6 +40,7 @@ export const APP_SETTINGS = {
   SMTP_URL: "With MAIL_TRANSPORT=smtp: smtp(s)://user:password@host:port of the relay.",
   MAIL_OUTBOX_DIR: "With MAIL_TRANSPORT=outbox: the folder that receives .eml files.",
   PLAN_RETENTION_DAYS: "Days an Immutable ID plan (UPNs and ImmutableIds) is kept at most; plans also go with their runs.",
+  MAX_CONCURRENT_FULL_READS: "Runs that may read a tenant in full (an initial delta round) at once per storage account; others wait in line, first queued first served.",
   GRAPH_WRITE_LIMIT: "Writes Graph allows one app in one tenant per write window (Graph: 3,000); Immutable ID sync paces to it. Change only to match a test stack.",
   GRAPH_WRITE_WINDOW_SECONDS: "Length of Graph's write window in seconds (Graph: 150). A test stack scales it with its simulator's throttle model.",
 } as const;
@@ -65,6 +71,8 @@ export interface Settings {
   readonly runTimeBudgetSeconds: number;
   /** Days an Immutable ID plan is kept at most (PLAN_RETENTION_DAYS). */
   readonly planRetentionDays: number;
+  /** Full reads (initial delta rounds) at once per storage account (MAX_CONCURRENT_FULL_READS). */
+  readonly maxConcurrentFullReads: number;
   /** Graph's write limit per app per tenant: `writes` per `windowSeconds` (Immutable ID sync paces to it). */
   readonly graphWriteLimit: { readonly writes: number; readonly windowSeconds: number };
   readonly mail: {
@@ -92,6 +100,7 @@ export const DEFAULTS = {
   MAIL_FROM: "entra-sync@localhost",
   PLATFORM_CREDENTIAL: "managed-identity",
   PLAN_RETENTION_DAYS: "30",
+  MAX_CONCURRENT_FULL_READS: "8",
   GRAPH_WRITE_LIMIT: "3000",
   GRAPH_WRITE_WINDOW_SECONDS: "150",
 } as const;
@@ -124,23 +133,32 @@ function pick(env: Record<string, string | undefined>, name: AppSettingName): st
  * Reads the settings from an environment map once, validating each value. A bad value throws `CONFIG_INVALID`
  * naming the variable and what is allowed; nothing is defaulted silently in Azure where a value is required.
  */
-export function loadSettings(env: Record<string, string | undefined> = process.env): Settings {
-  const conn = pick(env, "AzureWebJobsStorage");
-  const account = pick(env, "AzureWebJobsStorage__accountName");
-  let storage: Settings["storage"];
+/**
+ * The storage account of the app's data (tables, queues): APP_STORAGE when set (its own account, apart from the
+ * Functions host's), else AzureWebJobsStorage's (one account for both, as on the local stack).
+ */
+function storageOf(env: Record<string, string | undefined>): Settings["storage"] {
+  const own = pick(env, "APP_STORAGE") ?? pick(env, "APP_STORAGE__accountName") ?? pick(env, "APP_STORAGE__tableServiceUri");
+  const name = own ? "APP_STORAGE" : "AzureWebJobsStorage";
+  const conn = pick(env, name);
+  const account = pick(env, `${name}__accountName`);
   if (conn) {
-    if (!/AccountName=|UseDevelopmentStorage=true/i.test(conn)) fail("AzureWebJobsStorage", "is not a storage connection string (expected AccountName=…;AccountKey=…;TableEndpoint=… or UseDevelopmentStorage=true)");
-    storage = { kind: "connectionString", connectionString: conn };
-  } else if (account || pick(env, "AzureWebJobsStorage__tableServiceUri")) {
-    if (account && !/^[a-z0-9]{3,24}$/.test(account)) fail("AzureWebJobsStorage__accountName", `is "${account}" but must be 3-24 lower-case letters and digits`);
-    const tableUrl = pick(env, "AzureWebJobsStorage__tableServiceUri") ?? `https://${account}.table.core.windows.net`;
-    const queueUrl = pick(env, "AzureWebJobsStorage__queueServiceUri") ?? `https://${account}.queue.core.windows.net`;
-    check("AzureWebJobsStorage__tableServiceUri", httpsUrl, tableUrl);
-    check("AzureWebJobsStorage__queueServiceUri", httpsUrl, queueUrl);
-    storage = { kind: "identity", tableUrl, queueUrl };
-  } else {
-    fail("AzureWebJobsStorage", "is missing: set a connection string (local) or AzureWebJobsStorage__accountName (Azure, managed identity)");
+    if (!/AccountName=|UseDevelopmentStorage=true/i.test(conn)) fail(name, "is not a storage connection string (expected AccountName=…;AccountKey=…;TableEndpoint=… or UseDevelopmentStorage=true)");
+    return { kind: "connectionString", connectionString: conn };
   }
+  if (account || pick(env, `${name}__tableServiceUri`)) {
+    if (account && !/^[a-z0-9]{3,24}$/.test(account)) fail(`${name}__accountName`, `is "${account}" but must be 3-24 lower-case letters and digits`);
+    const tableUrl = pick(env, `${name}__tableServiceUri`) ?? `https://${account}.table.core.windows.net`;
+    const queueUrl = pick(env, `${name}__queueServiceUri`) ?? `https://${account}.queue.core.windows.net`;
+    check(`${name}__tableServiceUri`, httpsUrl, tableUrl);
+    check(`${name}__queueServiceUri`, httpsUrl, queueUrl);
+    return { kind: "identity", tableUrl, queueUrl };
+  }
+  fail("AzureWebJobsStorage", "is missing: set a connection string (local) or APP_STORAGE__accountName / AzureWebJobsStorage__accountName (Azure, managed identity)");
+}
+
+export function loadSettings(env: Record<string, string | undefined> = process.env): Settings {
+  const storage = storageOf(env);
 
   const keyVaultUrl = pick(env, "KEY_VAULT_URL");
   if (!keyVaultUrl) fail("KEY_VAULT_URL", "is missing: set the URL of the vault that holds customer client secrets");
@@ -191,6 +209,10 @@ export function loadSettings(env: Record<string, string | undefined> = process.e
   const retentionRaw = pick(env, "PLAN_RETENTION_DAYS") ?? DEFAULTS.PLAN_RETENTION_DAYS;
   const planRetentionDays = Number(retentionRaw);
   if (!/^\d+$/.test(retentionRaw) || planRetentionDays < 1 || planRetentionDays > 365) fail("PLAN_RETENTION_DAYS", `is "${retentionRaw}" but must be a whole number of days between 1 and 365`);
+  const fullReadsRaw = pick(env, "MAX_CONCURRENT_FULL_READS") ?? DEFAULTS.MAX_CONCURRENT_FULL_READS;
+  const maxConcurrentFullReads = Number(fullReadsRaw);
+  if (!/^\d+$/.test(fullReadsRaw) || maxConcurrentFullReads < 1 || maxConcurrentFullReads > 1000)
+    fail("MAX_CONCURRENT_FULL_READS", `is "${fullReadsRaw}" but must be a whole number of runs between 1 and 1000`);
   const writesRaw = pick(env, "GRAPH_WRITE_LIMIT") ?? DEFAULTS.GRAPH_WRITE_LIMIT;
   const writes = Number(writesRaw);
   if (!Number.isFinite(writes) || writes < 1 || writes > 1_000_000) fail("GRAPH_WRITE_LIMIT", `is "${writesRaw}" but must be a number of writes between 1 and 1000000`);
@@ -232,6 +254,7 @@ export function loadSettings(env: Record<string, string | undefined> = process.e
     alertThresholdsDays: Object.freeze(uniqueThresholds),
     runTimeBudgetSeconds,
     planRetentionDays,
+    maxConcurrentFullReads,
     graphWriteLimit: Object.freeze({ writes, windowSeconds }),
     mail: Object.freeze({ transport, from, operatorEmails: Object.freeze(operatorEmails), acsEndpoint, smtpUrl, outboxDir }),
   });

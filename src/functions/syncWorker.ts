@@ -22,4 +22,4 @@ export async function syncWorkerHandler(message: unknown, context: InvocationCon
   context.log(`syncWorker: run ${job.runId} of ${job.tenantId} (invocation ${job.continuation}): ${r.outcome}${r.outcome === "dropped" ? ` (${r.reason})` : ` (${r.report.status})`}`);
 }
 
-app.storageQueue("syncWorker", { queueName: QUEUES.syncJobs, connection: "AzureWebJobsStorage", handler: syncWorkerHandler });
+app.storageQueue("syncWorker", { queueName: QUEUES.syncJobs, connection: "APP_STORAGE", handler: syncWorkerHandler });

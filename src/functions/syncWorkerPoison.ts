@@ -20,4 +20,4 @@ export async function syncWorkerPoisonHandler(message: unknown, context: Invocat
   context.log(`syncWorkerPoison: run ${job.runId} of ${job.tenantId}: ${r?.status ?? "not found"}`);
 }
 
-app.storageQueue("syncWorkerPoison", { queueName: QUEUES.syncJobsPoison, connection: "AzureWebJobsStorage", handler: syncWorkerPoisonHandler });
+app.storageQueue("syncWorkerPoison", { queueName: QUEUES.syncJobsPoison, connection: "APP_STORAGE", handler: syncWorkerPoisonHandler });

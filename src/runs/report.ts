@@ -75,6 +75,11 @@ export interface RunReport {
   moreNotices?: number | undefined;
   /** How many more errors occurred than `errors` holds (at most 50 are kept). */
   moreErrors?: number | undefined;
+  /**
+   * Set while a queued run waits for a full-read slot (MAX_CONCURRENT_FULL_READS): its place in line (1 = next), the
+   * slots in use, since when it waits. Removed when the run is admitted (a notice then says how long it waited).
+   */
+  waiting?: { for: "fullReadSlot"; position: number; inUse: number; limit: number; since: string; checkedAt: string } | undefined;
   /** Why the run failed, in words an operator can act on (set when status is failed). */
   failure?: { code: string; class: string; message: string; /** What to do about this class of failure. */ action?: string } | undefined;
 }

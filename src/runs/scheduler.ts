@@ -73,8 +73,8 @@ export async function scheduleDueRuns(app: SchedulerDeps, o: SchedulerOptions = 
   }
 
   await mapLimit(due, o.concurrency ?? 32, async ({ tenant, state }) => {
-    const intervalMs = tenant.syncIntervalMinutes * 60_000;
-    const nextRunAt = new Date(now.getTime() + intervalMs * (1 - jitter * spread(tenant.tenantId))).toISOString();
+    const prev = state.lease?.nextRunAt ? Date.parse(state.lease.nextRunAt) : undefined;
+    const nextRunAt = new Date(nextDueAt(prev, now.getTime(), tenant.syncIntervalMinutes * 60_000, jitter * spread(tenant.tenantId))).toISOString();
     try {
       const { report } = await startRun(app, { tenantId: tenant.tenantId, trigger: "schedule", mode: "incremental", dryRun: false }, { tenant, nextRunAt, current: state.lease ?? null });
       result.jobs.push({ tenantId: tenant.tenantId, runId: report.runId, continuation: 0 });
@@ -112,12 +112,35 @@ export async function scheduleDueRuns(app: SchedulerDeps, o: SchedulerOptions = 
   return result;
 }
 
+/**
+ * How far before the tick that starts a tenant's first scheduled run its due time is put (at most a fifth of the
+ * interval): the later ticks, up to this much late, still find the tenant due.
+ */
+export const FIRST_DUE_SLACK_MS = 60_000;
+
+/**
+ * When a tenant's next scheduled run is due, decided as its run is started at `now`. From the previous due time
+ * (`prevDue`, the lease row's `nextRunAt`): one interval later, so a tick that runs a few seconds late neither pushes
+ * the tenant a whole interval back nor shifts its phase. After an outage (or a run that overran) the slots already
+ * missed are skipped: the next slot of the same phase after `now`, never a burst of runs back to back. A tenant's
+ * first scheduled run (no previous due time) counts as due `FIRST_DUE_SLACK_MS` ago and `pullEarlier` (0…1) of an
+ * interval before that, so tenants spread over the interval and ahead of the ticks that find them due.
+ */
+export function nextDueAt(prevDue: number | undefined, now: number, intervalMs: number, pullEarlier = 0): number {
+  if (!(intervalMs > 0)) throw new RangeError(`interval must be positive, got ${intervalMs} ms`);
+  if (prevDue === undefined || !Number.isFinite(prevDue) || prevDue > now) return now - Math.min(FIRST_DUE_SLACK_MS, intervalMs / 5) + intervalMs * (1 - pullEarlier);
+  return prevDue + (Math.floor((now - prevDue) / intervalMs) + 1) * intervalMs;
+}
+
+/** Whether a tenant is due at `now` for the scheduler, by its `nextRunAt` alone. */
+export const isDueAt = (nextRunAt: number | undefined, now: number): boolean => nextRunAt === undefined || nextRunAt <= now;
+
 function whyNotDue(tenant: Tenant, s: TenantState, now: Date): keyof ScheduleResult["skipped"] | undefined {
   if (!tenant.enabled) return "disabled";
   if (s.health?.quarantined) return "quarantined";
   if (isActive(s.lease, now)) return "active";
   if (s.health?.backoffUntil && Date.parse(s.health.backoffUntil) > now.getTime()) return "backoff";
-  if (s.lease?.nextRunAt && Date.parse(s.lease.nextRunAt) > now.getTime()) return "notDue";
+  if (s.lease?.nextRunAt && !isDueAt(Date.parse(s.lease.nextRunAt), now.getTime())) return "notDue";
   return undefined;
 }
 

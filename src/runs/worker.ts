@@ -1,6 +1,9 @@
+import type { TableClient } from "@azure/data-tables";
+import type { JobQueue } from "../queue/jobs.js";
 import type { Settings } from "../config/settings.js";
 import { EntraSyncError, toEntraSyncError } from "../errors.js";
 import type { SyncJob } from "../queue/jobs.js";
+import { FullReadSlots, readsInFull } from "./admission.js";
 import { endRun, executeRun, type ExecuteResult, type RunDeps, type RunRequest } from "./execute.js";
 import type { Lease } from "../state/leases.js";
 import { newOwner } from "./lease.js";
@@ -9,7 +12,10 @@ import { startRun, type StartDeps } from "./start.js";
 
 /** The adapters the queue worker and CLI runs need (the App provides them all). */
 export interface WorkerDeps extends RunDeps, StartDeps {
-  settings: Pick<Settings, "runTimeBudgetSeconds">;
+  settings: Pick<Settings, "runTimeBudgetSeconds" | "maxConcurrentFullReads">;
+  /** The full-read slots live in the tenant state table (partition `!fullreads`). */
+  tables: RunDeps["tables"] & { tenantState: TableClient };
+  queue: Pick<JobQueue, "send">;
 }
 
 export interface WorkerOptions {
@@ -19,12 +25,15 @@ export interface WorkerOptions {
   renewEveryMs?: number;
   /** Passed to executeRun: called after every page with the live report. */
   onProgress?: (report: RunReport) => void;
+  /** How long a run that waits for a full-read slot stays invisible in the queue before it asks again (default 30 s). */
+  deferSeconds?: number;
 }
 
 export type JobOutcome =
   | { outcome: "completed"; report: RunReport }
   | { outcome: "continued"; report: RunReport; next: SyncJob }
   | { outcome: "dropped"; reason: string }
+  | { outcome: "deferred"; report: RunReport; next: SyncJob; position: number }
   | { outcome: "lost"; report: RunReport };
 
 /**
@@ -43,6 +52,25 @@ export async function processSyncJob(app: WorkerDeps, job: SyncJob, o: WorkerOpt
   if (!taken.ok) return drop(app, ids, taken.reason);
 
   const budgetMs = o.budgetMs ?? app.settings.runTimeBudgetSeconds * 1000;
+  const deferSeconds = o.deferSeconds ?? 30;
+  const slots = fullReadSlots(app, budgetMs, deferSeconds);
+  let fullRead = false;
+  try {
+    fullRead = await readsInFull(app.checkpoints, report);
+    if (fullRead) {
+      const a = await slots.acquire({ tenantId: job.tenantId, runId: job.runId, queuedAt: report.queuedAt });
+      if (!a.admitted) return await defer(app, job, report, taken.lease, a, deferSeconds);
+      if (report.waiting) {
+        const waited = Math.round((app.clock().getTime() - Date.parse(report.waiting.since)) / 1000);
+        report.notices.push(`Waited ${waited} s in line for a full-read slot (MAX_CONCURRENT_FULL_READS = ${slots.limit}).`);
+        report.waiting = undefined;
+        await app.runs.save(report);
+      }
+    }
+  } catch (e) {
+    await app.leases.letGo(taken.lease).catch(() => undefined);
+    throw e;
+  }
   const held = holdLease(app, taken.lease, o.renewEveryMs);
   let result: ExecuteResult;
   try {
@@ -63,6 +91,7 @@ export async function processSyncJob(app: WorkerDeps, job: SyncJob, o: WorkerOpt
   }
   if (result.completed) {
     await app.leases.release(lease);
+    if (fullRead) await slots.release(job.runId).catch((e: unknown) => app.log.warn(`could not free the full-read slot (it expires by itself): ${toEntraSyncError(e).message}`, ids));
     return { outcome: "completed", report: result.report };
   }
   const next: SyncJob = { tenantId: job.tenantId, runId: job.runId, continuation: job.continuation + 1 };
@@ -82,6 +111,30 @@ export async function processSyncJob(app: WorkerDeps, job: SyncJob, o: WorkerOpt
   return { outcome: "continued", report: result.report, next };
 }
 
+/** The full-read slots of the app's storage account; a slot outlives an invocation's budget by five minutes (for its continuation). */
+function fullReadSlots(app: Pick<WorkerDeps, "tables" | "clock" | "settings">, budgetMs: number, deferSeconds: number): FullReadSlots {
+  return new FullReadSlots(app.tables.tenantState, app.clock, app.settings.maxConcurrentFullReads, { holdMs: budgetMs + 5 * 60_000, waitMs: Math.max(120, 4 * deferSeconds) * 1000 });
+}
+
+/**
+ * A run that must read in full while every slot is taken (or earlier runs wait): it stays queued and is asked again
+ * after `deferSeconds` as a new message of the same job (never a failure, never a poison count); the lease waits for
+ * it, and the report says it is waiting and where in line.
+ */
+async function defer(app: WorkerDeps, job: SyncJob, report: RunReport, lease: Lease, a: { position: number; inUse: number; limit: number }, deferSeconds: number): Promise<JobOutcome> {
+  const now = app.clock().toISOString();
+  report.waiting = { for: "fullReadSlot", position: a.position, inUse: a.inUse, limit: a.limit, since: report.waiting?.since ?? now, checkedAt: now };
+  await app.runs.save(report);
+  const handed = await app.leases.handOff(lease, job.continuation);
+  if (!handed) {
+    app.log.warn("lost the run lease while it waited for a full-read slot", { ...job });
+    return { outcome: "lost", report };
+  }
+  await app.queue.send(job, deferSeconds);
+  app.log.info(`waiting for a full-read slot: ${a.position} in line, ${a.inUse} of ${a.limit} slots in use`, { ...job });
+  return { outcome: "deferred", report, next: job, position: a.position };
+}
+
 function drop(app: Pick<WorkerDeps, "log">, ids: Record<string, unknown>, reason: string): JobOutcome {
   app.log.info(`dropped sync job: ${reason}`, ids);
   return { outcome: "dropped", reason };
@@ -98,7 +151,7 @@ async function recordWorkerError(app: Pick<WorkerDeps, "runs">, job: SyncJob, er
  * Ends the run of a job the host moved to the poison queue (it failed maxDequeueCount times): the run is marked
  * failed with the reason, its lease released and the observers told.
  */
-export async function failPoisonedJob(app: Omit<WorkerDeps, "settings">, job: SyncJob): Promise<RunReport | undefined> {
+export async function failPoisonedJob(app: Omit<WorkerDeps, "queue">, job: SyncJob): Promise<RunReport | undefined> {
   const r = await app.runs.get(job.tenantId, job.runId);
   if (!r || isTerminal(r)) {
     app.log.info("poison sync job of a run that has ended; nothing to do", { ...job });
@@ -112,6 +165,7 @@ export async function failPoisonedJob(app: Omit<WorkerDeps, "settings">, job: Sy
   );
   const saved = await endRun(app, r, { failure });
   await app.leases.releaseRun(job.tenantId, job.runId);
+  await fullReadSlots(app, app.settings.runTimeBudgetSeconds * 1000, 30).release(job.runId).catch(() => undefined);
   app.log.error("run failed: its job was poisoned", { tenantId: job.tenantId, runId: job.runId });
   return saved;
 }

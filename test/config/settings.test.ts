@@ -78,3 +78,19 @@ describe("settings", () => {
     expect(endpointsFor("global", { graphBaseUrl: "https://127.0.0.1:9/" })).toMatchObject({ graphBaseUrl: "https://127.0.0.1:9", custom: true });
   });
 });
+
+describe("the app's data account and full-read admission", () => {
+  it("APP_STORAGE names the account of the app's tables and queues, apart from the host's; unset, the host's is used", () => {
+    const host = { AzureWebJobsStorage__accountName: "hostst", KEY_VAULT_URL: base.KEY_VAULT_URL };
+    expect(loadSettings(host).storage).toEqual({ kind: "identity", tableUrl: "https://hostst.table.core.windows.net", queueUrl: "https://hostst.queue.core.windows.net" });
+    expect(loadSettings({ ...host, APP_STORAGE__accountName: "datast" }).storage).toEqual({ kind: "identity", tableUrl: "https://datast.table.core.windows.net", queueUrl: "https://datast.queue.core.windows.net" });
+    expect(loadSettings({ ...base, APP_STORAGE: "UseDevelopmentStorage=true" }).storage).toEqual({ kind: "connectionString", connectionString: "UseDevelopmentStorage=true" });
+    expect(codeAndMessage({ ...host, APP_STORAGE__accountName: "Data-St" })).toEqual(["CONFIG_INVALID", expect.stringContaining("APP_STORAGE__accountName")]);
+  });
+
+  it("MAX_CONCURRENT_FULL_READS is a whole number from 1 to 1000, default 8", () => {
+    expect(loadSettings(base).maxConcurrentFullReads).toBe(8);
+    expect(loadSettings({ ...base, MAX_CONCURRENT_FULL_READS: "3" }).maxConcurrentFullReads).toBe(3);
+    for (const bad of ["0", "2.5", "x", "1001"]) expect(codeAndMessage({ ...base, MAX_CONCURRENT_FULL_READS: bad })).toEqual(["CONFIG_INVALID", expect.stringContaining("MAX_CONCURRENT_FULL_READS")]);
+  });
+});

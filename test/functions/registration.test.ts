@@ -52,7 +52,7 @@ describe("function registrations", () => {
       } else if (doc.trigger === "storage queue") {
         expect(trigger.type).toBe("queueTrigger");
         expect(trigger.queueName).toBe(doc.target);
-        expect(trigger.connection).toBe("AzureWebJobsStorage");
+        expect(trigger.connection, "the queues live in the app's data account").toBe("APP_STORAGE");
       } else {
         const [, method] = /^http (\w+)$/.exec(doc.trigger)!;
         expect(trigger.type).toBe("httpTrigger");

@@ -24,6 +24,10 @@ const AZURE_SETTINGS: readonly AppSettingName[] = [
   "AzureWebJobsStorage__blobServiceUri",
   "AzureWebJobsStorage__queueServiceUri",
   "AzureWebJobsStorage__tableServiceUri",
+  "APP_STORAGE__accountName",
+  "APP_STORAGE__credential",
+  "APP_STORAGE__queueServiceUri",
+  "APP_STORAGE__tableServiceUri",
   "KEY_VAULT_URL",
   "PLATFORM_CREDENTIAL",
   "SYNC_SCHEDULE",
@@ -35,10 +39,12 @@ const AZURE_SETTINGS: readonly AppSettingName[] = [
   "OPERATOR_EMAIL",
   "ACS_EMAIL_ENDPOINT",
   "PLAN_RETENTION_DAYS",
+  "MAX_CONCURRENT_FULL_READS",
 ];
 /** Settings of APP_SETTINGS for the local stack only: a key-based connection string, a secret, simulator hosts. */
 const LOCAL_ONLY_SETTINGS: readonly AppSettingName[] = [
   "AzureWebJobsStorage",
+  "APP_STORAGE",
   "PLATFORM_TENANT_ID",
   "PLATFORM_CLIENT_ID",
   "PLATFORM_CLIENT_SECRET",
@@ -273,6 +279,19 @@ function predicted(name: keyof typeof snapshots, type: string): Predicted[] {
   expect(snapshots[name].status, snapshots[name].stderr).toBe(0);
   return snapshots[name].resources.filter((r) => r.type.toLowerCase() === type.toLowerCase());
 }
+/**
+ * The two storage accounts of a snapshot: the host's (AzureWebJobsStorage, with the deployment container) and the
+ * app's data account (tables and queues).
+ */
+function accountsOf(name: keyof typeof snapshots): { host: Predicted; data: Predicted } {
+  const accounts = predicted(name, "Microsoft.Storage/storageAccounts");
+  expect(accounts, `two storage accounts in the ${name} snapshot`).toHaveLength(2);
+  const container = onePredicted(name, "Microsoft.Storage/storageAccounts/blobServices/containers");
+  const host = accounts.find((a) => container.id.startsWith(`${a.id}/`))!;
+  const data = accounts.find((a) => a !== host)!;
+  expect(host && data, "one account holds the deployment container, the other not").toBeTruthy();
+  return { host, data };
+}
 function onePredicted(name: keyof typeof snapshots, type: string): Predicted {
   const found = predicted(name, type);
   expect(found, `exactly one ${type} in the ${name} snapshot`).toHaveLength(1);
@@ -347,24 +366,49 @@ describe("infra/main.bicep compiles and lints clean", () => {
 
   it("composes one nested deployment per concern and uses no registry module", () => {
     const modules = ofType("Microsoft.Resources/deployments").map((f) => String(f.resource.name));
-    expect(modules.sort()).toEqual(["email", "functionapp", "keyvault", "monitoring", "network", "rbac", "storage"]);
+    expect(modules.sort()).toEqual(["dataStorage", "email", "functionapp", "keyvault", "monitoring", "network", "rbac", "storage"]);
     expect(readFileSync(mainBicep, "utf8")).not.toMatch(/br[/:]/);
   });
 });
 
 describe("storage", () => {
-  it("has shared keys and public blob access off, TLS 1.2, HTTPS only", () => {
-    const sa = one("Microsoft.Storage/storageAccounts");
-    expect(sa.kind).toBe("StorageV2");
-    const p = props(sa);
-    expect(p.allowSharedKeyAccess).toBe(false);
-    expect(p.allowBlobPublicAccess).toBe(false);
-    expect(p.minimumTlsVersion).toBe("TLS1_2");
-    expect(p.supportsHttpsTrafficOnly).toBe(true);
+  it("has shared keys and public blob access off, TLS 1.2, HTTPS only (one module, used for both accounts)", () => {
+    // The compiled template holds the module once per use.
+    expect(ofType("Microsoft.Storage/storageAccounts")).toHaveLength(2);
+    for (const { resource: sa } of ofType("Microsoft.Storage/storageAccounts")) {
+      expect(sa.kind).toBe("StorageV2");
+      const p = props(sa);
+      expect(p.allowSharedKeyAccess).toBe(false);
+      expect(p.allowBlobPublicAccess).toBe(false);
+      expect(p.minimumTlsVersion).toBe("TLS1_2");
+      expect(p.supportsHttpsTrafficOnly).toBe(true);
+    }
+    for (const a of Object.values(accountsOf("open"))) expect(a.properties).toMatchObject({ allowSharedKeyAccess: false, allowBlobPublicAccess: false, minimumTlsVersion: "TLS1_2" });
+  });
+
+  it("puts the app's tables and queues in an account of their own, apart from the host's (AzureWebJobsStorage) and its deployment container", () => {
+    const { host, data } = accountsOf("open");
+    expect(data.name).not.toBe(host.name);
+    for (const t of predicted("open", "Microsoft.Storage/storageAccounts/tableServices/tables")) expect(t.id.startsWith(`${data.id}/`), t.id).toBe(true);
+    for (const q of predicted("open", "Microsoft.Storage/storageAccounts/queueServices/queues")) expect(q.id.startsWith(`${data.id}/`), q.id).toBe(true);
+    expect(predicted("open", "Microsoft.Storage/storageAccounts/tableServices/tables")).toHaveLength(Object.values(TABLES).length);
+    expect(predicted("open", "Microsoft.Storage/storageAccounts/queueServices/queues")).toHaveLength(Object.values(QUEUES).length);
+    // The app settings point the app (APP_STORAGE) at the data account and the host at its own.
+    const site = ofType("Microsoft.Web/sites/config").find((f) => String(f.resource.name).includes("appsettings"))!.resource;
+    const settings = props(site);
+    expect(String(settings.APP_STORAGE__accountName)).toContain("dataStorageAccountName");
+    expect(String(settings.APP_STORAGE__queueServiceUri)).toContain("dataQueueEndpoint");
+    expect(String(settings.APP_STORAGE__tableServiceUri)).toContain("dataTableEndpoint");
+    expect(settings.APP_STORAGE__credential).toBe("managedidentity");
+    expect(String(settings.AzureWebJobsStorage__accountName)).toContain("parameters('storageAccountName')");
+    const fn = ofType("Microsoft.Resources/deployments").find((f) => f.resource.name === "functionapp")!.resource;
+    const fnParams = props(fn).parameters as Record<string, { value: unknown }>;
+    expect(String(fnParams.dataStorageAccountName?.value)).toContain("dataStorage");
+    expect(String(fnParams.storageAccountName?.value)).toContain("'storage'");
   });
 
   it("creates exactly the tables and queues of src/state/tables.ts and a private deployment container", () => {
-    const storage = ofType("Microsoft.Resources/deployments").find((f) => f.resource.name === "storage")!.resource;
+    const storage = ofType("Microsoft.Resources/deployments").find((f) => f.resource.name === "dataStorage")!.resource;
     const params = props(storage).parameters as Record<string, { value: unknown }>;
     const mainVars = template.variables as Json;
     const resolveVar = (v: unknown) => {
@@ -375,7 +419,7 @@ describe("storage", () => {
     expect([...(resolveVar(params.queueNames?.value) as string[])].sort()).toEqual(Object.values(QUEUES).sort());
     expect(ofType("Microsoft.Storage/storageAccounts/tableServices/tables")[0]!.resource.copy).toBeDefined();
     expect(ofType("Microsoft.Storage/storageAccounts/queueServices/queues")[0]!.resource.copy).toBeDefined();
-    expect(props(one("Microsoft.Storage/storageAccounts/blobServices/containers")).publicAccess).toBe("None");
+    for (const { resource } of ofType("Microsoft.Storage/storageAccounts/blobServices/containers")) expect(props(resource).publicAccess).toBe("None");
   });
 });
 
@@ -599,12 +643,22 @@ describe("role assignments", () => {
     expect(String(sends[0]!.properties?.principalId)).toContain("identity.principalId");
   });
 
+  it("gives table and queue data roles on the data account only, never on the host's", () => {
+    const { host, data } = accountsOf("open");
+    for (const role of [ROLE.storageTableDataContributor, ROLE.storageQueueDataContributor]) {
+      const got = predicted("open", "Microsoft.Authorization/roleAssignments").filter((a) => String(a.properties?.roleDefinitionId).endsWith(`/roleDefinitions/${role}`));
+      expect(got.length, role).toBeGreaterThan(0);
+      for (const a of got) expect(assignmentScope(a), role).toBe(data.id);
+      for (const a of got) expect(assignmentScope(a), role).not.toBe(host.id);
+    }
+  });
+
   it("gives Storage Blob Data Owner to the app alone, on the account of the host storage and the deployment container", () => {
     const owners = predicted("open", "Microsoft.Authorization/roleAssignments").filter((a) =>
       String(a.properties?.roleDefinitionId).endsWith(`/roleDefinitions/${ROLE.storageBlobDataOwner}`),
     );
     expect(owners).toHaveLength(1);
-    const account = onePredicted("open", "Microsoft.Storage/storageAccounts");
+    const account = accountsOf("open").host;
     // Scoped to the account itself, nothing above it: the host creates its own containers there.
     expect(assignmentScope(owners[0]!)).toBe(account.id);
     expect(String(owners[0]!.properties?.principalId)).toContain("Microsoft.Web/sites");
@@ -639,23 +693,23 @@ describe("network isolation", () => {
     expect(snapshots.open.status, snapshots.open.stderr).toBe(0);
     expect(open.filter((r) => r.type.startsWith("Microsoft.Network/"))).toEqual([]);
     expect(onePredicted("open", "Microsoft.Web/sites").properties?.virtualNetworkSubnetId ?? null).toBeNull();
-    expect(onePredicted("open", "Microsoft.Storage/storageAccounts").properties?.publicNetworkAccess).toBe("Enabled");
+    for (const a of Object.values(accountsOf("open"))) expect(a.properties?.publicNetworkAccess).toBe("Enabled");
   });
 
   it("when on, storage and vault refuse public traffic: access disabled, default deny, no trusted-service bypass", () => {
-    for (const type of ["Microsoft.Storage/storageAccounts", "Microsoft.KeyVault/vaults"]) {
-      const r = onePredicted("isolated", type);
+    const { host, data } = accountsOf("isolated");
+    for (const [type, r] of [["host storage", host], ["data storage", data], ["vault", onePredicted("isolated", "Microsoft.KeyVault/vaults")]] as const) {
       expect(r.properties?.publicNetworkAccess, type).toBe("Disabled");
       expect(acl(r), type).toMatchObject({ defaultAction: "Deny", bypass: "None", ipRules: [], virtualNetworkRules: [] });
     }
   });
 
-  it("when on, creates a private endpoint for blob, queue, table and the vault, each in its privatelink DNS zone", () => {
-    const account = onePredicted("isolated", "Microsoft.Storage/storageAccounts");
+  it("when on, creates a private endpoint for blob, queue, table (both accounts) and the vault, each in its privatelink DNS zone", () => {
+    const { host: account, data } = accountsOf("isolated");
     const vault = onePredicted("isolated", "Microsoft.KeyVault/vaults");
     const vnet = onePredicted("isolated", "Microsoft.Network/virtualNetworks");
     const endpointSubnet = `${vnet.id}/subnets/private-endpoints`;
-    const targets: Record<string, string> = { blob: account.id, queue: account.id, table: account.id, vault: vault.id };
+    const targets: Record<string, string> = { blob: account.id, queue: account.id, table: account.id, vault: vault.id, "data-queue": data.id, "data-table": data.id };
 
     const endpoints = predicted("isolated", "Microsoft.Network/privateEndpoints");
     const zones = predicted("isolated", "Microsoft.Network/privateDnsZones").map((z) => String(armEval(z.name)));
@@ -670,8 +724,9 @@ describe("network isolation", () => {
       const { privateLinkServiceId, groupIds } = connections[0]!.properties;
       expect(groupIds).toHaveLength(1);
       const group = groupIds[0]!;
-      seen.push(group);
-      expect(privateLinkServiceId, group).toBe(targets[group]);
+      const key = privateLinkServiceId === data.id ? `data-${group}` : group;
+      seen.push(key);
+      expect(privateLinkServiceId, key).toBe(targets[key]);
       expect((pe.properties?.subnet as Json).id, group).toBe(endpointSubnet);
 
       const zoneGroup = groups.filter((g) => g.id.startsWith(`${pe.id}/privateDnsZoneGroups/`));
@@ -681,7 +736,7 @@ describe("network isolation", () => {
         `${rgId}/providers/Microsoft.Network/privateDnsZones/${PRIVATE_DNS_ZONES[group]}`,
       ]);
     }
-    expect(seen.sort()).toEqual(["blob", "queue", "table", "vault"]);
+    expect(seen.sort()).toEqual(["blob", "data-queue", "data-table", "queue", "table", "vault"]);
 
     // Every zone is linked to the network (so names resolve to the endpoints inside it), without auto-registration.
     expect(links.map((l) => String(armEval(l.name)).split("/")[0]).sort()).toEqual(Object.values(PRIVATE_DNS_ZONES).sort());
@@ -700,7 +755,7 @@ describe("network isolation", () => {
   });
 
   it("with allowedIpRanges, keeps the public endpoint for those ranges only (default still deny)", () => {
-    const account = onePredicted("isolatedWithIps", "Microsoft.Storage/storageAccounts");
+    for (const account of Object.values(accountsOf("isolatedWithIps"))) {
     expect(account.properties?.publicNetworkAccess).toBe("Enabled");
     expect(acl(account)).toMatchObject({
       defaultAction: "Deny",
@@ -710,6 +765,7 @@ describe("network isolation", () => {
         { value: "198.51.100.0/24", action: "Allow" },
       ],
     });
+    }
     const vault = onePredicted("isolatedWithIps", "Microsoft.KeyVault/vaults");
     expect(vault.properties?.publicNetworkAccess).toBe("Enabled");
     expect(acl(vault)).toMatchObject({ defaultAction: "Deny", bypass: "None", ipRules: [{ value: "203.0.113.7" }, { value: "198.51.100.0/24" }] });
@@ -746,6 +802,7 @@ describe("parameters and outputs", () => {
         "ACS_EMAIL_ENDPOINT",
         "AZURE_FUNCTION_APP_NAME",
         "AZURE_STORAGE_ACCOUNT_NAME",
+        "APP_STORAGE_ACCOUNT_NAME",
         "FUNCTION_APP_PRINCIPAL_ID",
         "FUNCTION_APP_URL",
         "KEY_VAULT_URL",

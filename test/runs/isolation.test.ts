@@ -14,7 +14,9 @@ import { onboard, simpleDirectory, useLocalStack } from "../support/stack.js";
 import { drainQueue, movableClock } from "./helpers.js";
 
 const clock = movableClock(Date.parse("2026-03-02T08:00:00Z"));
-const stackOf = useLocalStack({ clock: clock.now, simulator: { latencyMs: 0 } });
+// As many full reads at once as the cycle works jobs in parallel (16): admission control is tested on its own
+// (test/runs/admission.test.ts); here every first sync must run in its cycle.
+const stackOf = useLocalStack({ clock: clock.now, simulator: { latencyMs: 0 }, env: { MAX_CONCURRENT_FULL_READS: "16" } });
 // The healthy tenants run daily, so that the cycles in between (15 min, 1 h, 6 h later) run only the failing ten;
 // the first and the last cycle run all 200 at once. (Each run costs ~50 ms of CPU here, mostly TLS and MSAL.)
 const DAY = 24 * 60;
