@@ -14,7 +14,10 @@ import { storageError } from "./tables-client.js";
  * | `lease` | the one-run-per-tenant lease and when the next scheduled run is due | columns; `./leases.ts` |
  * | `health` | failures, backoff, quarantine | `data` = JSON, `quarantined`; `./health.ts` |
  * | `secret` | what is known about the client secret (never its value) | columns; `./secret-facts.ts` |
- * | `writebudget-<clientId>` | Graph's shared write budget of the tenant's app | `fullAt`; src/graph/write-budget.ts |
+ * | `writebudget-<clientId>` | Graph's shared write budget of the tenant's app | `fullAt`; src/graph/write-budget.ts (the pacing and its row together) |
+ *
+ * One partition is not a tenant's: `!fullreads` holds the full-read slots and their waiting line of the storage
+ * account (`./full-read-slots.ts`; the admission policy is src/runs/admission.ts).
  *
  * What the rows mean is decided elsewhere: the lease's rules and the health policy in src/runs/, the secret facts in
  * src/expiry/. `readTenantStates` reads several kinds of row of every tenant (or one) in one query.

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import type { App } from "../../src/composition.js";
 import type { SyncJob } from "../../src/queue/jobs.js";
-import { FullReadSlots } from "../../src/runs/admission.js";
+import { FullReadSlots } from "../../src/state/full-read-slots.js";
 import { startRun } from "../../src/runs/start.js";
 import { processSyncJob } from "../../src/runs/worker.js";
 import { onboard, simpleDirectory, useLocalStack } from "../support/stack.js";
