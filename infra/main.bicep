@@ -140,6 +140,9 @@ var tableNames = [
   'platformusers'
   'alerts'
   'runplans'
+  'scimtokens'
+  'scimaudit'
+  'scimgroups'
 ]
 var queueNames = [
   'sync-jobs'
