@@ -27,6 +27,11 @@ import { createExpiryObserver } from "./expiry/observer.js";
 import { SecretFactsStore } from "./expiry/secret-state.js";
 import { createMailer, type Mailer } from "./mail/index.js";
 import { SharedWriteBudget, type WritePacer } from "./immutable-id/write-budget.js";
+import { ScimAudit } from "./scim/audit.js";
+import { ScimEndpoint } from "./scim/endpoint.js";
+import { ScimGroupStore } from "./scim/groups.js";
+import { RateLimiter } from "./scim/rate-limit.js";
+import { ScimTokenStore } from "./scim/tokens.js";
 
 export interface AppOptions {
   settings: Settings;
@@ -73,6 +78,10 @@ export interface App {
   runObservers: RunObserver[];
   /** Creates tables and queues that do not exist (local stack; in Azure the template made them). */
   ensureStorage(): Promise<void>;
+  /** The SCIM endpoint Entra's provisioning service pushes users to, its Secret Tokens and its audit trail. */
+  scim: ScimEndpoint;
+  scimTokens: ScimTokenStore;
+  scimAudit: ScimAudit;
 }
 
 export function createPlatformCredential(settings: Settings, ca?: string): TokenCredential {
@@ -123,7 +132,9 @@ export function createApp(o: AppOptions): App {
   // Used outside the Graph client (tenant check, granted roles): an unknown tenant is named as such there too.
   const tenantCredential = (tenant: Tenant, secret: ClientSecret): TokenCredential =>
     withTenantDiagnosis(secretCredential(tenant, secret), { authorityHost: endpointsFor(tenant.cloud, settings).authorityHost, tenant: { tenantId: tenant.tenantId, clientId: tenant.clientId }, ca });
+  const directory = o.directory ?? new TablePlatformDirectory(tables.platformUsers);
   const app: App = {
+    ...scimParts(tables, directory, clock, log),
     settings,
     log,
     clock,
@@ -133,7 +144,7 @@ export function createApp(o: AppOptions): App {
     tenants: new TenantRegistry(tables.tenants, clock),
     secrets: new SecretStore(secretClient),
     connector: new ConnectorSpace(tables.connectorSpace),
-    directory: o.directory ?? new TablePlatformDirectory(tables.platformUsers),
+    directory,
     checkpoints: new CheckpointStore(tables.tenantState),
     runs: new RunStore(tables.runs),
     leases: new LeaseStore(tables.tenantState, clock),
@@ -159,4 +170,11 @@ export function createApp(o: AppOptions): App {
   };
   app.runObservers.push(createExpiryObserver(app));
   return app;
+}
+
+function scimParts(tables: TableClients, directory: PlatformDirectory, clock: () => Date, log: Logger): Pick<App, "scim" | "scimTokens" | "scimAudit"> {
+  const scimTokens = new ScimTokenStore(tables.scimTokens, clock);
+  const scimAudit = new ScimAudit(tables.scimAudit);
+  const scim = new ScimEndpoint({ directory, tokens: scimTokens, audit: scimAudit, groups: new ScimGroupStore(tables.scimGroups), limiter: new RateLimiter(), clock, log });
+  return { scim, scimTokens, scimAudit };
 }
