@@ -143,6 +143,7 @@ var tableNames = [
   'scimtokens'
   'scimaudit'
   'scimgroups'
+  'scimsettings'
 ]
 var queueNames = [
   'sync-jobs'

@@ -32,6 +32,7 @@ import { ScimEndpoint } from "./scim/endpoint.js";
 import { ScimGroupStore } from "./scim/groups.js";
 import { RateLimiter } from "./scim/rate-limit.js";
 import { ScimTokenStore } from "./scim/tokens.js";
+import { extensionsOf, ScimSettingsStore } from "./scim/settings.js";
 
 export interface AppOptions {
   settings: Settings;
@@ -82,6 +83,8 @@ export interface App {
   scim: ScimEndpoint;
   scimTokens: ScimTokenStore;
   scimAudit: ScimAudit;
+  /** Each tenant's SCIM settings (custom extension attributes). */
+  scimSettings: ScimSettingsStore;
 }
 
 export function createPlatformCredential(settings: Settings, ca?: string): TokenCredential {
@@ -172,9 +175,14 @@ export function createApp(o: AppOptions): App {
   return app;
 }
 
-function scimParts(tables: TableClients, directory: PlatformDirectory, clock: () => Date, log: Logger): Pick<App, "scim" | "scimTokens" | "scimAudit"> {
+function scimParts(tables: TableClients, directory: PlatformDirectory, clock: () => Date, log: Logger): Pick<App, "scim" | "scimTokens" | "scimAudit" | "scimSettings"> {
   const scimTokens = new ScimTokenStore(tables.scimTokens, clock);
   const scimAudit = new ScimAudit(tables.scimAudit);
-  const scim = new ScimEndpoint({ directory, tokens: scimTokens, audit: scimAudit, groups: new ScimGroupStore(tables.scimGroups), limiter: new RateLimiter(), clock, log });
-  return { scim, scimTokens, scimAudit };
+  const scimSettings = new ScimSettingsStore(tables.scimSettings);
+  const tenantConfig = async (tenantId: string) => {
+    const s = await scimSettings.cached(tenantId);
+    return { ...s, extensions: extensionsOf(s) };
+  };
+  const scim = new ScimEndpoint({ directory, tokens: scimTokens, audit: scimAudit, groups: new ScimGroupStore(tables.scimGroups), limiter: new RateLimiter(), clock, log, tenantConfig });
+  return { scim, scimTokens, scimAudit, scimSettings };
 }

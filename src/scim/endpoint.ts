@@ -7,7 +7,7 @@ import type { ScimAudit } from "./audit.js";
 import { badRequest, notFound, ScimError } from "./errors.js";
 import { keyOf, matchesAll, parseFilter, type Comparison } from "./filter.js";
 import type { ScimGroupStore, StoredGroup } from "./groups.js";
-import { applyPatch, operationsOf, refuseDangerousKeys } from "./patch.js";
+import { applyPatch, operationsOf, refuseDangerousKeys, type PatchOperation } from "./patch.js";
 import type { RateLimiter } from "./rate-limit.js";
 import { DEFAULT_COUNT, listResponse, MAX_RESULTS, resourceTypesFor, schemasFor, serviceProviderConfig, URN, type CustomExtension } from "./schemas.js";
 import type { ScimTokenStore } from "./tokens.js";
@@ -102,7 +102,7 @@ export class ScimEndpoint {
       if (method === "GET" && !req.id) return ok(await this.queryUsers(caller, query, base));
       if (method === "GET") return this.userAnswer(200, await this.requireUser(caller, req.id!), base, query);
       if (method === "POST" && !req.id) return this.createUser(caller, parseBody(req), base, config);
-      if (method === "PATCH" && req.id) return this.changeUser(caller, req, base, config, (current) => applyPatch(current, operationsOf(parseBody(req))), "update");
+      if (method === "PATCH" && req.id) return this.changeUser(caller, req, base, config, (current) => applyPatch(current, withFullUrns(operationsOf(parseBody(req)), config.extensions)), "update");
       if (method === "PUT" && req.id) {
         const body = parseBody(req);
         return this.changeUser(caller, req, base, config, () => checkUserDocument(body), "replace");
@@ -404,6 +404,25 @@ function oneOrList(items: Array<{ id: string }>, id: string | undefined, what: s
 
 function etagMatches(ifMatch: string, version: string): boolean {
   return ifMatch.split(",").some((t) => t.trim() === "*" || t.trim() === version || t.trim() === version.slice(2));
+}
+
+/**
+ * Entra sends attributes of a non-URN custom schema by a short name (`custom:zipcode`): when the tenant declared an
+ * extension of that name, the path is read as its URN; any other short prefix is refused by name.
+ */
+function withFullUrns(ops: PatchOperation[], extensions: readonly CustomExtension[]): PatchOperation[] {
+  const full = (path: string): string => {
+    const m = /^([A-Za-z][\w-]*):([A-Za-z$][\w$.-]*)$/.exec(path.trim());
+    if (!m || m[1]!.toLowerCase() === "urn") return path;
+    const ext = extensions.find((e) => e.urn.split(":").at(-3)?.toLowerCase() === m[1]!.toLowerCase());
+    if (!ext) throw badRequest(`PATCH path "${path.slice(0, 100)}": no custom extension "${m[1]}" is declared for this tenant (entra-sync scim attributes set).`, "invalidPath");
+    return `${ext.urn}:${m[2]}`;
+  };
+  return ops.map((o) => {
+    if (o.path) return { ...o, path: full(o.path) };
+    if (isObject(o.value)) return { ...o, value: Object.fromEntries(Object.entries(o.value).map(([k, v]) => [full(k), v])) };
+    return o;
+  });
 }
 
 /** A group's members (ids, from `value`) apart from its other attributes. */

@@ -130,9 +130,11 @@ export interface TenantScimConfig {
   /** Prefix of extra attributes kept without a column (e.g. "entraid_attributes"). */
   prefix: string;
   rules: CustomAttributeRule[];
+  /** `keep` (default): undeclared extension attributes are kept under the prefix; `refuse`: 400 naming them. */
+  undeclared?: "keep" | "refuse";
 }
 
-export const DEFAULT_SCIM_CONFIG: TenantScimConfig = { prefix: "scim", rules: [] };
+export const DEFAULT_SCIM_CONFIG: TenantScimConfig = { prefix: "scim", rules: [], undeclared: "keep" };
 
 /**
  * The platform user for a SCIM User representation: the platform's columns from the SCIM attributes
@@ -152,6 +154,8 @@ export function platformUserFrom(doc: Obj, id: string, tenantId: string, previou
     for (const [attr, v] of Object.entries(block)) {
       if (v === null || typeof v === "object") continue;
       const rule = config.rules.find((r) => r.urn.toLowerCase() === k.toLowerCase() && r.attribute.toLowerCase() === attr.toLowerCase());
+      if (!rule && config.undeclared === "refuse")
+        throw badRequest(`Extension attribute ${k}:${attr} is not declared for this tenant. The operator declares it with "entra-sync scim attributes set" (or lets undeclared ones be kept).`, "invalidValue");
       if (rule?.column) columns[rule.column] = String(v);
       else extra[`${config.prefix}.${attr}`] = String(v);
     }

@@ -20,6 +20,8 @@ export const TABLES = {
   scimAudit: "scimaudit",
   /** SCIM groups and their members (PartitionKey tenant id). */
   scimGroups: "scimgroups",
+  /** Each tenant's SCIM settings: custom extension attributes (PartitionKey "tenant", RowKey tenant id). */
+  scimSettings: "scimsettings",
 } as const;
 
 export const QUEUES = {
