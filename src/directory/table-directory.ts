@@ -282,7 +282,7 @@ export class TablePlatformDirectory implements PlatformDirectory {
     for (const rest of entries.values()) orphans.push(...rest);
     for (const c of claims.values()) if (!keptClaims.has(c.rowKey)) orphans.push(c);
     const count = orphans.length + [...wrong.values()].reduce((n, w) => n + w.add.length + w.remove.length, 0);
-    const users = [...new Set([...wrong.keys(), ...orphans.map((o) => idOfEntry(o.rowKey) ?? o.rowKey)])];
+    const users = [...new Set([...wrong.keys(), ...orphans.map((o) => idOfEntry(o.rowKey) ?? (typeof (o as { userId?: unknown }).userId === "string" ? ((o as { userId: string }).userId) : o.rowKey))])];
     if (o.dryRun || count === 0) return { entries: count, users };
 
     // Users: the same write path as any update (the user rewritten unchanged, guarded by its ETag, with its entries).
