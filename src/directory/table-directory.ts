@@ -246,7 +246,7 @@ export class TablePlatformDirectory implements PlatformDirectory {
     // One pass over the partition in key order: entries ("!…") are read before users, so a user created after its
     // entry was read is seen, and an entry is called an orphan only if its user did not exist when the entry was read.
     const entries = new Map<string, { rowKey: string; etag: string }[]>();
-    const orphans: Array<{ rowKey: string; etag: string }> = [];
+    const orphans: Array<{ rowKey: string; etag: string; userId?: unknown }> = [];
     const wrong = new Map<string, { user: StoredPlatformUser; add: string[]; remove: string[] }>();
     // userName claims: kept while their user holds that userName with uniqueUserName; a missing one is made again.
     const claims = new Map<string, { rowKey: string; etag: string; userId: unknown }>();
@@ -282,7 +282,7 @@ export class TablePlatformDirectory implements PlatformDirectory {
     for (const rest of entries.values()) orphans.push(...rest);
     for (const c of claims.values()) if (!keptClaims.has(c.rowKey)) orphans.push(c);
     const count = orphans.length + [...wrong.values()].reduce((n, w) => n + w.add.length + w.remove.length, 0);
-    const users = [...new Set([...wrong.keys(), ...orphans.map((o) => idOfEntry(o.rowKey) ?? (typeof (o as { userId?: unknown }).userId === "string" ? ((o as { userId: string }).userId) : o.rowKey))])];
+    const users = [...new Set([...wrong.keys(), ...orphans.map((o) => idOfEntry(o.rowKey) ?? (typeof o.userId === "string" ? o.userId : o.rowKey))])];
     if (o.dryRun || count === 0) return { entries: count, users };
 
     // Users: the same write path as any update (the user rewritten unchanged, guarded by its ETag, with its entries).
