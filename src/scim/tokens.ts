@@ -23,6 +23,8 @@ const TOKEN = /^scim_([0-9a-f]{18})_([A-Za-z0-9_-]{43})$/;
 /** At most two live tokens per tenant: the one Entra holds and the one replacing it. */
 export const MAX_LIVE_TOKENS = 2;
 const LAST_USED_EVERY_MS = 10 * 60_000;
+/** A verified token is believed this long without reading its row again (revocation reaches other instances within it). */
+export const VERIFIED_CACHE_MS = 10_000;
 
 const sha256 = (s: string) => createHash("sha256").update(s, "utf8").digest();
 const DUMMY = sha256("scim-token-that-does-not-exist");
@@ -41,6 +43,8 @@ interface TokenRow {
  */
 export class ScimTokenStore {
   private readonly lastWritten = new Map<string, number>();
+  /** SHA-256 (hex) of a recently verified token → its tenant and when it was checked. */
+  private readonly verified = new Map<string, { tenantId: string; tokenId: string; at: number }>();
   constructor(
     private readonly table: TableClient,
     private readonly clock: () => Date = () => new Date(),
@@ -93,12 +97,17 @@ export class ScimTokenStore {
    * also for a malformed token or an unknown id, so that timing says nothing about which part was wrong.
    */
   async verify(presented: string): Promise<{ tenantId: string; tokenId: string } | undefined> {
+    const digest = sha256(presented);
+    const hit = this.verified.get(digest.toString("hex"));
+    if (hit && this.clock().getTime() - hit.at < VERIFIED_CACHE_MS) return { tenantId: hit.tenantId, tokenId: hit.tokenId };
     const m = TOKEN.exec(presented);
     const row = m ? await getOrUndefined<TokenRow>(this.table, PARTITION, m[1]!) : undefined;
     const stored = row && /^[0-9a-f]{64}$/.test(row.hash) ? Buffer.from(row.hash, "hex") : DUMMY;
-    const same = timingSafeEqual(sha256(presented), stored);
+    const same = timingSafeEqual(digest, stored);
     if (!m || !row || !same) return undefined;
     this.touch(m[1]!, row);
+    if (this.verified.size > 10_000) this.verified.clear();
+    this.verified.set(digest.toString("hex"), { tenantId: row.tenantId, tokenId: m[1]!, at: this.clock().getTime() });
     return { tenantId: row.tenantId, tokenId: m[1]! };
   }
 
@@ -115,6 +124,7 @@ export class ScimTokenStore {
   }
 
   private async remove(tokenId: string): Promise<void> {
+    for (const [k, v] of this.verified) if (v.tokenId === tokenId) this.verified.delete(k);
     try {
       await this.table.deleteEntity(PARTITION, tokenId);
     } catch (e) {

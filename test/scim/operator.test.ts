@@ -4,6 +4,7 @@ import { startHttpHost, type HttpHost } from "../../dev/http-host.js";
 import { runCli } from "../../src/cli/main.js";
 import type { CliIO } from "../../src/cli/io.js";
 import { provideApp } from "../../src/functions/app.js";
+import { ScimTokenStore, VERIFIED_CACHE_MS } from "../../src/scim/tokens.js";
 import { TABLES } from "../../src/state/tables.js";
 import { useLocalStack } from "../support/stack.js";
 import { entraUser, expectScimError, scimClient } from "./helpers.js";
@@ -78,6 +79,20 @@ describe("scim token create | rotate | revoke | list", () => {
       expect(stored).not.toContain(t.slice(-43));
       expect(stored).not.toContain(Buffer.from(t).toString("base64"));
     }
+  });
+
+  it("a token revoked on one instance stops working on another once its 10 s of trust have passed", async () => {
+    let now = Date.parse("2026-01-01T00:00:00Z");
+    const clock = () => new Date(now);
+    const a = new ScimTokenStore(stackOf().app.tables.scimTokens, clock);
+    const b = new ScimTokenStore(stackOf().app.tables.scimTokens, clock);
+    const tenantId = randomUUID();
+    const { token, info } = await a.create(tenantId);
+    expect(await b.verify(token)).toEqual({ tenantId, tokenId: info.tokenId });
+    await a.revoke(tenantId, { all: true });
+    expect(await a.verify(token)).toBeUndefined(); // at once where it was revoked
+    now += VERIFIED_CACHE_MS + 1;
+    expect(await b.verify(token)).toBeUndefined();
   });
 
   it("lists the tenant's SCIM writes for the operator", async () => {
