@@ -122,10 +122,9 @@ export class ScimEndpoint {
   // ---- Users ----
 
   private async requireUser(caller: Caller, id: string): Promise<StoredPlatformUser> {
-    const u = await this.deps.directory.get(caller.tenantId, id).catch((e: unknown) => {
-      if (e instanceof EntraSyncError && e.code === "STORAGE_FAILED") throw e;
-      return undefined;
-    });
+    // An id no user can have (Table Storage refuses such keys) is simply not found.
+    if (!/^[^/\\#?\u0000-\u001f\u007f-\u009f]{1,512}$/.test(id)) throw notFound(`User ${id.slice(0, 80)}`);
+    const u = await this.deps.directory.get(caller.tenantId, id);
     if (!u || isRemoved(u)) throw notFound(`User ${id}`);
     return u;
   }

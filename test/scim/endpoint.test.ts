@@ -203,6 +203,9 @@ describe("SCIM: users through Entra's lifecycle", () => {
   it("answers an unknown id with 404 and a SCIM error body, and accepts application/json", async () => {
     const { scim, base, token } = await tenantWithToken();
     expectScimError(await scim("GET", `/Users/${randomUUID()}`), 404);
+    expectScimError(await scim("GET", "/Users/a%23b%3Fc"), 404);
+    expectScimError(await scim("GET", "/Groups/a%23b"), 404);
+    expectScimError(await scim("GET", "/Bulk"), 404);
     expectScimError(await scim("PATCH", `/Users/${randomUUID()}`, { schemas: ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], Operations: [{ op: "Replace", path: "active", value: "False" }] }), 404);
     const plain = scimClient(base, token, { contentType: "application/json" });
     const r = await plain("POST", "/Users", entraUser("json@school.example", randomUUID()));
