@@ -1,7 +1,7 @@
 /**
  * `npm run bench [-- <workload>] [--size N] [--latency MS]`: entra-sync's benchmarks on the local stack, with the
  * simulator's Graph throttle model on and a fixed latency per request. Prints a table per workload and writes
- * bench/results.json with the machine. Workloads: full-read, incremental, immutable-id, fleet, platform-writes, freshness.
+ * bench/results.json with the machine. Workloads: full-read, incremental, immutable-id, fleet, platform-writes, freshness, scim.
  */
 import { readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
@@ -12,8 +12,9 @@ import { benchFullRead, type FullReadResult } from "./full-read.js";
 import { benchImmutableId } from "./immutable-id.js";
 import { benchIncremental, type IncrementalResult } from "./incremental.js";
 import { benchPlatformWrites, type PlatformWritesResult } from "./platform-writes.js";
+import { benchScim, printScim } from "./scim.js";
 
-const WORKLOADS = ["full-read", "incremental", "immutable-id", "fleet", "platform-writes", "freshness"] as const;
+const WORKLOADS = ["full-read", "incremental", "immutable-id", "fleet", "platform-writes", "freshness", "scim"] as const;
 type Workload = (typeof WORKLOADS)[number];
 
 async function main(): Promise<void> {
@@ -76,6 +77,12 @@ async function runWorkload(w: Workload, args: BenchArgs, done: Record<string, un
       const o = { tenants: big ? 1000 : 100, usersPerTenant: 200, latencyMs: args.latencyMs };
       const r = await benchFleet(o);
       printFlat("fleet", r);
+      return r;
+    }
+    case "scim": {
+      // Entra's initial cycle: 1,000 users by default, --size N given explicitly for more (10,000: the issue's figure).
+      const r = await benchScim({ users: process.argv.some((a) => a.startsWith("--size")) ? args.size : 1000 });
+      printScim(r);
       return r;
     }
     case "platform-writes": {

@@ -24,7 +24,9 @@ const api = await startLocalHost({ port, appSettings: hostSettings, log: (l) => 
 
 writeFileSync("local.settings.json", JSON.stringify({ IsEncrypted: false, Values: hostSettings }, null, 2));
 const envFile = path.resolve(".local/stack.env");
-const shellEnv = { ...stack.env, NODE_EXTRA_CA_CERTS: stack.caFile, ENTRA_SYNC_API_URL: api.url, ENTRA_SYNC_FUNCTION_KEY: api.functionKey };
+// A SCIM Secret Token for the demo school, into the env file only (as `entra-sync scim token create` would print it).
+const scim = await stack.app.scimTokens.create(tenantId);
+const shellEnv = { ...stack.env, NODE_EXTRA_CA_CERTS: stack.caFile, ENTRA_SYNC_API_URL: api.url, ENTRA_SYNC_FUNCTION_KEY: api.functionKey, ENTRA_SYNC_SCIM_URL: `${api.url}/api/scim/v2/${tenantId}`, ENTRA_SYNC_SCIM_TOKEN: scim.token };
 writeFileSync(envFile, Object.entries(shellEnv).map(([k, v]) => `export ${k}='${v}'`).join("\n") + "\n");
 process.stdout.write(
   [
@@ -42,6 +44,7 @@ process.stdout.write(
     `  curl -s -X POST -H "x-functions-key: $ENTRA_SYNC_FUNCTION_KEY" "$ENTRA_SYNC_API_URL/api/tenants/${tenantId}/runs"`,
     `  curl -s -H "x-functions-key: $ENTRA_SYNC_FUNCTION_KEY" "$ENTRA_SYNC_API_URL/api/tenants/${tenantId}/runs/<runId>"   # queued → running → succeeded`,
     `  npm run cli -- status`,
+    `  curl -s -H "Authorization: Bearer $ENTRA_SYNC_SCIM_TOKEN" "$ENTRA_SYNC_SCIM_URL/Users?filter=userName%20eq%20%22x%22"   # SCIM, as Entra's provisioning service`,
     `syncWorker works a queued run from the sync-jobs queue here, as the Functions host would.`,
     `Simulator control API: POST ${stack.sim.baseUrl}/_control/<method> {"args":[…]} (see dev/simulator/README.md).`,
     `Ctrl+C stops everything.`,

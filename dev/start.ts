@@ -2,7 +2,8 @@
  * `npm start`: one full local cycle on the embedded defaults. Starts Azurite and the Entra simulator, creates a
  * demo school of 2,000 users with a matching platform directory, registers it through the CLI's code, runs a full
  * sync, changes 50 users in Entra, runs an incremental sync, previews and then writes ImmutableIds, and runs the secret
- * expiry check (one mail into the outbox), printing each report. `--json` prints the final
+ * expiry check (one mail into the outbox), printing each report, and pushes a few users through the SCIM endpoint in
+ * both of Entra's PATCH dialects, printing what the platform directory then holds. `--json` prints the final
  * report as one JSON line at the end. Leaves nothing running.
  */
 import { formatReport } from "../src/cli/format.js";
@@ -12,6 +13,7 @@ import type { RunReport } from "../src/runs/report.js";
 import { changeUsers } from "./demo/generate.js";
 import { onboardDemoSchool } from "./demo/onboard.js";
 import { runExpiryDemo } from "./demo/expiry-demo.js";
+import { scimDemo } from "./demo/scim-demo.js";
 import { immutableIdDemo } from "./demo/immutable-id-demo.js";
 import { startLocalStack } from "./stack.js";
 
@@ -54,6 +56,10 @@ async function main(): Promise<void> {
     say(`\n4) Secret expiry check (the demo secret expires in 10 days; MAIL_TRANSPORT=outbox)`);
     const expiry = await runExpiryDemo(stack, say);
     if (!expiry.path || expiry.secondSent !== 0) throw new Error("the expiry demo did not send exactly one mail");
+
+    say(`\n5) SCIM: Entra's provisioning service pushes users to the platform (both PATCH dialects)`);
+    const scim = await scimDemo(stack, (l) => (json ? undefined : say(l)));
+    if (scim.users !== 3 || scim.inactive !== 1 || scim.removed !== 1) throw new Error("the SCIM demo did not leave 3 users, 1 inactive and 1 removed");
 
     say(`\nDone in ${((Date.now() - t0) / 1000).toFixed(1)} s.`);
   } finally {

@@ -147,6 +147,10 @@ var tableNames = [
   'platformusers'
   'alerts'
   'runplans'
+  'scimtokens'
+  'scimaudit'
+  'scimgroups'
+  'scimsettings'
 ]
 var queueNames = [
   'sync-jobs'

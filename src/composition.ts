@@ -28,6 +28,12 @@ import { createExpiryObserver } from "./expiry/observer.js";
 import { SecretFactsStore } from "./state/secret-facts.js";
 import { createMailer, type Mailer } from "./mail/index.js";
 import { SharedWriteBudget, type WritePacer } from "./graph/write-budget.js";
+import { ScimAudit } from "./scim/audit.js";
+import { ScimEndpoint } from "./scim/endpoint.js";
+import { ScimGroupStore } from "./scim/groups.js";
+import { RateLimiter } from "./scim/rate-limit.js";
+import { ScimTokenStore } from "./scim/tokens.js";
+import { extensionsOf, ScimSettingsStore } from "./scim/settings.js";
 
 export interface AppOptions {
   settings: Settings;
@@ -75,6 +81,12 @@ export interface App {
   runObservers: RunObserver[];
   /** Creates tables and queues that do not exist (local stack; in Azure the template made them). */
   ensureStorage(): Promise<void>;
+  /** The SCIM endpoint Entra's provisioning service pushes users to, its Secret Tokens and its audit trail. */
+  scim: ScimEndpoint;
+  scimTokens: ScimTokenStore;
+  scimAudit: ScimAudit;
+  /** Each tenant's SCIM settings (custom extension attributes). */
+  scimSettings: ScimSettingsStore;
 }
 
 export function createPlatformCredential(settings: Settings, ca?: string): TokenCredential {
@@ -122,7 +134,9 @@ export function createApp(o: AppOptions): App {
       ...(ca ? { tlsOptions: { ca } } : {}),
     });
   };
+  const directory = o.directory ?? new TablePlatformDirectory(tables.platformUsers);
   const app: App = {
+    ...scimParts(tables, directory, clock, log),
     settings,
     log,
     clock,
@@ -132,7 +146,7 @@ export function createApp(o: AppOptions): App {
     tenants: new TenantRegistry(tables.tenants, clock),
     secrets: new SecretStore(secretClient),
     connector: new ConnectorSpace(tables.connectorSpace),
-    directory: o.directory ?? new TablePlatformDirectory(tables.platformUsers),
+    directory,
     checkpoints: new CheckpointStore(tables.tenantState),
     runs: new RunStore(tables.runs),
     leases: new LeaseStore(tables.tenantState, clock),
@@ -161,4 +175,16 @@ export function createApp(o: AppOptions): App {
   };
   app.runObservers.push(createExpiryObserver(app));
   return app;
+}
+
+function scimParts(tables: TableClients, directory: PlatformDirectory, clock: () => Date, log: Logger): Pick<App, "scim" | "scimTokens" | "scimAudit" | "scimSettings"> {
+  const scimTokens = new ScimTokenStore(tables.scimTokens, clock);
+  const scimAudit = new ScimAudit(tables.scimAudit);
+  const scimSettings = new ScimSettingsStore(tables.scimSettings);
+  const tenantConfig = async (tenantId: string) => {
+    const s = await scimSettings.cached(tenantId);
+    return { ...s, extensions: extensionsOf(s) };
+  };
+  const scim = new ScimEndpoint({ directory, tokens: scimTokens, audit: scimAudit, groups: new ScimGroupStore(tables.scimGroups), limiter: new RateLimiter(), clock, log, tenantConfig });
+  return { scim, scimTokens, scimAudit, scimSettings };
 }

@@ -44,6 +44,12 @@ export const ERROR_CODES = {
   MISSING_PERMISSION: "auth",
   REPORT_TOO_LARGE: "bug",
   DIRECTORY_INDEX_DRIFT: "bug",
+  /** Another user of the tenant already holds the unique value (SCIM userName). */
+  DIRECTORY_DUPLICATE: "configuration",
+  /** A SCIM request refused: bad token, bad filter or body, unknown id, too large, too fast (the error carries the HTTP status). */
+  SCIM_REFUSED: "configuration",
+  /** A SCIM client sent requests faster than its token's rate: trying again after Retry-After helps. */
+  SCIM_THROTTLED: "throttled",
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

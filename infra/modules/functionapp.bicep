@@ -125,6 +125,9 @@ resource functionApp 'Microsoft.Web/sites@2025-03-01' = {
     serverFarmId: plan.id
     // Outbound calls to Storage and the Key Vault go through this subnet to their private endpoints.
     virtualNetworkSubnetId: empty(virtualNetworkSubnetId) ? null : virtualNetworkSubnetId
+    // The SCIM routes (api/scim/v2/...) are anonymous at the Functions level because Entra's provisioning service
+    // cannot send a function key: each tenant's SCIM Secret Token (checked by the app) is their only gate. HTTPS only
+    // and TLS 1.2, as Entra requires of a SCIM endpoint.
     httpsOnly: true
     clientAffinityEnabled: false
     siteConfig: {

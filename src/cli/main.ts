@@ -10,6 +10,7 @@ import { runWithLease } from "../runs/worker.js";
 import { registerRunCommands } from "./commands-runs.js";
 import { registerImmutableIdCommands } from "./commands-immutable-id.js";
 import { registerExpiryCommands } from "./commands-expiry.js";
+import { registerScimCommands } from "./commands-scim.js";
 import { parseGuid, type Tenant } from "../tenants/model.js";
 import { addTenant, importPlatformUsers, parseExpiry, setTenantSecret } from "../tenants/onboarding.js";
 import { formatReport, table } from "./format.js";
@@ -208,6 +209,7 @@ export function buildCli(appFactory: () => App, io: CliIO): Command {
   registerRunCommands(program, getApp, io);
   registerImmutableIdCommands(program, getApp, io);
   registerExpiryCommands(program, getApp, io);
+  registerScimCommands(program, getApp, io, process.env.ENTRA_SYNC_API_URL);
   return program;
 }
 

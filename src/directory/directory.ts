@@ -41,6 +41,16 @@ export interface PlatformDirectory {
   importUsers(tenantId: string, users: readonly PlatformUser[]): Promise<{ created: number; replaced: number }>;
   list(tenantId: string): AsyncIterable<StoredPlatformUser>;
   /**
+   * Creates one user (SCIM). With `uniqueUserName` set on the user, the userName is claimed in the same transaction
+   * as the user is written: DIRECTORY_DUPLICATE if another user holds it (or the id exists), and nothing is written.
+   */
+  create(tenantId: string, user: PlatformUser): Promise<StoredPlatformUser>;
+  /**
+   * Replaces one user as read: STORAGE_CONFLICT if it changed since `current` was read (its ETag), DIRECTORY_DUPLICATE
+   * if the new userName is claimed by another user. Index entries and the userName claim move with it atomically.
+   */
+  replace(tenantId: string, current: StoredPlatformUser, after: PlatformUser): Promise<StoredPlatformUser>;
+  /**
    * Makes the adapter's lookup index agree with its users (adds missing entries, removes stale ones) and says what it
    * fixed; `dryRun` only counts. Adapters that keep no second copy of the users leave it out.
    */

@@ -15,6 +15,13 @@ const USERS_FIRST = '"';
 /** `!attr|encoded value|user id`: the encoded value never holds "|" (encodeKey escapes it), so the first two split. */
 const entryKey = (attr: LookupAttribute, value: string, id: string) => `${INDEX_FIRST}${attr}|${encodeKey(norm(attr, value))}|${id}`;
 const valuePrefix = (attr: LookupAttribute, value: string) => `${INDEX_FIRST}${attr}|${encodeKey(norm(attr, value))}|`;
+/**
+ * The userName claim of a user with `uniqueUserName`: one row per value (not per user), made with a "create" in the
+ * same transaction as the user, so a second user with the same userName fails as a whole. Holds its user's id.
+ */
+const CLAIM_PREFIX = `${INDEX_FIRST}unique|userName|`;
+const claimKey = (userName: string) => `${CLAIM_PREFIX}${encodeKey(norm("userName", userName))}`;
+const claimOf = (u: Partial<PlatformUser> | undefined): string | undefined => (u?.uniqueUserName && typeof u.userName === "string" && u.userName ? claimKey(u.userName) : undefined);
 /** The first string after every key that starts with `prefix` (which ends in "|"). */
 const prefixEnd = (prefix: string) => `${prefix.slice(0, -1)}}`;
 const idOfEntry = (rowKey: string): string | undefined => {
@@ -65,6 +72,8 @@ export function invalidUserField(u: PlatformUser): { field: string; problem: str
     if (key.length > TABLE_LIMITS.keyChars)
       return { field: attr, problem: `is too long for the lookup index: its key (value URL-encoded, plus the user id) is ${key.length} characters, Table Storage allows ${TABLE_LIMITS.keyChars} (1 KiB); shorten the value or the id` };
   }
+  const claim = claimOf(u);
+  if (claim && claim.length > TABLE_LIMITS.keyChars) return { field: "userName", problem: `is too long to be held unique: its key is ${claim.length} characters, Table Storage allows ${TABLE_LIMITS.keyChars}` };
   for (const [k, v] of Object.entries(u)) {
     if (typeof v === "string" && v.length > TABLE_LIMITS.stringChars) return { field: k, problem: `is ${v.length} characters; Table Storage stores at most ${TABLE_LIMITS.stringChars} (64 KiB)` };
   }
@@ -187,6 +196,47 @@ export class TablePlatformDirectory implements PlatformDirectory {
       yield fromEntity(e as Record<string, unknown>);
   }
 
+  async create(tenantId: string, user: PlatformUser): Promise<StoredPlatformUser> {
+    const u = { ...user, tenantId };
+    const bad = invalidUserField(u);
+    if (bad) throw new EntraSyncError("INPUT_INVALID", `${bad.field} ${bad.problem}.`, { field: bad.field, retryable: false });
+    const g = this.group(tenantId, undefined, () => ({ after: u, create: true }), false);
+    if ("error" in g) throw g.error;
+    return this.submitOne(tenantId, u, g.group.actions, undefined);
+  }
+
+  async replace(tenantId: string, current: StoredPlatformUser, after: PlatformUser): Promise<StoredPlatformUser> {
+    const u = { ...stripEtag(after as StoredPlatformUser), id: current.id, tenantId };
+    const bad = invalidUserField(u);
+    if (bad) throw new EntraSyncError("INPUT_INVALID", `${bad.field} ${bad.problem}.`, { field: bad.field, retryable: false });
+    const g = this.group(tenantId, current, () => ({ after: u, create: false }), false);
+    if ("error" in g) throw g.error;
+    return this.submitOne(tenantId, u, g.group.actions, current);
+  }
+
+  /** One user's transaction; a refusal is explained: the userName claimed by another user, the id taken, or a newer ETag. */
+  private async submitOne(tenantId: string, u: PlatformUser, actions: TransactionAction[], current: StoredPlatformUser | undefined): Promise<StoredPlatformUser> {
+    try {
+      this.writeRoundTrips++;
+      const r = await this.table.submitTransaction(actions);
+      const etag = r.getResponseForEntity(u.id)?.etag;
+      if (etag) return { ...u, etag };
+    } catch (e) {
+      const claim = claimOf(u);
+      if (claim && claim !== claimOf(current)) {
+        const holder = await getOrUndefined<{ userId?: string }>(this.table, tenantId, claim);
+        if (holder && holder.userId !== u.id) throw new EntraSyncError("DIRECTORY_DUPLICATE", `Another user of the tenant already has the userName "${u.userName}".`, { field: "userName", retryable: false, cause: e });
+      }
+      const now = await this.get(tenantId, u.id);
+      if (!current && now) throw new EntraSyncError("DIRECTORY_DUPLICATE", `A user with id ${u.id} already exists.`, { field: "id", retryable: false, cause: e });
+      if (current && (!now || now.etag !== current.etag)) throw new EntraSyncError("STORAGE_CONFLICT", `Platform user ${u.id} changed (or was removed) since it was read; read it again.`, { cause: e });
+      throw storageError(e, `write platform user ${u.id}`);
+    }
+    const stored = await this.get(tenantId, u.id);
+    if (!stored) throw new EntraSyncError("STORAGE_FAILED", `Platform user ${u.id} was written but cannot be read back.`);
+    return stored;
+  }
+
   /**
    * Compares the tenant's index entries with its users and makes them agree: adds missing entries, removes entries
    * whose user no longer has the value (or no longer exists). Each fix is one transaction guarded by the user's ETag
@@ -196,11 +246,18 @@ export class TablePlatformDirectory implements PlatformDirectory {
     // One pass over the partition in key order: entries ("!…") are read before users, so a user created after its
     // entry was read is seen, and an entry is called an orphan only if its user did not exist when the entry was read.
     const entries = new Map<string, { rowKey: string; etag: string }[]>();
-    const orphans: Array<{ rowKey: string; etag: string }> = [];
+    const orphans: Array<{ rowKey: string; etag: string; userId?: unknown }> = [];
     const wrong = new Map<string, { user: StoredPlatformUser; add: string[]; remove: string[] }>();
+    // userName claims: kept while their user holds that userName with uniqueUserName; a missing one is made again.
+    const claims = new Map<string, { rowKey: string; etag: string; userId: unknown }>();
+    const keptClaims = new Set<string>();
     try {
       for await (const e of this.table.listEntities<Record<string, unknown>>({ queryOptions: { filter: odata`PartitionKey eq ${tenantId}` } })) {
         const rk = e.rowKey as string;
+        if (rk.startsWith(CLAIM_PREFIX)) {
+          claims.set(rk, { rowKey: rk, etag: e.etag as string, userId: e.userId });
+          continue;
+        }
         if (rk < USERS_FIRST) {
           const id = idOfEntry(rk);
           const entry = { rowKey: rk, etag: e.etag as string };
@@ -214,14 +271,18 @@ export class TablePlatformDirectory implements PlatformDirectory {
         entries.delete(user.id);
         const add = [...want.keys()].filter((k) => !have.some((h) => h.rowKey === k));
         const remove = have.filter((h) => !want.has(h.rowKey)).map((h) => h.rowKey);
+        const claim = claimOf(user);
+        if (claim && claims.get(claim)?.userId === user.id) keptClaims.add(claim);
+        else if (claim && !claims.has(claim)) add.push(claim);
         if (add.length || remove.length) wrong.set(user.id, { user, add, remove });
       }
     } catch (e) {
       throw storageError(e, `read the platform directory of tenant ${tenantId}`);
     }
     for (const rest of entries.values()) orphans.push(...rest);
+    for (const c of claims.values()) if (!keptClaims.has(c.rowKey)) orphans.push(c);
     const count = orphans.length + [...wrong.values()].reduce((n, w) => n + w.add.length + w.remove.length, 0);
-    const users = [...new Set([...wrong.keys(), ...orphans.map((o) => idOfEntry(o.rowKey) ?? o.rowKey)])];
+    const users = [...new Set([...wrong.keys(), ...orphans.map((o) => idOfEntry(o.rowKey) ?? (typeof o.userId === "string" ? o.userId : o.rowKey))])];
     if (o.dryRun || count === 0) return { entries: count, users };
 
     // Users: the same write path as any update (the user rewritten unchanged, guarded by its ETag, with its entries).
@@ -289,6 +350,11 @@ export class TablePlatformDirectory implements PlatformDirectory {
       const actions: TransactionAction[] = [];
       for (const a of g.group.actions) {
         if (a[0] === "delete" && !(await getOrUndefined(this.table, tenantId, a[1].rowKey as string))) continue;
+        if (a[0] === "create" && (a[1].rowKey as string).startsWith(CLAIM_PREFIX)) {
+          const holder = await getOrUndefined<{ userId?: string }>(this.table, tenantId, a[1].rowKey as string);
+          if (holder && holder.userId !== item.id) throw new EntraSyncError("DIRECTORY_DUPLICATE", `Platform user ${item.id}: another user of the tenant already holds this userName (created through SCIM); the user was not updated.`, { field: "userName", retryable: false });
+          if (holder) continue;
+        }
         actions.push(a);
       }
       try {
@@ -313,6 +379,12 @@ export class TablePlatformDirectory implements PlatformDirectory {
     const had = current ? keysOf(current) : new Map<string, LookupAttribute>();
     for (const k of want.keys()) if (ensureAll || !had.has(k)) actions.push(["upsert", { partitionKey: tenantId, rowKey: k }, "Replace"]);
     for (const k of new Set([...had.keys(), ...(p.remove ?? [])])) if (!want.has(k)) actions.push(["delete", { partitionKey: tenantId, rowKey: k }]);
+    const hadClaim = claimOf(current);
+    const wantClaim = claimOf(after);
+    if (hadClaim && hadClaim !== wantClaim) actions.push(["delete", { partitionKey: tenantId, rowKey: hadClaim }]);
+    if (wantClaim && wantClaim !== hadClaim) actions.push(["create", { partitionKey: tenantId, rowKey: wantClaim, userId: after.id }]);
+    // Repair: the user's own claim is written again (a claim held by another user is never taken: see repairIndex).
+    else if (wantClaim && ensureAll) actions.push(["upsert", { partitionKey: tenantId, rowKey: wantClaim, userId: after.id }, "Replace"]);
     return { group: { id: after.id, actions, bytes: JSON.stringify(entity).length * 2 + actions.length * 1024 }, create: !current };
   }
 }

@@ -22,6 +22,14 @@ export interface PlatformUser {
   /** Set by update sync when the linked Entra user was removed (never deleted). */
   entraRemovedAt?: string | undefined;
   entraRemovedReason?: "changed" | "deleted" | undefined;
+  /** Set when Entra's provisioning service deactivated the user (SCIM `active: false`); nothing else is removed. */
+  inactiveAt?: string | undefined;
+  /** The user holds its userName alone in the tenant (users created through SCIM): a second user cannot take it. */
+  uniqueUserName?: boolean | undefined;
+  /** The SCIM representation as Entra last sent it (JSON), so that it can be answered back unchanged. */
+  scimDocument?: string | undefined;
+  /** Attributes without a platform column, as JSON `{ "<prefix>.<name>": value }` (SCIM custom extension attributes). */
+  extraAttributes?: string | undefined;
 }
 
 /** The attributes update sync may write (everything but the identity and bookkeeping fields). */

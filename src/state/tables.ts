@@ -14,6 +14,14 @@ export const TABLES = {
   alerts: "alerts",
   /** Immutable ID sync plans (PartitionKey tenant id + run id, RowKey position in the plan). */
   runPlans: "runplans",
+  /** SCIM Secret Tokens, as hashes only (PartitionKey "token", RowKey token id). */
+  scimTokens: "scimtokens",
+  /** Every SCIM write, for operators (PartitionKey tenant id, RowKey inverted timestamp: newest first). */
+  scimAudit: "scimaudit",
+  /** SCIM groups and their members (PartitionKey tenant id). */
+  scimGroups: "scimgroups",
+  /** Each tenant's SCIM settings: custom extension attributes (PartitionKey "tenant", RowKey tenant id). */
+  scimSettings: "scimsettings",
 } as const;
 
 export const QUEUES = {

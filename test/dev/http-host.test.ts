@@ -28,6 +28,12 @@ describe("the local HTTP host (npm run stack)", () => {
         "GET /api/tenants/{tenantId}/runs/{runId} (function)",
         "GET /api/tenants/{tenantId}/runs/{runId}/plan (function)",
         "POST /api/tenants/{tenantId}/runs (function)",
+        "GET /api/scim/v2/{tenantId}/{resource} (anonymous)",
+        "GET /api/scim/v2/{tenantId}/{resource}/{id} (anonymous)",
+        "POST /api/scim/v2/{tenantId}/{resource} (anonymous)",
+        "PATCH /api/scim/v2/{tenantId}/{resource}/{id} (anonymous)",
+        "PUT /api/scim/v2/{tenantId}/{resource}/{id} (anonymous)",
+        "DELETE /api/scim/v2/{tenantId}/{resource}/{id} (anonymous)",
       ].sort(),
     );
   });

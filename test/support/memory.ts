@@ -271,6 +271,20 @@ export class MemoryDirectory implements PlatformDirectory {
   async *list(_tenantId: string): AsyncIterable<StoredPlatformUser> {
     for (const u of [...this.users.values()]) yield { ...u };
   }
+  async create(_tenantId: string, user: PlatformUser): Promise<StoredPlatformUser> {
+    if (this.users.has(user.id)) throw new EntraSyncError("DIRECTORY_DUPLICATE", `A user with id ${user.id} already exists.`, { field: "id", retryable: false });
+    const taken = user.userName && [...this.users.values()].some((u) => u.userName && normalizeLookup("userName", u.userName) === normalizeLookup("userName", user.userName!));
+    if (taken) throw new EntraSyncError("DIRECTORY_DUPLICATE", `Another user of the tenant already has the userName "${user.userName}".`, { field: "userName", retryable: false });
+    const stored = { ...user, etag: `e${++this.version}` };
+    this.users.set(user.id, stored);
+    return { ...stored };
+  }
+  async replace(_tenantId: string, current: StoredPlatformUser, after: PlatformUser): Promise<StoredPlatformUser> {
+    if (this.users.get(current.id)?.etag !== current.etag) throw new EntraSyncError("STORAGE_CONFLICT", `Platform user ${current.id} changed (or was removed) since it was read; read it again.`);
+    const stored = { ...after, id: current.id, etag: `e${++this.version}` };
+    this.users.set(current.id, stored);
+    return { ...stored };
+  }
 }
 
 /** Checkpoints in memory, per tenant and slot. */
