@@ -27,6 +27,9 @@ export interface RegisteredFunction {
 }
 
 /** What differs between registrations and the README's table, one line per difference (empty: they agree). */
+/** The connection every queue trigger reads (the README says so above its function table). */
+const queueConnection = "APP_STORAGE";
+
 export function differencesFromReadme(registered: readonly RegisteredFunction[], docs: Map<string, DocumentedFunction>): string[] {
   const out: string[] = [];
   const names = new Set(registered.map((r) => r.name));
@@ -48,7 +51,7 @@ export function differencesFromReadme(registered: readonly RegisteredFunction[],
             ? `http ${(t.methods as string[]).join(",")} ${String(t.route)} ${String(t.authLevel)}`
             : t.type;
     const want =
-      doc.trigger === "timer" ? `timer ${doc.target} —` : doc.trigger === "storage queue" ? `storage queue ${doc.target} — via AzureWebJobsStorage` : `${doc.trigger} ${doc.target} ${doc.auth}`;
+      doc.trigger === "timer" ? `timer ${doc.target} —` : doc.trigger === "storage queue" ? `storage queue ${doc.target} — via ${queueConnection}` : `${doc.trigger} ${doc.target} ${doc.auth}`;
     if (got !== want) out.push(`${r.name}: registered as "${got}", README says "${want}"`);
   }
   return out;
