@@ -32,6 +32,8 @@ export function registerScimCommands(program: Command, deps: () => ScimCommandDe
   const token = scim.command("token").description("each tenant's SCIM Secret Token (stored only as a hash)");
   const printMinted = (o: { json?: boolean; appUrl?: string }, tenantId: string, t: { token: string; info: { tokenId: string } }, revoked: string[] = []) => {
     const scimUrl = scimUrlOf(o.appUrl ?? appUrl, tenantId);
+    if (!(o.appUrl ?? appUrl))
+      io.err("warning: the app's URL is unknown (set ENTRA_SYNC_API_URL=$(azd env get-value FUNCTION_APP_URL) or pass --app-url): replace <function-app> in the Tenant URL with the function app's host name.");
     if (o.json) io.out(JSON.stringify({ token: t.token, scimUrl, tokenId: t.info.tokenId, ...(revoked.length ? { revoked } : {}) }));
     else
       io.out(
