@@ -3,8 +3,8 @@
  * Entra user in the `runplans` table, one partition per run. Plans can hold 100,000 users, so they live apart from
  * the run report, which only points at them.
  */
-import { createHash } from "node:crypto";
 import { odata, type TableClient, type TransactionAction } from "@azure/data-tables";
+import { entryDigest, hashHex } from "../connector/derived.js";
 import { EntraSyncError } from "../errors.js";
 import type { RunStore } from "../runs/store.js";
 import { storageError } from "../state/tables-client.js";
@@ -34,11 +34,12 @@ interface PlanEntity {
 
 const partitionOf = (tenantId: string, runId: string) => `${tenantId}_${runId}`;
 
-/** A digest of a plan: two runs with the same digest planned exactly the same writes. */
+/**
+ * A digest of a plan: two runs with the same digest planned exactly the same writes. It is the sum of the entries'
+ * digests, so it does not depend on their order and is kept up to date entry by entry (see connector/derived.ts).
+ */
 export function planHash(entries: readonly PlanEntry[]): string {
-  const h = createHash("sha256");
-  for (const e of entries) h.update(`${e.entraId}\t${e.userPrincipalName}\t${e.value}\t${e.platformUserId}\t${e.action}\n`);
-  return h.digest("hex").slice(0, 32);
+  return hashHex(entries.reduce((a, e) => a + entryDigest(e), 0n));
 }
 
 /** Plan rows in Table Storage. */
