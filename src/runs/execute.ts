@@ -61,7 +61,7 @@ export interface ExecuteResult {
  * shared by the queue worker, the CLI and `npm start`; it holds no Azure Functions types.
  */
 export async function executeRun(app: App, tenantId: string, runId: string, o: ExecuteOptions = {}): Promise<ExecuteResult> {
-  const counter: RequestCounter = { table: 0 };
+  const counter: RequestCounter = { table: 0, rows: 0 };
   const sampler = new ResourceSampler();
   try {
     return await withRequestCounter(counter, () => executeMeasured(app, tenantId, runId, o, counter, sampler));
@@ -73,14 +73,16 @@ export async function executeRun(app: App, tenantId: string, runId: string, o: E
 /** Adds this invocation's cost to the report's metrics (before the report is saved). */
 function addMetrics(report: RunReport, counter: RequestCounter, sampler: ResourceSampler): void {
   const m = sampler.stop();
-  const prev = report.metrics ?? { tableRequests: 0, graphRequests: 0, cpuMs: 0, peakRssMb: 0 };
+  const prev = report.metrics ?? { tableRequests: 0, tableRowsRead: 0, graphRequests: 0, cpuMs: 0, peakRssMb: 0 };
   report.metrics = {
     tableRequests: prev.tableRequests + counter.table,
+    tableRowsRead: prev.tableRowsRead + counter.rows,
     graphRequests: report.graph.requests,
     cpuMs: prev.cpuMs + m.cpuMs,
     peakRssMb: Math.max(prev.peakRssMb, Math.round(m.peakRss / 2 ** 20)),
   };
   counter.table = 0;
+  counter.rows = 0;
 }
 
 async function executeMeasured(app: App, tenantId: string, runId: string, o: ExecuteOptions, counter: RequestCounter, sampler: ResourceSampler): Promise<ExecuteResult> {

@@ -75,10 +75,11 @@ export interface RunReport {
   immutableId?: ImmutableIdCounts | undefined;
   graph: { requests: number; throttled: number; retried: number };
   /**
-   * What the run cost, over all its invocations: table requests it sent (counted per run), Graph requests, CPU time
-   * of the process while it worked (milliseconds) and the process's peak resident set size meanwhile (MB).
+   * What the run cost, over all its invocations: table requests it sent and the rows they read (counted per run),
+   * Graph requests, CPU time of the process while it worked (milliseconds) and the process's peak resident set size
+   * meanwhile (MB).
    */
-  metrics?: { tableRequests: number; graphRequests: number; cpuMs: number; peakRssMb: number } | undefined;
+  metrics?: { tableRequests: number; tableRowsRead: number; graphRequests: number; cpuMs: number; peakRssMb: number } | undefined;
   /** Things an operator should know that are not failures (an expired delta token that forced a resync …). */
   notices: string[];
   errors: RunError[];

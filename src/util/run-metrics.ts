@@ -9,12 +9,21 @@ import type { PipelinePolicy } from "@azure/core-rest-pipeline";
 export interface RequestCounter {
   /** Table Storage HTTP requests (every attempt; a transaction of up to 100 rows is one). */
   table: number;
+  /** Rows (entities) those requests read. */
+  rows: number;
+}
+
+/** Entities in a Table Storage answer to a GET (a query's page, or one entity). */
+export function entitiesIn(body: string): number {
+  let n = 0;
+  for (let i = body.indexOf('"RowKey":'); i !== -1; i = body.indexOf('"RowKey":', i + 9)) n++;
+  return n;
 }
 
 const current = new AsyncLocalStorage<RequestCounter>();
 
 /** Process-wide count of table requests (benchmarks). */
-export const processTableRequests = { count: 0 };
+export const processTableRequests = { count: 0, rows: 0 };
 
 /** Runs `fn` with `counter` receiving the table requests sent from it (and from what it starts). */
 export function withRequestCounter<T>(counter: RequestCounter, fn: () => Promise<T>): Promise<T> {
@@ -24,11 +33,17 @@ export function withRequestCounter<T>(counter: RequestCounter, fn: () => Promise
 /** The pipeline policy every Table client carries: counts each request into its context's counter. */
 export const tableRequestCounterPolicy: PipelinePolicy = {
   name: "entraSyncTableRequestCounter",
-  sendRequest(request, next) {
+  async sendRequest(request, next) {
     processTableRequests.count++;
     const c = current.getStore();
     if (c) c.table++;
-    return next(request);
+    const response = await next(request);
+    if (request.method === "GET" && response.status === 200 && response.bodyAsText) {
+      const n = entitiesIn(response.bodyAsText);
+      processTableRequests.rows += n;
+      if (c) c.rows += n;
+    }
+    return response;
   },
 };
 
