@@ -13,6 +13,7 @@ import { DIRTY_PREFIX, hashHex, keysOfRow, parseValueKey, PENDING_PREFIX, PLANNE
 import { applyContribution, contributionOf, emptySummary, shardOf, type ConnectorRow, type ConnectorSpace } from "../connector/space.js";
 import type { PlatformDirectory } from "../directory/directory.js";
 import type { Tenant } from "../tenants/model.js";
+import type { PlanEntry } from "./plan.js";
 import { mapLimit } from "../util/concurrency.js";
 import { byPlanOrder, evaluateRow, needsPlatform, plannedFromRow, summarize, type PlannedUser, type PlanSummary, type SkipReason, type TenantDomains } from "./planner.js";
 
@@ -75,6 +76,8 @@ const sameKeys = (a: readonly string[], b: readonly string[]) => a.length === b.
 export interface IncrementalPlan extends PlanSummary {
   /** Users whose state was looked at again (dirty rows, and users sharing a value one of them gained or lost). */
   evaluated: number;
+  /** What the plan gained (new or changed entries) and lost (users), and its hash before. */
+  changes: { set: PlanEntry[]; removed: string[]; hashBefore: string };
   /** When the state was last rebuilt in full. */
   builtAt: string;
   examples: Partial<Record<SkipReason, string[]>>;
@@ -142,6 +145,13 @@ export async function planIncrementally(deps: CandidateDeps, tenant: Tenant, dom
       if (ex.length < 50) ex.push(r.id);
     }
   }
+  // What the plan gains and loses (for the live plan), before the stored states are replaced.
+  const hashBefore = sumHash(summaries);
+  const changes = { set: [] as PlanEntry[], removed: [] as string[] };
+  for (const r of changed) {
+    if (r.iid?.cat === "planned") changes.set.push(plannedFromRow(r));
+    else if (r.stored?.iid?.cat === "planned") changes.removed.push(r.id);
+  }
   if (changed.length) await deps.connector.saveCandidates(tenantId, changed, summaries);
 
   const pendingIds = (await deps.connector.indexKeys(tenantId, PENDING_PREFIX)).map((k) => k.slice(PENDING_PREFIX.length));
@@ -150,6 +160,7 @@ export async function planIncrementally(deps: CandidateDeps, tenant: Tenant, dom
   return {
     ...summarize(sumCounts(summaries), sumHash(summaries)),
     evaluated: next.size,
+    changes: { ...changes, hashBefore },
     builtAt,
     examples,
     pendingUpnRestores: pending,

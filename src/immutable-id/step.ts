@@ -127,7 +127,7 @@ export async function runImmutableIdSync(deps: ImmutableIdDeps, tenant: Tenant, 
     if (!report.dryRun) await storeFullPlan(deps, tenant.tenantId, full.states, sHash);
     full.states = [];
     entries = full.entries;
-    summary = { tenantUsers: full.tenantUsers, candidates: full.candidates, planned: full.entries.length, skipped: full.skipped, hash: "" };
+    summary = { tenantUsers: full.tenantUsers, candidates: full.candidates, planned: full.entries.length, skipped: full.skipped, hash: planHash(full.entries) };
     examples = full.examples;
     pending = full.pendingUpnRestores;
   } else {
@@ -163,8 +163,17 @@ export async function runImmutableIdSync(deps: ImmutableIdDeps, tenant: Tenant, 
     const earlier = planned === 0 ? undefined : (await deps.runs.list(tenant.tenantId, 10)).find((r) => r.runId !== report.runId && r.immutableId?.plan?.hash === hash);
     const planRunId = earlier?.immutableId?.plan?.runId ?? report.runId;
     if (earlier) unchangedSince = planRunId;
-    if (!earlier && planned > 0) await new PlanStore(deps.tables.runPlans).save(tenant.tenantId, report.runId, await loadEntries());
-    counts.plan = { runId: planRunId, entries: planned, hash };
+    const plans = new PlanStore(deps.tables.runPlans);
+    // A dry run, and a plan that restores just changed, keep their own copy; every other run brings the tenant's live
+    // plan up to date, writing only what changed since the last plan.
+    const ownCopy = report.dryRun || hash !== summary.hash;
+    if (ownCopy && !earlier && planned > 0) await plans.save(tenant.tenantId, report.runId, await loadEntries());
+    if (!report.dryRun) {
+      const c = inc?.changes ?? { set: [], removed: [], hashBefore: "" };
+      await plans.applyLive(tenant.tenantId, report.runId, { ...c, hashAfter: summary.hash, all: loadEntries });
+    }
+    const live = earlier ? earlier.immutableId?.plan?.live === true : !ownCopy;
+    counts.plan = { runId: planRunId, entries: planned, hash, ...(live ? { live: true } : {}) };
     const limit = capOf(cfg, summary.tenantUsers);
     if (planned > limit) counts.capExceeded = { planned, maxWrites: cfg.maxWritesPerRun, maxPercent: cfg.maxPercentPerRun, tenantUsers: summary.tenantUsers, cap: limit, mode: cfg.mode };
     for (const reason of ["ambiguousMatch", "valueNotAllowed", "duplicateValue"] as SkipReason[]) {

@@ -41,7 +41,7 @@ export interface ImmutableIdCounts {
    */
   planning?: { kind: "full" | "incremental"; reason?: string; evaluated?: number; since?: string } | undefined;
   /** Where the plan of this run is stored (`runId` may be an earlier run with the identical plan). */
-  plan?: { runId: string; entries: number; hash: string } | undefined;
+  plan?: { runId: string; entries: number; hash: string; /** Stored in the tenant's live plan (as of run `runId`). */ live?: boolean } | undefined;
 }
 
 export interface RunError {

@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import type { App } from "../composition.js";
 import { toEntraSyncError } from "../errors.js";
-import { PlanStore } from "../immutable-id/plan.js";
+import { PlanStore, runTime } from "../immutable-id/plan.js";
 import type { SyncJob } from "../queue/jobs.js";
 import type { Tenant } from "../tenants/model.js";
 import { mapLimit } from "../util/concurrency.js";
@@ -87,9 +87,11 @@ export async function scheduleDueRuns(app: App, o: SchedulerOptions = {}): Promi
   const plans = new PlanStore(app.tables.runPlans);
   const planCutoff = new Date(now.getTime() - app.settings.planRetentionDays * 86_400_000);
   const pruneTenant = (tenantId: string): Promise<number> =>
-    app.runs.prune(tenantId, o.keepRuns ?? 100, o.keepDays ?? 30, now, async ({ orphaned }) => {
+    app.runs.prune(tenantId, o.keepRuns ?? 100, o.keepDays ?? 30, now, async ({ orphaned, kept }) => {
       await mapLimit(orphaned, 4, (id) => plans.delete(tenantId, id));
       await plans.deleteOlderThan(tenantId, planCutoff);
+      // The live plan: what only pruned runs, or runs past retention, could still show goes.
+      await plans.pruneLive(tenantId, Math.max(planCutoff.getTime(), kept.length ? Math.min(...kept.map(runTime)) : now.getTime()));
     });
   const counts = await mapLimit(toPrune, Math.min(16, o.concurrency ?? 32), (t) =>
     pruneTenant(t.tenantId).catch((e: unknown) => {

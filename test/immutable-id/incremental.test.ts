@@ -16,6 +16,12 @@ const verdict = (r: RunReport) => ({ candidates: r.immutableId?.candidates, plan
 /** The plan a full re-plan of the connector space makes now (a dry run writes nothing, the candidate state included). */
 const fullPlan = async (s: LocalStack, tenantId: string) => verdict(await run(s, tenantId, { only: ["immutableId"], dryRun: true }));
 
+/** N users with a mail each (source email: update sync maps it into the platform user), matched by externalId. */
+function withMail(n: number) {
+  const users = Array.from({ length: n }, (_, i) => ({ id: randomUUID(), userPrincipalName: `user${i}@school.onmicrosoft.com`, mail: `user${i}@school.example` }));
+  return { users, platformUsers: users.map((u, i) => ({ id: `p-${i}`, tenantId: "x", externalId: u.id })) };
+}
+
 async function addMatchedUser(s: LocalStack, tenantId: string, name: string, platform: Record<string, string> = {}) {
   const id = randomUUID();
   s.sim.control.addUsers(tenantId, [{ id, userPrincipalName: `${name}@school.onmicrosoft.com`, mail: `${name}@school.example` }]);
@@ -52,7 +58,7 @@ describe("Immutable ID candidates are kept current incrementally", () => {
 
   it("keeps duplicate values right as users gain, lose and share values, as a full re-plan would", async () => {
     const s = stack();
-    const { tenant, users } = await tenantWith(s, { n: 8, immutableId: { mode: "preview", source: "email" } });
+    const { tenant, users } = await tenantWith(s, { ...withMail(8), immutableId: { mode: "preview", source: "email" } });
     const id = tenant.tenantId;
     await scheduled(s, id);
     const steps: Array<() => Promise<unknown> | void> = [
@@ -97,7 +103,7 @@ describe("Immutable ID candidates are kept current incrementally", () => {
 
   it("a run that dies while storing the candidate state leaves it consistent: the next run ends where a full re-plan does", async () => {
     const s = stack();
-    const { tenant, users } = await tenantWith(s, { n: 400, immutableId: { mode: "preview", source: "email" } });
+    const { tenant, users } = await tenantWith(s, { ...withMail(400), immutableId: { mode: "preview", source: "email" } });
     const id = tenant.tenantId;
     await scheduled(s, id);
     // Enough changes for several transactions per partition; half of them make duplicates.
