@@ -18,6 +18,22 @@ export interface CandidateState {
   upn?: string | undefined;
   platformUserId?: string | undefined;
   action?: "write" | "switchUpn" | undefined;
+  /** The ImmutableId the user held, and the one an unfinished move held for it, when this was concluded. */
+  held?: string | undefined;
+  move?: string | undefined;
+}
+
+/**
+ * The value entries a user had when its state was last concluded (the row's own entries may be newer: update sync
+ * writes them with the row). A plan compares again the users sharing a value that changed between the two.
+ */
+export function concludedValueKeys(id: string, iid: CandidateState | undefined): string[] {
+  if (!iid) return [];
+  const keys: string[] = [];
+  if (iid.held) keys.push(`${valuePrefix(iid.held)}h|${id}`);
+  if (iid.move) keys.push(`${valuePrefix(iid.move)}m|${id}`);
+  if (wantsValue(iid.cat) && iid.value) keys.push(`${valuePrefix(iid.value)}w|${id}`);
+  return keys;
 }
 
 /** The index keys and summary contribution a row had when it was last read or written (shared by copies of the row). */

@@ -9,7 +9,7 @@
  * value" is a range query, not a scan. See README "Immutable ID sync" (Incremental planning).
  */
 import { createHash } from "node:crypto";
-import { DIRTY_PREFIX, hashHex, keysOfRow, parseValueKey, PENDING_PREFIX, PLANNED_PREFIX, valueKey, wantsValue, type CandidateState, type ShardSummary } from "../connector/derived.js";
+import { concludedValueKeys, DIRTY_PREFIX, hashHex, keysOfRow, parseValueKey, PENDING_PREFIX, PLANNED_PREFIX, valueKey, wantsValue, type CandidateState, type ShardSummary } from "../connector/derived.js";
 import { applyContribution, contributionOf, emptySummary, shardOf, type ConnectorRow, type ConnectorSpace } from "../connector/space.js";
 import type { PlatformDirectory } from "../directory/directory.js";
 import type { Tenant } from "../tenants/model.js";
@@ -107,8 +107,8 @@ export async function planIncrementally(deps: CandidateDeps, tenant: Tenant, dom
   // Values a dirty row gained or lost (held, held by a move, or wanted): the users sharing them are compared again.
   const affected = new Set<string>();
   for (const row of dirty) {
-    const before = new Set((row.stored?.keys ?? []).filter((k) => k.startsWith("!v|")));
-    const after = new Set(keysOfRow({ ...next.get(row.id)!, iidDirty: undefined }).filter((k) => k.startsWith("!v|")));
+    const before = new Set(concludedValueKeys(row.id, row.stored?.iid));
+    const after = new Set(concludedValueKeys(row.id, next.get(row.id)!.iid));
     for (const k of before) if (!after.has(k)) affected.add(parseValueKey(k)!.value);
     for (const k of after) if (!before.has(k)) affected.add(parseValueKey(k)!.value);
     // A wanted value that stays: the user keeps its verdict (planned or duplicateValue) unless someone else changed.

@@ -69,6 +69,13 @@ export function sourceValue(user: StoredPlatformUser, source: ImmutableIdConfig[
 
 /** A row's state before values are compared across users: `planned` means "proposes `value`". */
 export function evaluateRow(row: ConnectorRow, p: StoredPlatformUser | undefined, cfg: ImmutableIdConfig, domains: TenantDomains): CandidateState {
+  const state = evaluate(row, p, cfg, domains);
+  const held = row.user.onPremisesImmutableId || undefined;
+  const move = (!row.removed && row.upnSwitch?.value) || undefined;
+  return { ...state, ...(held ? { held } : {}), ...(move ? { move } : {}) };
+}
+
+function evaluate(row: ConnectorRow, p: StoredPlatformUser | undefined, cfg: ImmutableIdConfig, domains: TenantDomains): CandidateState {
   if (row.removed) return { cat: "removed" };
   if (row.user.onPremisesImmutableId) return { cat: "alreadySet" };
   if (row.user.onPremisesSyncEnabled) return { cat: "onPremisesSynced" };
