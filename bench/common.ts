@@ -262,19 +262,13 @@ function instrument(app: App): { adapterMs: Record<string, number>; adapterCalls
   const graphFor = app.graphFor.bind(app);
   app.graphFor = (tenant, secret, counters) => {
     const g = graphFor(tenant, secret, counters);
-    const api = g.client.api.bind(g.client);
-    g.client.api = ((p: string) => {
-      const req = api(p);
-      if (!p.includes("delta")) return req;
-      const get = req.get.bind(req);
-      req.get = async (...a: Parameters<typeof get>) => {
-        const s = performance.now();
-        const body = (await get(...a)) as { value?: unknown[] };
-        arrivals.push({ at: performance.now(), graphMs: performance.now() - s, entries: body?.value?.length ?? 0 });
-        return body;
-      };
-      return req;
-    }) as typeof g.client.api;
+    const deltaPage = g.graph.deltaPage.bind(g.graph);
+    g.graph.deltaPage = async (link, select) => {
+      const s = performance.now();
+      const page = await deltaPage(link, select);
+      arrivals.push({ at: performance.now(), graphMs: performance.now() - s, entries: page.entries.length });
+      return page;
+    };
     return g;
   };
   let start = performance.now();

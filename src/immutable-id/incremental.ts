@@ -17,9 +17,12 @@ import type { PlanEntry } from "./plan.js";
 import { mapLimit } from "../util/concurrency.js";
 import { byPlanOrder, evaluateRow, needsPlatform, plannedFromRow, summarize, type PlannedUser, type PlanSummary, type SkipReason, type TenantDomains } from "./planner.js";
 
+/** The connector space as the candidate state uses it. */
+export type CandidateConnector = Pick<ConnectorSpace, "get" | "getMany" | "indexKeys" | "readSummaries" | "writeSummaries" | "saveCandidates">;
+
 export interface CandidateDeps {
-  connector: ConnectorSpace;
-  directory: PlatformDirectory;
+  connector: CandidateConnector;
+  directory: Pick<PlatformDirectory, "get">;
   clock: () => Date;
 }
 
