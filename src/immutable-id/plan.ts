@@ -104,9 +104,14 @@ export class PlanStore {
     }
   }
 
-  /** Deletes a run's plan rows (run pruning). */
-  async delete(tenantId: string, runId: string): Promise<number> {
+  /** Deletes a run's own copy of its plan (a dry run's; run pruning). */
+  async deleteCopy(tenantId: string, runId: string): Promise<number> {
     return this.deleteWhere(odata`PartitionKey eq ${partitionOf(tenantId, runId)}`, `the plan of run ${runId}`);
+  }
+
+  /** Deletes the plan of a run: its own copy, and the live plan as of it and every earlier run. */
+  async delete(tenantId: string, runId: string): Promise<number> {
+    return (await this.deleteCopy(tenantId, runId)) + (await this.pruneLive(tenantId, runTime(runId) + 1));
   }
 
   /**

@@ -99,7 +99,7 @@ export async function scheduleDueRuns(app: SchedulerDeps, o: SchedulerOptions = 
   const planCutoff = new Date(now.getTime() - app.settings.planRetentionDays * 86_400_000);
   const pruneTenant = (tenantId: string): Promise<number> =>
     app.runs.prune(tenantId, o.keepRuns ?? 100, o.keepDays ?? 30, now, async ({ orphaned, kept }) => {
-      await mapLimit(orphaned, 4, (id) => plans.delete(tenantId, id));
+      await mapLimit(orphaned, 4, (id) => plans.deleteCopy(tenantId, id));
       await plans.deleteOlderThan(tenantId, planCutoff);
       // The live plan: what only pruned runs, or runs past retention, could still show goes.
       await plans.pruneLive(tenantId, Math.max(planCutoff.getTime(), kept.length ? Math.min(...kept.map(runTime)) : now.getTime()));
