@@ -17,6 +17,9 @@ import type { TablePlatformDirectory } from "../src/directory/table-directory.js
 import { silentLogger } from "../src/log.js";
 import type { RunMode, RunReport } from "../src/runs/report.js";
 import { createRun, executeRun } from "../src/runs/execute.js";
+import { startRun } from "../src/runs/start.js";
+import { processSyncJob } from "../src/runs/worker.js";
+import type { SyncJob } from "../src/queue/jobs.js";
 import type { DemoTenant } from "../dev/demo/generate.js";
 import { onboardDemoSchool } from "../dev/demo/onboard.js";
 import { startLocalStack, type LocalStack } from "../dev/stack.js";
@@ -127,14 +130,16 @@ interface ChildJob {
   caFile: string;
   tenantId: string;
   mode: RunMode;
+  /** `scheduled`: the run the scheduler starts (both steps, the tenant's modes), worked on by the queue worker. */
+  kind?: "update" | "scheduled";
 }
 
 /**
  * Runs one update-sync run (createRun + executeRun) of a tenant in a child process on the same stack and returns its
  * report, per-page timings and the child's peak RSS. The simulator stays in this process, Azurite in its own.
  */
-export async function runSyncInChild(stack: LocalStack, tenantId: string, mode: RunMode): Promise<ChildResult> {
-  const job: ChildJob = { env: stack.env, caFile: stack.caFile, tenantId, mode };
+export async function runSyncInChild(stack: LocalStack, tenantId: string, mode: RunMode, kind: ChildJob["kind"] = "update"): Promise<ChildResult> {
+  const job: ChildJob = { env: stack.env, caFile: stack.caFile, tenantId, mode, kind };
   const simCpu0 = process.cpuUsage();
   const azCpu0 = azuriteCpuSeconds();
   // BENCH_CPU_PROF=<dir> writes a V8 CPU profile of each child run there (what the README's profiles came from).
@@ -175,11 +180,14 @@ export async function childMain(): Promise<void> {
   const directory = app.directory as TablePlatformDirectory;
   const tx0 = connector.transactions;
   const wr0 = directory.writeRoundTrips;
-  const created = await createRun(app, { tenantId: job.tenantId, trigger: "manual", mode: job.mode, dryRun: false, only: ["update"] });
+  const scheduled = job.kind === "scheduled";
+  const created = scheduled
+    ? (await startRun(app, { tenantId: job.tenantId, trigger: "schedule", mode: "incremental", dryRun: false })).report
+    : await createRun(app, { tenantId: job.tenantId, trigger: "manual", mode: job.mode, dryRun: false, only: ["update"] });
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();
   t.begin();
-  const { report } = await executeRun(app, job.tenantId, created.runId, { onProgress: () => t.pageDone() });
+  const { report } = scheduled ? await workQueued(app, { tenantId: job.tenantId, runId: created.runId, continuation: 0 }, () => t.pageDone()) : await executeRun(app, job.tenantId, created.runId, { onProgress: () => t.pageDone() });
   const wallMs = performance.now() - t0;
   const cpu = process.cpuUsage(cpu0);
   clearInterval(sampler);
@@ -196,6 +204,16 @@ export async function childMain(): Promise<void> {
     cpuSeconds: { entraSync: (cpu.user + cpu.system) / 1e6, simulator: 0, azurite: 0 },
   };
   process.stdout.write(`BENCH_RESULT ${JSON.stringify(result)}\n`);
+}
+
+/** The queue worker's path for one job, and its continuations, until the run ends. */
+async function workQueued(app: App, job: SyncJob, onProgress: () => void): Promise<{ report: RunReport }> {
+  for (;;) {
+    const r = await processSyncJob(app, job, { onProgress });
+    if (r.outcome === "continued" || r.outcome === "deferred") job = r.next; // deferred: waited for a full-read slot
+    else if (r.outcome === "completed" || r.outcome === "lost") return { report: r.report };
+    else throw new Error(`the scheduled run's job was dropped: ${r.reason}`);
+  }
 }
 
 /**

@@ -34,6 +34,7 @@ export function formatReport(r: RunReport): string {
     }
   }
   lines.push(`  graph: ${plural(r.graph.requests, "request")}, ${num(r.graph.throttled)} throttled, ${num(r.graph.retried)} retried`);
+  if (r.metrics) lines.push(`  cost: ${plural(r.metrics.tableRequests, "table request")} (${plural(r.metrics.tableRowsRead, "row")} read), ${plural(r.metrics.graphRequests, "Graph request")}, CPU ${num(r.metrics.cpuMs)} ms, peak RSS ${num(r.metrics.peakRssMb)} MB`);
   for (const n of r.notices) lines.push(`  note: ${n}`);
   if (r.failure) lines.push(`  FAILED (${r.failure.class}, ${r.failure.code}): ${r.failure.message}`);
   for (const e of r.errors) {

@@ -3,11 +3,11 @@
  * Entra user in the `runplans` table, one partition per run. Plans can hold 100,000 users, so they live apart from
  * the run report, which only points at them.
  */
-import { createHash } from "node:crypto";
 import { odata, type TableClient, type TransactionAction } from "@azure/data-tables";
+import { entryDigest, hashHex } from "../connector/derived.js";
 import { EntraSyncError } from "../errors.js";
 import type { RunStore } from "../runs/store.js";
-import { storageError } from "../state/tables-client.js";
+import { getOrUndefined, storageError } from "../state/tables-client.js";
 import { chunk, mapLimit } from "../util/concurrency.js";
 
 /** One user in a plan. */
@@ -33,12 +33,32 @@ interface PlanEntity {
 }
 
 const partitionOf = (tenantId: string, runId: string) => `${tenantId}_${runId}`;
+/** Sorts before every run's partition (run ids are digits), so no range of run plans includes it. */
+const livePk = (tenantId: string) => `${tenantId}_!live`;
+/** The time a run id stands for (run ids are inverted milliseconds), epoch ms. */
+export const runTime = (runId: string): number => 9_999_999_999_999 - Number(runId.slice(0, 13));
+const pad = (ms: number) => String(ms).padStart(15, "0");
+type Actionable = Record<string, unknown> & { partitionKey: string; rowKey: string };
+interface LiveEntity {
+  partitionKey: string;
+  rowKey: string;
+  entraId: string;
+  upn: string;
+  value: string;
+  platformUserId: string;
+  action: string;
+  from: number;
+  to?: number;
+}
+const entityOf = (partitionKey: string, rowKey: string, e: { entraId: string; upn: string; value: string; platformUserId: string; action: string }) => ({ partitionKey, rowKey, entraId: e.entraId, upn: e.upn, value: e.value, platformUserId: e.platformUserId, action: e.action });
+const sameEntry = (a: LiveEntity, e: PlanEntry) => a.upn === e.userPrincipalName && a.value === e.value && a.platformUserId === e.platformUserId && a.action === e.action;
 
-/** A digest of a plan: two runs with the same digest planned exactly the same writes. */
+/**
+ * A digest of a plan: two runs with the same digest planned exactly the same writes. It is the sum of the entries'
+ * digests, so it does not depend on their order and is kept up to date entry by entry (see connector/derived.ts).
+ */
 export function planHash(entries: readonly PlanEntry[]): string {
-  const h = createHash("sha256");
-  for (const e of entries) h.update(`${e.entraId}\t${e.userPrincipalName}\t${e.value}\t${e.platformUserId}\t${e.action}\n`);
-  return h.digest("hex").slice(0, 32);
+  return hashHex(entries.reduce((a, e) => a + entryDigest(e), 0n));
 }
 
 /** Plan rows in Table Storage. */
@@ -71,8 +91,10 @@ export class PlanStore {
     return out;
   }
 
-  /** True when the plan stored by run `runId` still has its rows. */
+  /** True when the plan stored by run `runId` still has its rows (its own, or the live plan's at its time). */
   async exists(tenantId: string, runId: string): Promise<boolean> {
+    const live = await this.listLive(tenantId, runId);
+    if (live?.length) return true;
     try {
       const pages = this.table.listEntities<PlanEntity>({ queryOptions: { filter: odata`PartitionKey eq ${partitionOf(tenantId, runId)}`, select: ["RowKey"] } }).byPage({ maxPageSize: 1 });
       for await (const page of pages) if (page.length > 0) return true;
@@ -82,9 +104,14 @@ export class PlanStore {
     }
   }
 
-  /** Deletes a run's plan rows (run pruning). */
-  async delete(tenantId: string, runId: string): Promise<number> {
+  /** Deletes a run's own copy of its plan (a dry run's; run pruning). */
+  async deleteCopy(tenantId: string, runId: string): Promise<number> {
     return this.deleteWhere(odata`PartitionKey eq ${partitionOf(tenantId, runId)}`, `the plan of run ${runId}`);
+  }
+
+  /** Deletes the plan of a run: its own copy, and the live plan as of it and every earlier run. */
+  async delete(tenantId: string, runId: string): Promise<number> {
+    return (await this.deleteCopy(tenantId, runId)) + (await this.pruneLive(tenantId, runTime(runId) + 1));
   }
 
   /**
@@ -94,6 +121,100 @@ export class PlanStore {
   async deleteOlderThan(tenantId: string, cutoff: Date): Promise<number> {
     const from = partitionOf(tenantId, (9_999_999_999_999 - cutoff.getTime()).toString().padStart(13, "0"));
     return this.deleteWhere(odata`PartitionKey gt ${from} and PartitionKey lt ${`${tenantId}_~`}`, `plans of tenant ${tenantId} older than ${cutoff.toISOString()}`);
+  }
+
+  /**
+   * The tenant's live plan: one partition (`<tenant>_!live`) holding every planned user's current entry (`c|<id>`,
+   * with the time of the run that planned it) and the entries that since changed or left the plan (`x|<to>|<id>|<from>`).
+   * The plan of run R is the entries valid at R's time, so a plan that changed by k users is stored by writing k
+   * entries, and every kept run's plan can still be read. A row `m` holds the hash the partition was last brought
+   * to, and the time before which plans are gone (pruned or past retention).
+   */
+  async applyLive(tenantId: string, runId: string, c: { set: readonly PlanEntry[]; removed: readonly string[]; hashBefore: string; hashAfter: string; all: () => Promise<PlanEntry[]> }): Promise<void> {
+    const partitionKey = livePk(tenantId);
+    const at = runTime(runId);
+    const meta = await this.liveMeta(tenantId);
+    let set = c.set;
+    let removed = c.removed;
+    const current = new Map<string, LiveEntity>();
+    if (meta?.hash === c.hashAfter && set.length === 0 && removed.length === 0) return;
+    if (!meta || meta.hash !== c.hashBefore) {
+      // Out of step (first use, a full re-plan, or a run that died between storing the state and the plan): compare
+      // the whole plan once.
+      for (const e of await this.listRows(tenantId, odata`PartitionKey eq ${partitionKey} and RowKey ge ${"c|"} and RowKey lt ${"c}"}`)) current.set(e.entraId, e);
+      const all = await c.all();
+      const ids = new Set(all.map((e) => e.entraId));
+      set = all;
+      removed = [...current.keys()].filter((id) => !ids.has(id));
+    } else {
+      const ids = [...new Set([...set.map((e) => e.entraId), ...removed])];
+      const rows = await mapLimit(ids, 32, (id) => getOrUndefined<LiveEntity>(this.table, partitionKey, `c|${id}`));
+      for (const r of rows) if (r) current.set(r.entraId, r);
+    }
+    const actions: TransactionAction[] = [];
+    const close = (e: LiveEntity) => actions.push(["upsert", { ...entityOf(partitionKey, `x|${pad(at)}|${e.entraId}|${pad(e.from)}`, e), from: e.from, to: at } as Actionable, "Replace"]);
+    for (const id of removed) {
+      const e = current.get(id);
+      if (!e) continue;
+      close(e);
+      actions.push(["delete", { partitionKey, rowKey: `c|${id}` }]);
+    }
+    for (const e of set) {
+      const was = current.get(e.entraId);
+      if (was && sameEntry(was, e)) continue;
+      if (was) close(was);
+      actions.push(["upsert", { ...entityOf(partitionKey, `c|${e.entraId}`, { entraId: e.entraId, upn: e.userPrincipalName, value: e.value, platformUserId: e.platformUserId, action: e.action }), from: at } as Actionable, "Replace"]);
+    }
+    // Each change is one or two rows of the one partition: transactions of up to 100, then the hash they lead to.
+    try {
+      for (const batch of chunk(actions, 100)) await this.table.submitTransaction(batch);
+      await this.table.upsertEntity({ partitionKey, rowKey: "m", hash: c.hashAfter }, "Merge");
+    } catch (e) {
+      throw storageError(e, `store the Immutable ID plan of run ${runId}`);
+    }
+  }
+
+  /** The live plan as it was at run `runId`'s time; undefined when it is gone (pruned or past retention). */
+  async listLive(tenantId: string, runId: string): Promise<PlanEntry[] | undefined> {
+    const at = runTime(runId);
+    const meta = await this.liveMeta(tenantId);
+    if (!meta || at < (meta.retainedFrom ?? 0)) return undefined;
+    const out: PlanEntry[] = [];
+    for (const e of await this.listRows(tenantId, odata`PartitionKey eq ${livePk(tenantId)} and RowKey ge ${"c|"}`)) {
+      if (e.from <= at && (e.to === undefined || at < e.to)) out.push({ entraId: e.entraId, userPrincipalName: e.upn, value: e.value, platformUserId: e.platformUserId, action: e.action === "switchUpn" ? "switchUpn" : "write" });
+    }
+    return out.sort((a, b) => (a.userPrincipalName < b.userPrincipalName ? -1 : a.userPrincipalName > b.userPrincipalName ? 1 : a.entraId < b.entraId ? -1 : 1));
+  }
+
+  /**
+   * Forgets the live plan before `before` (epoch ms): entries that left the plan by then are deleted, and plans of
+   * runs before it read as gone. Reads only the rows it deletes.
+   */
+  async pruneLive(tenantId: string, before: number): Promise<number> {
+    const meta = await this.liveMeta(tenantId);
+    if (!meta || (meta.retainedFrom ?? 0) >= before) return 0;
+    const partitionKey = livePk(tenantId);
+    const n = await this.deleteWhere(odata`PartitionKey eq ${partitionKey} and RowKey ge ${"x|"} and RowKey le ${`x|${pad(before)}|~`}`, `Immutable ID plan entries of tenant ${tenantId} before ${new Date(before).toISOString()}`);
+    try {
+      await this.table.upsertEntity({ partitionKey, rowKey: "m", retainedFrom: before }, "Merge");
+    } catch (e) {
+      throw storageError(e, `prune the Immutable ID plan of tenant ${tenantId}`);
+    }
+    return n;
+  }
+
+  private async liveMeta(tenantId: string): Promise<{ hash?: string; retainedFrom?: number } | undefined> {
+    return getOrUndefined<{ hash?: string; retainedFrom?: number }>(this.table, livePk(tenantId), "m");
+  }
+
+  private async listRows(tenantId: string, filter: string): Promise<LiveEntity[]> {
+    const out: LiveEntity[] = [];
+    try {
+      for await (const e of this.table.listEntities<LiveEntity>({ queryOptions: { filter } })) out.push(e as LiveEntity);
+    } catch (e) {
+      throw storageError(e, `read the Immutable ID plan of tenant ${tenantId}`);
+    }
+    return out;
   }
 
   private async deleteWhere(filter: string, what: string): Promise<number> {
@@ -153,7 +274,8 @@ export async function getRunPlan(app: PlanDeps, tenantId: string, runId: string)
     throw new EntraSyncError("PLAN_NOT_FOUND", `Run ${runId} of tenant ${tenantId} has no Immutable ID plan: ${why}.`, { retryable: false, details: { status: report.status } });
   }
   if (ref.entries === 0) return [];
-  const entries = await new PlanStore(app.tables.runPlans).list(tenantId, ref.runId);
+  const store = new PlanStore(app.tables.runPlans);
+  const entries = ref.live ? ((await store.listLive(tenantId, ref.runId)) ?? []) : await store.list(tenantId, ref.runId);
   if (entries.length === 0) throw planGone(tenantId, runId, ref.runId);
   return entries;
 }

@@ -3,6 +3,7 @@
  * Entra users with no ImmutableId, not synced from on-premises, matched to exactly one platform user whose source
  * attribute gives a value Entra accepts and nobody in the tenant has. Everything else is skipped with a reason.
  */
+import type { CandidateState } from "../connector/derived.js";
 import type { ConnectorRow, ConnectorSpace } from "../connector/space.js";
 import type { PlatformDirectory, StoredPlatformUser } from "../directory/directory.js";
 import type { ImmutableIdConfig, Tenant } from "../tenants/model.js";
@@ -62,10 +63,78 @@ export function sourceValue(user: StoredPlatformUser, source: ImmutableIdConfig[
   return source === "id" ? user.id : user[source];
 }
 
-/** Builds the plan of one tenant from the connector space and the platform directory. Reads only; writes nothing. */
-export async function planImmutableIds(deps: { connector: Pick<ConnectorSpace, "list">; directory: Pick<PlatformDirectory, "get" | "list"> }, tenant: Tenant, domains: TenantDomains): Promise<Plan> {
+/** A row's state before values are compared across users: `planned` means "proposes `value`". */
+export function evaluateRow(row: ConnectorRow, p: StoredPlatformUser | undefined, cfg: ImmutableIdConfig, domains: TenantDomains): CandidateState {
+  const state = evaluate(row, p, cfg, domains);
+  const held = row.user.onPremisesImmutableId || undefined;
+  const move = (!row.removed && row.upnSwitch?.value) || undefined;
+  return { ...state, ...(held ? { held } : {}), ...(move ? { move } : {}) };
+}
+
+function evaluate(row: ConnectorRow, p: StoredPlatformUser | undefined, cfg: ImmutableIdConfig, domains: TenantDomains): CandidateState {
+  if (row.removed) return { cat: "removed" };
+  if (row.user.onPremisesImmutableId) return { cat: "alreadySet" };
+  if (row.user.onPremisesSyncEnabled) return { cat: "onPremisesSynced" };
+  if (row.match === "ambiguous") return { cat: "ambiguousMatch" };
+  if (row.match !== "matched" || !row.platformUserId) return { cat: "noPlatformMatch" };
+  // The platform user may have been relinked since update sync: trust the match only while it still holds.
+  if (!p || (p.externalId !== undefined && p.externalId !== row.id)) return { cat: "noPlatformMatch" };
+  const enc = encodeImmutableId(sourceValue(p, cfg.source), cfg.encoding);
+  if (!enc.ok) return { cat: enc.reason };
+  const upn = settledUser(row).userPrincipalName ?? "";
+  let action: PlanEntry["action"] = "write";
+  if (domains.federated.has(upnDomain(upn))) {
+    if (cfg.federatedDomains !== "switchUpn" || !domains.initial) return { cat: "federatedDomain" };
+    action = "switchUpn";
+  }
+  return { cat: "planned", value: enc.value, upn, platformUserId: p.id, action };
+}
+
+/** Users that need the platform user read to be evaluated (live candidates with a single match). */
+export const needsPlatform = (row: ConnectorRow): boolean =>
+  !row.removed && !row.user.onPremisesImmutableId && !row.user.onPremisesSyncEnabled && row.match === "matched" && !!row.platformUserId;
+
+/** What the step needs of a plan before it writes anything. */
+export interface PlanSummary {
+  tenantUsers: number;
+  candidates: number;
+  planned: number;
+  skipped: Partial<Record<SkipReason, number>>;
+  hash: string;
+}
+
+export function summarize(counts: Record<string, number>, hash: string): PlanSummary {
+  const out: PlanSummary = { tenantUsers: 0, candidates: 0, planned: 0, skipped: {}, hash };
+  for (const [cat, n] of Object.entries(counts)) {
+    if (n <= 0) continue;
+    out.tenantUsers += n;
+    if (cat !== "alreadySet" && cat !== "onPremisesSynced") out.candidates += n;
+    if (cat === "planned") out.planned += n;
+    else out.skipped[cat as SkipReason] = n;
+  }
+  return out;
+}
+
+/** A planned user as a plan entry, from its row's candidate state. */
+export const plannedFromRow = (row: ConnectorRow): PlannedUser => ({
+  entraId: row.id,
+  userPrincipalName: row.iid?.upn ?? "",
+  value: row.iid?.value ?? "",
+  platformUserId: row.iid?.platformUserId ?? "",
+  action: row.iid?.action ?? "write",
+  row,
+});
+
+export const byPlanOrder = (a: PlanEntry, b: PlanEntry): number =>
+  a.userPrincipalName < b.userPrincipalName ? -1 : a.userPrincipalName > b.userPrincipalName ? 1 : a.entraId < b.entraId ? -1 : 1;
+
+/**
+ * Builds the plan of one tenant from the whole connector space and the platform directory (a full re-plan). Reads
+ * only; `states` holds each row with the state it concluded, for the caller to store.
+ */
+export async function planImmutableIds(deps: { connector: Pick<ConnectorSpace, "list">; directory: Pick<PlatformDirectory, "get" | "list"> }, tenant: Tenant, domains: TenantDomains): Promise<Plan & { states: ConnectorRow[] }> {
   const cfg = tenant.immutableId;
-  const plan: Plan = { entries: [], tenantUsers: 0, candidates: 0, skipped: {}, examples: {}, pendingUpnRestores: [] };
+  const plan: Plan & { states: ConnectorRow[] } = { entries: [], tenantUsers: 0, candidates: 0, skipped: {}, examples: {}, pendingUpnRestores: [], states: [] };
   const skip = (reason: SkipReason, id: string) => {
     plan.skipped[reason] = (plan.skipped[reason] ?? 0) + 1;
     const ex = (plan.examples[reason] ??= []);
@@ -76,51 +145,39 @@ export async function planImmutableIds(deps: { connector: Pick<ConnectorSpace, "
   const taken = new Set<string>();
   // Values an unfinished switchUpn move holds for its user (in flight): nobody else gets them meanwhile.
   const inFlight = new Map<string, string>();
-  const toRead: ConnectorRow[] = [];
+  const rows: ConnectorRow[] = [];
   for await (const row of deps.connector.list(tenant.tenantId)) {
     if (row.upnSwitch && !row.removed) plan.pendingUpnRestores.push(row);
     if (row.upnSwitch?.value && !row.removed) inFlight.set(row.upnSwitch.value.toLowerCase(), row.id);
     const existing = row.user.onPremisesImmutableId;
     if (existing) taken.add(existing.toLowerCase());
-    if (row.removed) continue;
-    plan.tenantUsers++;
-    if (existing) skip("alreadySet", row.id);
-    else if (row.user.onPremisesSyncEnabled) skip("onPremisesSynced", row.id);
-    else {
-      plan.candidates++;
-      if (row.match === "ambiguous") skip("ambiguousMatch", row.id);
-      else if (row.match !== "matched" || !row.platformUserId) skip("noPlatformMatch", row.id);
-      else toRead.push(row);
-    }
+    rows.push(row);
   }
-
+  const toRead = rows.filter(needsPlatform);
   const platform = await readPlatformUsers(deps.directory, tenant.tenantId, toRead.map((r) => r.platformUserId!));
-  const proposed: PlannedUser[] = [];
-  toRead.forEach((row, i) => {
-    const p = platform[i];
-    // The platform user may have been relinked since update sync: trust the match only while it still holds.
-    if (!p || (p.externalId !== undefined && p.externalId !== row.id)) return skip("noPlatformMatch", row.id);
-    const enc = encodeImmutableId(sourceValue(p, cfg.source), cfg.encoding);
-    if (!enc.ok) return skip(enc.reason, row.id);
-    const upn = settledUser(row).userPrincipalName ?? "";
-    let action: PlanEntry["action"] = "write";
-    if (domains.federated.has(upnDomain(upn))) {
-      if (cfg.federatedDomains !== "switchUpn" || !domains.initial) return skip("federatedDomain", row.id);
-      action = "switchUpn";
-    }
-    proposed.push({ entraId: row.id, userPrincipalName: upn, value: enc.value, platformUserId: p.id, action, row });
-  });
+  const byId = new Map(toRead.map((r, i) => [r.id, platform[i]]));
+  const states = rows.map((row) => ({ row, state: evaluateRow(row, byId.get(row.id), cfg, domains) }));
 
   // A value someone has, or that two users of this run would get, is written to nobody: never guess who owns it.
   const count = new Map<string, number>();
-  for (const e of proposed) count.set(e.value.toLowerCase(), (count.get(e.value.toLowerCase()) ?? 0) + 1);
-  for (const e of proposed) {
-    const k = e.value.toLowerCase();
-    const mover = inFlight.get(k);
-    if (taken.has(k) || (count.get(k) ?? 0) > 1 || (mover !== undefined && mover !== e.entraId)) skip("duplicateValue", e.entraId);
-    else plan.entries.push(e);
+  for (const { state } of states) if (state.cat === "planned") count.set(state.value!.toLowerCase(), (count.get(state.value!.toLowerCase()) ?? 0) + 1);
+  for (const { row, state } of states) {
+    if (state.cat === "planned") {
+      const k = state.value!.toLowerCase();
+      const mover = inFlight.get(k);
+      if (taken.has(k) || (count.get(k) ?? 0) > 1 || (mover !== undefined && mover !== row.id)) state.cat = "duplicateValue";
+    }
+    if (state.cat === "removed") {
+      plan.states.push({ ...row, iid: state });
+      continue;
+    }
+    plan.tenantUsers++;
+    if (state.cat !== "alreadySet" && state.cat !== "onPremisesSynced") plan.candidates++;
+    if (state.cat === "planned") plan.entries.push({ entraId: row.id, userPrincipalName: state.upn!, value: state.value!, platformUserId: state.platformUserId!, action: state.action!, row });
+    else skip(state.cat as SkipReason, row.id);
+    plan.states.push({ ...row, iid: state });
   }
-  plan.entries.sort((a, b) => (a.userPrincipalName < b.userPrincipalName ? -1 : a.userPrincipalName > b.userPrincipalName ? 1 : a.entraId < b.entraId ? -1 : 1));
+  plan.entries.sort(byPlanOrder);
   return plan;
 }
 

@@ -13,14 +13,17 @@ import type { Logger } from "../log.js";
 import { addError, type ImmutableIdCounts, type RunReport } from "../runs/report.js";
 import type { RunStore } from "../runs/store.js";
 import type { Tenant } from "../tenants/model.js";
-import { chunk } from "../util/concurrency.js";
+import { chunk, mapLimit } from "../util/concurrency.js";
 import { comparePlans, getRunPlan, planHash, PlanStore, type PlanEntry } from "./plan.js";
-import { capOf, planImmutableIds, type PlannedUser, type SkipReason } from "./planner.js";
+import { capOf, planImmutableIds, sourceValue, type PlannedUser, type PlanSummary, type SkipReason } from "./planner.js";
+import { planIncrementally, settingsHash, storeFullPlan, whyFullReplan, type IncrementalPlan } from "./incremental.js";
+import { encodeImmutableId } from "./encoding.js";
 import { classifyWriteFailure, GROUP_SIZE, writeImmutableIds, type FailReason, type WriteOutcome, type WriterHooks } from "./writer.js";
 
 /** The adapters the step uses (the App provides them all). */
 export interface ImmutableIdDeps {
-  connector: Pick<ConnectorSpace, "list" | "putMany">;
+  connector: Pick<ConnectorSpace, "list" | "putMany" | "get" | "getMany" | "indexKeys" | "readSummaries" | "writeSummaries" | "saveCandidates">;
+  clock: () => Date;
   directory: PlatformDirectory;
   runs: RunStore;
   tables: { runPlans: TableClient };
@@ -88,42 +91,87 @@ export async function runImmutableIdSync(deps: ImmutableIdDeps, tenant: Tenant, 
     return { completed: true };
   }
 
-  const plan = await planImmutableIds(deps, tenant, domains);
+  // The plan: incremental (only users that changed since the last plan) when the stored candidate state is there and
+  // was computed with the tenant's current settings and domains; in full otherwise, and on demand.
+  const sHash = settingsHash(tenant, domains);
+  // A continuation of this run (it planned already) finds the state its first invocation stored.
+  const resumed = report.immutableId?.plan !== undefined;
+  const wantFull: string | undefined = report.dryRun ? "dryRun" : report.forcePlan ? "forcePlan" : !resumed && (report.mode === "full" || report.progress.round === "initial") ? "fullRun" : undefined;
+  const summaries = wantFull ? undefined : await deps.connector.readSummaries(tenant.tenantId);
+  const fullReason = wantFull ?? whyFullReplan(summaries!, sHash);
+  let entries: PlannedUser[] | undefined;
+  let inc: IncrementalPlan | undefined;
+  let summary: PlanSummary;
+  let examples: Partial<Record<SkipReason, string[]>>;
+  let pending: ConnectorRow[];
+  if (fullReason) {
+    const full = await planImmutableIds(deps, tenant, domains);
+    // A dry run writes nothing, the candidate state included.
+    if (!report.dryRun) await storeFullPlan(deps, tenant.tenantId, full.states, sHash);
+    full.states = [];
+    entries = full.entries;
+    summary = { tenantUsers: full.tenantUsers, candidates: full.candidates, planned: full.entries.length, skipped: full.skipped, hash: planHash(full.entries) };
+    examples = full.examples;
+    pending = full.pendingUpnRestores;
+  } else {
+    inc = await planIncrementally(deps, tenant, domains, summaries!);
+    summary = inc;
+    examples = inc.examples;
+    pending = inc.pendingUpnRestores;
+  }
+  const loadEntries = async (): Promise<PlannedUser[]> => (entries ??= await inc!.loadEntries());
   // One pacer for the whole step: the restores and the writes draw on the same budget.
   const budget = budgetFor(deps, tenant, o);
   // Before anything else, in every mode but off (a dry run only says what it would do): a user left on the
   // temporary UPN by an unfinished switchUpn cannot sign in through the federated domain until it is put back.
-  const restored = await restoreUnfinishedUpnSwitches(deps, tenant, report, plan.pendingUpnRestores, new Map(plan.entries.map((e) => [e.entraId, e.value])), budget, o);
-  // Users whose restore failed are not written; users it gave an ImmutableId are done.
-  plan.entries = plan.entries.filter((e) => !restored.failed.has(e.entraId) && !restored.cleared.get(e.entraId)?.user.onPremisesImmutableId);
-  for (const e of plan.entries) e.row = restored.cleared.get(e.entraId) ?? e.row;
+  const plannedValues = entries ? new Map(entries.map((e) => [e.entraId, e.value])) : new Map(pending.filter((r) => r.iid?.cat === "planned").map((r) => [r.id, r.iid!.value!]));
+  const restored = await restoreUnfinishedUpnSwitches(deps, tenant, report, pending, plannedValues, budget, o);
+  if (restored.failed.size || restored.cleared.size) {
+    // Users whose restore failed are not written; users it gave an ImmutableId are done.
+    entries = (await loadEntries()).filter((e) => !restored.failed.has(e.entraId) && !restored.cleared.get(e.entraId)?.user.onPremisesImmutableId);
+    for (const e of entries) e.row = restored.cleared.get(e.entraId) ?? e.row;
+  }
+  const planned = entries ? entries.length : summary.planned;
+  const hash = entries ? planHash(entries) : summary.hash;
 
-  const resumed = report.immutableId?.plan !== undefined;
   const counts: ImmutableIdCounts = resumed
     ? { ...report.immutableId!, skipped: { ...report.immutableId!.skipped }, failed: { ...report.immutableId!.failed } }
-    : { candidates: plan.candidates, planned: plan.entries.length, written: 0, skipped: { ...plan.skipped } as Record<string, number>, failed: {} };
+    : { candidates: summary.candidates, planned, written: 0, skipped: { ...summary.skipped } as Record<string, number>, failed: {} };
   report.immutableId = counts;
+  counts.planning = fullReason ? { kind: "full", reason: fullReason } : { kind: "incremental", evaluated: inc!.evaluated, since: inc!.builtAt };
 
+  let unchangedSince: string | undefined;
   if (!resumed) {
-    const hash = planHash(plan.entries);
     // An unchanged plan (scheduled previews every few minutes) points at the run that stored it first.
-    const earlier = plan.entries.length === 0 ? undefined : (await deps.runs.list(tenant.tenantId, 10)).find((r) => r.runId !== report.runId && r.immutableId?.plan?.hash === hash);
+    const earlier = planned === 0 ? undefined : (await deps.runs.list(tenant.tenantId, 10)).find((r) => r.runId !== report.runId && r.immutableId?.plan?.hash === hash);
     const planRunId = earlier?.immutableId?.plan?.runId ?? report.runId;
-    if (!earlier && plan.entries.length > 0) await new PlanStore(deps.tables.runPlans).save(tenant.tenantId, report.runId, plan.entries);
-    counts.plan = { runId: planRunId, entries: plan.entries.length, hash };
-    const limit = capOf(cfg, plan.tenantUsers);
-    if (plan.entries.length > limit) counts.capExceeded = { planned: plan.entries.length, maxWrites: cfg.maxWritesPerRun, maxPercent: cfg.maxPercentPerRun, tenantUsers: plan.tenantUsers, cap: limit, mode: cfg.mode };
+    if (earlier) unchangedSince = planRunId;
+    const plans = new PlanStore(deps.tables.runPlans);
+    // A dry run, and a plan that restores just changed, keep their own copy; every other run brings the tenant's live
+    // plan up to date, writing only what changed since the last plan.
+    const ownCopy = report.dryRun || hash !== summary.hash;
+    if (ownCopy && !earlier && planned > 0) await plans.save(tenant.tenantId, report.runId, await loadEntries());
+    if (!report.dryRun) {
+      const c = inc?.changes ?? { set: [], removed: [], hashBefore: "" };
+      await plans.applyLive(tenant.tenantId, report.runId, { ...c, hashAfter: summary.hash, all: loadEntries });
+    }
+    const live = earlier ? earlier.immutableId?.plan?.live === true : !ownCopy;
+    counts.plan = { runId: planRunId, entries: planned, hash, ...(live ? { live: true } : {}) };
+    const limit = capOf(cfg, summary.tenantUsers);
+    if (planned > limit) counts.capExceeded = { planned, maxWrites: cfg.maxWritesPerRun, maxPercent: cfg.maxPercentPerRun, tenantUsers: summary.tenantUsers, cap: limit, mode: cfg.mode };
     for (const reason of ["ambiguousMatch", "valueNotAllowed", "duplicateValue"] as SkipReason[]) {
-      const ids = plan.examples[reason];
+      const ids = examples[reason];
+      const n = summary.skipped[reason];
       // A notice, not an error: these are data to fix on the platform, and would otherwise mark every run partial.
-      if (ids?.length) report.notices.push(`${skipMessage(reason, cfg.source)} ${plan.skipped[reason]} user(s), e.g. ${ids.slice(0, 5).join(", ")}.`);
+      // An incremental plan names only users it looked at this run (the count is the tenant's).
+      if (n && (ids?.length || fullReason)) report.notices.push(`${skipMessage(reason, cfg.source)} ${n} user(s)${ids?.length ? `, e.g. ${ids.slice(0, 5).join(", ")}` : ""}.`);
     }
   }
 
   const planOnly = cfg.mode === "preview" || report.dryRun;
   if (planOnly) {
     report.notices.push(
-      `Immutable ID sync ${report.dryRun ? "dry run" : "preview"}: ${plan.entries.length} ImmutableId(s) planned, nothing written. See the plan: entra-sync plan --tenant ${tenant.tenantId} --run ${report.runId}` +
+      `Immutable ID sync ${report.dryRun ? "dry run" : "preview"}: ${planned} ImmutableId(s) planned, nothing written; ${planningNote(counts, unchangedSince)}. See the plan: entra-sync plan --tenant ${tenant.tenantId} --run ${report.runId}` +
         (counts.capExceeded
           ? ` (over the cap of ${counts.capExceeded.cap} writes per run: after reviewing it, ${cfg.mode === "on" ? "" : `switch the mode on (entra-sync tenant update ${tenant.tenantId} --immutable-id-mode on), then `}a run with --force-plan ${report.runId} writes it).`
           : "."),
@@ -131,18 +179,18 @@ export async function runImmutableIdSync(deps: ImmutableIdDeps, tenant: Tenant, 
     return { completed: true };
   }
 
-  let entries = plan.entries;
+  let toWrite = await loadEntries();
   if (report.forcePlan) {
-    const forced = await holdingEntries(deps, tenant, report, plan.entries, report.forcePlan, resumed);
+    const forced = await holdingEntries(deps, tenant, report, toWrite, report.forcePlan, resumed);
     if (!forced) return { completed: true };
-    entries = forced;
+    toWrite = forced;
     if (counts.capExceeded && !resumed) {
       const c = counts.capExceeded;
       report.notices.push(`Immutable ID sync: ${c.planned} planned, over the cap of ${c.cap} per run (${c.maxWrites} writes or ${c.maxPercent}% of ${c.tenantUsers} users); written because the run was forced with the reviewed plan of run ${report.forcePlan}.`);
       counts.capExceeded = undefined; // the cap did not stop this run
     }
   } else if (counts.capExceeded && !resumed) {
-    addError(report, "IMMUTABLE_ID_CAP_EXCEEDED", `Immutable ID sync planned ${plan.entries.length} writes, over the cap of ${counts.capExceeded.cap} per run (${cfg.maxWritesPerRun} writes or ${cfg.maxPercentPerRun}% of ${plan.tenantUsers} users): nothing was written. Review the plan (entra-sync plan --tenant ${tenant.tenantId} --run ${report.runId}) and run with --force-plan ${report.runId}, or raise the cap.`);
+    addError(report, "IMMUTABLE_ID_CAP_EXCEEDED", `Immutable ID sync planned ${planned} writes, over the cap of ${counts.capExceeded.cap} per run (${cfg.maxWritesPerRun} writes or ${cfg.maxPercentPerRun}% of ${summary.tenantUsers} users): nothing was written. Review the plan (entra-sync plan --tenant ${tenant.tenantId} --run ${report.runId}) and run with --force-plan ${report.runId}, or raise the cap.`);
     return { completed: true };
   }
 
@@ -154,7 +202,11 @@ export async function runImmutableIdSync(deps: ImmutableIdDeps, tenant: Tenant, 
     return { completed: true };
   }
 
-  const outcome = await writeImmutableIds(entries, {
+  // An incremental plan read each platform user when its Entra user last changed: check that the platform still
+  // gives the same value to the same user before writing it (a point read per write).
+  if (inc) toWrite = await stillHolding(deps, tenant, report, toWrite);
+
+  const outcome = await writeImmutableIds(toWrite, {
     graph: o.graph,
     budget,
     domains,
@@ -171,6 +223,35 @@ export async function runImmutableIdSync(deps: ImmutableIdDeps, tenant: Tenant, 
   applyOutcome(report, tenant, counts, outcome, cfg.source);
   report.immutableId = counts;
   return { completed: outcome.completed };
+}
+
+/** "re-planned in full (why)" or "incremental: N users looked at again …", for the preview notice. */
+function planningNote(counts: ImmutableIdCounts, unchangedSince: string | undefined): string {
+  const p = counts.planning;
+  const why: Record<string, string> = { dryRun: "a dry run", forcePlan: "a forced run", fullRun: "a full run", noState: "no candidate state stored yet", settingsChanged: "the tenant's Immutable ID settings or domains changed" };
+  const how = !p ? "" : p.kind === "full" ? `re-planned in full (${why[p.reason ?? ""] ?? p.reason})` : `planned incrementally: ${p.evaluated ?? 0} user(s) looked at again since the last plan (state rebuilt in full ${p.since})`;
+  return unchangedSince ? `${how}; the plan is unchanged since run ${unchangedSince}` : how;
+}
+
+/**
+ * Entries of an incremental plan whose platform user still gives the planned value to the same Entra user. Others
+ * are not written; their rows are marked for the next plan to look at again.
+ */
+async function stillHolding(deps: ImmutableIdDeps, tenant: Tenant, report: RunReport, entries: PlannedUser[]): Promise<PlannedUser[]> {
+  const cfg = tenant.immutableId;
+  const current = await mapLimit(entries, 32, (e) => deps.directory.get(tenant.tenantId, e.platformUserId));
+  const keep: PlannedUser[] = [];
+  const drift: PlannedUser[] = [];
+  entries.forEach((e, i) => {
+    const p = current[i];
+    const enc = p && (p.externalId === undefined || p.externalId === e.entraId) ? encodeImmutableId(sourceValue(p, cfg.source), cfg.encoding) : undefined;
+    (enc?.ok && enc.value === e.value ? keep : drift).push(e);
+  });
+  if (drift.length) {
+    await deps.connector.putMany(tenant.tenantId, drift.map((e) => e.row));
+    report.notices.push(`Immutable ID sync did not write ${drift.length} planned user(s) whose platform user changed since they were planned (another value, or relinked); the next run plans them again, e.g. ${drift.slice(0, 5).map((e) => e.entraId).join(", ")}.`);
+  }
+  return keep;
 }
 
 /**

@@ -10,6 +10,7 @@ import type { RunObserver } from "./observer.js";
 import type { RunStore } from "./store.js";
 import type { WriteBudgetOptions } from "../graph/write-budget.js";
 import type { TenantGraphHandle } from "../graph/tenant-graph.js";
+import { ResourceSampler, withRequestCounter, type RequestCounter } from "../util/run-metrics.js";
 
 /** What ending a run needs: the run store, the clock, the registrations (for the observers) and the observers. */
 export interface EndRunDeps {
@@ -81,6 +82,31 @@ export interface ExecuteResult {
  * shared by the queue worker, the CLI and `npm start`; it holds no Azure Functions types.
  */
 export async function executeRun(app: RunDeps, tenantId: string, runId: string, o: ExecuteOptions = {}): Promise<ExecuteResult> {
+  const counter: RequestCounter = { table: 0, rows: 0 };
+  const sampler = new ResourceSampler();
+  try {
+    return await withRequestCounter(counter, () => executeMeasured(app, tenantId, runId, o, counter, sampler));
+  } finally {
+    sampler.stop();
+  }
+}
+
+/** Adds this invocation's cost to the report's metrics (before the report is saved). */
+function addMetrics(report: RunReport, counter: RequestCounter, sampler: ResourceSampler): void {
+  const m = sampler.stop();
+  const prev = report.metrics ?? { tableRequests: 0, tableRowsRead: 0, graphRequests: 0, cpuMs: 0, peakRssMb: 0 };
+  report.metrics = {
+    tableRequests: prev.tableRequests + counter.table,
+    tableRowsRead: prev.tableRowsRead + counter.rows,
+    graphRequests: report.graph.requests,
+    cpuMs: prev.cpuMs + m.cpuMs,
+    peakRssMb: Math.max(prev.peakRssMb, Math.round(m.peakRss / 2 ** 20)),
+  };
+  counter.table = 0;
+  counter.rows = 0;
+}
+
+async function executeMeasured(app: RunDeps, tenantId: string, runId: string, o: ExecuteOptions, counter: RequestCounter, sampler: ResourceSampler): Promise<ExecuteResult> {
   const report = await app.runs.get(tenantId, runId);
   if (!report) throw new EntraSyncError("RUN_NOT_FOUND", `Run ${runId} of tenant ${tenantId} does not exist.`, { retryable: false });
   if (isTerminal(report)) return { report, completed: true };
@@ -140,6 +166,7 @@ export async function executeRun(app: RunDeps, tenantId: string, runId: string, 
     }
     sync();
     if (!completed) {
+      addMetrics(report, counter, sampler);
       await app.runs.save(report);
       return { report, completed: false, tenant };
     }
@@ -147,6 +174,7 @@ export async function executeRun(app: RunDeps, tenantId: string, runId: string, 
     failure = toEntraSyncError(e);
     app.log.error(`run failed: ${failure.message}`, { tenantId, runId, code: failure.code });
   }
+  addMetrics(report, counter, sampler);
   const saved = await endRun(app, report, { failure, tenant: tenant ?? null });
   return { report: saved, completed: true, tenant };
 }

@@ -34,8 +34,14 @@ export interface ImmutableIdCounts {
   writesPerSecond?: number;
   /** `cap`: the effective cap (the lower of the two limits); `mode`: the tenant's Immutable ID mode then (absent in older reports). */
   capExceeded?: { planned: number; maxWrites: number; maxPercent: number; tenantUsers: number; cap?: number; mode?: "off" | "preview" | "on" } | undefined;
+  /**
+   * How the plan was made: `incremental` (only users that changed since the last plan were looked at: `evaluated`;
+   * `since`: when the candidate state was last rebuilt in full) or `full` (`reason`: dryRun, forcePlan, fullRun,
+   * noState, settingsChanged).
+   */
+  planning?: { kind: "full" | "incremental"; reason?: string; evaluated?: number; since?: string } | undefined;
   /** Where the plan of this run is stored (`runId` may be an earlier run with the identical plan). */
-  plan?: { runId: string; entries: number; hash: string } | undefined;
+  plan?: { runId: string; entries: number; hash: string; /** Stored in the tenant's live plan (as of run `runId`). */ live?: boolean } | undefined;
 }
 
 export interface RunError {
@@ -68,6 +74,12 @@ export interface RunReport {
   update: UpdateCounts;
   immutableId?: ImmutableIdCounts | undefined;
   graph: { requests: number; throttled: number; retried: number };
+  /**
+   * What the run cost, over all its invocations: table requests it sent and the rows they read (counted per run),
+   * Graph requests, CPU time of the process while it worked (milliseconds) and the process's peak resident set size
+   * meanwhile (MB).
+   */
+  metrics?: { tableRequests: number; tableRowsRead: number; graphRequests: number; cpuMs: number; peakRssMb: number } | undefined;
   /** Things an operator should know that are not failures (an expired delta token that forced a resync …). */
   notices: string[];
   errors: RunError[];

@@ -4,7 +4,7 @@ import type { TableClients } from "../state/tables-client.js";
 import type { TenantRegistry } from "../tenants/registry.js";
 import type { HealthStore } from "./health.js";
 import { toEntraSyncError } from "../errors.js";
-import { PlanStore } from "../immutable-id/plan.js";
+import { PlanStore, runTime } from "../immutable-id/plan.js";
 import type { JobQueue, SyncJob } from "../queue/jobs.js";
 import type { Tenant } from "../tenants/model.js";
 import { mapLimit } from "../util/concurrency.js";
@@ -98,9 +98,11 @@ export async function scheduleDueRuns(app: SchedulerDeps, o: SchedulerOptions = 
   const plans = new PlanStore(app.tables.runPlans);
   const planCutoff = new Date(now.getTime() - app.settings.planRetentionDays * 86_400_000);
   const pruneTenant = (tenantId: string): Promise<number> =>
-    app.runs.prune(tenantId, o.keepRuns ?? 100, o.keepDays ?? 30, now, async ({ orphaned }) => {
-      await mapLimit(orphaned, 4, (id) => plans.delete(tenantId, id));
+    app.runs.prune(tenantId, o.keepRuns ?? 100, o.keepDays ?? 30, now, async ({ orphaned, kept }) => {
+      await mapLimit(orphaned, 4, (id) => plans.deleteCopy(tenantId, id));
       await plans.deleteOlderThan(tenantId, planCutoff);
+      // The live plan: what only pruned runs, or runs past retention, could still show goes.
+      await plans.pruneLive(tenantId, Math.max(planCutoff.getTime(), kept.length ? Math.min(...kept.map(runTime)) : now.getTime()));
     });
   const counts = await mapLimit(toPrune, Math.min(16, o.concurrency ?? 32), (t) =>
     pruneTenant(t.tenantId).catch((e: unknown) => {

@@ -77,7 +77,7 @@ export class RunStore {
    * `prunePlans` is told which stored plans the deleted runs pointed at that no remaining run points at (they go with
    * their runs); it is not called when no run of the tenant points at a plan.
    */
-  async prune(tenantId: string, keep: number, maxAgeDays: number, now: Date, prunePlans?: (plans: { orphaned: string[] }) => Promise<unknown>): Promise<number> {
+  async prune(tenantId: string, keep: number, maxAgeDays: number, now: Date, prunePlans?: (plans: { orphaned: string[]; kept: string[] }) => Promise<unknown>): Promise<number> {
     let seen = 0;
     let deleted = 0;
     const cutoff = now.getTime() - maxAgeDays * 86_400_000;
@@ -95,7 +95,7 @@ export class RunStore {
       } else if (plan) kept.add(plan);
     }
     const orphaned = [...gone].filter((p) => !kept.has(p));
-    if (prunePlans && (orphaned.length || kept.size)) await prunePlans({ orphaned });
+    if (prunePlans && (orphaned.length || kept.size)) await prunePlans({ orphaned, kept: [...kept] });
     return deleted;
   }
 }

@@ -4,6 +4,7 @@ import { RestError } from "@azure/core-rest-pipeline";
 import { EntraSyncError } from "../errors.js";
 import type { Settings } from "../config/settings.js";
 import { TABLES, type TableName } from "./tables.js";
+import { tableRequestCounterPolicy } from "../util/run-metrics.js";
 
 export type TableClients = Record<keyof typeof TABLES, TableClient>;
 
@@ -31,11 +32,14 @@ export function entityBytes(e: Record<string, unknown>): number {
 /** Builds one TableClient per table from the storage settings (connection string locally, identity in Azure). */
 export function createTableClients(storage: Settings["storage"], credential: TokenCredential): TableClients {
   const make = (name: TableName): TableClient => {
+    let client: TableClient;
     if (storage.kind === "connectionString") {
       const options: TableServiceClientOptions = /^DefaultEndpointsProtocol=http;|TableEndpoint=http:\/\//i.test(storage.connectionString) ? { allowInsecureConnection: true } : {};
-      return TableClient.fromConnectionString(storage.connectionString, name, options);
-    }
-    return new TableClient(storage.tableUrl, name, credential);
+      client = TableClient.fromConnectionString(storage.connectionString, name, options);
+    } else client = new TableClient(storage.tableUrl, name, credential);
+    // Every request is counted into the run that sent it (the run report's metrics).
+    client.pipeline.addPolicy(tableRequestCounterPolicy);
+    return client;
   };
   const out = {} as TableClients;
   for (const [key, name] of Object.entries(TABLES) as Array<[keyof typeof TABLES, TableName]>) out[key] = make(name);

@@ -14,7 +14,7 @@ import { directLookup, snapshotLookup, type DirectoryLookup } from "../directory
 import { settledUser } from "../immutable-id/planner.js";
 
 /** The connector space as update sync uses it. */
-export type UpdateSyncConnector = Pick<ConnectorSpace, "getMany" | "putMany" | "list" | "isEmpty">;
+export type UpdateSyncConnector = Pick<ConnectorSpace, "getMany" | "putMany" | "list" | "isEmpty" | "invalidateCandidates">;
 /** The checkpoints as update sync uses them. */
 export type UpdateSyncCheckpoints = Pick<CheckpointStore, "get" | "save">;
 
@@ -82,6 +82,7 @@ export async function runUpdateSync(deps: UpdateSyncDeps, tenant: Tenant, report
   let lookup: DirectoryLookup | undefined;
   const lookupFor = async (): Promise<DirectoryLookup> => (lookup ??= round === "initial" ? await snapshotLookup(deps.directory, tenant.tenantId) : directLookup(deps.directory));
 
+  let candidatesInvalidated = false;
   let pending = fetchPage(link);
   for (;;) {
     let page: DeltaPage;
@@ -110,7 +111,13 @@ export async function runUpdateSync(deps: UpdateSyncDeps, tenant: Tenant, report
     const next = page.nextLink && !o.shouldStop?.() ? fetchPage(page.nextLink) : undefined;
     next?.catch(() => undefined);
 
-    await processPage(deps, tenant, report, page.entries, o, knownEmpty, await lookupFor());
+    // Rows a full round writes are not marked for Immutable ID sync one by one: its candidate state is marked out of
+    // date once, before the first row, and the next plan is made in full.
+    if (round === "initial" && !o.dryRun && !candidatesInvalidated) {
+      await deps.connector.invalidateCandidates(tenant.tenantId);
+      candidatesInvalidated = true;
+    }
+    await processPage(deps, tenant, report, page.entries, o, knownEmpty, await lookupFor(), round === "incremental");
     report.progress.pages++;
 
     const checkpoint: Checkpoint = page.nextLink
@@ -136,7 +143,7 @@ export async function runUpdateSync(deps: UpdateSyncDeps, tenant: Tenant, report
   }
 }
 
-async function processPage(deps: UpdateSyncDeps, tenant: Tenant, report: RunReport, entries: DeltaEntry[], o: UpdateSyncOptions, knownEmpty: boolean, lookup: DirectoryLookup): Promise<void> {
+async function processPage(deps: UpdateSyncDeps, tenant: Tenant, report: RunReport, entries: DeltaEntry[], o: UpdateSyncOptions, knownEmpty: boolean, lookup: DirectoryLookup, markDirty: boolean): Promise<void> {
   if (entries.length === 0) return;
   const ids = [...new Set(entries.map((e) => e.id))];
   const prior = knownEmpty ? new Map<string, ConnectorRow>() : await deps.connector.getMany(tenant.tenantId, ids);
@@ -194,7 +201,7 @@ async function processPage(deps: UpdateSyncDeps, tenant: Tenant, report: RunRepo
   } else {
     // The platform directory and the connector space are written at once: neither write depends on the other, and
     // re-running the page after a crash between them is harmless (updates are diffed against the directory itself).
-    const [result] = await Promise.all([deps.directory.applyUpdates(tenant.tenantId, updates), deps.connector.putMany(tenant.tenantId, [...rows.values()])]);
+    const [result] = await Promise.all([deps.directory.applyUpdates(tenant.tenantId, updates), deps.connector.putMany(tenant.tenantId, [...rows.values()], { dirty: markDirty })]);
     lookup.invalidate(updates.map((u) => u.user.id));
     const updatedIds = new Set(result.updated);
     for (const u of updates) if (updatedIds.has(u.user.id) && !isRemoval(u)) report.update.updated++;
@@ -239,7 +246,7 @@ async function sweepUnseen(deps: UpdateSyncDeps, tenant: Tenant, report: RunRepo
     const m = matches.get(row.id);
     if (m?.kind === "matched") updates.push({ user: m.user, changes: { entraRemovedAt: row.removedAt, entraRemovedReason: "deleted" } });
   }
-  const [result] = await Promise.all([deps.directory.applyUpdates(tenant.tenantId, updates), deps.connector.putMany(tenant.tenantId, gone)]);
+  const [result] = await Promise.all([deps.directory.applyUpdates(tenant.tenantId, updates), deps.connector.putMany(tenant.tenantId, gone, { dirty: false })]);
   lookup.invalidate(updates.map((u) => u.user.id));
   reportFailedUpdates(report, result);
 }

@@ -218,6 +218,11 @@ export class MemoryConnectorSpace {
   async isEmpty(tenantId: string): Promise<boolean> {
     return this.of(tenantId).size === 0;
   }
+  /** Tenants whose Immutable ID candidate state was marked out of date (the in-memory space keeps none). */
+  readonly invalidated = new Set<string>();
+  async invalidateCandidates(tenantId: string): Promise<void> {
+    this.invalidated.add(tenantId);
+  }
 }
 
 /** The platform directory in memory: ETags as counters, lookups as the table adapter compares them. */
