@@ -17,6 +17,18 @@ const entryKey = (attr: LookupAttribute, value: string, id: string) => `${INDEX_
 const valuePrefix = (attr: LookupAttribute, value: string) => `${INDEX_FIRST}${attr}|${encodeKey(norm(attr, value))}|`;
 /** The first string after every key that starts with `prefix` (which ends in "|"). */
 const prefixEnd = (prefix: string) => `${prefix.slice(0, -1)}}`;
+/** A 53-bit hash of an index RowKey (two 32-bit FNV-1a variants): the repair keeps numbers, not keys. */
+function keyHash(s: string): number {
+  let a = 0x811c9dc5;
+  let b = 0x01000193 ^ s.length;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    a = Math.imul(a ^ c, 0x01000193);
+    b = Math.imul(b ^ c, 0x5bd1e995);
+    b ^= b >>> 15;
+  }
+  return (a >>> 0) * 2 ** 21 + ((b >>> 0) & 0x1fffff);
+}
 const idOfEntry = (rowKey: string): string | undefined => {
   const m = /^!(?:externalId|userName|email)\|[^|]*\|(.+)$/s.exec(rowKey);
   return m?.[1];
@@ -187,49 +199,94 @@ export class TablePlatformDirectory implements PlatformDirectory {
       yield fromEntity(e as Record<string, unknown>);
   }
 
+  async *listKeys(tenantId: string, attributes: readonly LookupAttribute[]): AsyncIterable<Pick<PlatformUser, "id" | LookupAttribute>> {
+    const select = ["RowKey", ...attributes];
+    try {
+      for await (const e of this.table.listEntities<Record<string, unknown>>({ queryOptions: { filter: odata`PartitionKey eq ${tenantId} and RowKey ge ${USERS_FIRST}`, select } })) {
+        const k: Pick<PlatformUser, "id" | LookupAttribute> = { id: e.rowKey as string };
+        for (const a of attributes) if (typeof e[a] === "string") k[a] = e[a] as string;
+        yield k;
+      }
+    } catch (e) {
+      throw storageError(e, `read the lookup keys of tenant ${tenantId}'s platform users`);
+    }
+  }
+
   /**
    * Compares the tenant's index entries with its users and makes them agree: adds missing entries, removes entries
    * whose user no longer has the value (or no longer exists). Each fix is one transaction guarded by the user's ETag
    * (an orphan entry: by its own), so a write made meanwhile is never undone. `dryRun` only counts.
    */
   async repairIndex(tenantId: string, o: { dryRun?: boolean } = {}): Promise<IndexRepair> {
-    // One pass over the partition in key order: entries ("!…") are read before users, so a user created after its
-    // entry was read is seen, and an entry is called an orphan only if its user did not exist when the entry was read.
-    const entries = new Map<string, { rowKey: string; etag: string }[]>();
-    const orphans: Array<{ rowKey: string; etag: string }> = [];
-    const wrong = new Map<string, { user: StoredPlatformUser; add: string[]; remove: string[] }>();
+    // Pass 1, one read of the partition in key order: entries ("!…") come before users. Each entry is kept as a 53-bit
+    // hash of its RowKey (a number, not a row); each user takes away the hashes of the entries it needs and names the
+    // ones it lacks. Users lacking entries are fixed a chunk at a time, so nothing here grows with the tenant but the
+    // numbers. A user created after its entry was read is seen, so its entry is not taken for an orphan.
+    const present = new Set<number>();
+    const users = new Set<string>();
+    let count = 0;
+    let lacking: StoredPlatformUser[] = [];
+    const fixLacking = async () => {
+      if (o.dryRun || lacking.length === 0) return;
+      const batch = lacking;
+      lacking = [];
+      await this.rewrite(tenantId, batch.map((u) => ({ id: u.id, current: u as StoredPlatformUser | undefined, remove: [] })));
+    };
     try {
       for await (const e of this.table.listEntities<Record<string, unknown>>({ queryOptions: { filter: odata`PartitionKey eq ${tenantId}` } })) {
         const rk = e.rowKey as string;
         if (rk < USERS_FIRST) {
-          const id = idOfEntry(rk);
-          const entry = { rowKey: rk, etag: e.etag as string };
-          if (id === undefined) orphans.push(entry);
-          else entries.set(id, [...(entries.get(id) ?? []), entry]);
+          present.add(keyHash(rk));
           continue;
         }
         const user = fromEntity(e as Record<string, unknown>);
-        const want = keysOf(user);
-        const have = entries.get(user.id) ?? [];
-        entries.delete(user.id);
-        const add = [...want.keys()].filter((k) => !have.some((h) => h.rowKey === k));
-        const remove = have.filter((h) => !want.has(h.rowKey)).map((h) => h.rowKey);
-        if (add.length || remove.length) wrong.set(user.id, { user, add, remove });
+        let missing = false;
+        for (const k of keysOf(user).keys()) {
+          if (!present.delete(keyHash(k))) {
+            missing = true;
+            count++;
+          }
+        }
+        if (missing) {
+          users.add(user.id);
+          lacking.push(user);
+          if (lacking.length >= 100) await fixLacking();
+        }
       }
+      await fixLacking();
     } catch (e) {
+      if (e instanceof EntraSyncError) throw e;
       throw storageError(e, `read the platform directory of tenant ${tenantId}`);
     }
-    for (const rest of entries.values()) orphans.push(...rest);
-    const count = orphans.length + [...wrong.values()].reduce((n, w) => n + w.add.length + w.remove.length, 0);
-    const users = [...new Set([...wrong.keys(), ...orphans.map((o) => idOfEntry(o.rowKey) ?? o.rowKey)])];
-    if (o.dryRun || count === 0) return { entries: count, users };
+    if (present.size === 0) return { entries: count, users: [...users] };
 
-    // Users: the same write path as any update (the user rewritten unchanged, guarded by its ETag, with its entries).
-    const items = [...wrong.values()].map((w) => ({ id: w.user.id, current: w.user as StoredPlatformUser | undefined, plan: ((current) => (current ? { after: stripEtag(current), create: false, remove: w.remove } : { skip: true })) as Plan }));
-    const outcome = await this.write(tenantId, items, { ensureAll: true });
-    const failed = outcome.failed.values().next();
-    if (!failed.done) throw failed.value;
-    // Orphans: deleted only if unchanged since read (a user created with that entry meanwhile rewrote it).
+    // Pass 2, only when some entries were left over (no user needed them): read the index again for those entries.
+    // An entry whose user exists goes in a rewrite of that user (guarded by its ETag); one whose user does not is
+    // deleted if unchanged since read (a user created with that entry meanwhile rewrote it).
+    const stale = new Map<string, Array<{ rowKey: string; etag: string }>>();
+    const orphans: Array<{ rowKey: string; etag: string }> = [];
+    try {
+      for await (const e of this.table.listEntities<Record<string, unknown>>({ queryOptions: { filter: odata`PartitionKey eq ${tenantId} and RowKey ge ${INDEX_FIRST} and RowKey lt ${USERS_FIRST}`, select: ["RowKey"] } })) {
+        const rk = e.rowKey as string;
+        if (!present.has(keyHash(rk))) continue;
+        count++;
+        const id = idOfEntry(rk);
+        if (id === undefined) orphans.push({ rowKey: rk, etag: e.etag as string });
+        else stale.set(id, [...(stale.get(id) ?? []), { rowKey: rk, etag: e.etag as string }]);
+      }
+    } catch (e) {
+      throw storageError(e, `read the lookup index of tenant ${tenantId}`);
+    }
+    const current = await mapLimit([...stale.keys()], 32, (id) => this.get(tenantId, id));
+    const items: Array<{ id: string; current: StoredPlatformUser | undefined; remove: string[] }> = [];
+    [...stale].forEach(([id, keys], i) => {
+      users.add(id);
+      const u = current[i];
+      if (u) items.push({ id, current: u, remove: keys.map((k) => k.rowKey) });
+      else orphans.push(...keys);
+    });
+    if (o.dryRun) return { entries: count, users: [...users] };
+    await this.rewrite(tenantId, items);
     await mapLimit(orphans, 16, async (x) => {
       try {
         this.writeRoundTrips++;
@@ -238,7 +295,15 @@ export class TablePlatformDirectory implements PlatformDirectory {
         if (!isNotFound(e) && (e as { statusCode?: number }).statusCode !== 412) throw storageError(e, `remove an index entry of tenant ${tenantId}`);
       }
     });
-    return { entries: count, users };
+    return { entries: count, users: [...users] };
+  }
+
+  /** Users rewritten unchanged with every entry they need, less `remove` (the same write path as any update). */
+  private async rewrite(tenantId: string, list: ReadonlyArray<{ id: string; current: StoredPlatformUser | undefined; remove: readonly string[] }>): Promise<void> {
+    const items = list.map((w) => ({ id: w.id, current: w.current, plan: ((current) => (current ? { after: stripEtag(current), create: false, remove: w.remove } : { skip: true })) as Plan }));
+    const outcome = await this.write(tenantId, items, { ensureAll: true });
+    const failed = outcome.failed.values().next();
+    if (!failed.done) throw failed.value;
   }
 
   /**
