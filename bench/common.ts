@@ -17,6 +17,9 @@ import type { TablePlatformDirectory } from "../src/directory/table-directory.js
 import { silentLogger } from "../src/log.js";
 import type { RunMode, RunReport } from "../src/runs/report.js";
 import { createRun, executeRun } from "../src/runs/execute.js";
+import { newGraphCounters } from "../src/graph/client.js";
+import { fetchDeltaPage } from "../src/graph/delta.js";
+import { selectFor } from "../src/mapping/mapping.js";
 import type { DemoTenant } from "../dev/demo/generate.js";
 import { onboardDemoSchool } from "../dev/demo/onboard.js";
 import { startLocalStack, type LocalStack } from "../dev/stack.js";
@@ -115,6 +118,9 @@ export interface ChildResult {
     maxRssMb: number;
     heapUsedPeakMb: number;
   };
+  /** Every HTTP request the run sent to Table Storage (reads, list pages, writes, transactions; all tables), counted in the SDK's pipeline. */
+  tableRequests: number;
+  tableRequestsByTable: Record<string, number>;
   /** Table transactions of the connector space and write round trips of the platform directory in this run. */
   connectorTransactions: number;
   directoryWriteRoundTrips: number;
@@ -127,26 +133,55 @@ interface ChildJob {
   caFile: string;
   tenantId: string;
   mode: RunMode;
+  /** "walk": only read every delta page of a new round (the bound a full read is measured against). */
+  kind?: "sync" | "walk";
+}
+
+/** A bare page walk: every page of a new /users/delta round, read back to back with nothing done with them. */
+export interface WalkResult {
+  /** From reading the tenant's secret to the last page (token and Key Vault included, as in a run). */
+  wallMs: number;
+  pages: number;
+  users: number;
+  /** Median round trip of one page (request sent → body parsed). */
+  medianPageMs: number;
+  rssMaxMb: number;
+}
+
+function spawnChild(job: ChildJob, extraNodeArgs: readonly string[] = []): Promise<string> {
+  // BENCH_CPU_PROF=<dir> writes a V8 CPU profile of each child run there (what the README's profiles came from).
+  const prof = process.env.BENCH_CPU_PROF && job.kind !== "walk" ? ["--cpu-prof", "--cpu-prof-dir", process.env.BENCH_CPU_PROF] : [];
+  const child = spawn(process.execPath, [...prof, ...extraNodeArgs, "--import", "tsx", path.join(BENCH_DIR, "run.ts"), "--child"], { stdio: ["pipe", "pipe", "inherit"] });
+  child.stdin.end(JSON.stringify(job));
+  let out = "";
+  child.stdout.on("data", (d: Buffer) => (out += d.toString()));
+  return new Promise<string>((resolve, reject) =>
+    child.once("exit", (code) => {
+      const line = out.split("\n").find((l) => l.startsWith("BENCH_RESULT "));
+      if (code !== 0 || !line) reject(new Error(`bench child exited with ${code}: ${out.slice(-2000)}`));
+      else resolve(line.slice("BENCH_RESULT ".length));
+    }),
+  );
+}
+
+/**
+ * The bound of a full read, measured: the same tenant's delta pages read one after the other from the same simulator
+ * (same latency, same page size, the simulator's own time per page included) by the same Graph client in a child
+ * process of its own, with nothing done with them.
+ */
+export async function walkPagesInChild(stack: LocalStack, tenantId: string): Promise<WalkResult> {
+  return JSON.parse(await spawnChild({ env: stack.env, caFile: stack.caFile, tenantId, mode: "full", kind: "walk" })) as WalkResult;
 }
 
 /**
  * Runs one update-sync run (createRun + executeRun) of a tenant in a child process on the same stack and returns its
  * report, per-page timings and the child's peak RSS. The simulator stays in this process, Azurite in its own.
  */
-export async function runSyncInChild(stack: LocalStack, tenantId: string, mode: RunMode): Promise<ChildResult> {
+export async function runSyncInChild(stack: LocalStack, tenantId: string, mode: RunMode, o: { nodeArgs?: readonly string[] } = {}): Promise<ChildResult> {
   const job: ChildJob = { env: stack.env, caFile: stack.caFile, tenantId, mode };
   const simCpu0 = process.cpuUsage();
   const azCpu0 = azuriteCpuSeconds();
-  // BENCH_CPU_PROF=<dir> writes a V8 CPU profile of each child run there (what the README's profiles came from).
-  const prof = process.env.BENCH_CPU_PROF ? ["--cpu-prof", "--cpu-prof-dir", process.env.BENCH_CPU_PROF] : [];
-  const child = spawn(process.execPath, [...prof, "--import", "tsx", path.join(BENCH_DIR, "run.ts"), "--child"], { stdio: ["pipe", "pipe", "inherit"] });
-  child.stdin.end(JSON.stringify(job));
-  let out = "";
-  child.stdout.on("data", (d: Buffer) => (out += d.toString()));
-  const code = await new Promise<number | null>((resolve) => child.once("exit", resolve));
-  const line = out.split("\n").find((l) => l.startsWith("BENCH_RESULT "));
-  if (code !== 0 || !line) throw new Error(`bench child exited with ${code}: ${out.slice(-2000)}`);
-  const result = JSON.parse(line.slice("BENCH_RESULT ".length)) as ChildResult;
+  const result = JSON.parse(await spawnChild(job, o.nodeArgs)) as ChildResult;
   const simCpu = process.cpuUsage(simCpu0);
   result.cpuSeconds.simulator = (simCpu.user + simCpu.system) / 1e6;
   result.cpuSeconds.azurite = azuriteCpuSeconds() - azCpu0;
@@ -160,6 +195,8 @@ export async function childMain(): Promise<void> {
   for await (const c of process.stdin) chunks.push(c as Buffer);
   const job = JSON.parse(Buffer.concat(chunks).toString("utf8")) as ChildJob;
   const app = createApp({ settings: loadSettings(job.env), ca: readFileSync(job.caFile, "utf8"), log: silentLogger });
+  if (job.kind === "walk") return walkMain(app, job);
+  const tables = countTableRequests(app);
   const t = instrument(app);
 
   let peakRss = process.memoryUsage().rss;
@@ -179,6 +216,7 @@ export async function childMain(): Promise<void> {
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();
   t.begin();
+  tables.reset();
   const { report } = await executeRun(app, job.tenantId, created.runId, { onProgress: () => t.pageDone() });
   const wallMs = performance.now() - t0;
   const cpu = process.cpuUsage(cpu0);
@@ -191,11 +229,51 @@ export async function childMain(): Promise<void> {
     adapterMs: t.adapterMs,
     adapterCalls: t.adapterCalls,
     rss: { beforeMb, sampledPeakMb: peakRss / 2 ** 20, maxRssMb: process.resourceUsage().maxRSS / 1024, heapUsedPeakMb: peakHeap / 2 ** 20 },
+    tableRequests: sum(Object.values(tables.byTable)),
+    tableRequestsByTable: { ...tables.byTable },
     connectorTransactions: connector.transactions - tx0,
     directoryWriteRoundTrips: directory.writeRoundTrips - wr0,
     cpuSeconds: { entraSync: (cpu.user + cpu.system) / 1e6, simulator: 0, azurite: 0 },
   };
   process.stdout.write(`BENCH_RESULT ${JSON.stringify(result)}\n`);
+}
+
+async function walkMain(app: App, job: ChildJob): Promise<void> {
+  const tenant = await app.tenants.require(job.tenantId);
+  const t0 = performance.now();
+  const secret = await app.secrets.get(tenant.tenantId);
+  const { client, graphBaseUrl } = app.graphFor(tenant, secret, newGraphCounters());
+  const ref = { tenantId: tenant.tenantId, clientId: tenant.clientId, cloud: tenant.cloud };
+  const select = selectFor(tenant.mapping);
+  const pageMs: number[] = [];
+  let users = 0;
+  let link: string | undefined;
+  for (;;) {
+    const s = performance.now();
+    const page = await fetchDeltaPage({ client, tenant: ref, graphBaseUrl, select, link });
+    pageMs.push(performance.now() - s);
+    users += page.entries.length;
+    if (!page.nextLink) break;
+    link = page.nextLink;
+  }
+  const result: WalkResult = { wallMs: performance.now() - t0, pages: pageMs.length, users, medianPageMs: median(pageMs), rssMaxMb: process.resourceUsage().maxRSS / 1024 };
+  process.stdout.write(`BENCH_RESULT ${JSON.stringify(result)}\n`);
+}
+
+/** Counts every HTTP request each table client sends, with a policy in the SDK's own pipeline (retries included). */
+function countTableRequests(app: App): { byTable: Record<string, number>; reset(): void } {
+  const byTable: Record<string, number> = {};
+  for (const [name, client] of Object.entries(app.tables)) {
+    const pipeline = (client as { pipeline?: { addPolicy(p: { name: string; sendRequest: (r: unknown, next: (r: unknown) => Promise<unknown>) => Promise<unknown> }): void } }).pipeline;
+    pipeline?.addPolicy({
+      name: `benchCount-${name}`,
+      sendRequest: (req, next) => {
+        byTable[name] = (byTable[name] ?? 0) + 1;
+        return next(req);
+      },
+    });
+  }
+  return { byTable, reset: () => Object.keys(byTable).forEach((k) => delete byTable[k]) };
 }
 
 /**

@@ -40,8 +40,6 @@ export interface PlatformDirectory {
   /** Creates or replaces users by id (seeding). Indexes are maintained. */
   importUsers(tenantId: string, users: readonly PlatformUser[]): Promise<{ created: number; replaced: number }>;
   list(tenantId: string): AsyncIterable<StoredPlatformUser>;
-  /** Every user's id and the given lookup attributes only (what a key index needs); adapters may leave it out. */
-  listKeys?(tenantId: string, attributes: readonly LookupAttribute[]): AsyncIterable<Pick<PlatformUser, "id" | LookupAttribute>>;
   /**
    * Makes the adapter's lookup index agree with its users (adds missing entries, removes stale ones) and says what it
    * fixed; `dryRun` only counts. Adapters that keep no second copy of the users leave it out.

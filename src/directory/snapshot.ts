@@ -1,4 +1,4 @@
-import { mapLimit } from "../util/concurrency.js";
+import { MAPPED_ATTRIBUTES } from "./types.js";
 import { normalizeLookup, type LookupAttribute, type PlatformDirectory, type StoredPlatformUser } from "./directory.js";
 
 /** What matching needs from the platform directory. */
@@ -24,25 +24,55 @@ export function lookupHash(s: string): number {
   return h | 0;
 }
 
-/** How many platform users one lookup reads at once (a page's worth of candidates in a few round trips each). */
-const FETCH_CONCURRENCY = 32;
+/** The fields a record holds, in this order; anything else a stored user carries is kept beside it (rare). */
+const FIELDS = ["id", ...MAPPED_ATTRIBUTES, "entraRemovedAt", "entraRemovedReason", "etag"] as const;
+const KNOWN = new Set<string>([...FIELDS, "tenantId"]);
+
+/** One user as one flat string (a JSON array of its values in FIELDS order): no object, no string per attribute. */
+function encode(u: StoredPlatformUser): { record: string; extra?: Record<string, unknown> } {
+  const values = FIELDS.map((f) => {
+    const v = (u as unknown as Record<string, unknown>)[f];
+    return typeof v === "string" && v !== "" ? v : null;
+  });
+  let extra: Record<string, unknown> | undefined;
+  for (const [k, v] of Object.entries(u)) if (!KNOWN.has(k) && v !== undefined) (extra ??= {})[k] = v;
+  return extra ? { record: JSON.stringify(values), extra } : { record: JSON.stringify(values) };
+}
+
+function decode(tenantId: string, record: string, extra: Record<string, unknown> | undefined): StoredPlatformUser {
+  const values = JSON.parse(record) as Array<string | null>;
+  const u: Record<string, unknown> = { ...extra, tenantId };
+  FIELDS.forEach((f, i) => {
+    const v = values[i];
+    if (v !== null && v !== undefined) u[f] = v;
+  });
+  return u as unknown as StoredPlatformUser;
+}
+
+/** How many (user → record) pairs lookups remember for `invalidate`: a few pages' worth. */
+const RECENT = 4096;
 
 /**
- * A compact key index of one tenant's platform directory for an initial (full) round, which looks up every user: one
- * paged read of the lookup attributes instead of a range query per user. It holds, per user, only its id and a 32-bit
- * hash of each normalised lookup value it will be asked for (externalId and the tenant's linking attribute) — never
- * the users themselves. A lookup turns values into candidate ids and reads those users (the page's candidates, in
- * one batch of point reads): the value is checked on the user as read, so a hash collision or a value changed since
- * the index was built only costs a read. About 100 bytes per user instead of a whole user object.
+ * One tenant's platform directory in a compact form, for an initial (full) round, which looks up every user: read
+ * with one paged query instead of a range query and a point read per user. Per user it holds one flat string (the
+ * user's values and ETag as a JSON array — what matching and the write need) and, per lookup attribute it will be
+ * asked for (externalId and the tenant's linking attribute), a 32-bit hash of the normalised value pointing at it: no
+ * user objects and no key strings. A lookup decodes only the page's candidates and checks the value on the decoded
+ * user, so a hash collision costs nothing but a decode. Users written earlier in the run are read again.
+ *
+ * Why not read the page's users from the table instead: measured on the local stack, a point read per matched user
+ * tripled the full read's CPU (ours and the table service's); see bench/README.md.
  */
 export async function snapshotLookup(directory: PlatformDirectory, tenantId: string, attributes: readonly LookupAttribute[] = ["externalId"]): Promise<DirectoryLookup & { readonly users: number }> {
   const attrs = [...new Set(attributes)];
-  const ids: string[] = [];
-  // hash → index into ids, or the indexes when several users share a hash.
+  const records: string[] = [];
+  const extras = new Map<number, Record<string, unknown>>();
+  // hash → index into records, or the indexes when several users share a hash.
   const byAttr = new Map<LookupAttribute, Map<number, number | number[]>>(attrs.map((a) => [a, new Map()]));
-  const keys = directory.listKeys ? directory.listKeys(tenantId, attrs) : directory.list(tenantId);
-  for await (const u of keys) {
-    const i = ids.push(u.id) - 1;
+  for await (const u of directory.list(tenantId)) {
+    const { record, extra } = encode(u);
+    const i = records.push(record) - 1;
+    if (extra) extras.set(i, extra);
     for (const [attr, map] of byAttr) {
       const v = u[attr];
       if (typeof v !== "string" || !v) continue;
@@ -53,35 +83,69 @@ export async function snapshotLookup(directory: PlatformDirectory, tenantId: str
       else had.push(i);
     }
   }
+  // Users written during the run, by record: a bit each. Lookups remember which record each user they returned came
+  // from (the last few thousand), which is where every written user was found.
+  const stale = new Uint8Array(records.length);
+  const recent = new Map<string, number>();
+  const staleIds = new Set<string>(); // a written user no lookup returned lately (not expected): by id
+  const remember = (id: string, i: number) => {
+    recent.delete(id);
+    recent.set(id, i);
+    if (recent.size > RECENT) recent.delete(recent.keys().next().value as string);
+  };
   return {
-    users: ids.length,
+    users: records.length,
     async findBy(t, attribute, values) {
       const map = byAttr.get(attribute);
       if (!map) return directory.findBy(t, attribute, values);
-      const candidates = new Map<string, string[]>();
-      const wanted = new Set<string>();
-      for (const v of values) {
-        const hit = map.get(lookupHash(norm(attribute, v)));
-        const list = hit === undefined ? [] : typeof hit === "number" ? [ids[hit]!] : hit.map((i) => ids[i]!);
-        candidates.set(v, list);
-        for (const id of list) wanted.add(id);
-      }
-      // The page's candidates, read now: always the user as stored (values and ETag), never a copy from the index.
-      const read = [...wanted];
-      const users = await mapLimit(read, FETCH_CONCURRENCY, (id) => directory.get(t, id));
-      const byId = new Map<string, StoredPlatformUser>();
-      users.forEach((u) => u && byId.set(u.id, u));
       const out = new Map<string, StoredPlatformUser[]>();
-      for (const [v, list] of candidates) {
+      const refresh = new Map<string, number>();
+      for (const v of values) {
         const want = norm(attribute, v);
+        const hit = map.get(lookupHash(want));
+        const found: StoredPlatformUser[] = [];
+        for (const i of hit === undefined ? [] : typeof hit === "number" ? [hit] : hit) {
+          const u = decode(t, records[i]!, extras.get(i));
+          if (typeof u[attribute] !== "string" || norm(attribute, u[attribute] as string) !== want) continue;
+          found.push(u);
+          remember(u.id, i);
+          if (stale[i] || staleIds.has(u.id)) refresh.set(u.id, i);
+        }
+        out.set(v, found);
+      }
+      if (refresh.size === 0) return out;
+      // Users written earlier in this run: read them again (new ETag, maybe new values), keep what was read, and
+      // re-check the value.
+      const fresh = new Map<string, StoredPlatformUser | undefined>();
+      await Promise.all(
+        [...refresh].map(async ([id, i]) => {
+          const u = await directory.get(t, id);
+          fresh.set(id, u);
+          staleIds.delete(id);
+          if (!u) return;
+          const { record, extra } = encode(u);
+          records[i] = record;
+          if (extra) extras.set(i, extra);
+          else extras.delete(i);
+          stale[i] = 0;
+        }),
+      );
+      for (const [v, list] of out) {
         out.set(
           v,
-          list.map((id) => byId.get(id)).filter((u): u is StoredPlatformUser => !!u && typeof u[attribute] === "string" && norm(attribute, u[attribute] as string) === want),
+          list
+            .map((u) => (fresh.has(u.id) ? fresh.get(u.id) : u))
+            .filter((u): u is StoredPlatformUser => !!u && typeof u[attribute] === "string" && norm(attribute, u[attribute] as string) === norm(attribute, v)),
         );
       }
       return out;
     },
-    // Every lookup reads its users afresh: nothing to forget.
-    invalidate() {},
+    invalidate(ids) {
+      for (const id of ids) {
+        const i = recent.get(id);
+        if (i === undefined) staleIds.add(id);
+        else stale[i] = 1;
+      }
+    },
   };
 }

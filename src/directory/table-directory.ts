@@ -199,19 +199,6 @@ export class TablePlatformDirectory implements PlatformDirectory {
       yield fromEntity(e as Record<string, unknown>);
   }
 
-  async *listKeys(tenantId: string, attributes: readonly LookupAttribute[]): AsyncIterable<Pick<PlatformUser, "id" | LookupAttribute>> {
-    const select = ["RowKey", ...attributes];
-    try {
-      for await (const e of this.table.listEntities<Record<string, unknown>>({ queryOptions: { filter: odata`PartitionKey eq ${tenantId} and RowKey ge ${USERS_FIRST}`, select } })) {
-        const k: Pick<PlatformUser, "id" | LookupAttribute> = { id: e.rowKey as string };
-        for (const a of attributes) if (typeof e[a] === "string") k[a] = e[a] as string;
-        yield k;
-      }
-    } catch (e) {
-      throw storageError(e, `read the lookup keys of tenant ${tenantId}'s platform users`);
-    }
-  }
-
   /**
    * Compares the tenant's index entries with its users and makes them agree: adds missing entries, removes entries
    * whose user no longer has the value (or no longer exists). Each fix is one transaction guarded by the user's ETag
