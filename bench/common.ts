@@ -31,10 +31,13 @@ export interface BenchArgs {
   filter: string | undefined;
   size: number;
   latencyMs: number;
+  /** Fleet workload: tenants × users per tenant (default 100 × 200; the issue's fleet is 1,000 × 2,000). */
+  fleetTenants: number;
+  fleetUsers: number;
 }
 
 export function parseArgs(argv: readonly string[]): BenchArgs {
-  const out: BenchArgs = { filter: undefined, size: 10_000, latencyMs: 100 };
+  const out: BenchArgs = { filter: undefined, size: 10_000, latencyMs: 100, fleetTenants: 100, fleetUsers: 200 };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     const value = (name: string): number => {
@@ -45,6 +48,8 @@ export function parseArgs(argv: readonly string[]): BenchArgs {
     };
     if (a === "--size" || a.startsWith("--size=")) out.size = Math.floor(value("--size"));
     else if (a === "--latency" || a.startsWith("--latency=")) out.latencyMs = value("--latency");
+    else if (a === "--fleet-tenants" || a.startsWith("--fleet-tenants=")) out.fleetTenants = Math.max(1, Math.floor(value("--fleet-tenants")));
+    else if (a === "--fleet-users" || a.startsWith("--fleet-users=")) out.fleetUsers = Math.max(10, Math.floor(value("--fleet-users")));
     else if (!a.startsWith("--")) out.filter = a;
     else throw new Error(`unknown option ${a}`);
   }
@@ -258,6 +263,51 @@ async function walkMain(app: App, job: ChildJob): Promise<void> {
   }
   const result: WalkResult = { wallMs: performance.now() - t0, pages: pageMs.length, users, medianPageMs: median(pageMs), rssMaxMb: process.resourceUsage().maxRSS / 1024 };
   process.stdout.write(`BENCH_RESULT ${JSON.stringify(result)}\n`);
+}
+
+export interface TableTraffic {
+  requests: number;
+  /** Entities touched: each operation of a transaction, each entity a query page returned, one per single read or write. */
+  rows: number;
+  byTable: Record<string, { requests: number; rows: number }>;
+}
+
+/**
+ * Counts the requests and rows every table client of an app sends and gets, in the SDK's own pipeline (a policy:
+ * nothing in src/ knows). Used in-process (fleet), where the scheduler and the workers share the app.
+ */
+export function countTableTraffic(app: App): { reset(): void; snapshot(): TableTraffic } {
+  let byTable: TableTraffic["byTable"] = {};
+  const ops = /^(?:POST|PUT|PATCH|MERGE|DELETE) \S+ HTTP\/1\.1/gm;
+  for (const [name, client] of Object.entries(app.tables)) {
+    const pipeline = (client as { pipeline?: { addPolicy(p: { name: string; sendRequest: (r: { url: string; method: string; body?: unknown }, next: (r: unknown) => Promise<{ status: number; bodyAsText?: string | null }>) => Promise<unknown> }): void } }).pipeline;
+    pipeline?.addPolicy({
+      name: `benchTraffic-${name}`,
+      sendRequest: async (req, next) => {
+        const res = await next(req);
+        let rows = res.status < 300 ? 1 : 0;
+        if (req.url.includes("$batch")) rows = typeof req.body === "string" ? (req.body.match(ops) ?? []).length : 1;
+        else if (req.method === "GET" && res.bodyAsText && res.bodyAsText.startsWith("{")) {
+          try {
+            const v = (JSON.parse(res.bodyAsText) as { value?: unknown }).value;
+            if (Array.isArray(v)) rows = v.length;
+          } catch {
+            // not JSON: one row
+          }
+        }
+        const t = (byTable[name] ??= { requests: 0, rows: 0 });
+        t.requests++;
+        t.rows += rows;
+        return res;
+      },
+    });
+  }
+  return {
+    reset: () => {
+      byTable = {};
+    },
+    snapshot: () => ({ requests: sum(Object.values(byTable).map((t) => t.requests)), rows: sum(Object.values(byTable).map((t) => t.rows)), byTable: structuredClone(byTable) }),
+  };
 }
 
 /** Counts every HTTP request each table client sends, with a policy in the SDK's own pipeline (retries included). */

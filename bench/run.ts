@@ -71,10 +71,9 @@ async function runWorkload(w: Workload, args: BenchArgs, done: Record<string, un
       return r;
     }
     case "fleet": {
-      // The issue's 1,000 tenants with `--size 100000`; the default run takes 100 to stay within a few minutes.
-      const o = { tenants: big ? 1000 : 100, usersPerTenant: 200, latencyMs: args.latencyMs };
-      const r = await benchFleet(o);
-      printFlat("fleet", r);
+      // `--fleet-tenants 1000 --fleet-users 2000` for the issue's fleet; the default run takes 100 × 200 to stay within minutes.
+      const r = await benchFleet({ tenants: args.fleetTenants, usersPerTenant: args.fleetUsers, latencyMs: args.latencyMs });
+      printFleet(r);
       return r;
     }
     case "platform-writes": {
@@ -110,6 +109,18 @@ function printIncremental(r: IncrementalResult): void {
     ]),
   );
   console.log(`  first syncs before the changes (s): ${JSON.stringify(r.initialSyncSeconds)}`);
+}
+
+function printFleet(r: Awaited<ReturnType<typeof benchFleet>>): void {
+  const ticks = r.ticks as Array<Record<string, number | string | null>>;
+  console.log(`fleet: ${String(r.tenants)} tenants × ${String(r.usersPerTenant)} users, onboarded in ${String(r.onboardSeconds)} s ${JSON.stringify(r.onboardStages)}; ${String(r.workers)} workers; every tenant in its default modes (Immutable ID sync: preview)`);
+  console.log(
+    formatTable([
+      ["tick", "enqueued", "runs", "failed", "changed users", "users read", "table requests", "table rows", "rows/changed user", "rows/run", "work s", "runs/min", "scheduler ms"],
+      ...ticks.map((t) => [String(t.tick), Number(t.enqueued), Number(t.runs), Number(t.failed), Number(t.changedUsers), Number(t.usersRead), Number(t.tableRequests), Number(t.tableRows), t.tableRowsPerChangedUser === null ? "—" : Number(t.tableRowsPerChangedUser), t.tableRowsPerRun === null ? "—" : Number(t.tableRowsPerRun), Number(t.workSeconds), Number(t.tenantRunsPerMinute), Number(t.schedulerTickMs)]),
+    ]),
+  );
+  console.log(`  idle tick (nothing due): ${JSON.stringify(r.idleTick)}`);
 }
 
 function printPlatformWrites(r: PlatformWritesResult): void {
