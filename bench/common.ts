@@ -156,7 +156,10 @@ export interface WalkResult {
 function spawnChild(job: ChildJob, extraNodeArgs: readonly string[] = []): Promise<string> {
   // BENCH_CPU_PROF=<dir> writes a V8 CPU profile of each child run there (what the README's profiles came from).
   const prof = process.env.BENCH_CPU_PROF && job.kind !== "walk" ? ["--cpu-prof", "--cpu-prof-dir", process.env.BENCH_CPU_PROF] : [];
-  const child = spawn(process.execPath, [...prof, ...extraNodeArgs, "--import", "tsx", path.join(BENCH_DIR, "run.ts"), "--child"], { stdio: ["pipe", "pipe", "inherit"] });
+  // BENCH_CHILD_NODE_ARGS="--max-old-space-size=160": the Node options the deployed app can be given (app setting
+  // languageWorkers__node__arguments), for the measured child only.
+  const envArgs = (process.env.BENCH_CHILD_NODE_ARGS ?? "").split(/\s+/).filter(Boolean);
+  const child = spawn(process.execPath, [...prof, ...envArgs, ...extraNodeArgs, "--import", "tsx", path.join(BENCH_DIR, "run.ts"), "--child"], { stdio: ["pipe", "pipe", "inherit"] });
   child.stdin.end(JSON.stringify(job));
   let out = "";
   child.stdout.on("data", (d: Buffer) => (out += d.toString()));
@@ -182,11 +185,12 @@ export async function walkPagesInChild(stack: LocalStack, tenantId: string): Pro
  * Runs one update-sync run (createRun + executeRun) of a tenant in a child process on the same stack and returns its
  * report, per-page timings and the child's peak RSS. The simulator stays in this process, Azurite in its own.
  */
-export async function runSyncInChild(stack: LocalStack, tenantId: string, mode: RunMode, o: { nodeArgs?: readonly string[] } = {}): Promise<ChildResult> {
+export async function runSyncInChild(stack: LocalStack, tenantId: string, mode: RunMode, o: { nodeArgs?: readonly string[] } = {}): Promise<ChildResult & { nodeArgs: string }> {
   const job: ChildJob = { env: stack.env, caFile: stack.caFile, tenantId, mode };
   const simCpu0 = process.cpuUsage();
   const azCpu0 = azuriteCpuSeconds();
-  const result = JSON.parse(await spawnChild(job, o.nodeArgs)) as ChildResult;
+  const result = JSON.parse(await spawnChild(job, o.nodeArgs)) as ChildResult & { nodeArgs: string };
+  result.nodeArgs = [process.env.BENCH_CHILD_NODE_ARGS ?? "", ...(o.nodeArgs ?? [])].join(" ").trim();
   const simCpu = process.cpuUsage(simCpu0);
   result.cpuSeconds.simulator = (simCpu.user + simCpu.system) / 1e6;
   result.cpuSeconds.azurite = azuriteCpuSeconds() - azCpu0;
@@ -207,10 +211,11 @@ export async function childMain(): Promise<void> {
   let peakRss = process.memoryUsage().rss;
   let peakHeap = process.memoryUsage().heapUsed;
   const beforeMb = peakRss / 2 ** 20;
+  // process.memoryUsage() walks the heap's spaces (measurable CPU at 20 Hz): RSS alone every 50 ms, the heap every 500 ms.
+  let ticks = 0;
   const sampler = setInterval(() => {
-    const m = process.memoryUsage();
-    peakRss = Math.max(peakRss, m.rss);
-    peakHeap = Math.max(peakHeap, m.heapUsed);
+    peakRss = Math.max(peakRss, process.memoryUsage.rss());
+    if (++ticks % 10 === 0) peakHeap = Math.max(peakHeap, process.memoryUsage().heapUsed);
   }, 50);
 
   const connector = app.connector as ConnectorSpace;

@@ -32,6 +32,8 @@ export interface FullReadResult {
   medianGraphMsPerPage: number;
   rssBeforeMb: number;
   peakRssMb: number;
+  /** Node options of the measured child (BENCH_CHILD_NODE_ARGS), "" for Node's defaults. */
+  childNodeArgs: string;
   heapUsedPeakMb: number;
   updated: number;
   connectorTransactions: number;
@@ -82,6 +84,7 @@ export async function benchFullRead(o: { size: number; latencyMs: number }): Pro
       medianGraphMsPerPage: round(split.medianGraphMs, 1),
       rssBeforeMb: round(r.rss.beforeMb),
       peakRssMb: round(r.rss.maxRssMb),
+      childNodeArgs: r.nodeArgs,
       heapUsedPeakMb: round(r.rss.heapUsedPeakMb),
       updated: r.report.update.updated,
       connectorTransactions: r.connectorTransactions,

@@ -365,7 +365,7 @@ export class TablePlatformDirectory implements PlatformDirectory {
     const had = current ? keysOf(current) : new Map<string, LookupAttribute>();
     for (const k of want.keys()) if (ensureAll || !had.has(k)) actions.push(["upsert", { partitionKey: tenantId, rowKey: k }, "Replace"]);
     for (const k of new Set([...had.keys(), ...(p.remove ?? [])])) if (!want.has(k)) actions.push(["delete", { partitionKey: tenantId, rowKey: k }]);
-    return { group: { id: after.id, actions, bytes: JSON.stringify(entity).length * 2 + actions.length * 1024 }, create: !current };
+    return { group: { id: after.id, actions, bytes: entityChars(entity) * 2 + actions.length * 1024 }, create: !current };
   }
 }
 
@@ -392,6 +392,13 @@ function pack<T>(items: readonly T[], groupOf: (t: T) => Group): T[][] {
   }
   if (cur.length) out.push(cur);
   return out;
+}
+
+/** An upper bound of an entity's JSON length in characters, without building the JSON (keys, values, quoting). */
+function entityChars(e: object): number {
+  let n = 2;
+  for (const [k, v] of Object.entries(e)) n += k.length + 4 + (typeof v === "string" ? v.length * 2 + 2 : 32);
+  return n;
 }
 
 function stripEtag(u: StoredPlatformUser): PlatformUser {
