@@ -18,7 +18,6 @@ import { silentLogger } from "../src/log.js";
 import type { RunMode, RunReport } from "../src/runs/report.js";
 import { createRun, executeRun } from "../src/runs/execute.js";
 import { newGraphCounters } from "../src/graph/client.js";
-import { fetchDeltaPage } from "../src/graph/delta.js";
 import { selectFor } from "../src/mapping/mapping.js";
 import type { DemoTenant } from "../dev/demo/generate.js";
 import { onboardDemoSchool } from "../dev/demo/onboard.js";
@@ -252,15 +251,14 @@ async function walkMain(app: App, job: ChildJob): Promise<void> {
   const tenant = await app.tenants.require(job.tenantId);
   const t0 = performance.now();
   const secret = await app.secrets.get(tenant.tenantId);
-  const { client, graphBaseUrl } = app.graphFor(tenant, secret, newGraphCounters());
-  const ref = { tenantId: tenant.tenantId, clientId: tenant.clientId, cloud: tenant.cloud };
+  const { graph } = app.graphFor(tenant, secret, newGraphCounters());
   const select = selectFor(tenant.mapping);
   const pageMs: number[] = [];
   let users = 0;
   let link: string | undefined;
   for (;;) {
     const s = performance.now();
-    const page = await fetchDeltaPage({ client, tenant: ref, graphBaseUrl, select, link });
+    const page = await graph.deltaPage(link, select);
     pageMs.push(performance.now() - s);
     users += page.entries.length;
     if (!page.nextLink) break;
@@ -377,19 +375,13 @@ function instrument(app: App): { adapterMs: Record<string, number>; adapterCalls
   const graphFor = app.graphFor.bind(app);
   app.graphFor = (tenant, secret, counters) => {
     const g = graphFor(tenant, secret, counters);
-    const api = g.client.api.bind(g.client);
-    g.client.api = ((p: string) => {
-      const req = api(p);
-      if (!p.includes("delta")) return req;
-      const get = req.get.bind(req);
-      req.get = async (...a: Parameters<typeof get>) => {
-        const s = performance.now();
-        const body = (await get(...a)) as { value?: unknown[] };
-        arrivals.push({ at: performance.now(), graphMs: performance.now() - s, entries: body?.value?.length ?? 0 });
-        return body;
-      };
-      return req;
-    }) as typeof g.client.api;
+    const deltaPage = g.graph.deltaPage.bind(g.graph);
+    g.graph.deltaPage = async (link, select) => {
+      const s = performance.now();
+      const page = await deltaPage(link, select);
+      arrivals.push({ at: performance.now(), graphMs: performance.now() - s, entries: page.entries.length });
+      return page;
+    };
     return g;
   };
   let start = performance.now();

@@ -12,7 +12,8 @@ import { pathToFileURL } from "node:url";
 import { onboardSimTenant } from "../dev/demo/onboard.js";
 import { startLocalStack, type LocalStack } from "../dev/stack.js";
 import { newGraphCounters } from "../src/graph/client.js";
-import { requestRun } from "../src/runs/api.js";
+import { SdkTenantGraph } from "../src/graph/sdk-graph.js";
+import { requestRun } from "../src/functions/api.js";
 import type { RunReport } from "../src/runs/report.js";
 import { processSyncJob } from "../src/runs/worker.js";
 import type { SyncJob } from "../src/queue/jobs.js";
@@ -73,7 +74,10 @@ export async function benchImmutableId(opts: { latencyMs: number; windowScale: n
     };
     const runSerial = async () => {
       const counters = newGraphCounters();
-      const { client } = stack.app.graphFor(serial.tenant, await stack.app.secrets.get(serial.tenant.tenantId), counters);
+      const { graph } = stack.app.graphFor(serial.tenant, await stack.app.secrets.get(serial.tenant.tenantId), counters);
+      // The serial baseline sends one PATCH per round trip through the SDK client itself.
+      if (!(graph instanceof SdkTenantGraph)) throw new Error("the bench needs the SDK adapter");
+      const client = graph.client;
       const t0 = performance.now();
       let written = 0;
       // One PATCH per round trip: its rate is bound by latency, so 600 users tell it as well as more would.

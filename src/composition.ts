@@ -1,13 +1,14 @@
 import { AzureCliCredential, ClientSecretCredential, ManagedIdentityCredential } from "@azure/identity";
 import type { TokenCredential } from "@azure/core-auth";
 import { SecretClient } from "@azure/keyvault-secrets";
-import type { Client } from "@microsoft/microsoft-graph-client";
 import { endpointsFor } from "./config/clouds.js";
 import type { Settings } from "./config/settings.js";
 import { ConnectorSpace } from "./connector/space.js";
 import type { PlatformDirectory } from "./directory/directory.js";
 import { TablePlatformDirectory } from "./directory/table-directory.js";
 import { createGraphClient, type GraphCounters } from "./graph/client.js";
+import { SdkTenantGraph } from "./graph/sdk-graph.js";
+import type { TenantGraphHandle } from "./graph/tenant-graph.js";
 import { withTenantDiagnosis } from "./graph/credential.js";
 import { consoleLogger, registerSecretValue, type Logger } from "./log.js";
 import { createQueueClient, JobQueue } from "./queue/jobs.js";
@@ -24,9 +25,9 @@ import type { RunObserver } from "./runs/observer.js";
 import { TenantRegistry } from "./tenants/registry.js";
 import { AlertIntentStore } from "./expiry/intents.js";
 import { createExpiryObserver } from "./expiry/observer.js";
-import { SecretFactsStore } from "./expiry/secret-state.js";
+import { SecretFactsStore } from "./state/secret-facts.js";
 import { createMailer, type Mailer } from "./mail/index.js";
-import { SharedWriteBudget, type WritePacer } from "./immutable-id/write-budget.js";
+import { SharedWriteBudget, type WritePacer } from "./graph/write-budget.js";
 
 export interface AppOptions {
   settings: Settings;
@@ -63,10 +64,11 @@ export interface App {
   /** The alert mail transport chosen by MAIL_TRANSPORT. */
   mailer: Mailer;
   queue: JobQueue;
-  /** The credential of a tenant's own app (client secret) for its cloud. */
-  tenantCredential(tenant: Tenant, secret: ClientSecret): TokenCredential;
-  /** A Graph client for a tenant, counting into `counters`. */
-  graphFor(tenant: Tenant, secret: ClientSecret, counters: GraphCounters): { client: Client; graphBaseUrl: string };
+  /**
+   * A tenant's Microsoft Graph (counting into `counters`) and the one credential of the tenant's own app (client
+   * secret) it signs in with, for its cloud.
+   */
+  graphFor(tenant: Tenant, secret: ClientSecret, counters: GraphCounters): TenantGraphHandle;
   /** Graph's write budget of a tenant's app, shared by every invocation and process (GRAPH_WRITE_LIMIT per GRAPH_WRITE_WINDOW_SECONDS). */
   writeBudget(tenant: Pick<Tenant, "tenantId" | "clientId">): WritePacer;
   /** Called after every run ends; capabilities add themselves here when the app is built. */
@@ -120,9 +122,6 @@ export function createApp(o: AppOptions): App {
       ...(ca ? { tlsOptions: { ca } } : {}),
     });
   };
-  // Used outside the Graph client (tenant check, granted roles): an unknown tenant is named as such there too.
-  const tenantCredential = (tenant: Tenant, secret: ClientSecret): TokenCredential =>
-    withTenantDiagnosis(secretCredential(tenant, secret), { authorityHost: endpointsFor(tenant.cloud, settings).authorityHost, tenant: { tenantId: tenant.tenantId, clientId: tenant.clientId }, ca });
   const app: App = {
     settings,
     log,
@@ -142,12 +141,15 @@ export function createApp(o: AppOptions): App {
     alertIntents: new AlertIntentStore(tables.alerts, clock),
     mailer: createMailer(settings.mail, platformCredential),
     queue,
-    tenantCredential,
     runObservers: [healthObserver(health)],
     graphFor(tenant, secret, counters) {
       const ep = endpointsFor(tenant.cloud, settings);
-      const authority = { authorityHost: ep.authorityHost, tenant: { tenantId: tenant.tenantId, clientId: tenant.clientId } };
-      return { client: createGraphClient({ graphBaseUrl: ep.graphBaseUrl, credential: secretCredential(tenant, secret), counters, ca, authority }), graphBaseUrl: ep.graphBaseUrl };
+      const ref = { tenantId: tenant.tenantId, clientId: tenant.clientId };
+      // One credential for the Graph client and the token's roles (tenant check, Immutable ID sync): an unknown
+      // tenant is named as such on both paths.
+      const credential = withTenantDiagnosis(secretCredential(tenant, secret), { authorityHost: ep.authorityHost, tenant: ref, ca });
+      const client = createGraphClient({ graphBaseUrl: ep.graphBaseUrl, credential, counters, ca });
+      return { graph: new SdkTenantGraph(client, { ...ref, cloud: tenant.cloud }, counters, ep.graphBaseUrl, credential), credential, graphBaseUrl: ep.graphBaseUrl };
     },
     writeBudget: (tenant) =>
       new SharedWriteBudget(tables.tenantState, tenant.tenantId, tenant.clientId, { writes: settings.graphWriteLimit.writes, windowMs: settings.graphWriteLimit.windowSeconds * 1000 }),

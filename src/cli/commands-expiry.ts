@@ -1,9 +1,7 @@
 import { Option, type Command } from "commander";
-import type { App } from "../composition.js";
-import { EntraSyncError } from "../errors.js";
-import { collectExpiries, runSecretExpiryCheck, thresholdKey, type TenantExpiry } from "../expiry/check.js";
-import { composeAlert, type AlertFacts } from "../expiry/notify.js";
-import { utcDay } from "../expiry/thresholds.js";
+import type { ExpiryDeps } from "../expiry/deps.js";
+import { collectExpiries, runSecretExpiryCheck, type TenantExpiry } from "../expiry/check.js";
+import { previewAlert } from "../expiry/preview.js";
 import { AUTH_ALERT_CAUSES } from "../mail/templates.js";
 import { parseGuid } from "../tenants/model.js";
 import type { CliIO } from "./io.js";
@@ -33,9 +31,9 @@ function expiryRow(r: TenantExpiry): string[] {
 
 /**
  * `entra-sync expiry`, `entra-sync alerts preview`, `entra-sync alerts check`: the secret expiry commands. Registered
- * by `buildCli`; `getApp` builds the app on first use.
+ * by `buildCli`; `getApp` builds the app on first use. They call the secret expiry use cases only.
  */
-export function registerExpiryCommands(program: Command, getApp: () => App, io: CliIO): void {
+export function registerExpiryCommands(program: Command, getApp: () => ExpiryDeps, io: CliIO): void {
   program
     .command("expiry")
     .description("list every tenant's client secret by days left (one Key Vault listing, no secret values read)")
@@ -55,34 +53,7 @@ export function registerExpiryCommands(program: Command, getApp: () => App, io: 
     .addOption(new Option("--cause <code>", "the auth failure (authFailure/authFixed)").choices([...AUTH_ALERT_CAUSES]).default("AUTH_SECRET_EXPIRED"))
     .option("--html", "print the HTML part instead of the plain text")
     .action(async (o) => {
-      const app = getApp();
-      const tenantId = parseGuid(o.tenant, "tenant");
-      const tenant = await app.tenants.require(tenantId);
-      const { rows } = await collectExpiries(app);
-      const row = rows.find((r) => r.tenantId === tenantId)!;
-      const notes: string[] = [];
-      let facts: AlertFacts;
-      let key: string;
-      if (o.kind === "threshold") {
-        if (!row.expiresOn || row.daysLeft === undefined)
-          throw new EntraSyncError("INPUT_INVALID", `Tenant ${tenantId} has ${row.problem === "noSecret" ? "no client secret stored" : "no expiry date stored with its secret"}: store it with \`entra-sync secret set --tenant ${tenantId} --expires <YYYY-MM-DD> --from-stdin\`.`, { field: "tenant" });
-        if (row.dueThreshold === undefined) notes.push(`No expiry mail is due today (${row.daysLeft} days left; the next at ${row.nextThreshold ?? "—"} days). This is how it would read today:`);
-        key = thresholdKey(row.generation ?? "-", row.dueThreshold ?? row.nextThreshold ?? -1);
-        facts = { kind: "threshold", expiresOn: row.expiresOn, daysLeft: row.daysLeft, expired: row.expired, source: row.source, mismatchDays: row.mismatchDays };
-      } else if (o.kind === "rotated") {
-        key = `rotated:${row.version ?? row.generation ?? "-"}`;
-        facts = { kind: "rotated", expiresOn: row.expiresOn };
-      } else if (o.kind === "authFailure") {
-        key = `authFailure:${o.cause}:${utcDay(app.clock())}`;
-        facts = { kind: "authFailure", cause: o.cause, expiresOn: o.cause === "AUTH_SECRET_EXPIRED" ? row.expiresOn : undefined };
-      } else {
-        key = `authFixed:${o.cause}`;
-        facts = { kind: "authFixed", cause: o.cause };
-      }
-      const intent = o.kind === "threshold" && row.dueThreshold !== undefined ? await app.alertIntents.get(tenantId, key) : undefined;
-      if (intent?.status === "sent") notes.push(`Already sent on ${intent.sentAt ?? "?"} to ${intent.recipients ?? "?"}: the check will not send it again for this secret version.`);
-      const { message, noAdmins } = composeAlert(tenant, facts, app.settings.mail.operatorEmails, key);
-      if (noAdmins) notes.push("The tenant has no admin e-mail addresses: the mail goes to the operators.");
+      const { message, notes } = await previewAlert(getApp(), { tenantId: parseGuid(o.tenant, "tenant"), kind: o.kind, cause: o.cause });
       for (const n of notes) io.err(n);
       io.out([`To: ${message.to.join(", ") || "(nobody)"}`, ...(message.cc.length ? [`Cc: ${message.cc.join(", ")}`] : []), `Subject: ${message.subject}`, "", o.html ? message.html : message.text].join("\n"));
     });

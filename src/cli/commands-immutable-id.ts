@@ -1,12 +1,11 @@
 import type { Command } from "commander";
-import type { App } from "../composition.js";
-import { getRunPlan, planToCsv } from "../immutable-id/plan.js";
+import { getRunPlan, planToCsv, type PlanDeps } from "../immutable-id/plan.js";
 import { parseGuid } from "../tenants/model.js";
 import { table } from "./format.js";
 import type { CliIO } from "./io.js";
 
 /** `plan`: the stored Immutable ID plan of a run, added to the CLI built by `buildCli`. */
-export function registerImmutableIdCommands(program: Command, getApp: () => App, io: CliIO): void {
+export function registerImmutableIdCommands(program: Command, getApp: () => PlanDeps, io: CliIO): void {
   program
     .command("plan")
     .description("print the Immutable ID plan a run stored (what preview or --dry-run would write)")

@@ -1,8 +1,7 @@
 import type { Command } from "commander";
-import type { App } from "../composition.js";
 import { EntraSyncError } from "../errors.js";
-import { unquarantineTenant } from "../runs/scheduler.js";
-import { listTenantStatuses, presentRun, type TenantStatus } from "../runs/status.js";
+import { unquarantineTenant, type SchedulerDeps } from "../runs/scheduler.js";
+import { listTenantStatuses, showRuns, type StatusDeps, type TenantStatus } from "../runs/status.js";
 import { parseGuid } from "../tenants/model.js";
 import { table } from "./format.js";
 import type { CliIO } from "./io.js";
@@ -23,8 +22,11 @@ function statusRow(s: TenantStatus): string[] {
   ];
 }
 
+/** What the run commands' use cases need (the App provides it). */
+export type RunCommandDeps = StatusDeps & Pick<SchedulerDeps, "tenants" | "health">;
+
 /** `status`, `runs`, `tenant unquarantine`: the run commands, added to the CLI built by `buildCli`. */
-export function registerRunCommands(program: Command, getApp: () => App, io: CliIO): void {
+export function registerRunCommands(program: Command, getApp: () => RunCommandDeps, io: CliIO): void {
   program
     .command("status")
     .description("every tenant (or one) with its health: last run, next run, failures, quarantine, secret expiry")
@@ -52,11 +54,7 @@ export function registerRunCommands(program: Command, getApp: () => App, io: Cli
     .action(async (o) => {
       const limit = Number(o.limit);
       if (!Number.isInteger(limit) || limit < 1 || limit > 100) throw new EntraSyncError("INPUT_INVALID", `--limit must be a whole number from 1 to 100, got "${o.limit}".`, { field: "limit" });
-      const a = getApp();
-      const t = await a.tenants.require(parseGuid(o.tenant, "tenant"));
-      const listed = await a.runs.list(t.tenantId, limit);
-      const lease = listed.some((r) => r.status === "queued" || r.status === "running") ? await a.leases.get(t.tenantId) : undefined;
-      const runs = listed.map((r) => presentRun(r, lease, a.clock()));
+      const runs = await showRuns(getApp(), parseGuid(o.tenant, "tenant"), limit);
       if (o.json) {
         for (const r of runs) io.out(JSON.stringify(r));
         return;

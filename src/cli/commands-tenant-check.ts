@@ -1,9 +1,11 @@
 import type { Command } from "commander";
-import type { App } from "../composition.js";
 import { ensureError } from "../errors.js";
 import { checkTenant, type TenantCheckResult } from "../tenants/check.js";
 import { table } from "./format.js";
 import type { CliIO } from "./io.js";
+
+/** What the tenant check needs (the App provides it). */
+type TenantCheckDeps = Parameters<typeof checkTenant>[0];
 
 const RESULT: Record<TenantCheckResult["checks"][number]["result"], string> = { ok: "ok", denied: "denied (403)", error: "error", notTried: "not tried (write)" };
 
@@ -24,7 +26,7 @@ export function formatTenantCheck(r: TenantCheckResult): string {
  * Runs the check after `tenant add` / `secret set` and prints what is missing as warnings. Never fails the command:
  * the registration stands, and the check can be repeated with `entra-sync tenant check`.
  */
-export async function warnAboutPermissions(app: App, io: CliIO, tenantId: string): Promise<void> {
+export async function warnAboutPermissions(app: TenantCheckDeps, io: CliIO, tenantId: string): Promise<void> {
   try {
     const r = await checkTenant(app, tenantId);
     if (r.tokenError?.code === "SECRET_MISSING") {
@@ -42,7 +44,7 @@ export async function warnAboutPermissions(app: App, io: CliIO, tenantId: string
 }
 
 /** `tenant check <tenantId>`, added to the `tenant` command built by `buildCli`. */
-export function registerTenantCheckCommand(tenant: Command, getApp: () => App, io: CliIO): void {
+export function registerTenantCheckCommand(tenant: Command, getApp: () => TenantCheckDeps, io: CliIO): void {
   tenant
     .command("check <tenantId>")
     .description("check the Graph permissions the tenant's app holds against what its capabilities need (reads only)")

@@ -2,7 +2,6 @@ import { Command, CommanderError, Option } from "commander";
 import cliProgress from "cli-progress";
 import { createApp, type App } from "../composition.js";
 import { loadSettings } from "../config/settings.js";
-import { readPlatformUsersFile } from "../directory/import-file.js";
 import { EntraSyncError, ensureError } from "../errors.js";
 import { redactingLogger } from "../log.js";
 import { boundText } from "../util/redact.js";
@@ -12,7 +11,7 @@ import { registerRunCommands } from "./commands-runs.js";
 import { registerImmutableIdCommands } from "./commands-immutable-id.js";
 import { registerExpiryCommands } from "./commands-expiry.js";
 import { parseGuid, type Tenant } from "../tenants/model.js";
-import { addTenant, parseExpiry, setTenantSecret } from "../tenants/onboarding.js";
+import { addTenant, importPlatformUsers, parseExpiry, setTenantSecret } from "../tenants/onboarding.js";
 import { formatReport, table } from "./format.js";
 import { registerTenantCheckCommand, warnAboutPermissions } from "./commands-tenant-check.js";
 import { processIO, type CliIO } from "./io.js";
@@ -184,12 +183,9 @@ export function buildCli(appFactory: () => App, io: CliIO): Command {
     .requiredOption("--tenant <guid>", "tenant the users belong to")
     .option("--json", "print JSON")
     .action(async (file: string, o) => {
-      const a = getApp();
-      const t = await a.tenants.require(parseGuid(o.tenant, "tenant"));
-      const users = await readPlatformUsersFile(file, t.tenantId);
-      const r = await a.directory.importUsers(t.tenantId, users);
-      if (o.json) io.out(JSON.stringify({ tenantId: t.tenantId, imported: users.length, created: r.created, replaced: r.replaced }));
-      else io.out(`Imported ${users.length} platform users into ${t.displayName}: ${r.created} created, ${r.replaced} replaced.`);
+      const { tenant: t, imported, created, replaced } = await importPlatformUsers(getApp(), o.tenant, file);
+      if (o.json) io.out(JSON.stringify({ tenantId: t.tenantId, imported, created, replaced }));
+      else io.out(`Imported ${imported} platform users into ${t.displayName}: ${created} created, ${replaced} replaced.`);
     });
 
   program

@@ -2,7 +2,7 @@ import type { SecretInfo } from "../secrets/store.js";
 import type { Tenant } from "../tenants/model.js";
 import type { ExpiryDeps } from "./deps.js";
 import { deliverAlert, type AlertOutcome } from "./notify.js";
-import { generationOf, type SecretFacts } from "./secret-state.js";
+import { generationOf, type SecretFacts } from "../state/secret-facts.js";
 import { daysLeft, dueThreshold, isExpired, nextThreshold } from "./thresholds.js";
 
 /** One tenant's secret as the check sees it (no value, no hint). */

@@ -1,13 +1,13 @@
-import type { Client } from "@microsoft/microsoft-graph-client";
 import type { Settings } from "../config/settings.js";
 import type { GraphCounters } from "../graph/client.js";
+import type { TenantGraphHandle } from "../graph/tenant-graph.js";
 import type { Logger } from "../log.js";
 import type { Mailer, RetryOptions } from "../mail/mailer.js";
 import type { ClientSecret, SecretStore } from "../secrets/store.js";
 import type { Tenant } from "../tenants/model.js";
 import type { TenantRegistry } from "../tenants/registry.js";
 import type { AlertIntentStore } from "./intents.js";
-import type { SecretFactsStore } from "./secret-state.js";
+import type { SecretFactsStore } from "../state/secret-facts.js";
 
 /** The adapters the secret expiry use cases need; the App satisfies it, tests wire their own parts in. */
 export interface ExpiryDeps {
@@ -19,7 +19,7 @@ export interface ExpiryDeps {
   secretFacts: SecretFactsStore;
   alertIntents: AlertIntentStore;
   mailer: Mailer;
-  graphFor(tenant: Tenant, secret: ClientSecret, counters: GraphCounters): { client: Client; graphBaseUrl: string };
+  graphFor(tenant: Tenant, secret: ClientSecret, counters: GraphCounters): Pick<TenantGraphHandle, "graph">;
   /** Retries of one send (default 3 attempts, 2 s doubling). */
   mailRetry?: RetryOptions;
 }

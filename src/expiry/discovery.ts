@@ -1,5 +1,4 @@
-import type { Client } from "@microsoft/microsoft-graph-client";
-import { classifyGraphError, graphErrorInfo } from "../graph/errors.js";
+import type { PasswordCredentialInfo, TenantGraph } from "../graph/tenant-graph.js";
 import { DAY_MS } from "./thresholds.js";
 
 /** What Entra says about the stored secret. */
@@ -8,30 +7,17 @@ export type EntraExpiry =
   | { kind: "noMatch"; credentials: number }
   | { kind: "denied" };
 
-interface PasswordCredential {
-  endDateTime?: string | null;
-  hint?: string | null;
-  keyId?: string | null;
-}
-
 /**
  * Reads the tenant's own application object (`GET /applications(appId='…')?$select=passwordCredentials`, which
  * needs Application.Read.All) and finds the credential whose hint (the first three characters of a secret) equals
  * the stored secret's. The secret value is used only for that comparison: it is not kept, logged or returned.
  * Several matches (three characters can collide) resolve to the one closest to Key Vault's date, else the earliest.
- * A 403 means the permission was not granted: `denied`, not an error. Other failures throw a classified error.
+ * A 403 means the permission was not granted: `denied`, not an error; an app not found has no match. Other failures
+ * throw a classified error.
  */
-export async function discoverEntraExpiry(graph: Client, t: { tenantId: string; clientId: string }, secretValue: string, keyVaultExpiresOn: Date | undefined): Promise<EntraExpiry> {
-  let body: { passwordCredentials?: PasswordCredential[] };
-  try {
-    body = (await graph.api(`/applications(appId='${t.clientId}')`).select("passwordCredentials").get()) as typeof body;
-  } catch (e) {
-    const info = graphErrorInfo(e);
-    if (info.status === 403) return { kind: "denied" };
-    if (info.status === 404) return { kind: "noMatch", credentials: 0 };
-    throw classifyGraphError(e, t, "read its own application object", "Application.Read.All");
-  }
-  const creds = body.passwordCredentials ?? [];
+export async function discoverEntraExpiry(graph: Pick<TenantGraph, "passwordCredentials">, secretValue: string, keyVaultExpiresOn: Date | undefined): Promise<EntraExpiry> {
+  const creds: PasswordCredentialInfo[] | "denied" = await graph.passwordCredentials();
+  if (creds === "denied") return { kind: "denied" };
   const matches = creds.filter((c) => typeof c.hint === "string" && c.hint.length > 0 && secretValue.startsWith(c.hint) && c.endDateTime && !Number.isNaN(Date.parse(c.endDateTime)));
   if (matches.length === 0) return { kind: "noMatch", credentials: creds.length };
   const ref = keyVaultExpiresOn?.getTime();

@@ -9,7 +9,7 @@ import type { Tenant } from "../tenants/model.js";
 import type { ExpiryDeps } from "./deps.js";
 import { discoverEntraExpiry, mismatchDays } from "./discovery.js";
 import { deliverAlert, type AlertOutcome } from "./notify.js";
-import { generationOf, type SecretFacts } from "./secret-state.js";
+import { generationOf, type SecretFacts } from "../state/secret-facts.js";
 import { DAY_MS, utcDay } from "./thresholds.js";
 
 const AUTH_CAUSES = new Set<string>(AUTH_ALERT_CAUSES);
@@ -117,8 +117,8 @@ async function discoverIfDue(deps: ExpiryDeps, tenant: Tenant, secret: ClientSec
   if (sameBefore && before?.entraCheckedAt && now.getTime() - Date.parse(before.entraCheckedAt) < DISCOVERY_EVERY_MS) return "notDue";
   let found: Awaited<ReturnType<typeof discoverEntraExpiry>>;
   try {
-    const { client } = deps.graphFor(tenant, secret, newGraphCounters());
-    found = await discoverEntraExpiry(client, tenant, secret.value, secret.expiresOn);
+    const { graph } = deps.graphFor(tenant, secret, newGraphCounters());
+    found = await discoverEntraExpiry(graph, secret.value, secret.expiresOn);
   } catch (e) {
     const err = toEntraSyncError(e);
     deps.log.warn(`could not read the app's passwordCredentials; the Key Vault date stays in force: ${err.message}`, { tenantId: tenant.tenantId, code: err.code });

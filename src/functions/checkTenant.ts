@@ -1,5 +1,5 @@
 import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from "@azure/functions";
-import { errorAnswer } from "../runs/api.js";
+import { errorAnswer } from "./api.js";
 import { checkTenant } from "../tenants/check.js";
 import { getApp } from "./app.js";
 import { toHttp } from "./http.js";

@@ -1,5 +1,5 @@
 import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from "@azure/functions";
-import { getPlan } from "../runs/api.js";
+import { getPlan } from "./api.js";
 import { getApp } from "./app.js";
 import { toHttp } from "./http.js";
 

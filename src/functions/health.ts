@@ -1,5 +1,5 @@
 import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from "@azure/functions";
-import { healthAnswer } from "../runs/api.js";
+import { healthAnswer } from "./api.js";
 import { toHttp } from "./http.js";
 
 /** `GET /api/health` (anonymous) → status and version; touches no customer data and builds no clients. */

@@ -1,5 +1,5 @@
 import type { HttpResponseInit } from "@azure/functions";
-import type { ApiResponse } from "../runs/api.js";
+import type { ApiResponse } from "./api.js";
 
 /** Shapes a use case's answer as an HTTP response (JSON unless the answer is text). */
 export function toHttp(r: ApiResponse): HttpResponseInit {

@@ -1,5 +1,5 @@
 import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from "@azure/functions";
-import { listRuns } from "../runs/api.js";
+import { listRuns } from "./api.js";
 import { getApp } from "./app.js";
 import { toHttp } from "./http.js";
 

@@ -6,9 +6,8 @@ import type { TokenCredential } from "@azure/core-auth";
 import type { Client } from "@microsoft/microsoft-graph-client";
 import { graphScope } from "./client.js";
 import { graphErrorInfo } from "./errors.js";
+import type { ProbeResult } from "./tenant-graph.js";
 
-/** The answer to one probe: the call worked, or Graph's status and error code. */
-export type ProbeResult = { ok: true } | { ok: false; status: number | undefined; code: string | undefined; message: string };
 
 async function probe(client: Client, path: string): Promise<ProbeResult> {
   try {

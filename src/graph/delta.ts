@@ -1,15 +1,9 @@
 import type { Client } from "@microsoft/microsoft-graph-client";
 import { EntraSyncError } from "../errors.js";
 import { classifyGraphError, graphErrorInfo, type TenantRef } from "./errors.js";
+import type { DeltaPage } from "./tenant-graph.js";
 import type { DeltaEntry } from "./users.js";
 
-export interface DeltaPage {
-  entries: DeltaEntry[];
-  /** Link to the next page of this round (the checkpoint while a run is under way). */
-  nextLink?: string | undefined;
-  /** Link for the next round (the checkpoint between runs); present on the last page only. */
-  deltaLink?: string | undefined;
-}
 
 /**
  * Refuses a link whose origin is not the configured Graph origin: the bearer token must never leave for another

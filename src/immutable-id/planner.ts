@@ -6,6 +6,7 @@
 import type { ConnectorRow, ConnectorSpace } from "../connector/space.js";
 import type { PlatformDirectory, StoredPlatformUser } from "../directory/directory.js";
 import type { ImmutableIdConfig, Tenant } from "../tenants/model.js";
+import type { TenantDomains } from "../graph/tenant-graph.js";
 import { mapLimit } from "../util/concurrency.js";
 import { encodeImmutableId } from "./encoding.js";
 import type { PlanEntry } from "./plan.js";
@@ -28,12 +29,7 @@ export interface PlannedUser extends PlanEntry {
   row: ConnectorRow;
 }
 
-export interface TenantDomains {
-  /** Lower-case names of the tenant's federated domains. */
-  federated: Set<string>;
-  /** The tenant's initial `*.onmicrosoft.com` domain (switchUpn moves UPNs there); undefined when unknown. */
-  initial: string | undefined;
-}
+export type { TenantDomains };
 
 export interface Plan {
   entries: PlannedUser[];
@@ -67,7 +63,7 @@ export function sourceValue(user: StoredPlatformUser, source: ImmutableIdConfig[
 }
 
 /** Builds the plan of one tenant from the connector space and the platform directory. Reads only; writes nothing. */
-export async function planImmutableIds(deps: { connector: ConnectorSpace; directory: PlatformDirectory }, tenant: Tenant, domains: TenantDomains): Promise<Plan> {
+export async function planImmutableIds(deps: { connector: Pick<ConnectorSpace, "list">; directory: Pick<PlatformDirectory, "get" | "list"> }, tenant: Tenant, domains: TenantDomains): Promise<Plan> {
   const cfg = tenant.immutableId;
   const plan: Plan = { entries: [], tenantUsers: 0, candidates: 0, skipped: {}, examples: {}, pendingUpnRestores: [] };
   const skip = (reason: SkipReason, id: string) => {
@@ -129,7 +125,7 @@ export async function planImmutableIds(deps: { connector: ConnectorSpace; direct
 }
 
 /** Point reads for a few users; one scan of the tenant's platform users when many are needed (far fewer round trips). */
-async function readPlatformUsers(directory: PlatformDirectory, tenantId: string, ids: string[]): Promise<Array<StoredPlatformUser | undefined>> {
+async function readPlatformUsers(directory: Pick<PlatformDirectory, "get" | "list">, tenantId: string, ids: string[]): Promise<Array<StoredPlatformUser | undefined>> {
   if (ids.length < 200) return mapLimit(ids, 32, (id) => directory.get(tenantId, id));
   const wanted = new Set(ids);
   const byId = new Map<string, StoredPlatformUser>();

@@ -3,27 +3,24 @@
  * not a dry run, within the cap or forced) write. Fills `report.immutableId`.
  */
 import type { TableClient } from "@azure/data-tables";
-import type { Client } from "@microsoft/microsoft-graph-client";
 import type { ConnectorRow, ConnectorSpace } from "../connector/space.js";
 import type { PlatformDirectory } from "../directory/directory.js";
-import type { GraphCounters } from "../graph/client.js";
 import { toEntraSyncError } from "../errors.js";
-import { classifyGraphError, graphErrorInfo } from "../graph/errors.js";
+import type { TenantDomains, TenantGraph, UserPatch } from "../graph/tenant-graph.js";
+import { GRAPH_WRITE_BUDGET, WriteBudget, type WriteBudgetOptions, type WritePacer } from "../graph/write-budget.js";
 import { DOMAIN_PERMISSION, grants, missingPermissionAdvice } from "../graph/permissions.js";
 import type { Logger } from "../log.js";
 import { addError, type ImmutableIdCounts, type RunReport } from "../runs/report.js";
 import type { RunStore } from "../runs/store.js";
 import type { Tenant } from "../tenants/model.js";
 import { chunk } from "../util/concurrency.js";
-import { BATCH_SIZE, executeBatch } from "./batch.js";
 import { comparePlans, getRunPlan, planHash, PlanStore, type PlanEntry } from "./plan.js";
-import { capOf, planImmutableIds, type PlannedUser, type SkipReason, type TenantDomains } from "./planner.js";
-import { GRAPH_WRITE_BUDGET, WriteBudget, type WriteBudgetOptions, type WritePacer } from "./write-budget.js";
-import { classifyWriteFailure, writeImmutableIds, type FailReason, type WriteOutcome, type WriterHooks } from "./writer.js";
+import { capOf, planImmutableIds, type PlannedUser, type SkipReason } from "./planner.js";
+import { classifyWriteFailure, GROUP_SIZE, writeImmutableIds, type FailReason, type WriteOutcome, type WriterHooks } from "./writer.js";
 
 /** The adapters the step uses (the App provides them all). */
 export interface ImmutableIdDeps {
-  connector: ConnectorSpace;
+  connector: Pick<ConnectorSpace, "list" | "putMany">;
   directory: PlatformDirectory;
   runs: RunStore;
   tables: { runPlans: TableClient };
@@ -33,9 +30,8 @@ export interface ImmutableIdDeps {
 }
 
 export interface ImmutableIdOptions {
-  graph: Client;
-  /** The run's Graph counters: inner-batch 429s and retries are added here. */
-  counters: GraphCounters;
+  /** The tenant's Graph (its counters get inner-batch 429s and retries). */
+  graph: Pick<TenantGraph, "tenant" | "domains" | "readUsers" | "findUsers" | "patchUsers">;
   /** A write budget of this process alone to pace to (default: the app's shared budget, `deps.writeBudget`). */
   budget?: WriteBudgetOptions | undefined;
   /** Groups of 20 writes in flight (default 4). */
@@ -58,16 +54,6 @@ const FAIL_ADVICE: Record<FailReason, string> = {
   transient: "Graph failed with server or network errors on every attempt; the next run retries them.",
   refused: "Graph refused these writes for another reason; see the message.",
 };
-
-/** Reads the tenant's domains: which are federated, and the initial `*.onmicrosoft.com` one. */
-export async function readDomains(graph: Client): Promise<TenantDomains> {
-  const body = (await graph.api("/domains").get()) as { value?: Array<{ id: string; authenticationType?: string; isInitial?: boolean }> };
-  const list = body.value ?? [];
-  return {
-    federated: new Set(list.filter((d) => /^federated$/i.test(d.authenticationType ?? "")).map((d) => d.id.toLowerCase())),
-    initial: list.find((d) => d.isInitial)?.id.toLowerCase(),
-  };
-}
 
 /** The run's error when Graph refuses `GET /domains`: the permission, what it is for, and how to grant it. */
 function missingDomainPermission(tenant: Tenant): string {
@@ -93,14 +79,11 @@ export async function runImmutableIdSync(deps: ImmutableIdDeps, tenant: Tenant, 
     report.notices.push("Immutable ID sync is off for this tenant: nothing planned or written (entra-sync tenant update … --immutable-id-mode preview).");
     return { completed: true };
   }
-  const ref = { tenantId: tenant.tenantId, clientId: tenant.clientId, cloud: tenant.cloud };
-  let domains: TenantDomains;
-  try {
-    domains = await readDomains(o.graph);
-  } catch (e) {
-    // Fail closed: without the domains, users in federated domains cannot be told apart, so nothing is planned or
-    // written (a write to such a user is refused by Entra, and switchUpn would move the wrong UPNs).
-    if (graphErrorInfo(e).status !== 403) throw classifyGraphError(e, ref, "read the tenant's domains (Immutable ID sync writes nothing without them)");
+  // Fail closed: without the domains, users in federated domains cannot be told apart, so nothing is planned or
+  // written (a write to such a user is refused by Entra, and switchUpn would move the wrong UPNs). Other failures
+  // than a refusal are thrown, classified.
+  const domains: TenantDomains | "denied" = await o.graph.domains();
+  if (domains === "denied") {
     addError(report, "MISSING_PERMISSION", missingDomainPermission(tenant));
     return { completed: true };
   }
@@ -172,9 +155,7 @@ export async function runImmutableIdSync(deps: ImmutableIdDeps, tenant: Tenant, 
   }
 
   const outcome = await writeImmutableIds(entries, {
-    client: o.graph,
-    tenant: ref,
-    counters: o.counters,
+    graph: o.graph,
     budget,
     domains,
     federatedDomains: cfg.federatedDomains,
@@ -204,15 +185,13 @@ async function restoreUnfinishedUpnSwitches(deps: ImmutableIdDeps, tenant: Tenan
   const cleared = new Map<string, ConnectorRow>();
   const failed = new Set<string>();
   if (rows.length === 0) return { cleared, failed };
-  const ref = { tenantId: tenant.tenantId, clientId: tenant.clientId, cloud: tenant.cloud };
-  const batchOptions = { client: o.graph, tenant: ref, counters: o.counters };
   const wouldRestore: string[] = [];
   let withValue = 0;
   type Current = { userPrincipalName?: string; onPremisesImmutableId?: string | null };
-  const put = (list: Array<{ r: ConnectorRow; body: Record<string, unknown> }>) =>
-    executeBatch(list.map(({ r, body }) => ({ id: r.id, method: "PATCH" as const, url: `/users/${r.id}`, body })), { ...batchOptions, budget });
-  for (const group of chunk(rows, BATCH_SIZE)) {
-    const current = await executeBatch(group.map((r) => ({ id: r.id, method: "GET" as const, url: `/users/${r.id}?$select=id,userPrincipalName,onPremisesImmutableId` })), batchOptions);
+  // No lost-write check here: a restore whose answer was lost keeps its marker, and the next run re-reads the UPN.
+  const put = (list: Array<{ r: ConnectorRow; changes: UserPatch["changes"] }>) => o.graph.patchUsers(list.map(({ r, changes }) => ({ key: r.id, userId: r.id, changes })), { pacer: budget, verifyLost: false });
+  for (const group of chunk(rows, GROUP_SIZE)) {
+    const current = await o.graph.readUsers(group.map((r) => r.id));
     const toRestore: Array<{ r: ConnectorRow; now: Current }> = [];
     for (const r of group) {
       const a = current.get(r.id);
@@ -231,7 +210,7 @@ async function restoreUnfinishedUpnSwitches(deps: ImmutableIdDeps, tenant: Tenan
     const finish = (x: { r: ConnectorRow; now: Current }) => !x.now.onPremisesImmutableId && !!valueOf(x.r);
     // Without an ImmutableId, held or to set, Entra refuses the UPN back: nothing is sent.
     const sendable = toRestore.filter((x) => finish(x) || !!x.now.onPremisesImmutableId);
-    const first = await put(sendable.map((x) => ({ r: x.r, body: finish(x) ? { onPremisesImmutableId: valueOf(x.r), userPrincipalName: x.r.upnSwitch!.original } : { userPrincipalName: x.r.upnSwitch!.original } })));
+    const first = await put(sendable.map((x) => ({ r: x.r, changes: finish(x) ? { onPremisesImmutableId: valueOf(x.r), userPrincipalName: x.r.upnSwitch!.original } : { userPrincipalName: x.r.upnSwitch!.original } })));
     const ok = (a: { status: number } | undefined) => !!a && a.status >= 200 && a.status < 300;
     for (const x of toRestore) {
       const r = x.r;

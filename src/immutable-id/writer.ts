@@ -4,16 +4,16 @@
  * the plan; PATCH the rest in one `$batch`, paced by the write budget; record every success in the connector space
  * before the next group, so that a crash and a rerun write nobody twice.
  */
-import type { Client } from "@microsoft/microsoft-graph-client";
 import type { ConnectorRow } from "../connector/space.js";
 import { EntraSyncError } from "../errors.js";
-import type { GraphCounters } from "../graph/client.js";
-import type { TenantRef } from "../graph/errors.js";
 import { missingPermissionAdvice } from "../graph/permissions.js";
+import type { BatchRetryOptions, GraphAnswer, TenantDomains, TenantGraph, UserPatch, UserState } from "../graph/tenant-graph.js";
+import type { WritePacer } from "../graph/write-budget.js";
 import { chunk } from "../util/concurrency.js";
-import { BATCH_SIZE, executeBatch, type BatchAnswer, type BatchOptions, type BatchRequest } from "./batch.js";
-import { upnDomain, type PlannedUser, type SkipReason, type TenantDomains } from "./planner.js";
-import type { WritePacer } from "./write-budget.js";
+import { upnDomain, type PlannedUser, type SkipReason } from "./planner.js";
+
+/** Users per group: one `$batch` (Graph's limit is 20 requests). */
+export const GROUP_SIZE = 20;
 
 /** Why a write failed (the report's `failed` keys). */
 export type FailReason = "duplicateValue" | "onPremisesSynced" | "federatedDomain" | "valueNotAllowed" | "notFound" | "upnSwitchFailed" | "throttled" | "transient" | "refused";
@@ -26,10 +26,11 @@ export interface WriterHooks {
   afterMove?(index: number): void | Promise<void>;
 }
 
+/** The Graph calls the writer makes. */
+export type WriterGraph = Pick<TenantGraph, "tenant" | "readUsers" | "findUsers" | "patchUsers">;
+
 export interface WriterOptions {
-  client: Client;
-  tenant: TenantRef;
-  counters: GraphCounters;
+  graph: WriterGraph;
   budget: WritePacer;
   domains: TenantDomains;
   federatedDomains: "skip" | "switchUpn";
@@ -41,7 +42,7 @@ export interface WriterOptions {
   shouldStop?: (() => boolean) | undefined;
   hooks?: WriterHooks | undefined;
   onGroup?: ((o: WriteOutcome) => void) | undefined;
-  batch?: Partial<Pick<BatchOptions, "maxAttempts" | "backoffMs" | "maxThrottleRetries">> | undefined;
+  batch?: BatchRetryOptions | undefined;
 }
 
 export interface WriteOutcome {
@@ -56,16 +57,6 @@ export interface WriteOutcome {
   elapsedMs: number;
 }
 
-const SELECT = "id,userPrincipalName,onPremisesImmutableId,onPremisesSyncEnabled";
-const userUrl = (id: string) => `/users/${encodeURIComponent(id)}`;
-
-interface Refreshed {
-  id: string;
-  userPrincipalName?: string | null;
-  onPremisesImmutableId?: string | null;
-  onPremisesSyncEnabled?: boolean | null;
-}
-
 /** What was true of a write when it was sent, for telling refusals apart by context rather than wording. */
 export interface WriteContext {
   /** The PATCH set onPremisesImmutableId while the user's UPN was in a federated domain. */
@@ -77,7 +68,7 @@ export interface WriteContext {
  * A federated-domain refusal is a plain 400 Request_BadRequest whose wording Graph does not promise: it is known by
  * the user's UPN being in a federated domain when the ImmutableId was set.
  */
-export function classifyWriteFailure(a: BatchAnswer, context: WriteContext = {}): { reason: FailReason | "privilegedUser"; message: string } {
+export function classifyWriteFailure(a: GraphAnswer, context: WriteContext = {}): { reason: FailReason | "privilegedUser"; message: string } {
   const err = a.body?.error;
   const message = `HTTP ${a.status}${err?.code ? ` ${err.code}` : ""}: ${err?.message ?? "no error body"}`;
   const details = (err?.details ?? []).map((d) => d.code);
@@ -92,119 +83,182 @@ export function classifyWriteFailure(a: BatchAnswer, context: WriteContext = {})
   return { reason: "refused", message };
 }
 
+
 /** Writes the planned ImmutableIds. Throws only for failures of the whole tenant (auth, consent). */
 export async function writeImmutableIds(users: readonly PlannedUser[], o: WriterOptions): Promise<WriteOutcome> {
-  const started = performance.now();
-  const out: WriteOutcome = { written: 0, skipped: {}, failed: {}, upnNotRestored: [], patches: 0, completed: true, elapsedMs: 0 };
-  const groups = chunk(users, BATCH_SIZE);
-  const base: Omit<BatchOptions, "budget" | "verify"> = { client: o.client, tenant: o.tenant, counters: o.counters, ...o.batch };
-  const skip = (r: SkipReason, id: string) => (out.skipped[r] ??= []).push(id);
-  const fail = (r: FailReason, id: string, message: string) => (out.failed[r] ??= []).push({ id, message });
-  let next = 0;
-  let aborted: unknown;
+  return new ImmutableIdWriter(o).run(users);
+}
 
-  const read = async (ids: string[]): Promise<Map<string, BatchAnswer>> =>
-    executeBatch(ids.map((id) => ({ id, method: "GET", url: `${userUrl(id)}?$select=${SELECT}` })), base);
+/** A pacer holding `n` writes taken from `budget` at once; writes beyond them are taken from `budget` as they go. */
+export function prepaidPacer(budget: WritePacer, n: number): WritePacer {
+  let credit = n;
+  const ready = budget.take(n);
+  return {
+    take: async (k: number) => {
+      await ready;
+      const own = Math.min(credit, k);
+      credit -= own;
+      if (k > own) await budget.take(k - own);
+    },
+  };
+}
 
-  /** Ids (request ids) whose user now holds the expected state: a lost answer that did land. */
-  const verifier = (expected: Map<string, { userId: string; value?: string; upn?: string }>) => async (ids: string[]) => {
-    const want = ids.map((id) => expected.get(id)!).filter(Boolean);
-    const got = await read(want.map((w) => w.userId));
-    const ok = new Set<string>();
-    for (const id of ids) {
-      const w = expected.get(id);
-      const b = w ? (got.get(w.userId)?.body as unknown as Refreshed | undefined) : undefined;
-      if (w && b && (w.value === undefined || b.onPremisesImmutableId === w.value) && (w.upn === undefined || b.userPrincipalName === w.upn)) ok.add(id);
+/** How one group's users stand after the re-read. */
+interface Reread {
+  /** Rows to record: what the re-read found where it differs from the plan. */
+  rows: ConnectorRow[];
+  /** Users to write with one PATCH. */
+  plain: PlannedUser[];
+  /** Users in a federated domain to write with switchUpn. */
+  switching: PlannedUser[];
+}
+
+interface PatchCall {
+  /** Pacer to take the writes from (default: the step's budget). */
+  pacer?: WritePacer;
+  /**
+   * A whole group refused with 403 before anything was written is the app lacking User.ReadWrite.All, not privileged
+   * users: stop the run with advice. Off for a switchUpn second step: its UPN moves went through, so the app may
+   * write, and 403s there are privileged users.
+   */
+  consentCheck: boolean;
+}
+
+/** One call of `writeImmutableIds`: its options, its outcome so far, and the groups still to write. */
+class ImmutableIdWriter {
+  private readonly out: WriteOutcome = { written: 0, skipped: {}, failed: {}, upnNotRestored: [], patches: 0, completed: true, elapsedMs: 0 };
+  private groups: PlannedUser[][] = [];
+  private next = 0;
+  private aborted: unknown;
+
+  constructor(private readonly o: WriterOptions) {}
+
+  async run(users: readonly PlannedUser[]): Promise<WriteOutcome> {
+    const started = performance.now();
+    this.groups = chunk(users, GROUP_SIZE);
+    const workers = Math.max(1, Math.min(this.o.concurrency ?? 4, this.groups.length));
+    await Promise.all(Array.from({ length: workers }, () => this.worker()));
+    this.out.elapsedMs = performance.now() - started;
+    if (this.aborted !== undefined) throw this.aborted;
+    return this.out;
+  }
+
+  /** Takes groups one by one until none is left, the caller asks to stop, or another worker failed. */
+  private async worker(): Promise<void> {
+    for (;;) {
+      if (this.aborted !== undefined) return;
+      if (this.o.shouldStop?.()) {
+        if (this.next < this.groups.length) this.out.completed = false;
+        return;
+      }
+      const i = this.next++;
+      if (i >= this.groups.length) return;
+      try {
+        await this.writeGroup(i, this.groups[i]!);
+      } catch (e) {
+        this.aborted ??= e;
+        return;
+      }
     }
-    return ok;
-  };
+  }
 
-  /** A pacer holding `n` writes already taken from the budget; writes beyond them are taken as they go. */
-  const prepaid = (n: number): WritePacer => {
-    let credit = n;
-    const ready = o.budget.take(n);
-    return {
-      take: async (k: number) => {
-        await ready;
-        const own = Math.min(credit, k);
-        credit -= own;
-        if (k > own) await o.budget.take(k - own);
-      },
-    };
-  };
+  private skip(reason: SkipReason, id: string): void {
+    (this.out.skipped[reason] ??= []).push(id);
+  }
 
-  const patch = async (reqs: Array<{ id: string; userId: string; body: Record<string, unknown>; expect: { value?: string; upn?: string } }>, pacer: WritePacer = o.budget): Promise<Map<string, BatchAnswer>> => {
-    if (reqs.length === 0) return new Map();
-    const expected = new Map(reqs.map((r) => [r.id, { userId: r.userId, ...r.expect }]));
-    const counting = {
-      take: async (n: number) => {
-        out.patches += n;
-        await pacer.take(n);
-      },
-    };
-    const answers = await executeBatch(reqs.map((r): BatchRequest => ({ id: r.id, method: "PATCH", url: userUrl(r.userId), body: r.body })), { ...base, budget: counting, verify: verifier(expected) });
-    // A whole group refused with 403 before anything was written is the app lacking User.ReadWrite.All, not
-    // privileged users: stop the run with advice instead of marking everyone privileged.
-    // (Not for a switchUpn second step: its UPN moves went through, so the app may write; 403s there are privileged users.)
-    const all403 = [...answers.values()].every((a) => a.status === 403);
-    if (all403 && answers.size >= 10 && out.written === 0 && !reqs.every((r) => r.id.startsWith("s-")))
-      throw new EntraSyncError("AUTH_CONSENT_MISSING", `Graph refused every ImmutableId write in tenant ${o.tenant.tenantId} (403 Authorization_RequestDenied): writing onPremisesImmutableId needs the Microsoft Graph application permission User.ReadWrite.All. ${o.tenant.cloud ? missingPermissionAdvice({ ...o.tenant, cloud: o.tenant.cloud }, "User.ReadWrite.All") : `Ask the customer's admin to grant it to app ${o.tenant.clientId}.`}`, { retryable: false });
-    return answers;
-  };
+  private fail(reason: FailReason, id: string, message: string): void {
+    (this.out.failed[reason] ??= []).push({ id, message });
+  }
 
-  async function group(index: number, list: PlannedUser[]): Promise<void> {
-    await o.hooks?.beforeGroup?.(index);
-    const fresh = await read(list.map((u) => u.entraId));
-    const rows: ConnectorRow[] = [];
-    const plain: PlannedUser[] = [];
-    const switching: PlannedUser[] = [];
+  private isFederated(upn: string): boolean {
+    return this.o.domains.federated.has(upnDomain(upn));
+  }
+
+  private async writeGroup(index: number, list: PlannedUser[]): Promise<void> {
+    await this.o.hooks?.beforeGroup?.(index);
+    const { rows, plain, switching } = await this.reread(list);
+    const done = await this.writePlain(plain);
+    await this.o.hooks?.afterWrite?.(index);
+    const marked = new Set<string>();
+    if (switching.length) done.push(...(await this.switchUpn(index, switching, marked)));
+    await this.record(rows, done, marked);
+  }
+
+  /** Re-reads the group and leaves alone anyone who gained an ImmutableId (or changed otherwise) since the plan. */
+  private async reread(list: PlannedUser[]): Promise<Reread> {
+    const fresh = await this.o.graph.readUsers(list.map((u) => u.entraId), this.o.batch);
+    const result: Reread = { rows: [], plain: [], switching: [] };
     for (const u of list) {
       const a = fresh.get(u.entraId);
       if (!a || a.status === 404) {
-        skip("notFound", u.entraId);
+        this.skip("notFound", u.entraId);
         continue;
       }
       if (a.status !== 200) {
         const c = classifyWriteFailure(a);
-        fail(c.reason === "transient" ? "transient" : "refused", u.entraId, `re-read before the write failed: ${c.message}`);
+        this.fail(c.reason === "transient" ? "transient" : "refused", u.entraId, `re-read before the write failed: ${c.message}`);
         continue;
       }
-      const b = a.body as unknown as Refreshed;
+      const b = a.body as unknown as UserState;
       const changed = b.onPremisesImmutableId || b.onPremisesSyncEnabled || (b.userPrincipalName && b.userPrincipalName !== u.userPrincipalName);
-      if (changed) rows.push({ ...u.row, user: { ...u.row.user, userPrincipalName: b.userPrincipalName ?? u.row.user.userPrincipalName, onPremisesImmutableId: b.onPremisesImmutableId ?? null, onPremisesSyncEnabled: b.onPremisesSyncEnabled ?? null } });
+      const row = changed ? { ...u.row, user: { ...u.row.user, userPrincipalName: b.userPrincipalName ?? u.row.user.userPrincipalName, onPremisesImmutableId: b.onPremisesImmutableId ?? null, onPremisesSyncEnabled: b.onPremisesSyncEnabled ?? null } } : undefined;
+      if (row) result.rows.push(row);
       if (b.onPremisesImmutableId) {
-        skip("alreadySet", u.entraId);
+        this.skip("alreadySet", u.entraId);
         continue;
       }
       if (b.onPremisesSyncEnabled) {
-        skip("onPremisesSynced", u.entraId);
+        this.skip("onPremisesSynced", u.entraId);
         continue;
       }
       const upn = b.userPrincipalName ?? u.userPrincipalName;
-      const cur: PlannedUser = { ...u, userPrincipalName: upn, row: rows.find((r) => r.id === u.entraId) ?? u.row };
-      if (o.domains.federated.has(upnDomain(upn))) {
-        if (o.federatedDomains !== "switchUpn" || !o.domains.initial) skip("federatedDomain", u.entraId);
-        else switching.push(cur);
-      } else plain.push(cur);
+      const cur: PlannedUser = { ...u, userPrincipalName: upn, row: row ?? u.row };
+      if (!this.isFederated(upn)) result.plain.push(cur);
+      else if (this.o.federatedDomains !== "switchUpn" || !this.o.domains.initial) this.skip("federatedDomain", u.entraId);
+      else result.switching.push(cur);
     }
+    return result;
+  }
 
+  /** PATCHes users, counting every write sent (retries included) in `patches`. */
+  private async patch(patches: UserPatch[], call: PatchCall): Promise<Map<string, GraphAnswer>> {
+    if (patches.length === 0) return new Map();
+    const pacer = call.pacer ?? this.o.budget;
+    const counting: WritePacer = {
+      take: async (n: number) => {
+        this.out.patches += n;
+        await pacer.take(n);
+      },
+    };
+    const answers = await this.o.graph.patchUsers(patches, { pacer: counting }, this.o.batch);
+    if (call.consentCheck && this.out.written === 0 && answers.size >= 10 && [...answers.values()].every((a) => a.status === 403)) {
+      const t = this.o.graph.tenant;
+      throw new EntraSyncError("AUTH_CONSENT_MISSING", `Graph refused every ImmutableId write in tenant ${t.tenantId} (403 Authorization_RequestDenied): writing onPremisesImmutableId needs the Microsoft Graph application permission User.ReadWrite.All. ${t.cloud ? missingPermissionAdvice({ ...t, cloud: t.cloud }, "User.ReadWrite.All") : `Ask the customer's admin to grant it to app ${t.clientId}.`}`, { retryable: false });
+    }
+    return answers;
+  }
+
+  /** Users outside federated domains: one PATCH of the ImmutableId each. Returns those written. */
+  private async writePlain(plain: PlannedUser[]): Promise<PlannedUser[]> {
+    const answers = await this.patch(plain.map((u) => ({ key: u.entraId, userId: u.entraId, changes: { onPremisesImmutableId: u.value } })), { consentCheck: true });
     const done: PlannedUser[] = [];
-    const answers = await patch(plain.map((u) => ({ id: u.entraId, userId: u.entraId, body: { onPremisesImmutableId: u.value }, expect: { value: u.value } })));
-    await o.hooks?.afterWrite?.(index);
     for (const u of plain) {
       const a = answers.get(u.entraId)!;
       if (a.status >= 200 && a.status < 300) done.push(u);
       else {
-        const c = classifyWriteFailure(a, { federatedUpn: o.domains.federated.has(upnDomain(u.userPrincipalName)) });
-        if (c.reason === "privilegedUser") skip("privilegedUser", u.entraId);
-        else fail(c.reason, u.entraId, c.message);
+        const c = classifyWriteFailure(a, { federatedUpn: this.isFederated(u.userPrincipalName) });
+        if (c.reason === "privilegedUser") this.skip("privilegedUser", u.entraId);
+        else this.fail(c.reason, u.entraId, c.message);
       }
     }
-    const marked = new Set<string>();
-    if (switching.length) done.push(...(await switchUpn(index, switching, marked)));
+    return done;
+  }
 
-    // Record what the re-read found and every success before the next group goes (a recorded move that did not
-    // finish keeps the row switchUpn wrote).
+  /**
+   * Records what the re-read found and every success before the next group goes (a recorded move that did not finish
+   * keeps the row switchUpn wrote).
+   */
+  private async record(rows: ConnectorRow[], done: PlannedUser[], marked: Set<string>): Promise<void> {
     const doneIds = new Set(done.map((u) => u.entraId));
     const save = rows.filter((r) => !doneIds.has(r.id) && !marked.has(r.id));
     for (const u of done) {
@@ -212,9 +266,9 @@ export async function writeImmutableIds(users: readonly PlannedUser[], o: Writer
       const marker = u.row.upnSwitch && u.userPrincipalName.toLowerCase() === u.row.upnSwitch.temporary.toLowerCase() ? u.row.upnSwitch : undefined;
       save.push({ ...u.row, upnSwitch: marker, user: { ...u.row.user, userPrincipalName: u.userPrincipalName, onPremisesImmutableId: u.value } });
     }
-    if (save.length) await o.saveRows(save);
-    out.written += done.length;
-    o.onGroup?.(out);
+    if (save.length) await this.o.saveRows(save);
+    this.out.written += done.length;
+    this.o.onGroup?.(this.out);
   }
 
   /**
@@ -223,19 +277,23 @@ export async function writeImmutableIds(users: readonly PlannedUser[], o: Writer
    * ImmutableId, so once the UPN has moved it can go back only together with one: everything that can be checked is
    * checked before the move (the value free in Entra, the temporary UPN free, the writes of both steps reserved), and
    * a user whose second step is refused stays on the temporary UPN, its move recorded, for every later run to finish.
+   * Adds the users it moved to `marked` (their rows carry the move). Returns those written.
    */
-  async function switchUpn(index: number, list: PlannedUser[], marked: Set<string>): Promise<PlannedUser[]> {
-    const temp = new Map(list.map((u) => [u.entraId, `${u.userPrincipalName.slice(0, u.userPrincipalName.lastIndexOf("@"))}@${o.domains.initial}`]));
-    const clear = await freeInEntra(list, temp);
+  private async switchUpn(index: number, list: PlannedUser[], marked: Set<string>): Promise<PlannedUser[]> {
+    const temp = new Map(list.map((u) => [u.entraId, `${u.userPrincipalName.slice(0, u.userPrincipalName.lastIndexOf("@"))}@${this.o.domains.initial}`]));
+    const clear = await this.freeInEntra(list, temp);
     if (clear.length === 0) return [];
     // Both steps' writes are taken from the budget before the first one goes, so the second never waits on it.
-    const budget = prepaid(2 * clear.length);
+    const pacer = prepaidPacer(this.o.budget, 2 * clear.length);
     // Durable before the move: should this process die between the steps, the next run finishes the move.
     const at = new Date().toISOString();
-    await o.saveRows(clear.map((u) => ({ ...u.row, upnSwitch: { original: u.userPrincipalName, temporary: temp.get(u.entraId)!, at, value: u.value } })));
+    await this.o.saveRows(clear.map((u) => ({ ...u.row, upnSwitch: { original: u.userPrincipalName, temporary: temp.get(u.entraId)!, at, value: u.value } })));
     for (const u of clear) marked.add(u.entraId);
-    const moved = await patch(clear.map((u) => ({ id: `m-${u.entraId}`, userId: u.entraId, body: { userPrincipalName: temp.get(u.entraId) }, expect: { upn: temp.get(u.entraId)! } })), budget);
-    await o.hooks?.afterMove?.(index);
+    const moved = await this.patch(
+      clear.map((u) => ({ key: `m-${u.entraId}`, userId: u.entraId, changes: { userPrincipalName: temp.get(u.entraId)! } })),
+      { pacer, consentCheck: true },
+    );
+    await this.o.hooks?.afterMove?.(index);
     const uncertain = new Set<string>();
     const ready = clear.filter((u) => {
       const a = moved.get(`m-${u.entraId}`)!;
@@ -247,10 +305,13 @@ export async function writeImmutableIds(users: readonly PlannedUser[], o: Writer
         uncertain.add(u.entraId);
         return true;
       }
-      fail("upnSwitchFailed", u.entraId, `moving the UPN to ${temp.get(u.entraId)} failed (nothing changed): ${c.message}`);
+      this.fail("upnSwitchFailed", u.entraId, `moving the UPN to ${temp.get(u.entraId)} failed (nothing changed): ${c.message}`);
       return false;
     });
-    const set = await patch(ready.map((u) => ({ id: `s-${u.entraId}`, userId: u.entraId, body: { onPremisesImmutableId: u.value, userPrincipalName: u.userPrincipalName }, expect: { value: u.value, upn: u.userPrincipalName } })), budget);
+    const set = await this.patch(
+      ready.map((u) => ({ key: `s-${u.entraId}`, userId: u.entraId, changes: { onPremisesImmutableId: u.value, userPrincipalName: u.userPrincipalName } })),
+      { pacer, consentCheck: false },
+    );
     const done: PlannedUser[] = [];
     for (const u of ready) {
       const a = set.get(`s-${u.entraId}`)!;
@@ -260,76 +321,49 @@ export async function writeImmutableIds(users: readonly PlannedUser[], o: Writer
       }
       const c = classifyWriteFailure(a);
       if (uncertain.has(u.entraId)) {
-        fail("upnSwitchFailed", u.entraId, `moving the UPN to ${temp.get(u.entraId)} got no answer, and finishing it was refused (${c.message}): the next run reads where the UPN is and finishes or forgets the move`);
+        this.fail("upnSwitchFailed", u.entraId, `moving the UPN to ${temp.get(u.entraId)} got no answer, and finishing it was refused (${c.message}): the next run reads where the UPN is and finishes or forgets the move`);
         continue;
       }
       // No UPN-alone put-back: Entra refuses to move a user without an ImmutableId into a federated domain.
-      if (c.reason === "privilegedUser") skip("privilegedUser", u.entraId);
-      else fail(c.reason, u.entraId, `${c.message} (the user is left on ${temp.get(u.entraId)})`);
-      out.upnNotRestored.push({ id: u.entraId, upn: u.userPrincipalName, temporaryUpn: temp.get(u.entraId)!, reason: c.reason, answer: c.message });
+      if (c.reason === "privilegedUser") this.skip("privilegedUser", u.entraId);
+      else this.fail(c.reason, u.entraId, `${c.message} (the user is left on ${temp.get(u.entraId)})`);
+      this.out.upnNotRestored.push({ id: u.entraId, upn: u.userPrincipalName, temporaryUpn: temp.get(u.entraId)!, reason: c.reason, answer: c.message });
     }
     return done;
   }
 
   /**
-   * The users whose value no other object holds in Entra and whose temporary UPN is free (one `$batch` of two
-   * `$filter` reads per 10 users): the connector space may not know a value or a UPN set since the last sync. The
-   * others fail here, before anything changed.
+   * The users whose value no other object holds in Entra and whose temporary UPN is free (two `$filter` reads per
+   * user, in `$batch`es): the connector space may not know a value or a UPN set since the last sync. The others fail
+   * here, before anything changed.
    */
-  async function freeInEntra(list: PlannedUser[], temp: Map<string, string>): Promise<PlannedUser[]> {
-    const q = (s: string) => `'${s.replace(/'/g, "''")}'`;
-    const holders = async (reqs: BatchRequest[]) => {
-      const got = new Map<string, BatchAnswer>();
-      for (const part of chunk(reqs, BATCH_SIZE)) for (const [k, v] of await executeBatch(part, base)) got.set(k, v);
-      return got;
-    };
-    const answers = await holders(
-      list.flatMap((u): BatchRequest[] => [
-        { id: `v-${u.entraId}`, method: "GET", url: `/users?$filter=${encodeURIComponent(`onPremisesImmutableId eq ${q(u.value)}`)}&$select=id` },
-        { id: `t-${u.entraId}`, method: "GET", url: `/users?$filter=${encodeURIComponent(`userPrincipalName eq ${q(temp.get(u.entraId)!)}`)}&$select=id` },
+  private async freeInEntra(list: PlannedUser[], temp: Map<string, string>): Promise<PlannedUser[]> {
+    const answers = await this.o.graph.findUsers(
+      list.flatMap((u) => [
+        { key: `v-${u.entraId}`, property: "onPremisesImmutableId" as const, value: u.value },
+        { key: `t-${u.entraId}`, property: "userPrincipalName" as const, value: temp.get(u.entraId)! },
       ]),
+      this.o.batch,
     );
-    const others = (a: BatchAnswer | undefined, self: string) => ((a?.body?.["value"] as Array<{ id: string }> | undefined) ?? []).filter((x) => x.id !== self).length;
+    const others = (a: GraphAnswer | undefined, self: string) => ((a?.body?.["value"] as Array<{ id: string }> | undefined) ?? []).filter((x) => x.id !== self).length;
     return list.filter((u) => {
       const v = answers.get(`v-${u.entraId}`);
       const t = answers.get(`t-${u.entraId}`);
       for (const [a, what] of [[v, "the value"], [t, "the temporary UPN"]] as const)
         if (!a || a.status !== 200) {
           const c = classifyWriteFailure(a ?? { status: 0 });
-          fail(c.reason === "transient" || c.reason === "throttled" ? c.reason : "refused", u.entraId, `checking that ${what} is free before moving the UPN failed (nothing changed): ${c.message}`);
+          this.fail(c.reason === "transient" || c.reason === "throttled" ? c.reason : "refused", u.entraId, `checking that ${what} is free before moving the UPN failed (nothing changed): ${c.message}`);
           return false;
         }
       if (others(v, u.entraId) > 0) {
-        fail("duplicateValue", u.entraId, `another object in Entra already has this ImmutableId (found before moving the UPN; nothing changed)`);
+        this.fail("duplicateValue", u.entraId, `another object in Entra already has this ImmutableId (found before moving the UPN; nothing changed)`);
         return false;
       }
       if (others(t, u.entraId) > 0) {
-        fail("upnSwitchFailed", u.entraId, `the temporary UPN ${temp.get(u.entraId)} is taken (found before moving the UPN; nothing changed)`);
+        this.fail("upnSwitchFailed", u.entraId, `the temporary UPN ${temp.get(u.entraId)} is taken (found before moving the UPN; nothing changed)`);
         return false;
       }
       return true;
     });
   }
-
-  const worker = async () => {
-    for (;;) {
-      if (aborted !== undefined) return;
-      if (o.shouldStop?.()) {
-        if (next < groups.length) out.completed = false;
-        return;
-      }
-      const i = next++;
-      if (i >= groups.length) return;
-      try {
-        await group(i, groups[i]!);
-      } catch (e) {
-        aborted ??= e;
-        return;
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: Math.max(1, Math.min(o.concurrency ?? 4, groups.length)) }, worker));
-  out.elapsedMs = performance.now() - started;
-  if (aborted !== undefined) throw aborted;
-  return out;
 }

@@ -1,12 +1,33 @@
-import type { App } from "../composition.js";
 import { EntraSyncError, toEntraSyncError } from "../errors.js";
-import { newGraphCounters } from "../graph/client.js";
+import { newGraphCounters, type GraphCounters } from "../graph/client.js";
 import { addError, failReport, isTerminal, minimalFailedReport, newReport, newRunId, type RunMode, type RunReport, type RunStep, type RunTrigger } from "./report.js";
 import type { Tenant } from "../tenants/model.js";
-import { runUpdateSync } from "../sync/update-sync.js";
-import { runImmutableIdSync } from "../immutable-id/step.js";
-import { grantedRoles } from "../graph/check.js";
-import type { WriteBudgetOptions } from "../immutable-id/write-budget.js";
+import { runUpdateSync, type UpdateSyncDeps } from "../sync/update-sync.js";
+import { runImmutableIdSync, type ImmutableIdDeps } from "../immutable-id/step.js";
+import type { ClientSecret, SecretStore } from "../secrets/store.js";
+import type { TenantRegistry } from "../tenants/registry.js";
+import type { RunObserver } from "./observer.js";
+import type { RunStore } from "./store.js";
+import type { WriteBudgetOptions } from "../graph/write-budget.js";
+import type { TenantGraphHandle } from "../graph/tenant-graph.js";
+
+/** What ending a run needs: the run store, the clock, the registrations (for the observers) and the observers. */
+export interface EndRunDeps {
+  clock: () => Date;
+  log: UpdateSyncDeps["log"];
+  runs: RunStore;
+  tenants: Pick<TenantRegistry, "require" | "get">;
+  runObservers: readonly RunObserver[];
+}
+
+/** The adapters the run lifecycle needs (the App provides them all; tests may wire their own). */
+export interface RunDeps extends EndRunDeps, UpdateSyncDeps, ImmutableIdDeps {
+  /** The connector space, as both steps use it. */
+  connector: UpdateSyncDeps["connector"] & ImmutableIdDeps["connector"];
+  secrets: Pick<SecretStore, "get">;
+  /** A Graph client for a tenant, counting into `counters`. */
+  graphFor(tenant: Tenant, secret: ClientSecret, counters: GraphCounters): TenantGraphHandle;
+}
 
 export interface RunRequest {
   tenantId: string;
@@ -28,7 +49,7 @@ export function newRunReport(tenant: Tenant, req: RunRequest, now: Date, runId: 
  * Records a new queued run for a tenant (the tenant must exist) without touching the tenant's lease: for callers
  * that already hold it or need none (tests, benchmarks). startRun (./start.ts) claims the lease with the run.
  */
-export async function createRun(app: App, req: RunRequest): Promise<RunReport> {
+export async function createRun(app: Pick<EndRunDeps, "tenants" | "clock" | "runs">, req: RunRequest): Promise<RunReport> {
   const tenant = await app.tenants.require(req.tenantId);
   const report = newRunReport(tenant, req, app.clock());
   await app.runs.save(report);
@@ -59,7 +80,7 @@ export interface ExecuteResult {
  * Executes (or continues) one run of one tenant: update sync, then Immutable ID sync, into one report. Use case
  * shared by the queue worker, the CLI and `npm start`; it holds no Azure Functions types.
  */
-export async function executeRun(app: App, tenantId: string, runId: string, o: ExecuteOptions = {}): Promise<ExecuteResult> {
+export async function executeRun(app: RunDeps, tenantId: string, runId: string, o: ExecuteOptions = {}): Promise<ExecuteResult> {
   const report = await app.runs.get(tenantId, runId);
   if (!report) throw new EntraSyncError("RUN_NOT_FOUND", `Run ${runId} of tenant ${tenantId} does not exist.`, { retryable: false });
   if (isTerminal(report)) return { report, completed: true };
@@ -77,7 +98,7 @@ export async function executeRun(app: App, tenantId: string, runId: string, o: E
     const sync = () => {
       report.graph = { requests: base.requests + counters.requests, throttled: base.throttled + counters.throttled, retried: base.retried + counters.retried };
     };
-    const { client, graphBaseUrl } = app.graphFor(tenant, secret, counters);
+    const { graph } = app.graphFor(tenant, secret, counters);
     const stop = () => (o.deadline !== undefined && Date.now() >= o.deadline) || (o.shouldStop?.() ?? false);
     let completed = true;
     if (report.only.includes("update")) {
@@ -87,8 +108,7 @@ export async function executeRun(app: App, tenantId: string, runId: string, o: E
         tenant,
         report,
         {
-          graph: client,
-          graphBaseUrl,
+          graph,
           full: report.mode === "full",
           dryRun: report.dryRun,
           shouldStop: stop,
@@ -107,15 +127,14 @@ export async function executeRun(app: App, tenantId: string, runId: string, o: E
     // Immutable ID sync needs the fresh matches of a completed update sync (or runs alone with --only immutable-id).
     if (completed && report.only.includes("immutableId")) {
       const step = await runImmutableIdSync(app, tenant, report, {
-        graph: client,
-        counters,
+        graph,
         budget: o.writeBudget,
         shouldStop: stop, // the deadline, or a lost lease: never write beside the new lease holder
         onProgress: (r) => {
           sync();
           o.onProgress?.(r);
         },
-        grantedRoles: () => grantedRoles(app.tenantCredential(tenant!, secret), graphBaseUrl),
+        grantedRoles: () => graph.grantedRoles().catch(() => undefined),
       });
       completed = step.completed;
     }
@@ -146,7 +165,7 @@ export interface EndRunOptions {
  * or succeeded from its counts; sets `endedAt` and `durationMs`; saves it (a minimal failed report when the full one
  * cannot be saved, see saveEnded) and tells the run observers. Returns the report that was saved.
  */
-export async function endRun(app: App, report: RunReport, o: EndRunOptions = {}): Promise<RunReport> {
+export async function endRun(app: EndRunDeps, report: RunReport, o: EndRunOptions = {}): Promise<RunReport> {
   if (o.failure) failReport(report, o.failure);
   if (report.status === "running") report.status = report.update.failed > 0 || report.errors.some((e) => e.code !== "GRAPH_DELTA_EXPIRED" && e.code !== "MATCH_AMBIGUOUS") ? "partial" : "succeeded";
   report.endedAt = app.clock().toISOString();
@@ -164,7 +183,7 @@ export async function endRun(app: App, report: RunReport, o: EndRunOptions = {})
  * refused it), saves a minimal one instead — status failed, the reason, the counts — so that the run never stays
  * `running`; returns the report that was saved. Throws only when the minimal one cannot be saved either.
  */
-export async function saveEnded(app: App, report: RunReport): Promise<RunReport> {
+export async function saveEnded(app: Pick<EndRunDeps, "clock" | "log" | "runs">, report: RunReport): Promise<RunReport> {
   try {
     await app.runs.save(report);
     return report;
@@ -183,7 +202,7 @@ export async function saveEnded(app: App, report: RunReport): Promise<RunReport>
 }
 
 /** Tells every run observer that a run ended; their failures are logged, never raised. */
-export async function notifyObservers(app: App, report: RunReport, tenant: Tenant | undefined): Promise<void> {
+export async function notifyObservers(app: Pick<EndRunDeps, "log" | "runObservers">, report: RunReport, tenant: Tenant | undefined): Promise<void> {
   for (const o of app.runObservers) {
     try {
       await o.afterRun(report, tenant);

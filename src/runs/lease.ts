@@ -1,44 +1,13 @@
 import { randomBytes } from "node:crypto";
 import type { TableClient } from "@azure/data-tables";
 import { EntraSyncError } from "../errors.js";
-import { getOrUndefined, isConflict, isNotFound, isPreconditionFailed, storageError } from "../state/tables-client.js";
+import { LEASE_ROW, LeaseRows, leaseFromEntity, leaseToEntity as toEntity, type Lease, type LeaseEntity } from "../state/leases.js";
 
-/** RowKey of the lease row in the tenant state table (PartitionKey = tenant id). */
-export const LEASE_ROW = "lease";
-
-/**
+/*
  * The run lease of one tenant: at most one run per tenant holds it at a time, whatever triggered the run. It is
  * claimed when a run is created (queued), taken by the invocation that works on the run, handed back between
- * continuations, and released when the run ends. The row stays after release: it also remembers when the tenant's
- * next scheduled run is due.
+ * continuations, and released when the run ends. The row itself (and its format) is src/state/leases.ts's.
  */
-export interface Lease {
-  tenantId: string;
-  /** The run that holds (or last held) the lease. */
-  runId: string;
-  /** The invocation working on the run; "" while the run waits in the queue. */
-  owner: string;
-  /** ISO time after which the lease is free for another run (or another invocation of the same run). */
-  expiresAt: string;
-  /** The continuation number of the job that may work on the run next. */
-  continuation: number;
-  /** ISO time at which the scheduler may start the tenant's next run. */
-  nextRunAt?: string | undefined;
-  /** Whether the run ended and gave the lease back. */
-  released: boolean;
-  etag: string;
-}
-
-interface LeaseEntity {
-  partitionKey: string;
-  rowKey: string;
-  runId: string;
-  owner: string;
-  expiresAt: string;
-  continuation: number;
-  nextRunAt?: string;
-  released: boolean;
-}
 
 /** How long leases last. Queued runs wait in the queue; working runs renew their lease. */
 export interface LeaseTimes {
@@ -58,17 +27,20 @@ export const newOwner = (): string => randomBytes(8).toString("hex");
 
 export type ClaimResult = { ok: true; lease: Lease; previous: Lease | undefined } | { ok: false; held: Lease | undefined };
 
-/** Leases in the tenant state table, each write guarded by the row's ETag. */
+/** The lease's rules (claim, take, renew, hand off, release) over the lease rows, each write guarded by the row's ETag. */
 export class LeaseStore {
+  private readonly rows: LeaseRows;
+
   constructor(
-    private readonly table: TableClient,
+    table: TableClient,
     private readonly clock: () => Date,
     readonly times: LeaseTimes = DEFAULT_LEASE_TIMES,
-  ) {}
+  ) {
+    this.rows = new LeaseRows(table);
+  }
 
   async get(tenantId: string): Promise<Lease | undefined> {
-    const e = await getOrUndefined<LeaseEntity>(this.table, tenantId, LEASE_ROW);
-    return e ? fromEntity(tenantId, e) : undefined;
+    return this.rows.get(tenantId);
   }
 
   /**
@@ -92,7 +64,7 @@ export class LeaseStore {
     };
     const written = await this.write(next, current?.etag);
     if (!written) return { ok: false, held: await this.get(tenantId) };
-    return { ok: true, lease: fromEntity(tenantId, { ...next, etag: written }), previous: current };
+    return { ok: true, lease: leaseFromEntity({ ...next, etag: written }), previous: current };
   }
 
   /**
@@ -121,7 +93,7 @@ export class LeaseStore {
     };
     const written = await this.write(next, current?.etag);
     if (!written) return { ok: false, reason: "another invocation took the lease first", held: await this.get(tenantId) };
-    return { ok: true, lease: fromEntity(tenantId, { ...next, etag: written }) };
+    return { ok: true, lease: leaseFromEntity({ ...next, etag: written }) };
   }
 
   /** Extends a held lease. Returns the renewed lease, or undefined when it was lost (someone took it over). */
@@ -167,27 +139,7 @@ export class LeaseStore {
     throw new EntraSyncError("STORAGE_CONFLICT", `The lease of tenant ${tenantId} kept changing; try again.`);
   }
 
-  /** Writes the row: create when there is no ETag, else replace if unchanged. Returns the new ETag, or undefined on a lost race. */
   private async write(e: LeaseEntity, etag: string | undefined): Promise<string | undefined> {
-    try {
-      const r = etag ? await this.table.updateEntity(e, "Replace", { etag }) : await this.table.createEntity(e);
-      return r.etag ?? "";
-    } catch (err) {
-      if (isConflict(err) || isPreconditionFailed(err) || (etag && isNotFound(err))) return undefined;
-      throw storageError(err, `write the run lease of tenant ${e.partitionKey}`);
-    }
+    return this.rows.write(e, etag);
   }
-}
-
-function fromEntity(tenantId: string, e: LeaseEntity & { etag: string }): Lease {
-  return { tenantId, runId: e.runId, owner: e.owner ?? "", expiresAt: e.expiresAt, continuation: Number(e.continuation ?? 0), nextRunAt: e.nextRunAt || undefined, released: !!e.released, etag: e.etag };
-}
-
-function toEntity(l: Lease): LeaseEntity {
-  return { partitionKey: l.tenantId, rowKey: LEASE_ROW, runId: l.runId, owner: l.owner, expiresAt: l.expiresAt, continuation: l.continuation, released: l.released, ...(l.nextRunAt ? { nextRunAt: l.nextRunAt } : {}) };
-}
-
-/** Reads a lease entity got from a table scan. */
-export function leaseFromEntity(e: Record<string, unknown>): Lease {
-  return fromEntity(String(e.partitionKey), e as unknown as LeaseEntity & { etag: string });
 }

@@ -1,14 +1,25 @@
 import { createHash } from "node:crypto";
-import type { App } from "../composition.js";
+import type { Settings } from "../config/settings.js";
+import type { TableClients } from "../state/tables-client.js";
+import type { TenantRegistry } from "../tenants/registry.js";
+import type { HealthStore } from "./health.js";
 import { toEntraSyncError } from "../errors.js";
 import { PlanStore } from "../immutable-id/plan.js";
-import type { SyncJob } from "../queue/jobs.js";
+import type { JobQueue, SyncJob } from "../queue/jobs.js";
 import type { Tenant } from "../tenants/model.js";
 import { mapLimit } from "../util/concurrency.js";
-import { HEALTH_ROW } from "./health.js";
-import { isActive, LEASE_ROW } from "./lease.js";
-import { startRun } from "./start.js";
-import { readTenantStates, type TenantState } from "./status.js";
+import { isActive } from "./lease.js";
+import { startRun, type StartDeps } from "./start.js";
+import { readTenantStates, type TenantState } from "../state/tenant-state.js";
+
+/** The adapters the scheduler needs (the App provides them all). */
+export interface SchedulerDeps extends Omit<StartDeps, "queue" | "tenants" | "tables"> {
+  settings: Pick<Settings, "planRetentionDays">;
+  tables: Pick<TableClients, "tenantState" | "runPlans">;
+  tenants: Pick<TenantRegistry, "require" | "get" | "listAll">;
+  queue: Pick<JobQueue, "sendMany">;
+  health: Pick<HealthStore, "get" | "unquarantine">;
+}
 
 export interface SchedulerOptions {
   /** Share of a tenant's interval by which its next run is pulled earlier, spread by tenant id (default 0.1). */
@@ -46,11 +57,11 @@ export function spread(key: string): number {
  * query and every tenant's lease and health with one more; sends the jobs in parallel batches. A tenant whose run
  * cannot be created is counted and logged; it never stops the others.
  */
-export async function scheduleDueRuns(app: App, o: SchedulerOptions = {}): Promise<ScheduleResult> {
+export async function scheduleDueRuns(app: SchedulerDeps, o: SchedulerOptions = {}): Promise<ScheduleResult> {
   const now = app.clock();
   const jitter = o.jitterRatio ?? 0.1;
   const result: ScheduleResult = { tenants: 0, enqueued: 0, skipped: { disabled: 0, quarantined: 0, active: 0, notDue: 0, backoff: 0, raced: 0, error: 0 }, pruned: 0, jobs: [] };
-  const [tenants, states] = await Promise.all([app.tenants.listAll(), readTenantStates(app, undefined, [LEASE_ROW, HEALTH_ROW])]);
+  const [tenants, states] = await Promise.all([app.tenants.listAll(), readTenantStates(app.tables.tenantState, { rows: ["lease", "health"] })]);
   result.tenants = tenants.length;
 
   const due: Array<{ tenant: Tenant; state: TenantState }> = [];
@@ -111,7 +122,7 @@ function whyNotDue(tenant: Tenant, s: TenantState, now: Date): keyof ScheduleRes
 }
 
 /** Lifts a tenant's quarantine and backoff (CLI `tenant unquarantine`). */
-export async function unquarantineTenant(app: App, tenantId: string): Promise<{ tenantId: string; wasQuarantined: boolean }> {
+export async function unquarantineTenant(app: Pick<SchedulerDeps, "tenants" | "health">, tenantId: string): Promise<{ tenantId: string; wasQuarantined: boolean }> {
   const t = await app.tenants.require(tenantId);
   const before = await app.health.get(t.tenantId);
   await app.health.unquarantine(t.tenantId);

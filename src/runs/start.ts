@@ -1,10 +1,17 @@
-import type { App } from "../composition.js";
-import { EntraSyncError } from "../errors.js";
-import { checkForcePlan } from "../immutable-id/plan.js";
+import { EntraSyncError, toEntraSyncError } from "../errors.js";
+import { checkForcePlan, type PlanDeps } from "../immutable-id/plan.js";
+import type { JobQueue } from "../queue/jobs.js";
 import type { Tenant } from "../tenants/model.js";
-import { endRun, newRunReport, type RunRequest } from "./execute.js";
-import { isActive, type Lease } from "./lease.js";
+import { endRun, newRunReport, type EndRunDeps, type RunRequest } from "./execute.js";
+import type { Lease } from "../state/leases.js";
+import { isActive, type LeaseStore } from "./lease.js";
 import { isTerminal, newRunId, type RunReport } from "./report.js";
+
+/** The adapters starting a run needs (the App provides them all). */
+export interface StartDeps extends EndRunDeps, PlanDeps {
+  leases: LeaseStore;
+  queue: Pick<JobQueue, "send">;
+}
 
 export interface StartRunOptions {
   /** The registration, when the caller already has it. */
@@ -21,7 +28,7 @@ export interface StartRunOptions {
  * Creates a run and claims the tenant's lease for it in one step: of any number of simultaneous requests for one
  * tenant exactly one gets a run, the others get RUN_IN_PROGRESS naming the run that is queued or under way.
  */
-export async function startRun(app: App, req: RunRequest, o: StartRunOptions = {}): Promise<{ report: RunReport; lease: Lease }> {
+export async function startRun(app: Omit<StartDeps, "queue">, req: RunRequest, o: StartRunOptions = {}): Promise<{ report: RunReport; lease: Lease }> {
   const tenant = o.tenant ?? (await app.tenants.require(req.tenantId));
   await checkForce(app, tenant, req);
   const now = app.clock();
@@ -43,7 +50,7 @@ export async function startRun(app: App, req: RunRequest, o: StartRunOptions = {
  * A forced run names the Immutable ID plan that was reviewed (`forcePlan`); a bare `force` is refused, since it
  * would write whatever the fresh plan holds. The named plan must be writable by this run.
  */
-async function checkForce(app: App, tenant: Tenant, req: RunRequest): Promise<void> {
+async function checkForce(app: PlanDeps, tenant: Tenant, req: RunRequest): Promise<void> {
   const bad = (field: string, why: string) => new EntraSyncError("INPUT_INVALID", why, { field, retryable: false });
   if (req.force && req.forcePlan === undefined)
     throw bad("force", `force alone is refused: name the Immutable ID plan you reviewed instead (API {"forcePlan":"<runId>"}, CLI --force-plan <runId>; the run ids are in entra-sync runs --tenant ${tenant.tenantId}).`);
@@ -68,10 +75,29 @@ export function runInProgress(tenantId: string, held: Lease | undefined, now: Da
 }
 
 /** Ends a run whose lease expired without it finishing (its worker stopped, its message was lost). */
-async function markAbandoned(app: App, tenantId: string, runId: string): Promise<void> {
+async function markAbandoned(app: EndRunDeps, tenantId: string, runId: string): Promise<void> {
   const r = await app.runs.get(tenantId, runId);
   if (!r || isTerminal(r)) return;
   await endRun(app, r, {
     failure: new EntraSyncError("RUN_ABANDONED", `Run ${runId} stopped without finishing (its worker was stopped or its queue message was lost) and its lease expired. Nothing to do: the next run resumes from the checkpoint.`),
   });
+}
+
+/**
+ * Queues a manual run (the run API): creates it, claims the tenant's lease and sends its first job. When the job
+ * cannot be sent, the run is ended as failed (it would never start) and the lease given back; the error is thrown.
+ */
+export async function queueRun(app: StartDeps, req: RunRequest): Promise<RunReport> {
+  const tenant = await app.tenants.require(req.tenantId);
+  const { report } = await startRun(app, req, { tenant });
+  try {
+    await app.queue.send({ tenantId: report.tenantId, runId: report.runId, continuation: 0 });
+  } catch (e) {
+    const err = toEntraSyncError(e, "STORAGE_FAILED");
+    // The run will never start: end it as failed, so it does not stay "queued" in the history.
+    await endRun(app, report, { failure: err, notify: false }).catch(() => undefined);
+    await app.leases.releaseRun(report.tenantId, report.runId).catch(() => undefined);
+    throw err;
+  }
+  return report;
 }

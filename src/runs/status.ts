@@ -1,77 +1,24 @@
-import { odata } from "@azure/data-tables";
-import { storageError, type TableClients } from "../state/tables-client.js";
+import type { TableClients } from "../state/tables-client.js";
 import type { TenantRegistry } from "../tenants/registry.js";
 import type { Tenant } from "../tenants/model.js";
-import { SECRET_ROW } from "../expiry/secret-state.js";
 import { daysLeft } from "../expiry/thresholds.js";
-import { emptyHealth, HEALTH_ROW, healthFromEntity, type TenantHealth } from "./health.js";
-import { isActive, LEASE_ROW, leaseFromEntity, type Lease } from "./lease.js";
-import { ERROR_CODES } from "../errors.js";
+import { emptyHealth, type TenantHealth } from "../state/health.js";
+import type { Lease } from "../state/leases.js";
+import { readTenantStates, type TenantState } from "../state/tenant-state.js";
+import { EntraSyncError, ERROR_CODES } from "../errors.js";
 import { actionFor } from "./actions.js";
+import { isActive, type LeaseStore } from "./lease.js";
 import { boundReport, type RunReport } from "./report.js";
-
-
-/** What is known about a tenant's client secret (written by the secret expiry check). */
-export interface SecretInfo {
-  expiresOn?: string | undefined;
-  source?: "keyVault" | "entra" | undefined;
-  version?: string | undefined;
-  mismatch?: boolean | undefined;
-  checkedAt?: string | undefined;
-}
+import type { RunStore } from "./store.js";
+import { getRunPlan, type PlanDeps, type PlanEntry } from "../immutable-id/plan.js";
 
 /** The adapters the status reads need; the App satisfies it. */
 export interface StatusDeps {
   clock: () => Date;
   tables: Pick<TableClients, "tenantState">;
-  tenants: TenantRegistry;
-}
-
-/** The operational state rows of one tenant. */
-export interface TenantState {
-  lease?: Lease | undefined;
-  health?: TenantHealth | undefined;
-  secret?: SecretInfo | undefined;
-}
-
-/**
- * Reads the lease, health and secret rows of every tenant with one query (or of one tenant with a partition
- * query), page by page. Checkpoint rows are not read.
- */
-export async function readTenantStates(app: Pick<StatusDeps, "tables">, tenantId?: string, rows: string[] = [LEASE_ROW, HEALTH_ROW, SECRET_ROW]): Promise<Map<string, TenantState>> {
-  const out = new Map<string, TenantState>();
-  const rowFilter = rows.map((r) => odata`RowKey eq ${r}`).join(" or ");
-  const filter = tenantId ? `PartitionKey eq '${tenantId.replace(/'/g, "''")}' and (${rowFilter})` : rowFilter;
-  try {
-    for await (const page of app.tables.tenantState.listEntities<Record<string, unknown>>({ queryOptions: { filter } }).byPage({ maxPageSize: 1000 })) {
-      for (const e of page) {
-        const pk = String(e.partitionKey);
-        const s = out.get(pk) ?? {};
-        if (e.rowKey === LEASE_ROW) s.lease = leaseFromEntity(e);
-        else if (e.rowKey === HEALTH_ROW) s.health = healthFromEntity(e as { partitionKey: string; data?: unknown });
-        else if (e.rowKey === SECRET_ROW) s.secret = secretFromEntity(e);
-        out.set(pk, s);
-      }
-    }
-  } catch (e) {
-    throw storageError(e, "read the state of the tenants");
-  }
-  return out;
-}
-
-function secretFromEntity(e: Record<string, unknown>): SecretInfo {
-  let v: Record<string, unknown> = e;
-  if (typeof e.data === "string") {
-    try {
-      v = JSON.parse(e.data) as Record<string, unknown>;
-    } catch {
-      v = {};
-    }
-  }
-  const str = (x: unknown) => (typeof x === "string" ? x : x instanceof Date ? x.toISOString() : undefined);
-  // The secret expiry check records a difference between Key Vault's and Entra's date as mismatchDays.
-  const mismatch = typeof v.mismatchDays === "number" ? v.mismatchDays !== 0 : typeof v.mismatch === "boolean" ? v.mismatch : undefined;
-  return { expiresOn: str(v.expiresOn), source: v.source === "keyVault" || v.source === "entra" ? v.source : undefined, version: str(v.version), mismatch, checkedAt: str(v.checkedAt) };
+  tenants: Pick<TenantRegistry, "require" | "listAll">;
+  runs: Pick<RunStore, "get" | "list">;
+  leases: Pick<LeaseStore, "get">;
 }
 
 /** One tenant with its health, as `GET /api/tenants` and `entra-sync status` show it. */
@@ -128,15 +75,15 @@ export function tenantStatus(tenant: Tenant, s: TenantState, now: Date): TenantS
     quarantined: h.quarantined,
     quarantineReason: h.quarantineReason ?? null,
     lastFailure: h.lastFailure ?? null,
-    secret: exp ? { expiresOn: exp, daysLeft: daysLeft(new Date(exp), now), source: s.secret?.source ?? null, mismatch: !!s.secret?.mismatch } : null,
+    secret: exp ? { expiresOn: exp, daysLeft: daysLeft(new Date(exp), now), source: s.secret?.source ?? null, mismatch: !!s.secret?.mismatchDays } : null,
   };
 }
 
 /** Every tenant (or one) with its health: one query for the registrations, one for the state rows. */
-export async function listTenantStatuses(app: StatusDeps, tenantId?: string): Promise<TenantStatus[]> {
+export async function listTenantStatuses(app: Pick<StatusDeps, "clock" | "tables" | "tenants">, tenantId?: string): Promise<TenantStatus[]> {
   const now = app.clock();
   const tenants = tenantId ? [await app.tenants.require(tenantId)] : await app.tenants.listAll();
-  const states = await readTenantStates(app, tenantId ? tenants[0]!.tenantId : undefined);
+  const states = await readTenantStates(app.tables.tenantState, { tenantId: tenantId ? tenants[0]!.tenantId : undefined });
   return tenants.map((t) => tenantStatus(t, states.get(t.tenantId) ?? {}, now));
 }
 
@@ -156,4 +103,36 @@ export function presentRun(report: RunReport, lease: Lease | undefined, now: Dat
   r.failure = { code: "RUN_ABANDONED", class: errorClass, message, action: actionFor(errorClass, report.tenantId) };
   r.errors = [...r.errors, { code: "RUN_ABANDONED", message }];
   return r;
+}
+
+/** `presentRun` over a list of one tenant's runs, with the tenant's lease (read only when a run may need it). */
+export function presentRuns(runs: RunReport[], lease: Lease | undefined, now: Date): RunReport[] {
+  return runs.map((r) => presentRun(r, lease, now));
+}
+
+const mayBeLive = (r: RunReport) => r.status === "queued" || r.status === "running";
+
+/** A run of a tenant as shown (see `presentRun`); RUN_NOT_FOUND or TENANT_NOT_FOUND when there is none. */
+export async function showRun(app: Pick<StatusDeps, "clock" | "tenants" | "runs" | "leases">, tenantId: string, runId: string): Promise<RunReport> {
+  const report = await app.runs.get(tenantId, runId);
+  if (!report) {
+    await app.tenants.require(tenantId);
+    throw new EntraSyncError("RUN_NOT_FOUND", `Run ${runId} of tenant ${tenantId} does not exist (run history is pruned after a while). List runs at /api/tenants/${tenantId}/runs.`, { field: "runId", retryable: false });
+  }
+  const lease = mayBeLive(report) ? await app.leases.get(tenantId) : undefined;
+  return presentRun(report, lease, app.clock());
+}
+
+/** A tenant's recent runs as shown, newest first (TENANT_NOT_FOUND for an unknown tenant). */
+export async function showRuns(app: Pick<StatusDeps, "clock" | "tenants" | "runs" | "leases">, tenantId: string, limit: number): Promise<RunReport[]> {
+  const t = await app.tenants.require(tenantId);
+  const runs = await app.runs.list(t.tenantId, limit);
+  const lease = runs.some(mayBeLive) ? await app.leases.get(t.tenantId) : undefined;
+  return presentRuns(runs, lease, app.clock());
+}
+
+/** The stored Immutable ID plan of a run (see `getRunPlan`); TENANT_NOT_FOUND rather than RUN_NOT_FOUND for an unknown tenant. */
+export async function showRunPlan(app: PlanDeps & Pick<StatusDeps, "tenants">, tenantId: string, runId: string): Promise<PlanEntry[]> {
+  if (!(await app.runs.get(tenantId, runId))) await app.tenants.require(tenantId);
+  return getRunPlan(app, tenantId, runId);
 }

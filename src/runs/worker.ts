@@ -1,10 +1,16 @@
-import type { App } from "../composition.js";
+import type { Settings } from "../config/settings.js";
 import { EntraSyncError, toEntraSyncError } from "../errors.js";
 import type { SyncJob } from "../queue/jobs.js";
-import { endRun, executeRun, type ExecuteResult, type RunRequest } from "./execute.js";
-import { newOwner, type Lease } from "./lease.js";
+import { endRun, executeRun, type ExecuteResult, type RunDeps, type RunRequest } from "./execute.js";
+import type { Lease } from "../state/leases.js";
+import { newOwner } from "./lease.js";
 import { addError, isTerminal, type RunReport } from "./report.js";
-import { startRun } from "./start.js";
+import { startRun, type StartDeps } from "./start.js";
+
+/** The adapters the queue worker and CLI runs need (the App provides them all). */
+export interface WorkerDeps extends RunDeps, StartDeps {
+  settings: Pick<Settings, "runTimeBudgetSeconds">;
+}
 
 export interface WorkerOptions {
   /** How long this invocation may work before it hands the run to a continuation (default RUN_TIME_BUDGET_SECONDS). */
@@ -27,7 +33,7 @@ export type JobOutcome =
  * spent, then releases the lease, or hands it to a continuation job it enqueues. A run continued any number of
  * times stays one run with one report.
  */
-export async function processSyncJob(app: App, job: SyncJob, o: WorkerOptions = {}): Promise<JobOutcome> {
+export async function processSyncJob(app: WorkerDeps, job: SyncJob, o: WorkerOptions = {}): Promise<JobOutcome> {
   const ids = { tenantId: job.tenantId, runId: job.runId, continuation: job.continuation };
   const report = await app.runs.get(job.tenantId, job.runId);
   if (!report) return drop(app, ids, "the run does not exist");
@@ -76,12 +82,12 @@ export async function processSyncJob(app: App, job: SyncJob, o: WorkerOptions = 
   return { outcome: "continued", report: result.report, next };
 }
 
-function drop(app: App, ids: Record<string, unknown>, reason: string): JobOutcome {
+function drop(app: Pick<WorkerDeps, "log">, ids: Record<string, unknown>, reason: string): JobOutcome {
   app.log.info(`dropped sync job: ${reason}`, ids);
   return { outcome: "dropped", reason };
 }
 
-async function recordWorkerError(app: App, job: SyncJob, err: EntraSyncError): Promise<void> {
+async function recordWorkerError(app: Pick<WorkerDeps, "runs">, job: SyncJob, err: EntraSyncError): Promise<void> {
   const r = await app.runs.get(job.tenantId, job.runId);
   if (!r || isTerminal(r)) return;
   addError(r, err.code, `Invocation ${job.continuation} failed: ${err.message}`);
@@ -92,7 +98,7 @@ async function recordWorkerError(app: App, job: SyncJob, err: EntraSyncError): P
  * Ends the run of a job the host moved to the poison queue (it failed maxDequeueCount times): the run is marked
  * failed with the reason, its lease released and the observers told.
  */
-export async function failPoisonedJob(app: App, job: SyncJob): Promise<RunReport | undefined> {
+export async function failPoisonedJob(app: Omit<WorkerDeps, "settings">, job: SyncJob): Promise<RunReport | undefined> {
   const r = await app.runs.get(job.tenantId, job.runId);
   if (!r || isTerminal(r)) {
     app.log.info("poison sync job of a run that has ended; nothing to do", { ...job });
@@ -114,7 +120,7 @@ export async function failPoisonedJob(app: App, job: SyncJob): Promise<RunReport
  * Runs a tenant now in this process (CLI): claims the lease as its owner (RUN_IN_PROGRESS naming the active run when
  * another run holds it), renews it while the run works and releases it at the end.
  */
-export async function runWithLease(app: App, req: RunRequest, o: { onProgress?: (r: RunReport) => void; renewEveryMs?: number } = {}): Promise<RunReport> {
+export async function runWithLease(app: Omit<WorkerDeps, "settings" | "queue">, req: RunRequest, o: { onProgress?: (r: RunReport) => void; renewEveryMs?: number } = {}): Promise<RunReport> {
   const owner = newOwner();
   const { report, lease } = await startRun(app, req, { owner });
   const held = holdLease(app, lease, o.renewEveryMs);
@@ -135,7 +141,7 @@ export async function runWithLease(app: App, req: RunRequest, o: { onProgress?: 
 }
 
 /** Keeps a lease renewed on a timer while work goes on; `stop` returns the latest lease, or undefined when it was lost. */
-function holdLease(app: App, first: Lease, renewEveryMs?: number): { lost: () => boolean; stop: () => Promise<Lease | undefined> } {
+function holdLease(app: Pick<WorkerDeps, "leases" | "log">, first: Lease, renewEveryMs?: number): { lost: () => boolean; stop: () => Promise<Lease | undefined> } {
   let lease: Lease | undefined = first;
   let pending: Promise<void> = Promise.resolve();
   const every = renewEveryMs ?? Math.max(1000, Math.floor(app.leases.times.workingMs / 3));

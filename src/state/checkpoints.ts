@@ -15,7 +15,7 @@ export interface Checkpoint {
   savedAt: string;
 }
 
-interface CheckpointEntity {
+export interface CheckpointEntity {
   partitionKey: string;
   rowKey: string;
   data: string;
@@ -23,7 +23,19 @@ interface CheckpointEntity {
 
 /** `main`: the tenant's position. `dryRun`: the position of a dry run under way, which must not move `main`. */
 export type CheckpointSlot = "main" | "dryRun";
-const rk = (slot: CheckpointSlot) => (slot === "main" ? "checkpoint" : "checkpoint-dryrun");
+/** RowKeys of the checkpoint rows in the tenant state table (PartitionKey = tenant id), by slot. */
+export const CHECKPOINT_ROWS: Record<CheckpointSlot, string> = { main: "checkpoint", dryRun: "checkpoint-dryrun" };
+const rk = (slot: CheckpointSlot) => CHECKPOINT_ROWS[slot];
+
+/** The row of a checkpoint, for a write. */
+export function checkpointToEntity(tenantId: string, c: Checkpoint, slot: CheckpointSlot = "main"): CheckpointEntity {
+  return { partitionKey: tenantId, rowKey: rk(slot), data: JSON.stringify(c) };
+}
+
+/** Reads a checkpoint row (from a point read or a table scan). */
+export function checkpointFromEntity(e: { data?: unknown }): Checkpoint {
+  return JSON.parse(String(e.data)) as Checkpoint;
+}
 
 /** Checkpoints in the tenant state table (one row per tenant). Saved after every page. */
 export class CheckpointStore {
@@ -31,12 +43,12 @@ export class CheckpointStore {
 
   async get(tenantId: string, slot: CheckpointSlot = "main"): Promise<Checkpoint | undefined> {
     const e = await getOrUndefined<CheckpointEntity>(this.table, tenantId, rk(slot));
-    return e ? (JSON.parse(e.data) as Checkpoint) : undefined;
+    return e ? checkpointFromEntity(e) : undefined;
   }
 
   async save(tenantId: string, c: Checkpoint, slot: CheckpointSlot = "main"): Promise<void> {
     try {
-      await this.table.upsertEntity<CheckpointEntity>({ partitionKey: tenantId, rowKey: rk(slot), data: JSON.stringify(c) }, "Replace");
+      await this.table.upsertEntity<CheckpointEntity>(checkpointToEntity(tenantId, c, slot), "Replace");
     } catch (e) {
       throw storageError(e, `save the checkpoint of tenant ${tenantId}`);
     }

@@ -1,33 +1,38 @@
-import type { Client } from "@microsoft/microsoft-graph-client";
 import type { ConnectorRow, ConnectorSpace } from "../connector/space.js";
 import type { ApplyResult, LookupAttribute, PlatformDirectory, PlatformUpdate, StoredPlatformUser } from "../directory/directory.js";
 import { MAPPED_ATTRIBUTES, type PlatformAttributes } from "../directory/types.js";
 import { toEntraSyncError } from "../errors.js";
-import { fetchDeltaPage, type DeltaPage } from "../graph/delta.js";
-import { classifyGraphError } from "../graph/errors.js";
-import { mergeDeltaEntry, type DeltaEntry, type GraphUser } from "../graph/users.js";
+import type { DeltaPage, TenantGraph } from "../graph/tenant-graph.js";
+import { mergeDeltaEntry, type DeltaEntry } from "../graph/users.js";
 import type { Logger } from "../log.js";
 import { mapUser, selectFor } from "../mapping/mapping.js";
 import { addError, type RunReport } from "../runs/report.js";
 import type { Checkpoint, CheckpointStore } from "../state/checkpoints.js";
 import type { Tenant } from "../tenants/model.js";
-import { mapLimit } from "../util/concurrency.js";
 import { matchUsers, type MatchResult } from "./match.js";
 import { directLookup, snapshotLookup, type DirectoryLookup } from "../directory/snapshot.js";
 import { settledUser } from "../immutable-id/planner.js";
 
-/** What update sync needs, handed in by the composition root (tests wire the same to the local stack). */
+/** The connector space as update sync uses it. */
+export type UpdateSyncConnector = Pick<ConnectorSpace, "getMany" | "putMany" | "list" | "isEmpty">;
+/** The checkpoints as update sync uses them. */
+export type UpdateSyncCheckpoints = Pick<CheckpointStore, "get" | "save">;
+
+/**
+ * What update sync needs, handed in by the composition root (integration tests wire the same to the local stack,
+ * unit tests in-memory implementations).
+ */
 export interface UpdateSyncDeps {
-  connector: ConnectorSpace;
+  connector: UpdateSyncConnector;
   directory: PlatformDirectory;
-  checkpoints: CheckpointStore;
+  checkpoints: UpdateSyncCheckpoints;
   log: Logger;
   clock: () => Date;
 }
 
 export interface UpdateSyncOptions {
-  graph: Client;
-  graphBaseUrl: string;
+  /** The tenant's Graph. */
+  graph: TenantGraph;
   /** Start a new initial round whatever the checkpoint says (mode `full`), unless this run already started one. */
   full: boolean;
   dryRun: boolean;
@@ -49,7 +54,6 @@ const CLEAR_REMOVED = { entraRemovedAt: null, entraRemovedReason: null } as cons
  * Never creates or deletes a platform user. Saves the checkpoint after every page; re-running a page is harmless.
  */
 export async function runUpdateSync(deps: UpdateSyncDeps, tenant: Tenant, report: RunReport, o: UpdateSyncOptions): Promise<UpdateSyncOutcome> {
-  const ref = { tenantId: tenant.tenantId, clientId: tenant.clientId, cloud: tenant.cloud };
   const select = selectFor(tenant.mapping);
   const saved = await deps.checkpoints.get(tenant.tenantId, "main");
   const ownDry = o.dryRun ? await deps.checkpoints.get(tenant.tenantId, "dryRun") : undefined;
@@ -72,7 +76,7 @@ export async function runUpdateSync(deps: UpdateSyncDeps, tenant: Tenant, report
   }
   let knownEmpty = round === "initial" && link === undefined ? await deps.connector.isEmpty(tenant.tenantId) : false;
 
-  const fetchPage = (l: string | undefined): Promise<DeltaPage> => fetchDeltaPage({ client: o.graph, tenant: ref, graphBaseUrl: o.graphBaseUrl, select, link: l });
+  const fetchPage = (l: string | undefined): Promise<DeltaPage> => o.graph.deltaPage(l, select);
 
   // An initial round looks up every user: a compact key index of the tenant's platform directory, read once, turns
   // values into candidate ids (the users themselves are read per page).
@@ -218,7 +222,7 @@ async function preparePage(deps: UpdateSyncDeps, tenant: Tenant, entries: DeltaE
     m = await match();
   }
   // Graph serves birthday only per user: fetch it only for users that have a platform user to update.
-  const birthdays = tenant.mapping.birthDate ? await fetchBirthdays(o.graph, tenant, live.filter((r) => m.live.get(r.id)?.kind === "matched").map((r) => r.id)) : new Map<string, string | null>();
+  const birthdays = tenant.mapping.birthDate ? await o.graph.birthdays(live.filter((r) => m.live.get(r.id)?.kind === "matched").map((r) => r.id)) : new Map<string, string | null>();
 
   for (const row of live) {
     const r = m.live.get(row.id)!;
@@ -347,19 +351,3 @@ function reportFailedUpdates(report: RunReport, result: ApplyResult): void {
   report.update.failed += result.failed.length;
   for (const f of result.failed) addError(report, "STORAGE_CONFLICT", `A platform user could not be updated (it is retried by the next full run: \`entra-sync run --tenant ${report.tenantId} --full\`): ${f.message}`, [f.id]);
 }
-
-async function fetchBirthdays(graph: Client, tenant: Tenant, ids: string[]): Promise<Map<string, string | null>> {
-  const out = new Map<string, string | null>();
-  await mapLimit(ids, 8, async (id) => {
-    try {
-      const u = (await graph.api(`/users/${encodeURIComponent(id)}`).select(["id", "birthday"]).get()) as GraphUser & { birthday?: string | null };
-      out.set(id, u.birthday && !u.birthday.startsWith("0001-01-01") ? u.birthday : null);
-    } catch (e) {
-      const err = classifyGraphError(e, { tenantId: tenant.tenantId, clientId: tenant.clientId, cloud: tenant.cloud }, "read a user's birthday", "User.Read.All");
-      if (err.code !== "GRAPH_REQUEST_FAILED") throw err;
-      // a user deleted meanwhile: leave the birthday as it is
-    }
-  });
-  return out;
-}
-

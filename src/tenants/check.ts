@@ -2,12 +2,10 @@
  * `tenant check`: does the tenant's app hold the Graph permissions its enabled capabilities need? Gets a token, reads
  * the permissions it carries, tries (read-only) the call each capability makes, and says per permission what to do.
  */
-import type { TokenCredential } from "@azure/core-auth";
-import type { Client } from "@microsoft/microsoft-graph-client";
 import { EntraSyncError } from "../errors.js";
-import { probeApplication, probeBirthday, probeDomains, probeUserDelta, tokenRoles, type ProbeResult } from "../graph/check.js";
-import { graphScope, newGraphCounters, type GraphCounters } from "../graph/client.js";
+import { newGraphCounters, type GraphCounters } from "../graph/client.js";
 import { classifyGraphError } from "../graph/errors.js";
+import type { ProbeKind, ProbeResult, TenantGraphHandle } from "../graph/tenant-graph.js";
 import { adminConsentUrl, grants, permissionsFor, type Capability, type Permission } from "../graph/permissions.js";
 import type { ClientSecret } from "../secrets/store.js";
 import { parseGuid, type Tenant } from "./model.js";
@@ -16,8 +14,7 @@ import { parseGuid, type Tenant } from "./model.js";
 export interface TenantCheckDeps {
   tenants: { require(tenantId: string): Promise<Tenant> };
   secrets: { get(tenantId: string): Promise<ClientSecret> };
-  tenantCredential(tenant: Tenant, secret: ClientSecret): TokenCredential;
-  graphFor(tenant: Tenant, secret: ClientSecret, counters: GraphCounters): { client: Client; graphBaseUrl: string };
+  graphFor(tenant: Tenant, secret: ClientSecret, counters: GraphCounters): Pick<TenantGraphHandle, "graph">;
 }
 
 /** One line of the check: a permission, what it is for, whether the token holds it, and what the call answered. */
@@ -61,33 +58,30 @@ export async function checkTenant(deps: TenantCheckDeps, tenantIdInput: string):
 
   let secret: ClientSecret;
   let roles: string[];
-  let client: Client;
+  let graph: TenantGraphHandle["graph"];
   try {
     secret = await deps.secrets.get(tenant.tenantId);
-    const { client: c, graphBaseUrl } = deps.graphFor(tenant, secret, newGraphCounters());
-    client = c;
-    const token = await deps.tenantCredential(tenant, secret).getToken(graphScope(graphBaseUrl));
-    if (!token) throw new EntraSyncError("AUTH_FAILED", `Entra gave no token for app ${tenant.clientId} in tenant ${tenant.tenantId}.`, { retryable: false });
-    roles = tokenRoles(token.token);
+    graph = deps.graphFor(tenant, secret, newGraphCounters()).graph;
+    roles = await graph.grantedRoles();
   } catch (e) {
     // classifyGraphError finds what the tenant credential already named (e.g. AUTH_TENANT_NOT_FOUND).
     const err = e instanceof EntraSyncError ? e : classifyGraphError(e, ref, "get a token");
     return { ...base, roles: [], tokenError: { code: err.code, message: err.message }, checks: untried(err.message), ok: false };
   }
 
-  const probes = new Map<string, Promise<ProbeResult>>();
-  const once = (key: string, f: () => Promise<ProbeResult>) => {
-    if (!probes.has(key)) probes.set(key, f());
-    return probes.get(key)!;
+  const probes = new Map<ProbeKind, Promise<ProbeResult>>();
+  const once = (kind: ProbeKind) => {
+    if (!probes.has(kind)) probes.set(kind, graph.probe(kind));
+    return probes.get(kind)!;
   };
   const checks: PermissionCheck[] = [];
   for (const n of needs) {
     const granted = grants(roles, n.permission);
     let r: ProbeResult | undefined;
-    if (n.neededFor === "update sync") r = await once("delta", () => probeUserDelta(client));
-    else if (n.neededFor === "birthday") r = await once("birthday", () => probeBirthday(client));
-    else if (n.permission === "Domain.Read.All") r = await once("domains", () => probeDomains(client));
-    else if (n.permission === "Application.Read.All") r = await once("application", () => probeApplication(client, tenant.clientId));
+    if (n.neededFor === "update sync") r = await once("delta");
+    else if (n.neededFor === "birthday") r = await once("birthday");
+    else if (n.permission === "Domain.Read.All") r = await once("domains");
+    else if (n.permission === "Application.Read.All") r = await once("application");
     const result: PermissionCheck["result"] = r === undefined ? "notTried" : r.ok ? "ok" : r.status === 403 ? "denied" : "error";
     const detail = r && !r.ok ? `${r.status ?? "no status"}${r.code ? ` ${r.code}` : ""}` : undefined;
     checks.push({ ...n, granted, result, ...(detail ? { detail } : {}), action: actionFor(n, granted, result, consentUrl, r) });

@@ -1,9 +1,11 @@
 import { EntraSyncError } from "../errors.js";
-import type { SecretFactsStore } from "../expiry/secret-state.js";
+import type { SecretFactsStore } from "../state/secret-facts.js";
 import type { Logger } from "../log.js";
 import type { SecretInfo, SecretStore } from "../secrets/store.js";
 import { parseGuid, type Tenant } from "./model.js";
 import type { TenantRegistry } from "./registry.js";
+import type { PlatformDirectory } from "../directory/directory.js";
+import { readPlatformUsersFile } from "../directory/import-file.js";
 
 /** The adapters onboarding needs; the App satisfies it. */
 export interface OnboardingDeps {
@@ -39,4 +41,15 @@ export async function setTenantSecret(app: OnboardingDeps, tenantId: string, val
   await app.secretFacts.recordStored(info, app.clock());
   app.log.info("client secret stored", { tenantId: tenant.tenantId, version: info.version, expiresOn: info.expiresOn?.toISOString() });
   return info;
+}
+
+/**
+ * Seeds the platform directory of a registered tenant from a .csv or .json file (CLI `users import`): the file is
+ * validated whole before anything is written.
+ */
+export async function importPlatformUsers(app: Pick<OnboardingDeps, "tenants"> & { directory: Pick<PlatformDirectory, "importUsers"> }, tenantId: string, file: string): Promise<{ tenant: Tenant; imported: number; created: number; replaced: number }> {
+  const tenant = await app.tenants.require(parseGuid(tenantId, "tenant"));
+  const users = await readPlatformUsersFile(file, tenant.tenantId);
+  const r = await app.directory.importUsers(tenant.tenantId, users);
+  return { tenant, imported: users.length, created: r.created, replaced: r.replaced };
 }

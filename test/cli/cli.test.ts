@@ -6,7 +6,7 @@ import { describe, expect, it } from "vitest";
 import { runCli } from "../../src/cli/main.js";
 import type { CliIO } from "../../src/cli/io.js";
 import { formatReport } from "../../src/cli/format.js";
-import { getPlan } from "../../src/runs/api.js";
+import { getPlan } from "../../src/functions/api.js";
 import { newReport } from "../../src/runs/report.js";
 import { createRun } from "../../src/runs/execute.js";
 import { useLocalStack } from "../support/stack.js";

@@ -6,7 +6,7 @@ import { nextOccurrence, queueOptionsFromHostJson, resolveSettings, startLocalHo
 import { functionsHostSettings } from "../../dev/stack.js";
 import { provideApp } from "../../src/functions/app.js";
 import { LeaseStore } from "../../src/runs/lease.js";
-import { requestRun } from "../../src/runs/api.js";
+import { requestRun } from "../../src/functions/api.js";
 import type { RunReport } from "../../src/runs/report.js";
 import { QUEUES } from "../../src/state/tables.js";
 import { onboard, simpleDirectory, useLocalStack } from "../support/stack.js";

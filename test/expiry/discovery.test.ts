@@ -70,10 +70,10 @@ describe("expiry discovery from the app's passwordCredentials", () => {
     const s = stackOf();
     const { tenant, secret } = await setup({ roles: ["User.Read.All", "Application.Read.All"], entraDays: 100, vaultDays: 100 });
     const info = await s.app.secrets.get(tenant.tenantId);
-    const { client } = s.app.graphFor(tenant, info, newGraphCounters());
-    expect(await discoverEntraExpiry(client, tenant, secret.value, undefined)).toMatchObject({ kind: "found", endDateTime: new Date(now + 100 * DAY) });
+    const { graph } = s.app.graphFor(tenant, info, newGraphCounters());
+    expect(await discoverEntraExpiry(graph, secret.value, undefined)).toMatchObject({ kind: "found", endDateTime: new Date(now + 100 * DAY) });
     const other = secret.value.startsWith("zz") ? "yy" : "zz";
-    expect(await discoverEntraExpiry(client, tenant, `${other}-not-a-stored-secret`, undefined)).toEqual({ kind: "noMatch", credentials: 2 });
+    expect(await discoverEntraExpiry(graph, `${other}-not-a-stored-secret`, undefined)).toEqual({ kind: "noMatch", credentials: 2 });
   });
 
   it("records a 403 (no Application.Read.All) once and quietly, keeps Key Vault's date, and finds Entra's once granted", async () => {

@@ -127,7 +127,7 @@ describe("the run API", () => {
     noon.setUTCHours(12, 0, 0, 0);
     const expiresOn = new Date(noon.getTime() + 10 * 86_400_000).toISOString(); // 10 UTC calendar days ahead
 
-    await stack.app.tables.tenantState.upsertEntity({ partitionKey: tenant.tenantId, rowKey: "secret", data: JSON.stringify({ expiresOn, source: "keyVault", version: "v1", checkedAt: clock.now().toISOString() }) });
+    await stack.app.secretFacts.update(tenant.tenantId, () => ({ expiresOn, source: "keyVault", version: "v1", checkedAt: clock.now().toISOString() }));
     const r = await listTenantsHandler(req("GET", "tenants", {}), ctx());
     expect(r.status).toBe(200);
     const mine = (r.jsonBody as { tenants: Array<Record<string, unknown>> }).tenants.find((t) => t.tenantId === tenant.tenantId);

@@ -2,7 +2,8 @@ import { describe, expect, it } from "vitest";
 import type { Client } from "@microsoft/microsoft-graph-client";
 import { newGraphCounters } from "../../src/graph/client.js";
 import { classifyGraphError } from "../../src/graph/errors.js";
-import { executeBatch } from "../../src/immutable-id/batch.js";
+import { executeBatch } from "../../src/graph/batch.js";
+import { sdkClientOf } from "../support/sdk-client.js";
 import type { Tenant } from "../../src/tenants/model.js";
 import { onboard, simpleDirectory, useLocalStack } from "../support/stack.js";
 
@@ -18,7 +19,7 @@ async function setup(): Promise<{ tenant: Tenant; ids: string[]; client: Client;
   const { users, platformUsers } = simpleDirectory(3);
   const { tenant } = await onboard(s, { users, platformUsers });
   const counters = newGraphCounters();
-  const { client } = s.app.graphFor(tenant, await s.app.secrets.get(tenant.tenantId), counters);
+  const client = sdkClientOf(s.app.graphFor(tenant, await s.app.secrets.get(tenant.tenantId), counters).graph);
   return { tenant, ids: users.map((u) => u.id), client, counters };
 }
 

@@ -4,7 +4,7 @@ import { runCli } from "../../src/cli/main.js";
 import type { CliIO } from "../../src/cli/io.js";
 import { toEntraSyncError } from "../../src/errors.js";
 import { getRunPlan, PlanStore } from "../../src/immutable-id/plan.js";
-import { requestRun } from "../../src/runs/api.js";
+import { requestRun } from "../../src/functions/api.js";
 import { startRun } from "../../src/runs/start.js";
 import { processSyncJob } from "../../src/runs/worker.js";
 import { executeRun } from "../../src/runs/execute.js";

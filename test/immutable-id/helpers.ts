@@ -5,7 +5,7 @@ import type { PlatformUser } from "../../src/directory/types.js";
 import { newGraphCounters } from "../../src/graph/client.js";
 import { runImmutableIdSync } from "../../src/immutable-id/step.js";
 import type { WriterHooks } from "../../src/immutable-id/writer.js";
-import type { WritePacer } from "../../src/immutable-id/write-budget.js";
+import type { WritePacer } from "../../src/graph/write-budget.js";
 import { newReport, newRunId, type RunReport } from "../../src/runs/report.js";
 import { createRun, executeRun } from "../../src/runs/execute.js";
 import type { ImmutableIdConfig, Tenant } from "../../src/tenants/model.js";
@@ -43,10 +43,10 @@ export async function immutableStep(stack: LocalStack, tenant: Tenant, o: { hook
   const report = newReport({ runId: newRunId(new Date()), tenantId: tenant.tenantId, tenantName: tenant.displayName, trigger: "manual", mode: "incremental", dryRun: false, only: ["immutableId"], forcePlan: o.forcePlan, now: new Date() });
   await app.runs.save(report);
   const counters = newGraphCounters();
-  const { client } = app.graphFor(tenant, await app.secrets.get(tenant.tenantId), counters);
+  const { graph } = app.graphFor(tenant, await app.secrets.get(tenant.tenantId), counters);
   try {
     const deps = o.writeBudget ? Object.assign(Object.create(app) as typeof app, { writeBudget: () => o.writeBudget! }) : app;
-    await runImmutableIdSync(deps, await app.tenants.require(tenant.tenantId), report, { graph: client, counters, hooks: o.hooks, concurrency: 2 });
+    await runImmutableIdSync(deps, await app.tenants.require(tenant.tenantId), report, { graph, hooks: o.hooks, concurrency: 2 });
   } finally {
     report.graph = { ...counters };
     await app.runs.save(report);

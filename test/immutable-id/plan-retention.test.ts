@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 import { loadSettings } from "../../src/config/settings.js";
 import { toEntraSyncError } from "../../src/errors.js";
 import { getRunPlan, PlanStore } from "../../src/immutable-id/plan.js";
-import { requestRun } from "../../src/runs/api.js";
+import { requestRun } from "../../src/functions/api.js";
 import { scheduleDueRuns } from "../../src/runs/scheduler.js";
 import { runWithLease } from "../../src/runs/worker.js";
 import type { LocalStack } from "../../dev/stack.js";

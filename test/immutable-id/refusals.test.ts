@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import { newGraphCounters } from "../../src/graph/client.js";
-import { executeBatch, type BatchAnswer } from "../../src/immutable-id/batch.js";
+import type { GraphAnswer as BatchAnswer } from "../../src/graph/tenant-graph.js";
 import { classifyWriteFailure } from "../../src/immutable-id/writer.js";
 import { useLocalStack } from "../support/stack.js";
 import { b64, tenantWith } from "./helpers.js";
@@ -14,8 +14,8 @@ async function federatedRefusal(): Promise<BatchAnswer> {
   const id = randomUUID();
   const { tenant } = await tenantWith(s, { users: [{ id, userPrincipalName: "anna@skolan.se" }], platformUsers: [{ id: "p-anna", tenantId: "x", externalId: id }], federatedDomains: ["skolan.se"] });
   const counters = newGraphCounters();
-  const { client } = s.app.graphFor(tenant, await s.app.secrets.get(tenant.tenantId), counters);
-  const answers = await executeBatch([{ id, method: "PATCH", url: `/users/${id}`, body: { onPremisesImmutableId: b64("p-anna") } }], { client, tenant, counters });
+  const { graph } = s.app.graphFor(tenant, await s.app.secrets.get(tenant.tenantId), counters);
+  const answers = await graph.patchUsers([{ key: id, userId: id, changes: { onPremisesImmutableId: b64("p-anna") } }], { pacer: { take: async () => {} }, verifyLost: false });
   return answers.get(id)!;
 }
 

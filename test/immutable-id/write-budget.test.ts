@@ -1,11 +1,10 @@
 import { describe, expect, it } from "vitest";
 import { loadSettings } from "../../src/config/settings.js";
 import { EntraSyncError } from "../../src/errors.js";
-import { requestRun } from "../../src/runs/api.js";
+import { requestRun } from "../../src/functions/api.js";
 import { processSyncJob } from "../../src/runs/worker.js";
-import { executeBatch } from "../../src/immutable-id/batch.js";
 import { newGraphCounters } from "../../src/graph/client.js";
-import { SharedWriteBudget } from "../../src/immutable-id/write-budget.js";
+import { SharedWriteBudget } from "../../src/graph/write-budget.js";
 import { chunk } from "../../src/util/concurrency.js";
 import { drainQueue } from "../runs/helpers.js";
 import { useLocalStack } from "../support/stack.js";
@@ -79,13 +78,13 @@ describe("the write budget is one per app and tenant, shared by every invocation
     // Two processes: each its own Graph client and its own budget object over the same table row.
     const writer = async (part: typeof users, tag: string) => {
       const counters = newGraphCounters();
-      const { client } = s.app.graphFor(tenant, secret, counters);
+      const { graph } = s.app.graphFor(tenant, secret, counters);
       const budget = new SharedWriteBudget(s.app.tables.tenantState, tenant.tenantId, tenant.clientId, { writes: limit.writes, windowMs: limit.windowSeconds * 1000 });
       let ok = 0;
       for (const group of chunk(part, 20)) {
-        const answers = await executeBatch(
-          group.map((u) => ({ id: u.id, method: "PATCH" as const, url: `/users/${u.id}`, body: { onPremisesImmutableId: b64(`${tag}-${u.id}`) } })),
-          { client, tenant: { tenantId: tenant.tenantId, clientId: tenant.clientId }, counters, budget },
+        const answers = await graph.patchUsers(
+          group.map((u) => ({ key: u.id, userId: u.id, changes: { onPremisesImmutableId: b64(`${tag}-${u.id}`) } })),
+          { pacer: budget, verifyLost: false },
         );
         ok += [...answers.values()].filter((a) => a.status === 204).length;
       }

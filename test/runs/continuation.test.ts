@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 import azureFunctions from "@azure/functions";
 import { provideApp } from "../../src/functions/app.js";
 import { syncWorkerHandler } from "../../src/functions/syncWorker.js";
-import { requestRun } from "../../src/runs/api.js";
+import { requestRun } from "../../src/functions/api.js";
 import { processSyncJob } from "../../src/runs/worker.js";
 import type { RunReport } from "../../src/runs/report.js";
 import type { App } from "../../src/composition.js";

@@ -3,7 +3,7 @@ import { runCli } from "../../src/cli/main.js";
 import type { CliIO } from "../../src/cli/io.js";
 import type { App } from "../../src/composition.js";
 import { BACKOFF_MINUTES, QUARANTINE_AFTER } from "../../src/runs/health.js";
-import { listTenants, requestRun } from "../../src/runs/api.js";
+import { listTenants, requestRun } from "../../src/functions/api.js";
 import { scheduleDueRuns } from "../../src/runs/scheduler.js";
 import type { TenantStatus } from "../../src/runs/status.js";
 import { processSyncJob } from "../../src/runs/worker.js";

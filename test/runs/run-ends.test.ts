@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { EntraSyncError } from "../../src/errors.js";
-import { getRun, listRuns, requestRun } from "../../src/runs/api.js";
+import { getRun, listRuns, requestRun } from "../../src/functions/api.js";
 import { isActive } from "../../src/runs/lease.js";
 import { addError, newReport, newRunId, REPORT_LIMITS, type RunReport } from "../../src/runs/report.js";
 import { scheduleDueRuns } from "../../src/runs/scheduler.js";

@@ -18,7 +18,7 @@ import { setTenantSecret } from "../../src/tenants/onboarding.js";
 import type { EchoForm, FaultSpec } from "../../dev/simulator/faults.js";
 import { drainQueue } from "../runs/helpers.js";
 import { onboard, simpleDirectory, useLocalStack } from "../support/stack.js";
-import { views } from "./leaks.js";
+import { views } from "../support/leaks.js";
 
 const { HttpRequest, InvocationContext } = azureFunctions;
 // What the Functions host gets: the app's own logger, which masks (src/functions/app.ts builds the same).

@@ -1,6 +1,6 @@
 import { RetryHandlerOptions } from "@microsoft/microsoft-graph-client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startSimulator, type Simulator } from "../../dev/simulator/index.js";
+import { startSimulator, type Simulator } from "../../../dev/simulator/index.js";
 import { setupTenant, simFetch, tokenFor } from "./helpers.js";
 
 let sim: Simulator;

@@ -5,9 +5,10 @@
  * every other answer is handed back to be classified. Every retry is counted in the run's GraphCounters.
  */
 import { RetryHandlerOptions, type Client } from "@microsoft/microsoft-graph-client";
-import { classifiedCause, classifyGraphError, graphErrorInfo, parseRetryAfter, type TenantRef } from "../graph/errors.js";
-import type { GraphCounters } from "../graph/client.js";
+import { classifiedCause, classifyGraphError, graphErrorInfo, parseRetryAfter, type TenantRef } from "./errors.js";
+import type { GraphCounters } from "./client.js";
 import { sleep } from "../util/concurrency.js";
+import type { BatchRetryOptions, GraphAnswer } from "./tenant-graph.js";
 import type { WritePacer } from "./write-budget.js";
 
 /** Graph's limit of requests per `$batch`. */
@@ -21,14 +22,10 @@ export interface BatchRequest {
   body?: Record<string, unknown>;
 }
 
-export interface BatchAnswer {
-  status: number;
-  body?: { error?: { code?: string; message?: string; details?: Array<{ code?: string }> } } & Record<string, unknown>;
-  /** True when the answer was lost (5xx, network) and `verify` found the effect in place. */
-  verified?: boolean;
-}
+/** One final answer per request (our own type; see `GraphAnswer`). */
+export type BatchAnswer = GraphAnswer;
 
-export interface BatchOptions {
+export interface BatchOptions extends BatchRetryOptions {
   client: Client;
   tenant: TenantRef;
   counters: GraphCounters;
@@ -36,11 +33,6 @@ export interface BatchOptions {
   budget?: WritePacer | undefined;
   /** For writes whose outcome is unknown: the ids whose effect is already in place (they are not resent). */
   verify?: ((ids: string[]) => Promise<Set<string>>) | undefined;
-  /** Attempts on 5xx / network errors (default 5); 429s are retried until `maxThrottleRetries` (default 30). */
-  maxAttempts?: number;
-  maxThrottleRetries?: number;
-  /** Base of the exponential backoff in ms (default 500). */
-  backoffMs?: number;
 }
 
 const noSdkRetry = new RetryHandlerOptions(0, 0);

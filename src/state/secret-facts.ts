@@ -1,7 +1,7 @@
 import { odata, type TableClient } from "@azure/data-tables";
 import { EntraSyncError } from "../errors.js";
 import type { SecretInfo } from "../secrets/store.js";
-import { getOrUndefined, isConflict, isPreconditionFailed, storageError } from "../state/tables-client.js";
+import { getOrUndefined, isConflict, isPreconditionFailed, storageError } from "./tables-client.js";
 
 /** RowKey of a tenant's secret facts in the tenant state table (PartitionKey: tenant id). */
 export const SECRET_ROW = "secret";
@@ -40,6 +40,11 @@ export interface SecretFacts {
 
 type Entity = SecretFacts & { partitionKey: string; rowKey: string };
 
+/** The row of a tenant's secret facts, for a write: one column per fact (absent facts are not stored). */
+export function secretFactsToEntity(tenantId: string, facts: SecretFacts): Entity {
+  return { partitionKey: tenantId, rowKey: SECRET_ROW, ...clean(facts) };
+}
+
 /** The generation of a stored secret as its listing shows it (see `SecretFacts.generation`). */
 export function generationOf(info: { updatedOn?: Date | undefined; expiresOn?: Date | undefined }): string {
   const sec = (d: Date | undefined) => (d ? Math.floor(d.getTime() / 1000).toString() : "0");
@@ -50,8 +55,9 @@ function clean<T extends object>(o: T): T {
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as T;
 }
 
-function strip(e: Entity & { etag: string }): SecretFacts {
-  const { partitionKey: _p, rowKey: _r, etag: _e, timestamp: _t, ...facts } = e as Entity & { etag: string; timestamp?: string };
+/** Reads a secret facts row (from a point read or a table scan): every property but the keys and the service's own. */
+export function secretFactsFromEntity(e: object): SecretFacts {
+  const { partitionKey: _p, rowKey: _r, etag: _e, timestamp: _t, ...facts } = e as Record<string, unknown>;
   // Table Storage adds its own properties ("odata.metadata" …); they are not facts.
   return Object.fromEntries(Object.entries(facts).filter(([k]) => !k.startsWith("odata."))) as unknown as SecretFacts;
 }
@@ -62,14 +68,14 @@ export class SecretFactsStore {
 
   async get(tenantId: string): Promise<SecretFacts | undefined> {
     const e = await getOrUndefined<Entity>(this.table, tenantId, SECRET_ROW);
-    return e ? strip(e) : undefined;
+    return e ? secretFactsFromEntity(e) : undefined;
   }
 
   /** The facts of every tenant: one query over the tenant state table (RowKey "secret"). */
   async listAll(): Promise<Map<string, SecretFacts>> {
     const out = new Map<string, SecretFacts>();
     try {
-      for await (const e of this.table.listEntities<Entity>({ queryOptions: { filter: odata`RowKey eq ${SECRET_ROW}` } })) out.set(e.partitionKey, strip(e as Entity & { etag: string }));
+      for await (const e of this.table.listEntities<Entity>({ queryOptions: { filter: odata`RowKey eq ${SECRET_ROW}` } })) out.set(e.partitionKey, secretFactsFromEntity(e));
     } catch (e) {
       throw storageError(e, "list the secret facts of all tenants");
     }
@@ -99,8 +105,8 @@ export class SecretFactsStore {
   async update(tenantId: string, change: (current: SecretFacts | undefined) => SecretFacts): Promise<SecretFacts> {
     for (let attempt = 0; attempt < 5; attempt++) {
       const e = await getOrUndefined<Entity>(this.table, tenantId, SECRET_ROW);
-      const next = clean(change(e ? strip(e) : undefined));
-      const entity: Entity = { partitionKey: tenantId, rowKey: SECRET_ROW, ...next };
+      const next = clean(change(e ? secretFactsFromEntity(e) : undefined));
+      const entity = secretFactsToEntity(tenantId, next);
       try {
         if (e) await this.table.updateEntity(entity, "Replace", { etag: e.etag });
         else await this.table.createEntity(entity);

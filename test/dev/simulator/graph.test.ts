@@ -1,7 +1,7 @@
 import { RetryHandlerOptions, type Client } from "@microsoft/microsoft-graph-client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startSimulator, type Simulator } from "../../dev/simulator/index.js";
-import type { SimUserInput } from "../../dev/simulator/types.js";
+import { startSimulator, type Simulator } from "../../../dev/simulator/index.js";
+import type { SimUserInput } from "../../../dev/simulator/types.js";
 import { setupTenant, simFetch, tokenFor } from "./helpers.js";
 
 let sim: Simulator;

@@ -3,7 +3,7 @@ import { EntraSyncError, toEntraSyncError } from "../../src/errors.js";
 import { renderAlert } from "../../src/mail/templates.js";
 import { addError, newReport } from "../../src/runs/report.js";
 import { boundText, redact, registerSecret } from "../../src/util/redact.js";
-import { echoForms, leaksIn } from "./leaks.js";
+import { echoForms, leaksIn } from "../support/leaks.js";
 
 // Shaped like an Entra client secret: 40 characters with `~`, `.`, `_` and `-` (plus a `+` and a `/` to be strict).
 const SECRET = "Xq8Q~abc.DEFghij_klMNop-qrST+uvwx/YZ01234";

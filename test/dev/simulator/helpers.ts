@@ -4,7 +4,7 @@ import { SecretClient } from "@azure/keyvault-secrets";
 import { Client } from "@microsoft/microsoft-graph-client";
 import { TokenCredentialAuthenticationProvider } from "@microsoft/microsoft-graph-client/authProviders/azureTokenCredentials/index.js";
 import { Agent } from "undici";
-import type { Simulator } from "../../dev/simulator/index.js";
+import type { Simulator } from "../../../dev/simulator/index.js";
 
 export function credential(sim: Simulator, tenantId: string, clientId: string, secret: string): ClientSecretCredential {
   return new ClientSecretCredential(tenantId, clientId, secret, {

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startSimulator, type Simulator } from "../../dev/simulator/index.js";
+import { startSimulator, type Simulator } from "../../../dev/simulator/index.js";
 import { credential, setupTenant, simFetch } from "./helpers.js";
 
 let sim: Simulator;

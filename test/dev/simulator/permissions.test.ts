@@ -5,7 +5,7 @@
  */
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startSimulator, type Simulator } from "../../dev/simulator/index.js";
+import { startSimulator, type Simulator } from "../../../dev/simulator/index.js";
 import { credential, simFetch, tokenFor } from "./helpers.js";
 
 let sim: Simulator;

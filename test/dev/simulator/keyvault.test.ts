@@ -1,6 +1,6 @@
 import { SecretClient } from "@azure/keyvault-secrets";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startSimulator, type Simulator } from "../../dev/simulator/index.js";
+import { startSimulator, type Simulator } from "../../../dev/simulator/index.js";
 import { credential, secretClient, setupTenant } from "./helpers.js";
 
 let sim: Simulator;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { changeUsers, generateDemoTenant, type DemoTenant } from "../../dev/demo/generate.js";
+import { changeUsers, generateDemoTenant, type DemoTenant } from "../../../dev/demo/generate.js";
 
 const TENANT = "8f3c2a1e-5b7d-4c9e-a2f1-0d6b4e8c7a93";
 const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;

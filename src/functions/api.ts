@@ -4,12 +4,17 @@ import { fileURLToPath } from "node:url";
 import { z } from "zod";
 import type { App } from "../composition.js";
 import { EntraSyncError, toEntraSyncError } from "../errors.js";
-import { getRunPlan, planToCsv } from "../immutable-id/plan.js";
+import { planToCsv } from "../immutable-id/plan.js";
 import { parseGuid } from "../tenants/model.js";
-import type { RunStep } from "./report.js";
-import { endRun } from "./execute.js";
-import { startRun } from "./start.js";
-import { listTenantStatuses, presentRun } from "./status.js";
+import type { RunStep } from "../runs/report.js";
+import { queueRun } from "../runs/start.js";
+import { listTenantStatuses, showRun, showRunPlan, showRuns } from "../runs/status.js";
+
+/*
+ * The run API's HTTP side: parses path, query and body, calls the use cases of src/runs/ (and the plan of
+ * src/immutable-id/), and shapes their results and errors as HTTP answers. The handlers of this folder turn an answer
+ * into an HttpResponseInit (./http.ts); tests call these functions directly with the app wired to the local stack.
+ */
 
 /** An HTTP answer, independent of the Functions types (the handlers turn it into an HttpResponseInit). */
 export interface ApiResponse {
@@ -45,17 +50,7 @@ export async function requestRun(app: App, tenantIdParam: unknown, bodyText: str
   return answer(async () => {
     const tenantId = parseGuid(tenantIdParam, "tenantId");
     const body = parseBody(bodyText);
-    const tenant = await app.tenants.require(tenantId);
-    const { report } = await startRun(app, { tenantId, trigger: "manual", mode: body.mode, dryRun: body.dryRun, only: body.only as RunStep[] | undefined, force: body.force, forcePlan: body.forcePlan }, { tenant });
-    try {
-      await app.queue.send({ tenantId, runId: report.runId, continuation: 0 });
-    } catch (e) {
-      const err = toEntraSyncError(e, "STORAGE_FAILED");
-      // The run will never start: end it as failed, so it does not stay "queued" in the history.
-      await endRun(app, report, { failure: err, notify: false }).catch(() => undefined);
-      await app.leases.releaseRun(tenantId, report.runId).catch(() => undefined);
-      throw err;
-    }
+    const report = await queueRun(app, { tenantId, trigger: "manual", mode: body.mode, dryRun: body.dryRun, only: body.only as RunStep[] | undefined, force: body.force, forcePlan: body.forcePlan });
     const location = runUrl(tenantId, report.runId);
     return { status: 202, body: { runId: report.runId, tenantId, status: "queued", location }, headers: { Location: location } };
   });
@@ -66,13 +61,7 @@ export async function getRun(app: App, tenantIdParam: unknown, runIdParam: unkno
   return answer(async () => {
     const tenantId = parseGuid(tenantIdParam, "tenantId");
     const runId = parseRunId(runIdParam);
-    const report = await app.runs.get(tenantId, runId);
-    if (!report) {
-      await app.tenants.require(tenantId);
-      throw new EntraSyncError("RUN_NOT_FOUND", `Run ${runId} of tenant ${tenantId} does not exist (run history is pruned after a while). List runs at /api/tenants/${tenantId}/runs.`, { field: "runId", retryable: false });
-    }
-    const lease = report.status === "queued" || report.status === "running" ? await app.leases.get(tenantId) : undefined;
-    return { status: 200, body: presentRun(report, lease, app.clock()) };
+    return { status: 200, body: await showRun(app, tenantId, runId) };
   });
 }
 
@@ -86,10 +75,7 @@ export async function listRuns(app: App, tenantIdParam: unknown, limitParam: str
         throw new EntraSyncError("INPUT_INVALID", `limit must be a whole number from 1 to 100, got ${JSON.stringify(limitParam.slice(0, 40))}.`, { field: "limit", retryable: false });
       limit = Number(limitParam);
     }
-    await app.tenants.require(tenantId);
-    const runs = await app.runs.list(tenantId, limit);
-    const lease = runs.some((r) => r.status === "queued" || r.status === "running") ? await app.leases.get(tenantId) : undefined;
-    return { status: 200, body: { tenantId, runs: runs.map((r) => presentRun(r, lease, app.clock())) } };
+    return { status: 200, body: { tenantId, runs: await showRuns(app, tenantId, limit) } };
   });
 }
 
@@ -104,8 +90,7 @@ export async function getPlan(app: App, tenantIdParam: unknown, runIdParam: unkn
     const tenantId = parseGuid(tenantIdParam, "tenantId");
     const runId = parseRunId(runIdParam);
     if (format && format !== "csv" && format !== "json") throw new EntraSyncError("INPUT_INVALID", `format must be csv or json, got ${JSON.stringify(format.slice(0, 40))}.`, { field: "format", retryable: false });
-    if (!(await app.runs.get(tenantId, runId))) await app.tenants.require(tenantId);
-    const entries = await getRunPlan(app, tenantId, runId);
+    const entries = await showRunPlan(app, tenantId, runId);
     if (format === "csv") return { status: 200, text: planToCsv(entries), headers: { "Content-Type": "text/csv; charset=utf-8", "Content-Disposition": `attachment; filename="plan-${runId}.csv"` } };
     return { status: 200, body: { tenantId, runId, entries } };
   });
