@@ -11,8 +11,9 @@ import { benchFullRead, type FullReadResult } from "./full-read.js";
 import { benchImmutableId } from "./immutable-id.js";
 import { benchIncremental, type IncrementalResult } from "./incremental.js";
 import { benchPlatformWrites, type PlatformWritesResult } from "./platform-writes.js";
+import { benchSnapshotMemory } from "./snapshot-memory.js";
 
-const WORKLOADS = ["full-read", "incremental", "immutable-id", "fleet", "platform-writes"] as const;
+const WORKLOADS = ["full-read", "incremental", "immutable-id", "fleet", "platform-writes", "snapshot-memory"] as const;
 type Workload = (typeof WORKLOADS)[number];
 
 async function main(): Promise<void> {
@@ -74,6 +75,12 @@ async function runWorkload(w: Workload, args: BenchArgs, done: Record<string, un
       // `--fleet-tenants 1000 --fleet-users 2000` for the issue's fleet; the default run takes 100 × 200 to stay within minutes.
       const r = await benchFleet({ tenants: args.fleetTenants, usersPerTenant: args.fleetUsers, latencyMs: args.latencyMs });
       printFleet(r);
+      return r;
+    }
+    case "snapshot-memory": {
+      // The directory snapshot of a full round, per user: 100,000 users whatever --size (a few seconds, CPU only).
+      const r = await benchSnapshotMemory({ size: Math.max(args.size, 100_000) });
+      console.log(formatTable([["layout", "users", "heap bytes/user", "MB"], ...r.map((x) => [x.layout, x.users, x.bytesPerUser, x.mb])]));
       return r;
     }
     case "platform-writes": {
