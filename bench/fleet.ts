@@ -2,7 +2,7 @@
  * Fleet benchmark: N tenants × U users, onboarded by a bulk path with progress, then worked through scheduler → queue
  * → workers on the local stack with every tenant in its default modes (both steps; Immutable ID sync in `preview`).
  * Per tick: tenant runs, and the table requests and rows it cost against the users that changed. Run alone:
- * `npx tsx bench/fleet.ts [tenants] [users] [latencyMs]`; in `npm run bench`: `--fleet-tenants N --fleet-users U`.
+ * `npx tsx bench/fleet.ts [tenants] [users] [latencyMs] [schedulerTenants]`; in `npm run bench`: `--fleet-tenants N --fleet-users U`.
  */
 import { randomUUID } from "node:crypto";
 import { pathToFileURL } from "node:url";
@@ -85,7 +85,7 @@ async function bulkOnboard(stack: LocalStack, tenants: number, usersPerTenant: n
   }
 }
 
-export async function benchFleet(opts: { tenants: number; usersPerTenant: number; latencyMs: number; workers?: number; changedTenantsPercent?: number; changedUsersPercent?: number }): Promise<Record<string, unknown>> {
+export async function benchFleet(opts: { tenants: number; usersPerTenant: number; latencyMs: number; workers?: number; schedulerTenants?: number; changedTenantsPercent?: number; changedUsersPercent?: number }): Promise<Record<string, unknown>> {
   const workers = opts.workers ?? 16;
   let clockOffset = 0;
   const stack = await startLocalStack({ simulator: { latencyMs: opts.latencyMs }, clock: () => new Date(Date.now() + clockOffset), workDir: ".local/bench" });
@@ -167,15 +167,26 @@ export async function benchFleet(opts: { tenants: number; usersPerTenant: number
     const idle0 = performance.now();
     const idle = await scheduleDueRuns(app);
     const idleTickMs = performance.now() - idle0;
-    return { tenants: opts.tenants, usersPerTenant: opts.usersPerTenant, latencyMs: opts.latencyMs, workers, onboardSeconds, onboardStages, changedTenants, changedUsersPerTenant: changedPerTenant, ticks, idleTick: { enqueued: idle.enqueued, ms: Math.round(idleTickMs) } };
+    const result: Record<string, unknown> = { tenants: opts.tenants, usersPerTenant: opts.usersPerTenant, latencyMs: opts.latencyMs, workers, onboardSeconds, onboardStages, changedTenants, changedUsersPerTenant: changedPerTenant, ticks, idleTick: { enqueued: idle.enqueued, ms: Math.round(idleTickMs) } };
+    if (opts.schedulerTenants && opts.schedulerTenants > opts.tenants) {
+      // The scheduler alone with a larger fleet (registrations only, through the bulk path; their runs are not worked off).
+      await app.tenants.addMany(Array.from({ length: opts.schedulerTenants - opts.tenants }, () => ({ tenantId: randomUUID(), clientId: randomUUID(), displayName: "Bench school" })));
+      const d0 = performance.now();
+      const due = await scheduleDueRuns(app);
+      const dueMs = performance.now() - d0;
+      const i0 = performance.now();
+      const again = await scheduleDueRuns(app);
+      result.schedulerAlone = { tenants: opts.schedulerTenants, dueTick: { enqueued: due.enqueued, ms: Math.round(dueMs) }, idleTick: { enqueued: again.enqueued, ms: Math.round(performance.now() - i0) } };
+    }
+    return result;
   } finally {
     await stack.stop();
   }
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  const [tenants = "1000", users = "2000", latency = "100"] = process.argv.slice(2);
-  benchFleet({ tenants: Number(tenants), usersPerTenant: Number(users), latencyMs: Number(latency) })
+  const [tenants = "1000", users = "2000", latency = "100", schedulerTenants = "0"] = process.argv.slice(2);
+  benchFleet({ tenants: Number(tenants), usersPerTenant: Number(users), latencyMs: Number(latency), schedulerTenants: Number(schedulerTenants) })
     .then((r) => console.log(JSON.stringify(r, null, 2)))
     .catch((e) => {
       console.error(e);
