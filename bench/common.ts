@@ -20,6 +20,8 @@ import { createRun, executeRun } from "../src/runs/execute.js";
 import { startRun } from "../src/runs/start.js";
 import { processSyncJob } from "../src/runs/worker.js";
 import type { SyncJob } from "../src/queue/jobs.js";
+import { newGraphCounters } from "../src/graph/client.js";
+import { selectFor } from "../src/mapping/mapping.js";
 import type { DemoTenant } from "../dev/demo/generate.js";
 import { onboardDemoSchool } from "../dev/demo/onboard.js";
 import { startLocalStack, type LocalStack } from "../dev/stack.js";
@@ -31,10 +33,13 @@ export interface BenchArgs {
   filter: string | undefined;
   size: number;
   latencyMs: number;
+  /** Fleet workload: tenants × users per tenant (default 100 × 200; the issue's fleet is 1,000 × 2,000). */
+  fleetTenants: number;
+  fleetUsers: number;
 }
 
 export function parseArgs(argv: readonly string[]): BenchArgs {
-  const out: BenchArgs = { filter: undefined, size: 10_000, latencyMs: 100 };
+  const out: BenchArgs = { filter: undefined, size: 10_000, latencyMs: 100, fleetTenants: 100, fleetUsers: 200 };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     const value = (name: string): number => {
@@ -45,6 +50,8 @@ export function parseArgs(argv: readonly string[]): BenchArgs {
     };
     if (a === "--size" || a.startsWith("--size=")) out.size = Math.floor(value("--size"));
     else if (a === "--latency" || a.startsWith("--latency=")) out.latencyMs = value("--latency");
+    else if (a === "--fleet-tenants" || a.startsWith("--fleet-tenants=")) out.fleetTenants = Math.max(1, Math.floor(value("--fleet-tenants")));
+    else if (a === "--fleet-users" || a.startsWith("--fleet-users=")) out.fleetUsers = Math.max(10, Math.floor(value("--fleet-users")));
     else if (!a.startsWith("--")) out.filter = a;
     else throw new Error(`unknown option ${a}`);
   }
@@ -118,6 +125,9 @@ export interface ChildResult {
     maxRssMb: number;
     heapUsedPeakMb: number;
   };
+  /** Every HTTP request the run sent to Table Storage (reads, list pages, writes, transactions; all tables), counted in the SDK's pipeline. */
+  tableRequests: number;
+  tableRequestsByTable: Record<string, number>;
   /** Table transactions of the connector space and write round trips of the platform directory in this run. */
   connectorTransactions: number;
   directoryWriteRoundTrips: number;
@@ -131,27 +141,60 @@ interface ChildJob {
   tenantId: string;
   mode: RunMode;
   /** `scheduled`: the run the scheduler starts (both steps, the tenant's modes), worked on by the queue worker. */
-  kind?: "update" | "scheduled";
+  /** `update` (default): an update-only run; `scheduled`: the run the scheduler starts (both steps, the tenant's modes), worked on by the queue worker. */
+  /** "walk": only read every delta page of a new round (the bound a full read is measured against). */
+  kind?: "update" | "scheduled" | "walk";
+}
+
+/** A bare page walk: every page of a new /users/delta round, read back to back with nothing done with them. */
+export interface WalkResult {
+  /** From reading the tenant's secret to the last page (token and Key Vault included, as in a run). */
+  wallMs: number;
+  pages: number;
+  users: number;
+  /** Median round trip of one page (request sent → body parsed). */
+  medianPageMs: number;
+  rssMaxMb: number;
+}
+
+function spawnChild(job: ChildJob, extraNodeArgs: readonly string[] = []): Promise<string> {
+  // BENCH_CPU_PROF=<dir> writes a V8 CPU profile of each child run there (what the README's profiles came from).
+  const prof = process.env.BENCH_CPU_PROF && job.kind !== "walk" ? ["--cpu-prof", "--cpu-prof-dir", process.env.BENCH_CPU_PROF] : [];
+  // BENCH_CHILD_NODE_ARGS="--max-old-space-size=160": the Node options the deployed app can be given (app setting
+  // languageWorkers__node__arguments), for the measured child only.
+  const envArgs = (process.env.BENCH_CHILD_NODE_ARGS ?? "").split(/\s+/).filter(Boolean);
+  const child = spawn(process.execPath, [...prof, ...envArgs, ...extraNodeArgs, "--import", "tsx", path.join(BENCH_DIR, "run.ts"), "--child"], { stdio: ["pipe", "pipe", "inherit"] });
+  child.stdin.end(JSON.stringify(job));
+  let out = "";
+  child.stdout.on("data", (d: Buffer) => (out += d.toString()));
+  return new Promise<string>((resolve, reject) =>
+    child.once("exit", (code) => {
+      const line = out.split("\n").find((l) => l.startsWith("BENCH_RESULT "));
+      if (code !== 0 || !line) reject(new Error(`bench child exited with ${code}: ${out.slice(-2000)}`));
+      else resolve(line.slice("BENCH_RESULT ".length));
+    }),
+  );
+}
+
+/**
+ * The bound of a full read, measured: the same tenant's delta pages read one after the other from the same simulator
+ * (same latency, same page size, the simulator's own time per page included) by the same Graph client in a child
+ * process of its own, with nothing done with them.
+ */
+export async function walkPagesInChild(stack: LocalStack, tenantId: string): Promise<WalkResult> {
+  return JSON.parse(await spawnChild({ env: stack.env, caFile: stack.caFile, tenantId, mode: "full", kind: "walk" })) as WalkResult;
 }
 
 /**
  * Runs one update-sync run (createRun + executeRun) of a tenant in a child process on the same stack and returns its
  * report, per-page timings and the child's peak RSS. The simulator stays in this process, Azurite in its own.
  */
-export async function runSyncInChild(stack: LocalStack, tenantId: string, mode: RunMode, kind: ChildJob["kind"] = "update"): Promise<ChildResult> {
-  const job: ChildJob = { env: stack.env, caFile: stack.caFile, tenantId, mode, kind };
+export async function runSyncInChild(stack: LocalStack, tenantId: string, mode: RunMode, o: { kind?: "update" | "scheduled"; nodeArgs?: readonly string[] } = {}): Promise<ChildResult & { nodeArgs: string }> {
+  const job: ChildJob = { env: stack.env, caFile: stack.caFile, tenantId, mode, kind: o.kind ?? "update" };
   const simCpu0 = process.cpuUsage();
   const azCpu0 = azuriteCpuSeconds();
-  // BENCH_CPU_PROF=<dir> writes a V8 CPU profile of each child run there (what the README's profiles came from).
-  const prof = process.env.BENCH_CPU_PROF ? ["--cpu-prof", "--cpu-prof-dir", process.env.BENCH_CPU_PROF] : [];
-  const child = spawn(process.execPath, [...prof, "--import", "tsx", path.join(BENCH_DIR, "run.ts"), "--child"], { stdio: ["pipe", "pipe", "inherit"] });
-  child.stdin.end(JSON.stringify(job));
-  let out = "";
-  child.stdout.on("data", (d: Buffer) => (out += d.toString()));
-  const code = await new Promise<number | null>((resolve) => child.once("exit", resolve));
-  const line = out.split("\n").find((l) => l.startsWith("BENCH_RESULT "));
-  if (code !== 0 || !line) throw new Error(`bench child exited with ${code}: ${out.slice(-2000)}`);
-  const result = JSON.parse(line.slice("BENCH_RESULT ".length)) as ChildResult;
+  const result = JSON.parse(await spawnChild(job, o.nodeArgs)) as ChildResult & { nodeArgs: string };
+  result.nodeArgs = [process.env.BENCH_CHILD_NODE_ARGS ?? "", ...(o.nodeArgs ?? [])].join(" ").trim();
   const simCpu = process.cpuUsage(simCpu0);
   result.cpuSeconds.simulator = (simCpu.user + simCpu.system) / 1e6;
   result.cpuSeconds.azurite = azuriteCpuSeconds() - azCpu0;
@@ -165,15 +208,18 @@ export async function childMain(): Promise<void> {
   for await (const c of process.stdin) chunks.push(c as Buffer);
   const job = JSON.parse(Buffer.concat(chunks).toString("utf8")) as ChildJob;
   const app = createApp({ settings: loadSettings(job.env), ca: readFileSync(job.caFile, "utf8"), log: silentLogger });
+  if (job.kind === "walk") return walkMain(app, job);
+  const tables = countTableRequests(app);
   const t = instrument(app);
 
   let peakRss = process.memoryUsage().rss;
   let peakHeap = process.memoryUsage().heapUsed;
   const beforeMb = peakRss / 2 ** 20;
+  // process.memoryUsage() walks the heap's spaces (measurable CPU at 20 Hz): RSS alone every 50 ms, the heap every 500 ms.
+  let ticks = 0;
   const sampler = setInterval(() => {
-    const m = process.memoryUsage();
-    peakRss = Math.max(peakRss, m.rss);
-    peakHeap = Math.max(peakHeap, m.heapUsed);
+    peakRss = Math.max(peakRss, process.memoryUsage.rss());
+    if (++ticks % 10 === 0) peakHeap = Math.max(peakHeap, process.memoryUsage().heapUsed);
   }, 50);
 
   const connector = app.connector as ConnectorSpace;
@@ -187,6 +233,7 @@ export async function childMain(): Promise<void> {
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();
   t.begin();
+  tables.reset();
   const { report } = scheduled ? await workQueued(app, { tenantId: job.tenantId, runId: created.runId, continuation: 0 }, () => t.pageDone()) : await executeRun(app, job.tenantId, created.runId, { onProgress: () => t.pageDone() });
   const wallMs = performance.now() - t0;
   const cpu = process.cpuUsage(cpu0);
@@ -199,6 +246,8 @@ export async function childMain(): Promise<void> {
     adapterMs: t.adapterMs,
     adapterCalls: t.adapterCalls,
     rss: { beforeMb, sampledPeakMb: peakRss / 2 ** 20, maxRssMb: process.resourceUsage().maxRSS / 1024, heapUsedPeakMb: peakHeap / 2 ** 20 },
+    tableRequests: sum(Object.values(tables.byTable)),
+    tableRequestsByTable: { ...tables.byTable },
     connectorTransactions: connector.transactions - tx0,
     directoryWriteRoundTrips: directory.writeRoundTrips - wr0,
     cpuSeconds: { entraSync: (cpu.user + cpu.system) / 1e6, simulator: 0, azurite: 0 },
@@ -214,6 +263,88 @@ async function workQueued(app: App, job: SyncJob, onProgress: () => void): Promi
     else if (r.outcome === "completed" || r.outcome === "lost") return { report: r.report };
     else throw new Error(`the scheduled run's job was dropped: ${r.reason}`);
   }
+}
+
+async function walkMain(app: App, job: ChildJob): Promise<void> {
+  const tenant = await app.tenants.require(job.tenantId);
+  const t0 = performance.now();
+  const secret = await app.secrets.get(tenant.tenantId);
+  const { graph } = app.graphFor(tenant, secret, newGraphCounters());
+  const select = selectFor(tenant.mapping);
+  const pageMs: number[] = [];
+  let users = 0;
+  let link: string | undefined;
+  for (;;) {
+    const s = performance.now();
+    const page = await graph.deltaPage(link, select);
+    pageMs.push(performance.now() - s);
+    users += page.entries.length;
+    if (!page.nextLink) break;
+    link = page.nextLink;
+  }
+  const result: WalkResult = { wallMs: performance.now() - t0, pages: pageMs.length, users, medianPageMs: median(pageMs), rssMaxMb: process.resourceUsage().maxRSS / 1024 };
+  process.stdout.write(`BENCH_RESULT ${JSON.stringify(result)}\n`);
+}
+
+export interface TableTraffic {
+  requests: number;
+  /** Entities touched: each operation of a transaction, each entity a query page returned, one per single read or write. */
+  rows: number;
+  byTable: Record<string, { requests: number; rows: number }>;
+}
+
+/**
+ * Counts the requests and rows every table client of an app sends and gets, in the SDK's own pipeline (a policy:
+ * nothing in src/ knows). Used in-process (fleet), where the scheduler and the workers share the app.
+ */
+export function countTableTraffic(app: App): { reset(): void; snapshot(): TableTraffic } {
+  let byTable: TableTraffic["byTable"] = {};
+  const ops = /^(?:POST|PUT|PATCH|MERGE|DELETE) \S+ HTTP\/1\.1/gm;
+  for (const [name, client] of Object.entries(app.tables)) {
+    const pipeline = (client as { pipeline?: { addPolicy(p: { name: string; sendRequest: (r: { url: string; method: string; body?: unknown }, next: (r: unknown) => Promise<{ status: number; bodyAsText?: string | null }>) => Promise<unknown> }): void } }).pipeline;
+    pipeline?.addPolicy({
+      name: `benchTraffic-${name}`,
+      sendRequest: async (req, next) => {
+        const res = await next(req);
+        let rows = res.status < 300 ? 1 : 0;
+        if (req.url.includes("$batch")) rows = typeof req.body === "string" ? (req.body.match(ops) ?? []).length : 1;
+        else if (req.method === "GET" && res.bodyAsText && res.bodyAsText.startsWith("{")) {
+          try {
+            const v = (JSON.parse(res.bodyAsText) as { value?: unknown }).value;
+            if (Array.isArray(v)) rows = v.length;
+          } catch {
+            // not JSON: one row
+          }
+        }
+        const t = (byTable[name] ??= { requests: 0, rows: 0 });
+        t.requests++;
+        t.rows += rows;
+        return res;
+      },
+    });
+  }
+  return {
+    reset: () => {
+      byTable = {};
+    },
+    snapshot: () => ({ requests: sum(Object.values(byTable).map((t) => t.requests)), rows: sum(Object.values(byTable).map((t) => t.rows)), byTable: structuredClone(byTable) }),
+  };
+}
+
+/** Counts every HTTP request each table client sends, with a policy in the SDK's own pipeline (retries included). */
+function countTableRequests(app: App): { byTable: Record<string, number>; reset(): void } {
+  const byTable: Record<string, number> = {};
+  for (const [name, client] of Object.entries(app.tables)) {
+    const pipeline = (client as { pipeline?: { addPolicy(p: { name: string; sendRequest: (r: unknown, next: (r: unknown) => Promise<unknown>) => Promise<unknown> }): void } }).pipeline;
+    pipeline?.addPolicy({
+      name: `benchCount-${name}`,
+      sendRequest: (req, next) => {
+        byTable[name] = (byTable[name] ?? 0) + 1;
+        return next(req);
+      },
+    });
+  }
+  return { byTable, reset: () => Object.keys(byTable).forEach((k) => delete byTable[k]) };
 }
 
 /**

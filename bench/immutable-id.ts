@@ -110,7 +110,7 @@ export async function benchImmutableId(opts: { latencyMs: number; windowScale: n
       candidates: n,
       latencyMs,
       windowScale,
-      note: windowScale === 1 ? "Graph's real window (3,000 writes per 150 s)" : `window scaled by ${windowScale}: ${round(model.writes, 0)} writes per ${round(model.windowSeconds)} s — the same ${round(ratePerS)} writes/s, a shorter wait`,
+      note: windowScale === 1 ? `Graph's real window (${round(model.writes, 0)} writes per ${round(model.windowSeconds)} s, from the simulator's model)` : `window scaled by ${windowScale}: ${round(model.writes, 0)} writes per ${round(model.windowSeconds)} s — the same ${round(ratePerS)} writes/s, a shorter wait`,
       written,
       status: b.report.status,
       invocations: b.invocations,

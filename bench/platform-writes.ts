@@ -18,8 +18,12 @@ export interface WritesRow {
   /** Platform users updated (attribute changes and removal marks). */
   directoryUpdates: number;
   directoryWriteRoundTrips: number;
-  /** Round trips per changed user, ours vs naive (1 per connector row + 1 per platform update, index edits not even counted). */
+  /** Write round trips per changed user, ours vs naive (1 per connector row + 1 per platform update, index edits not even counted). */
   perChangedUser: number;
+  /** Every table request of the run (reads, list pages, checkpoints and run reports included; all tables). */
+  tableRequests: number;
+  /** tableRequests per changed user: what the run costs in table round trips all told. */
+  tableRequestsPerChangedUser: number;
   naivePerChangedUser: number;
   /** naive ÷ ours. */
   ratio: number;
@@ -97,6 +101,8 @@ function row(name: string, tenantUsers: number, r: ChildResult): WritesRow {
     directoryUpdates,
     directoryWriteRoundTrips: r.directoryWriteRoundTrips,
     perChangedUser: round(ours, 3),
+    tableRequests: r.tableRequests,
+    tableRequestsPerChangedUser: round(r.tableRequests / changed, 3),
     naivePerChangedUser: round(naive, 2),
     ratio: round(naive / ours, 1),
   };

@@ -1,7 +1,7 @@
 /**
  * `npm run bench [-- <workload>] [--size N] [--latency MS]`: entra-sync's benchmarks on the local stack, with the
  * simulator's Graph throttle model on and a fixed latency per request. Prints a table per workload and writes
- * bench/results.json with the machine. Workloads: full-read, incremental, immutable-id, fleet, platform-writes, scheduled, freshness, scim.
+ * bench/results.json with the machine. Workloads: full-read, incremental, immutable-id, fleet, platform-writes, scheduled, snapshot-memory, freshness, scim.
  */
 import { readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
@@ -14,8 +14,9 @@ import { benchIncremental, type IncrementalResult } from "./incremental.js";
 import { benchPlatformWrites, type PlatformWritesResult } from "./platform-writes.js";
 import { benchScim, printScim } from "./scim.js";
 import { benchScheduled, NO_CHANGE_ROWS, TABLE_REQUESTS_PER_CHANGE, TABLE_REQUESTS_PER_RUN, type ScheduledResult } from "./scheduled.js";
+import { benchSnapshotMemory } from "./snapshot-memory.js";
 
-const WORKLOADS = ["full-read", "incremental", "immutable-id", "fleet", "platform-writes", "scheduled", "freshness", "scim"] as const;
+const WORKLOADS = ["full-read", "incremental", "immutable-id", "fleet", "platform-writes", "scheduled", "snapshot-memory", "freshness", "scim"] as const;
 type Workload = (typeof WORKLOADS)[number];
 
 async function main(): Promise<void> {
@@ -74,10 +75,15 @@ async function runWorkload(w: Workload, args: BenchArgs, done: Record<string, un
       return r;
     }
     case "fleet": {
-      // The issue's 1,000 tenants with `--size 100000`; the default run takes 100 to stay within a few minutes.
-      const o = { tenants: big ? 1000 : 100, usersPerTenant: 200, latencyMs: args.latencyMs };
-      const r = await benchFleet(o);
-      printFlat("fleet", r);
+      // `--fleet-tenants 1000 --fleet-users 2000` for the issue's fleet; the default run takes 100 × 200 to stay within minutes.
+      const r = await benchFleet({ tenants: args.fleetTenants, usersPerTenant: args.fleetUsers, latencyMs: args.latencyMs });
+      printFleet(r);
+      return r;
+    }
+    case "snapshot-memory": {
+      // The directory snapshot of a full round, per user: 100,000 users whatever --size (a few seconds, CPU only).
+      const r = await benchSnapshotMemory({ size: Math.max(args.size, 100_000) });
+      console.log(formatTable([["layout", "users", "heap bytes/user", "MB"], ...r.map((x) => [x.layout, x.users, x.bytesPerUser, x.mb])]));
       return r;
     }
     case "scim": {
@@ -122,12 +128,15 @@ function printFreshness(r: FreshnessResult): void {
 function printFullRead(rows: FullReadResult[]): void {
   console.log(
     formatTable([
-      ["users", "seconds", "users/s", "bound/s", "ratio", "pages", "Graph req", "429s", "Graph wait s", "processing s", "median proc ms/page", "median Graph ms/page", "peak RSS MB", "RSS at start MB"],
-      ...rows.map((r) => [r.users, r.seconds, r.usersPerSecond, r.boundUsersPerSecond, r.ratioToBound, r.pages, r.graphRequests, r.throttled, r.graphWaitSeconds, r.processSeconds, r.medianProcessMsPerPage, r.medianGraphMsPerPage, r.peakRssMb, r.rssBeforeMb]),
+      ["users", "seconds", "users/s", "bare walk s", "bound/s", "ratio", "pages", "Graph req", "429s", "Graph wait s", "processing s", "median proc ms/page", "median page ms (walk)", "CPU ms/user", "table req", "peak RSS MB", "RSS at start MB"],
+      ...rows.map((r) => [r.users, r.seconds, r.usersPerSecond, r.walk.seconds, r.boundUsersPerSecond, r.ratioToBound, r.pages, r.graphRequests, r.throttled, r.graphWaitSeconds, r.processSeconds, r.medianProcessMsPerPage, r.walk.medianPageMs, r.cpuMsPerUser, r.tableRequests, r.peakRssMb, r.rssBeforeMb]),
     ]),
   );
-  console.log("  bound = page size ÷ latency (delta pages are sequential); peak RSS = the entra-sync child process's maxRSS (the simulator and Azurite run in other processes).");
-  for (const r of rows) console.log(`  ${r.users.toLocaleString("en-US")} users: CPU s ${JSON.stringify(r.cpuSeconds)}; table round trips: connector ${r.connectorTransactions} transactions, directory ${r.directoryWriteRoundTrips} writes; seeded in ${r.seedSeconds} s`);
+  console.log("  bound = a bare walk of the same delta pages in the same run (same simulator and latency, nothing processed); peak RSS = the entra-sync child process's maxRSS (the simulator and Azurite run in other processes).");
+  for (const r of rows)
+    console.log(
+      `  ${r.users.toLocaleString("en-US")} users: wall ${r.seconds} s = Graph wait ${r.graphWaitSeconds} s + processing ${r.processSeconds} s + other ${r.otherSeconds} s; CPU s ${JSON.stringify(r.cpuSeconds)}; table round trips: connector ${r.connectorTransactions} transactions, directory ${r.directoryWriteRoundTrips} writes; seeded in ${r.seedSeconds} s`,
+    );
 }
 
 function printIncremental(r: IncrementalResult): void {
@@ -158,11 +167,23 @@ function printScheduled(r: ScheduledResult): void {
   console.log(`  no change: ${r.noChange.tableRowsRead} rows read, ${r.noChange.tableRequests} table requests (bound ${NO_CHANGE_ROWS} rows): ${ok(r.noChange.tableRowsRead <= NO_CHANGE_ROWS)}`);
 }
 
+function printFleet(r: Awaited<ReturnType<typeof benchFleet>>): void {
+  const ticks = r.ticks as Array<Record<string, number | string | null>>;
+  console.log(`fleet: ${String(r.tenants)} tenants × ${String(r.usersPerTenant)} users, onboarded in ${String(r.onboardSeconds)} s ${JSON.stringify(r.onboardStages)}; ${String(r.workers)} workers; every tenant in its default modes (Immutable ID sync: preview)`);
+  console.log(
+    formatTable([
+      ["tick", "enqueued", "runs", "failed", "changed users", "users read", "table requests", "table rows", "rows/changed user", "rows/run", "work s", "runs/min", "scheduler ms"],
+      ...ticks.map((t) => [String(t.tick), Number(t.enqueued), Number(t.runs), Number(t.failed), Number(t.changedUsers), Number(t.usersRead), Number(t.tableRequests), Number(t.tableRows), t.tableRowsPerChangedUser === null ? "—" : Number(t.tableRowsPerChangedUser), t.tableRowsPerRun === null ? "—" : Number(t.tableRowsPerRun), Number(t.workSeconds), Number(t.tenantRunsPerMinute), Number(t.schedulerTickMs)]),
+    ]),
+  );
+  console.log(`  idle tick (nothing due): ${JSON.stringify(r.idleTick)}`);
+}
+
 function printPlatformWrites(r: PlatformWritesResult): void {
   console.log(
     formatTable([
-      ["round", "tenant users", "connector rows", "connector tx", "directory updates", "directory round trips", "round trips/changed user", "naive/changed user", "naive ÷ ours"],
-      ...r.rows.map((x) => [x.round, x.tenantUsers, x.connectorRows, x.connectorTransactions, x.directoryUpdates, x.directoryWriteRoundTrips, x.perChangedUser, x.naivePerChangedUser, x.ratio]),
+      ["round", "tenant users", "connector rows", "connector tx", "directory updates", "directory round trips", "write round trips/changed user", "naive writes/changed user", "naive ÷ ours", "all table requests", "all table requests/changed user"],
+      ...r.rows.map((x) => [x.round, x.tenantUsers, x.connectorRows, x.connectorTransactions, x.directoryUpdates, x.directoryWriteRoundTrips, x.perChangedUser, x.naivePerChangedUser, x.ratio, x.tableRequests, x.tableRequestsPerChangedUser]),
     ]),
   );
   const t = r.naiveTiming;

@@ -56,16 +56,16 @@ export async function benchScheduled(o: { size: number; latencyMs: number }): Pr
     for (const t of [a, b]) await runSyncInChild(stack, t.tenantId, "full");
     // The first scheduled run after the full sync re-plans Immutable ID in full (no candidate state yet).
     log(`  scheduled: first scheduled run (builds the Immutable ID candidate state) …`);
-    const first = await runSyncInChild(stack, a.tenantId, "incremental", "scheduled");
+    const first = await runSyncInChild(stack, a.tenantId, "incremental", { kind: "scheduled" });
 
     const count = Math.round(o.size / 100);
     const changes = changeUsers(a.demo, count, 201);
     for (const t of [a, b]) for (const c of changes) stack.sim.control.updateUser(t.tenantId, c.id, c.patch);
     log(`  scheduled: ${changes.length} changed users: the scheduled run, then the update-only run of the twin …`);
-    const sched = await runSyncInChild(stack, a.tenantId, "incremental", "scheduled");
-    const upd = await runSyncInChild(stack, b.tenantId, "incremental", "update");
+    const sched = await runSyncInChild(stack, a.tenantId, "incremental", { kind: "scheduled" });
+    const upd = await runSyncInChild(stack, b.tenantId, "incremental", { kind: "update" });
     log(`  scheduled: a scheduled run with no change …`);
-    const none = await runSyncInChild(stack, a.tenantId, "incremental", "scheduled");
+    const none = await runSyncInChild(stack, a.tenantId, "incremental", { kind: "scheduled" });
     const n = changes.length;
     return {
       size: o.size,

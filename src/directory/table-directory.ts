@@ -24,6 +24,18 @@ const claimKey = (userName: string) => `${CLAIM_PREFIX}${encodeKey(norm("userNam
 const claimOf = (u: Partial<PlatformUser> | undefined): string | undefined => (u?.uniqueUserName && typeof u.userName === "string" && u.userName ? claimKey(u.userName) : undefined);
 /** The first string after every key that starts with `prefix` (which ends in "|"). */
 const prefixEnd = (prefix: string) => `${prefix.slice(0, -1)}}`;
+/** A 53-bit hash of an index RowKey (two 32-bit FNV-1a variants): the repair keeps numbers, not keys. */
+function keyHash(s: string): number {
+  let a = 0x811c9dc5;
+  let b = 0x01000193 ^ s.length;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    a = Math.imul(a ^ c, 0x01000193);
+    b = Math.imul(b ^ c, 0x5bd1e995);
+    b ^= b >>> 15;
+  }
+  return (a >>> 0) * 2 ** 21 + ((b >>> 0) & 0x1fffff);
+}
 const idOfEntry = (rowKey: string): string | undefined => {
   const m = /^!(?:externalId|userName|email)\|[^|]*\|(.+)$/s.exec(rowKey);
   return m?.[1];
@@ -243,14 +255,24 @@ export class TablePlatformDirectory implements PlatformDirectory {
    * (an orphan entry: by its own), so a write made meanwhile is never undone. `dryRun` only counts.
    */
   async repairIndex(tenantId: string, o: { dryRun?: boolean } = {}): Promise<IndexRepair> {
-    // One pass over the partition in key order: entries ("!…") are read before users, so a user created after its
-    // entry was read is seen, and an entry is called an orphan only if its user did not exist when the entry was read.
-    const entries = new Map<string, { rowKey: string; etag: string }[]>();
-    const orphans: Array<{ rowKey: string; etag: string; userId?: unknown }> = [];
-    const wrong = new Map<string, { user: StoredPlatformUser; add: string[]; remove: string[] }>();
-    // userName claims: kept while their user holds that userName with uniqueUserName; a missing one is made again.
+    // Pass 1, one read of the partition in key order: entries ("!…") come before users. Each entry is kept as a 53-bit
+    // hash of its RowKey (a number, not a row); each user takes away the hashes of the entries it needs and names the
+    // ones it lacks. Users lacking entries are fixed a chunk at a time, so nothing here grows with the tenant but the
+    // numbers. A user created after its entry was read is seen, so its entry is not taken for an orphan.
+    const present = new Set<number>();
+    const users = new Set<string>();
+    let count = 0;
+    let lacking: StoredPlatformUser[] = [];
+    // userName claims (SCIM users): kept while their user holds that userName with uniqueUserName; a missing one is
+    // made again by the user's rewrite; the others are deleted. Few rows, so they are kept whole.
     const claims = new Map<string, { rowKey: string; etag: string; userId: unknown }>();
     const keptClaims = new Set<string>();
+    const fixLacking = async () => {
+      if (o.dryRun || lacking.length === 0) return;
+      const batch = lacking;
+      lacking = [];
+      await this.rewrite(tenantId, batch.map((u) => ({ id: u.id, current: u as StoredPlatformUser | undefined, remove: [] })));
+    };
     try {
       for await (const e of this.table.listEntities<Record<string, unknown>>({ queryOptions: { filter: odata`PartitionKey eq ${tenantId}` } })) {
         const rk = e.rowKey as string;
@@ -259,39 +281,76 @@ export class TablePlatformDirectory implements PlatformDirectory {
           continue;
         }
         if (rk < USERS_FIRST) {
-          const id = idOfEntry(rk);
-          const entry = { rowKey: rk, etag: e.etag as string };
-          if (id === undefined) orphans.push(entry);
-          else entries.set(id, [...(entries.get(id) ?? []), entry]);
+          present.add(keyHash(rk));
           continue;
         }
         const user = fromEntity(e as Record<string, unknown>);
-        const want = keysOf(user);
-        const have = entries.get(user.id) ?? [];
-        entries.delete(user.id);
-        const add = [...want.keys()].filter((k) => !have.some((h) => h.rowKey === k));
-        const remove = have.filter((h) => !want.has(h.rowKey)).map((h) => h.rowKey);
+        let missing = false;
+        for (const k of keysOf(user).keys()) {
+          if (!present.delete(keyHash(k))) {
+            missing = true;
+            count++;
+          }
+        }
         const claim = claimOf(user);
         if (claim && claims.get(claim)?.userId === user.id) keptClaims.add(claim);
-        else if (claim && !claims.has(claim)) add.push(claim);
-        if (add.length || remove.length) wrong.set(user.id, { user, add, remove });
+        else if (claim && !claims.has(claim)) {
+          missing = true;
+          count++;
+        }
+        if (missing) {
+          users.add(user.id);
+          lacking.push(user);
+          if (lacking.length >= 100) await fixLacking();
+        }
       }
+      await fixLacking();
     } catch (e) {
+      if (e instanceof EntraSyncError) throw e;
       throw storageError(e, `read the platform directory of tenant ${tenantId}`);
     }
-    for (const rest of entries.values()) orphans.push(...rest);
-    for (const c of claims.values()) if (!keptClaims.has(c.rowKey)) orphans.push(c);
-    const count = orphans.length + [...wrong.values()].reduce((n, w) => n + w.add.length + w.remove.length, 0);
-    const users = [...new Set([...wrong.keys(), ...orphans.map((o) => idOfEntry(o.rowKey) ?? (typeof o.userId === "string" ? o.userId : o.rowKey))])];
-    if (o.dryRun || count === 0) return { entries: count, users };
+    const staleClaims = [...claims.values()].filter((c) => !keptClaims.has(c.rowKey));
+    for (const c of staleClaims) {
+      count++;
+      users.add(typeof c.userId === "string" ? c.userId : c.rowKey);
+    }
+    if (!o.dryRun) await this.deleteUnchanged(tenantId, staleClaims);
+    if (present.size === 0) return { entries: count, users: [...users] };
 
-    // Users: the same write path as any update (the user rewritten unchanged, guarded by its ETag, with its entries).
-    const items = [...wrong.values()].map((w) => ({ id: w.user.id, current: w.user as StoredPlatformUser | undefined, plan: ((current) => (current ? { after: stripEtag(current), create: false, remove: w.remove } : { skip: true })) as Plan }));
-    const outcome = await this.write(tenantId, items, { ensureAll: true });
-    const failed = outcome.failed.values().next();
-    if (!failed.done) throw failed.value;
-    // Orphans: deleted only if unchanged since read (a user created with that entry meanwhile rewrote it).
-    await mapLimit(orphans, 16, async (x) => {
+    // Pass 2, only when some entries were left over (no user needed them): read the index again for those entries.
+    // An entry whose user exists goes in a rewrite of that user (guarded by its ETag); one whose user does not is
+    // deleted if unchanged since read (a user created with that entry meanwhile rewrote it).
+    const stale = new Map<string, Array<{ rowKey: string; etag: string }>>();
+    const orphans: Array<{ rowKey: string; etag: string }> = [];
+    try {
+      for await (const e of this.table.listEntities<Record<string, unknown>>({ queryOptions: { filter: odata`PartitionKey eq ${tenantId} and RowKey ge ${INDEX_FIRST} and RowKey lt ${USERS_FIRST}`, select: ["RowKey"] } })) {
+        const rk = e.rowKey as string;
+        if (!present.has(keyHash(rk))) continue;
+        count++;
+        const id = idOfEntry(rk);
+        if (id === undefined) orphans.push({ rowKey: rk, etag: e.etag as string });
+        else stale.set(id, [...(stale.get(id) ?? []), { rowKey: rk, etag: e.etag as string }]);
+      }
+    } catch (e) {
+      throw storageError(e, `read the lookup index of tenant ${tenantId}`);
+    }
+    const current = await mapLimit([...stale.keys()], 32, (id) => this.get(tenantId, id));
+    const items: Array<{ id: string; current: StoredPlatformUser | undefined; remove: string[] }> = [];
+    [...stale].forEach(([id, keys], i) => {
+      users.add(id);
+      const u = current[i];
+      if (u) items.push({ id, current: u, remove: keys.map((k) => k.rowKey) });
+      else orphans.push(...keys);
+    });
+    if (o.dryRun) return { entries: count, users: [...users] };
+    await this.rewrite(tenantId, items);
+    await this.deleteUnchanged(tenantId, orphans);
+    return { entries: count, users: [...users] };
+  }
+
+  /** Index rows deleted only if unchanged since read (a user written meanwhile rewrote them). */
+  private async deleteUnchanged(tenantId: string, rows: ReadonlyArray<{ rowKey: string; etag: string }>): Promise<void> {
+    await mapLimit(rows, 16, async (x) => {
       try {
         this.writeRoundTrips++;
         await this.table.deleteEntity(tenantId, x.rowKey, { etag: x.etag });
@@ -299,7 +358,14 @@ export class TablePlatformDirectory implements PlatformDirectory {
         if (!isNotFound(e) && (e as { statusCode?: number }).statusCode !== 412) throw storageError(e, `remove an index entry of tenant ${tenantId}`);
       }
     });
-    return { entries: count, users };
+  }
+
+  /** Users rewritten unchanged with every entry they need, less `remove` (the same write path as any update). */
+  private async rewrite(tenantId: string, list: ReadonlyArray<{ id: string; current: StoredPlatformUser | undefined; remove: readonly string[] }>): Promise<void> {
+    const items = list.map((w) => ({ id: w.id, current: w.current, plan: ((current) => (current ? { after: stripEtag(current), create: false, remove: w.remove } : { skip: true })) as Plan }));
+    const outcome = await this.write(tenantId, items, { ensureAll: true });
+    const failed = outcome.failed.values().next();
+    if (!failed.done) throw failed.value;
   }
 
   /**
@@ -385,7 +451,7 @@ export class TablePlatformDirectory implements PlatformDirectory {
     if (wantClaim && wantClaim !== hadClaim) actions.push(["create", { partitionKey: tenantId, rowKey: wantClaim, userId: after.id }]);
     // Repair: the user's own claim is written again (a claim held by another user is never taken: see repairIndex).
     else if (wantClaim && ensureAll) actions.push(["upsert", { partitionKey: tenantId, rowKey: wantClaim, userId: after.id }, "Replace"]);
-    return { group: { id: after.id, actions, bytes: JSON.stringify(entity).length * 2 + actions.length * 1024 }, create: !current };
+    return { group: { id: after.id, actions, bytes: entityChars(entity) * 2 + actions.length * 1024 }, create: !current };
   }
 }
 
@@ -412,6 +478,13 @@ function pack<T>(items: readonly T[], groupOf: (t: T) => Group): T[][] {
   }
   if (cur.length) out.push(cur);
   return out;
+}
+
+/** An upper bound of an entity's JSON length in characters, without building the JSON (keys, values, quoting). */
+function entityChars(e: object): number {
+  let n = 2;
+  for (const [k, v] of Object.entries(e)) n += k.length + 4 + (typeof v === "string" ? v.length * 2 + 2 : 32);
+  return n;
 }
 
 function stripEtag(u: StoredPlatformUser): PlatformUser {

@@ -1,5 +1,5 @@
 import type { ConnectorRow, ConnectorSpace } from "../connector/space.js";
-import type { ApplyResult, PlatformDirectory, PlatformUpdate, StoredPlatformUser } from "../directory/directory.js";
+import type { ApplyResult, LookupAttribute, PlatformDirectory, PlatformUpdate, StoredPlatformUser } from "../directory/directory.js";
 import { MAPPED_ATTRIBUTES, type PlatformAttributes } from "../directory/types.js";
 import { toEntraSyncError } from "../errors.js";
 import type { DeltaPage, TenantGraph } from "../graph/tenant-graph.js";
@@ -78,145 +78,211 @@ export async function runUpdateSync(deps: UpdateSyncDeps, tenant: Tenant, report
 
   const fetchPage = (l: string | undefined): Promise<DeltaPage> => o.graph.deltaPage(l, select);
 
-  // An initial round looks up every user: read the tenant's platform directory once instead of per user.
+  // An initial round looks up every user: a compact key index of the tenant's platform directory, read once, turns
+  // values into candidate ids (the users themselves are read per page).
   let lookup: DirectoryLookup | undefined;
-  const lookupFor = async (): Promise<DirectoryLookup> => (lookup ??= round === "initial" ? await snapshotLookup(deps.directory, tenant.tenantId) : directLookup(deps.directory));
+  const indexed: LookupAttribute[] = tenant.linking ? ["externalId", tenant.linking.platform] : ["externalId"];
+  const lookupFor = async (): Promise<DirectoryLookup> => (lookup ??= round === "initial" ? await snapshotLookup(deps.directory, tenant.tenantId, indexed) : directLookup(deps.directory));
 
+  // Pages are pipelined: page n is written (directory, connector space, then its checkpoint) while page n+1 is read
+  // and matched. At most one page is being written, pages are written in order and each checkpoint is saved after its
+  // page's writes, so a crash still resumes at the first page not fully written.
+  let inflight: InFlight | undefined;
+  const settle = async (): Promise<void> => {
+    const f = inflight;
+    inflight = undefined;
+    await f?.done;
+  };
   let candidatesInvalidated = false;
   let pending = fetchPage(link);
-  for (;;) {
-    let page: DeltaPage;
-    try {
-      page = await pending;
-    } catch (e) {
-      const err = toEntraSyncError(e);
-      if (err.code === "GRAPH_DELTA_EXPIRED") {
-        if (round === "initial" && link === undefined) throw err; // a fresh round cannot have expired: give up
-        report.notices.push(`The delta token had expired (Graph keeps them 7 days): a full resync of all users was done instead of an incremental run.`);
-        addError(report, "GRAPH_DELTA_EXPIRED", err.message);
-        deps.log.warn("delta token expired; starting a full resync", { tenantId: tenant.tenantId, runId: report.runId });
-        round = "initial";
-        roundStartedAt = deps.clock().toISOString();
-        link = undefined;
-        knownEmpty = false;
-        lookup = undefined;
-        pending = fetchPage(undefined);
-        continue;
+  try {
+    for (;;) {
+      let page: DeltaPage;
+      try {
+        page = await pending;
+      } catch (e) {
+        const err = toEntraSyncError(e);
+        if (err.code === "GRAPH_DELTA_EXPIRED") {
+          if (round === "initial" && link === undefined) throw err; // a fresh round cannot have expired: give up
+          await settle();
+          report.notices.push(`The delta token had expired (Graph keeps them 7 days): a full resync of all users was done instead of an incremental run.`);
+          addError(report, "GRAPH_DELTA_EXPIRED", err.message);
+          deps.log.warn("delta token expired; starting a full resync", { tenantId: tenant.tenantId, runId: report.runId });
+          round = "initial";
+          roundStartedAt = deps.clock().toISOString();
+          link = undefined;
+          knownEmpty = false;
+          lookup = undefined;
+          pending = fetchPage(undefined);
+          continue;
+        }
+        throw err;
       }
-      throw err;
-    }
-    report.progress.round = round;
-    // Fetch the next page while this one is processed (pages are sequential, so this hides our own work), unless the
-    // invocation is about to stop: its continuation fetches that page itself.
-    const next = page.nextLink && !o.shouldStop?.() ? fetchPage(page.nextLink) : undefined;
-    next?.catch(() => undefined);
+      report.progress.round = round;
+      // Fetch the next page while this one is processed (pages are sequential, so this hides our own work), unless the
+      // invocation is about to stop: its continuation fetches that page itself.
+      const next = page.nextLink && !o.shouldStop?.() ? fetchPage(page.nextLink) : undefined;
+      next?.catch(() => undefined);
 
-    // Rows a full round writes are not marked for Immutable ID sync one by one: its candidate state is marked out of
-    // date once, before the first row, and the next plan is made in full.
-    if (round === "initial" && !o.dryRun && !candidatesInvalidated) {
-      await deps.connector.invalidateCandidates(tenant.tenantId);
-      candidatesInvalidated = true;
-    }
-    await processPage(deps, tenant, report, page.entries, o, knownEmpty, await lookupFor(), round === "incremental");
-    report.progress.pages++;
-
-    const checkpoint: Checkpoint = page.nextLink
-      ? { link: page.nextLink, kind: "next", runId: report.runId, round, roundStartedAt, savedAt: deps.clock().toISOString() }
-      : { link: page.deltaLink!, kind: "delta", runId: report.runId, round, roundStartedAt, savedAt: deps.clock().toISOString() };
-    // A dry run keeps its position apart: the tenant's checkpoint must not move past changes that were not applied.
-    await deps.checkpoints.save(tenant.tenantId, checkpoint, o.dryRun ? "dryRun" : "main");
-    await o.onPage?.(report);
-
-    if (!page.nextLink) {
-      // A round that began on an empty connector space wrote every row it holds: nothing can be unseen.
-      if (round === "initial" && !knownEmpty) {
-        // A dry run wrote no connector rows, so it cannot tell unseen users from seen ones.
-        if (o.dryRun) report.notices.push("A dry run does not check for users that a full read no longer returns (they are found by the next real full run).");
-        else await sweepUnseen(deps, tenant, report, roundStartedAt, await lookupFor());
+      // Rows a full round writes are not marked for Immutable ID sync one by one: its candidate state is marked out of
+      // date once, before the first row, and the next plan is made in full.
+      if (round === "initial" && !o.dryRun && !candidatesInvalidated) {
+        await settle();
+        await deps.connector.invalidateCandidates(tenant.tenantId);
+        candidatesInvalidated = true;
       }
-      if (round === "initial") await repairDirectoryIndex(deps, tenant, report, o.dryRun);
-      return { completed: true };
+      const markDirty = round === "incremental";
+      const prepared = await preparePage(deps, tenant, page.entries, o, knownEmpty, await lookupFor(), inflight);
+      await settle(); // the previous page is written and its checkpoint saved before this one is written
+      const checkpoint = (): Checkpoint =>
+        page.nextLink
+          ? { link: page.nextLink, kind: "next", runId: report.runId, round, roundStartedAt, savedAt: deps.clock().toISOString() }
+          : { link: page.deltaLink!, kind: "delta", runId: report.runId, round, roundStartedAt, savedAt: deps.clock().toISOString() };
+      const lookupNow = await lookupFor();
+      const done = (async () => {
+        await commitPage(deps, report, prepared, o, lookupNow, markDirty);
+        report.progress.pages++;
+        // A dry run keeps its position apart: the tenant's checkpoint must not move past changes that were not applied.
+        await deps.checkpoints.save(tenant.tenantId, checkpoint(), o.dryRun ? "dryRun" : "main");
+        await o.onPage?.(report);
+      })();
+      done.catch(() => undefined); // awaited by settle(); not an unhandled rejection meanwhile
+      inflight = { done, entraIds: prepared.entraIds, platformIds: prepared.platformIds };
+
+      if (!page.nextLink) {
+        await settle();
+        // A round that began on an empty connector space wrote every row it holds: nothing can be unseen.
+        if (round === "initial" && !knownEmpty) {
+          // A dry run wrote no connector rows, so it cannot tell unseen users from seen ones.
+          if (o.dryRun) report.notices.push("A dry run does not check for users that a full read no longer returns (they are found by the next real full run).");
+          else await sweepUnseen(deps, tenant, report, roundStartedAt, await lookupFor());
+        }
+        if (round === "initial") await repairDirectoryIndex(deps, tenant, report, o.dryRun);
+        return { completed: true };
+      }
+      link = page.nextLink;
+      if (!next) {
+        await settle();
+        return { completed: false };
+      }
+      pending = next;
     }
-    link = page.nextLink;
-    if (!next) return { completed: false };
-    pending = next;
+  } finally {
+    // Never leave a page being written behind an error: the run ends after its last write, not before.
+    await inflight?.done.catch(() => undefined);
   }
 }
 
-async function processPage(deps: UpdateSyncDeps, tenant: Tenant, report: RunReport, entries: DeltaEntry[], o: UpdateSyncOptions, knownEmpty: boolean, lookup: DirectoryLookup, markDirty: boolean): Promise<void> {
-  if (entries.length === 0) return;
+/** A page being written: its promise, and the users it touches (the next page waits for it if it touches them too). */
+interface InFlight {
+  done: Promise<void>;
+  entraIds: ReadonlySet<string>;
+  platformIds: ReadonlySet<string>;
+}
+
+/** One page, read and matched, waiting to be written: bounded by the page size. */
+interface PreparedPage {
+  rows: ConnectorRow[];
+  updates: PlatformUpdate[];
+  entraIds: Set<string>;
+  platformIds: Set<string>;
+  /** Counts and findings, added to the report when the page is written (so a saved report matches its checkpoint). */
+  tally: { read: number; matched: number; unchanged: number; unmatched: number; removed: number; ambiguous: string[] };
+}
+
+async function preparePage(deps: UpdateSyncDeps, tenant: Tenant, entries: DeltaEntry[], o: UpdateSyncOptions, knownEmpty: boolean, lookup: DirectoryLookup, inflight: InFlight | undefined): Promise<PreparedPage> {
+  const tally: PreparedPage["tally"] = { read: 0, matched: 0, unchanged: 0, unmatched: 0, removed: 0, ambiguous: [] };
   const ids = [...new Set(entries.map((e) => e.id))];
+  const out: PreparedPage = { rows: [], updates: [], entraIds: new Set(ids), platformIds: new Set(), tally };
+  if (entries.length === 0) return out;
+  // The same Entra user on the page being written: wait for it, so its connector row is read as written.
+  if (inflight && ids.some((id) => inflight.entraIds.has(id))) await inflight.done;
   const prior = knownEmpty ? new Map<string, ConnectorRow>() : await deps.connector.getMany(tenant.tenantId, ids);
   const seenAt = deps.clock().toISOString();
 
   // Merge every entry in order (the same user may appear twice on one page).
   const rows = new Map<string, ConnectorRow>();
-  const removed = new Map<string, "changed" | "deleted">();
   for (const entry of entries) {
     const before = rows.get(entry.id) ?? prior.get(entry.id);
     const reason = entry["@removed"]?.reason;
     if (reason) {
       const r = reason === "deleted" ? "deleted" : "changed";
-      removed.set(entry.id, r);
       rows.set(entry.id, { ...(before ?? { id: entry.id, user: { id: entry.id } }), removed: r, removedAt: before?.removedAt ?? seenAt, seenAt });
     } else {
-      removed.delete(entry.id);
       rows.set(entry.id, { ...(before ?? {}), id: entry.id, user: mergeDeltaEntry(before?.user, entry), removed: undefined, removedAt: undefined, seenAt });
     }
   }
-
-  const live = [...rows.values()].filter((r) => !r.removed);
-  report.update.read += live.length;
+  out.rows = [...rows.values()];
+  const live = out.rows.filter((r) => !r.removed);
+  const removedRows = out.rows.filter((r) => r.removed);
+  tally.read = live.length;
+  tally.removed = removedRows.length;
 
   // A user whose UPN a switchUpn move left on the temporary domain is matched and mapped with its original UPN.
-  const matches = await matchUsers(lookup, tenant, live.map(settledUser));
+  const match = async () => ({
+    live: await matchUsers(lookup, tenant, live.map(settledUser)),
+    removed: await matchUsers(lookup, { ...tenant, linking: null }, removedRows.map((r) => r.user)),
+  });
+  let m = await match();
+  const touched = (x: typeof m) => [...x.live.values(), ...x.removed.values()].some((r) => r.kind === "matched" && inflight?.platformIds.has(r.user.id));
+  // A platform user the page being written updates: read it again once that write is done (new ETag, new values).
+  if (inflight && touched(m)) {
+    await inflight.done;
+    m = await match();
+  }
   // Graph serves birthday only per user: fetch it only for users that have a platform user to update.
-  const birthdays = tenant.mapping.birthDate ? await o.graph.birthdays(live.filter((r) => matches.get(r.id)?.kind === "matched").map((r) => r.id)) : new Map<string, string | null>();
+  const birthdays = tenant.mapping.birthDate ? await o.graph.birthdays(live.filter((r) => m.live.get(r.id)?.kind === "matched").map((r) => r.id)) : new Map<string, string | null>();
 
-  const updates: PlatformUpdate[] = [];
   for (const row of live) {
-    const m = matches.get(row.id)!;
-    applyMatch(report, row, m);
-    if (m.kind !== "matched") continue;
+    const r = m.live.get(row.id)!;
+    applyMatch(tally, row, r);
+    if (r.kind !== "matched") continue;
     const mapped = mapUser(settledUser(row), tenant.mapping, birthdays.has(row.id) ? birthdays.get(row.id) : undefined);
-    const changes = diff(m.user, mapped);
-    if (m.user.entraRemovedAt) Object.assign(changes, CLEAR_REMOVED);
-    if (Object.keys(changes).length === 0) report.update.unchanged++;
-    else updates.push({ user: m.user, changes });
+    const changes = diff(r.user, mapped);
+    if (r.user.entraRemovedAt) Object.assign(changes, CLEAR_REMOVED);
+    if (Object.keys(changes).length === 0) tally.unchanged++;
+    else out.updates.push({ user: r.user, changes });
   }
-
   // Removed users: counted and marked on the platform, never deleted.
-  const removedRows = [...rows.values()].filter((r) => r.removed);
-  report.update.removed += removedRows.length;
-  const removedUsers = await matchUsers(lookup, { ...tenant, linking: null }, removedRows.map((r) => r.user));
   for (const row of removedRows) {
-    const m = removedUsers.get(row.id);
-    if (m?.kind === "matched" && (m.user.entraRemovedAt === undefined || m.user.entraRemovedReason !== row.removed))
-      updates.push({ user: m.user, changes: { entraRemovedAt: row.removedAt ?? seenAt, entraRemovedReason: row.removed } });
+    const r = m.removed.get(row.id);
+    if (r?.kind === "matched" && (r.user.entraRemovedAt === undefined || r.user.entraRemovedReason !== row.removed))
+      out.updates.push({ user: r.user, changes: { entraRemovedAt: row.removedAt ?? seenAt, entraRemovedReason: row.removed } });
   }
-
-  const isRemoval = (u: PlatformUpdate) => !!u.changes.entraRemovedReason;
-  if (o.dryRun) {
-    report.update.updated += updates.filter((u) => !isRemoval(u)).length;
-  } else {
-    // The platform directory and the connector space are written at once: neither write depends on the other, and
-    // re-running the page after a crash between them is harmless (updates are diffed against the directory itself).
-    const [result] = await Promise.all([deps.directory.applyUpdates(tenant.tenantId, updates), deps.connector.putMany(tenant.tenantId, [...rows.values()], { dirty: markDirty })]);
-    lookup.invalidate(updates.map((u) => u.user.id));
-    const updatedIds = new Set(result.updated);
-    for (const u of updates) if (updatedIds.has(u.user.id) && !isRemoval(u)) report.update.updated++;
-    reportFailedUpdates(report, result);
-  }
+  for (const u of out.updates) out.platformIds.add(u.user.id);
+  return out;
 }
 
-function applyMatch(report: RunReport, row: ConnectorRow, m: MatchResult): void {
+async function commitPage(deps: UpdateSyncDeps, report: RunReport, p: PreparedPage, o: UpdateSyncOptions, lookup: DirectoryLookup, markDirty: boolean): Promise<void> {
+  const t = p.tally;
+  report.update.read += t.read;
+  report.update.matched += t.matched;
+  report.update.unchanged += t.unchanged;
+  report.update.unmatched += t.unmatched;
+  report.update.removed += t.removed;
+  report.update.ambiguous += t.ambiguous.length;
+  if (t.ambiguous.length) addError(report, "MATCH_AMBIGUOUS", `More than one platform user matches these Entra users: they were skipped. Give the right platform user the Entra object id as externalId.`, t.ambiguous);
+  if (p.rows.length === 0) return;
+  const isRemoval = (u: PlatformUpdate) => !!u.changes.entraRemovedReason;
+  if (o.dryRun) {
+    report.update.updated += p.updates.filter((u) => !isRemoval(u)).length;
+    return;
+  }
+  // The platform directory and the connector space are written at once: neither write depends on the other, and
+  // re-running the page after a crash between them is harmless (updates are diffed against the directory itself).
+  const [result] = await Promise.all([deps.directory.applyUpdates(report.tenantId, p.updates), deps.connector.putMany(report.tenantId, p.rows, { dirty: markDirty })]);
+  lookup.invalidate(p.updates.map((u) => u.user.id));
+  const updatedIds = new Set(result.updated);
+  for (const u of p.updates) if (updatedIds.has(u.user.id) && !isRemoval(u)) report.update.updated++;
+  reportFailedUpdates(report, result);
+}
+
+function applyMatch(tally: PreparedPage["tally"], row: ConnectorRow, m: MatchResult): void {
   row.match = m.kind;
   row.platformUserId = m.kind === "matched" ? m.user.id : undefined;
-  if (m.kind === "matched") report.update.matched++;
-  else if (m.kind === "ambiguous") {
-    report.update.ambiguous++;
-    addError(report, "MATCH_AMBIGUOUS", `More than one platform user matches these Entra users: they were skipped. Give the right platform user the Entra object id as externalId.`, [row.id]);
-  } else report.update.unmatched++;
+  if (m.kind === "matched") tally.matched++;
+  else if (m.kind === "ambiguous") tally.ambiguous.push(row.id);
+  else tally.unmatched++;
 }
 
 /** The attributes whose mapped value differs from the platform user's (null = clear). */
@@ -231,24 +297,36 @@ export function diff(user: StoredPlatformUser, mapped: PlatformAttributes): Plat
   return changes;
 }
 
-/** Marks users an initial round did not see (gone while no delta token covered them) as removed. */
+/** How many unseen users the sweep marks at once (it never holds more than this many rows). */
+const SWEEP_CHUNK = 200;
+
+/** Marks users an initial round did not see (gone while no delta token covered them) as removed, a chunk at a time. */
 async function sweepUnseen(deps: UpdateSyncDeps, tenant: Tenant, report: RunReport, roundStartedAt: string, lookup: DirectoryLookup): Promise<void> {
-  const gone: ConnectorRow[] = [];
+  let total = 0;
+  let gone: ConnectorRow[] = [];
+  const flush = async () => {
+    if (gone.length === 0) return;
+    const chunk = gone;
+    gone = [];
+    total += chunk.length;
+    const matches = await matchUsers(lookup, { ...tenant, linking: null }, chunk.map((r) => r.user));
+    const updates: PlatformUpdate[] = [];
+    for (const row of chunk) {
+      const m = matches.get(row.id);
+      if (m?.kind === "matched") updates.push({ user: m.user, changes: { entraRemovedAt: row.removedAt, entraRemovedReason: "deleted" } });
+    }
+    const [result] = await Promise.all([deps.directory.applyUpdates(tenant.tenantId, updates), deps.connector.putMany(tenant.tenantId, chunk, { dirty: false })]);
+    lookup.invalidate(updates.map((u) => u.user.id));
+    reportFailedUpdates(report, result);
+  };
   for await (const row of deps.connector.list(tenant.tenantId)) {
     if (!row.removed && (!row.seenAt || row.seenAt < roundStartedAt)) gone.push({ ...row, removed: "deleted", removedAt: deps.clock().toISOString() });
+    if (gone.length >= SWEEP_CHUNK) await flush();
   }
-  if (gone.length === 0) return;
-  report.update.removed += gone.length;
-  report.notices.push(`${gone.length} user(s) known from earlier runs were not in the full read: they are marked removed.`);
-  const matches = await matchUsers(lookup, { ...tenant, linking: null }, gone.map((r) => r.user));
-  const updates: PlatformUpdate[] = [];
-  for (const row of gone) {
-    const m = matches.get(row.id);
-    if (m?.kind === "matched") updates.push({ user: m.user, changes: { entraRemovedAt: row.removedAt, entraRemovedReason: "deleted" } });
-  }
-  const [result] = await Promise.all([deps.directory.applyUpdates(tenant.tenantId, updates), deps.connector.putMany(tenant.tenantId, gone, { dirty: false })]);
-  lookup.invalidate(updates.map((u) => u.user.id));
-  reportFailedUpdates(report, result);
+  await flush();
+  if (total === 0) return;
+  report.update.removed += total;
+  report.notices.push(`${total} user(s) known from earlier runs were not in the full read: they are marked removed.`);
 }
 
 /**

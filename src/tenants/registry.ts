@@ -1,6 +1,7 @@
 import type { TableClient } from "@azure/data-tables";
 import { EntraSyncError } from "../errors.js";
 import { getOrUndefined, isConflict, storageError } from "../state/tables-client.js";
+import { chunk, mapLimit } from "../util/concurrency.js";
 import { parseGuid, validateTenant, type Tenant } from "./model.js";
 
 const PK = "tenant";
@@ -42,6 +43,54 @@ export class TenantRegistry {
       throw storageError(e, `register tenant ${t.tenantId}`);
     }
     return t;
+  }
+
+  /**
+   * Registers many new tenants at once (bulk onboarding): every one is validated before anything is written, then
+   * they are created in transactions of up to 100 rows. A tenant already registered fails its transaction, which is
+   * then redone row by row, so the error names that tenant and every other one is registered.
+   */
+  async addMany(inputs: readonly unknown[], o: { onProgress?: (registered: number) => void } = {}): Promise<Tenant[]> {
+    const now = this.clock();
+    const seen = new Set<string>();
+    const tenants = inputs.map((input, i) => {
+      let t: Tenant;
+      try {
+        t = validateTenant(input, now);
+      } catch (e) {
+        if (e instanceof EntraSyncError) throw new EntraSyncError(e.code, `Tenant ${i + 1}: ${e.message} Nothing was registered.`, { field: e.field, retryable: false });
+        throw e;
+      }
+      if (seen.has(t.tenantId)) throw new EntraSyncError("INPUT_INVALID", `Tenant ${i + 1}: ${t.tenantId} appears twice. Nothing was registered.`, { field: "tenantId", retryable: false });
+      seen.add(t.tenantId);
+      return t;
+    });
+    let registered = 0;
+    const existing: string[] = [];
+    await mapLimit(chunk(tenants, 100), 4, async (part) => {
+      try {
+        await this.table.submitTransaction(part.map((t) => ["create", { partitionKey: PK, rowKey: t.tenantId, data: JSON.stringify(t), enabled: t.enabled }]));
+        registered += part.length;
+      } catch {
+        for (const t of part) {
+          try {
+            await this.table.createEntity<TenantEntity>({ partitionKey: PK, rowKey: t.tenantId, data: JSON.stringify(t), enabled: t.enabled });
+            registered++;
+          } catch (e) {
+            if (!isConflict(e)) throw storageError(e, `register tenant ${t.tenantId}`);
+            existing.push(t.tenantId);
+          }
+        }
+      }
+      o.onProgress?.(registered);
+    });
+    if (existing.length)
+      throw new EntraSyncError(
+        "INPUT_INVALID",
+        `${existing.length} tenant(s) were already registered and left as they are (${existing.slice(0, 5).join(", ")}${existing.length > 5 ? ", …" : ""}); the other ${registered} were registered. Change registered tenants with \`entra-sync tenant update\`.`,
+        { field: "tenantId", retryable: false },
+      );
+    return tenants;
   }
 
   /** Changes fields of a registered tenant (validated as a whole; ETag-guarded). */

@@ -127,6 +127,54 @@ describe("update sync against the simulator", () => {
     expect((await stack.app.checkpoints.get(tenant.tenantId))?.kind).toBe("delta");
   });
 
+  it("pipelines pages: page n is written while page n+1 is read and matched, one page written at a time, each checkpoint after its page", async () => {
+    const stack = stackOf();
+    const d = simpleDirectory(28);
+    const { tenant } = await onboard(stack, { users: d.users, platformUsers: d.platformUsers });
+    await run(stack, tenant.tenantId);
+    for (const u of d.users) stack.sim.control.updateUser(tenant.tenantId, u.id, { city: "Visby" });
+    // Our own adapters, wrapped to log when each page's platform writes start and end, when the next page's connector
+    // rows are read and when checkpoints are saved; writes are slowed so that an overlap cannot be missed.
+    const events: string[] = [];
+    const dir = stack.app.directory;
+    const con = stack.app.connector;
+    const cps = stack.app.checkpoints;
+    const [apply, getMany, save] = [dir.applyUpdates.bind(dir), con.getMany.bind(con), cps.save.bind(cps)];
+    let page = 0;
+    dir.applyUpdates = async (t, updates) => {
+      const n = ++page;
+      events.push(`write ${n}`);
+      await new Promise((r) => setTimeout(r, 400));
+      const out = await apply(t, updates);
+      events.push(`written ${n}`);
+      return out;
+    };
+    con.getMany = async (t, ids) => {
+      events.push("read");
+      return getMany(t, ids);
+    };
+    cps.save = async (...a: Parameters<typeof save>) => {
+      events.push("checkpoint");
+      return save(...a);
+    };
+    try {
+      const r = await run(stack, tenant.tenantId);
+      expect(r.update).toMatchObject({ read: 28, updated: 28, failed: 0 });
+      expect(r.progress.pages).toBe(4);
+    } finally {
+      Object.assign(dir, { applyUpdates: apply });
+      Object.assign(con, { getMany });
+      Object.assign(cps, { save });
+    }
+    expect((await platformUsers(stack, tenant.tenantId)).every((u) => u.city === "Visby")).toBe(true);
+    // The next page's rows were read while a page was being written…
+    const overlapped = events.some((e, i) => e === "read" && events.slice(0, i).filter((x) => x.startsWith("write ")).length > events.slice(0, i).filter((x) => x.startsWith("written ")).length);
+    expect(overlapped).toBe(true);
+    // …but writes never overlap each other, and each page's checkpoint follows its writes.
+    const writes = events.filter((e) => e !== "read");
+    expect(writes).toEqual(["write 1", "written 1", "checkpoint", "write 2", "written 2", "checkpoint", "write 3", "written 3", "checkpoint", "write 4", "written 4", "checkpoint"]);
+  });
+
   it("honours Retry-After on a 429 and reports the throttling", async () => {
     const stack = stackOf();
     const d = simpleDirectory(8);

@@ -1,0 +1,72 @@
+/**
+ * What the full round's directory snapshot holds per user: heap bytes after a full GC, for N demo platform users as
+ * the table adapter yields them (fresh objects and strings, as deserialised), in three layouts side by side — whole
+ * user objects with string-keyed lookup maps (the layout before), the snapshot (one flat record string per user and
+ * 32-bit hashed keys), and ids with hashed keys only (what a snapshot that reads every candidate back would hold).
+ * Each layout is measured in a child process of its own (`--expose-gc`). `npm run bench -- snapshot-memory [--size N]`.
+ */
+import { spawn } from "node:child_process";
+import path from "node:path";
+import { pathToFileURL } from "node:url";
+import { generateDemoTenant } from "../dev/demo/generate.js";
+import { normalizeLookup, type StoredPlatformUser } from "../src/directory/directory.js";
+import { lookupHash, snapshotLookup } from "../src/directory/snapshot.js";
+import { BENCH_DIR } from "./common.js";
+
+const LAYOUTS = ["whole users + string keys", "snapshot (records + hashed keys)", "ids + hashed keys"] as const;
+
+/** The users as one JSON text: the generated tenant is garbage before the first measurement. */
+function usersJson(n: number): string {
+  const demo = generateDemoTenant({ seed: 1, size: n, tenantId: "t" });
+  return JSON.stringify(demo.platformUsers.map((u, i) => ({ ...u, tenantId: "t", etag: `W/"datetime'2026-11-30T19%3A00%3A00.${String(i).padStart(7, "0")}Z'"` })));
+}
+
+async function measure(layout: number, n: number): Promise<number> {
+  const json = usersJson(n);
+  const list = async function* () {
+    for (const u of JSON.parse(json) as StoredPlatformUser[]) yield u;
+  };
+  const gc = (globalThis as { gc?: () => void }).gc!;
+  gc();
+  gc();
+  const h0 = process.memoryUsage().heapUsed;
+  let hold: unknown;
+  if (layout === 0) {
+    const maps = { externalId: new Map<string, StoredPlatformUser[]>(), userName: new Map<string, StoredPlatformUser[]>(), email: new Map<string, StoredPlatformUser[]>() };
+    for await (const u of list()) for (const [a, m] of Object.entries(maps)) if (u[a as "email"]) m.set(normalizeLookup(a as "email", u[a as "email"]!), [...(m.get(normalizeLookup(a as "email", u[a as "email"]!)) ?? []), u]);
+    hold = maps;
+  } else if (layout === 1) {
+    hold = await snapshotLookup({ list, findBy: async () => new Map(), get: async () => undefined } as never, "t", ["externalId", "userName"]);
+  } else {
+    const ids: string[] = [];
+    const ext = new Map<number, number>();
+    const name = new Map<number, number>();
+    for await (const u of list()) {
+      const i = ids.push(u.id) - 1;
+      if (u.externalId) ext.set(lookupHash(u.externalId), i);
+      if (u.userName) name.set(lookupHash(normalizeLookup("userName", u.userName)), i);
+    }
+    hold = [ids, ext, name];
+  }
+  gc();
+  gc();
+  const bytes = process.memoryUsage().heapUsed - h0;
+  return hold ? bytes / n : 0;
+}
+
+export async function benchSnapshotMemory(o: { size: number }): Promise<Array<{ layout: string; users: number; bytesPerUser: number; mb: number }>> {
+  const out = [];
+  for (const [i, layout] of LAYOUTS.entries()) {
+    const child = spawn(process.execPath, ["--expose-gc", "--import", "tsx", path.join(BENCH_DIR, "snapshot-memory.ts"), String(i), String(o.size)], { stdio: ["ignore", "pipe", "inherit"] });
+    let text = "";
+    child.stdout.on("data", (d: Buffer) => (text += d.toString()));
+    await new Promise((r) => child.once("exit", r));
+    const bytesPerUser = Number(text.trim());
+    out.push({ layout, users: o.size, bytesPerUser: Math.round(bytesPerUser), mb: Math.round((bytesPerUser * o.size) / 2 ** 20 * 10) / 10 });
+  }
+  return out;
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href && process.argv[2] !== undefined) {
+  measure(Number(process.argv[2]), Number(process.argv[3] ?? 100_000)).then((b) => process.stdout.write(`${b}\n`));
+}

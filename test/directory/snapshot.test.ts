@@ -1,0 +1,94 @@
+import { describe, expect, it } from "vitest";
+import { normalizeLookup, type ApplyResult, type LookupAttribute, type PlatformDirectory, type StoredPlatformUser } from "../../src/directory/directory.js";
+import { lookupHash, snapshotLookup } from "../../src/directory/snapshot.js";
+import type { PlatformUser } from "../../src/directory/types.js";
+
+/** An in-memory platform directory (our own interface) that counts point reads. */
+function memoryDirectory(users: Array<PlatformUser & Record<string, unknown>>): PlatformDirectory & { gets: string[]; byId: Map<string, StoredPlatformUser> } {
+  const byId = new Map<string, StoredPlatformUser>(users.map((u) => [u.id, { ...u, etag: `e-${u.id}-1` }]));
+  const gets: string[] = [];
+  return {
+    gets,
+    byId,
+    writeRoundTrips: 0,
+    async get(_t, id) {
+      gets.push(id);
+      const u = byId.get(id);
+      return u ? { ...u } : undefined;
+    },
+    async findBy(_t, attribute: LookupAttribute, values) {
+      return new Map(values.map((v) => [v, [...byId.values()].filter((u) => typeof u[attribute] === "string" && normalizeLookup(attribute, u[attribute] as string) === normalizeLookup(attribute, v))]));
+    },
+    async applyUpdates(): Promise<ApplyResult> {
+      return { updated: [], failed: [] };
+    },
+    async importUsers() {
+      return { created: 0, replaced: 0 };
+    },
+    async create(): Promise<StoredPlatformUser> {
+      throw new Error("the snapshot never creates users");
+    },
+    async replace(): Promise<StoredPlatformUser> {
+      throw new Error("the snapshot never replaces users");
+    },
+    async *list() {
+      for (const u of byId.values()) yield { ...u };
+    },
+  };
+}
+
+describe("the directory snapshot of a full round (compact records, hashed keys)", () => {
+  it("returns each candidate whole — every attribute, unknown ones included, and its ETag — by externalId and by the linking key", async () => {
+    const dir = memoryDirectory([
+      { id: "p1", tenantId: "t", externalId: "E1", userName: "Anna@School.se", firstName: "Anna", city: "Lund", entraRemovedAt: "2026-01-01T00:00:00Z", entraRemovedReason: "deleted", role: "teacher", grade: 7 },
+      { id: "p2", tenantId: "t", userName: "bo@school.se", lastName: "Ek" },
+    ]);
+    const snap = await snapshotLookup(dir, "t", ["externalId", "userName"]);
+    expect(snap.users).toBe(2);
+    const byExt = await snap.findBy("t", "externalId", ["E1", "E2"]);
+    expect(byExt.get("E1")).toEqual([dir.byId.get("p1")]);
+    expect(byExt.get("E2")).toEqual([]);
+    const byName = await snap.findBy("t", "userName", [" BO@school.SE", "anna@school.se"]);
+    expect(byName.get(" BO@school.SE")).toEqual([dir.byId.get("p2")]);
+    expect(byName.get("anna@school.se")?.map((u) => u.id)).toEqual(["p1"]);
+    expect(dir.gets).toEqual([]); // answered from the snapshot: no point read
+  });
+
+  it("never returns a user whose value only shares the hash of the one asked for", async () => {
+    // Two different values with one 32-bit hash (found by brute force: the birthday bound makes it quick).
+    const seen = new Map<number, string>();
+    let pair: [string, string] | undefined;
+    for (let n = 0; !pair; n++) {
+      const v = `user${n}`;
+      const h = lookupHash(v);
+      const other = seen.get(h);
+      if (other !== undefined) pair = [other, v];
+      else seen.set(h, v);
+    }
+    const [a, b] = pair;
+    const dir = memoryDirectory([{ id: "pa", tenantId: "t", externalId: a }]);
+    const snap = await snapshotLookup(dir, "t");
+    const found = await snap.findBy("t", "externalId", [a, b]);
+    expect(found.get(a)?.map((u) => u.id)).toEqual(["pa"]);
+    expect(found.get(b)).toEqual([]);
+  });
+
+  it("reads a user written during the run again (new ETag and values), once, and asks the directory for attributes it did not index", async () => {
+    const dir = memoryDirectory([
+      { id: "p1", tenantId: "t", externalId: "E1", city: "Lund", email: "x@y.se" },
+      { id: "p2", tenantId: "t", externalId: "E2", city: "Lund" },
+    ]);
+    const snap = await snapshotLookup(dir, "t");
+    const first = await snap.findBy("t", "externalId", ["E1", "E2"]);
+    expect(first.get("E1")?.[0]?.etag).toBe("e-p1-1");
+    dir.byId.set("p1", { ...dir.byId.get("p1")!, city: "Malmö", etag: "e-p1-2" });
+    snap.invalidate(["p1"]);
+    const again = await snap.findBy("t", "externalId", ["E1", "E2"]);
+    expect(again.get("E1")?.[0]).toMatchObject({ city: "Malmö", etag: "e-p1-2" });
+    expect(again.get("E2")?.[0]?.etag).toBe("e-p2-1");
+    expect(dir.gets).toEqual(["p1"]);
+    expect((await snap.findBy("t", "externalId", ["E1"])).get("E1")?.[0]?.etag).toBe("e-p1-2");
+    expect(dir.gets).toEqual(["p1"]); // the fresh copy was kept
+    expect((await snap.findBy("t", "email", ["X@y.se"])).get("X@y.se")?.map((u) => u.id)).toEqual(["p1"]);
+  });
+});
