@@ -39,14 +39,8 @@ const livePk = (tenantId: string) => `${tenantId}_!live`;
 export const runTime = (runId: string): number => 9_999_999_999_999 - Number(runId.slice(0, 13));
 const pad = (ms: number) => String(ms).padStart(15, "0");
 type Actionable = Record<string, unknown> & { partitionKey: string; rowKey: string };
-interface LiveEntity {
-  partitionKey: string;
-  rowKey: string;
-  entraId: string;
-  upn: string;
-  value: string;
-  platformUserId: string;
-  action: string;
+/** An entry of a tenant's live plan: a plan entry and the runs it belongs to (from the run at `from`, until `to`). */
+interface LiveEntity extends PlanEntity {
   from: number;
   to?: number;
 }

@@ -1,31 +1,20 @@
 import { randomUUID } from "node:crypto";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startHttpHost, type HttpHost } from "../../dev/http-host.js";
-import { provideApp } from "../../src/functions/app.js";
+import { describe, expect, it } from "vitest";
 import { silentLogger } from "../../src/log.js";
 import { ScimEndpoint } from "../../src/scim/endpoint.js";
 import { ScimGroupStore } from "../../src/scim/groups.js";
 import { RateLimiter } from "../../src/scim/rate-limit.js";
 import { useLocalStack } from "../support/stack.js";
-import { entraUser, expectScimError, SCIM_JSON, scimClient } from "./helpers.js";
+import { entraUser, expectScimError, SCIM_JSON, scimClient, serveOverHttp } from "./helpers.js";
 
 const stackOf = useLocalStack();
-let host: HttpHost;
-
-beforeAll(async () => {
-  provideApp(stackOf().app);
-  host = await startHttpHost();
-});
-afterAll(async () => {
-  await host?.close();
-  provideApp(undefined);
-});
+const served = serveOverHttp(() => stackOf().app);
 
 /** A tenant with a fresh token; `base` is the Tenant URL an admin pastes into Entra. */
 async function tenantWithToken() {
   const tenantId = randomUUID();
   const { token, info } = await stackOf().app.scimTokens.create(tenantId);
-  const base = `${host.url}/api/scim/v2/${tenantId}`;
+  const base = `${served.url()}/api/scim/v2/${tenantId}`;
   return { tenantId, token, tokenId: info.tokenId, base, scim: scimClient(base, token) };
 }
 
@@ -84,7 +73,7 @@ describe("SCIM: users through Entra's lifecycle", () => {
     expect(r.status, r.text).toBe(201);
     expect(r.headers.get("content-type")).toMatch(SCIM_JSON);
     const id = r.body!.id as string;
-    expect(r.headers.get("location")).toBe(`${host.url}/api/scim/v2/${tenantId}/Users/${id}`);
+    expect(r.headers.get("location")).toBe(`${served.url()}/api/scim/v2/${tenantId}/Users/${id}`);
     expect(r.headers.get("etag")).toMatch(/^W\/".+"$/);
     expect(r.body).toMatchObject({
       schemas: ["urn:ietf:params:scim:schemas:core:2.0:User", ENTERPRISE],

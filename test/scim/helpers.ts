@@ -1,5 +1,8 @@
 import { fetch } from "undici";
-import { expect } from "vitest";
+import { afterAll, beforeAll, expect } from "vitest";
+import { startHttpHost, type HttpHost } from "../../dev/http-host.js";
+import type { App } from "../../src/composition.js";
+import { provideApp } from "../../src/functions/app.js";
 
 export const SCIM_JSON = /^application\/scim\+json/;
 
@@ -53,4 +56,18 @@ export function entraUser(userName: string, externalId: string, extra: Record<st
     roles: [],
     ...extra,
   };
+}
+
+/** Serves the registered HTTP functions (SCIM included) over real HTTP for the test file, on the given app. */
+export function serveOverHttp(app: () => App): { url(): string } {
+  let host: HttpHost | undefined;
+  beforeAll(async () => {
+    provideApp(app());
+    host = await startHttpHost();
+  });
+  afterAll(async () => {
+    await host?.close();
+    provideApp(undefined);
+  });
+  return { url: () => host!.url };
 }

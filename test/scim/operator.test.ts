@@ -1,25 +1,14 @@
 import { randomUUID } from "node:crypto";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startHttpHost, type HttpHost } from "../../dev/http-host.js";
+import { describe, expect, it } from "vitest";
 import { runCli } from "../../src/cli/main.js";
 import type { CliIO } from "../../src/cli/io.js";
-import { provideApp } from "../../src/functions/app.js";
 import { ScimTokenStore, VERIFIED_CACHE_MS } from "../../src/scim/tokens.js";
 import { TABLES } from "../../src/state/tables.js";
 import { useLocalStack } from "../support/stack.js";
-import { entraUser, expectScimError, scimClient } from "./helpers.js";
+import { entraUser, expectScimError, scimClient, serveOverHttp } from "./helpers.js";
 
 const stackOf = useLocalStack();
-let host: HttpHost;
-
-beforeAll(async () => {
-  provideApp(stackOf().app);
-  host = await startHttpHost();
-});
-afterAll(async () => {
-  await host?.close();
-  provideApp(undefined);
-});
+const served = serveOverHttp(() => stackOf().app);
 
 async function cli(args: string[]) {
   const out: string[] = [];
@@ -42,10 +31,10 @@ async function everyRow(): Promise<string> {
 describe("scim token create | rotate | revoke | list", () => {
   it("prints the token once with the tenant URL, keeps only its hash, and lets two live tokens work during a rotation", async () => {
     const tenantId = randomUUID();
-    const made = await cli(["scim", "token", "create", "--tenant", tenantId, "--json", "--app-url", host.url]);
+    const made = await cli(["scim", "token", "create", "--tenant", tenantId, "--json", "--app-url", served.url()]);
     expect(made.code, made.err).toBe(0);
     const { token, scimUrl, tokenId } = JSON.parse(made.out) as { token: string; scimUrl: string; tokenId: string };
-    expect(scimUrl).toBe(`${host.url}/api/scim/v2/${tenantId}`);
+    expect(scimUrl).toBe(`${served.url()}/api/scim/v2/${tenantId}`);
     expect(token).toMatch(new RegExp(`^scim_${tokenId}_[A-Za-z0-9_-]{43}$`));
     expect(token.length).toBeLessThan(100); // fits Entra's Secret Token field
     const call = (t: string) => scimClient(scimUrl, t)("GET", "/Users?count=1");
@@ -98,7 +87,7 @@ describe("scim token create | rotate | revoke | list", () => {
   it("lists the tenant's SCIM writes for the operator", async () => {
     const tenantId = randomUUID();
     const { token } = JSON.parse((await cli(["scim", "token", "create", "--tenant", tenantId, "--json"])).out) as { token: string };
-    const scim = scimClient(`${host.url}/api/scim/v2/${tenantId}`, token);
+    const scim = scimClient(`${served.url()}/api/scim/v2/${tenantId}`, token);
     const id = (await scim("POST", "/Users", entraUser("op@school.example", randomUUID()))).body!.id as string;
     const audit = await cli(["scim", "audit", "--tenant", tenantId, "--json"]);
     expect(audit.code, audit.err).toBe(0);
@@ -115,7 +104,7 @@ describe("custom extension attributes", () => {
     expect(set.code, set.err).toBe(0);
     expect(set.out).toContain("entraid_attributes.zipcode");
     const urn = "urn:ietf:params:scim:schemas:extension:IDmelon:2.0:User";
-    const scim = scimClient(`${host.url}/api/scim/v2/${tenantId}`, token);
+    const scim = scimClient(`${served.url()}/api/scim/v2/${tenantId}`, token);
     const r = await scim("POST", "/Users", entraUser("ext@school.example", randomUUID(), { [urn]: { immutable_id: "AbC==", zipcode: "22100" } }));
     expect(r.status, r.text).toBe(201);
     expect(r.body![urn]).toEqual({ immutable_id: "AbC==", zipcode: "22100" });
@@ -139,7 +128,7 @@ describe("custom extension attributes", () => {
   it("keeps undeclared extension data under the prefix by default, or refuses it by name when the tenant says so", async () => {
     const tenantId = randomUUID();
     const { token } = JSON.parse((await cli(["scim", "token", "create", "--tenant", tenantId, "--json"])).out) as { token: string };
-    const scim = scimClient(`${host.url}/api/scim/v2/${tenantId}`, token);
+    const scim = scimClient(`${served.url()}/api/scim/v2/${tenantId}`, token);
     const urn = "urn:ietf:params:scim:schemas:extension:Other:2.0:User";
     const kept = await scim("POST", "/Users", entraUser("kept@school.example", randomUUID(), { [urn]: { badge: "7" } }));
     expect(kept.status).toBe(201);
