@@ -33,7 +33,7 @@ export interface BenchArgs {
   filter: string | undefined;
   size: number;
   latencyMs: number;
-  /** Fleet workload: tenants × users per tenant (default 100 × 200; the fleet is 1,000 × 2,000). */
+  /** Fleet workload: tenants × users per tenant (default 100 × 200; the large fleet is 1,000 × 2,000). */
   fleetTenants: number;
   fleetUsers: number;
 }

@@ -75,7 +75,7 @@ async function runWorkload(w: Workload, args: BenchArgs, done: Record<string, un
       return r;
     }
     case "fleet": {
-      // `--fleet-tenants 1000 --fleet-users 2000` for the issue's fleet; the default run takes 100 × 200 to stay within minutes.
+      // `--fleet-tenants 1000 --fleet-users 2000` for the 1,000-tenant fleet; the default run takes 100 × 200 to stay within minutes.
       const r = await benchFleet({ tenants: args.fleetTenants, usersPerTenant: args.fleetUsers, latencyMs: args.latencyMs });
       printFleet(r);
       return r;
