@@ -228,11 +228,14 @@ export async function runCli(argv: string[], io: CliIO = processIO, appFactory?:
     return typeof process.exitCode === "number" ? process.exitCode : 0;
   } catch (e) {
     if (e instanceof CommanderError) return e.exitCode === 0 ? 0 : 2;
+    // With --json the error is one JSON line too ({"error":{"code","message"}}), so a script reads it like any answer.
+    const json = argv.includes("--json");
     if (e instanceof EntraSyncError) {
-      io.err(`error ${e.code}: ${e.message}`);
+      io.err(json ? JSON.stringify({ error: { code: e.code, message: e.message } }) : `error ${e.code}: ${e.message}`);
       return e.errorClass === "configuration" ? 2 : 1;
     }
-    io.err(`error: ${boundText(ensureError(e).message)}`);
+    const message = boundText(ensureError(e).message);
+    io.err(json ? JSON.stringify({ error: { code: "UNEXPECTED", message } }) : `error: ${message}`);
     return 1;
   }
 }

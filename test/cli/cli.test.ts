@@ -139,6 +139,17 @@ describe("entra-sync CLI", () => {
     expect(r.err.split("\n").filter(Boolean)).toHaveLength(1);
   });
 
+  it("with --json an error is one JSON line with its code and message", async () => {
+    const tenantId = randomUUID();
+    const r = await cli(["tenant", "show", tenantId, "--json"]);
+    expect(r.code).toBe(2);
+    const lines = r.err.split("\n").filter(Boolean);
+    expect(lines).toHaveLength(1);
+    const body = JSON.parse(lines[0]!) as { error: { code: string; message: string } };
+    expect(body.error.code).toMatch(/^[A-Z_]+$/);
+    expect(body.error.message).toContain(tenantId);
+  });
+
   it("a secret that is a Secret ID (GUID) is refused; an unreadable or bad import file imports nothing", async () => {
     const s = stackOf();
     const tenantId = randomUUID();
