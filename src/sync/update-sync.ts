@@ -49,14 +49,24 @@ export interface UpdateSyncOutcome {
 const CLEAR_REMOVED = { entraRemovedAt: null, entraRemovedReason: null } as const;
 
 /**
+ * The checkpoint a run of update sync resumes from: this run's own (a continuation; a dry run's own slot first),
+ * else none when `full` asks for a new initial round, else the tenant's (a crashed run's nextLink or the last
+ * round's deltaLink). Undefined: a new initial round.
+ */
+export async function resumePoint(checkpoints: Pick<CheckpointStore, "get">, tenantId: string, runId: string, o: { dryRun: boolean; full: boolean }): Promise<Checkpoint | undefined> {
+  const saved = await checkpoints.get(tenantId, "main");
+  const ownDry = o.dryRun ? await checkpoints.get(tenantId, "dryRun") : undefined;
+  return ownDry?.runId === runId ? ownDry : saved && (saved.runId === runId || !o.full) ? saved : undefined;
+}
+
+/**
  * Update sync (Entra → platform) for one tenant: reads /users/delta from the checkpoint, merges each page into the
  * connector space, maps and matches the users and writes only changed attributes of existing platform users.
  * Never creates or deletes a platform user. Saves the checkpoint after every page; re-running a page is harmless.
  */
 export async function runUpdateSync(deps: UpdateSyncDeps, tenant: Tenant, report: RunReport, o: UpdateSyncOptions): Promise<UpdateSyncOutcome> {
   const select = selectFor(tenant.mapping);
-  const saved = await deps.checkpoints.get(tenant.tenantId, "main");
-  const ownDry = o.dryRun ? await deps.checkpoints.get(tenant.tenantId, "dryRun") : undefined;
+  const resume = await resumePoint(deps.checkpoints, tenant.tenantId, report.runId, o);
   const now = deps.clock();
 
   // Where to start: this run's own checkpoint (continuation), else `full` → a new initial round, else the
@@ -64,7 +74,6 @@ export async function runUpdateSync(deps: UpdateSyncDeps, tenant: Tenant, report
   let round: Checkpoint["round"];
   let roundStartedAt: string;
   let link: string | undefined;
-  const resume = ownDry?.runId === report.runId ? ownDry : saved && (saved.runId === report.runId || !o.full) ? saved : undefined;
   if (resume) {
     link = resume.link;
     round = resume.kind === "delta" ? "incremental" : resume.round;
