@@ -16,6 +16,7 @@ import { addTenant, importPlatformUsers, parseExpiry, setTenantSecret } from "..
 import { formatReport, table } from "./format.js";
 import { registerTenantCheckCommand, warnAboutPermissions } from "./commands-tenant-check.js";
 import { processIO, type CliIO } from "./io.js";
+import { MAPPED_ATTRIBUTES } from "../directory/types.js";
 
 const collect = (v: string, prev: string[] = []) => [...prev, ...v.split(",").map((s) => s.trim()).filter(Boolean)];
 
@@ -117,7 +118,8 @@ export function buildCli(appFactory: () => App, io: CliIO): Command {
   const program = new Command("entra-sync")
     .description("Operate entra-sync: tenants, secrets, runs.")
     .exitOverride()
-    .configureOutput({ writeOut: (s) => io.out(s.trimEnd()), writeErr: (s) => io.err(s.trimEnd()) });
+    // Commander's own errors (a missing option, an unknown command) are printed by runCli as `error INPUT_INVALID: …`.
+    .configureOutput({ writeOut: (s) => io.out(s.trimEnd()), writeErr: (s) => io.err(s.trimEnd()), outputError: () => {} });
 
   const tenant = program.command("tenant").description("register and inspect tenants");
   addTenantOptions(tenant.command("add").description("register a customer tenant").requiredOption("--tenant-id <guid>", "the customer's Entra tenant id"), true)
@@ -133,10 +135,10 @@ export function buildCli(appFactory: () => App, io: CliIO): Command {
   tenant
     .command("list")
     .description("list registered tenants")
-    .option("--json", "print JSON lines")
+    .option("--json", "print one JSON array")
     .action(async (o) => {
       const all = await getApp().tenants.listAll();
-      if (o.json) for (const t of all) io.out(JSON.stringify(t));
+      if (o.json) io.out(JSON.stringify(all));
       else io.out(table(["tenant", "name", "client id", "cloud", "enabled", "immutable id", "admins"], all.map(tenantRow)));
     });
   tenant
@@ -180,7 +182,8 @@ export function buildCli(appFactory: () => App, io: CliIO): Command {
     .command("users")
     .description("the platform directory")
     .command("import <file>")
-    .description("create or replace platform users from a .csv (header row) or .json (array) file")
+    .description("create or replace platform users from a .csv (header row; comma- or semicolon-separated) or .json (array) file")
+    .addHelpText("after", `\nColumns (CSV header or JSON keys): id (required), ${MAPPED_ATTRIBUTES.join(", ")}.\nAn empty value leaves the attribute unset; the whole file is validated before anything is written.`)
     .requiredOption("--tenant <guid>", "tenant the users belong to")
     .option("--json", "print JSON")
     .action(async (file: string, o) => {
@@ -213,6 +216,22 @@ export function buildCli(appFactory: () => App, io: CliIO): Command {
   return program;
 }
 
+/** Exit codes: 0 done, 1 failed, 2 bad input or configuration, 3 a conflict (another run of the tenant, a concurrent change): try again later. */
+export const EXIT = { ok: 0, failed: 1, input: 2, conflict: 3 } as const;
+const CONFLICTS = new Set<string>(["RUN_IN_PROGRESS", "STORAGE_CONFLICT"]);
+
+export function exitCodeOf(e: EntraSyncError): number {
+  if (CONFLICTS.has(e.code)) return EXIT.conflict;
+  return e.errorClass === "configuration" ? EXIT.input : EXIT.failed;
+}
+
+/** Commander's message without its own "error: " prefix, with the command's usage to say what to fix. */
+function commanderMessage(e: CommanderError): string {
+  const text = e.message.replace(/^error:\s*/i, "").trim();
+  const hint = e.code === "commander.unknownCommand" || e.code === "commander.unknownOption" ? " See entra-sync --help." : " See the command's --help.";
+  return `${text.charAt(0).toUpperCase()}${text.slice(1)}.${hint}`.replace(/\.\./g, ".");
+}
+
 /** Runs the CLI; returns the exit code. Errors are printed as one line with their code and what to do. */
 export async function runCli(argv: string[], io: CliIO = processIO, appFactory?: () => App): Promise<number> {
   const factory =
@@ -227,12 +246,18 @@ export async function runCli(argv: string[], io: CliIO = processIO, appFactory?:
     await program.parseAsync(argv, { from: "user" });
     return typeof process.exitCode === "number" ? process.exitCode : 0;
   } catch (e) {
-    if (e instanceof CommanderError) return e.exitCode === 0 ? 0 : 2;
     // With --json the error is one JSON line too ({"error":{"code","message"}}), so a script reads it like any answer.
     const json = argv.includes("--json");
+    const print = (code: string, message: string) => io.err(json ? JSON.stringify({ error: { code, message } }) : `error ${code}: ${message}`);
+    if (e instanceof CommanderError) {
+      if (e.exitCode === 0) return 0; // --help, --version
+      if (e.code === "commander.help") return EXIT.input; // no command given: the help went to stderr
+      print("INPUT_INVALID", commanderMessage(e));
+      return EXIT.input;
+    }
     if (e instanceof EntraSyncError) {
-      io.err(json ? JSON.stringify({ error: { code: e.code, message: e.message } }) : `error ${e.code}: ${e.message}`);
-      return e.errorClass === "configuration" ? 2 : 1;
+      print(e.code, e.message);
+      return exitCodeOf(e);
     }
     const message = boundText(ensureError(e).message);
     io.err(json ? JSON.stringify({ error: { code: "UNEXPECTED", message } }) : `error: ${message}`);

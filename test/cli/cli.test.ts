@@ -59,7 +59,7 @@ describe("entra-sync CLI", () => {
     expect((await s.app.directory.get(t.id, "u1"))?.city).toBe("Kiruna");
 
     r = await cli(["tenant", "list", "--json"]);
-    expect(r.out.split("\n").map((l) => JSON.parse(l).tenantId)).toContain(t.id);
+    expect((JSON.parse(r.out) as Array<{ tenantId: string }>).map((x) => x.tenantId)).toContain(t.id);
     r = await cli(["tenant", "update", t.id, "--link-by", "userPrincipalName:userName", "--json"]);
     expect(r.code, r.err).toBe(0);
     expect(JSON.parse(r.out).linking).toEqual({ entra: "userPrincipalName", platform: "userName" });
