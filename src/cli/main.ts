@@ -14,6 +14,8 @@ import { registerScimCommands } from "./commands-scim.js";
 import { parseGuid, type Tenant } from "../tenants/model.js";
 import { addTenant, importPlatformUsers, parseExpiry, setTenantSecret } from "../tenants/onboarding.js";
 import { formatReport, table } from "./format.js";
+import { formatOneUser } from "./format-one-user.js";
+import { syncOneUser } from "../runs/one-user.js";
 import { registerTenantCheckCommand, warnAboutPermissions } from "./commands-tenant-check.js";
 import { processIO, type CliIO } from "./io.js";
 import { MAPPED_ATTRIBUTES } from "../directory/types.js";
@@ -200,10 +202,19 @@ export function buildCli(appFactory: () => App, io: CliIO): Command {
     .option("--dry-run", "write nothing; report what would change")
     .option("--only <steps>", "update, immutable-id (comma-separated)", collect)
     .option("--force-plan <runId>", "write the Immutable ID plan of this run, which you reviewed, even over the cap (only its entries that still hold)")
+    .option("--user <id|upn>", "only this Entra user (object id or userPrincipalName), read with a GET; shows each step; the delta checkpoint does not move")
     .addOption(new Option("--force").hideHelp())
     .option("--json", "print the report as one JSON line")
     .action(async (o) => {
       const a = getApp();
+      if (o.user !== undefined) {
+        const clash = (["full", "only", "forcePlan", "force"] as const).find((k) => o[k] !== undefined);
+        if (clash) throw new EntraSyncError("INPUT_INVALID", `--user runs one user through both steps: drop --${clash.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}.`, { field: "user" });
+        const r = await syncOneUser(a, { tenantId: parseGuid(o.tenant, "tenant"), user: String(o.user), dryRun: !!o.dryRun });
+        io.out(o.json ? JSON.stringify(r) : formatOneUser(r));
+        if (r.outcome === "failed") process.exitCode = 1;
+        return;
+      }
       const report = await runNow(a, io, { tenantId: parseGuid(o.tenant, "tenant"), full: !!o.full, dryRun: !!o.dryRun, only: parseOnly(o.only), force: !!o.force, forcePlan: o.forcePlan === undefined ? undefined : String(o.forcePlan) });
       io.out(o.json ? JSON.stringify(report) : formatReport(report));
       if (report.status === "failed") process.exitCode = 1;

@@ -8,7 +8,7 @@ const MAIN = path.resolve("src/cli/main.ts");
  * Runs the operators' CLI through its real entry (`src/cli/main.ts` in a process of its own, as `npm run cli` does),
  * against the given local stack's settings. Returns the exit code and both streams.
  */
-export async function cliProcess(stack: Pick<LocalStack, "env" | "caFile">, args: string[], stdin = ""): Promise<{ code: number | null; out: string; err: string }> {
+export async function cliProcess(stack: Pick<LocalStack, "env" | "caFile">, args: string[], stdin = ""): Promise<{ code: number; out: string; err: string }> {
   const child = spawn(process.execPath, ["--import", "tsx", MAIN, ...args], {
     env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "", ...stack.env, NODE_EXTRA_CA_CERTS: stack.caFile },
     stdio: ["pipe", "pipe", "pipe"],
@@ -18,6 +18,6 @@ export async function cliProcess(stack: Pick<LocalStack, "env" | "caFile">, args
   child.stdout.on("data", (d: Buffer) => (out += d.toString()));
   child.stderr.on("data", (d: Buffer) => (err += d.toString()));
   child.stdin.end(stdin);
-  const code = await new Promise<number | null>((resolve) => child.once("exit", (c) => resolve(c)));
+  const code = await new Promise<number>((resolve) => child.once("exit", (c) => resolve(c ?? -1)));
   return { code, out: out.trimEnd(), err: err.trimEnd() };
 }
