@@ -10,6 +10,7 @@ import { runWithLease } from "../runs/worker.js";
 import { registerRunCommands } from "./commands-runs.js";
 import { registerImmutableIdCommands } from "./commands-immutable-id.js";
 import { registerExpiryCommands } from "./commands-expiry.js";
+import { registerMappingCommands } from "./commands-mapping.js";
 import { registerScimCommands } from "./commands-scim.js";
 import { parseGuid, type Tenant } from "../tenants/model.js";
 import { addTenant, importPlatformUsers, parseExpiry, setTenantSecret } from "../tenants/onboarding.js";
@@ -52,7 +53,7 @@ function tenantFields(o: Record<string, unknown>): Record<string, unknown> {
     try {
       f.mapping = JSON.parse(String(o.mapping));
     } catch {
-      throw new EntraSyncError("INPUT_INVALID", `--mapping must be JSON like {"userName":["userPrincipalName"],"email":["mail"],"idpIdentifier":["userPrincipalName"],"eppn":["mail"],"ssn":[],"birthDate":false}.`, { field: "mapping" });
+      throw new EntraSyncError("INPUT_INVALID", `--mapping must be JSON like {"eppn":["extensionAttribute2"]}: the attributes you set (on update the others stay as they are), e.g. {"userName":["userPrincipalName"],"email":["mail"],"idpIdentifier":["userPrincipalName"],"eppn":["mail"],"ssn":[],"birthDate":false}.`, { field: "mapping" });
     }
   }
   const iid: Record<string, unknown> = {};
@@ -74,7 +75,7 @@ function addTenantOptions(c: Command, forAdd: boolean): Command {
     .option("--admin-email <addresses>", "customer admin e-mail(s), comma-separated or repeated", collect)
     .addOption(new Option("--locale <locale>", "language of mails to the admins").choices(["en", "sv"]))
     .option("--link-by <ENTRA:PLATFORM>", "link platform users without externalId by a key, e.g. userPrincipalName:userName (none to disable)")
-    .option("--mapping <json>", "the attribute mapping as JSON (see README)")
+    .option("--mapping <json>", "the attribute mapping as JSON, only the attributes you set (see README; preview first: entra-sync mapping preview)")
     .option("--interval <minutes>", "minutes between scheduled runs")
     .addOption(new Option("--immutable-id-mode <mode>", "Immutable ID sync").choices(["off", "preview", "on"]))
     .addOption(new Option("--immutable-id-source <attr>", "platform attribute the ImmutableId comes from").choices(["id", "externalId", "userName", "email", "eppn", "idpIdentifier"]))
@@ -223,6 +224,7 @@ export function buildCli(appFactory: () => App, io: CliIO): Command {
   registerRunCommands(program, getApp, io);
   registerImmutableIdCommands(program, getApp, io);
   registerExpiryCommands(program, getApp, io);
+  registerMappingCommands(program, getApp, io);
   registerScimCommands(program, getApp, io, process.env.ENTRA_SYNC_API_URL);
   return program;
 }
