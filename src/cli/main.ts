@@ -11,6 +11,7 @@ import { registerRunCommands } from "./commands-runs.js";
 import { registerImmutableIdCommands } from "./commands-immutable-id.js";
 import { registerExpiryCommands } from "./commands-expiry.js";
 import { registerMappingCommands } from "./commands-mapping.js";
+import { registerFleetCommands } from "./commands-fleet.js";
 import { registerScimCommands } from "./commands-scim.js";
 import { parseGuid, type Tenant } from "../tenants/model.js";
 import { addTenant, importPlatformUsers, parseExpiry, setTenantSecret } from "../tenants/onboarding.js";
@@ -135,6 +136,7 @@ export function buildCli(appFactory: () => App, io: CliIO): Command {
       await warnAboutPermissions(getApp(), io, t.tenantId);
     });
   registerTenantCheckCommand(tenant, getApp, io);
+  registerFleetCommands(tenant, getApp, io);
   tenant
     .command("list")
     .description("list registered tenants")

@@ -59,6 +59,27 @@ export class SecretStore {
   }
 
   /** Properties (never values) of every tenant's secret: one paged listing. */
+  /**
+   * Deletes a tenant's client secret (offboarding): `purged` when gone for good, `softDeleted` when the vault's purge
+   * protection keeps it recoverable until its retention ends, `absent` when there was none.
+   */
+  async delete(tenantId: string): Promise<"purged" | "softDeleted" | "absent"> {
+    const name = secretNameFor(tenantId);
+    try {
+      const poller = await this.client.beginDeleteSecret(name);
+      await poller.pollUntilDone();
+    } catch (e) {
+      if (statusOf(e) === 404) return "absent";
+      throw vaultError(e, `delete the client secret of tenant ${tenantId}`, this.vaultUrl);
+    }
+    try {
+      await this.client.purgeDeletedSecret(name);
+      return "purged";
+    } catch {
+      return "softDeleted";
+    }
+  }
+
   async listInfo(): Promise<SecretInfo[]> {
     const out: SecretInfo[] = [];
     try {

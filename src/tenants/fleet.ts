@@ -1,0 +1,192 @@
+/**
+ * Onboarding and offboarding a fleet: `entra-sync tenant import FILE.csv` (many tenants, validated whole before
+ * anything is written) and `entra-sync tenant remove G [--purge]` (disable; with purge, delete every copy of the
+ * tenant's data this app holds, keeping the platform's own users with their Entra marks cleared).
+ */
+import { readFile } from "node:fs/promises";
+import type { TableClient } from "@azure/data-tables";
+import { parse } from "csv-parse/sync";
+import type { PlatformDirectory, PlatformUpdate } from "../directory/directory.js";
+import { EntraSyncError } from "../errors.js";
+import { adminConsentUrl } from "../graph/permissions.js";
+import type { SecretStore } from "../secrets/store.js";
+import { TABLES } from "../state/tables.js";
+import { odata } from "@azure/data-tables";
+import { checkTenant, type TenantCheckResult } from "./check.js";
+import { parseGuid, validateTenant, type Tenant } from "./model.js";
+import type { TenantRegistry } from "./registry.js";
+
+/** The columns of an import file (header row; `,` or `;` separated). */
+export const IMPORT_COLUMNS = ["tenantId", "clientId", "name", "adminEmails", "locale", "cloud", "linkBy", "immutableIdMode", "interval"] as const;
+const REQUIRED = ["tenantId", "clientId", "name"] as const;
+
+export interface TenantImportRow {
+  tenant: Tenant;
+  adminConsentUrl: string;
+  check?: Pick<TenantCheckResult, "ok" | "roles" | "tokenError"> | undefined;
+}
+
+/** Turns one CSV row into a registration input; throws INPUT_INVALID naming the row and column. */
+function rowInput(row: Record<string, string>, line: number, file: string): Record<string, unknown> {
+  const bad = (column: string, why: string) => new EntraSyncError("INPUT_INVALID", `${file}, tenant ${line}: ${column}: ${why} Nothing was registered.`, { field: column, retryable: false });
+  for (const c of REQUIRED) if (!row[c]) throw bad(c, "is required.");
+  const input: Record<string, unknown> = { tenantId: row.tenantId, clientId: row.clientId, displayName: row.name };
+  if (row.adminEmails) input.adminEmails = row.adminEmails.split(/[\s;|,]+/).filter(Boolean);
+  if (row.locale) input.locale = row.locale;
+  if (row.cloud) input.cloud = row.cloud;
+  if (row.linkBy) {
+    if (row.linkBy === "none") input.linking = null;
+    else {
+      const m = /^(userPrincipalName|mail):(userName|email)$/.exec(row.linkBy);
+      if (!m) throw bad("linkBy", `must be none or ENTRA:PLATFORM like userPrincipalName:userName, got "${row.linkBy}".`);
+      input.linking = { entra: m[1], platform: m[2] };
+    }
+  }
+  if (row.immutableIdMode) input.immutableId = { mode: row.immutableIdMode };
+  if (row.interval) {
+    const n = Number(row.interval);
+    if (!Number.isInteger(n)) throw bad("interval", `must be whole minutes, got "${row.interval}".`);
+    input.syncIntervalMinutes = n;
+  }
+  return input;
+}
+
+/** Reads and validates a tenant import file whole: every row, duplicates, tenants already registered. Writes nothing. */
+export async function readTenantImport(deps: { tenants: Pick<TenantRegistry, "get">; clock: () => Date }, file: string): Promise<Array<{ input: Record<string, unknown>; tenant: Tenant }>> {
+  let text: string;
+  try {
+    text = await readFile(file, "utf8");
+  } catch (e) {
+    throw new EntraSyncError("INPUT_INVALID", `Cannot read ${file}: ${(e as Error).message}.`, { field: "file", cause: e });
+  }
+  const header = text.replace(/^\uFEFF/, "").split(/\r?\n/, 1)[0] ?? "";
+  const delimiter = header.split(";").length > header.split(",").length ? ";" : ",";
+  let rows: Record<string, string>[];
+  try {
+    rows = parse(text, { columns: true, skip_empty_lines: true, trim: true, bom: true, delimiter }) as Record<string, string>[];
+  } catch (e) {
+    throw new EntraSyncError("INPUT_INVALID", `Cannot parse ${file}: ${(e as Error).message}.`, { field: "file", cause: e });
+  }
+  if (rows.length === 0) throw new EntraSyncError("INPUT_INVALID", `${file} holds no tenants: give a header row (${IMPORT_COLUMNS.join(", ")}) and one row per tenant.`, { field: "file" });
+  const unknown = Object.keys(rows[0]!).filter((c) => !(IMPORT_COLUMNS as readonly string[]).includes(c));
+  if (unknown.length) throw new EntraSyncError("INPUT_INVALID", `${file}: unknown column(s) ${unknown.join(", ")}; the columns are ${IMPORT_COLUMNS.join(", ")}. Nothing was registered.`, { field: unknown[0] });
+  const now = deps.clock();
+  const seen = new Set<string>();
+  const tenants = rows.map((row, i) => {
+    let t: Tenant;
+    const input = rowInput(row, i + 1, file);
+    try {
+      t = validateTenant(input, now);
+    } catch (e) {
+      if (e instanceof EntraSyncError && !e.message.includes(file)) throw new EntraSyncError(e.code, `${file}, tenant ${i + 1}: ${e.message} Nothing was registered.`, { field: e.field, retryable: false });
+      throw e;
+    }
+    if (seen.has(t.tenantId)) throw new EntraSyncError("INPUT_INVALID", `${file}, tenant ${i + 1}: ${t.tenantId} appears twice. Nothing was registered.`, { field: "tenantId" });
+    seen.add(t.tenantId);
+    return { input, tenant: t };
+  });
+  const existing: string[] = [];
+  for (const { tenant: t } of tenants) if (await deps.tenants.get(t.tenantId)) existing.push(t.tenantId);
+  if (existing.length)
+    throw new EntraSyncError("INPUT_INVALID", `${file}: ${existing.length} tenant(s) are already registered (${existing.slice(0, 5).join(", ")}${existing.length > 5 ? ", …" : ""}): remove their rows (change them with entra-sync tenant update). Nothing was registered.`, { field: "tenantId" });
+  return tenants;
+}
+
+/**
+ * Registers the tenants of a file (validated whole first), then checks each one's Graph permissions (`tenant check`,
+ * reads only; before `secret set` it says the secret is missing). Returns each tenant with its admin-consent URL.
+ */
+export async function importTenants(deps: { tenants: Pick<TenantRegistry, "get" | "addMany">; clock: () => Date } & Parameters<typeof checkTenant>[0], file: string): Promise<TenantImportRow[]> {
+  const rows = await readTenantImport(deps, file);
+  const stored = await deps.tenants.addMany(rows.map((r) => r.input));
+  const out: TenantImportRow[] = [];
+  for (const t of stored) {
+    let check: TenantImportRow["check"];
+    try {
+      const r = await checkTenant(deps, t.tenantId);
+      check = { ok: r.ok, roles: r.roles, tokenError: r.tokenError };
+    } catch (e) {
+      check = { ok: false, roles: [], tokenError: { code: e instanceof EntraSyncError ? e.code : "INTERNAL", message: (e as Error).message } };
+    }
+    out.push({ tenant: t, adminConsentUrl: adminConsentUrl(t), check });
+  }
+  return out;
+}
+
+export interface RemoveDeps {
+  tenants: Pick<TenantRegistry, "require" | "update">;
+  secrets: Pick<SecretStore, "delete">;
+  directory: Pick<PlatformDirectory, "list" | "applyUpdates">;
+  tables: Record<string, TableClient>;
+}
+
+export interface RemoveResult {
+  tenantId: string;
+  disabled: boolean;
+  purged: boolean;
+  /** What was deleted: rows per table, and the Key Vault secret. */
+  deleted: Record<string, number>;
+  /** Platform users kept, their Entra marks (externalId, removal marks) cleared. */
+  platformUsersUnlinked: number;
+  notes: string[];
+}
+
+/** Every row of a table that belongs to the tenant, by the keys the app writes them with. */
+async function deleteTenantRows(table: TableClient, tenantId: string): Promise<number> {
+  const filters = [
+    // the tenant's own partition, and partitions named after it (connector shards `T_0`…, plans `T_<run>`, `T_!live`)
+    odata`PartitionKey eq ${tenantId} or (PartitionKey ge ${`${tenantId}_`} and PartitionKey lt ${`${tenantId}\``})`,
+    // registrations and settings: partition "tenant", row = tenant id
+    odata`PartitionKey eq 'tenant' and RowKey eq ${tenantId}`,
+    // SCIM Secret Tokens: partition "token", the tenant as a property
+    odata`PartitionKey eq 'token' and tenantId eq ${tenantId}`,
+  ];
+  let n = 0;
+  for (const filter of filters) {
+    const keys: Array<{ partitionKey: string; rowKey: string }> = [];
+    for await (const e of table.listEntities({ queryOptions: { filter, select: ["PartitionKey", "RowKey"] } })) keys.push({ partitionKey: e.partitionKey!, rowKey: e.rowKey! });
+    const byPartition = new Map<string, string[]>();
+    for (const k of keys) byPartition.set(k.partitionKey, [...(byPartition.get(k.partitionKey) ?? []), k.rowKey]);
+    for (const [pk, rks] of byPartition)
+      for (let i = 0; i < rks.length; i += 100) {
+        await table.submitTransaction(rks.slice(i, i + 100).map((rk) => ["delete", { partitionKey: pk, rowKey: rk }]));
+        n += Math.min(100, rks.length - i);
+      }
+  }
+  return n;
+}
+
+/**
+ * Offboards a tenant: disables it (no scheduled run starts); with `purge`, deletes its Key Vault secret and every
+ * table row holding its data (registration last, so a purge stopped midway can be run again), and unlinks its
+ * platform users (they belong to the platform and stay).
+ */
+export async function removeTenant(deps: RemoveDeps, tenantIdParam: string, o: { purge: boolean }): Promise<RemoveResult> {
+  const tenantId = parseGuid(tenantIdParam, "tenantId");
+  const tenant = await deps.tenants.require(tenantId);
+  const out: RemoveResult = { tenantId, disabled: false, purged: false, deleted: {}, platformUsersUnlinked: 0, notes: [] };
+  if (tenant.enabled) await deps.tenants.update(tenantId, { enabled: false });
+  out.disabled = true;
+  if (!o.purge) {
+    out.notes.push(`Tenant ${tenantId} is disabled: no scheduled run starts. Its data stays; delete it with entra-sync tenant remove ${tenantId} --purge.`);
+    return out;
+  }
+  const secret = await deps.secrets.delete(tenantId);
+  if (secret !== "absent") out.deleted.keyVaultSecret = 1;
+  if (secret === "softDeleted") out.notes.push("The Key Vault secret is deleted; the vault's purge protection keeps it recoverable (not readable) until its retention ends.");
+  // Platform users stay; what tied them to the customer's Entra goes.
+  const updates: PlatformUpdate[] = [];
+  for await (const u of deps.directory.list(tenantId)) {
+    if (u.externalId || u.entraRemovedAt || u.entraRemovedReason) updates.push({ user: u, changes: { externalId: null, entraRemovedAt: null, entraRemovedReason: null } as unknown as PlatformUpdate["changes"] });
+  }
+  for (let i = 0; i < updates.length; i += 100) out.platformUsersUnlinked += (await deps.directory.applyUpdates(tenantId, updates.slice(i, i + 100))).updated.length;
+  // Every table but the platform's own users; the registration last, so that a purge stopped midway can run again.
+  const tables = Object.values(deps.tables).filter((t) => t.tableName !== TABLES.platformUsers);
+  tables.sort((a, b) => Number(a.tableName === TABLES.tenants) - Number(b.tableName === TABLES.tenants));
+  for (const table of tables) {
+    const n = await deleteTenantRows(table, tenantId);
+    if (n) out.deleted[table.tableName] = n;
+  }
+  out.purged = true;
+  return out;
+}

@@ -1,0 +1,99 @@
+import { randomUUID } from "node:crypto";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { describe, expect, it } from "vitest";
+import { runCli } from "../../src/cli/main.js";
+import type { RemoveResult } from "../../src/tenants/fleet.js";
+import { cliProcess } from "../support/cli-process.js";
+import { onboard, simpleDirectory, useLocalStack } from "../support/stack.js";
+
+const stackOf = useLocalStack();
+
+async function local(args: string[]) {
+  const out: string[] = [];
+  const err: string[] = [];
+  const code = await runCli(args, { out: (t) => out.push(t), err: (t) => err.push(t), readStdin: async () => "", isTTY: false }, () => stackOf().app);
+  return { code, out: out.join("\n"), err: err.join("\n") };
+}
+
+describe("onboarding and offboarding a fleet", () => {
+  it("tenant import: validated whole before anything is written; prints each admin-consent URL and checks each tenant", async () => {
+    const s = stackOf();
+    const dir = mkdtempSync(path.join(tmpdir(), "es-fleet-"));
+    const [a, b, c] = [randomUUID(), randomUUID(), randomUUID()];
+    const header = "tenantId;clientId;name;adminEmails;locale;cloud;linkBy;immutableIdMode;interval";
+    const good = [header, `${a};${randomUUID()};Norrskolan;it@norr.se ops@norr.se;sv;global;userPrincipalName:userName;off;10`, `${b};${randomUUID()};Söderskolan;;en;usgov;;;`].join("\r\n");
+
+    // A bad row: nothing at all is registered, the row and column are named.
+    writeFileSync(path.join(dir, "bad.csv"), `${good}\r\n${c};nope;Västerskolan;;;;;;`);
+    let r = await local(["tenant", "import", path.join(dir, "bad.csv")]);
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(/^error INPUT_INVALID: .*bad\.csv, tenant 3: clientId must be a GUID.*Nothing was registered\.$/);
+    expect(await s.app.tenants.get(a)).toBeUndefined();
+
+    // A tenant already registered: nothing is registered either.
+    await s.app.tenants.add({ tenantId: c, clientId: randomUUID(), displayName: "Already" });
+    writeFileSync(path.join(dir, "dup.csv"), `${good}\r\n${c};${randomUUID()};Västerskolan;;;;;;`);
+    r = await local(["tenant", "import", path.join(dir, "dup.csv")]);
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(new RegExp(`already registered \\(${c}\\).*Nothing was registered`));
+    expect(await s.app.tenants.get(a)).toBeUndefined();
+
+    writeFileSync(path.join(dir, "fleet.csv"), good);
+    const ok = await cliProcess(s, ["tenant", "import", path.join(dir, "fleet.csv")]);
+    expect(ok.code, ok.err).toBe(0);
+    expect(ok.out).toMatch(/Registered 2 tenant\(s\)/);
+    expect(ok.out).toContain(`https://login.microsoftonline.com/${a}/adminconsent?client_id=`);
+    expect(ok.out).toContain(`https://login.microsoftonline.us/${b}/adminconsent?client_id=`);
+    expect(ok.out).toMatch(/check:\s+SECRET_MISSING/);
+    expect(await s.app.tenants.require(a)).toMatchObject({ displayName: "Norrskolan", adminEmails: ["it@norr.se", "ops@norr.se"], locale: "sv", linking: { entra: "userPrincipalName", platform: "userName" }, immutableId: { mode: "off" }, syncIntervalMinutes: 10 });
+    expect(await s.app.tenants.require(b)).toMatchObject({ cloud: "usgov", immutableId: { mode: "preview" } });
+
+    writeFileSync(path.join(dir, "empty.csv"), `${header}\r\n`);
+    r = await local(["tenant", "import", path.join(dir, "empty.csv"), "--json"]);
+    expect(r.code).toBe(2);
+    expect(JSON.parse(r.err).error.message).toMatch(/holds no tenants/);
+  });
+
+  it("tenant remove disables; --purge deletes every copy of the tenant's data and keeps the platform users, unlinked", async () => {
+    const s = stackOf();
+    const { users, platformUsers } = simpleDirectory(3);
+    const { tenant } = await onboard(s, { users, platformUsers });
+    const id = tenant.tenantId;
+    expect((await local(["run", "--tenant", id])).code).toBe(0);
+    await s.app.scimTokens.create(id);
+    const other = await onboard(s, simpleDirectory(2));
+    expect((await local(["run", "--tenant", other.tenant.tenantId])).code).toBe(0);
+
+    let r = await local(["tenant", "remove", id]);
+    expect(r.code, r.err).toBe(0);
+    expect(r.out).toMatch(/disabled\./);
+    expect((await s.app.tenants.require(id)).enabled).toBe(false);
+    expect((await s.app.runs.list(id, 10)).length).toBeGreaterThan(0);
+
+    r = await local(["tenant", "remove", id, "--purge", "--json"]);
+    expect(r.code, r.err).toBe(0);
+    const res = JSON.parse(r.out) as RemoveResult;
+    expect(res).toMatchObject({ disabled: true, purged: true, platformUsersUnlinked: 3 });
+    expect(res.deleted).toMatchObject({ keyVaultSecret: 1, tenants: 1, runs: expect.any(Number), connectorspace: expect.any(Number), tenantstate: expect.any(Number), scimtokens: 1 });
+    expect(res.deleted.connectorspace).toBeGreaterThanOrEqual(3);
+
+    expect(await s.app.tenants.get(id)).toBeUndefined();
+    await expect(s.app.secrets.get(id)).rejects.toMatchObject({ code: "SECRET_MISSING" });
+    expect(await s.app.runs.list(id, 10)).toEqual([]);
+    expect(await s.app.checkpoints.get(id, "main")).toBeUndefined();
+    const rows = [];
+    for await (const row of s.app.connector.list(id)) rows.push(row);
+    expect(rows).toEqual([]);
+    expect(await s.app.scimTokens.list(id)).toEqual([]);
+    const kept = [];
+    for await (const u of s.app.directory.list(id)) kept.push(u);
+    expect(kept.map((u) => u.id).sort()).toEqual(platformUsers.map((u) => u.id).sort());
+    expect(kept.every((u) => u.externalId === undefined && u.entraRemovedAt === undefined)).toBe(true);
+
+    // The other tenant is untouched.
+    expect((await s.app.runs.list(other.tenant.tenantId, 10)).length).toBe(1);
+    expect(await s.app.checkpoints.get(other.tenant.tenantId, "main")).toBeDefined();
+  });
+});
