@@ -14,6 +14,7 @@ import { registerMappingCommands } from "./commands-mapping.js";
 import { registerFleetCommands } from "./commands-fleet.js";
 import { registerScimCommands } from "./commands-scim.js";
 import { parseGuid, type Tenant } from "../tenants/model.js";
+import { parsePause } from "../tenants/school-year.js";
 import { addTenant, importPlatformUsers, parseExpiry, setTenantSecret } from "../tenants/onboarding.js";
 import { formatReport, table } from "./format.js";
 import { formatOneUser } from "./format-one-user.js";
@@ -65,6 +66,10 @@ function tenantFields(o: Record<string, unknown>): Record<string, unknown> {
   if (o.immutableIdMaxPercent !== undefined) iid.maxPercentPerRun = Number(o.immutableIdMaxPercent);
   if (o.federatedDomains !== undefined) iid.federatedDomains = o.federatedDomains;
   if (Object.keys(iid).length) f.immutableId = iid;
+  const sy: Record<string, unknown> = {};
+  if (o.pause !== undefined) sy.pauses = (o.pause as string[]).map(parsePause).filter((p) => p !== null);
+  if (o.readsDuringPause !== undefined) sy.readsDuringPause = o.readsDuringPause === "true";
+  if (Object.keys(sy).length) f.schoolYear = sy;
   return { ...f, ...parseLinking(o.linkBy as string | undefined) };
 }
 
@@ -84,6 +89,8 @@ function addTenantOptions(c: Command, forAdd: boolean): Command {
     .option("--immutable-id-max-writes <n>", "cap of ImmutableId writes per run")
     .option("--immutable-id-max-percent <n>", "cap of ImmutableId writes per run, percent of the tenant's users")
     .addOption(new Option("--federated-domains <how>", "users whose UPN is in a federated domain").choices(["skip", "switchUpn"]))
+    .option("--pause <MM-DD..MM-DD>", "a school-year pause window (UTC days) in which runs write nothing, e.g. 06-15..08-10; repeat for more; none clears them", collect)
+    .addOption(new Option("--reads-during-pause <bool>", "in a pause: read and report what would change (true), or skip runs (false)").choices(["true", "false"]))
     .addOption(forAdd ? new Option("--enabled <bool>").hideHelp() : new Option("--enabled <bool>", "enable or disable scheduled runs").choices(["true", "false"]));
 }
 

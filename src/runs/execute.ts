@@ -2,6 +2,7 @@ import { EntraSyncError, toEntraSyncError } from "../errors.js";
 import { newGraphCounters, type GraphCounters } from "../graph/client.js";
 import { addError, failReport, isTerminal, minimalFailedReport, newReport, newRunId, type RunMode, type RunReport, type RunStep, type RunTrigger } from "./report.js";
 import type { Tenant } from "../tenants/model.js";
+import { pauseAt } from "../tenants/school-year.js";
 import { runUpdateSync, type UpdateSyncDeps } from "../sync/update-sync.js";
 import { runImmutableIdSync, type ImmutableIdDeps } from "../immutable-id/step.js";
 import type { ClientSecret, SecretStore } from "../secrets/store.js";
@@ -118,6 +119,19 @@ async function executeMeasured(app: RunDeps, tenantId: string, runId: string, o:
   let failure: EntraSyncError | undefined;
   try {
     tenant = await app.tenants.require(tenantId);
+    // A school-year pause: the run writes nothing (it reads as a dry run, or is skipped), decided when it starts.
+    const pause = report.progress.invocations === 1 && !report.dryRun ? pauseAt(tenant.schoolYear, app.clock()) : undefined;
+    if (pause) {
+      const window = `${pause.from}..${pause.to}`;
+      if (!tenant.schoolYear?.readsDuringPause) {
+        report.status = "skipped";
+        report.notices.push(`School-year pause ${window}: nothing is read or written until it ends (entra-sync tenant update ${tenantId} --pause none lifts it).`);
+        addMetrics(report, counter, sampler);
+        return { report: await endRun(app, report, { tenant }), completed: true, tenant };
+      }
+      report.dryRun = true;
+      report.notices.push(`School-year pause ${window}: this run reads and reports what would change, but writes nothing (a dry run; the tenant's checkpoint does not move).`);
+    }
     await app.runs.save(report);
     const secret = await app.secrets.get(tenant.tenantId);
     const counters = newGraphCounters();

@@ -2,6 +2,7 @@ import { z } from "zod";
 import { CLOUD_NAMES, type CloudName } from "../config/clouds.js";
 import { EntraSyncError } from "../errors.js";
 import { DEFAULT_MAPPING, mappingSchema, type MappingConfig } from "../mapping/mapping.js";
+import { DEFAULT_SCHOOL_YEAR, schoolYearSchema, type SchoolYearConfig } from "./school-year.js";
 
 const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -59,6 +60,8 @@ export interface Tenant {
    * and clears it once its round is complete.
    */
   fullResync?: { reason: "mappingChanged"; requestedAt: string } | undefined;
+  /** Pause windows (no writes); absent in registrations made before it existed: no pause. */
+  schoolYear?: SchoolYearConfig | undefined;
   createdAt: string;
   updatedAt: string;
 }
@@ -91,6 +94,7 @@ export const tenantInputSchema = z
     locale: z.enum(["en", "sv"]).default("en"),
     immutableId: immutableIdSchema.default(DEFAULT_IMMUTABLE_ID),
     syncIntervalMinutes: z.number().int().min(1).max(7 * 24 * 60).default(5),
+    schoolYear: schoolYearSchema.default(DEFAULT_SCHOOL_YEAR),
     fullResync: z.object({ reason: z.literal("mappingChanged"), requestedAt: z.string() }).strict().optional(),
   })
   .strict();
@@ -134,8 +138,15 @@ function mergeImmutableId(base: unknown, existing?: Tenant): unknown {
 function mergeMapping(base: unknown, existing?: Tenant): unknown {
   if (!base || typeof base !== "object") return base;
   const patch = (base as { mapping?: unknown }).mapping;
+  if (patch === undefined || patch === null || typeof patch !== "object" || Array.isArray(patch)) return mergeSchoolYear(base, existing);
+  return mergeSchoolYear({ ...base, mapping: { ...DEFAULT_MAPPING, ...(existing?.mapping ?? {}), ...patch } }, existing);
+}
+
+/** The school-year settings are nested too: `{ readsDuringPause: false }` keeps the pauses. */
+function mergeSchoolYear(base: object, existing?: Tenant): unknown {
+  const patch = (base as { schoolYear?: unknown }).schoolYear;
   if (patch === undefined || patch === null || typeof patch !== "object" || Array.isArray(patch)) return base;
-  return { ...base, mapping: { ...DEFAULT_MAPPING, ...(existing?.mapping ?? {}), ...patch } };
+  return { ...base, schoolYear: { ...DEFAULT_SCHOOL_YEAR, ...(existing?.schoolYear ?? {}), ...patch } };
 }
 
 /** Whether two mappings give the same values (the order of sources matters: the first non-empty one wins). */
