@@ -230,9 +230,10 @@ export class ScimEndpoint {
     if (config.onDelete === "erase") {
       const erase = this.deps.directory.erase?.bind(this.deps.directory);
       if (!erase) throw new EntraSyncError("CONFIG_INVALID", "This platform directory cannot erase users; set the tenant's SCIM delete mode back to mark (entra-sync scim settings set --delete mark).");
-      // The match is released first: should the erase then fail, Entra sends the DELETE again, and a released match
-      // of a user that still exists is only looked at again by the next runs (never written to a wrong user).
+      // The match and the group memberships go first: should the erase then fail, Entra sends the DELETE again, and a
+      // released match of a user that still exists is only looked at again by the next runs (never a wrong user).
       await this.releaseMatch(caller.tenantId, current);
+      await this.deps.groups.dropMember(caller.tenantId, current.id);
       await erase(caller.tenantId, current);
       await this.record(caller, "erase", "User", current.id, [], 204);
       return { status: 204, headers: {} };

@@ -67,8 +67,13 @@ describe("SCIM DELETE with --delete erase", () => {
     const id = created.body!.id as string;
     expect((await rowKeys(tenantId)).length).toBeGreaterThan(before.length);
 
+    const group = await scim("POST", "/Groups", { schemas: ["urn:ietf:params:scim:schemas:core:2.0:Group"], displayName: "Class 7B", members: [{ value: id }, { value: kept.body!.id }] });
+    expect(group.status, group.text).toBe(201);
+
     const del = await scim("DELETE", `/Users/${id}`);
     expect(del.status, del.text).toBe(204);
+    const members = ((await scim("GET", `/Groups/${group.body!.id as string}`)).body!.members as Array<{ value: string }>).map((m) => m.value);
+    expect(members).toEqual([kept.body!.id]);
     expect(await stackOf().app.directory.get(tenantId, id)).toBeUndefined();
     expect(await rowKeys(tenantId)).toEqual(before); // no user row, no entry, no claim left of it
     expectScimError(await scim("GET", `/Users/${id}`), 404);
