@@ -135,8 +135,9 @@ export function createApp(o: AppOptions): App {
     });
   };
   const directory = o.directory ?? new TablePlatformDirectory(tables.platformUsers);
+  const connector = new ConnectorSpace(tables.connectorSpace);
   const app: App = {
-    ...scimParts(tables, directory, clock, log),
+    ...scimParts(tables, directory, clock, log, connector),
     settings,
     log,
     clock,
@@ -145,7 +146,7 @@ export function createApp(o: AppOptions): App {
     tables,
     tenants: new TenantRegistry(tables.tenants, clock),
     secrets: new SecretStore(secretClient),
-    connector: new ConnectorSpace(tables.connectorSpace),
+    connector,
     directory,
     checkpoints: new CheckpointStore(tables.tenantState),
     runs: new RunStore(tables.runs),
@@ -177,7 +178,7 @@ export function createApp(o: AppOptions): App {
   return app;
 }
 
-function scimParts(tables: TableClients, directory: PlatformDirectory, clock: () => Date, log: Logger): Pick<App, "scim" | "scimTokens" | "scimAudit" | "scimSettings"> {
+function scimParts(tables: TableClients, directory: PlatformDirectory, clock: () => Date, log: Logger, connector: ConnectorSpace): Pick<App, "scim" | "scimTokens" | "scimAudit" | "scimSettings"> {
   const scimTokens = new ScimTokenStore(tables.scimTokens, clock);
   const scimAudit = new ScimAudit(tables.scimAudit);
   const scimSettings = new ScimSettingsStore(tables.scimSettings);
@@ -185,6 +186,6 @@ function scimParts(tables: TableClients, directory: PlatformDirectory, clock: ()
     const s = await scimSettings.cached(tenantId);
     return { ...s, extensions: extensionsOf(s) };
   };
-  const scim = new ScimEndpoint({ directory, tokens: scimTokens, audit: scimAudit, groups: new ScimGroupStore(tables.scimGroups), limiter: new RateLimiter(), clock, log, tenantConfig });
+  const scim = new ScimEndpoint({ directory, tokens: scimTokens, audit: scimAudit, groups: new ScimGroupStore(tables.scimGroups), limiter: new RateLimiter(), clock, log, tenantConfig, connector });
   return { scim, scimTokens, scimAudit, scimSettings };
 }
