@@ -110,7 +110,7 @@ export interface ChildResult {
   rss: {
     /** RSS before the run (Node + tsx + the loaded modules). */
     beforeMb: number;
-    /** Highest `process.memoryUsage().rss` sampled every 50 ms. */
+    /** Highest `process.memoryUsage().rss` sampled every 250 ms. */
     sampledPeakMb: number;
     /** The kernel's high-water mark for the process (`process.resourceUsage().maxRSS`). */
     maxRssMb: number;
