@@ -134,8 +134,9 @@ export function createApp(o: AppOptions): App {
       ...(ca ? { tlsOptions: { ca } } : {}),
     });
   };
-  const directory = o.directory ?? new TablePlatformDirectory(tables.platformUsers);
   const connector = new ConnectorSpace(tables.connectorSpace);
+  // Platform-side writes (imports, SCIM) mark the linked Entra users' rows for Immutable ID sync's incremental plan.
+  const directory = o.directory ?? new TablePlatformDirectory(tables.platformUsers, { onPlatformEdit: (tenantId, ids) => connector.markDirty(tenantId, ids) });
   const app: App = {
     ...scimParts(tables, directory, clock, log, connector),
     settings,

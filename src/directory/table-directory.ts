@@ -128,7 +128,22 @@ type Plan = (current: StoredPlatformUser | undefined) => { after: PlatformUser; 
  */
 export class TablePlatformDirectory implements PlatformDirectory {
   writeRoundTrips = 0;
-  constructor(private readonly table: TableClient) {}
+  /**
+   * `onPlatformEdit`: told the externalIds (Entra object ids) of users written from the platform's side — `create`,
+   * `replace`, `importUsers`, before and after — once they are stored, so that what depends on them (Immutable ID
+   * sync's candidate state) is brought up to date; its failure fails the write's call. Update sync's own
+   * `applyUpdates` does not call it: update sync marks the rows it writes itself.
+   */
+  constructor(
+    private readonly table: TableClient,
+    private readonly o: { onPlatformEdit?: (tenantId: string, externalIds: string[]) => Promise<void> } = {},
+  ) {}
+
+  private async platformEdited(tenantId: string, users: ReadonlyArray<Partial<PlatformUser> | undefined>): Promise<void> {
+    if (!this.o.onPlatformEdit) return;
+    const ids = [...new Set(users.map((u) => u?.externalId).filter((x): x is string => typeof x === "string" && x !== ""))];
+    if (ids.length) await this.o.onPlatformEdit(tenantId, ids);
+  }
 
   async get(tenantId: string, id: string): Promise<StoredPlatformUser | undefined> {
     if (id.startsWith(INDEX_FIRST)) return undefined;
@@ -207,6 +222,7 @@ export class TablePlatformDirectory implements PlatformDirectory {
     }
     const items = list.map((u) => ({ id: u.id, current: before.get(u.id), plan: ((current) => ({ after: u, create: !current })) as Plan }));
     const outcome = await this.write(tenantId, items);
+    await this.platformEdited(tenantId, [...before.values(), ...list.filter((u) => !outcome.failed.has(u.id))]);
     const first = outcome.failed.values().next();
     if (!first.done) throw first.value;
     return { created: outcome.created, replaced: list.length - outcome.created };
@@ -223,7 +239,9 @@ export class TablePlatformDirectory implements PlatformDirectory {
     if (bad) throw new EntraSyncError("INPUT_INVALID", `${bad.field} ${bad.problem}.`, { field: bad.field, retryable: false });
     const g = this.group(tenantId, undefined, () => ({ after: u, create: true }), false);
     if ("error" in g) throw g.error;
-    return this.submitOne(tenantId, u, g.group.actions, undefined);
+    const stored = await this.submitOne(tenantId, u, g.group.actions, undefined);
+    await this.platformEdited(tenantId, [stored]);
+    return stored;
   }
 
   async replace(tenantId: string, current: StoredPlatformUser, after: PlatformUser): Promise<StoredPlatformUser> {
@@ -232,7 +250,9 @@ export class TablePlatformDirectory implements PlatformDirectory {
     if (bad) throw new EntraSyncError("INPUT_INVALID", `${bad.field} ${bad.problem}.`, { field: bad.field, retryable: false });
     const g = this.group(tenantId, current, () => ({ after: u, create: false }), false);
     if ("error" in g) throw g.error;
-    return this.submitOne(tenantId, u, g.group.actions, current);
+    const stored = await this.submitOne(tenantId, u, g.group.actions, current);
+    await this.platformEdited(tenantId, [current, stored]);
+    return stored;
   }
 
   async erase(tenantId: string, current: StoredPlatformUser): Promise<void> {

@@ -60,7 +60,7 @@ const LOCAL_ONLY_SETTINGS: readonly AppSettingName[] = [
  * The Functions host's own settings. The connection string holds the instrumentation key, an identifier and not a
  * credential: App Insights has local auth off, so telemetry is accepted only with the identity's Entra token.
  */
-const HOST_SETTINGS = ["APPLICATIONINSIGHTS_CONNECTION_STRING", "APPLICATIONINSIGHTS_AUTHENTICATION_STRING"];
+const HOST_SETTINGS = ["APPLICATIONINSIGHTS_CONNECTION_STRING", "APPLICATIONINSIGHTS_AUTHENTICATION_STRING", "languageWorkers__node__arguments"];
 /** Settings Flex Consumption rejects or ignores (the runtime is in functionAppConfig). */
 const NOT_ON_FLEX = [
   "FUNCTIONS_WORKER_RUNTIME",
@@ -537,6 +537,22 @@ describe("app settings", () => {
     expect(settings.MAIL_TRANSPORT).toBe("acs");
     expect(settings.APPLICATIONINSIGHTS_AUTHENTICATION_STRING).toBe("Authorization=AAD");
     expect(String(settings.APPLICATIONINSIGHTS_CONNECTION_STRING)).toMatch(/^\[reference\(resourceId\('Microsoft\.Insights\/components'.*\.ConnectionString\]$/);
+  });
+
+  it("give the Node worker the V8 options the memory bench runs with (infra/node-arguments.json)", () => {
+    const file = JSON.parse(readFileSync(join(root, "infra/node-arguments.json"), "utf8")) as { languageWorkersNodeArguments: string };
+    expect(appSettings()).toHaveProperty("languageWorkers__node__arguments");
+    // As deployed (variables resolved): the settings resource of the predicted deployment.
+    const config = predicted("open", "Microsoft.Web/sites/config").find((r) => r.id.endsWith("/config/appsettings"));
+    const args = String(config?.properties?.languageWorkers__node__arguments);
+    expect(args).toBe(file.languageWorkersNodeArguments);
+    // A heap cap and a small young generation; the cap leaves the host's batch of concurrent runs room on an instance.
+    const oldSpace = Number(/--max-old-space-size=(\d+)\b/.exec(args)?.[1]);
+    const semiSpace = Number(/--max-semi-space-size=(\d+)\b/.exec(args)?.[1]);
+    expect(oldSpace).toBeGreaterThanOrEqual(256);
+    expect(semiSpace).toBeGreaterThan(0);
+    const memory = (template.parameters as Record<string, { defaultValue?: number; allowedValues?: number[] }>).instanceMemoryMB;
+    expect(oldSpace * 2).toBeLessThanOrEqual(memory?.defaultValue ?? 0);
   });
 
   it("default to the schedules and thresholds of src/config/settings.ts", () => {
