@@ -34,6 +34,7 @@ import { ScimGroupStore } from "./scim/groups.js";
 import { RateLimiter } from "./scim/rate-limit.js";
 import { ScimTokenStore } from "./scim/tokens.js";
 import { extensionsOf, ScimSettingsStore } from "./scim/settings.js";
+import { TableAuditLog, type AuditLog } from "./audit/store.js";
 
 export interface AppOptions {
   settings: Settings;
@@ -87,6 +88,8 @@ export interface App {
   scimAudit: ScimAudit;
   /** Each tenant's SCIM settings (custom extension attributes). */
   scimSettings: ScimSettingsStore;
+  /** The audit log (entries beside the platform directory's users; the directory adapter writes its own). */
+  audit: AuditLog;
 }
 
 export function createPlatformCredential(settings: Settings, ca?: string): TokenCredential {
@@ -134,7 +137,7 @@ export function createApp(o: AppOptions): App {
       ...(ca ? { tlsOptions: { ca } } : {}),
     });
   };
-  const directory = o.directory ?? new TablePlatformDirectory(tables.platformUsers);
+  const directory = o.directory ?? new TablePlatformDirectory(tables.platformUsers, { sensitive: settings.audit.sensitive, clock });
   const app: App = {
     ...scimParts(tables, directory, clock, log),
     settings,
@@ -155,6 +158,7 @@ export function createApp(o: AppOptions): App {
     alertIntents: new AlertIntentStore(tables.alerts, clock),
     mailer: createMailer(settings.mail, platformCredential),
     queue,
+    audit: new TableAuditLog(tables.platformUsers),
     runObservers: [healthObserver(health)],
     graphFor(tenant, secret, counters) {
       const ep = endpointsFor(tenant.cloud, settings);
