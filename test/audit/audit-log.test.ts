@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import { listAudit } from "../../src/audit/list.js";
 import type { StoredAuditEntry } from "../../src/audit/entry.js";
 import { DEFAULT_MAPPING } from "../../src/mapping/mapping.js";
+import { scheduleDueRuns } from "../../src/runs/scheduler.js";
 import { createRun, executeRun } from "../../src/runs/execute.js";
 import type { RunReport } from "../../src/runs/report.js";
 import { onboard, simpleDirectory, useLocalStack } from "../support/stack.js";
@@ -103,7 +104,12 @@ describe("audit log of update sync", () => {
     expect(again.update.indexRepaired ?? 0).toBe(0);
     expect(await all(stack, { tenantId: tenant.tenantId })).toHaveLength(5);
     expect(await stack.app.audit.prune(tenant.tenantId, new Date(Date.now() - 60_000))).toBe(0);
-    expect(await stack.app.audit.prune(tenant.tenantId, new Date(Date.now() + 60_000))).toBe(5);
+    // The scheduler's pruning: a day before the retention ends nothing goes, a day after it everything.
+    const days = stack.app.settings.audit.retentionDays;
+    const at = (d: number) => Object.assign(Object.create(stack.app) as typeof stack.app, { clock: () => new Date(Date.now() + d * 86_400_000) });
+    await scheduleDueRuns(at(days - 1), { pruneSlices: 1 });
+    expect(await all(stack, { tenantId: tenant.tenantId })).toHaveLength(5);
+    await scheduleDueRuns(at(days + 1), { pruneSlices: 1 });
     expect(await all(stack, { tenantId: tenant.tenantId })).toEqual([]);
     // The users and their index are untouched.
     const users = [];
