@@ -35,6 +35,7 @@ import { RateLimiter } from "./scim/rate-limit.js";
 import { ScimTokenStore } from "./scim/tokens.js";
 import { extensionsOf, ScimSettingsStore } from "./scim/settings.js";
 import { TableAuditLog, type AuditLog } from "./audit/store.js";
+import { operatorAlertObserver } from "./alerts/operator.js";
 
 export interface AppOptions {
   settings: Settings;
@@ -178,6 +179,7 @@ export function createApp(o: AppOptions): App {
     },
   };
   app.runObservers.push(createExpiryObserver(app));
+  app.runObservers.push(operatorAlertObserver(app));
   return app;
 }
 
