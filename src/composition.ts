@@ -34,6 +34,8 @@ import { ScimGroupStore } from "./scim/groups.js";
 import { RateLimiter } from "./scim/rate-limit.js";
 import { ScimTokenStore } from "./scim/tokens.js";
 import { extensionsOf, ScimSettingsStore } from "./scim/settings.js";
+import { TableAuditLog, type AuditLog } from "./audit/store.js";
+import { operatorAlertObserver } from "./alerts/operator.js";
 
 export interface AppOptions {
   settings: Settings;
@@ -87,6 +89,8 @@ export interface App {
   scimAudit: ScimAudit;
   /** Each tenant's SCIM settings (custom extension attributes). */
   scimSettings: ScimSettingsStore;
+  /** The audit log (entries beside the platform directory's users; the directory adapter writes its own). */
+  audit: AuditLog;
 }
 
 export function createPlatformCredential(settings: Settings, ca?: string): TokenCredential {
@@ -136,7 +140,7 @@ export function createApp(o: AppOptions): App {
   };
   const connector = new ConnectorSpace(tables.connectorSpace);
   // Platform-side writes (imports, SCIM) mark the linked Entra users' rows for Immutable ID sync's incremental plan.
-  const directory = o.directory ?? new TablePlatformDirectory(tables.platformUsers, { onPlatformEdit: (tenantId, ids) => connector.markDirty(tenantId, ids) });
+  const directory = o.directory ?? new TablePlatformDirectory(tables.platformUsers, { onPlatformEdit: (tenantId, ids) => connector.markDirty(tenantId, ids), sensitive: settings.audit.sensitive, clock });
   const app: App = {
     ...scimParts(tables, directory, clock, log, connector),
     settings,
@@ -157,6 +161,7 @@ export function createApp(o: AppOptions): App {
     alertIntents: new AlertIntentStore(tables.alerts, clock),
     mailer: createMailer(settings.mail, platformCredential),
     queue,
+    audit: new TableAuditLog(tables.platformUsers),
     runObservers: [healthObserver(health)],
     graphFor(tenant, secret, counters) {
       const ep = endpointsFor(tenant.cloud, settings);
@@ -176,6 +181,7 @@ export function createApp(o: AppOptions): App {
     },
   };
   app.runObservers.push(createExpiryObserver(app));
+  app.runObservers.push(operatorAlertObserver(app));
   return app;
 }
 

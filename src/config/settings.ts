@@ -43,6 +43,9 @@ export const APP_SETTINGS = {
   MAX_CONCURRENT_FULL_READS: "Runs that may read a tenant in full (an initial delta round) at once per storage account; others wait in line, first queued first served.",
   GRAPH_WRITE_LIMIT: "Writes Graph allows one app in one tenant per write window (Graph: 3,000); Immutable ID sync paces to it. Change only to match a test stack.",
   GRAPH_WRITE_WINDOW_SECONDS: "Length of Graph's write window in seconds (Graph: 150). A test stack scales it with its simulator's throttle model.",
+  AUDIT_RETENTION_DAYS: "Days the audit log (every attribute change and Entra write) is kept; older entries are pruned with the run history.",
+  AUDIT_SENSITIVE_ATTRIBUTES: "Platform attributes whose values the audit log masks for every tenant (comma-separated; SCIM extension attributes by name).",
+  OPERATOR_ALERT_FAILURES: "Runs of a tenant in a row that fail for a cause other than auth before the operators are mailed.",
 } as const;
 
 export type AppSettingName = keyof typeof APP_SETTINGS;
@@ -75,6 +78,10 @@ export interface Settings {
   readonly maxConcurrentFullReads: number;
   /** Graph's write limit per app per tenant: `writes` per `windowSeconds` (Immutable ID sync paces to it). */
   readonly graphWriteLimit: { readonly writes: number; readonly windowSeconds: number };
+  /** The audit log: days kept (AUDIT_RETENTION_DAYS), attributes masked for every tenant (AUDIT_SENSITIVE_ATTRIBUTES). */
+  readonly audit: { readonly retentionDays: number; readonly sensitive: readonly string[] };
+  /** Operators are mailed after this many non-auth failures in a row (OPERATOR_ALERT_FAILURES). */
+  readonly operatorAlertFailures: number;
   readonly mail: {
     readonly transport: MailTransportKind;
     readonly from: string;
@@ -103,6 +110,9 @@ export const DEFAULTS = {
   MAX_CONCURRENT_FULL_READS: "8",
   GRAPH_WRITE_LIMIT: "3000",
   GRAPH_WRITE_WINDOW_SECONDS: "150",
+  AUDIT_RETENTION_DAYS: "180",
+  AUDIT_SENSITIVE_ATTRIBUTES: "ssn,birthDate",
+  OPERATOR_ALERT_FAILURES: "3",
 } as const;
 
 const httpsUrl = z
@@ -221,6 +231,16 @@ export function loadSettings(env: Record<string, string | undefined> = process.e
   if (!Number.isFinite(windowSeconds) || windowSeconds <= 0 || windowSeconds > 86_400)
     fail("GRAPH_WRITE_WINDOW_SECONDS", `is "${windowRaw}" but must be a number of seconds above 0 and at most 86400`);
 
+  const auditDaysRaw = pick(env, "AUDIT_RETENTION_DAYS") ?? DEFAULTS.AUDIT_RETENTION_DAYS;
+  const auditRetentionDays = Number(auditDaysRaw);
+  if (!/^\d+$/.test(auditDaysRaw) || auditRetentionDays < 1 || auditRetentionDays > 3650) fail("AUDIT_RETENTION_DAYS", `is "${auditDaysRaw}" but must be a whole number of days between 1 and 3650`);
+  const sensitiveRaw = pick(env, "AUDIT_SENSITIVE_ATTRIBUTES") ?? DEFAULTS.AUDIT_SENSITIVE_ATTRIBUTES;
+  const auditSensitive = sensitiveRaw.split(",").map((x) => x.trim()).filter(Boolean);
+  for (const a of auditSensitive) if (!/^[A-Za-z][\w.:-]{0,199}$/.test(a)) fail("AUDIT_SENSITIVE_ATTRIBUTES", `holds "${a.slice(0, 60)}" but must list attribute names (letters, digits, . : _ -), comma-separated, e.g. ssn,birthDate`);
+  const failuresRaw = pick(env, "OPERATOR_ALERT_FAILURES") ?? DEFAULTS.OPERATOR_ALERT_FAILURES;
+  const operatorAlertFailures = Number(failuresRaw);
+  if (!/^\d+$/.test(failuresRaw) || operatorAlertFailures < 1 || operatorAlertFailures > 100) fail("OPERATOR_ALERT_FAILURES", `is "${failuresRaw}" but must be a whole number of runs between 1 and 100`);
+
   const transport = pick(env, "MAIL_TRANSPORT") ?? DEFAULTS.MAIL_TRANSPORT;
   if (transport !== "acs" && transport !== "smtp" && transport !== "outbox")
     fail("MAIL_TRANSPORT", `is "${transport}" but must be one of acs, smtp, outbox`);
@@ -256,6 +276,8 @@ export function loadSettings(env: Record<string, string | undefined> = process.e
     planRetentionDays,
     maxConcurrentFullReads,
     graphWriteLimit: Object.freeze({ writes, windowSeconds }),
+    audit: Object.freeze({ retentionDays: auditRetentionDays, sensitive: Object.freeze(auditSensitive) }),
+    operatorAlertFailures,
     mail: Object.freeze({ transport, from, operatorEmails: Object.freeze(operatorEmails), acsEndpoint, smtpUrl, outboxDir }),
   });
 }
