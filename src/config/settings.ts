@@ -43,6 +43,9 @@ export const APP_SETTINGS = {
   MAX_CONCURRENT_FULL_READS: "Runs that may read a tenant in full (an initial delta round) at once per storage account; others wait in line, first queued first served.",
   GRAPH_WRITE_LIMIT: "Writes Graph allows one app in one tenant per write window (Graph: 3,000); Immutable ID sync paces to it. Change only to match a test stack.",
   GRAPH_WRITE_WINDOW_SECONDS: "Length of Graph's write window in seconds (Graph: 150). A test stack scales it with its simulator's throttle model.",
+  STATUS_PAGE_AUTH: "How operators sign in to the status page: `appservice` (App Service Authentication with Entra ID in front of the app) or `local` (a sign-in form taking STATUS_PAGE_KEY; local stack only).",
+  STATUS_PAGE_OPERATORS_GROUP: "With STATUS_PAGE_AUTH=appservice: object id of the Entra group whose members may use the status page (checked on the signed-in user's groups claim).",
+  STATUS_PAGE_KEY: "At least 32 random characters: the status page signs its session and confirmation tokens with a key derived from it (in Azure a Key Vault reference; with STATUS_PAGE_AUTH=local also the sign-in key).",
 } as const;
 
 export type AppSettingName = keyof typeof APP_SETTINGS;
@@ -75,6 +78,8 @@ export interface Settings {
   readonly maxConcurrentFullReads: number;
   /** Graph's write limit per app per tenant: `writes` per `windowSeconds` (Immutable ID sync paces to it). */
   readonly graphWriteLimit: { readonly writes: number; readonly windowSeconds: number };
+  /** The status page's sign-in (STATUS_PAGE_*); `key` undefined: the page refuses to serve, saying what to set. */
+  readonly statusPage: { readonly auth: "appservice" | "local"; readonly operatorsGroup: string | undefined; readonly key: string | undefined };
   readonly mail: {
     readonly transport: MailTransportKind;
     readonly from: string;
@@ -242,6 +247,16 @@ export function loadSettings(env: Record<string, string | undefined> = process.e
   }
   const outboxDir = pick(env, "MAIL_OUTBOX_DIR") ?? DEFAULTS.MAIL_OUTBOX_DIR;
 
+  const statusAuth = pick(env, "STATUS_PAGE_AUTH") ?? "appservice";
+  if (statusAuth !== "appservice" && statusAuth !== "local") fail("STATUS_PAGE_AUTH", `is "${statusAuth.slice(0, 40)}" but must be appservice or local`);
+  const operatorsGroup = pick(env, "STATUS_PAGE_OPERATORS_GROUP");
+  if (operatorsGroup !== undefined && !/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(operatorsGroup))
+    fail("STATUS_PAGE_OPERATORS_GROUP", "must be the object id (a GUID) of the operators' Entra group");
+  const statusKey = pick(env, "STATUS_PAGE_KEY");
+  // The value is never echoed: it is a key.
+  if (statusKey !== undefined && statusKey.length < 32) fail("STATUS_PAGE_KEY", `is ${statusKey.length} characters long but must be at least 32 random characters`);
+  if (statusAuth === "local" && statusKey === undefined) fail("STATUS_PAGE_KEY", "is missing (required with STATUS_PAGE_AUTH=local: it is the sign-in key)");
+
   return Object.freeze({
     storage: Object.freeze(storage),
     keyVaultUrl,
@@ -256,6 +271,7 @@ export function loadSettings(env: Record<string, string | undefined> = process.e
     planRetentionDays,
     maxConcurrentFullReads,
     graphWriteLimit: Object.freeze({ writes, windowSeconds }),
+    statusPage: Object.freeze({ auth: statusAuth, operatorsGroup: operatorsGroup?.toLowerCase(), key: statusKey }),
     mail: Object.freeze({ transport, from, operatorEmails: Object.freeze(operatorEmails), acsEndpoint, smtpUrl, outboxDir }),
   });
 }
