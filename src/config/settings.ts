@@ -252,7 +252,9 @@ export function loadSettings(env: Record<string, string | undefined> = process.e
   const operatorsGroup = pick(env, "STATUS_PAGE_OPERATORS_GROUP");
   if (operatorsGroup !== undefined && !/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(operatorsGroup))
     fail("STATUS_PAGE_OPERATORS_GROUP", "must be the object id (a GUID) of the operators' Entra group");
-  const statusKey = pick(env, "STATUS_PAGE_KEY");
+  // A Key Vault reference the platform could not resolve reaches the app as its own text: no key, then.
+  const statusKeyRaw = pick(env, "STATUS_PAGE_KEY");
+  const statusKey = statusKeyRaw?.startsWith("@Microsoft.KeyVault(") ? undefined : statusKeyRaw;
   // The value is never echoed: it is a key.
   if (statusKey !== undefined && statusKey.length < 32) fail("STATUS_PAGE_KEY", `is ${statusKey.length} characters long but must be at least 32 random characters`);
   if (statusAuth === "local" && statusKey === undefined) fail("STATUS_PAGE_KEY", "is missing (required with STATUS_PAGE_AUTH=local: it is the sign-in key)");
