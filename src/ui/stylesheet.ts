@@ -47,6 +47,7 @@ figure.chart svg { width: 100%; max-width: 720px; height: auto; display: block; 
 .chart .tick { font-size: 11px; fill: var(--muted); }
 .chart .series polyline { fill: none; stroke-width: 2; }
 .series-read polyline, .series-read circle { stroke: #0b5cad; } .series-read circle { fill: #0b5cad; }
+.chart .series-read polyline { stroke-width: 6; stroke-opacity: 0.3; }
 .series-updated polyline, .series-updated circle { stroke: #1a7f37; } .series-updated circle { fill: #1a7f37; }
 .series-failed polyline, .series-failed circle { stroke: #cf222e; } .series-failed circle { fill: #cf222e; }
 .key { margin-right: 12px; font-size: 12px; } .key::before { content: ""; display: inline-block; width: 10px; height: 10px; margin-right: 4px; border-radius: 2px; }
