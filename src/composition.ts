@@ -114,6 +114,7 @@ export function createApp(o: AppOptions): App {
   const { settings, ca } = o;
   // Defence in depth: loggers made by redactingLogger mask these values should one ever reach a log line.
   if (settings.platformCredential.kind === "client-secret") registerSecretValue(settings.platformCredential.clientSecret);
+  if (settings.statusPage.key) registerSecretValue(settings.statusPage.key);
   if (settings.mail.smtpUrl) {
     const password = URL.canParse(settings.mail.smtpUrl) ? decodeURIComponent(new URL(settings.mail.smtpUrl).password) : "";
     if (password) registerSecretValue(password);

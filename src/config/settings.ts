@@ -46,6 +46,9 @@ export const APP_SETTINGS = {
   AUDIT_RETENTION_DAYS: "Days the audit log (every attribute change and Entra write) is kept; older entries are pruned with the run history.",
   AUDIT_SENSITIVE_ATTRIBUTES: "Platform attributes whose values the audit log masks for every tenant (comma-separated; SCIM extension attributes by name).",
   OPERATOR_ALERT_FAILURES: "Runs of a tenant in a row that fail for a cause other than auth before the operators are mailed.",
+  STATUS_PAGE_AUTH: "How operators sign in to the status page: `appservice` (App Service Authentication with Entra ID in front of the app) or `local` (a sign-in form taking STATUS_PAGE_KEY; local stack only).",
+  STATUS_PAGE_OPERATORS_GROUP: "With STATUS_PAGE_AUTH=appservice: object id of the Entra group whose members may use the status page (checked on the signed-in user's groups claim).",
+  STATUS_PAGE_KEY: "At least 32 random characters: the status page signs its session and confirmation tokens with a key derived from it (in Azure a Key Vault reference; with STATUS_PAGE_AUTH=local also the sign-in key).",
 } as const;
 
 export type AppSettingName = keyof typeof APP_SETTINGS;
@@ -82,6 +85,8 @@ export interface Settings {
   readonly audit: { readonly retentionDays: number; readonly sensitive: readonly string[] };
   /** Operators are mailed after this many non-auth failures in a row (OPERATOR_ALERT_FAILURES). */
   readonly operatorAlertFailures: number;
+  /** The status page's sign-in (STATUS_PAGE_*); `key` undefined: the page refuses to serve, saying what to set. */
+  readonly statusPage: { readonly auth: "appservice" | "local"; readonly operatorsGroup: string | undefined; readonly key: string | undefined };
   readonly mail: {
     readonly transport: MailTransportKind;
     readonly from: string;
@@ -262,6 +267,18 @@ export function loadSettings(env: Record<string, string | undefined> = process.e
   }
   const outboxDir = pick(env, "MAIL_OUTBOX_DIR") ?? DEFAULTS.MAIL_OUTBOX_DIR;
 
+  const statusAuth = pick(env, "STATUS_PAGE_AUTH") ?? "appservice";
+  if (statusAuth !== "appservice" && statusAuth !== "local") fail("STATUS_PAGE_AUTH", `is "${statusAuth.slice(0, 40)}" but must be appservice or local`);
+  const operatorsGroup = pick(env, "STATUS_PAGE_OPERATORS_GROUP");
+  if (operatorsGroup !== undefined && !/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(operatorsGroup))
+    fail("STATUS_PAGE_OPERATORS_GROUP", "must be the object id (a GUID) of the operators' Entra group");
+  // A Key Vault reference the platform could not resolve reaches the app as its own text: no key, then.
+  const statusKeyRaw = pick(env, "STATUS_PAGE_KEY");
+  const statusKey = statusKeyRaw?.startsWith("@Microsoft.KeyVault(") ? undefined : statusKeyRaw;
+  // The value is never echoed: it is a key.
+  if (statusKey !== undefined && statusKey.length < 32) fail("STATUS_PAGE_KEY", `is ${statusKey.length} characters long but must be at least 32 random characters`);
+  if (statusAuth === "local" && statusKey === undefined) fail("STATUS_PAGE_KEY", "is missing (required with STATUS_PAGE_AUTH=local: it is the sign-in key)");
+
   return Object.freeze({
     storage: Object.freeze(storage),
     keyVaultUrl,
@@ -278,6 +295,7 @@ export function loadSettings(env: Record<string, string | undefined> = process.e
     graphWriteLimit: Object.freeze({ writes, windowSeconds }),
     audit: Object.freeze({ retentionDays: auditRetentionDays, sensitive: Object.freeze(auditSensitive) }),
     operatorAlertFailures,
+    statusPage: Object.freeze({ auth: statusAuth, operatorsGroup: operatorsGroup?.toLowerCase(), key: statusKey }),
     mail: Object.freeze({ transport, from, operatorEmails: Object.freeze(operatorEmails), acsEndpoint, smtpUrl, outboxDir }),
   });
 }
