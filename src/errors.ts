@@ -31,6 +31,8 @@ export const ERROR_CODES = {
   /** Another run of the tenant is queued or under way: not bad input; try again when it has ended. */
   RUN_IN_PROGRESS: "transient",
   RUN_NOT_FOUND: "configuration",
+  /** The tenant's Entra has no such user (one user on demand): check the object id or UPN. */
+  USER_NOT_FOUND: "configuration",
   RUN_ABANDONED: "transient",
   RUN_POISONED: "bug",
   MAIL_FAILED: "transient",
