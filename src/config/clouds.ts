@@ -1,10 +1,12 @@
 /** The Entra clouds a tenant can live in, with their token and Graph hosts (Microsoft's national cloud endpoints). */
 export const CLOUDS = {
-  global: { authorityHost: "https://login.microsoftonline.com", graphBaseUrl: "https://graph.microsoft.com" },
-  usgov: { authorityHost: "https://login.microsoftonline.us", graphBaseUrl: "https://graph.microsoft.us" },
-  usgovdod: { authorityHost: "https://login.microsoftonline.us", graphBaseUrl: "https://dod-graph.microsoft.us" },
-  china: { authorityHost: "https://login.partner.microsoftonline.cn", graphBaseUrl: "https://microsoftgraph.chinacloudapi.cn" },
+  global: { authorityHost: "https://login.microsoftonline.com", graphBaseUrl: "https://graph.microsoft.com", tokenExchangeAudience: "api://AzureADTokenExchange" },
+  usgov: { authorityHost: "https://login.microsoftonline.us", graphBaseUrl: "https://graph.microsoft.us", tokenExchangeAudience: "api://AzureADTokenExchangeUSGov" },
+  usgovdod: { authorityHost: "https://login.microsoftonline.us", graphBaseUrl: "https://dod-graph.microsoft.us", tokenExchangeAudience: "api://AzureADTokenExchangeUSGov" },
+  china: { authorityHost: "https://login.partner.microsoftonline.cn", graphBaseUrl: "https://microsoftgraph.chinacloudapi.cn", tokenExchangeAudience: "api://AzureADTokenExchangeChina" },
 } as const;
+// tokenExchangeAudience: the audience of the managed identity's token that a federated identity credential trusts in
+// that cloud (Microsoft's "Configure an application to trust a managed identity").
 
 export type CloudName = keyof typeof CLOUDS;
 export const CLOUD_NAMES = Object.keys(CLOUDS) as CloudName[];
