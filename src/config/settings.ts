@@ -27,6 +27,10 @@ export const APP_SETTINGS = {
   PLATFORM_TENANT_ID: "With PLATFORM_CREDENTIAL=client-secret: the platform's own tenant (local stack only).",
   PLATFORM_CLIENT_ID: "With PLATFORM_CREDENTIAL=client-secret: the platform's own app (local stack only).",
   PLATFORM_CLIENT_SECRET: "With PLATFORM_CREDENTIAL=client-secret: its secret (local stack only; never set in Azure).",
+  FEDERATED_APP_CLIENT_ID:
+    "App (client) id of the platform's own multi-tenant app that customers grant admin consent to (`tenant add --auth federated`); its federated identity credential trusts the managed identity of MANAGED_IDENTITY_CLIENT_ID. Unset: every tenant uses its own client secret.",
+  MANAGED_IDENTITY_CLIENT_ID:
+    "Client id of the user-assigned managed identity whose token (audience api://AzureADTokenExchange, or the cloud's own) is the federated app's client assertion. Required with FEDERATED_APP_CLIENT_ID.",
   ENTRA_AUTHORITY_HOST: "Overrides the Entra token host of every tenant's cloud (local stack: the simulator).",
   GRAPH_BASE_URL: "Overrides the Microsoft Graph host of every tenant's cloud (local stack: the simulator).",
   SYNC_SCHEDULE: "NCRONTAB of the scheduler timer.",
@@ -62,6 +66,11 @@ export interface Settings {
     | { readonly kind: "connectionString"; readonly connectionString: string }
     | { readonly kind: "identity"; readonly tableUrl: string; readonly queueUrl: string };
   readonly keyVaultUrl: string;
+  /**
+   * The platform's multi-tenant app and the user-assigned managed identity its federated identity credential trusts
+   * (FEDERATED_APP_CLIENT_ID, MANAGED_IDENTITY_CLIENT_ID); undefined when tenants can only use client secrets.
+   */
+  readonly federation: { readonly appClientId: string; readonly managedIdentityClientId: string } | undefined;
   /** KEY_VAULT_LOCAL_STACK=true: the vault is the local simulator (loopback only), whose challenge cannot name its host. */
   readonly keyVaultLocalStack: boolean;
   readonly platformCredential:
@@ -172,6 +181,20 @@ function storageOf(env: Record<string, string | undefined>): Settings["storage"]
   fail("AzureWebJobsStorage", "is missing: set a connection string (local) or APP_STORAGE__accountName / AzureWebJobsStorage__accountName (Azure, managed identity)");
 }
 
+const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** FEDERATED_APP_CLIENT_ID and MANAGED_IDENTITY_CLIENT_ID: both or neither, each a GUID. */
+function federationOf(env: Record<string, string | undefined>): Settings["federation"] {
+  const appClientId = pick(env, "FEDERATED_APP_CLIENT_ID");
+  const managedIdentityClientId = pick(env, "MANAGED_IDENTITY_CLIENT_ID");
+  if (!appClientId && !managedIdentityClientId) return undefined;
+  if (!appClientId) fail("FEDERATED_APP_CLIENT_ID", "is missing while MANAGED_IDENTITY_CLIENT_ID is set: set the client id of the platform's multi-tenant app, or unset both");
+  if (!managedIdentityClientId) fail("MANAGED_IDENTITY_CLIENT_ID", "is missing while FEDERATED_APP_CLIENT_ID is set: set the client id of the user-assigned managed identity the app's federated credential trusts");
+  if (!GUID.test(appClientId)) fail("FEDERATED_APP_CLIENT_ID", `is "${appClientId}" but must be a GUID (the app's Application (client) ID)`);
+  if (!GUID.test(managedIdentityClientId)) fail("MANAGED_IDENTITY_CLIENT_ID", `is "${managedIdentityClientId}" but must be a GUID (the managed identity's Client ID, not its Object (principal) ID or resource id)`);
+  return { appClientId: appClientId.toLowerCase(), managedIdentityClientId: managedIdentityClientId.toLowerCase() };
+}
+
 export function loadSettings(env: Record<string, string | undefined> = process.env): Settings {
   const storage = storageOf(env);
 
@@ -196,6 +219,8 @@ export function loadSettings(env: Record<string, string | undefined> = process.e
     if (!clientSecret) fail("PLATFORM_CLIENT_SECRET", "is missing (required with PLATFORM_CREDENTIAL=client-secret)");
     platformCredential = { kind: "client-secret", tenantId, clientId, clientSecret };
   } else fail("PLATFORM_CREDENTIAL", `is "${credKind}" but must be one of managed-identity, azure-cli, client-secret`);
+
+  const federation = federationOf(env);
 
   const entraAuthorityHost = pick(env, "ENTRA_AUTHORITY_HOST");
   if (entraAuthorityHost) check("ENTRA_AUTHORITY_HOST", httpsUrl, entraAuthorityHost);
@@ -283,6 +308,7 @@ export function loadSettings(env: Record<string, string | undefined> = process.e
     storage: Object.freeze(storage),
     keyVaultUrl,
     keyVaultLocalStack,
+    federation: federation && Object.freeze(federation),
     platformCredential: Object.freeze(platformCredential),
     entraAuthorityHost,
     graphBaseUrl,

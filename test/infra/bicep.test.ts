@@ -43,6 +43,8 @@ const AZURE_SETTINGS: readonly AppSettingName[] = [
   "STATUS_PAGE_AUTH",
   "STATUS_PAGE_OPERATORS_GROUP",
   "STATUS_PAGE_KEY",
+  "FEDERATED_APP_CLIENT_ID",
+  "MANAGED_IDENTITY_CLIENT_ID",
 ];
 /** Settings of APP_SETTINGS for the local stack only: a key-based connection string, a secret, simulator hosts. */
 const LOCAL_ONLY_SETTINGS: readonly AppSettingName[] = [
@@ -374,7 +376,7 @@ describe("infra/main.bicep compiles and lints clean", () => {
 
   it("composes one nested deployment per concern and uses no registry module", () => {
     const modules = ofType("Microsoft.Resources/deployments").map((f) => String(f.resource.name));
-    expect(modules.sort()).toEqual(["dataStorage", "email", "functionapp", "keyvault", "monitoring", "network", "rbac", "statuspage", "storage"]);
+    expect(modules.sort()).toEqual(["dataStorage", "email", "functionapp", "identity", "keyvault", "monitoring", "network", "rbac", "statuspage", "storage"]);
     expect(readFileSync(mainBicep, "utf8")).not.toMatch(/br[/:]/);
   });
 });
@@ -484,9 +486,9 @@ describe("function app", () => {
     expect(scale.instanceMemoryMB).toBeDefined();
   });
 
-  it("is HTTPS only, TLS 1.2, FTPS disabled, no remote debugging, system-assigned identity", () => {
+  it("is HTTPS only, TLS 1.2, FTPS disabled, no remote debugging, system-assigned identity (and the federation's user-assigned one)", () => {
     const site = one("Microsoft.Web/sites");
-    expect(site.identity).toEqual({ type: "SystemAssigned" });
+    expect(site.identity).toEqual({ type: "SystemAssigned, UserAssigned", userAssignedIdentities: { "[format('{0}', parameters('federationIdentityId'))]": {} } });
     const p = props(site);
     expect(p.httpsOnly).toBe(true);
     const sc = p.siteConfig as Json;
@@ -573,6 +575,42 @@ describe("app settings", () => {
     expect(p.syncSchedule?.defaultValue).toBe("0 */5 * * * *");
     expect(p.expiryCheckSchedule?.defaultValue).toBe("0 0 6 * * *");
     expect(p.alertThresholdsDays?.defaultValue).toBe("60,30,14,7,3,1,0");
+  });
+});
+
+describe("federated tenants", () => {
+  it("creates one user-assigned identity (the only kind Microsoft supports behind an app's federated credential) and assigns it to the app", () => {
+    const ids = predicted("open", "Microsoft.ManagedIdentity/userAssignedIdentities");
+    expect(ids).toHaveLength(1);
+    const site = onePredicted("open", "Microsoft.Web/sites");
+    expect(Object.keys((site as unknown as { identity: { userAssignedIdentities: Json } }).identity.userAssignedIdentities).map((k) => k.toLowerCase())).toEqual([
+      `${rgId}/providers/Microsoft.ManagedIdentity/userAssignedIdentities/${ids[0]!.name}`.toLowerCase(),
+    ]);
+  });
+
+  it("sets MANAGED_IDENTITY_CLIENT_ID only together with FEDERATED_APP_CLIENT_ID (the app refuses one alone)", () => {
+    const config = ofType("Microsoft.Web/sites/config").find((f) => String(f.resource.name).includes("'appsettings'"))!;
+    const p = props(config.resource);
+    expect(p.FEDERATED_APP_CLIENT_ID).toBe("[parameters('federatedAppClientId')]");
+    expect(p.MANAGED_IDENTITY_CLIENT_ID).toBe("[if(empty(parameters('federatedAppClientId')), '', parameters('federationIdentityClientId'))]");
+    expect((template.parameters as Record<string, Json>).federatedAppClientId?.defaultValue).toBe("");
+  });
+
+  it("gives the identity no Azure role: it is a credential of the platform's app only", () => {
+    const principals = new Set(ofType("Microsoft.Authorization/roleAssignments").map((f) => String(props(f.resource).principalId)));
+    expect([...principals].sort()).toEqual(["[parameters('appPrincipalId')]", "[parameters('operatorPrincipalId')]"]);
+    const rbac = ofType("Microsoft.Resources/deployments").find((f) => f.resource.name === "rbac")!;
+    expect(JSON.stringify((props(rbac.resource).parameters as Json).appPrincipalId)).toMatch(/reference\('functionApp'\)\.outputs\.principalId/);
+  });
+
+  it("outputs the federated credential's issuer, subject and the cloud's audience for the one-time setup", () => {
+    const main = template.outputs as Record<string, Json>;
+    expect(String(main.FEDERATION_ISSUER?.value)).toBe("[format('{0}{1}/v2.0', environment().authentication.loginEndpoint, tenant().tenantId)]");
+    expect(String(main.FEDERATION_SUBJECT?.value)).toContain("principalId");
+    expect(String(main.FEDERATION_AUDIENCE?.value)).toContain("environment().name");
+    expect(template.variables).toMatchObject({
+      tokenExchangeAudiences: { AzureCloud: "api://AzureADTokenExchange", AzureUSGovernment: "api://AzureADTokenExchangeUSGov", AzureChinaCloud: "api://AzureADTokenExchangeChina" },
+    });
   });
 });
 
@@ -878,6 +916,10 @@ describe("parameters and outputs", () => {
         "FUNCTION_APP_URL",
         "KEY_VAULT_URL",
         "MAIL_FROM",
+        "FEDERATION_ISSUER",
+        "FEDERATION_SUBJECT",
+        "FEDERATION_AUDIENCE",
+        "MANAGED_IDENTITY_CLIENT_ID",
       ].sort(),
     );
     expect(String(main.FUNCTION_APP_URL?.value)).toMatch(/^\[format\('https:\/\/\{0\}'/);
