@@ -43,6 +43,10 @@ export const APP_SETTINGS = {
   MAX_CONCURRENT_FULL_READS: "Runs that may read a tenant in full (an initial delta round) at once per storage account; others wait in line, first queued first served.",
   GRAPH_WRITE_LIMIT: "Writes Graph allows one app in one tenant per write window (Graph: 3,000); Immutable ID sync paces to it. Change only to match a test stack.",
   GRAPH_WRITE_WINDOW_SECONDS: "Length of Graph's write window in seconds (Graph: 150). A test stack scales it with its simulator's throttle model.",
+  NOTIFICATION_URL:
+    "Public https:// base URL of this function app (e.g. https://my-app.azurewebsites.net) to which Microsoft Graph sends change notifications; unset: no subscriptions, the scheduler alone (http:// only for 127.0.0.1/localhost).",
+  NOTIFY_COALESCE_SECONDS: "How long a run started by a change notification waits in the queue, so that a burst of changes gives one run (0–60).",
+  NOTIFIED_SYNC_INTERVAL_MINUTES: "While a tenant's change notification subscription is healthy, its scheduled runs come at most this often (minutes, 0: the tenant's own interval).",
 } as const;
 
 export type AppSettingName = keyof typeof APP_SETTINGS;
@@ -75,6 +79,8 @@ export interface Settings {
   readonly maxConcurrentFullReads: number;
   /** Graph's write limit per app per tenant: `writes` per `windowSeconds` (Immutable ID sync paces to it). */
   readonly graphWriteLimit: { readonly writes: number; readonly windowSeconds: number };
+  /** Graph change notifications (NOTIFICATION_URL etc.); `baseUrl` undefined: no subscriptions. */
+  readonly notifications: { readonly baseUrl: string | undefined; readonly coalesceSeconds: number; readonly notifiedIntervalMinutes: number };
   readonly mail: {
     readonly transport: MailTransportKind;
     readonly from: string;
@@ -103,6 +109,8 @@ export const DEFAULTS = {
   MAX_CONCURRENT_FULL_READS: "8",
   GRAPH_WRITE_LIMIT: "3000",
   GRAPH_WRITE_WINDOW_SECONDS: "150",
+  NOTIFY_COALESCE_SECONDS: "5",
+  NOTIFIED_SYNC_INTERVAL_MINUTES: "60",
 } as const;
 
 const httpsUrl = z
@@ -221,6 +229,8 @@ export function loadSettings(env: Record<string, string | undefined> = process.e
   if (!Number.isFinite(windowSeconds) || windowSeconds <= 0 || windowSeconds > 86_400)
     fail("GRAPH_WRITE_WINDOW_SECONDS", `is "${windowRaw}" but must be a number of seconds above 0 and at most 86400`);
 
+  const notifications = notificationSettings(env);
+
   const transport = pick(env, "MAIL_TRANSPORT") ?? DEFAULTS.MAIL_TRANSPORT;
   if (transport !== "acs" && transport !== "smtp" && transport !== "outbox")
     fail("MAIL_TRANSPORT", `is "${transport}" but must be one of acs, smtp, outbox`);
@@ -256,8 +266,30 @@ export function loadSettings(env: Record<string, string | undefined> = process.e
     planRetentionDays,
     maxConcurrentFullReads,
     graphWriteLimit: Object.freeze({ writes, windowSeconds }),
+    notifications: Object.freeze(notifications),
     mail: Object.freeze({ transport, from, operatorEmails: Object.freeze(operatorEmails), acsEndpoint, smtpUrl, outboxDir }),
   });
+}
+
+function notificationSettings(env: Record<string, string | undefined>): Settings["notifications"] {
+  const base = pick(env, "NOTIFICATION_URL");
+  let baseUrl: string | undefined;
+  if (base) {
+    if (!URL.canParse(base)) fail("NOTIFICATION_URL", `is "${base}" but must be the app's public base URL, e.g. https://my-app.azurewebsites.net`);
+    const u = new URL(base);
+    const loopback = ["127.0.0.1", "localhost", "[::1]"].includes(u.hostname);
+    // Graph delivers change notifications only to HTTPS endpoints; plain http is allowed for the local stack alone.
+    if (u.protocol !== "https:" && !(u.protocol === "http:" && loopback)) fail("NOTIFICATION_URL", `is "${base}" but must be an https:// URL (Graph sends notifications over HTTPS only; http:// only on 127.0.0.1/localhost)`);
+    if (u.search || u.hash) fail("NOTIFICATION_URL", `is "${base}" but must have no query or fragment: the app adds its own routes`);
+    baseUrl = `${u.origin}${u.pathname.replace(/\/+$/, "")}`;
+  }
+  const coalesceRaw = pick(env, "NOTIFY_COALESCE_SECONDS") ?? DEFAULTS.NOTIFY_COALESCE_SECONDS;
+  const coalesceSeconds = Number(coalesceRaw);
+  if (!/^\d+$/.test(coalesceRaw) || coalesceSeconds > 60) fail("NOTIFY_COALESCE_SECONDS", `is "${coalesceRaw}" but must be a whole number of seconds from 0 to 60`);
+  const intervalRaw = pick(env, "NOTIFIED_SYNC_INTERVAL_MINUTES") ?? DEFAULTS.NOTIFIED_SYNC_INTERVAL_MINUTES;
+  const notifiedIntervalMinutes = Number(intervalRaw);
+  if (!/^\d+$/.test(intervalRaw) || notifiedIntervalMinutes > 1440) fail("NOTIFIED_SYNC_INTERVAL_MINUTES", `is "${intervalRaw}" but must be a whole number of minutes from 0 to 1440`);
+  return { baseUrl, coalesceSeconds, notifiedIntervalMinutes };
 }
 
 export { CLOUD_NAMES, type CloudName };
