@@ -13,6 +13,7 @@ import type { SimRequest, SimResponse } from "./http.js";
 import { KeyVault } from "./keyvault.js";
 import { Store, type SimUserView, type TenantInfo } from "./store.js";
 import { Throttler, type ThrottleOptions } from "./throttle.js";
+import { Subscriptions, type DeliveryStats, type SimSubscription } from "./subscriptions.js";
 import type { SimUser, SimUserInput } from "./types.js";
 import { entraSecretValue, prng, sleep } from "./util.js";
 
@@ -20,6 +21,7 @@ export type { ThrottleOptions } from "./throttle.js";
 export type { FaultSpec, RandomFaults } from "./faults.js";
 export type { SimUserView, TenantInfo, SimDomain } from "./store.js";
 export type { SimUser, SimUserInput } from "./types.js";
+export type { DeliveryStats, SimSubscription } from "./subscriptions.js";
 
 export interface SimulatorOptions {
   /** max users per delta/list page, default 200 */
@@ -98,6 +100,19 @@ export interface SimulatorControl {
   resetStats(): void;
   /** moves the simulator clock forward (an offset added to the clock in use) */
   advanceClock(ms: number): void;
+  /** Live change notification subscriptions (of one tenant). */
+  listSubscriptions(tenantId?: string): SimSubscription[];
+  /** Sends a lifecycle notification of a subscription to its lifecycleNotificationUrl; returns the HTTP status. */
+  sendLifecycleEvent(subscriptionId: string, event: "reauthorizationRequired" | "subscriptionRemoved" | "missed"): Promise<number>;
+  /** Deletes a subscription silently, as Graph does when it is lost. */
+  expireSubscription(subscriptionId: string): void;
+  /** true: change notifications are lost (Graph may drop them); the timer must catch up. */
+  setNotificationsDropped(drop: boolean): void;
+  /** How long a validation request may take (Graph: 10,000 ms) and how long notifications are gathered per POST. */
+  setNotificationTimings(o: { validationTimeoutMs?: number; batchMs?: number }): void;
+  notificationStats(): DeliveryStats;
+  /** Waits until every change notification gathered so far has been delivered. */
+  settleNotifications(): Promise<void>;
 }
 
 export interface Simulator {
@@ -147,6 +162,13 @@ const CONTROL_METHODS = new Set<string>([
   "requestLog",
   "resetStats",
   "advanceClock",
+  "listSubscriptions",
+  "sendLifecycleEvent",
+  "expireSubscription",
+  "setNotificationsDropped",
+  "setNotificationTimings",
+  "notificationStats",
+  "settleNotifications",
 ]);
 
 function routeKey(method: string, pathname: string): string {
@@ -157,6 +179,7 @@ function routeKey(method: string, pathname: string): string {
       .replace(/^\/v1\.0\/users\/(?!delta\b)[^/]+$/i, "/v1.0/users/{id}")
       .replace(/\/applications\(appId='[^']*'\)/i, "/applications(appId={appId})")
       .replace(/^\/v1\.0\/domains\/[^/]+$/i, "/v1.0/domains/{id}")
+      .replace(/^\/v1\.0\/subscriptions\/[^/]+$/i, "/v1.0/subscriptions/{id}")
       .replace(/%24batch$/i, "$batch");
   } else if (/^\/(secrets|deletedsecrets)(\/|$)/i.test(p)) {
     const segs = p.split("/").filter(Boolean);
@@ -217,6 +240,8 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
   };
 
   const entra = new EntraEndpoint(store, tokens, now);
+  const subscriptions = new Subscriptions(store, tokens, now);
+  store.onUserChange = (tenantId, userId, changeType) => subscriptions.onUserChange(tenantId, userId, changeType);
   const graph = new Graph(store, tokens, throttler, faults, knobs, now, {
     onInner: (req, res) => record(req, res.status, res.tenantId, req.url.host),
     onWrite: () => {
@@ -286,6 +311,18 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     advanceClock: (ms) => {
       clockOffset += ms;
     },
+    listSubscriptions: (tenantId) => subscriptions.list(tenantId),
+    sendLifecycleEvent: (id, event) => subscriptions.sendLifecycle(id, event),
+    expireSubscription: (id) => subscriptions.expire(id),
+    setNotificationsDropped: (drop) => {
+      subscriptions.knobs.drop = !!drop;
+    },
+    setNotificationTimings: (o) => {
+      if (o.validationTimeoutMs !== undefined) subscriptions.knobs.validationTimeoutMs = Math.max(1, o.validationTimeoutMs);
+      if (o.batchMs !== undefined) subscriptions.knobs.batchMs = Math.max(0, o.batchMs);
+    },
+    notificationStats: () => ({ ...subscriptions.stats }),
+    settleNotifications: () => subscriptions.settle(),
   };
 
   async function handleControl(name: string, bodyText: string): Promise<{ status: number; body: unknown }> {
@@ -356,7 +393,9 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     stats.requests++;
     let out: SimResponse;
     try {
-      if (/^\/v1\.0(\/|$)/i.test(url.pathname)) {
+      if (Subscriptions.handles(url.pathname)) {
+        out = await subscriptions.handle(simReq);
+      } else if (/^\/v1\.0(\/|$)/i.test(url.pathname)) {
         out = graph.handle(simReq);
       } else {
         const isVault = KeyVault.isVaultPath(url.pathname);
@@ -444,6 +483,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     control,
     stop: () =>
       new Promise<void>((resolve) => {
+        subscriptions.stop();
         server.close(() => resolve());
         server.closeAllConnections();
         for (const s of sockets) s.destroy();

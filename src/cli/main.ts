@@ -11,6 +11,7 @@ import { registerRunCommands } from "./commands-runs.js";
 import { registerImmutableIdCommands } from "./commands-immutable-id.js";
 import { registerExpiryCommands } from "./commands-expiry.js";
 import { registerScimCommands } from "./commands-scim.js";
+import { registerNotificationCommands } from "./commands-notifications.js";
 import { parseGuid, type Tenant } from "../tenants/model.js";
 import { addTenant, importPlatformUsers, parseExpiry, setTenantSecret } from "../tenants/onboarding.js";
 import { formatReport, table } from "./format.js";
@@ -210,6 +211,7 @@ export function buildCli(appFactory: () => App, io: CliIO): Command {
   registerImmutableIdCommands(program, getApp, io);
   registerExpiryCommands(program, getApp, io);
   registerScimCommands(program, getApp, io, process.env.ENTRA_SYNC_API_URL);
+  registerNotificationCommands(program, getApp, io);
   return program;
 }
 

@@ -11,6 +11,7 @@
 import type { Client } from "@microsoft/microsoft-graph-client";
 import { EntraSyncError } from "../errors.js";
 import { classifyGraphError, graphErrorInfo, type TenantRef } from "./errors.js";
+import { missingPermissionAdvice } from "./permissions.js";
 
 /** The longest lifetime Graph grants a subscription on users (minutes; Microsoft's subscription-lifetime table). */
 export const USERS_SUBSCRIPTION_MAX_MINUTES = 41_760;
@@ -102,6 +103,10 @@ export function subscriptionError(e: unknown, t: TenantRef, what: string, notifi
         { cause: e, retryable: true },
       );
     return new EntraSyncError("SUBSCRIPTION_FAILED", `Graph refused to ${what} for tenant ${t.tenantId} (400${info.code ? ` ${info.code}` : ""}: ${info.message}).`, { cause: e, retryable: false });
+  }
+  if (info.status === 403) {
+    const advice = t.cloud ? missingPermissionAdvice({ ...t, cloud: t.cloud }, "User.Read.All") : `Ask the customer's admin to add it to app ${t.clientId} and grant admin consent.`;
+    return new EntraSyncError("AUTH_CONSENT_MISSING", `Graph denied app ${t.clientId} in tenant ${t.tenantId} the right to ${what} (403${info.code ? ` ${info.code}` : ""}): a subscription on users needs the Microsoft Graph application permission User.Read.All. ${advice}`, { cause: e, retryable: false });
   }
   return classifyGraphError(e, t, what, "User.Read.All");
 }
