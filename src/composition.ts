@@ -6,7 +6,7 @@ import type { Settings } from "./config/settings.js";
 import { ConnectorSpace } from "./connector/space.js";
 import type { PlatformDirectory } from "./directory/directory.js";
 import { TablePlatformDirectory } from "./directory/table-directory.js";
-import { createGraphClient, type GraphCounters } from "./graph/client.js";
+import { createGraphClient, newGraphCounters, type GraphCounters } from "./graph/client.js";
 import { SdkTenantGraph } from "./graph/sdk-graph.js";
 import type { TenantGraphHandle } from "./graph/tenant-graph.js";
 import { withTenantDiagnosis } from "./graph/credential.js";
@@ -38,6 +38,9 @@ import { ScimTokenStore } from "./scim/tokens.js";
 import { extensionsOf, ScimSettingsStore } from "./scim/settings.js";
 import { TableAuditLog, type AuditLog } from "./audit/store.js";
 import { operatorAlertObserver } from "./alerts/operator.js";
+import { NotificationRows } from "./state/subscriptions.js";
+import { SdkSubscriptionGraph, type SubscriptionGraph } from "./graph/subscriptions.js";
+import { followUpObserver } from "./notifications/follow-up.js";
 
 export interface AppOptions {
   settings: Settings;
@@ -95,6 +98,10 @@ export interface App {
   scimSettings: ScimSettingsStore;
   /** The audit log (entries beside the platform directory's users; the directory adapter writes its own). */
   audit: AuditLog;
+  /** Each tenant's Graph change notification subscription and setting (tenant state rows `notifications`). */
+  notificationRows: NotificationRows;
+  /** A tenant's Graph `/subscriptions`, signed in with its client secret (requests are counted nowhere: not a run's). */
+  subscriptionGraphFor(tenant: Tenant, secret: ClientSecret): SubscriptionGraph;
 }
 
 export function createPlatformCredential(settings: Settings, ca?: string): TokenCredential {
@@ -189,6 +196,12 @@ export function createApp(o: AppOptions): App {
       const client = createGraphClient({ graphBaseUrl: ep.graphBaseUrl, credential, counters, ca });
       return { graph: new SdkTenantGraph(client, { ...ref, cloud: tenant.cloud }, counters, ep.graphBaseUrl, credential), credential, graphBaseUrl: ep.graphBaseUrl };
     },
+    notificationRows: new NotificationRows(tables.tenantState),
+    subscriptionGraphFor(tenant, secret) {
+      const handle = app.graphFor(tenant, secret, newGraphCounters());
+      const client = createGraphClient({ graphBaseUrl: handle.graphBaseUrl, credential: handle.credential, counters: newGraphCounters(), ca });
+      return new SdkSubscriptionGraph(client, { tenantId: tenant.tenantId, clientId: tenant.clientId, cloud: tenant.cloud });
+    },
     writeBudget: (tenant) =>
       new SharedWriteBudget(tables.tenantState, tenant.tenantId, tenant.clientId, { writes: settings.graphWriteLimit.writes, windowMs: settings.graphWriteLimit.windowSeconds * 1000 }),
     async ensureStorage() {
@@ -199,6 +212,7 @@ export function createApp(o: AppOptions): App {
   };
   app.runObservers.push(createExpiryObserver(app));
   app.runObservers.push(operatorAlertObserver(app));
+  app.runObservers.push(followUpObserver(app));
   return app;
 }
 

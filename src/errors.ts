@@ -57,6 +57,8 @@ export const ERROR_CODES = {
   DIRECTORY_DUPLICATE: "configuration",
   /** A SCIM request refused: bad token, bad filter or body, unknown id, too large, too fast (the error carries the HTTP status). */
   SCIM_REFUSED: "configuration",
+  /** Graph refused to create or renew a tenant's change notification subscription (the message says why and what to fix). */
+  SUBSCRIPTION_FAILED: "configuration",
   /** A SCIM client sent requests faster than its token's rate: trying again after Retry-After helps. */
   SCIM_THROTTLED: "throttled",
 } as const;

@@ -13,6 +13,7 @@ import { registerExpiryCommands } from "./commands-expiry.js";
 import { registerMappingCommands } from "./commands-mapping.js";
 import { registerScimCommands } from "./commands-scim.js";
 import { registerAuditCommands } from "./commands-audit.js";
+import { registerNotificationCommands } from "./commands-notifications.js";
 import { parseGuid, type Tenant } from "../tenants/model.js";
 import { federatedRegistration } from "../secrets/federated.js";
 import { adminConsentUrl } from "../graph/permissions.js";
@@ -236,6 +237,7 @@ export function buildCli(appFactory: () => App, io: CliIO): Command {
   registerMappingCommands(program, getApp, io);
   registerScimCommands(program, getApp, io, process.env.ENTRA_SYNC_API_URL);
   registerAuditCommands(program, getApp, io);
+  registerNotificationCommands(program, getApp, io);
   return program;
 }
 

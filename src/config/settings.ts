@@ -53,6 +53,10 @@ export const APP_SETTINGS = {
   STATUS_PAGE_AUTH: "How operators sign in to the status page: `appservice` (App Service Authentication with Entra ID in front of the app) or `local` (a sign-in form taking STATUS_PAGE_KEY; local stack only).",
   STATUS_PAGE_OPERATORS_GROUP: "With STATUS_PAGE_AUTH=appservice: object id of the Entra group whose members may use the status page (checked on the signed-in user's groups claim).",
   STATUS_PAGE_KEY: "At least 32 random characters: the status page signs its session and confirmation tokens with a key derived from it (in Azure a Key Vault reference; with STATUS_PAGE_AUTH=local also the sign-in key).",
+  NOTIFICATION_URL:
+    "Public https:// base URL of this function app (e.g. https://my-app.azurewebsites.net) to which Microsoft Graph sends change notifications; unset: no subscriptions, the scheduler alone (http:// only for 127.0.0.1/localhost).",
+  NOTIFY_COALESCE_SECONDS: "How long a run started by a change notification waits in the queue, so that a burst of changes gives one run (0–60).",
+  NOTIFIED_SYNC_INTERVAL_MINUTES: "While a tenant's change notification subscription is healthy, its scheduled runs come at most this often (minutes, 0: the tenant's own interval).",
 } as const;
 
 export type AppSettingName = keyof typeof APP_SETTINGS;
@@ -96,6 +100,8 @@ export interface Settings {
   readonly operatorAlertFailures: number;
   /** The status page's sign-in (STATUS_PAGE_*); `key` undefined: the page refuses to serve, saying what to set. */
   readonly statusPage: { readonly auth: "appservice" | "local"; readonly operatorsGroup: string | undefined; readonly key: string | undefined };
+  /** Graph change notifications (NOTIFICATION_URL etc.); `baseUrl` undefined: no subscriptions. */
+  readonly notifications: { readonly baseUrl: string | undefined; readonly coalesceSeconds: number; readonly notifiedIntervalMinutes: number };
   readonly mail: {
     readonly transport: MailTransportKind;
     readonly from: string;
@@ -127,6 +133,8 @@ export const DEFAULTS = {
   AUDIT_RETENTION_DAYS: "180",
   AUDIT_SENSITIVE_ATTRIBUTES: "ssn,birthDate",
   OPERATOR_ALERT_FAILURES: "3",
+  NOTIFY_COALESCE_SECONDS: "5",
+  NOTIFIED_SYNC_INTERVAL_MINUTES: "60",
 } as const;
 
 const httpsUrl = z
@@ -270,6 +278,7 @@ export function loadSettings(env: Record<string, string | undefined> = process.e
   const failuresRaw = pick(env, "OPERATOR_ALERT_FAILURES") ?? DEFAULTS.OPERATOR_ALERT_FAILURES;
   const operatorAlertFailures = Number(failuresRaw);
   if (!/^\d+$/.test(failuresRaw) || operatorAlertFailures < 1 || operatorAlertFailures > 100) fail("OPERATOR_ALERT_FAILURES", `is "${failuresRaw}" but must be a whole number of runs between 1 and 100`);
+  const notifications = notificationSettings(env);
 
   const transport = pick(env, "MAIL_TRANSPORT") ?? DEFAULTS.MAIL_TRANSPORT;
   if (transport !== "acs" && transport !== "smtp" && transport !== "outbox")
@@ -322,8 +331,30 @@ export function loadSettings(env: Record<string, string | undefined> = process.e
     audit: Object.freeze({ retentionDays: auditRetentionDays, sensitive: Object.freeze(auditSensitive) }),
     operatorAlertFailures,
     statusPage: Object.freeze({ auth: statusAuth, operatorsGroup: operatorsGroup?.toLowerCase(), key: statusKey }),
+    notifications: Object.freeze(notifications),
     mail: Object.freeze({ transport, from, operatorEmails: Object.freeze(operatorEmails), acsEndpoint, smtpUrl, outboxDir }),
   });
+}
+
+function notificationSettings(env: Record<string, string | undefined>): Settings["notifications"] {
+  const base = pick(env, "NOTIFICATION_URL");
+  let baseUrl: string | undefined;
+  if (base) {
+    if (!URL.canParse(base)) fail("NOTIFICATION_URL", `is "${base}" but must be the app's public base URL, e.g. https://my-app.azurewebsites.net`);
+    const u = new URL(base);
+    const loopback = ["127.0.0.1", "localhost", "[::1]"].includes(u.hostname);
+    // Graph delivers change notifications only to HTTPS endpoints; plain http is allowed for the local stack alone.
+    if (u.protocol !== "https:" && !(u.protocol === "http:" && loopback)) fail("NOTIFICATION_URL", `is "${base}" but must be an https:// URL (Graph sends notifications over HTTPS only; http:// only on 127.0.0.1/localhost)`);
+    if (u.search || u.hash) fail("NOTIFICATION_URL", `is "${base}" but must have no query or fragment: the app adds its own routes`);
+    baseUrl = `${u.origin}${u.pathname.replace(/\/+$/, "")}`;
+  }
+  const coalesceRaw = pick(env, "NOTIFY_COALESCE_SECONDS") ?? DEFAULTS.NOTIFY_COALESCE_SECONDS;
+  const coalesceSeconds = Number(coalesceRaw);
+  if (!/^\d+$/.test(coalesceRaw) || coalesceSeconds > 60) fail("NOTIFY_COALESCE_SECONDS", `is "${coalesceRaw}" but must be a whole number of seconds from 0 to 60`);
+  const intervalRaw = pick(env, "NOTIFIED_SYNC_INTERVAL_MINUTES") ?? DEFAULTS.NOTIFIED_SYNC_INTERVAL_MINUTES;
+  const notifiedIntervalMinutes = Number(intervalRaw);
+  if (!/^\d+$/.test(intervalRaw) || notifiedIntervalMinutes > 1440) fail("NOTIFIED_SYNC_INTERVAL_MINUTES", `is "${intervalRaw}" but must be a whole number of minutes from 0 to 1440`);
+  return { baseUrl, coalesceSeconds, notifiedIntervalMinutes };
 }
 
 export { CLOUD_NAMES, type CloudName };
