@@ -11,6 +11,7 @@ const day = (d: Date | undefined) => (d ? d.toISOString().slice(0, 10) : "—");
 
 function expiryRow(r: TenantExpiry): string[] {
   const notes: string[] = [];
+  if (r.federated) notes.push("federated: no secret to expire");
   if (r.problem === "noSecret") notes.push("no secret stored");
   if (r.problem === "noExpiry") notes.push("no expiry date stored");
   if (r.mismatchDays) notes.push(`Entra ${r.mismatchDays > 0 ? "+" : ""}${r.mismatchDays} d vs Key Vault`);

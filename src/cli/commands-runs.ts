@@ -18,7 +18,7 @@ function statusRow(s: TenantStatus): string[] {
     s.lastRun ? `${s.lastRun.status} ${day(s.lastRun.endedAt)}` : "—",
     s.quarantined ? "—" : day(s.nextRunAt),
     health,
-    s.secret ? `${s.secret.expiresOn.slice(0, 10)} (${s.secret.daysLeft} d)` : "—",
+    s.auth === "federated" ? "none (federated)" : s.secret ? `${s.secret.expiresOn.slice(0, 10)} (${s.secret.daysLeft} d)` : "—",
   ];
 }
 

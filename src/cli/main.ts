@@ -13,8 +13,12 @@ import { registerExpiryCommands } from "./commands-expiry.js";
 import { registerMappingCommands } from "./commands-mapping.js";
 import { registerFleetCommands } from "./commands-fleet.js";
 import { registerScimCommands } from "./commands-scim.js";
+import { registerAuditCommands } from "./commands-audit.js";
+import { registerNotificationCommands } from "./commands-notifications.js";
 import { parseGuid, type Tenant } from "../tenants/model.js";
 import { parsePause } from "../tenants/school-year.js";
+import { federatedRegistration } from "../secrets/federated.js";
+import { adminConsentUrl } from "../graph/permissions.js";
 import { addTenant, importPlatformUsers, parseExpiry, setTenantSecret } from "../tenants/onboarding.js";
 import { formatReport, table } from "./format.js";
 import { formatOneUser } from "./format-one-user.js";
@@ -45,6 +49,7 @@ function parseOnly(v: string[] | undefined): RunStep[] | undefined {
 function tenantFields(o: Record<string, unknown>): Record<string, unknown> {
   const f: Record<string, unknown> = {};
   if (o.clientId !== undefined) f.clientId = o.clientId;
+  if (o.auth !== undefined) f.auth = o.auth;
   if (o.name !== undefined) f.displayName = o.name;
   if (o.cloud !== undefined) f.cloud = o.cloud;
   if (o.adminEmail !== undefined) f.adminEmails = o.adminEmail;
@@ -75,7 +80,8 @@ function tenantFields(o: Record<string, unknown>): Record<string, unknown> {
 
 function addTenantOptions(c: Command, forAdd: boolean): Command {
   return c
-    .option("--client-id <guid>", "the app (client) id of the customer's app registration")
+    .option("--client-id <guid>", "the app (client) id of the customer's app registration (not with --auth federated)")
+    .addOption(new Option("--auth <kind>", "how the tenant signs in: its own app's client secret, or admin consent to the platform's app (no secret)").choices(["secret", "federated"]))
     .option("--name <text>", "display name of the school or municipality")
     .addOption(new Option("--cloud <cloud>", "the tenant's cloud").choices(["global", "usgov", "usgovdod", "china"]))
     .option("--admin-email <addresses>", "customer admin e-mail(s), comma-separated or repeated", collect)
@@ -136,10 +142,14 @@ export function buildCli(appFactory: () => App, io: CliIO): Command {
   addTenantOptions(tenant.command("add").description("register a customer tenant").requiredOption("--tenant-id <guid>", "the customer's Entra tenant id"), true)
     .option("--json", "print JSON")
     .action(async (o) => {
-      if (!o.clientId) throw new EntraSyncError("INPUT_INVALID", "--client-id is required: the app (client) id of the customer's app registration.", { field: "client-id" });
+      const federated = o.auth === "federated";
+      if (!o.clientId && !federated) throw new EntraSyncError("INPUT_INVALID", "--client-id is required: the app (client) id of the customer's app registration (or --auth federated: admin consent to the platform's app, no secret).", { field: "client-id" });
       if (!o.name) throw new EntraSyncError("INPUT_INVALID", "--name is required: the school's or municipality's display name.", { field: "name" });
-      const t = await addTenant(getApp(), { tenantId: o.tenantId, ...tenantFields(o) });
-      io.out(o.json ? JSON.stringify(t) : `Registered ${t.displayName} (${t.tenantId}). Next: entra-sync secret set --tenant ${t.tenantId} --expires <YYYY-MM-DD> --from-stdin`);
+      const t = await addTenant(getApp(), federatedRegistration(getApp().settings, { tenantId: o.tenantId, ...tenantFields(o) }));
+      if (federated) {
+        const url = adminConsentUrl(t);
+        io.out(o.json ? JSON.stringify({ ...t, adminConsentUrl: url }) : `Registered ${t.displayName} (${t.tenantId}), federated: no secret. Next: the customer's admin (Global Administrator or Privileged Role Administrator) opens ${url} and accepts; then entra-sync tenant check ${t.tenantId}`);
+      } else io.out(o.json ? JSON.stringify(t) : `Registered ${t.displayName} (${t.tenantId}). Next: entra-sync secret set --tenant ${t.tenantId} --expires <YYYY-MM-DD> --from-stdin`);
       await warnAboutPermissions(getApp(), io, t.tenantId);
     });
   registerTenantCheckCommand(tenant, getApp, io);
@@ -164,7 +174,7 @@ export function buildCli(appFactory: () => App, io: CliIO): Command {
   addTenantOptions(tenant.command("update <tenantId>").description("change a tenant's registration"), false)
     .option("--json", "print JSON")
     .action(async (id: string, o) => {
-      const fields = tenantFields(o);
+      const fields = federatedRegistration(getApp().settings, tenantFields(o));
       if (Object.keys(fields).length === 0) throw new EntraSyncError("INPUT_INVALID", "Nothing to update: pass at least one option (see entra-sync tenant update --help).", { field: "options" });
       const t = await getApp().tenants.update(parseGuid(id, "tenantId"), fields);
       io.out(o.json ? JSON.stringify(t) : `Updated ${t.displayName} (${t.tenantId}).`);
@@ -235,6 +245,8 @@ export function buildCli(appFactory: () => App, io: CliIO): Command {
   registerExpiryCommands(program, getApp, io);
   registerMappingCommands(program, getApp, io);
   registerScimCommands(program, getApp, io, process.env.ENTRA_SYNC_API_URL);
+  registerAuditCommands(program, getApp, io);
+  registerNotificationCommands(program, getApp, io);
   return program;
 }
 

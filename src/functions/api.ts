@@ -165,7 +165,7 @@ export function errorAnswer(e: unknown): ApiResponse {
   return { status, body, headers };
 }
 
-async function answer(fn: () => Promise<ApiResponse>): Promise<ApiResponse> {
+export async function answer(fn: () => Promise<ApiResponse>): Promise<ApiResponse> {
   try {
     return await fn();
   } catch (e) {

@@ -5,7 +5,8 @@ import type { Tenant } from "../tenants/model.js";
 import { pauseAt } from "../tenants/school-year.js";
 import { runUpdateSync, type UpdateSyncDeps } from "../sync/update-sync.js";
 import { runImmutableIdSync, type ImmutableIdDeps } from "../immutable-id/step.js";
-import type { ClientSecret, SecretStore } from "../secrets/store.js";
+import type { SecretStore } from "../secrets/store.js";
+import { signInFor, type TenantSignIn } from "../secrets/federated.js";
 import type { TenantRegistry } from "../tenants/registry.js";
 import type { RunObserver } from "./observer.js";
 import type { RunStore } from "./store.js";
@@ -29,7 +30,7 @@ export interface RunDeps extends EndRunDeps, UpdateSyncDeps, ImmutableIdDeps {
   connector: UpdateSyncDeps["connector"] & ImmutableIdDeps["connector"];
   secrets: Pick<SecretStore, "get">;
   /** A Graph client for a tenant, counting into `counters`. */
-  graphFor(tenant: Tenant, secret: ClientSecret, counters: GraphCounters): TenantGraphHandle;
+  graphFor(tenant: Tenant, signIn: TenantSignIn, counters: GraphCounters): TenantGraphHandle;
 }
 
 export interface RunRequest {
@@ -133,13 +134,13 @@ async function executeMeasured(app: RunDeps, tenantId: string, runId: string, o:
       report.notices.push(`School-year pause ${window}: this run reads and reports what would change, but writes nothing (a dry run; the tenant's checkpoint does not move).`);
     }
     await app.runs.save(report);
-    const secret = await app.secrets.get(tenant.tenantId);
+    const signIn = await signInFor(app, tenant);
     const counters = newGraphCounters();
     const base = { ...report.graph };
     const sync = () => {
       report.graph = { requests: base.requests + counters.requests, throttled: base.throttled + counters.throttled, retried: base.retried + counters.retried };
     };
-    const { graph } = app.graphFor(tenant, secret, counters);
+    const { graph } = app.graphFor(tenant, signIn, counters);
     const stop = () => (o.deadline !== undefined && Date.now() >= o.deadline) || (o.shouldStop?.() ?? false);
     let completed = true;
     if (report.only.includes("update")) {

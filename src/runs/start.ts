@@ -98,11 +98,11 @@ async function markAbandoned(app: EndRunDeps, tenantId: string, runId: string): 
  * Queues a manual run (the run API): creates it, claims the tenant's lease and sends its first job. When the job
  * cannot be sent, the run is ended as failed (it would never start) and the lease given back; the error is thrown.
  */
-export async function queueRun(app: StartDeps, req: RunRequest): Promise<RunReport> {
-  const tenant = await app.tenants.require(req.tenantId);
-  const { report } = await startRun(app, req, { tenant });
+export async function queueRun(app: StartDeps, req: RunRequest, o: { tenant?: Tenant; current?: Lease | null; /** The job stays invisible this long (change notifications coalesce a burst into one run). */ delaySeconds?: number } = {}): Promise<RunReport> {
+  const tenant = o.tenant ?? (await app.tenants.require(req.tenantId));
+  const { report } = await startRun(app, req, { tenant, ...(o.current !== undefined ? { current: o.current } : {}) });
   try {
-    await app.queue.send({ tenantId: report.tenantId, runId: report.runId, continuation: 0 });
+    await app.queue.send({ tenantId: report.tenantId, runId: report.runId, continuation: 0 }, o.delaySeconds ?? 0);
   } catch (e) {
     const err = toEntraSyncError(e, "STORAGE_FAILED");
     // The run will never start: end it as failed, so it does not stay "queued" in the history.

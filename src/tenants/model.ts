@@ -41,10 +41,18 @@ export const DEFAULT_IMMUTABLE_ID: ImmutableIdConfig = {
   federatedDomains: "skip",
 };
 
+/**
+ * How a tenant signs in: `secret`, the customer's own app registration and its client secret in Key Vault;
+ * `federated`, admin consent to the platform's multi-tenant app, with no secret (see src/secrets/federated.ts).
+ */
+export type TenantAuth = "secret" | "federated";
+
 /** A customer's Entra tenant as registered here. */
 export interface Tenant {
   tenantId: string;
   clientId: string;
+  /** Absent on registrations made before federated tenants existed: `secret`. */
+  auth?: TenantAuth;
   displayName: string;
   cloud: CloudName;
   enabled: boolean;
@@ -85,6 +93,7 @@ export const tenantInputSchema = z
   .object({
     tenantId: z.string(),
     clientId: z.string(),
+    auth: z.enum(["secret", "federated"]).default("secret"),
     displayName: z.string().trim().min(1, "displayName must not be empty").max(200),
     cloud: z.enum(CLOUD_NAMES as [CloudName, ...CloudName[]]).default("global"),
     enabled: z.boolean().default(true),
