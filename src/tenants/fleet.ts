@@ -15,6 +15,7 @@ import { odata } from "@azure/data-tables";
 import { checkTenant, type TenantCheckResult } from "./check.js";
 import { parseGuid, validateTenant, type Tenant } from "./model.js";
 import type { TenantRegistry } from "./registry.js";
+import type { AuditLog } from "../audit/store.js";
 
 /** The columns of an import file (header row; `,` or `;` separated). */
 export const IMPORT_COLUMNS = ["tenantId", "clientId", "name", "adminEmails", "locale", "cloud", "linkBy", "immutableIdMode", "interval"] as const;
@@ -118,6 +119,8 @@ export interface RemoveDeps {
   secrets: Pick<SecretStore, "delete">;
   directory: Pick<PlatformDirectory, "list" | "applyUpdates">;
   tables: Record<string, TableClient>;
+  /** The audit log (kept beside the platform's users, whose table is not purged). */
+  audit?: Pick<AuditLog, "prune"> | undefined;
 }
 
 export interface RemoveResult {
@@ -180,6 +183,9 @@ export async function removeTenant(deps: RemoveDeps, tenantIdParam: string, o: {
     if (u.externalId || u.entraRemovedAt || u.entraRemovedReason) updates.push({ user: u, changes: { externalId: null, entraRemovedAt: null, entraRemovedReason: null } as unknown as PlatformUpdate["changes"] });
   }
   for (let i = 0; i < updates.length; i += 100) out.platformUsersUnlinked += (await deps.directory.applyUpdates(tenantId, updates.slice(i, i + 100))).updated.length;
+  // The audit rows (after the unlinking above, which the directory records too): every entry, whatever its age.
+  const audited = (await deps.audit?.prune(tenantId, new Date(Date.now() + 10 * 365 * 86_400_000))) ?? 0;
+  if (audited) out.deleted.audit = audited;
   // Every table but the platform's own users; the registration last, so that a purge stopped midway can run again.
   const tables = Object.values(deps.tables).filter((t) => t.tableName !== TABLES.platformUsers);
   tables.sort((a, b) => Number(a.tableName === TABLES.tenants) - Number(b.tableName === TABLES.tenants));

@@ -78,6 +78,8 @@ describe("onboarding and offboarding a fleet", () => {
     expect(res).toMatchObject({ disabled: true, purged: true, platformUsersUnlinked: 3 });
     expect(res.deleted).toMatchObject({ keyVaultSecret: 1, tenants: 1, runs: expect.any(Number), connectorspace: expect.any(Number), tenantstate: expect.any(Number), scimtokens: 1 });
     expect(res.deleted.connectorspace).toBeGreaterThanOrEqual(3);
+    expect(res.deleted.audit).toBeGreaterThan(0);
+    expect((await s.app.audit.list({ tenantId: id, limit: 10 })).entries).toEqual([]);
 
     expect(await s.app.tenants.get(id)).toBeUndefined();
     await expect(s.app.secrets.get(id)).rejects.toMatchObject({ code: "SECRET_MISSING" });
