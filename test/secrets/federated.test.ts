@@ -162,6 +162,8 @@ describe("federated tenants (no secret)", () => {
     const url = `https://login.microsoftonline.com/${created.id}/adminconsent?client_id=${s.sim.federation.appClientId}`;
     expect(out[0]).toContain(url);
     expect((await s.app.tenants.require(created.id)).auth).toBe("federated");
+    const piped = { ...io, readStdin: async () => "a-secret-value-of-some-length" };
+    await expect(buildCli(() => s.app, piped).parseAsync(["node", "entra-sync", "secret", "set", "--tenant", created.id, "--expires", "2027-01-31", "--from-stdin"])).rejects.toMatchObject({ code: "INPUT_INVALID" });
     const other = await s.sim.control.createTenant({ displayName: "CLI Federated 2" });
     await expect(
       buildCli(() => s.app, io).parseAsync(["node", "entra-sync", "tenant", "add", "--tenant-id", other.id, "--auth", "federated", "--client-id", randomUUID(), "--name", "X"]),
