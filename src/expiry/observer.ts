@@ -69,7 +69,8 @@ async function onAuthFailure(deps: ExpiryDeps, code: string | undefined, tenant:
   const facts = code === "AUTH_SECRET_EXPIRED" ? await deps.secretFacts.get(tenant.tenantId) : undefined;
   const expiresOn = facts?.expiresOn ? new Date(facts.expiresOn) : undefined;
   const permission = code === "MISSING_PERMISSION" || code === "AUTH_CONSENT_MISSING" ? permissionNamedIn(message ?? "") : undefined;
-  const extra = permission ? { permission, consentUrl: adminConsentUrl(tenant) } : {};
+  // A federated tenant's admin fixes any sign-in failure the same way: consent to the platform's app, by this link.
+  const extra = permission ? { permission, consentUrl: adminConsentUrl(tenant) } : isFederated(tenant) ? { consentUrl: adminConsentUrl(tenant) } : {};
   return [await deliverAlert(deps, tenant, `authFailure:${code}:${utcDay(now)}`, { kind: "authFailure", cause: code, expiresOn, ...extra, ...(details ? { details } : {}) })];
 }
 

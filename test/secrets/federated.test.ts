@@ -19,6 +19,7 @@ import { adminConsentUrl } from "../../src/graph/permissions.js";
 import { listTenantStatuses } from "../../src/runs/status.js";
 import { checkTenant } from "../../src/tenants/check.js";
 import { emlFiles } from "../expiry/helpers.js";
+import { parseMail } from "../mail/mime.js";
 import { run } from "../immutable-id/helpers.js";
 import { onboard, simpleDirectory, useLocalStack } from "../support/stack.js";
 
@@ -87,6 +88,7 @@ describe("federated tenants (no secret)", () => {
     const mine = () => emlFiles(outbox).filter((m) => m.includes(`${tenant.tenantId}/`));
     expect(mine().filter((m) => m.includes(`${tenant.tenantId}/authFailure:AUTH_APP_NOT_FOUND`))).toHaveLength(1);
     expect(mine()[0]).toContain("it@federated.example");
+    expect(parseMail(mine()[0]!).text).toContain(adminConsentUrl(tenant));
 
     await s.sim.control.grantConsent(tenant.tenantId, tenant.clientId, ["User.ReadWrite.All", "Domain.Read.All"]);
     const ok = await run(s, tenant.tenantId);
