@@ -1,3 +1,4 @@
+import { randomBytes } from "node:crypto";
 import { mkdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { createApp, type App } from "../src/composition.js";
@@ -61,6 +62,9 @@ export async function startLocalStack(o: LocalStackOptions = {}): Promise<LocalS
       // The app paces its writes to the simulator's throttle model, whatever window scale it was given.
       GRAPH_WRITE_LIMIT: String(sim.control.writeLimit().writes),
       GRAPH_WRITE_WINDOW_SECONDS: String(sim.control.writeLimit().windowSeconds),
+      // The status page's local sign-in: a key made for this stack (Azure uses App Service Authentication).
+      STATUS_PAGE_AUTH: "local",
+      STATUS_PAGE_KEY: randomBytes(32).toString("base64url"),
       ...o.env,
     };
     // ManagedIdentityCredential reads these from the process environment, as App Service and Functions set them; MSAL

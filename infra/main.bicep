@@ -124,6 +124,16 @@ param federatedAppClientId string = ''
 @description('Tags applied to every resource (azd passes azd-env-name).')
 param tags object = {}
 
+@description('Status page: client id of the Entra app registration operators sign in with (App Service Authentication). Empty: no sign-in is set up and the page stays closed.')
+param statusPageClientId string = ''
+
+@description('Status page: object id of the Entra group whose members may use it (required with statusPageClientId).')
+param operatorsGroupId string = ''
+
+@description('Status page: the key its confirmation tokens are signed with; a new random one per deployment unless given.')
+@secure()
+param statusPageKey string = '${newGuid()}${newGuid()}'
+
 var token = uniqueString(resourceGroup().id)
 var prefix = toLower(namePrefix)
 var names = {
@@ -280,6 +290,9 @@ module functionApp 'modules/functionapp.bicep' = {
     operatorEmail: operatorEmail
     acsEndpoint: email.outputs.endpoint
     virtualNetworkSubnetId: networkIsolation ? network!.outputs.appSubnetId : ''
+    statusPageOperatorsGroupId: operatorsGroupId
+    // A reference the platform resolves with the app's identity (statuspage.bicep stores the secret).
+    statusPageKeyReference: empty(statusPageClientId) ? '' : '@Microsoft.KeyVault(VaultName=${names.keyVault};SecretName=status-page-key)'
     federationIdentityId: federationIdentity.outputs.id
     federationIdentityClientId: federationIdentity.outputs.clientId
     federatedAppClientId: federatedAppClientId
@@ -290,6 +303,17 @@ module functionApp 'modules/functionapp.bicep' = {
   dependsOn: [
     monitoring
   ]
+}
+
+module statusPage 'modules/statuspage.bicep' = if (!empty(statusPageClientId)) {
+  name: 'statuspage'
+  params: {
+    functionAppName: functionApp.outputs.name
+    keyVaultName: keyVault.outputs.name
+    signInClientId: statusPageClientId
+    operatorsGroupId: operatorsGroupId
+    statusPageKey: statusPageKey
+  }
 }
 
 module rbac 'modules/rbac.bicep' = {

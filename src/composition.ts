@@ -6,7 +6,7 @@ import type { Settings } from "./config/settings.js";
 import { ConnectorSpace } from "./connector/space.js";
 import type { PlatformDirectory } from "./directory/directory.js";
 import { TablePlatformDirectory } from "./directory/table-directory.js";
-import { createGraphClient, type GraphCounters } from "./graph/client.js";
+import { createGraphClient, newGraphCounters, type GraphCounters } from "./graph/client.js";
 import { SdkTenantGraph } from "./graph/sdk-graph.js";
 import type { TenantGraphHandle } from "./graph/tenant-graph.js";
 import { withTenantDiagnosis } from "./graph/credential.js";
@@ -36,6 +36,11 @@ import { ScimGroupStore } from "./scim/groups.js";
 import { RateLimiter } from "./scim/rate-limit.js";
 import { ScimTokenStore } from "./scim/tokens.js";
 import { extensionsOf, ScimSettingsStore } from "./scim/settings.js";
+import { TableAuditLog, type AuditLog } from "./audit/store.js";
+import { operatorAlertObserver } from "./alerts/operator.js";
+import { NotificationRows } from "./state/subscriptions.js";
+import { SdkSubscriptionGraph, type SubscriptionGraph } from "./graph/subscriptions.js";
+import { followUpObserver } from "./notifications/follow-up.js";
 
 export interface AppOptions {
   settings: Settings;
@@ -91,6 +96,12 @@ export interface App {
   scimAudit: ScimAudit;
   /** Each tenant's SCIM settings (custom extension attributes). */
   scimSettings: ScimSettingsStore;
+  /** The audit log (entries beside the platform directory's users; the directory adapter writes its own). */
+  audit: AuditLog;
+  /** Each tenant's Graph change notification subscription and setting (tenant state rows `notifications`). */
+  notificationRows: NotificationRows;
+  /** A tenant's Graph `/subscriptions`, signed in with its client secret (requests are counted nowhere: not a run's). */
+  subscriptionGraphFor(tenant: Tenant, secret: ClientSecret): SubscriptionGraph;
 }
 
 export function createPlatformCredential(settings: Settings, ca?: string): TokenCredential {
@@ -114,6 +125,7 @@ export function createApp(o: AppOptions): App {
   const { settings, ca } = o;
   // Defence in depth: loggers made by redactingLogger mask these values should one ever reach a log line.
   if (settings.platformCredential.kind === "client-secret") registerSecretValue(settings.platformCredential.clientSecret);
+  if (settings.statusPage.key) registerSecretValue(settings.statusPage.key);
   if (settings.mail.smtpUrl) {
     const password = URL.canParse(settings.mail.smtpUrl) ? decodeURIComponent(new URL(settings.mail.smtpUrl).password) : "";
     if (password) registerSecretValue(password);
@@ -149,9 +161,11 @@ export function createApp(o: AppOptions): App {
     const ep = endpointsFor(tenant.cloud, settings);
     return federatedCredential({ tenant, appClientId: tenant.clientId, assertionSource, authorityHost: ep.authorityHost, custom: ep.custom, ca });
   };
-  const directory = o.directory ?? new TablePlatformDirectory(tables.platformUsers);
+  const connector = new ConnectorSpace(tables.connectorSpace);
+  // Platform-side writes (imports, SCIM) mark the linked Entra users' rows for Immutable ID sync's incremental plan.
+  const directory = o.directory ?? new TablePlatformDirectory(tables.platformUsers, { onPlatformEdit: (tenantId, ids) => connector.markDirty(tenantId, ids), sensitive: settings.audit.sensitive, clock });
   const app: App = {
-    ...scimParts(tables, directory, clock, log),
+    ...scimParts(tables, directory, clock, log, connector),
     settings,
     log,
     clock,
@@ -160,7 +174,7 @@ export function createApp(o: AppOptions): App {
     tables,
     tenants: new TenantRegistry(tables.tenants, clock),
     secrets: new SecretStore(secretClient),
-    connector: new ConnectorSpace(tables.connectorSpace),
+    connector,
     directory,
     checkpoints: new CheckpointStore(tables.tenantState),
     runs: new RunStore(tables.runs),
@@ -170,6 +184,7 @@ export function createApp(o: AppOptions): App {
     alertIntents: new AlertIntentStore(tables.alerts, clock),
     mailer: createMailer(settings.mail, platformCredential),
     queue,
+    audit: new TableAuditLog(tables.platformUsers),
     runObservers: [healthObserver(health)],
     signInFor: (tenant) => signInFor(app, tenant),
     graphFor(tenant, signIn, counters) {
@@ -181,6 +196,12 @@ export function createApp(o: AppOptions): App {
       const client = createGraphClient({ graphBaseUrl: ep.graphBaseUrl, credential, counters, ca });
       return { graph: new SdkTenantGraph(client, { ...ref, cloud: tenant.cloud }, counters, ep.graphBaseUrl, credential), credential, graphBaseUrl: ep.graphBaseUrl };
     },
+    notificationRows: new NotificationRows(tables.tenantState),
+    subscriptionGraphFor(tenant, secret) {
+      const handle = app.graphFor(tenant, secret, newGraphCounters());
+      const client = createGraphClient({ graphBaseUrl: handle.graphBaseUrl, credential: handle.credential, counters: newGraphCounters(), ca });
+      return new SdkSubscriptionGraph(client, { tenantId: tenant.tenantId, clientId: tenant.clientId, cloud: tenant.cloud });
+    },
     writeBudget: (tenant) =>
       new SharedWriteBudget(tables.tenantState, tenant.tenantId, tenant.clientId, { writes: settings.graphWriteLimit.writes, windowMs: settings.graphWriteLimit.windowSeconds * 1000 }),
     async ensureStorage() {
@@ -190,10 +211,12 @@ export function createApp(o: AppOptions): App {
     },
   };
   app.runObservers.push(createExpiryObserver(app));
+  app.runObservers.push(operatorAlertObserver(app));
+  app.runObservers.push(followUpObserver(app));
   return app;
 }
 
-function scimParts(tables: TableClients, directory: PlatformDirectory, clock: () => Date, log: Logger): Pick<App, "scim" | "scimTokens" | "scimAudit" | "scimSettings"> {
+function scimParts(tables: TableClients, directory: PlatformDirectory, clock: () => Date, log: Logger, connector: ConnectorSpace): Pick<App, "scim" | "scimTokens" | "scimAudit" | "scimSettings"> {
   const scimTokens = new ScimTokenStore(tables.scimTokens, clock);
   const scimAudit = new ScimAudit(tables.scimAudit);
   const scimSettings = new ScimSettingsStore(tables.scimSettings);
@@ -201,6 +224,6 @@ function scimParts(tables: TableClients, directory: PlatformDirectory, clock: ()
     const s = await scimSettings.cached(tenantId);
     return { ...s, extensions: extensionsOf(s) };
   };
-  const scim = new ScimEndpoint({ directory, tokens: scimTokens, audit: scimAudit, groups: new ScimGroupStore(tables.scimGroups), limiter: new RateLimiter(), clock, log, tenantConfig });
+  const scim = new ScimEndpoint({ directory, tokens: scimTokens, audit: scimAudit, groups: new ScimGroupStore(tables.scimGroups), limiter: new RateLimiter(), clock, log, tenantConfig, connector });
   return { scim, scimTokens, scimAudit, scimSettings };
 }

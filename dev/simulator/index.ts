@@ -14,6 +14,7 @@ import type { SimRequest, SimResponse } from "./http.js";
 import { KeyVault } from "./keyvault.js";
 import { Store, type SimUserView, type TenantInfo } from "./store.js";
 import { Throttler, type ThrottleOptions } from "./throttle.js";
+import { Subscriptions, type DeliveryStats, type SimSubscription } from "./subscriptions.js";
 import type { SimUser, SimUserInput } from "./types.js";
 import { entraSecretValue, prng, sleep } from "./util.js";
 
@@ -22,6 +23,7 @@ export type { FaultSpec, RandomFaults } from "./faults.js";
 export type { SimUserView, TenantInfo, SimDomain } from "./store.js";
 export type { SimUser, SimUserInput } from "./types.js";
 export type { SimFederatedCredential, SimManagedIdentity } from "./federation.js";
+export type { DeliveryStats, SimSubscription } from "./subscriptions.js";
 
 export interface SimulatorOptions {
   /** max users per delta/list page, default 200 */
@@ -100,6 +102,19 @@ export interface SimulatorControl {
   resetStats(): void;
   /** moves the simulator clock forward (an offset added to the clock in use) */
   advanceClock(ms: number): void;
+  /** Live change notification subscriptions (of one tenant). */
+  listSubscriptions(tenantId?: string): SimSubscription[];
+  /** Sends a lifecycle notification of a subscription to its lifecycleNotificationUrl; returns the HTTP status. */
+  sendLifecycleEvent(subscriptionId: string, event: "reauthorizationRequired" | "subscriptionRemoved" | "missed"): Promise<number>;
+  /** Deletes a subscription silently, as Graph does when it is lost. */
+  expireSubscription(subscriptionId: string): void;
+  /** true: change notifications are lost (Graph may drop them); the timer must catch up. */
+  setNotificationsDropped(drop: boolean): void;
+  /** How long a validation request may take (Graph: 10,000 ms) and how long notifications are gathered per POST. */
+  setNotificationTimings(o: { validationTimeoutMs?: number; batchMs?: number }): void;
+  notificationStats(): DeliveryStats;
+  /** Waits until every change notification gathered so far has been delivered. */
+  settleNotifications(): Promise<void>;
   /** Replaces the federated identity credentials of an app registration (by client id). */
   setFederatedCredentials(appClientId: string, credentials: SimFederatedCredential[]): void;
   federatedCredentials(appClientId: string): SimFederatedCredential[];
@@ -178,6 +193,13 @@ const CONTROL_METHODS = new Set<string>([
   "federatedCredentials",
   "grantConsent",
   "revokeConsent",
+  "listSubscriptions",
+  "sendLifecycleEvent",
+  "expireSubscription",
+  "setNotificationsDropped",
+  "setNotificationTimings",
+  "notificationStats",
+  "settleNotifications",
 ]);
 
 function routeKey(method: string, pathname: string): string {
@@ -188,6 +210,7 @@ function routeKey(method: string, pathname: string): string {
       .replace(/^\/v1\.0\/users\/(?!delta\b)[^/]+$/i, "/v1.0/users/{id}")
       .replace(/\/applications\(appId='[^']*'\)/i, "/applications(appId={appId})")
       .replace(/^\/v1\.0\/domains\/[^/]+$/i, "/v1.0/domains/{id}")
+      .replace(/^\/v1\.0\/subscriptions\/[^/]+$/i, "/v1.0/subscriptions/{id}")
       .replace(/%24batch$/i, "$batch");
   } else if (/^\/(secrets|deletedsecrets)(\/|$)/i.test(p)) {
     const segs = p.split("/").filter(Boolean);
@@ -249,6 +272,8 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
 
   const federation = new Federation(tokens, now);
   const entra = new EntraEndpoint(store, tokens, now, federation);
+  const subscriptions = new Subscriptions(store, tokens, now);
+  store.onUserChange = (tenantId, userId, changeType) => subscriptions.onUserChange(tenantId, userId, changeType);
   const graph = new Graph(store, tokens, throttler, faults, knobs, now, {
     onInner: (req, res) => record(req, res.status, res.tenantId, req.url.host),
     onWrite: () => {
@@ -332,6 +357,18 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     revokeConsent: (tenantId, appClientId) => {
       if (!store.tenant(tenantId).apps.delete(appClientId.toLowerCase())) throw new Error(`revokeConsent: app ${appClientId} has no service principal in tenant ${tenantId}`);
     },
+    listSubscriptions: (tenantId) => subscriptions.list(tenantId),
+    sendLifecycleEvent: (id, event) => subscriptions.sendLifecycle(id, event),
+    expireSubscription: (id) => subscriptions.expire(id),
+    setNotificationsDropped: (drop) => {
+      subscriptions.knobs.drop = !!drop;
+    },
+    setNotificationTimings: (o) => {
+      if (o.validationTimeoutMs !== undefined) subscriptions.knobs.validationTimeoutMs = Math.max(1, o.validationTimeoutMs);
+      if (o.batchMs !== undefined) subscriptions.knobs.batchMs = Math.max(0, o.batchMs);
+    },
+    notificationStats: () => ({ ...subscriptions.stats }),
+    settleNotifications: () => subscriptions.settle(),
   };
 
   async function handleControl(name: string, bodyText: string): Promise<{ status: number; body: unknown }> {
@@ -404,6 +441,8 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     try {
       if (url.pathname === MANAGED_IDENTITY_PATH) {
         out = federation.handleIdentityEndpoint(simReq);
+      } else if (Subscriptions.handles(url.pathname)) {
+        out = await subscriptions.handle(simReq);
       } else if (/^\/v1\.0(\/|$)/i.test(url.pathname)) {
         out = graph.handle(simReq);
       } else {
@@ -507,6 +546,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     control,
     stop: () =>
       new Promise<void>((resolve) => {
+        subscriptions.stop();
         server.close(() => resolve());
         server.closeAllConnections();
         for (const s of sockets) s.destroy();

@@ -108,6 +108,17 @@ resource appInsights 'Microsoft.Insights/components@2020-02-02' existing = {
   name: appInsightsName
 }
 
+// The Node worker's V8 options (app setting languageWorkers__node__arguments), from the one file the memory bench
+// also reads (bench/common.ts), so that what is measured is what runs: a young generation of 4 MB semi-spaces instead
+// of 16 (GC headroom was most of a run's RSS beyond its live heap) and an old-space cap that leaves room for the
+// host's batch of 4 concurrent runs on a 2,048 MB instance.
+var nodeArguments = loadJsonContent('../node-arguments.json').languageWorkersNodeArguments
+@description('Status page: object id of the operators\' Entra group (empty: not set up).')
+param statusPageOperatorsGroupId string = ''
+
+@description('Status page: the Key Vault reference of its key (empty: not set up, the page stays closed).')
+param statusPageKeyReference string = ''
+
 resource plan 'Microsoft.Web/serverfarms@2025-03-01' = {
   name: planName
   location: location
@@ -212,11 +223,16 @@ resource functionApp 'Microsoft.Web/sites@2025-03-01' = {
       ACS_EMAIL_ENDPOINT: acsEndpoint
       PLAN_RETENTION_DAYS: '30'
       MAX_CONCURRENT_FULL_READS: string(maxConcurrentFullReads)
+      // The status page signs operators in with App Service Authentication (statuspage.bicep).
+      STATUS_PAGE_AUTH: 'appservice'
+      STATUS_PAGE_OPERATORS_GROUP: statusPageOperatorsGroupId
+      STATUS_PAGE_KEY: statusPageKeyReference
       // The connection string carries the component's instrumentation key, which is an identifier, not a
       // credential: with DisableLocalAuth on, App Insights rejects telemetry that has only the key, so the host
       // must also present an Entra token, which the next setting turns on (system-assigned identity).
       APPLICATIONINSIGHTS_CONNECTION_STRING: appInsights.properties.ConnectionString
       APPLICATIONINSIGHTS_AUTHENTICATION_STRING: 'Authorization=AAD'
+      languageWorkers__node__arguments: nodeArguments
     }
   }
 }

@@ -28,6 +28,8 @@ export interface TenantExpiry {
   nextThreshold?: number;
   keyVaultExpiresOn?: Date;
   entraEndDateTime?: Date;
+  /** The Secret ID (keyId) of the secret's credential in Entra, where discovery found it. */
+  entraKeyId?: string;
   mismatchDays?: number;
   applicationReadDenied?: boolean;
   hintNotFound?: boolean;
@@ -58,6 +60,7 @@ function describe(t: Tenant, info: SecretInfo | undefined, facts: SecretFacts | 
     ...(info.expiresOn ? { keyVaultExpiresOn: info.expiresOn } : {}),
     ...(same && facts?.entraEndDateTime ? { entraEndDateTime: new Date(facts.entraEndDateTime) } : {}),
     ...(same && facts?.mismatchDays ? { mismatchDays: facts.mismatchDays } : {}),
+    ...(same && facts?.entraEndDateTime && facts.entraKeyId ? { entraKeyId: facts.entraKeyId } : {}),
     ...(same && facts?.hintNotFound ? { hintNotFound: true } : {}),
     ...(facts?.applicationReadDenied ? { applicationReadDenied: true } : {}),
   });
@@ -125,6 +128,7 @@ export async function runSecretExpiryCheck(deps: ExpiryDeps): Promise<ExpiryChec
             expired: row.expired,
             source: row.source,
             mismatchDays: row.mismatchDays,
+            secretId: row.entraKeyId,
           }),
         );
       } catch (e) {

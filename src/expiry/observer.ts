@@ -66,12 +66,14 @@ async function onAuthFailure(deps: ExpiryDeps, code: string | undefined, tenant:
   const now = deps.clock();
   const open = (await deps.alertIntents.getState<OpenAuth>(tenant.tenantId, OPEN_AUTH)) ?? {};
   if (!open[code]) await deps.alertIntents.setState(tenant.tenantId, OPEN_AUTH, { ...open, [code]: now.toISOString() });
-  const facts = code === "AUTH_SECRET_EXPIRED" ? await deps.secretFacts.get(tenant.tenantId) : undefined;
-  const expiresOn = facts?.expiresOn ? new Date(facts.expiresOn) : undefined;
+  const facts = code === "AUTH_SECRET_EXPIRED" || code === "AUTH_SECRET_INVALID" ? await deps.secretFacts.get(tenant.tenantId) : undefined;
+  const expiresOn = code === "AUTH_SECRET_EXPIRED" && facts?.expiresOn ? new Date(facts.expiresOn) : undefined;
+  // The Secret ID Entra showed for the stored secret, so the admin knows which of the app's secrets is meant.
+  const secretId = facts?.source === "entra" ? facts.entraKeyId : undefined;
   const permission = code === "MISSING_PERMISSION" || code === "AUTH_CONSENT_MISSING" ? permissionNamedIn(message ?? "") : undefined;
   // A federated tenant's admin fixes any sign-in failure the same way: consent to the platform's app, by this link.
   const extra = permission ? { permission, consentUrl: adminConsentUrl(tenant) } : isFederated(tenant) ? { consentUrl: adminConsentUrl(tenant) } : {};
-  return [await deliverAlert(deps, tenant, `authFailure:${code}:${utcDay(now)}`, { kind: "authFailure", cause: code, expiresOn, ...extra, ...(details ? { details } : {}) })];
+  return [await deliverAlert(deps, tenant, `authFailure:${code}:${utcDay(now)}`, { kind: "authFailure", cause: code, expiresOn, ...extra, ...(secretId ? { secretId } : {}), ...(details ? { details } : {}) })];
 }
 
 /** `stillOpen`: causes the run did not get far enough to clear (never mailed as resolved, kept open). */
@@ -146,13 +148,14 @@ async function discoverIfDue(deps: ExpiryDeps, tenant: Tenant, secret: ClientSec
       expiresOn: kv?.toISOString(),
       keyVaultExpiresOn: kv?.toISOString(),
       entraEndDateTime: undefined,
+      entraKeyId: undefined,
       mismatchDays: undefined,
       hintNotFound: undefined,
       applicationReadDenied: undefined,
       entraCheckedAt: iso,
       checkedAt: iso,
     } as SecretFacts;
-    if (found.kind === "found") return { ...base, source: "entra", expiresOn: found.endDateTime.toISOString(), entraEndDateTime: found.endDateTime.toISOString(), mismatchDays: mismatchDays(found.endDateTime, kv) } as SecretFacts;
+    if (found.kind === "found") return { ...base, source: "entra", expiresOn: found.endDateTime.toISOString(), entraEndDateTime: found.endDateTime.toISOString(), ...(found.keyId ? { entraKeyId: found.keyId } : {}), mismatchDays: mismatchDays(found.endDateTime, kv) } as SecretFacts;
     if (found.kind === "noMatch") return { ...base, hintNotFound: true };
     return { ...base, applicationReadDenied: true };
   });

@@ -18,7 +18,8 @@ export interface EndRunDeps {
   clock: () => Date;
   log: UpdateSyncDeps["log"];
   runs: RunStore;
-  tenants: Pick<TenantRegistry, "require" | "get">;
+  /** The registrations; `clearFullResync` ends a pending full resync once a full round has completed. */
+  tenants: Pick<TenantRegistry, "require" | "get"> & Partial<Pick<TenantRegistry, "clearFullResync">>;
   runObservers: readonly RunObserver[];
 }
 
@@ -150,6 +151,8 @@ async function executeMeasured(app: RunDeps, tenantId: string, runId: string, o:
         },
       );
       completed = outcome.completed;
+      // The full resync a mapping change asked for is done once a real full round has completed.
+      if (completed && tenant.fullResync && report.mode === "full" && !report.dryRun) await app.tenants.clearFullResync?.(tenant.tenantId, tenant.fullResync.requestedAt);
     }
     // Immutable ID sync needs the fresh matches of a completed update sync (or runs alone with --only immutable-id).
     if (completed && report.only.includes("immutableId")) {

@@ -40,6 +40,9 @@ const AZURE_SETTINGS: readonly AppSettingName[] = [
   "ACS_EMAIL_ENDPOINT",
   "PLAN_RETENTION_DAYS",
   "MAX_CONCURRENT_FULL_READS",
+  "STATUS_PAGE_AUTH",
+  "STATUS_PAGE_OPERATORS_GROUP",
+  "STATUS_PAGE_KEY",
   "FEDERATED_APP_CLIENT_ID",
   "MANAGED_IDENTITY_CLIENT_ID",
 ];
@@ -62,7 +65,7 @@ const LOCAL_ONLY_SETTINGS: readonly AppSettingName[] = [
  * The Functions host's own settings. The connection string holds the instrumentation key, an identifier and not a
  * credential: App Insights has local auth off, so telemetry is accepted only with the identity's Entra token.
  */
-const HOST_SETTINGS = ["APPLICATIONINSIGHTS_CONNECTION_STRING", "APPLICATIONINSIGHTS_AUTHENTICATION_STRING"];
+const HOST_SETTINGS = ["APPLICATIONINSIGHTS_CONNECTION_STRING", "APPLICATIONINSIGHTS_AUTHENTICATION_STRING", "languageWorkers__node__arguments"];
 /** Settings Flex Consumption rejects or ignores (the runtime is in functionAppConfig). */
 const NOT_ON_FLEX = [
   "FUNCTIONS_WORKER_RUNTIME",
@@ -185,8 +188,9 @@ const PRIVATE_DNS_ZONES: Record<string, string> = {
   table: "privatelink.table.core.windows.net",
   vault: "privatelink.vaultcore.azure.net",
 };
-const snapshots: Record<"open" | "isolated" | "isolatedWithIps", { status: number | null; stderr: string; resources: Predicted[] }> = {
+const snapshots: Record<"open" | "isolated" | "isolatedWithIps" | "statusPage", { status: number | null; stderr: string; resources: Predicted[] }> = {
   open: { status: null, stderr: "", resources: [] },
+  statusPage: { status: null, stderr: "", resources: [] },
   isolated: { status: null, stderr: "", resources: [] },
   isolatedWithIps: { status: null, stderr: "", resources: [] },
 };
@@ -300,6 +304,9 @@ function onePredicted(name: keyof typeof snapshots, type: string): Predicted {
   return found[0]!;
 }
 
+/** The status page's sign-in app registration and operators' group of the statusPage snapshot. */
+const STATUS_PAGE = { clientId: "00000000-0000-0000-0000-0000000000dd", group: "00000000-0000-0000-0000-0000000000ee" };
+
 beforeAll(async () => {
   // A cold cache restores the Bicep CLI from NuGet first.
   const located = await runAsync("bash", [join(root, "scripts/bicep.sh")], 240_000);
@@ -318,6 +325,7 @@ beforeAll(async () => {
   // Three snapshots of a few seconds each; on a loaded machine the whole setup has taken up to five minutes.
   await snapshot("open", required);
   await snapshot("isolated", { ...required, networkIsolation: true });
+  await snapshot("statusPage", { ...required, statusPageClientId: STATUS_PAGE.clientId, operatorsGroupId: STATUS_PAGE.group });
   await snapshot("isolatedWithIps", { ...required, networkIsolation: true, allowedIpRanges: ["203.0.113.7", "198.51.100.0/24"], keyVaultNameSuffix: "r2" });
 }, 600_000);
 
@@ -368,7 +376,7 @@ describe("infra/main.bicep compiles and lints clean", () => {
 
   it("composes one nested deployment per concern and uses no registry module", () => {
     const modules = ofType("Microsoft.Resources/deployments").map((f) => String(f.resource.name));
-    expect(modules.sort()).toEqual(["dataStorage", "email", "functionapp", "identity", "keyvault", "monitoring", "network", "rbac", "storage"]);
+    expect(modules.sort()).toEqual(["dataStorage", "email", "functionapp", "identity", "keyvault", "monitoring", "network", "rbac", "statuspage", "storage"]);
     expect(readFileSync(mainBicep, "utf8")).not.toMatch(/br[/:]/);
   });
 });
@@ -529,6 +537,11 @@ describe("app settings", () => {
     const settings = appSettings();
     for (const [name, value] of Object.entries(settings)) {
       const v = String(value);
+      if (name === "STATUS_PAGE_KEY") {
+        // Not the key: a reference the platform resolves from Key Vault with the app's identity (or empty).
+        expect(v).toMatch(/^\[if\(empty\(parameters\('statusPageKeyReference'\)\)|^\[parameters\('statusPageKeyReference'\)\]$/);
+        continue;
+      }
       if (name !== "APPLICATIONINSIGHTS_CONNECTION_STRING") {
         expect(name).not.toMatch(/(_|^)(KEY|SECRET|PASSWORD|PWD|SAS|TOKEN)$|connection_?string|^AzureWebJobsStorage$/i);
       }
@@ -539,6 +552,22 @@ describe("app settings", () => {
     expect(settings.MAIL_TRANSPORT).toBe("acs");
     expect(settings.APPLICATIONINSIGHTS_AUTHENTICATION_STRING).toBe("Authorization=AAD");
     expect(String(settings.APPLICATIONINSIGHTS_CONNECTION_STRING)).toMatch(/^\[reference\(resourceId\('Microsoft\.Insights\/components'.*\.ConnectionString\]$/);
+  });
+
+  it("give the Node worker the V8 options the memory bench runs with (infra/node-arguments.json)", () => {
+    const file = JSON.parse(readFileSync(join(root, "infra/node-arguments.json"), "utf8")) as { languageWorkersNodeArguments: string };
+    expect(appSettings()).toHaveProperty("languageWorkers__node__arguments");
+    // As deployed (variables resolved): the settings resource of the predicted deployment.
+    const config = predicted("open", "Microsoft.Web/sites/config").find((r) => r.id.endsWith("/config/appsettings"));
+    const args = String(config?.properties?.languageWorkers__node__arguments);
+    expect(args).toBe(file.languageWorkersNodeArguments);
+    // A heap cap and a small young generation; the cap leaves the host's batch of concurrent runs room on an instance.
+    const oldSpace = Number(/--max-old-space-size=(\d+)\b/.exec(args)?.[1]);
+    const semiSpace = Number(/--max-semi-space-size=(\d+)\b/.exec(args)?.[1]);
+    expect(oldSpace).toBeGreaterThanOrEqual(256);
+    expect(semiSpace).toBeGreaterThan(0);
+    const memory = (template.parameters as Record<string, { defaultValue?: number; allowedValues?: number[] }>).instanceMemoryMB;
+    expect(oldSpace * 2).toBeLessThanOrEqual(memory?.defaultValue ?? 0);
   });
 
   it("default to the schedules and thresholds of src/config/settings.ts", () => {
@@ -718,6 +747,48 @@ describe("role assignments", () => {
       // guid(scope.id, principal, role): stable across redeploys, distinct per principal.
       expect(a.name).toMatch(/^\[guid\(resourceId\('[^']+', parameters\('\w+'\)\), parameters\('(app|operator)PrincipalId'\), (variables\('roles'\)\.\w+|guid\(resourceGroup\(\)\.id, 'entra-sync-mail-sender'\))\)\]$/);
     }
+  });
+});
+
+describe("status page access", () => {
+  const auth = (name: keyof typeof snapshots) => predicted(name, "Microsoft.Web/sites/config").filter((r) => r.name.endsWith("/authsettingsV2"));
+
+  it("is closed without a sign-in app registration: no App Service Authentication, no key, and the app still says appservice", () => {
+    expect(auth("open")).toEqual([]);
+    expect(predicted("open", "Microsoft.KeyVault/vaults/secrets")).toEqual([]);
+    const settings = predicted("open", "Microsoft.Web/sites/config").find((r) => r.name.endsWith("/appsettings"))!.properties!;
+    expect(settings.STATUS_PAGE_AUTH).toBe("appservice");
+    expect(settings.STATUS_PAGE_KEY).toBe("");
+  });
+
+  it("with one, App Service Authentication (Entra ID) admits only the operators' group, and lets the API's own gates be", () => {
+    const [a] = auth("statusPage");
+    expect(a, "one authsettingsV2").toBeDefined();
+    const p = a!.properties!;
+    expect(p.platform).toMatchObject({ enabled: true });
+    // Unauthenticated requests reach the app: the run API (function keys) and SCIM (Secret Tokens) keep their gates,
+    // and the status page itself refuses anyone without the signed-in principal.
+    expect(p.globalValidation).toMatchObject({ requireAuthentication: false, unauthenticatedClientAction: "AllowAnonymous" });
+    const aad = (p.identityProviders as Json).azureActiveDirectory as Json;
+    expect(aad.enabled).toBe(true);
+    expect((aad.registration as Json).clientId).toBe(STATUS_PAGE.clientId);
+    // environment().authentication.loginEndpoint, then the tenant: Entra's v2.0 issuer of the deployment's tenant.
+    expect(String((aad.registration as Json).openIdIssuer)).toMatch(new RegExp(`loginEndpoint, '${SNAPSHOT_SCOPE.tenant}'\\)\\]$`));
+    expect(String((aad.registration as Json).openIdIssuer)).toContain("/v2.0");
+    expect((aad.registration as Json).clientSecretSettingName, "no client secret in the app's settings").toBeUndefined();
+    expect(((aad.validation as Json).defaultAuthorizationPolicy as Json).allowedPrincipals).toEqual({ groups: [STATUS_PAGE.group] });
+    expect((p.httpSettings as Json).requireHttps).toBe(true);
+  });
+
+  it("keeps the page's key in Key Vault and gives the app a reference to it, with the operators' group", () => {
+    const secret = onePredicted("statusPage", "Microsoft.KeyVault/vaults/secrets");
+    expect(secret.name).toMatch(/\/status-page-key$/);
+    const settings = predicted("statusPage", "Microsoft.Web/sites/config").find((r) => r.name.endsWith("/appsettings"))!.properties!;
+    expect(settings.STATUS_PAGE_AUTH).toBe("appservice");
+    expect(settings.STATUS_PAGE_OPERATORS_GROUP).toBe(STATUS_PAGE.group);
+    expect(String(settings.STATUS_PAGE_KEY)).toMatch(/^@Microsoft\.KeyVault\(VaultName=[a-z0-9]+;SecretName=status-page-key\)$/);
+    const p = template.parameters as Record<string, Json>;
+    expect(p.statusPageKey?.type).toBe("securestring");
   });
 });
 
