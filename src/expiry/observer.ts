@@ -71,7 +71,8 @@ async function onAuthFailure(deps: ExpiryDeps, code: string | undefined, tenant:
   // The Secret ID Entra showed for the stored secret, so the admin knows which of the app's secrets is meant.
   const secretId = facts?.source === "entra" ? facts.entraKeyId : undefined;
   const permission = code === "MISSING_PERMISSION" || code === "AUTH_CONSENT_MISSING" ? permissionNamedIn(message ?? "") : undefined;
-  const extra = permission ? { permission, consentUrl: adminConsentUrl(tenant) } : {};
+  // A federated tenant's admin fixes any sign-in failure the same way: consent to the platform's app, by this link.
+  const extra = permission ? { permission, consentUrl: adminConsentUrl(tenant) } : isFederated(tenant) ? { consentUrl: adminConsentUrl(tenant) } : {};
   return [await deliverAlert(deps, tenant, `authFailure:${code}:${utcDay(now)}`, { kind: "authFailure", cause: code, expiresOn, ...extra, ...(secretId ? { secretId } : {}), ...(details ? { details } : {}) })];
 }
 

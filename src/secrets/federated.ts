@@ -10,6 +10,7 @@ import { CLOUDS, type CloudName } from "../config/clouds.js";
 import type { Settings } from "../config/settings.js";
 import { EntraSyncError, ensureError } from "../errors.js";
 import { throughGraphClient } from "../graph/errors.js";
+import { registerSecretValue } from "../log.js";
 import type { Tenant, TenantAuth } from "../tenants/model.js";
 import type { ClientSecret, SecretStore } from "./store.js";
 
@@ -84,6 +85,8 @@ export function federatedCredential(o: FederatedCredentialOptions): TokenCredent
       try {
         const t = await o.assertionSource.getToken(`${audience}/.default`);
         if (!t?.token) throw new Error("the managed identity returned no token");
+        // A bearer credential for every consented tenant while it lives (about a day): masked like a secret, in every encoding.
+        registerSecretValue(t.token);
         return t.token;
       } catch (e) {
         assertionFailure = new EntraSyncError(

@@ -36,6 +36,8 @@ export function parseExpiry(value: string, now: Date): Date {
 /** Stores a tenant's client secret in Key Vault with its expiry (CLI `secret set`). The tenant must be registered. */
 export async function setTenantSecret(app: OnboardingDeps, tenantId: string, value: string, expiresOn: Date): Promise<SecretInfo> {
   const tenant = await app.tenants.require(parseGuid(tenantId, "tenant"));
+  if (tenant.auth === "federated")
+    throw new EntraSyncError("INPUT_INVALID", `Tenant ${tenant.tenantId} is federated: it signs in with the platform's app and has no secret. To use the customer's own app instead: entra-sync tenant update ${tenant.tenantId} --auth secret --client-id <id>, then secret set.`, { field: "tenant" });
   const info = await app.secrets.set(tenant.tenantId, value, expiresOn, tenant.clientId);
   // Status and GET /api/tenants show the date from now on, not only after the next daily check.
   await app.secretFacts.recordStored(info, app.clock());

@@ -44,7 +44,9 @@ const HEALTH_LABEL: Record<Health, string> = { healthy: "healthy", failing: "fai
 const badge = (h: Health) => html`<span class=${`badge badge-${h}`}>${HEALTH_LABEL[h]}</span>`;
 const statusBadge = (s: string) => html`<span class=${`badge run-${s}`}>${s}</span>`;
 
-function secretCell(s: TenantStatus["secret"]): Html {
+function secretCell(s: TenantStatus["secret"], auth?: TenantStatus["auth"]): Html {
+  // A federated tenant signs in with the platform's app: it has no secret to expire.
+  if (auth === "federated") return html`<span class="muted" data-auth="federated">none (federated)</span>`;
   if (!s) return html`<span class="muted">unknown</span>`;
   const cls = s.daysLeft < 0 ? "bad" : s.daysLeft <= 30 ? "warn" : "";
   return html`<span class=${cls} title=${`expires ${s.expiresOn.slice(0, 10)}${s.source ? ` (from ${s.source})` : ""}`}>${s.daysLeft < 0 ? `expired ${-s.daysLeft} d ago` : `${s.daysLeft} d`}${s.mismatch ? " ⚠" : ""}</span>`;
@@ -125,7 +127,7 @@ export function tenantsPage(p: OverviewPage, operator: Operator): string {
             <td>${s.nextRunAt ? when(s.nextRunAt) : html`<span class="muted">not scheduled</span>`}</td>
             <td class="num">${s.consecutiveFailures}</td>
             <td>${s.quarantined ? html`<span class="bad">quarantined</span>` : html`<span class="muted">no</span>`}</td>
-            <td>${secretCell(s.secret)}</td>
+            <td>${secretCell(s.secret, s.auth)}</td>
             <td>${r.immutableIdMode}</td>
             <td>${planCell(r)}</td>
             <td>${r.scim.on ? "on" : html`<span class="muted">off</span>`}</td>
@@ -237,7 +239,7 @@ export function tenantPage(
       <div><dt>Consecutive failures</dt><dd data-field="consecutiveFailures">${s.consecutiveFailures}</dd></div>
       <div><dt>Backoff until</dt><dd>${when(s.backoffUntil)}</dd></div>
       <div><dt>Quarantine</dt><dd data-field="quarantined">${s.quarantined ? "quarantined" : "no"}</dd></div>
-      <div><dt>Secret</dt><dd>${secretCell(s.secret)}${s.secret ? ` · expires ${s.secret.expiresOn.slice(0, 10)}` : ""}</dd></div>
+      <div><dt>Secret</dt><dd>${secretCell(s.secret, s.auth)}${s.secret ? ` · expires ${s.secret.expiresOn.slice(0, 10)}` : ""}</dd></div>
       <div><dt>Immutable ID</dt><dd>${o.tenant.immutableId.mode} · source ${o.tenant.immutableId.source} · ${o.tenant.immutableId.encoding} · cap ${o.tenant.immutableId.maxWritesPerRun} / ${o.tenant.immutableId.maxPercentPerRun} %</dd></div>
       <div><dt>SCIM</dt><dd>${o.scimOn ? "on" : "off"}</dd></div>
     </dl>

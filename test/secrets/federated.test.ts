@@ -3,7 +3,7 @@
  * workload identity federation; the production code gets tokens through @azure/identity's ClientAssertionCredential
  * with ManagedIdentityCredential's token as the assertion. A federated and a client-secret tenant share one fleet.
  */
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { randomUUID } from "node:crypto";
@@ -11,11 +11,15 @@ import { describe, expect, it } from "vitest";
 import { onboardFederatedSimTenant } from "../../dev/demo/onboard.js";
 import type { SimFederatedCredential } from "../../dev/simulator/index.js";
 import { buildCli } from "../../src/cli/main.js";
+import { createApp } from "../../src/composition.js";
+import { loadSettings } from "../../src/config/settings.js";
+import { silentLogger } from "../../src/log.js";
 import { collectExpiries } from "../../src/expiry/check.js";
 import { adminConsentUrl } from "../../src/graph/permissions.js";
 import { listTenantStatuses } from "../../src/runs/status.js";
 import { checkTenant } from "../../src/tenants/check.js";
 import { emlFiles } from "../expiry/helpers.js";
+import { parseMail } from "../mail/mime.js";
 import { run } from "../immutable-id/helpers.js";
 import { onboard, simpleDirectory, useLocalStack } from "../support/stack.js";
 
@@ -84,6 +88,7 @@ describe("federated tenants (no secret)", () => {
     const mine = () => emlFiles(outbox).filter((m) => m.includes(`${tenant.tenantId}/`));
     expect(mine().filter((m) => m.includes(`${tenant.tenantId}/authFailure:AUTH_APP_NOT_FOUND`))).toHaveLength(1);
     expect(mine()[0]).toContain("it@federated.example");
+    expect(parseMail(mine()[0]!).text).toContain(adminConsentUrl(tenant));
 
     await s.sim.control.grantConsent(tenant.tenantId, tenant.clientId, ["User.ReadWrite.All", "Domain.Read.All"]);
     const ok = await run(s, tenant.tenantId);
@@ -114,6 +119,27 @@ describe("federated tenants (no secret)", () => {
     });
   }
 
+  it("a managed identity that gives no token: AUTH_MANAGED_IDENTITY_FAILED, the platform's configuration", async () => {
+    const { s, tenant } = await federatedSchool();
+    const settings = loadSettings({ ...s.env, MANAGED_IDENTITY_CLIENT_ID: randomUUID() });
+    const other = createApp({ settings, ca: s.sim.ca, log: silentLogger });
+    const r = await run({ ...s, app: other }, tenant.tenantId);
+    expect(r.status).toBe("failed");
+    expect(r.failure?.code).toBe("AUTH_MANAGED_IDENTITY_FAILED");
+    expect(r.failure?.class).toBe("configuration");
+    expect(r.failure?.message).toContain("api://AzureADTokenExchange");
+  });
+
+  it("the platform app asks exactly the permissions the README's side-by-side names (infra/federated-app-permissions.json)", () => {
+    const file = JSON.parse(readFileSync("infra/federated-app-permissions.json", "utf8")) as Array<{ resourceAppId: string; resourceAccess: Array<{ id: string; type: string }> }>;
+    expect(file.map((r) => r.resourceAppId)).toEqual(["00000003-0000-0000-c000-000000000000"]);
+    // Microsoft Graph's app role ids: User.ReadWrite.All, Domain.Read.All.
+    expect(file[0]!.resourceAccess).toEqual([
+      { id: "741f803b-c850-494e-b5df-cde7c675a1ca", type: "Role" },
+      { id: "dbb9058a-0e50-45d7-ae91-66909b5d4664", type: "Role" },
+    ]);
+  });
+
   it("has no secret to expire: status, expiry and the CLI say so", async () => {
     const { s, tenant } = await federatedSchool();
     const { rows } = await collectExpiries(s.app);
@@ -138,6 +164,8 @@ describe("federated tenants (no secret)", () => {
     const url = `https://login.microsoftonline.com/${created.id}/adminconsent?client_id=${s.sim.federation.appClientId}`;
     expect(out[0]).toContain(url);
     expect((await s.app.tenants.require(created.id)).auth).toBe("federated");
+    const piped = { ...io, readStdin: async () => "a-secret-value-of-some-length" };
+    await expect(buildCli(() => s.app, piped).parseAsync(["node", "entra-sync", "secret", "set", "--tenant", created.id, "--expires", "2027-01-31", "--from-stdin"])).rejects.toMatchObject({ code: "INPUT_INVALID" });
     const other = await s.sim.control.createTenant({ displayName: "CLI Federated 2" });
     await expect(
       buildCli(() => s.app, io).parseAsync(["node", "entra-sync", "tenant", "add", "--tenant-id", other.id, "--auth", "federated", "--client-id", randomUUID(), "--name", "X"]),
