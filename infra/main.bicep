@@ -267,6 +267,24 @@ module functionApp 'modules/functionapp.bicep' = {
   ]
 }
 
+// Operator alerts: an action group mailing operatorEmail, log alerts on Application Insights, storage 403s.
+module alerts 'modules/monitoring-alerts.bicep' = {
+  name: 'alerts'
+  params: {
+    location: location
+    appInsightsName: monitoring.outputs.appInsightsName
+    storageAccountNames: [
+      storage.outputs.name
+      dataStorage.outputs.name
+    ]
+    actionGroupName: '${prefix}-ops-ag-${token}'
+    actionGroupShortName: take('${prefix}ops', 12)
+    operatorEmail: operatorEmail
+    namePrefix: '${prefix}-${token}'
+    tags: tags
+  }
+}
+
 module rbac 'modules/rbac.bicep' = {
   name: 'rbac'
   params: {

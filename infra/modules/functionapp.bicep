@@ -196,6 +196,9 @@ resource functionApp 'Microsoft.Web/sites@2025-03-01' = {
       ACS_EMAIL_ENDPOINT: acsEndpoint
       PLAN_RETENTION_DAYS: '30'
       MAX_CONCURRENT_FULL_READS: string(maxConcurrentFullReads)
+      AUDIT_RETENTION_DAYS: '180'
+      AUDIT_SENSITIVE_ATTRIBUTES: 'ssn,birthDate'
+      OPERATOR_ALERT_FAILURES: '3'
       // The connection string carries the component's instrumentation key, which is an identifier, not a
       // credential: with DisableLocalAuth on, App Insights rejects telemetry that has only the key, so the host
       // must also present an Entra token, which the next setting turns on (system-assigned identity).

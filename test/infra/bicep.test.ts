@@ -40,6 +40,9 @@ const AZURE_SETTINGS: readonly AppSettingName[] = [
   "ACS_EMAIL_ENDPOINT",
   "PLAN_RETENTION_DAYS",
   "MAX_CONCURRENT_FULL_READS",
+  "AUDIT_RETENTION_DAYS",
+  "AUDIT_SENSITIVE_ATTRIBUTES",
+  "OPERATOR_ALERT_FAILURES",
 ];
 /** Settings of APP_SETTINGS for the local stack only: a key-based connection string, a secret, simulator hosts. */
 const LOCAL_ONLY_SETTINGS: readonly AppSettingName[] = [
@@ -366,7 +369,7 @@ describe("infra/main.bicep compiles and lints clean", () => {
 
   it("composes one nested deployment per concern and uses no registry module", () => {
     const modules = ofType("Microsoft.Resources/deployments").map((f) => String(f.resource.name));
-    expect(modules.sort()).toEqual(["dataStorage", "email", "functionapp", "keyvault", "monitoring", "network", "rbac", "storage"]);
+    expect(modules.sort()).toEqual(["alerts", "dataStorage", "email", "functionapp", "keyvault", "monitoring", "network", "rbac", "storage"]);
     expect(readFileSync(mainBicep, "utf8")).not.toMatch(/br[/:]/);
   });
 });
