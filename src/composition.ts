@@ -138,7 +138,10 @@ export function createApp(o: AppOptions): App {
       ...(ca ? { tlsOptions: { ca } } : {}),
     });
   };
-  const directory = o.directory ?? new TablePlatformDirectory(tables.platformUsers, { sensitive: settings.audit.sensitive, clock });
+  const tenants = new TenantRegistry(tables.tenants, clock);
+  const directory =
+    o.directory ??
+    new TablePlatformDirectory(tables.platformUsers, { sensitive: settings.audit.sensitive, sensitiveFor: async (t) => (await tenants.get(t))?.sensitiveAttributes ?? [], clock });
   const app: App = {
     ...scimParts(tables, directory, clock, log),
     settings,
@@ -147,7 +150,7 @@ export function createApp(o: AppOptions): App {
     ca,
     platformCredential,
     tables,
-    tenants: new TenantRegistry(tables.tenants, clock),
+    tenants,
     secrets: new SecretStore(secretClient),
     connector: new ConnectorSpace(tables.connectorSpace),
     directory,

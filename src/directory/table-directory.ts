@@ -124,16 +124,32 @@ export class TablePlatformDirectory implements PlatformDirectory {
   writeRoundTrips = 0;
   private readonly sensitive: readonly string[];
   private readonly clock: () => Date;
+  private readonly sensitiveFor: ((tenantId: string) => Promise<readonly string[]>) | undefined;
+  private readonly tenantSensitive = new Map<string, { at: number; list: readonly string[] }>();
   /**
-   * `sensitive`: attributes whose values the audit log masks for every tenant (AUDIT_SENSITIVE_ATTRIBUTES); a write's
-   * audit context adds the tenant's own.
+   * `sensitive`: attributes whose values the audit log masks for every tenant (AUDIT_SENSITIVE_ATTRIBUTES);
+   * `sensitiveFor`: a tenant's own (its registration), asked at most once a minute per tenant; a write's audit context
+   * may add more.
    */
   constructor(
     private readonly table: TableClient,
-    o: { sensitive?: readonly string[]; clock?: () => Date } = {},
+    o: { sensitive?: readonly string[]; sensitiveFor?: (tenantId: string) => Promise<readonly string[]>; clock?: () => Date } = {},
   ) {
     this.sensitive = o.sensitive ?? [];
+    this.sensitiveFor = o.sensitiveFor;
     this.clock = o.clock ?? (() => new Date());
+  }
+
+  /** The audit context with the tenant's own sensitive attributes added (none without `sensitiveFor`). */
+  private async withTenantSensitive(tenantId: string, audit: AuditContext | undefined): Promise<AuditContext | undefined> {
+    if (!audit || !this.sensitiveFor) return audit;
+    const now = Date.now();
+    let cached = this.tenantSensitive.get(tenantId);
+    if (!cached || now - cached.at > 60_000) {
+      cached = { at: now, list: await this.sensitiveFor(tenantId) };
+      this.tenantSensitive.set(tenantId, cached);
+    }
+    return cached.list.length ? { ...audit, sensitive: [...(audit.sensitive ?? []), ...cached.list] } : audit;
   }
 
   /** The audit entry of a write, as a transaction action, or nothing when no audited attribute changes. */
@@ -188,7 +204,8 @@ export class TablePlatformDirectory implements PlatformDirectory {
     return out;
   }
 
-  async applyUpdates(tenantId: string, updates: readonly PlatformUpdate[], audit?: AuditContext): Promise<ApplyResult> {
+  async applyUpdates(tenantId: string, updates: readonly PlatformUpdate[], auditAsked?: AuditContext): Promise<ApplyResult> {
+    const audit = await this.withTenantSensitive(tenantId, auditAsked);
     const result: ApplyResult = { updated: [], failed: [] };
     const items = updates.map((u) => ({
       id: u.user.id,
@@ -246,7 +263,8 @@ export class TablePlatformDirectory implements PlatformDirectory {
       yield fromEntity(e as Record<string, unknown>);
   }
 
-  async create(tenantId: string, user: PlatformUser, audit?: AuditContext): Promise<StoredPlatformUser> {
+  async create(tenantId: string, user: PlatformUser, auditAsked?: AuditContext): Promise<StoredPlatformUser> {
+    const audit = await this.withTenantSensitive(tenantId, auditAsked);
     const u = { ...user, tenantId };
     const bad = invalidUserField(u);
     if (bad) throw new EntraSyncError("INPUT_INVALID", `${bad.field} ${bad.problem}.`, { field: bad.field, retryable: false });
@@ -255,7 +273,8 @@ export class TablePlatformDirectory implements PlatformDirectory {
     return this.submitOne(tenantId, u, g.group.actions, undefined);
   }
 
-  async replace(tenantId: string, current: StoredPlatformUser, after: PlatformUser, audit?: AuditContext): Promise<StoredPlatformUser> {
+  async replace(tenantId: string, current: StoredPlatformUser, after: PlatformUser, auditAsked?: AuditContext): Promise<StoredPlatformUser> {
+    const audit = await this.withTenantSensitive(tenantId, auditAsked);
     const u = { ...stripEtag(after as StoredPlatformUser), id: current.id, tenantId };
     const bad = invalidUserField(u);
     if (bad) throw new EntraSyncError("INPUT_INVALID", `${bad.field} ${bad.problem}.`, { field: bad.field, retryable: false });

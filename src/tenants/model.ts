@@ -54,6 +54,8 @@ export interface Tenant {
   immutableId: ImmutableIdConfig;
   /** Minutes between scheduled runs. */
   syncIntervalMinutes: number;
+  /** Attributes whose values the audit log masks for this tenant, beside AUDIT_SENSITIVE_ATTRIBUTES. */
+  sensitiveAttributes?: string[] | undefined;
   createdAt: string;
   updatedAt: string;
 }
@@ -86,6 +88,7 @@ export const tenantInputSchema = z
     locale: z.enum(["en", "sv"]).default("en"),
     immutableId: immutableIdSchema.default(DEFAULT_IMMUTABLE_ID),
     syncIntervalMinutes: z.number().int().min(1).max(7 * 24 * 60).default(5),
+    sensitiveAttributes: z.array(z.string().regex(/^[A-Za-z][\w.:-]{0,199}$/, "sensitiveAttributes must name attributes (letters, digits, . : _ -), e.g. ssn")).max(100).optional(),
   })
   .strict();
 
