@@ -272,10 +272,10 @@ module alerts 'modules/monitoring-alerts.bicep' = {
   name: 'alerts'
   params: {
     location: location
-    appInsightsName: monitoring.outputs.appInsightsName
-    storageAccountNames: [
-      storage.outputs.name
-      dataStorage.outputs.name
+    appInsightsId: resourceId('Microsoft.Insights/components', monitoring.outputs.appInsightsName)
+    storageAccounts: [
+      { name: storage.outputs.name, id: resourceId('Microsoft.Storage/storageAccounts', storage.outputs.name) }
+      { name: dataStorage.outputs.name, id: resourceId('Microsoft.Storage/storageAccounts', dataStorage.outputs.name) }
     ]
     actionGroupName: '${prefix}-ops-ag-${token}'
     actionGroupShortName: take('${prefix}ops', 12)

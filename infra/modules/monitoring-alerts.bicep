@@ -6,14 +6,13 @@
 @description('Azure region of the log alert rules.')
 param location string
 
-@description('Name of the Application Insights component the log alerts query.')
+@description('Resource id of the Application Insights component the log alerts query.')
 @minLength(1)
-@maxLength(260)
-param appInsightsName string
+param appInsightsId string
 
-@description('Names of the storage accounts whose 403 answers raise an alert (the host\'s and the app\'s data account).')
+@description('Storage accounts whose 403 answers raise an alert (the host\'s and the app\'s data account): name and resource id.')
 @minLength(1)
-param storageAccountNames string[]
+param storageAccounts { name: string, id: string }[]
 
 @description('Name of the action group.')
 @minLength(1)
@@ -38,16 +37,6 @@ param namePrefix string
 param tags object = {}
 
 var emails = filter(map(split(operatorEmail, ','), e => trim(e)), e => !empty(e))
-
-resource appInsights 'Microsoft.Insights/components@2020-02-02' existing = {
-  name: appInsightsName
-}
-
-resource accounts 'Microsoft.Storage/storageAccounts@2026-06-01' existing = [
-  for name in storageAccountNames: {
-    name: name
-  }
-]
 
 resource actionGroup 'Microsoft.Insights/actionGroups@2023-01-01' = {
   name: actionGroupName
@@ -120,7 +109,7 @@ resource logRules 'Microsoft.Insights/scheduledQueryRules@2026-03-01' = [
       description: a.description
       severity: a.severity
       enabled: true
-      scopes: [appInsights.id]
+      scopes: [appInsightsId]
       evaluationFrequency: a.frequency
       windowSize: a.window
       autoMitigate: true
@@ -147,15 +136,15 @@ resource logRules 'Microsoft.Insights/scheduledQueryRules@2026-03-01' = [
 
 // 403 answers of a storage account: the app's identity lost a role, or a network rule shuts it out.
 resource storage403 'Microsoft.Insights/metricAlerts@2026-01-01' = [
-  for (name, i) in storageAccountNames: {
-    name: '${namePrefix}-storage-403-${name}'
+  for account in storageAccounts: {
+    name: '${namePrefix}-storage-403-${account.name}'
     location: 'global'
     tags: tags
     properties: {
-      description: 'Storage account ${name} refused requests with 403 (authorization or authentication errors): check the app\'s role assignments and the account\'s network rules.'
+      description: 'Storage account ${account.name} refused requests with 403 (authorization or authentication errors): check the app\'s role assignments and the account\'s network rules.'
       severity: 1
       enabled: true
-      scopes: [accounts[i].id]
+      scopes: [account.id]
       evaluationFrequency: 'PT5M'
       windowSize: 'PT15M'
       autoMitigate: true
@@ -193,4 +182,4 @@ resource storage403 'Microsoft.Insights/metricAlerts@2026-01-01' = [
 output actionGroupId string = actionGroup.id
 
 @description('Names of the alert rules.')
-output alertRuleNames string[] = concat(map(logAlerts, a => '${namePrefix}-${a.name}'), map(storageAccountNames, n => '${namePrefix}-storage-403-${n}'))
+output alertRuleNames string[] = concat(map(logAlerts, a => '${namePrefix}-${a.name}'), map(storageAccounts, a => '${namePrefix}-storage-403-${a.name}'))
