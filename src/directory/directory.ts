@@ -46,8 +46,9 @@ export interface PlatformDirectory {
   importUsers(tenantId: string, users: readonly PlatformUser[]): Promise<{ created: number; replaced: number }>;
   list(tenantId: string): AsyncIterable<StoredPlatformUser>;
   /**
-   * Creates one user (SCIM). With `uniqueUserName` set on the user, the userName is claimed in the same transaction
-   * as the user is written: DIRECTORY_DUPLICATE if another user holds it (or the id exists), and nothing is written.
+   * Creates one user (SCIM). With `uniqueUserName` (`uniqueExternalId`) set on the user, the userName (externalId) is
+   * claimed in the same transaction as the user is written: DIRECTORY_DUPLICATE naming the attribute if another user
+   * holds it (or the id exists), and nothing is written.
    */
   create(tenantId: string, user: PlatformUser, audit?: AuditContext): Promise<StoredPlatformUser>;
   /**
@@ -55,6 +56,13 @@ export interface PlatformDirectory {
    * if the new userName is claimed by another user. Index entries and the userName claim move with it atomically.
    */
   replace(tenantId: string, current: StoredPlatformUser, after: PlatformUser, audit?: AuditContext): Promise<StoredPlatformUser>;
+  /**
+   * Erases one user as read (SCIM DELETE for a tenant that asks for it): the user, its lookup index entries and its
+   * claims go together (one transaction in the table adapter), so nothing is left that finds or reserves it.
+   * STORAGE_CONFLICT if it changed since `current` was read. Update sync never calls it. Both adapters (the table
+   * one and the tests' in-memory one) have it; an adapter without it makes a tenant set to erase fail its DELETEs.
+   */
+  erase?(tenantId: string, current: StoredPlatformUser, audit?: AuditContext): Promise<void>;
   /**
    * Makes the adapter's lookup index agree with its users (adds missing entries, removes stale ones) and says what it
    * fixed; `dryRun` only counts. Adapters that keep no second copy of the users leave it out.

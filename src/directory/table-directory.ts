@@ -19,12 +19,21 @@ const USERS_FIRST = '"';
 const entryKey = (attr: LookupAttribute, value: string, id: string) => `${INDEX_FIRST}${attr}|${encodeKey(norm(attr, value))}|${id}`;
 const valuePrefix = (attr: LookupAttribute, value: string) => `${INDEX_FIRST}${attr}|${encodeKey(norm(attr, value))}|`;
 /**
- * The userName claim of a user with `uniqueUserName`: one row per value (not per user), made with a "create" in the
- * same transaction as the user, so a second user with the same userName fails as a whole. Holds its user's id.
+ * The claims of a user held unique (users created through SCIM): its userName (with `uniqueUserName`, ignoring case)
+ * and its externalId (with `uniqueExternalId`, exactly). One row per value (not per user), made with a "create" in
+ * the same transaction as the user, so a second user with the same value fails as a whole. Holds its user's id.
  */
-const CLAIM_PREFIX = `${INDEX_FIRST}unique|userName|`;
-const claimKey = (userName: string) => `${CLAIM_PREFIX}${encodeKey(norm("userName", userName))}`;
-const claimOf = (u: Partial<PlatformUser> | undefined): string | undefined => (u?.uniqueUserName && typeof u.userName === "string" && u.userName ? claimKey(u.userName) : undefined);
+const CLAIM_PREFIX = `${INDEX_FIRST}unique|`;
+type ClaimAttribute = "userName" | "externalId";
+const claimKey = (attr: ClaimAttribute, value: string) => `${CLAIM_PREFIX}${attr}|${encodeKey(norm(attr, value))}`;
+const claimAttributeOf = (rowKey: string): ClaimAttribute => (rowKey.startsWith(`${CLAIM_PREFIX}externalId|`) ? "externalId" : "userName");
+/** The claim keys a user holds. */
+function claimsOf(u: Partial<PlatformUser> | undefined): string[] {
+  const out: string[] = [];
+  if (u?.uniqueUserName && typeof u.userName === "string" && u.userName) out.push(claimKey("userName", u.userName));
+  if (u?.uniqueExternalId && typeof u.externalId === "string" && u.externalId) out.push(claimKey("externalId", u.externalId));
+  return out;
+}
 /** The first string after every key that starts with `prefix` (which ends in "|"). */
 const prefixEnd = (prefix: string) => `${prefix.slice(0, -1)}}`;
 /** A 53-bit hash of an index RowKey (two 32-bit FNV-1a variants): the repair keeps numbers, not keys. */
@@ -87,8 +96,8 @@ export function invalidUserField(u: PlatformUser): { field: string; problem: str
     if (key.length > TABLE_LIMITS.keyChars)
       return { field: attr, problem: `is too long for the lookup index: its key (value URL-encoded, plus the user id) is ${key.length} characters, Table Storage allows ${TABLE_LIMITS.keyChars} (1 KiB); shorten the value or the id` };
   }
-  const claim = claimOf(u);
-  if (claim && claim.length > TABLE_LIMITS.keyChars) return { field: "userName", problem: `is too long to be held unique: its key is ${claim.length} characters, Table Storage allows ${TABLE_LIMITS.keyChars}` };
+  for (const claim of claimsOf(u))
+    if (claim.length > TABLE_LIMITS.keyChars) return { field: claimAttributeOf(claim), problem: `is too long to be held unique: its key is ${claim.length} characters, Table Storage allows ${TABLE_LIMITS.keyChars}` };
   for (const [k, v] of Object.entries(u)) {
     if (typeof v === "string" && v.length > TABLE_LIMITS.stringChars) return { field: k, problem: `is ${v.length} characters; Table Storage stores at most ${TABLE_LIMITS.stringChars} (64 KiB)` };
   }
@@ -127,13 +136,22 @@ export class TablePlatformDirectory implements PlatformDirectory {
   private readonly sensitiveFor: ((tenantId: string) => Promise<readonly string[]>) | undefined;
   private readonly tenantSensitive = new Map<string, { at: number; list: readonly string[] }>();
   /**
+   * `onPlatformEdit`: told the externalIds (Entra object ids) of users written from the platform's side — `create`,
+   * `replace`, `importUsers`, before and after — once they are stored, so that what depends on them (Immutable ID
+   * sync's candidate state) is brought up to date; its failure fails the write's call. Update sync's own
+   * `applyUpdates` does not call it: update sync marks the rows it writes itself.
    * `sensitive`: attributes whose values the audit log masks for every tenant (AUDIT_SENSITIVE_ATTRIBUTES);
    * `sensitiveFor`: a tenant's own (its registration), asked at most once a minute per tenant; a write's audit context
    * may add more.
    */
   constructor(
     private readonly table: TableClient,
-    o: { sensitive?: readonly string[]; sensitiveFor?: (tenantId: string) => Promise<readonly string[]>; clock?: () => Date } = {},
+    private readonly o: {
+      onPlatformEdit?: (tenantId: string, externalIds: string[]) => Promise<void>;
+      sensitive?: readonly string[];
+      sensitiveFor?: (tenantId: string) => Promise<readonly string[]>;
+      clock?: () => Date;
+    } = {},
   ) {
     this.sensitive = o.sensitive ?? [];
     this.sensitiveFor = o.sensitiveFor;
@@ -150,6 +168,12 @@ export class TablePlatformDirectory implements PlatformDirectory {
       this.tenantSensitive.set(tenantId, cached);
     }
     return cached.list.length ? { ...audit, sensitive: [...(audit.sensitive ?? []), ...cached.list] } : audit;
+  }
+
+  private async platformEdited(tenantId: string, users: ReadonlyArray<Partial<PlatformUser> | undefined>): Promise<void> {
+    if (!this.o.onPlatformEdit) return;
+    const ids = [...new Set(users.map((u) => u?.externalId).filter((x): x is string => typeof x === "string" && x !== ""))];
+    if (ids.length) await this.o.onPlatformEdit(tenantId, ids);
   }
 
   /** The audit entry of a write, as a transaction action, or nothing when no audited attribute changes. */
@@ -253,6 +277,7 @@ export class TablePlatformDirectory implements PlatformDirectory {
     }
     const items = list.map((u) => ({ id: u.id, current: before.get(u.id), plan: ((current) => ({ after: u, create: !current })) as Plan }));
     const outcome = await this.write(tenantId, items);
+    await this.platformEdited(tenantId, [...before.values(), ...list.filter((u) => !outcome.failed.has(u.id))]);
     const first = outcome.failed.values().next();
     if (!first.done) throw first.value;
     return { created: outcome.created, replaced: list.length - outcome.created };
@@ -270,7 +295,9 @@ export class TablePlatformDirectory implements PlatformDirectory {
     if (bad) throw new EntraSyncError("INPUT_INVALID", `${bad.field} ${bad.problem}.`, { field: bad.field, retryable: false });
     const g = this.group(tenantId, undefined, () => ({ after: u, create: true }), false, audit);
     if ("error" in g) throw g.error;
-    return this.submitOne(tenantId, u, g.group.actions, undefined);
+    const stored = await this.submitOne(tenantId, u, g.group.actions, undefined);
+    await this.platformEdited(tenantId, [stored]);
+    return stored;
   }
 
   async replace(tenantId: string, current: StoredPlatformUser, after: PlatformUser, auditAsked?: AuditContext): Promise<StoredPlatformUser> {
@@ -280,26 +307,65 @@ export class TablePlatformDirectory implements PlatformDirectory {
     if (bad) throw new EntraSyncError("INPUT_INVALID", `${bad.field} ${bad.problem}.`, { field: bad.field, retryable: false });
     const g = this.group(tenantId, current, () => ({ after: u, create: false }), false, audit);
     if ("error" in g) throw g.error;
-    return this.submitOne(tenantId, u, g.group.actions, current);
+    const stored = await this.submitOne(tenantId, u, g.group.actions, current);
+    await this.platformEdited(tenantId, [current, stored]);
+    return stored;
+  }
+
+  async erase(tenantId: string, current: StoredPlatformUser, auditAsked?: AuditContext): Promise<void> {
+    // The audit entry (every attribute → none) goes in the erase's own transaction.
+    const audited = this.auditAction(tenantId, await this.withTenantSensitive(tenantId, auditAsked), current, { id: current.id, tenantId });
+    // The user, its index entries and its claims go in one transaction: nothing is left that finds, names or reserves
+    // it. A transaction's delete cannot carry an ETag, so the user is read again just before: a write that still
+    // lands in between can leave an entry of its new values behind, which lookups ignore (they check the user) and a
+    // claim of which the next claimant takes over (see submitOne). An entry already missing (drift) would fail the
+    // whole transaction, so after a refusal the rows still there are read and the erase is tried once more.
+    const keys = [...keysOf(current).keys(), ...claimsOf(current)];
+    let rows = keys;
+    for (let attempt = 0; ; attempt++) {
+      const now = await this.get(tenantId, current.id);
+      if (!now || now.etag !== current.etag) throw new EntraSyncError("STORAGE_CONFLICT", `Platform user ${current.id} changed (or was removed) since it was read; read it again.`);
+      try {
+        this.writeRoundTrips++;
+        await this.table.submitTransaction([["delete", { partitionKey: tenantId, rowKey: current.id }], ...rows.map((rowKey): TransactionAction => ["delete", { partitionKey: tenantId, rowKey }]), ...(audited ? [audited] : [])]);
+        return;
+      } catch (e) {
+        if (attempt >= 1) throw storageError(e, `erase platform user ${current.id}`);
+        const present = await mapLimit(keys, 16, (rowKey) => getOrUndefined(this.table, tenantId, rowKey));
+        rows = keys.filter((_, i) => present[i]);
+      }
+    }
   }
 
   /** One user's transaction; a refusal is explained: the userName claimed by another user, the id taken, or a newer ETag. */
   private async submitOne(tenantId: string, u: PlatformUser, actions: TransactionAction[], current: StoredPlatformUser | undefined): Promise<StoredPlatformUser> {
-    try {
-      this.writeRoundTrips++;
-      const r = await this.table.submitTransaction(actions);
-      const etag = r.getResponseForEntity(u.id)?.etag;
-      if (etag) return { ...u, etag };
-    } catch (e) {
-      const claim = claimOf(u);
-      if (claim && claim !== claimOf(current)) {
-        const holder = await getOrUndefined<{ userId?: string }>(this.table, tenantId, claim);
-        if (holder && holder.userId !== u.id) throw new EntraSyncError("DIRECTORY_DUPLICATE", `Another user of the tenant already has the userName "${u.userName}".`, { field: "userName", retryable: false, cause: e });
+    for (let attempt = 0; ; attempt++) {
+      try {
+        this.writeRoundTrips++;
+        const r = await this.table.submitTransaction(actions);
+        const etag = r.getResponseForEntity(u.id)?.etag;
+        if (etag) return { ...u, etag };
+        break;
+      } catch (e) {
+        const had = new Set(claimsOf(current));
+        let staleTaken = false;
+        for (const claim of claimsOf(u).filter((c) => !had.has(c))) {
+          const holder = await getOrUndefined<{ userId?: string; etag?: string }>(this.table, tenantId, claim);
+          if (!holder || holder.userId === u.id) continue;
+          const attr = claimAttributeOf(claim);
+          const holderUser = typeof holder.userId === "string" ? await this.get(tenantId, holder.userId) : undefined;
+          if ((holderUser && claimsOf(holderUser).includes(claim)) || attempt >= 1)
+            throw new EntraSyncError("DIRECTORY_DUPLICATE", `Another user of the tenant already has the ${attr} "${u[attr]}".`, { field: attr, retryable: false, cause: e });
+          // A claim whose user no longer holds the value (left by a write racing an erase): removed if unchanged since read.
+          await this.deleteUnchanged(tenantId, [{ rowKey: claim, etag: holder.etag ?? "*" }]);
+          staleTaken = true;
+        }
+        if (staleTaken) continue;
+        const now = await this.get(tenantId, u.id);
+        if (!current && now) throw new EntraSyncError("DIRECTORY_DUPLICATE", `A user with id ${u.id} already exists.`, { field: "id", retryable: false, cause: e });
+        if (current && (!now || now.etag !== current.etag)) throw new EntraSyncError("STORAGE_CONFLICT", `Platform user ${u.id} changed (or was removed) since it was read; read it again.`, { cause: e });
+        throw storageError(e, `write platform user ${u.id}`);
       }
-      const now = await this.get(tenantId, u.id);
-      if (!current && now) throw new EntraSyncError("DIRECTORY_DUPLICATE", `A user with id ${u.id} already exists.`, { field: "id", retryable: false, cause: e });
-      if (current && (!now || now.etag !== current.etag)) throw new EntraSyncError("STORAGE_CONFLICT", `Platform user ${u.id} changed (or was removed) since it was read; read it again.`, { cause: e });
-      throw storageError(e, `write platform user ${u.id}`);
     }
     const stored = await this.get(tenantId, u.id);
     if (!stored) throw new EntraSyncError("STORAGE_FAILED", `Platform user ${u.id} was written but cannot be read back.`);
@@ -350,11 +416,12 @@ export class TablePlatformDirectory implements PlatformDirectory {
             count++;
           }
         }
-        const claim = claimOf(user);
-        if (claim && claims.get(claim)?.userId === user.id) keptClaims.add(claim);
-        else if (claim && !claims.has(claim)) {
-          missing = true;
-          count++;
+        for (const claim of claimsOf(user)) {
+          if (claims.get(claim)?.userId === user.id) keptClaims.add(claim);
+          else if (!claims.has(claim)) {
+            missing = true;
+            count++;
+          }
         }
         if (missing) {
           users.add(user.id);
@@ -476,7 +543,8 @@ export class TablePlatformDirectory implements PlatformDirectory {
         if (a[0] === "delete" && !(await getOrUndefined(this.table, tenantId, a[1].rowKey as string))) continue;
         if (a[0] === "create" && (a[1].rowKey as string).startsWith(CLAIM_PREFIX)) {
           const holder = await getOrUndefined<{ userId?: string }>(this.table, tenantId, a[1].rowKey as string);
-          if (holder && holder.userId !== item.id) throw new EntraSyncError("DIRECTORY_DUPLICATE", `Platform user ${item.id}: another user of the tenant already holds this userName (created through SCIM); the user was not updated.`, { field: "userName", retryable: false });
+          const attr = claimAttributeOf(a[1].rowKey as string);
+          if (holder && holder.userId !== item.id) throw new EntraSyncError("DIRECTORY_DUPLICATE", `Platform user ${item.id}: another user of the tenant already holds this ${attr} (created through SCIM); the user was not updated.`, { field: attr, retryable: false });
           if (holder) continue;
         }
         actions.push(a);
@@ -503,12 +571,14 @@ export class TablePlatformDirectory implements PlatformDirectory {
     const had = current ? keysOf(current) : new Map<string, LookupAttribute>();
     for (const k of want.keys()) if (ensureAll || !had.has(k)) actions.push(["upsert", { partitionKey: tenantId, rowKey: k }, "Replace"]);
     for (const k of new Set([...had.keys(), ...(p.remove ?? [])])) if (!want.has(k)) actions.push(["delete", { partitionKey: tenantId, rowKey: k }]);
-    const hadClaim = claimOf(current);
-    const wantClaim = claimOf(after);
-    if (hadClaim && hadClaim !== wantClaim) actions.push(["delete", { partitionKey: tenantId, rowKey: hadClaim }]);
-    if (wantClaim && wantClaim !== hadClaim) actions.push(["create", { partitionKey: tenantId, rowKey: wantClaim, userId: after.id }]);
-    // Repair: the user's own claim is written again (a claim held by another user is never taken: see repairIndex).
-    else if (wantClaim && ensureAll) actions.push(["upsert", { partitionKey: tenantId, rowKey: wantClaim, userId: after.id }, "Replace"]);
+    const hadClaims = new Set(claimsOf(current));
+    const wantClaims = new Set(claimsOf(after));
+    for (const c of hadClaims) if (!wantClaims.has(c)) actions.push(["delete", { partitionKey: tenantId, rowKey: c }]);
+    for (const c of wantClaims) {
+      if (!hadClaims.has(c)) actions.push(["create", { partitionKey: tenantId, rowKey: c, userId: after.id }]);
+      // Repair: the user's own claim is written again (a claim held by another user is never taken: see repairIndex).
+      else if (ensureAll) actions.push(["upsert", { partitionKey: tenantId, rowKey: c, userId: after.id }, "Replace"]);
+    }
     // The audit entry goes in the same transaction as the change: stored together or not at all.
     const audited = this.auditAction(tenantId, audit, current, after);
     if (audited) actions.push(audited);

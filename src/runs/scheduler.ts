@@ -12,10 +12,11 @@ import { isActive } from "./lease.js";
 import { startRun, type StartDeps } from "./start.js";
 import { readTenantStates, type TenantState } from "../state/tenant-state.js";
 import type { AuditLog } from "../audit/store.js";
+import { isHealthy } from "../notifications/renewal.js";
 
 /** The adapters the scheduler needs (the App provides them all). */
 export interface SchedulerDeps extends Omit<StartDeps, "queue" | "tenants" | "tables"> {
-  settings: Pick<Settings, "planRetentionDays"> & Partial<Pick<Settings, "audit">>;
+  settings: Pick<Settings, "planRetentionDays"> & Partial<Pick<Settings, "audit" | "notifications">>;
   /** The audit log, pruned to AUDIT_RETENTION_DAYS with the run history (without it: not pruned here). */
   audit?: Pick<AuditLog, "prune">;
   tables: Pick<TableClients, "tenantState" | "runPlans">;
@@ -64,7 +65,7 @@ export async function scheduleDueRuns(app: SchedulerDeps, o: SchedulerOptions = 
   const now = app.clock();
   const jitter = o.jitterRatio ?? 0.1;
   const result: ScheduleResult = { tenants: 0, enqueued: 0, skipped: { disabled: 0, quarantined: 0, active: 0, notDue: 0, backoff: 0, raced: 0, error: 0 }, pruned: 0, jobs: [] };
-  const [tenants, states] = await Promise.all([app.tenants.listAll(), readTenantStates(app.tables.tenantState, { rows: ["lease", "health"] })]);
+  const [tenants, states] = await Promise.all([app.tenants.listAll(), readTenantStates(app.tables.tenantState, { rows: ["lease", "health", "notifications"] })]);
   result.tenants = tenants.length;
 
   const due: Array<{ tenant: Tenant; state: TenantState }> = [];
@@ -77,7 +78,7 @@ export async function scheduleDueRuns(app: SchedulerDeps, o: SchedulerOptions = 
 
   await mapLimit(due, o.concurrency ?? 32, async ({ tenant, state }) => {
     const prev = state.lease?.nextRunAt ? Date.parse(state.lease.nextRunAt) : undefined;
-    const nextRunAt = new Date(nextDueAt(prev, now.getTime(), tenant.syncIntervalMinutes * 60_000, jitter * spread(tenant.tenantId))).toISOString();
+    const nextRunAt = new Date(nextDueAt(prev, now.getTime(), scheduledIntervalMinutes(tenant, state, now, app.settings.notifications?.notifiedIntervalMinutes ?? 0) * 60_000, jitter * spread(tenant.tenantId))).toISOString();
     try {
       const { report } = await startRun(app, { tenantId: tenant.tenantId, trigger: "schedule", mode: "incremental", dryRun: false }, { tenant, nextRunAt, current: state.lease ?? null });
       result.jobs.push({ tenantId: tenant.tenantId, runId: report.runId, continuation: 0 });
@@ -140,6 +141,14 @@ export function nextDueAt(prevDue: number | undefined, now: number, intervalMs: 
   if (!(intervalMs > 0)) throw new RangeError(`interval must be positive, got ${intervalMs} ms`);
   if (prevDue === undefined || !Number.isFinite(prevDue) || prevDue > now) return now - Math.min(FIRST_DUE_SLACK_MS, intervalMs / 5) + intervalMs * (1 - pullEarlier);
   return prevDue + (Math.floor((now - prevDue) / intervalMs) + 1) * intervalMs;
+}
+
+/**
+ * A tenant's scheduled interval: its own, lengthened to `notifiedMinutes` (NOTIFIED_SYNC_INTERVAL_MINUTES) while its
+ * change notification subscription is healthy, since the timer then only catches what notifications missed.
+ */
+export function scheduledIntervalMinutes(tenant: Pick<Tenant, "syncIntervalMinutes">, state: Pick<TenantState, "notifications">, now: Date, notifiedMinutes: number): number {
+  return notifiedMinutes > 0 && isHealthy(state.notifications, now) ? Math.max(tenant.syncIntervalMinutes, notifiedMinutes) : tenant.syncIntervalMinutes;
 }
 
 /** Whether a tenant is due at `now` for the scheduler, by its `nextRunAt` alone. */
