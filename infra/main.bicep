@@ -305,6 +305,24 @@ module functionApp 'modules/functionapp.bicep' = {
   ]
 }
 
+// Operator alerts: an action group mailing operatorEmail, log alerts on Application Insights, storage 403s.
+module alerts 'modules/monitoring-alerts.bicep' = {
+  name: 'alerts'
+  params: {
+    location: location
+    appInsightsId: resourceId('Microsoft.Insights/components', monitoring.outputs.appInsightsName)
+    storageAccounts: [
+      { name: storage.outputs.name, id: resourceId('Microsoft.Storage/storageAccounts', storage.outputs.name) }
+      { name: dataStorage.outputs.name, id: resourceId('Microsoft.Storage/storageAccounts', dataStorage.outputs.name) }
+    ]
+    actionGroupName: '${prefix}-ops-ag-${token}'
+    actionGroupShortName: take('${prefix}ops', 12)
+    operatorEmail: operatorEmail
+    namePrefix: '${prefix}-${token}'
+    tags: tags
+  }
+}
+
 module statusPage 'modules/statuspage.bicep' = if (!empty(statusPageClientId)) {
   name: 'statuspage'
   params: {

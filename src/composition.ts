@@ -163,7 +163,15 @@ export function createApp(o: AppOptions): App {
   };
   const connector = new ConnectorSpace(tables.connectorSpace);
   // Platform-side writes (imports, SCIM) mark the linked Entra users' rows for Immutable ID sync's incremental plan.
-  const directory = o.directory ?? new TablePlatformDirectory(tables.platformUsers, { onPlatformEdit: (tenantId, ids) => connector.markDirty(tenantId, ids), sensitive: settings.audit.sensitive, clock });
+  const tenants = new TenantRegistry(tables.tenants, clock);
+  const directory =
+    o.directory ??
+    new TablePlatformDirectory(tables.platformUsers, {
+      onPlatformEdit: (tenantId, ids) => connector.markDirty(tenantId, ids),
+      sensitive: settings.audit.sensitive,
+      sensitiveFor: async (t) => (await tenants.get(t))?.sensitiveAttributes ?? [],
+      clock,
+    });
   const app: App = {
     ...scimParts(tables, directory, clock, log, connector),
     settings,
@@ -172,7 +180,7 @@ export function createApp(o: AppOptions): App {
     ca,
     platformCredential,
     tables,
-    tenants: new TenantRegistry(tables.tenants, clock),
+    tenants,
     secrets: new SecretStore(secretClient),
     connector,
     directory,

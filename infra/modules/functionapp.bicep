@@ -223,6 +223,9 @@ resource functionApp 'Microsoft.Web/sites@2025-03-01' = {
       ACS_EMAIL_ENDPOINT: acsEndpoint
       PLAN_RETENTION_DAYS: '30'
       MAX_CONCURRENT_FULL_READS: string(maxConcurrentFullReads)
+      AUDIT_RETENTION_DAYS: '180'
+      AUDIT_SENSITIVE_ATTRIBUTES: 'ssn,birthDate'
+      OPERATOR_ALERT_FAILURES: '3'
       // The status page signs operators in with App Service Authentication (statuspage.bicep).
       STATUS_PAGE_AUTH: 'appservice'
       STATUS_PAGE_OPERATORS_GROUP: statusPageOperatorsGroupId

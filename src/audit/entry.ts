@@ -44,6 +44,20 @@ export interface AuditContext {
   sensitive?: readonly string[] | undefined;
 }
 
+/** One write into Entra as its writer reports it (src/immutable-id/writer.ts `EntraWrite`). */
+export interface EntraWriteFact {
+  entraId: string;
+  platformUserId: string;
+  changes: AuditChange[];
+  outcome: "applied" | "failed";
+  reason?: string | undefined;
+}
+
+/** The audit entries of writes into Entra (user: the platform user where known, else the Entra object id). */
+export function entraWriteEntries(tenantId: string, runId: string | undefined, source: AuditSource, at: string, writes: readonly EntraWriteFact[]): AuditEntry[] {
+  return writes.map((w) => ({ at, tenantId, runId, source, target: "entra", userId: w.platformUserId || w.entraId, entraId: w.entraId, changes: w.changes, outcome: w.outcome, reason: w.reason }));
+}
+
 /** Masked values read this. */
 export const MASKED = "[masked]";
 /** Longest value an audit entry keeps (longer ones are cut with a marker): an entry must fit one table row. */

@@ -51,7 +51,8 @@ export async function listAudit(deps: ListAuditDeps, r: ListAuditRequest): Promi
   }
   if (given(r.userId) && (r.userId.length > 512 || /[\u0000-\u001f]/.test(r.userId))) throw bad("user", `user must be a platform user id or an Entra object id (at most 512 characters, no control characters), got ${shown(r.userId)}.`);
   if (given(r.runId) && !/^[0-9]{13}-[0-9a-f]{8}$/.test(r.runId)) throw bad("run", `run must be a run id like 8204560916235-4590d5ca, got ${shown(r.runId)}.`);
-  if (given(r.continuation) && (!r.continuation.startsWith(AUDIT_PREFIX) || r.continuation.length > 64)) throw bad("continuation", "continuation must be the value a previous page of this listing returned.");
+  if (given(r.continuation) && (r.continuation.length > 100 || !/^[\w-]+$/.test(r.continuation) || !Buffer.from(r.continuation, "base64url").toString("utf8").startsWith(AUDIT_PREFIX)))
+    throw bad("continuation", "continuation must be the value a previous page of this listing returned.");
   const page = await deps.audit.list({
     tenantId,
     userId: given(r.userId) ? r.userId : undefined,

@@ -55,7 +55,8 @@ export class TableAuditLog implements AuditLog {
   async list(q: AuditQuery): Promise<AuditPage> {
     const upper = q.since ? `${AUDIT_PREFIX}${invertedTime(Date.parse(q.since))}~` : AUDIT_END;
     let filter = odata`PartitionKey eq ${q.tenantId} and RowKey lt ${upper}`;
-    filter += q.continuation ? odata` and RowKey gt ${q.continuation}` : odata` and RowKey ge ${AUDIT_PREFIX}`;
+    const after = q.continuation ? Buffer.from(q.continuation, "base64url").toString("utf8") : undefined;
+    filter += after ? odata` and RowKey gt ${after}` : odata` and RowKey ge ${AUDIT_PREFIX}`;
     // userId and runId are plain properties: the service filters them within the tenant's key range.
     if (q.userId) filter += odata` and (userId eq ${q.userId} or entraId eq ${q.userId})`;
     if (q.runId) filter += odata` and runId eq ${q.runId}`;
@@ -74,7 +75,8 @@ export class TableAuditLog implements AuditLog {
     }
     if (entries.length <= q.limit) return { entries };
     const page = entries.slice(0, q.limit);
-    return { entries: page, continuation: page[page.length - 1]!.id };
+    // Opaque to callers (the RowKey the page ended at, base64url): safe in a URL and a shell.
+    return { entries: page, continuation: Buffer.from(page[page.length - 1]!.id, "utf8").toString("base64url") };
   }
 
   async prune(tenantId: string, before: Date): Promise<number> {

@@ -40,6 +40,6 @@ export function registerAuditCommands(program: Command, getApp: () => AuditQuery
         io.out(table(["at", "run", "user", "source", "attribute", "old → new", "outcome"], rows));
         io.out(`${entries.length.toLocaleString("en-US")} entr${entries.length === 1 ? "y" : "ies"}.`);
       }
-      if (continuation) io.err(`More entries: add --continuation '${continuation}' (or --all).`);
+      if (continuation) io.err(`More entries: add --continuation ${continuation} (or --all).`);
     });
 }

@@ -55,6 +55,7 @@ function tenantFields(o: Record<string, unknown>): Record<string, unknown> {
   if (o.adminEmail !== undefined) f.adminEmails = o.adminEmail;
   if (o.locale !== undefined) f.locale = o.locale;
   if (o.interval !== undefined) f.syncIntervalMinutes = Number(o.interval);
+  if (o.sensitive !== undefined) f.sensitiveAttributes = String(o.sensitive).split(",").map((x) => x.trim()).filter(Boolean);
   if (o.enabled !== undefined) f.enabled = o.enabled === "true" || o.enabled === true;
   if (o.mapping !== undefined) {
     try {
@@ -89,6 +90,7 @@ function addTenantOptions(c: Command, forAdd: boolean): Command {
     .option("--link-by <ENTRA:PLATFORM>", "link platform users without externalId by a key, e.g. userPrincipalName:userName (none to disable)")
     .option("--mapping <json>", "the attribute mapping as JSON, only the attributes you set (see README; preview first: entra-sync mapping preview)")
     .option("--interval <minutes>", "minutes between scheduled runs")
+    .option("--sensitive <attributes>", "attributes whose values the audit log masks for this tenant, comma-separated (beside AUDIT_SENSITIVE_ATTRIBUTES)")
     .addOption(new Option("--immutable-id-mode <mode>", "Immutable ID sync").choices(["off", "preview", "on"]))
     .addOption(new Option("--immutable-id-source <attr>", "platform attribute the ImmutableId comes from").choices(["id", "externalId", "userName", "email", "eppn", "idpIdentifier"]))
     .addOption(new Option("--immutable-id-encoding <enc>", "how the value is encoded").choices(["raw", "base64", "guid"]))

@@ -133,20 +133,41 @@ export class TablePlatformDirectory implements PlatformDirectory {
   writeRoundTrips = 0;
   private readonly sensitive: readonly string[];
   private readonly clock: () => Date;
+  private readonly sensitiveFor: ((tenantId: string) => Promise<readonly string[]>) | undefined;
+  private readonly tenantSensitive = new Map<string, { at: number; list: readonly string[] }>();
   /**
    * `onPlatformEdit`: told the externalIds (Entra object ids) of users written from the platform's side — `create`,
    * `replace`, `importUsers`, before and after — once they are stored, so that what depends on them (Immutable ID
    * sync's candidate state) is brought up to date; its failure fails the write's call. Update sync's own
    * `applyUpdates` does not call it: update sync marks the rows it writes itself.
-   * `sensitive`: attributes whose values the audit log masks for every tenant (AUDIT_SENSITIVE_ATTRIBUTES); a write's
-   * audit context adds the tenant's own.
+   * `sensitive`: attributes whose values the audit log masks for every tenant (AUDIT_SENSITIVE_ATTRIBUTES);
+   * `sensitiveFor`: a tenant's own (its registration), asked at most once a minute per tenant; a write's audit context
+   * may add more.
    */
   constructor(
     private readonly table: TableClient,
-    private readonly o: { onPlatformEdit?: (tenantId: string, externalIds: string[]) => Promise<void>; sensitive?: readonly string[]; clock?: () => Date } = {},
+    private readonly o: {
+      onPlatformEdit?: (tenantId: string, externalIds: string[]) => Promise<void>;
+      sensitive?: readonly string[];
+      sensitiveFor?: (tenantId: string) => Promise<readonly string[]>;
+      clock?: () => Date;
+    } = {},
   ) {
     this.sensitive = o.sensitive ?? [];
+    this.sensitiveFor = o.sensitiveFor;
     this.clock = o.clock ?? (() => new Date());
+  }
+
+  /** The audit context with the tenant's own sensitive attributes added (none without `sensitiveFor`). */
+  private async withTenantSensitive(tenantId: string, audit: AuditContext | undefined): Promise<AuditContext | undefined> {
+    if (!audit || !this.sensitiveFor) return audit;
+    const now = Date.now();
+    let cached = this.tenantSensitive.get(tenantId);
+    if (!cached || now - cached.at > 60_000) {
+      cached = { at: now, list: await this.sensitiveFor(tenantId) };
+      this.tenantSensitive.set(tenantId, cached);
+    }
+    return cached.list.length ? { ...audit, sensitive: [...(audit.sensitive ?? []), ...cached.list] } : audit;
   }
 
   private async platformEdited(tenantId: string, users: ReadonlyArray<Partial<PlatformUser> | undefined>): Promise<void> {
@@ -207,7 +228,8 @@ export class TablePlatformDirectory implements PlatformDirectory {
     return out;
   }
 
-  async applyUpdates(tenantId: string, updates: readonly PlatformUpdate[], audit?: AuditContext): Promise<ApplyResult> {
+  async applyUpdates(tenantId: string, updates: readonly PlatformUpdate[], auditAsked?: AuditContext): Promise<ApplyResult> {
+    const audit = await this.withTenantSensitive(tenantId, auditAsked);
     const result: ApplyResult = { updated: [], failed: [] };
     const items = updates.map((u) => ({
       id: u.user.id,
@@ -266,7 +288,8 @@ export class TablePlatformDirectory implements PlatformDirectory {
       yield fromEntity(e as Record<string, unknown>);
   }
 
-  async create(tenantId: string, user: PlatformUser, audit?: AuditContext): Promise<StoredPlatformUser> {
+  async create(tenantId: string, user: PlatformUser, auditAsked?: AuditContext): Promise<StoredPlatformUser> {
+    const audit = await this.withTenantSensitive(tenantId, auditAsked);
     const u = { ...user, tenantId };
     const bad = invalidUserField(u);
     if (bad) throw new EntraSyncError("INPUT_INVALID", `${bad.field} ${bad.problem}.`, { field: bad.field, retryable: false });
@@ -277,7 +300,8 @@ export class TablePlatformDirectory implements PlatformDirectory {
     return stored;
   }
 
-  async replace(tenantId: string, current: StoredPlatformUser, after: PlatformUser, audit?: AuditContext): Promise<StoredPlatformUser> {
+  async replace(tenantId: string, current: StoredPlatformUser, after: PlatformUser, auditAsked?: AuditContext): Promise<StoredPlatformUser> {
+    const audit = await this.withTenantSensitive(tenantId, auditAsked);
     const u = { ...stripEtag(after as StoredPlatformUser), id: current.id, tenantId };
     const bad = invalidUserField(u);
     if (bad) throw new EntraSyncError("INPUT_INVALID", `${bad.field} ${bad.problem}.`, { field: bad.field, retryable: false });
@@ -288,7 +312,9 @@ export class TablePlatformDirectory implements PlatformDirectory {
     return stored;
   }
 
-  async erase(tenantId: string, current: StoredPlatformUser): Promise<void> {
+  async erase(tenantId: string, current: StoredPlatformUser, auditAsked?: AuditContext): Promise<void> {
+    // The audit entry (every attribute → none) goes in the erase's own transaction.
+    const audited = this.auditAction(tenantId, await this.withTenantSensitive(tenantId, auditAsked), current, { id: current.id, tenantId });
     // The user, its index entries and its claims go in one transaction: nothing is left that finds, names or reserves
     // it. A transaction's delete cannot carry an ETag, so the user is read again just before: a write that still
     // lands in between can leave an entry of its new values behind, which lookups ignore (they check the user) and a
@@ -301,7 +327,7 @@ export class TablePlatformDirectory implements PlatformDirectory {
       if (!now || now.etag !== current.etag) throw new EntraSyncError("STORAGE_CONFLICT", `Platform user ${current.id} changed (or was removed) since it was read; read it again.`);
       try {
         this.writeRoundTrips++;
-        await this.table.submitTransaction([["delete", { partitionKey: tenantId, rowKey: current.id }], ...rows.map((rowKey): TransactionAction => ["delete", { partitionKey: tenantId, rowKey }])]);
+        await this.table.submitTransaction([["delete", { partitionKey: tenantId, rowKey: current.id }], ...rows.map((rowKey): TransactionAction => ["delete", { partitionKey: tenantId, rowKey }]), ...(audited ? [audited] : [])]);
         return;
       } catch (e) {
         if (attempt >= 1) throw storageError(e, `erase platform user ${current.id}`);

@@ -20,6 +20,7 @@ import { planIncrementally, settingsHash, storeFullPlan, whyFullReplan, type Inc
 import { encodeImmutableId } from "./encoding.js";
 import { classifyWriteFailure, GROUP_SIZE, writeImmutableIds, type EntraWrite, type FailReason, type WriteOutcome, type WriterHooks } from "./writer.js";
 import type { AuditLog } from "../audit/store.js";
+import { entraWriteEntries } from "../audit/entry.js";
 
 /** The adapters the step uses (the App provides them all). */
 export interface ImmutableIdDeps {
@@ -39,10 +40,7 @@ export interface ImmutableIdDeps {
 function auditEntra(deps: ImmutableIdDeps, tenantId: string, runId: string): ((writes: EntraWrite[]) => Promise<void>) | undefined {
   const log = deps.audit;
   if (!log) return undefined;
-  return (writes) => {
-    const at = deps.clock().toISOString();
-    return log.record(tenantId, writes.map((w) => ({ at, tenantId, runId, source: "immutableId", target: "entra", userId: w.platformUserId || w.entraId, entraId: w.entraId, changes: w.changes, outcome: w.outcome, reason: w.reason })));
-  };
+  return (writes) => log.record(tenantId, entraWriteEntries(tenantId, runId, "immutableId", deps.clock().toISOString(), writes));
 }
 
 export interface ImmutableIdOptions {

@@ -23,6 +23,8 @@ import { endRun, newRunReport, type RunDeps } from "./execute.js";
 import { newOwner, type LeaseStore } from "./lease.js";
 import { runInProgress } from "./start.js";
 import { addError } from "./report.js";
+import type { AuditLog } from "../audit/store.js";
+import { entraWriteEntries } from "../audit/entry.js";
 
 const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 /** Write permissions that let Graph take an ImmutableId (the least privileged first). */
@@ -31,6 +33,8 @@ const WRITE_ROLES = ["User.ReadWrite.All", "Directory.ReadWrite.All"];
 export interface OneUserDeps extends Pick<RunDeps, "tenants" | "secrets" | "graphFor" | "directory" | "connector" | "runs" | "clock" | "log" | "runObservers"> {
   leases: Pick<LeaseStore, "claim" | "release">;
   writeBudget(tenant: Pick<Tenant, "tenantId" | "clientId">): WritePacer;
+  /** The audit log, for the one-user run's write into Entra (its platform write is audited by the directory). */
+  audit?: Pick<AuditLog, "record"> | undefined;
 }
 
 export interface OneUserRequest {
@@ -175,7 +179,7 @@ async function explainAndApply(app: OneUserDeps, tenant: Tenant, graph: TenantGr
     platformAfter = { ...verdict.user, ...(Object.fromEntries(Object.entries(changes).map(([k, v]) => [k, v ?? undefined])) as Partial<StoredPlatformUser>) };
     if (result.diff.length) result.outcome = "updated";
     if (!dryRun && result.diff.length) {
-      const applied = await app.directory.applyUpdates(tenant.tenantId, [{ user: verdict.user, changes }]);
+      const applied = await app.directory.applyUpdates(tenant.tenantId, [{ user: verdict.user, changes }], { source: "oneUser", runId });
       result.written.platform = applied.updated.includes(verdict.user.id);
       if (!result.written.platform) result.outcome = "failed";
     }
@@ -230,6 +234,7 @@ async function decideImmutableId(app: OneUserDeps, tenant: Tenant, graph: Tenant
     federatedDomains: cfg.federatedDomains,
     concurrency: 1,
     saveRows: (rows) => app.connector.putMany(tenant.tenantId, rows),
+    audit: app.audit ? (writes) => app.audit!.record(tenant.tenantId, entraWriteEntries(tenant.tenantId, result.runId, "oneUser", app.clock().toISOString(), writes)) : undefined,
   });
   if (w.written === 1) {
     result.written.immutableId = true;

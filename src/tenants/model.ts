@@ -63,6 +63,8 @@ export interface Tenant {
   immutableId: ImmutableIdConfig;
   /** Minutes between scheduled runs. */
   syncIntervalMinutes: number;
+  /** Attributes whose values the audit log masks for this tenant, beside AUDIT_SENSITIVE_ATTRIBUTES. */
+  sensitiveAttributes?: string[] | undefined;
   /**
    * Set when a change needs every user mapped again (the mapping changed): the next run that updates reads in full,
    * and clears it once its round is complete.
@@ -104,6 +106,7 @@ export const tenantInputSchema = z
     immutableId: immutableIdSchema.default(DEFAULT_IMMUTABLE_ID),
     syncIntervalMinutes: z.number().int().min(1).max(7 * 24 * 60).default(5),
     schoolYear: schoolYearSchema.default(DEFAULT_SCHOOL_YEAR),
+    sensitiveAttributes: z.array(z.string().regex(/^[A-Za-z][\w.:-]{0,199}$/, "sensitiveAttributes must name attributes (letters, digits, . : _ -), e.g. ssn")).max(100).optional(),
     fullResync: z.object({ reason: z.literal("mappingChanged"), requestedAt: z.string() }).strict().optional(),
   })
   .strict();

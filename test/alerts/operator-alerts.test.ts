@@ -52,7 +52,14 @@ describe("operator alerts", () => {
     expect(mail.subject).toContain("quarantined");
     expect(mail.text).toContain(`entra-sync tenant unquarantine ${tenant.tenantId}`);
 
-    // The digest names it, once a day however often it runs.
+    // A tenant whose Immutable ID plan is over the cap waits for review.
+    const w = simpleDirectory(3);
+    const capped = (await onboard(stack, { users: w.users, platformUsers: w.platformUsers, registration: { immutableId: { mode: "on", source: "id", encoding: "base64", maxWritesPerRun: 1, maxPercentPerRun: 100, federatedDomains: "skip" } } })).tenant;
+    const cappedRun = await createRun(stack.app, { tenantId: capped.tenantId, trigger: "manual", mode: "full", dryRun: false });
+    const cappedReport = (await executeRun(stack.app, capped.tenantId, cappedRun.runId)).report;
+    expect(cappedReport.immutableId?.capExceeded).toBeTruthy();
+
+    // The digest names them, once a day however often it runs.
     const first = await sendOperatorDigest(stack.app);
     const second = await sendOperatorDigest(stack.app);
     expect([first.outcome, second.outcome]).toEqual(["sent", "skipped"]);
@@ -60,6 +67,8 @@ describe("operator alerts", () => {
     const digests = mailer.sent.filter((m) => m.idempotencyKey === `!operators/digest:${first.facts.date}`);
     expect(digests).toHaveLength(1);
     expect(digests[0]!.text).toContain(`${tenant.displayName} (${tenant.tenantId}): QUARANTINED`);
+    expect(first.facts.plansAwaitingReview).toContainEqual(expect.objectContaining({ tenantId: capped.tenantId, runId: cappedReport.runId, planned: 3 }));
+    expect(digests[0]!.text).toContain(`entra-sync plan --tenant ${capped.tenantId} --run ${cappedReport.runId}`);
 
     // A success lifts it; a later quarantine is a new one and is mailed again, once.
     stack.sim.control.clearFaults();

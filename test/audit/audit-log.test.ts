@@ -117,6 +117,20 @@ describe("audit log of update sync", () => {
     expect(users).toHaveLength(5);
   });
 
+  it("masks the attributes a tenant marks sensitive, beside the app-wide ones", async () => {
+    const stack = stackOf();
+    const d = simpleDirectory(3);
+    const { tenant } = await onboard(stack, { users: d.users, platformUsers: d.platformUsers.map((p) => ({ ...p, city: "Malmö", firstName: "Old" })), registration: { sensitiveAttributes: ["city"] } });
+    expect(tenant.sensitiveAttributes).toEqual(["city"]);
+    const report = await run(stack, tenant.tenantId);
+    const entries = await all(stack, { tenantId: tenant.tenantId, runId: report.runId });
+    expect(entries).toHaveLength(3);
+    for (const e of entries) {
+      expect(e.changes).toContainEqual({ attribute: "city", old: "[masked]", new: "[masked]" });
+      expect(e.changes.find((c) => c.attribute === "firstName")?.old).toBe("Old");
+    }
+  });
+
   it("refuses bad listing input naming the field", async () => {
     const stack = stackOf();
     const t = "6f0b2c1e-3a4d-4e5f-8a9b-0c1d2e3f4a5b";

@@ -40,6 +40,9 @@ const AZURE_SETTINGS: readonly AppSettingName[] = [
   "ACS_EMAIL_ENDPOINT",
   "PLAN_RETENTION_DAYS",
   "MAX_CONCURRENT_FULL_READS",
+  "AUDIT_RETENTION_DAYS",
+  "AUDIT_SENSITIVE_ATTRIBUTES",
+  "OPERATOR_ALERT_FAILURES",
   "STATUS_PAGE_AUTH",
   "STATUS_PAGE_OPERATORS_GROUP",
   "STATUS_PAGE_KEY",
@@ -376,7 +379,7 @@ describe("infra/main.bicep compiles and lints clean", () => {
 
   it("composes one nested deployment per concern and uses no registry module", () => {
     const modules = ofType("Microsoft.Resources/deployments").map((f) => String(f.resource.name));
-    expect(modules.sort()).toEqual(["dataStorage", "email", "functionapp", "identity", "keyvault", "monitoring", "network", "rbac", "statuspage", "storage"]);
+    expect(modules.sort()).toEqual(["alerts", "dataStorage", "email", "functionapp", "identity", "keyvault", "monitoring", "network", "rbac", "statuspage", "storage"]);
     expect(readFileSync(mainBicep, "utf8")).not.toMatch(/br[/:]/);
   });
 });

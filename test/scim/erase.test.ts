@@ -23,10 +23,10 @@ async function run(tenantId: string, only: Array<"update" | "immutableId">, mode
   return (await executeRun(stackOf().app, tenantId, r.runId)).report;
 }
 
-/** RowKeys of the tenant's partition of the platform directory (users, index entries, claims). */
+/** RowKeys of the tenant's partition of the platform directory (users, index entries, claims; not the audit log's). */
 async function rowKeys(tenantId: string): Promise<string[]> {
   const out: string[] = [];
-  for await (const e of stackOf().app.tables.platformUsers.listEntities({ queryOptions: { filter: `PartitionKey eq '${tenantId}'` } })) out.push(e.rowKey!);
+  for await (const e of stackOf().app.tables.platformUsers.listEntities({ queryOptions: { filter: `PartitionKey eq '${tenantId}' and RowKey ge '!'` } })) out.push(e.rowKey!);
   return out.sort();
 }
 
