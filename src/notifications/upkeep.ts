@@ -21,7 +21,7 @@ export const LIFECYCLE_ROUTE = "notifications/lifecycle";
 export interface UpkeepDeps {
   settings: Pick<Settings, "notifications">;
   notificationRows: NotificationRows;
-  tenants: Pick<TenantRegistry, "get" | "listAll">;
+  tenants: Pick<TenantRegistry, "get" | "listAll" | "require">;
   secrets: Pick<SecretStore, "get">;
   tables: Pick<TableClients, "tenantState">;
   /** The tenant's Graph subscriptions, signed in with its client secret. */
