@@ -167,7 +167,7 @@ describe("Graph change notifications", () => {
     expect(await cityOf(tenant.tenantId, users[0]!.id)).toBe("Kiruna");
   });
 
-  it("deletes the subscription when the tenant's setting is off, and the scheduler lengthens a healthy tenant's interval", async () => {
+  it("deletes the subscription when the tenant's setting is off and creates it again when on", async () => {
     const stack = stackOf();
     const { tenant } = await onboarded(1);
     const { state } = await upkeepTenant(app, tenant);
