@@ -34,6 +34,8 @@ describe("the local HTTP host (npm run stack)", () => {
         "PATCH /api/scim/v2/{tenantId}/{resource}/{id} (anonymous)",
         "PUT /api/scim/v2/{tenantId}/{resource}/{id} (anonymous)",
         "DELETE /api/scim/v2/{tenantId}/{resource}/{id} (anonymous)",
+        "POST /api/notifications/users (anonymous)",
+        "POST /api/notifications/lifecycle (anonymous)",
       ].sort(),
     );
   });
