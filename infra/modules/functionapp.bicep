@@ -77,6 +77,9 @@ param dataTableEndpoint string
 @description('Full reads at once per application data account (MAX_CONCURRENT_FULL_READS).')
 param maxConcurrentFullReads int
 
+@description('Public base URL Graph sends change notifications to (NOTIFICATION_URL); empty: none.')
+param notificationUrl string
+
 @description('Sender address of alert e-mails (MAIL_FROM).')
 param mailFrom string
 
@@ -196,6 +199,9 @@ resource functionApp 'Microsoft.Web/sites@2025-03-01' = {
       ACS_EMAIL_ENDPOINT: acsEndpoint
       PLAN_RETENTION_DAYS: '30'
       MAX_CONCURRENT_FULL_READS: string(maxConcurrentFullReads)
+      NOTIFICATION_URL: notificationUrl
+      NOTIFY_COALESCE_SECONDS: '5'
+      NOTIFIED_SYNC_INTERVAL_MINUTES: '60'
       // The connection string carries the component's instrumentation key, which is an identifier, not a
       // credential: with DisableLocalAuth on, App Insights rejects telemetry that has only the key, so the host
       // must also present an Entra token, which the next setting turns on (system-assigned identity).

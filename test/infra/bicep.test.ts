@@ -40,6 +40,9 @@ const AZURE_SETTINGS: readonly AppSettingName[] = [
   "ACS_EMAIL_ENDPOINT",
   "PLAN_RETENTION_DAYS",
   "MAX_CONCURRENT_FULL_READS",
+  "NOTIFICATION_URL",
+  "NOTIFY_COALESCE_SECONDS",
+  "NOTIFIED_SYNC_INTERVAL_MINUTES",
 ];
 /** Settings of APP_SETTINGS for the local stack only: a key-based connection string, a secret, simulator hosts. */
 const LOCAL_ONLY_SETTINGS: readonly AppSettingName[] = [
