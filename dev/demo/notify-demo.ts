@@ -17,8 +17,8 @@ import type { LocalStack } from "../stack.js";
 export interface NotifiedStack {
   app: App;
   host: HttpHost;
-  /** Takes the visible jobs of the queue and works them, `concurrency` at a time; returns the jobs worked. */
-  work(concurrency?: number): Promise<SyncJob[]>;
+  /** Takes the visible jobs of the queue and works them, `concurrency` at a time; returns the jobs worked. `onDone` is told as each ends. */
+  work(concurrency?: number, onDone?: (job: SyncJob) => void): Promise<SyncJob[]>;
   stop(): Promise<void>;
 }
 
@@ -30,7 +30,7 @@ export async function notifiedStack(stack: LocalStack, env: Record<string, strin
   return {
     app,
     host,
-    async work(concurrency = 8) {
+    async work(concurrency = 8, onDone) {
       const worked: SyncJob[] = [];
       for (;;) {
         const batch = await app.queue.receive(32, 600);
@@ -39,6 +39,7 @@ export async function notifiedStack(stack: LocalStack, env: Record<string, strin
           for (let i = lane; i < batch.length; i += concurrency) {
             const m = batch[i]!;
             await processSyncJob(app, m.job as SyncJob);
+            onDone?.(m.job as SyncJob);
             await app.queue.delete(m.messageId, m.popReceipt);
             worked.push(m.job as SyncJob);
           }
@@ -83,12 +84,14 @@ export async function notifyDemo(stack: LocalStack, tenantId: string, say: (line
     const at = new Date();
     await stack.sim.control.updateUser(tenantId, userId, { city });
     say(`  ${at.toISOString().slice(11, 23)} changed city of user ${userId} in Entra to "${city}"`);
-    const ms = await until(async () => (await n.app.directory.findBy(tenantId, "externalId", [userId])).get(userId)?.[0]?.city === city, 60_000, () => n.work());
+    const ms = await until(async () => (await n.app.directory.findBy(tenantId, "externalId", [userId])).get(userId)?.[0]?.city === city, 120_000, () => n.work());
     const seconds = ms === undefined ? undefined : ms / 1000;
+    const run = (await n.app.runs.list(tenantId, 5)).find((r) => r.trigger === "notification");
+    const runText = run ? `run ${run.runId} (trigger notification, ${run.only.join(" + ")}): queued ${run.queuedAt.slice(11, 23)}, started ${run.startedAt?.slice(11, 23) ?? "—"}, ${((run.durationMs ?? 0) / 1000).toFixed(1)} s` : "no notification run found";
     say(
       seconds === undefined
-        ? "  the change did not arrive within 60 s"
-        : `  ${new Date().toISOString().slice(11, 23)} in the platform: ${seconds.toFixed(1)} s after the change (notification → ${n.app.settings.notifications.coalesceSeconds} s coalescing → incremental run)`,
+        ? `  the change did not arrive within 120 s (${runText})`
+        : `  ${new Date().toISOString().slice(11, 23)} in the platform: ${seconds.toFixed(1)} s after the change (notification → ${n.app.settings.notifications.coalesceSeconds} s coalescing → ${runText})`,
     );
     return { seconds };
   } finally {
