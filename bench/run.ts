@@ -132,7 +132,7 @@ function printNotify(r: NotifyResult): void {
   );
   console.log(`  change → platform; NOTIFY_COALESCE_SECONDS ${r.coalesceSeconds}; burst: at most ${b.runsPerTenantMax} run(s) per tenant, ${b.notificationsDelivered.toLocaleString("en-US")} notifications delivered, every change arrived: ${b.allArrived ? "yes" : "NO"}; Graph requests by route ${JSON.stringify(b.graphRequestsByRoute)}`);
   const x = r.renewals;
-  console.log(`  renewals: ${x.subscriptions.toLocaleString("en-US")} subscriptions, each renewed every ${x.renewEveryDays} days → ${x.perDay} renewals/day × ${x.requestsPerRenewalMeasured} requests each (measured: Key Vault read, token, PATCH) ≈ ${x.requestsPerDay.toLocaleString("en-US")} requests/day`);
+  console.log(`  renewals: ${x.subscriptions.toLocaleString("en-US")} subscriptions, each renewed every ${x.renewEveryDays} days → ${x.perDay} renewals/day × ${x.requestsPerRenewalMeasured} requests each (measured: the Key Vault challenge and read, a token, the PATCH) ≈ ${x.requestsPerDay.toLocaleString("en-US")} requests/day`);
 }
 
 function printFreshness(r: FreshnessResult): void {
