@@ -2,6 +2,7 @@ import { Option, type Command } from "commander";
 import { notificationStatuses, setNotificationMode, type NotificationStatus } from "../notifications/settings.js";
 import { upkeepSubscriptions, type UpkeepDeps } from "../notifications/upkeep.js";
 import { parseGuid } from "../tenants/model.js";
+import type { TenantRegistry } from "../tenants/registry.js";
 import type { CliIO } from "./io.js";
 import { table } from "./format.js";
 
@@ -11,7 +12,7 @@ const row = (s: NotificationStatus): string[] => [s.tenantId, s.mode, s.state, s
  * `entra-sync notifications status|on|off|upkeep`: each tenant's Graph change notification subscription. Registered
  * by `buildCli`; they call the use cases of src/notifications/ only.
  */
-export function registerNotificationCommands(program: Command, getApp: () => UpkeepDeps, io: CliIO): void {
+export function registerNotificationCommands(program: Command, getApp: () => UpkeepDeps & { tenants: Pick<TenantRegistry, "require"> }, io: CliIO): void {
   const n = program.command("notifications").description("Graph change notifications: a change in Entra starts the tenant's run within seconds");
   n.command("status")
     .description("each tenant's subscription: setting, state, expiry, last lifecycle event, last error")

@@ -11,11 +11,14 @@ import { mapLimit } from "../util/concurrency.js";
 import { isActive } from "./lease.js";
 import { startRun, type StartDeps } from "./start.js";
 import { readTenantStates, type TenantState } from "../state/tenant-state.js";
+import type { AuditLog } from "../audit/store.js";
 import { isHealthy } from "../notifications/renewal.js";
 
 /** The adapters the scheduler needs (the App provides them all). */
 export interface SchedulerDeps extends Omit<StartDeps, "queue" | "tenants" | "tables"> {
-  settings: Pick<Settings, "planRetentionDays"> & Partial<Pick<Settings, "notifications">>;
+  settings: Pick<Settings, "planRetentionDays"> & Partial<Pick<Settings, "audit" | "notifications">>;
+  /** The audit log, pruned to AUDIT_RETENTION_DAYS with the run history (without it: not pruned here). */
+  audit?: Pick<AuditLog, "prune">;
   tables: Pick<TableClients, "tenantState" | "runPlans">;
   tenants: Pick<TenantRegistry, "require" | "get" | "listAll">;
   queue: Pick<JobQueue, "sendMany">;
@@ -98,13 +101,18 @@ export async function scheduleDueRuns(app: SchedulerDeps, o: SchedulerOptions = 
   // Immutable ID plans hold UPNs and ImmutableIds: they go with their runs, and after PLAN_RETENTION_DAYS at the latest.
   const plans = new PlanStore(app.tables.runPlans);
   const planCutoff = new Date(now.getTime() - app.settings.planRetentionDays * 86_400_000);
-  const pruneTenant = (tenantId: string): Promise<number> =>
-    app.runs.prune(tenantId, o.keepRuns ?? 100, o.keepDays ?? 30, now, async ({ orphaned, kept }) => {
+  const auditDays = app.settings.audit?.retentionDays;
+  const pruneTenant = async (tenantId: string): Promise<number> => {
+    const n = await app.runs.prune(tenantId, o.keepRuns ?? 100, o.keepDays ?? 30, now, async ({ orphaned, kept }) => {
       await mapLimit(orphaned, 4, (id) => plans.deleteCopy(tenantId, id));
       await plans.deleteOlderThan(tenantId, planCutoff);
       // The live plan: what only pruned runs, or runs past retention, could still show goes.
       await plans.pruneLive(tenantId, Math.max(planCutoff.getTime(), kept.length ? Math.min(...kept.map(runTime)) : now.getTime()));
     });
+    // The audit log outlives the run history (its own retention): entries older than AUDIT_RETENTION_DAYS go.
+    if (app.audit && auditDays) await app.audit.prune(tenantId, new Date(now.getTime() - auditDays * 86_400_000));
+    return n;
+  };
   const counts = await mapLimit(toPrune, Math.min(16, o.concurrency ?? 32), (t) =>
     pruneTenant(t.tenantId).catch((e: unknown) => {
       app.log.warn(`could not prune the run history: ${toEntraSyncError(e).message}`, { tenantId: t.tenantId });

@@ -33,9 +33,11 @@ export async function startRun(app: Omit<StartDeps, "queue">, req: RunRequest, o
   await checkForce(app, tenant, req);
   const now = app.clock();
   const runId = newRunId(now);
+  req = withPendingResync(tenant, req);
   const claim = await app.leases.claim(tenant.tenantId, runId, { ...(o.owner ? { owner: o.owner } : {}), nextRunAt: o.nextRunAt, ...(o.current !== undefined ? { current: o.current } : {}) });
   if (!claim.ok) throw runInProgress(tenant.tenantId, claim.held, now);
   const report = newRunReport(tenant, req, now, runId);
+  if (tenant.fullResync && report.mode === "full") report.notices.push(`The attribute mapping changed (${tenant.fullResync.requestedAt}): this run reads every user so that each platform user gets the new mapping's values.`);
   try {
     if (claim.previous && !claim.previous.released && claim.previous.runId) await markAbandoned(app, tenant.tenantId, claim.previous.runId);
     await app.runs.save(report);
@@ -44,6 +46,15 @@ export async function startRun(app: Omit<StartDeps, "queue">, req: RunRequest, o
     throw e;
   }
   return { report, lease: claim.lease };
+}
+
+/**
+ * A tenant whose mapping changed has a full resync pending: its next run that updates (not a dry run) reads every
+ * user, whatever it asked for, so that every platform user gets the new mapping's values.
+ */
+function withPendingResync(tenant: Tenant, req: RunRequest): RunRequest {
+  if (!tenant.fullResync || req.mode === "full" || req.dryRun || !(req.only ?? ["update"]).includes("update")) return req;
+  return { ...req, mode: "full" };
 }
 
 /**

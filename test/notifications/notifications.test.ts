@@ -197,7 +197,7 @@ describe("Graph change notifications", () => {
     // Backoff: the next tick does not try again at once.
     expect((await upkeepTenant(unreachable, tenant)).action).toBe("none");
 
-    const graph = app.subscriptionGraphFor(tenant, await app.secrets.get(tenant.tenantId));
+    const graph = app.subscriptionGraphFor(tenant, await app.signInFor(tenant));
     const tooLong = new Date(Date.now() + 30 * 86_400_000).toISOString();
     await expect(graph.create({ notificationUrl: `${host.url}/api/notifications/users`, lifecycleNotificationUrl: `${host.url}/api/notifications/lifecycle`, clientState: "c", expirationDateTime: tooLong })).rejects.toMatchObject({ code: "SUBSCRIPTION_FAILED" });
 
