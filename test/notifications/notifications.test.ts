@@ -126,7 +126,7 @@ describe("Graph change notifications", () => {
     expect((await stack.sim.control.listSubscriptions(tenant.tenantId)).map((s) => s.id)).toEqual([recreated.state.subscriptionId]);
   });
 
-  it("when Graph drops the notifications, the scheduler's run still brings the change", async () => {
+  it("when Graph drops the notifications, the scheduler's run still brings the change (its interval lengthened while the subscription is healthy)", async () => {
     const stack = stackOf();
     const { tenant, users } = await onboarded(1);
     await upkeepTenant(app, tenant);
@@ -138,6 +138,9 @@ describe("Graph change notifications", () => {
       const s = await scheduleDueRuns(app);
       const job = s.jobs.find((j) => j.tenantId === tenant.tenantId);
       expect(job).toBeDefined();
+      // The subscription is healthy: the next scheduled run comes after NOTIFIED_SYNC_INTERVAL_MINUTES (60), not the tenant's 5.
+      const next = Date.parse((await app.leases.get(tenant.tenantId))!.nextRunAt!);
+      expect(next - app.clock().getTime()).toBeGreaterThan(30 * 60_000);
       await drainQueue(app);
       await processSyncJob(app, job!);
       expect(await cityOf(tenant.tenantId, users[0]!.id)).toBe("Visby");
