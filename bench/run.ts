@@ -1,7 +1,7 @@
 /**
  * `npm run bench [-- <workload>] [--size N] [--latency MS]`: entra-sync's benchmarks on the local stack, with the
  * simulator's Graph throttle model on and a fixed latency per request. Prints a table per workload and writes
- * bench/results.json with the machine. Workloads: full-read, incremental, immutable-id, fleet, platform-writes, scheduled, snapshot-memory, freshness, scim, status-page.
+ * bench/results.json with the machine. Workloads: full-read, incremental, immutable-id, fleet, platform-writes, scheduled, snapshot-memory, freshness, scim, status-page, notify.
  */
 import { readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
@@ -16,8 +16,9 @@ import { benchScim, printScim } from "./scim.js";
 import { benchScheduled, NO_CHANGE_ROWS, TABLE_REQUESTS_PER_CHANGE, TABLE_REQUESTS_PER_RUN, type ScheduledResult } from "./scheduled.js";
 import { benchSnapshotMemory } from "./snapshot-memory.js";
 import { benchStatusPage, printStatusPage } from "./status-page.js";
+import { benchNotify, type NotifyResult } from "./notify.js";
 
-const WORKLOADS = ["full-read", "incremental", "immutable-id", "fleet", "platform-writes", "scheduled", "snapshot-memory", "freshness", "scim", "status-page"] as const;
+const WORKLOADS = ["full-read", "incremental", "immutable-id", "fleet", "platform-writes", "scheduled", "snapshot-memory", "freshness", "scim", "status-page", "notify"] as const;
 type Workload = (typeof WORKLOADS)[number];
 
 async function main(): Promise<void> {
@@ -111,6 +112,12 @@ async function runWorkload(w: Workload, args: BenchArgs, done: Record<string, un
       printStatusPage(r);
       return r;
     }
+    case "notify": {
+      // 100 tenants × 100 changes = the 10,000-change burst; --fleet-tenants to change the tenant count.
+      const r = await benchNotify({ latencyMs: args.latencyMs, tenants: process.argv.includes("--fleet-tenants") ? args.fleetTenants : 100, changesPerTenant: 100 });
+      printNotify(r);
+      return r;
+    }
     case "freshness": {
       // A pure simulation of the scheduler's decision (no stack): 5,000 tenants, ticks up to 10 s late.
       const r = benchFreshness();
@@ -118,6 +125,20 @@ async function runWorkload(w: Workload, args: BenchArgs, done: Record<string, un
       return r;
     }
   }
+}
+
+function printNotify(r: NotifyResult): void {
+  const b = r.burst;
+  console.log(
+    formatTable([
+      ["case", "changes", "runs", "p50 s", "p95 s", "max s", "notification POSTs", "Graph requests"],
+      ["single changes", r.single.changes, r.single.changes, r.single.p50Seconds, r.single.p95Seconds, r.single.maxSeconds, "—", "—"],
+      [`burst, ${b.tenants} tenants`, b.changes, b.runs, b.p50Seconds, b.p95Seconds, b.maxSeconds, b.notificationPosts, b.graphRequests],
+    ]),
+  );
+  console.log(`  change → platform; NOTIFY_COALESCE_SECONDS ${r.coalesceSeconds}; burst: at most ${b.runsPerTenantMax} run(s) per tenant, ${b.notificationsDelivered.toLocaleString("en-US")} notifications delivered, every change arrived: ${b.allArrived ? "yes" : "NO"}; Graph requests by route ${JSON.stringify(b.graphRequestsByRoute)}`);
+  const x = r.renewals;
+  console.log(`  renewals: ${x.subscriptions.toLocaleString("en-US")} subscriptions, each renewed every ${x.renewEveryDays} days → ${x.perDay} renewals/day × ${x.requestsPerRenewalMeasured} requests each (measured: the Key Vault challenge and read, a token, the PATCH) ≈ ${x.requestsPerDay.toLocaleString("en-US")} requests/day`);
 }
 
 function printFreshness(r: FreshnessResult): void {

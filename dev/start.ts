@@ -4,7 +4,8 @@
  * sync, changes 50 users in Entra, runs an incremental sync, previews and then writes ImmutableIds, and runs the secret
  * expiry check (one mail into the outbox), printing each report, and pushes a few users through the SCIM endpoint in
  * both of Entra's PATCH dialects, printing what the platform directory then holds; then onboards a second school
- * the federated way (admin consent only, no secret) and syncs it beside the first. `--json` prints the final
+ * the federated way (admin consent only, no secret) and syncs it beside the first; then subscribes the first school
+ * to Graph change notifications and times one change from Entra to the platform. `--json` prints the final
  * report as one JSON line at the end. Leaves nothing running.
  */
 import { formatReport } from "../src/cli/format.js";
@@ -15,6 +16,7 @@ import { changeUsers } from "./demo/generate.js";
 import { onboardDemoSchool } from "./demo/onboard.js";
 import { runExpiryDemo } from "./demo/expiry-demo.js";
 import { scimDemo } from "./demo/scim-demo.js";
+import { notifyDemo } from "./demo/notify-demo.js";
 import { immutableIdDemo } from "./demo/immutable-id-demo.js";
 import { federatedDemo } from "./demo/federated-demo.js";
 import { startLocalStack } from "./stack.js";
@@ -66,6 +68,10 @@ async function main(): Promise<void> {
     say(`\n6) A federated tenant (no secret): admin consent to the platform's app, tokens from the managed identity's assertion`);
     const federated = await federatedDemo(stack, { say: (l) => (json ? undefined : say(l)), io, size: 200 });
     if (federated.status !== "succeeded") throw new Error(`the federated tenant's sync ended ${federated.status}`);
+
+    say(`\n7) Change notifications: a change in Entra reaches the platform within seconds`);
+    const notified = await notifyDemo(stack, tenantId, (l) => (json ? undefined : say(l)));
+    if (notified.seconds === undefined) throw new Error("the change notification demo did not bring the change");
 
     say(`\nDone in ${((Date.now() - t0) / 1000).toFixed(1)} s.`);
   } finally {

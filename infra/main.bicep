@@ -39,6 +39,9 @@ param runTimeBudgetSeconds int = 480
 @maxValue(1000)
 param maxConcurrentFullReads int = 8
 
+@description('Public base URL of the function app that Microsoft Graph sends change notifications to (NOTIFICATION_URL), e.g. the FUNCTION_APP_URL output of a first deployment; empty: no subscriptions, the scheduler alone.')
+param notificationUrl string = ''
+
 @description('The platform operators\' e-mail address(es), comma-separated, copied on every alert.')
 @minLength(3)
 @maxLength(512)
@@ -286,6 +289,7 @@ module functionApp 'modules/functionapp.bicep' = {
     alertThresholdsDays: alertThresholdsDays
     runTimeBudgetSeconds: runTimeBudgetSeconds
     maxConcurrentFullReads: maxConcurrentFullReads
+    notificationUrl: notificationUrl
     mailFrom: email.outputs.mailFrom
     operatorEmail: operatorEmail
     acsEndpoint: email.outputs.endpoint

@@ -100,8 +100,8 @@ export interface App {
   audit: AuditLog;
   /** Each tenant's Graph change notification subscription and setting (tenant state rows `notifications`). */
   notificationRows: NotificationRows;
-  /** A tenant's Graph `/subscriptions`, signed in with its client secret (requests are counted nowhere: not a run's). */
-  subscriptionGraphFor(tenant: Tenant, secret: ClientSecret): SubscriptionGraph;
+  /** A tenant's Graph `/subscriptions`, signed in as its runs are (requests are counted nowhere: not a run's). */
+  subscriptionGraphFor(tenant: Tenant, signIn: TenantSignIn): SubscriptionGraph;
 }
 
 export function createPlatformCredential(settings: Settings, ca?: string): TokenCredential {
@@ -205,8 +205,8 @@ export function createApp(o: AppOptions): App {
       return { graph: new SdkTenantGraph(client, { ...ref, cloud: tenant.cloud }, counters, ep.graphBaseUrl, credential), credential, graphBaseUrl: ep.graphBaseUrl };
     },
     notificationRows: new NotificationRows(tables.tenantState),
-    subscriptionGraphFor(tenant, secret) {
-      const handle = app.graphFor(tenant, secret, newGraphCounters());
+    subscriptionGraphFor(tenant, signIn) {
+      const handle = app.graphFor(tenant, signIn, newGraphCounters());
       const client = createGraphClient({ graphBaseUrl: handle.graphBaseUrl, credential: handle.credential, counters: newGraphCounters(), ca });
       return new SdkSubscriptionGraph(client, { tenantId: tenant.tenantId, clientId: tenant.clientId, cloud: tenant.cloud });
     },

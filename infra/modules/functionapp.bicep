@@ -77,6 +77,9 @@ param dataTableEndpoint string
 @description('Full reads at once per application data account (MAX_CONCURRENT_FULL_READS).')
 param maxConcurrentFullReads int
 
+@description('Public base URL Graph sends change notifications to (NOTIFICATION_URL); empty: none.')
+param notificationUrl string
+
 @description('Sender address of alert e-mails (MAIL_FROM).')
 param mailFrom string
 
@@ -226,6 +229,9 @@ resource functionApp 'Microsoft.Web/sites@2025-03-01' = {
       AUDIT_RETENTION_DAYS: '180'
       AUDIT_SENSITIVE_ATTRIBUTES: 'ssn,birthDate'
       OPERATOR_ALERT_FAILURES: '3'
+      NOTIFICATION_URL: notificationUrl
+      NOTIFY_COALESCE_SECONDS: '5'
+      NOTIFIED_SYNC_INTERVAL_MINUTES: '60'
       // The status page signs operators in with App Service Authentication (statuspage.bicep).
       STATUS_PAGE_AUTH: 'appservice'
       STATUS_PAGE_OPERATORS_GROUP: statusPageOperatorsGroupId

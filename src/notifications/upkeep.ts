@@ -2,7 +2,7 @@ import type { Settings } from "../config/settings.js";
 import { toEntraSyncError } from "../errors.js";
 import type { SubscriptionGraph } from "../graph/subscriptions.js";
 import type { Logger } from "../log.js";
-import type { ClientSecret, SecretStore } from "../secrets/store.js";
+import type { TenantSignIn } from "../secrets/federated.js";
 import { emptyNotificationState, type NotificationRows, type NotificationState } from "../state/subscriptions.js";
 import { readTenantStates } from "../state/tenant-state.js";
 import type { TableClients } from "../state/tables-client.js";
@@ -21,11 +21,12 @@ export const LIFECYCLE_ROUTE = "notifications/lifecycle";
 export interface UpkeepDeps {
   settings: Pick<Settings, "notifications">;
   notificationRows: NotificationRows;
-  tenants: Pick<TenantRegistry, "get" | "listAll">;
-  secrets: Pick<SecretStore, "get">;
+  tenants: Pick<TenantRegistry, "get" | "listAll" | "require">;
   tables: Pick<TableClients, "tenantState">;
-  /** The tenant's Graph subscriptions, signed in with its client secret. */
-  subscriptionGraphFor(tenant: Tenant, secret: ClientSecret): SubscriptionGraph;
+  /** What a tenant signs in with (its client secret, or nothing to read for a federated tenant). */
+  signInFor(tenant: Tenant): Promise<TenantSignIn>;
+  /** The tenant's Graph subscriptions, signed in as its runs are. */
+  subscriptionGraphFor(tenant: Tenant, signIn: TenantSignIn): SubscriptionGraph;
   clock: () => Date;
   log: Logger;
 }
@@ -57,7 +58,7 @@ export async function upkeepTenant(app: UpkeepDeps, tenant: Tenant, current?: No
   let next: NotificationState = { ...before };
   let error: string | undefined;
   try {
-    const graph = app.subscriptionGraphFor(tenant, await app.secrets.get(tenant.tenantId));
+    const graph = app.subscriptionGraphFor(tenant, await app.signInFor(tenant));
     if (action === "delete") {
       await graph.remove(before.subscriptionId);
       next = { ...next, subscriptionId: "", clientStateHash: "", expiresAt: "", status: "none", renewRequested: "", failures: 0, lastError: "" };

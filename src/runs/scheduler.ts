@@ -64,8 +64,11 @@ export function spread(key: string): number {
 export async function scheduleDueRuns(app: SchedulerDeps, o: SchedulerOptions = {}): Promise<ScheduleResult> {
   const now = app.clock();
   const jitter = o.jitterRatio ?? 0.1;
+  // Subscriptions exist only with NOTIFICATION_URL set; without it (or with no lengthening) their rows are not read.
+  const notifiedMinutes = app.settings.notifications?.baseUrl ? app.settings.notifications.notifiedIntervalMinutes : 0;
+  const lengthens = notifiedMinutes > 0;
   const result: ScheduleResult = { tenants: 0, enqueued: 0, skipped: { disabled: 0, quarantined: 0, active: 0, notDue: 0, backoff: 0, raced: 0, error: 0 }, pruned: 0, jobs: [] };
-  const [tenants, states] = await Promise.all([app.tenants.listAll(), readTenantStates(app.tables.tenantState, { rows: ["lease", "health", "notifications"] })]);
+  const [tenants, states] = await Promise.all([app.tenants.listAll(), readTenantStates(app.tables.tenantState, { rows: lengthens ? ["lease", "health", "notifications"] : ["lease", "health"] })]);
   result.tenants = tenants.length;
 
   const due: Array<{ tenant: Tenant; state: TenantState }> = [];
@@ -78,7 +81,7 @@ export async function scheduleDueRuns(app: SchedulerDeps, o: SchedulerOptions = 
 
   await mapLimit(due, o.concurrency ?? 32, async ({ tenant, state }) => {
     const prev = state.lease?.nextRunAt ? Date.parse(state.lease.nextRunAt) : undefined;
-    const nextRunAt = new Date(nextDueAt(prev, now.getTime(), scheduledIntervalMinutes(tenant, state, now, app.settings.notifications?.notifiedIntervalMinutes ?? 0) * 60_000, jitter * spread(tenant.tenantId))).toISOString();
+    const nextRunAt = new Date(nextDueAt(prev, now.getTime(), scheduledIntervalMinutes(tenant, state, now, notifiedMinutes) * 60_000, jitter * spread(tenant.tenantId))).toISOString();
     try {
       const { report } = await startRun(app, { tenantId: tenant.tenantId, trigger: "schedule", mode: "incremental", dryRun: false }, { tenant, nextRunAt, current: state.lease ?? null });
       result.jobs.push({ tenantId: tenant.tenantId, runId: report.runId, continuation: 0 });
