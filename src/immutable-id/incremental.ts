@@ -48,6 +48,9 @@ const sumCounts = (summaries: Map<number, ShardSummary>): Record<string, number>
   return out;
 };
 
+/** Rows stored per saveCandidates call by a full re-plan (each call builds its transactions' entities at once). */
+const STORE_CHUNK = 2000;
+
 /**
  * Stores the states a full re-plan concluded (rows whose state changed, and dirty ones) and replaces the shards'
  * summaries with the sums, marked with the settings they were computed with. Until the summaries are written, the
@@ -64,7 +67,8 @@ export async function storeFullPlan(deps: CandidateDeps, tenantId: string, state
     const same = JSON.stringify(r.stored?.iid ?? null) === JSON.stringify(r.iid ?? null) && sameKeys(r.stored?.keys ?? [], keys);
     if (!same || r.iidDirty) stale.push(r);
   }
-  if (stale.length) await deps.connector.saveCandidates(tenantId, stale, summaries);
+  // A chunk at a time: the transactions' entities of a whole tenant at once were the re-plan's memory peak.
+  for (let i = 0; i < stale.length; i += STORE_CHUNK) await deps.connector.saveCandidates(tenantId, stale.slice(i, i + STORE_CHUNK), summaries);
   const builtAt = deps.clock().toISOString();
   for (const s of fresh.values()) {
     s.settingsHash = hash;

@@ -168,17 +168,27 @@ export async function planImmutableIds(deps: { connector: Pick<ConnectorSpace, "
       if (taken.has(k) || (count.get(k) ?? 0) > 1 || (mover !== undefined && mover !== row.id)) state.cat = "duplicateValue";
     }
     if (state.cat === "removed") {
-      plan.states.push({ ...row, iid: state });
+      plan.states.push(stateOf(row, state));
       continue;
     }
     plan.tenantUsers++;
     if (state.cat !== "alreadySet" && state.cat !== "onPremisesSynced") plan.candidates++;
     if (state.cat === "planned") plan.entries.push({ entraId: row.id, userPrincipalName: state.upn!, value: state.value!, platformUserId: state.platformUserId!, action: state.action!, row });
     else skip(state.cat as SkipReason, row.id);
-    plan.states.push({ ...row, iid: state });
+    plan.states.push(stateOf(row, state));
   }
   plan.entries.sort(byPlanOrder);
   return plan;
+}
+
+/**
+ * A row with its new candidate state, holding only what storing the state reads (the ImmutableId held, removal, a
+ * pending UPN move, the stored keys — shared with the row, as writes update them in place): a full re-plan keeps
+ * one per user of the tenant until they are stored, so not the whole Entra user.
+ */
+function stateOf(row: ConnectorRow, iid: CandidateState): ConnectorRow {
+  const held = row.user.onPremisesImmutableId;
+  return { id: row.id, user: (held ? { id: row.id, onPremisesImmutableId: held } : { id: row.id }) as ConnectorRow["user"], removed: row.removed, upnSwitch: row.upnSwitch, iid, iidDirty: row.iidDirty, ...(row.stored ? { stored: row.stored } : {}) };
 }
 
 /**
