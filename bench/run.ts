@@ -1,11 +1,11 @@
 /**
  * `npm run bench [-- <workload>] [--size N] [--latency MS]`: entra-sync's benchmarks on the local stack, with the
  * simulator's Graph throttle model on and a fixed latency per request. Prints a table per workload and writes
- * bench/results.json with the machine. Workloads: full-read, incremental, immutable-id, fleet, platform-writes, scheduled, snapshot-memory, freshness, scim.
+ * bench/results.json with the machine. Workloads: full-read, incremental, immutable-id, fleet, platform-writes, scheduled, snapshot-memory, freshness, scim, status-page.
  */
 import { readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import { BENCH_DIR, childMain, formatTable, log, machine, parseArgs, type BenchArgs } from "./common.js";
+import { BENCH_DIR, formatTable, log, machine, parseArgs, type BenchArgs } from "./common.js";
 import { benchFleet } from "./fleet.js";
 import { benchFreshness, type FreshnessResult } from "./freshness.js";
 import { benchFullRead, type FullReadResult } from "./full-read.js";
@@ -15,12 +15,12 @@ import { benchPlatformWrites, type PlatformWritesResult } from "./platform-write
 import { benchScim, printScim } from "./scim.js";
 import { benchScheduled, NO_CHANGE_ROWS, TABLE_REQUESTS_PER_CHANGE, TABLE_REQUESTS_PER_RUN, type ScheduledResult } from "./scheduled.js";
 import { benchSnapshotMemory } from "./snapshot-memory.js";
+import { benchStatusPage, printStatusPage } from "./status-page.js";
 
-const WORKLOADS = ["full-read", "incremental", "immutable-id", "fleet", "platform-writes", "scheduled", "snapshot-memory", "freshness", "scim"] as const;
+const WORKLOADS = ["full-read", "incremental", "immutable-id", "fleet", "platform-writes", "scheduled", "snapshot-memory", "freshness", "scim", "status-page"] as const;
 type Workload = (typeof WORKLOADS)[number];
 
 async function main(): Promise<void> {
-  if (process.argv[2] === "--child") return childMain();
   const args = parseArgs(process.argv.slice(2));
   if (args.filter && !WORKLOADS.includes(args.filter as Workload)) throw new Error(`unknown workload ${args.filter}; one of ${WORKLOADS.join(", ")}`);
   const selected = WORKLOADS.filter((w) => !args.filter || w === args.filter);
@@ -103,6 +103,12 @@ async function runWorkload(w: Workload, args: BenchArgs, done: Record<string, un
       const reuse = full && inc ? { initial: full.child, incremental: inc.child, tenantUsers: full.users } : undefined;
       const r = await benchPlatformWrites({ size: args.size, latencyMs: args.latencyMs, reuse });
       printPlatformWrites(r);
+      return r;
+    }
+    case "status-page": {
+      // The tenants page for 10,000 tenants (--size N given explicitly for another fleet) against the JSON listing.
+      const r = await benchStatusPage({ tenants: process.argv.some((a) => a.startsWith("--size")) ? args.size : 10_000 });
+      printStatusPage(r);
       return r;
     }
     case "freshness": {

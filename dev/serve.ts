@@ -26,7 +26,7 @@ writeFileSync("local.settings.json", JSON.stringify({ IsEncrypted: false, Values
 const envFile = path.resolve(".local/stack.env");
 // A SCIM Secret Token for the demo school, into the env file only (as `entra-sync scim token create` would print it).
 const scim = await stack.app.scimTokens.create(tenantId);
-const shellEnv = { ...stack.env, NODE_EXTRA_CA_CERTS: stack.caFile, ENTRA_SYNC_API_URL: api.url, ENTRA_SYNC_FUNCTION_KEY: api.functionKey, ENTRA_SYNC_SCIM_URL: `${api.url}/api/scim/v2/${tenantId}`, ENTRA_SYNC_SCIM_TOKEN: scim.token };
+const shellEnv = { ...stack.env, NODE_EXTRA_CA_CERTS: stack.caFile, ENTRA_SYNC_API_URL: api.url, ENTRA_SYNC_FUNCTION_KEY: api.functionKey, ENTRA_SYNC_SCIM_URL: `${api.url}/api/scim/v2/${tenantId}`, ENTRA_SYNC_SCIM_TOKEN: scim.token, ENTRA_SYNC_STATUS_PAGE_KEY: stack.settings.statusPage.key ?? "" };
 writeFileSync(envFile, Object.entries(shellEnv).map(([k, v]) => `export ${k}='${v}'`).join("\n") + "\n");
 process.stdout.write(
   [
@@ -38,6 +38,7 @@ process.stdout.write(
     ...api.triggers.map((t) => `  ${t}`),
     `ENTRA_SYNC_API_URL=${api.url}`,
     `ENTRA_SYNC_FUNCTION_KEY=${api.functionKey}`,
+    `Status page: ${api.url}/api/ui (sign in with ENTRA_SYNC_STATUS_PAGE_KEY from ${envFile})`,
     `Wrote local.settings.json (for func start) and ${envFile}.`,
     `In another terminal:`,
     `  source ${envFile}`,

@@ -4,12 +4,15 @@ import { mapLimit } from "../util/concurrency.js";
 import { encodeKey, getOrUndefined, isNotFound, storageError, TABLE_LIMITS } from "../state/tables-client.js";
 import { normalizeLookup, type ApplyResult, type IndexRepair, type LookupAttribute, type PlatformDirectory, type PlatformUpdate, type StoredPlatformUser } from "./directory.js";
 import type { PlatformUser } from "./types.js";
+import { diffForAudit, toAuditEntity, type AuditContext } from "../audit/entry.js";
+import { TableAuditLog } from "../audit/store.js";
 
 const LOOKUPS: LookupAttribute[] = ["externalId", "userName", "email"];
 const norm = normalizeLookup;
 
 // Index entries live in the tenant's own partition, beside its users, under RowKeys that start with "!": a user id
 // may not start with "!" (nor a space), so every user RowKey is >= '"' and every index RowKey is in ["!", '"').
+// Audit entries (src/audit/entry.ts) ride in the same transactions under RowKeys that start with " audit|", below both.
 const INDEX_FIRST = "!";
 const USERS_FIRST = '"';
 /** `!attr|encoded value|user id`: the encoded value never holds "|" (encodeKey escapes it), so the first two split. */
@@ -128,7 +131,47 @@ type Plan = (current: StoredPlatformUser | undefined) => { after: PlatformUser; 
  */
 export class TablePlatformDirectory implements PlatformDirectory {
   writeRoundTrips = 0;
-  constructor(private readonly table: TableClient) {}
+  private readonly sensitive: readonly string[];
+  private readonly clock: () => Date;
+  /**
+   * `onPlatformEdit`: told the externalIds (Entra object ids) of users written from the platform's side — `create`,
+   * `replace`, `importUsers`, before and after — once they are stored, so that what depends on them (Immutable ID
+   * sync's candidate state) is brought up to date; its failure fails the write's call. Update sync's own
+   * `applyUpdates` does not call it: update sync marks the rows it writes itself.
+   * `sensitive`: attributes whose values the audit log masks for every tenant (AUDIT_SENSITIVE_ATTRIBUTES); a write's
+   * audit context adds the tenant's own.
+   */
+  constructor(
+    private readonly table: TableClient,
+    private readonly o: { onPlatformEdit?: (tenantId: string, externalIds: string[]) => Promise<void>; sensitive?: readonly string[]; clock?: () => Date } = {},
+  ) {
+    this.sensitive = o.sensitive ?? [];
+    this.clock = o.clock ?? (() => new Date());
+  }
+
+  private async platformEdited(tenantId: string, users: ReadonlyArray<Partial<PlatformUser> | undefined>): Promise<void> {
+    if (!this.o.onPlatformEdit) return;
+    const ids = [...new Set(users.map((u) => u?.externalId).filter((x): x is string => typeof x === "string" && x !== ""))];
+    if (ids.length) await this.o.onPlatformEdit(tenantId, ids);
+  }
+
+  /** The audit entry of a write, as a transaction action, or nothing when no audited attribute changes. */
+  private auditAction(tenantId: string, audit: AuditContext | undefined, before: StoredPlatformUser | undefined, after: PlatformUser): TransactionAction | undefined {
+    if (!audit) return undefined;
+    const changes = diffForAudit(before, after, new Set([...this.sensitive, ...(audit.sensitive ?? [])]));
+    if (changes.length === 0) return undefined;
+    return ["upsert", toAuditEntity({ at: this.clock().toISOString(), tenantId, runId: audit.runId, source: audit.source, target: "platform", userId: after.id, entraId: after.externalId, changes, outcome: "applied" }), "Replace"];
+  }
+
+  /** Failed writes are audited too (one transaction per 100, only when some failed): what was asked, and why not. */
+  private async auditFailures(tenantId: string, audit: AuditContext | undefined, failed: ReadonlyArray<{ before: StoredPlatformUser | undefined; after: PlatformUser; reason: string }>): Promise<void> {
+    if (!audit || failed.length === 0) return;
+    const sensitive = new Set([...this.sensitive, ...(audit.sensitive ?? [])]);
+    const at = this.clock().toISOString();
+    const entries = failed.map((f) => ({ at, tenantId, runId: audit.runId, source: audit.source, target: "platform" as const, userId: f.after.id, entraId: f.before?.externalId ?? f.after.externalId, changes: diffForAudit(f.before, f.after, sensitive), outcome: "failed" as const, reason: f.reason }));
+    this.writeRoundTrips += Math.ceil(entries.length / 100);
+    await new TableAuditLog(this.table).record(tenantId, entries);
+  }
 
   async get(tenantId: string, id: string): Promise<StoredPlatformUser | undefined> {
     if (id.startsWith(INDEX_FIRST)) return undefined;
@@ -164,7 +207,7 @@ export class TablePlatformDirectory implements PlatformDirectory {
     return out;
   }
 
-  async applyUpdates(tenantId: string, updates: readonly PlatformUpdate[]): Promise<ApplyResult> {
+  async applyUpdates(tenantId: string, updates: readonly PlatformUpdate[], audit?: AuditContext): Promise<ApplyResult> {
     const result: ApplyResult = { updated: [], failed: [] };
     const items = updates.map((u) => ({
       id: u.user.id,
@@ -177,12 +220,17 @@ export class TablePlatformDirectory implements PlatformDirectory {
         return { after, create: false };
       }) as Plan,
     }));
-    const outcome = await this.write(tenantId, items);
-    for (const it of items) {
+    const outcome = await this.write(tenantId, items, { audit });
+    const failures: Array<{ before: StoredPlatformUser | undefined; after: PlatformUser; reason: string }> = [];
+    updates.forEach((u, i) => {
+      const it = items[i]!;
       const err = outcome.failed.get(it.id);
-      if (err) result.failed.push({ id: it.id, message: err.message });
-      else result.updated.push(it.id);
-    }
+      if (err) {
+        result.failed.push({ id: it.id, message: err.message });
+        failures.push({ before: u.user, after: applyChanges(u.user, u.changes), reason: `${err.code}: ${err.message}` });
+      } else result.updated.push(it.id);
+    });
+    await this.auditFailures(tenantId, audit, failures);
     return result;
   }
 
@@ -207,6 +255,7 @@ export class TablePlatformDirectory implements PlatformDirectory {
     }
     const items = list.map((u) => ({ id: u.id, current: before.get(u.id), plan: ((current) => ({ after: u, create: !current })) as Plan }));
     const outcome = await this.write(tenantId, items);
+    await this.platformEdited(tenantId, [...before.values(), ...list.filter((u) => !outcome.failed.has(u.id))]);
     const first = outcome.failed.values().next();
     if (!first.done) throw first.value;
     return { created: outcome.created, replaced: list.length - outcome.created };
@@ -217,22 +266,26 @@ export class TablePlatformDirectory implements PlatformDirectory {
       yield fromEntity(e as Record<string, unknown>);
   }
 
-  async create(tenantId: string, user: PlatformUser): Promise<StoredPlatformUser> {
+  async create(tenantId: string, user: PlatformUser, audit?: AuditContext): Promise<StoredPlatformUser> {
     const u = { ...user, tenantId };
     const bad = invalidUserField(u);
     if (bad) throw new EntraSyncError("INPUT_INVALID", `${bad.field} ${bad.problem}.`, { field: bad.field, retryable: false });
-    const g = this.group(tenantId, undefined, () => ({ after: u, create: true }), false);
+    const g = this.group(tenantId, undefined, () => ({ after: u, create: true }), false, audit);
     if ("error" in g) throw g.error;
-    return this.submitOne(tenantId, u, g.group.actions, undefined);
+    const stored = await this.submitOne(tenantId, u, g.group.actions, undefined);
+    await this.platformEdited(tenantId, [stored]);
+    return stored;
   }
 
-  async replace(tenantId: string, current: StoredPlatformUser, after: PlatformUser): Promise<StoredPlatformUser> {
+  async replace(tenantId: string, current: StoredPlatformUser, after: PlatformUser, audit?: AuditContext): Promise<StoredPlatformUser> {
     const u = { ...stripEtag(after as StoredPlatformUser), id: current.id, tenantId };
     const bad = invalidUserField(u);
     if (bad) throw new EntraSyncError("INPUT_INVALID", `${bad.field} ${bad.problem}.`, { field: bad.field, retryable: false });
-    const g = this.group(tenantId, current, () => ({ after: u, create: false }), false);
+    const g = this.group(tenantId, current, () => ({ after: u, create: false }), false, audit);
     if ("error" in g) throw g.error;
-    return this.submitOne(tenantId, u, g.group.actions, current);
+    const stored = await this.submitOne(tenantId, u, g.group.actions, current);
+    await this.platformEdited(tenantId, [current, stored]);
+    return stored;
   }
 
   async erase(tenantId: string, current: StoredPlatformUser): Promise<void> {
@@ -318,7 +371,8 @@ export class TablePlatformDirectory implements PlatformDirectory {
       await this.rewrite(tenantId, batch.map((u) => ({ id: u.id, current: u as StoredPlatformUser | undefined, remove: [] })));
     };
     try {
-      for await (const e of this.table.listEntities<Record<string, unknown>>({ queryOptions: { filter: odata`PartitionKey eq ${tenantId}` } })) {
+      // From "!": the audit entries below it are no business of the index.
+      for await (const e of this.table.listEntities<Record<string, unknown>>({ queryOptions: { filter: odata`PartitionKey eq ${tenantId} and RowKey ge ${INDEX_FIRST}` } })) {
         const rk = e.rowKey as string;
         if (rk.startsWith(CLAIM_PREFIX)) {
           claims.set(rk, { rowKey: rk, etag: e.etag as string, userId: e.userId });
@@ -421,13 +475,13 @@ export class TablePlatformDirectory implements PlatformDirectory {
   private async write(
     tenantId: string,
     items: ReadonlyArray<{ id: string; current: StoredPlatformUser | undefined; plan: Plan }>,
-    o: { ensureAll?: boolean } = {},
+    o: { ensureAll?: boolean; audit?: AuditContext | undefined } = {},
   ): Promise<{ created: number; failed: Map<string, EntraSyncError> }> {
     const failed = new Map<string, EntraSyncError>();
     let created = 0;
     const groups: Array<{ item: (typeof items)[number]; group: Group; create: boolean }> = [];
     for (const item of items) {
-      const g = this.group(tenantId, item.current, item.plan, o.ensureAll ?? false);
+      const g = this.group(tenantId, item.current, item.plan, o.ensureAll ?? false, o.audit);
       if ("error" in g) failed.set(item.id, g.error);
       else if (g.group.actions.length) groups.push({ item, group: g.group, create: g.create });
     }
@@ -439,7 +493,7 @@ export class TablePlatformDirectory implements PlatformDirectory {
       } catch {
         await mapLimit(batch, 16, async ({ item }) => {
           try {
-            if (await this.writeOne(tenantId, item, o.ensureAll ?? false)) created++;
+            if (await this.writeOne(tenantId, item, o.ensureAll ?? false, o.audit)) created++;
           } catch (e) {
             failed.set(item.id, e instanceof EntraSyncError ? e : storageError(e, `write platform user ${item.id}`));
           }
@@ -450,11 +504,11 @@ export class TablePlatformDirectory implements PlatformDirectory {
   }
 
   /** One user alone, from a fresh read of the user and of the entries to remove; true if it was created. */
-  private async writeOne(tenantId: string, item: { id: string; plan: Plan }, ensureAll: boolean): Promise<boolean> {
+  private async writeOne(tenantId: string, item: { id: string; plan: Plan }, ensureAll: boolean, audit?: AuditContext): Promise<boolean> {
     let last: unknown;
     for (let attempt = 0; attempt < 4; attempt++) {
       const current = await this.get(tenantId, item.id);
-      const g = this.group(tenantId, current, item.plan, ensureAll);
+      const g = this.group(tenantId, current, item.plan, ensureAll, audit);
       if ("error" in g) throw g.error;
       if (!g.group.actions.length) return false;
       // Removing an entry that is not there would fail the transaction: keep only the removals that can happen.
@@ -480,7 +534,7 @@ export class TablePlatformDirectory implements PlatformDirectory {
     throw storageError(last, `write platform user ${item.id} (it kept changing)`);
   }
 
-  private group(tenantId: string, current: StoredPlatformUser | undefined, plan: Plan, ensureAll: boolean): { group: Group; create: boolean } | { error: EntraSyncError } {
+  private group(tenantId: string, current: StoredPlatformUser | undefined, plan: Plan, ensureAll: boolean, audit?: AuditContext): { group: Group; create: boolean } | { error: EntraSyncError } {
     const p = plan(current);
     if ("error" in p) return p;
     if ("skip" in p) return { group: { id: current?.id ?? "", actions: [], bytes: 0 }, create: false };
@@ -499,7 +553,10 @@ export class TablePlatformDirectory implements PlatformDirectory {
       // Repair: the user's own claim is written again (a claim held by another user is never taken: see repairIndex).
       else if (ensureAll) actions.push(["upsert", { partitionKey: tenantId, rowKey: c, userId: after.id }, "Replace"]);
     }
-    return { group: { id: after.id, actions, bytes: entityChars(entity) * 2 + actions.length * 1024 }, create: !current };
+    // The audit entry goes in the same transaction as the change: stored together or not at all.
+    const audited = this.auditAction(tenantId, audit, current, after);
+    if (audited) actions.push(audited);
+    return { group: { id: after.id, actions, bytes: entityChars(entity) * 2 + (audited ? entityChars(audited[1]) * 2 : 0) + actions.length * 1024 }, create: !current };
   }
 }
 

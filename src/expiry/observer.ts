@@ -5,6 +5,7 @@ import { adminConsentUrl, permissionNamedIn } from "../graph/permissions.js";
 import { AUTH_ALERT_CAUSES } from "../mail/templates.js";
 import type { RunReport } from "../runs/report.js";
 import type { ClientSecret } from "../secrets/store.js";
+import { isFederated } from "../secrets/federated.js";
 import type { Tenant } from "../tenants/model.js";
 import type { ExpiryDeps } from "./deps.js";
 import { discoverEntraExpiry, mismatchDays } from "./discovery.js";
@@ -81,6 +82,14 @@ async function onSuccess(deps: ExpiryDeps, tenant: Tenant, stillOpen: string[] =
   const kept = Object.fromEntries(Object.entries(allOpen).filter(([c]) => stillOpen.includes(c)));
   const open = Object.fromEntries(Object.entries(allOpen).filter(([c]) => !stillOpen.includes(c)));
   const closeOpen = () => (Object.keys(kept).length ? deps.alertIntents.setState(tenant.tenantId, OPEN_AUTH, kept) : deps.alertIntents.deleteState(tenant.tenantId, OPEN_AUTH));
+  // A federated tenant has no secret: no rotation, no expiry to discover; only open auth failures to resolve.
+  if (isFederated(tenant)) {
+    const causes = Object.keys(open).sort();
+    if (!causes.length) return { alerts };
+    const a = await deliverAlert(deps, tenant, `authFixed:${causes.join("+")}:${Object.values(open).sort()[0]!}`, { kind: "authFixed", cause: causes.join(", ") });
+    if (a.outcome !== "failed") await closeOpen();
+    return { alerts: [a] };
+  }
   const secret = await deps.secrets.get(tenant.tenantId);
   const working = await deps.alertIntents.getState<{ version: string }>(tenant.tenantId, WORKING_VERSION);
   const rotated = working !== undefined && working.version !== secret.version;

@@ -30,7 +30,9 @@ export class HealthStore extends HealthRows {
   async recordRun(report: RunReport): Promise<TenantHealth> {
     const endedAt = report.endedAt ?? this.clock().toISOString();
     return this.update(report.tenantId, (h) => {
-      h.lastRun = { runId: report.runId, status: report.status, trigger: report.trigger, endedAt };
+      const iid = report.immutableId;
+      const planPending = iid?.plan && iid.planned > iid.written ? { runId: report.runId, planned: iid.planned, written: iid.written, capExceeded: !!iid.capExceeded } : undefined;
+      h.lastRun = { runId: report.runId, status: report.status, trigger: report.trigger, endedAt, ...(planPending ? { planPending } : {}) };
       if (report.status === "failed") {
         h.consecutiveFailures++;
         const f = report.failure ?? { code: "INTERNAL", class: "bug", message: "The run failed without a recorded reason." };

@@ -13,6 +13,10 @@ import type { RateLimiter } from "./rate-limit.js";
 import { DEFAULT_COUNT, listResponse, MAX_RESULTS, resourceTypesFor, schemasFor, serviceProviderConfig, URN, type CustomExtension } from "./schemas.js";
 import type { ScimTokenStore } from "./tokens.js";
 import { changedAttributes, checkUserDocument, DEFAULT_SCIM_CONFIG, isRemoved, platformUserFrom, renderUser, versionOf, type TenantScimConfig } from "./users.js";
+import type { AuditContext } from "../audit/entry.js";
+
+/** SCIM writes join the audit log (values, masked where sensitive), in the same transaction as the write. */
+const SCIM_AUDIT: AuditContext = { source: "scim" };
 
 type Json = unknown;
 type Obj = Record<string, Json>;
@@ -186,13 +190,13 @@ export class ScimEndpoint {
     if (revived) {
       const after: PlatformUser = { ...platformUserFrom(doc, revived.id, caller.tenantId, { ...revived, inactiveAt: undefined }, now, config), entraRemovedAt: undefined, entraRemovedReason: undefined };
       try {
-        stored = await this.deps.directory.replace(caller.tenantId, revived, after);
+        stored = await this.deps.directory.replace(caller.tenantId, revived, after, SCIM_AUDIT);
       } catch (e) {
         // Another request revived (or changed) the same user meanwhile: the same Entra user exists again.
         if (e instanceof EntraSyncError && e.code === "STORAGE_CONFLICT") throw duplicate();
         throw e;
       }
-    } else stored = await this.deps.directory.create(caller.tenantId, platformUserFrom(doc, randomUUID(), caller.tenantId, undefined, now, config));
+    } else stored = await this.deps.directory.create(caller.tenantId, platformUserFrom(doc, randomUUID(), caller.tenantId, undefined, now, config), SCIM_AUDIT);
     await this.record(caller, "create", "User", stored.id, changedAttributes({}, doc), 201);
     return this.userAnswer(201, stored, base);
   }
@@ -210,7 +214,7 @@ export class ScimEndpoint {
       const changed = changedAttributes(editable, doc);
       if (changed.length === 0) return this.userAnswer(200, current, base); // a PATCH that changes nothing is a success
       try {
-        const stored = await this.deps.directory.replace(caller.tenantId, current, after);
+        const stored = await this.deps.directory.replace(caller.tenantId, current, after, SCIM_AUDIT);
         const active = (x: Obj) => x.active !== false;
         const op = active(editable) && !active(doc) ? "deactivate" : !active(editable) && active(doc) ? "reactivate" : operation;
         await this.record(caller, op, "User", current.id, changed, 200);
@@ -240,7 +244,7 @@ export class ScimEndpoint {
     }
     // Marked removed as update sync marks a user deleted in Entra: nothing is erased, and its userName is free again.
     const after = { ...current, entraRemovedAt: this.deps.clock().toISOString(), entraRemovedReason: "deleted" as const, uniqueUserName: false };
-    await this.deps.directory.replace(caller.tenantId, current, after);
+    await this.deps.directory.replace(caller.tenantId, current, after, SCIM_AUDIT);
     await this.record(caller, "delete", "User", current.id, [], 204);
     return { status: 204, headers: {} };
   }

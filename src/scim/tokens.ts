@@ -92,6 +92,18 @@ export class ScimTokenStore {
     return out;
   }
 
+  /** The live tokens of every tenant (never their hashes), in one query: which tenants have SCIM on. */
+  async listAll(): Promise<ScimTokenInfo[]> {
+    const out: ScimTokenInfo[] = [];
+    try {
+      for await (const e of this.table.listEntities<TokenRow>({ queryOptions: { filter: odata`PartitionKey eq ${PARTITION}` } }))
+        out.push({ tokenId: e.rowKey!, tenantId: e.tenantId, createdAt: e.createdAt, ...(e.lastUsedAt ? { lastUsedAt: e.lastUsedAt } : {}) });
+    } catch (e) {
+      throw storageError(e, "list the SCIM tokens");
+    }
+    return out;
+  }
+
   /**
    * The tenant and token id a presented token opens, or undefined. Always one hash comparison of the same length,
    * also for a malformed token or an unknown id, so that timing says nothing about which part was wrong.

@@ -12,7 +12,11 @@ export const HEALTH_ROW = "health";
  */
 export interface TenantHealth {
   tenantId: string;
-  lastRun?: { runId: string; status: RunStatus; trigger: string; endedAt: string } | undefined;
+  /**
+   * `planPending`: the run stored an Immutable ID plan it did not write in full (a preview, a dry run, a plan over the
+   * cap): the plan to review, and force with `--force-plan <runId>` where the cap held it back.
+   */
+  lastRun?: { runId: string; status: RunStatus; trigger: string; endedAt: string; planPending?: { runId: string; planned: number; written: number; capExceeded: boolean } | undefined } | undefined;
   lastSuccessAt?: string | undefined;
   consecutiveFailures: number;
   /** Why the last run failed and what to do about it. */

@@ -19,6 +19,8 @@ import type { EchoForm, FaultSpec } from "../../dev/simulator/faults.js";
 import { drainQueue } from "../runs/helpers.js";
 import { onboard, simpleDirectory, useLocalStack } from "../support/stack.js";
 import { views } from "../support/leaks.js";
+import { signIn } from "../../src/ui/access.js";
+import { runView, tenantsView, tenantView, type UiRequest } from "../../src/ui/status-page.js";
 
 const { HttpRequest, InvocationContext } = azureFunctions;
 // What the Functions host gets: the app's own logger, which masks (src/functions/app.ts builds the same).
@@ -102,6 +104,17 @@ describe("no secret in any report, row, response, log or mail", () => {
     for (const runId of runIds) api.push(JSON.stringify((await getRunHandler(req("GET", { tenantId: id, runId }), ctx())).jsonBody));
     api.push(JSON.stringify((await listRunsHandler(new HttpRequest({ method: "GET", url: "http://localhost/api/tenants/x/runs?limit=100", params: { tenantId: id } }), ctx())).jsonBody));
     api.push(JSON.stringify((await listTenantsHandler(req("GET", {}), ctx())).jsonBody));
+    // The status page, signed in: the tenant list, the tenant's page and every run's page.
+    const session = signIn(stack.settings, { header: () => null, secure: false }, stack.settings.statusPage.key!, new Date());
+    if (!session.ok) throw new Error(session.reason);
+    const cookie = session.setCookie.split(";")[0]!;
+    const page = (p: string): UiRequest => ({ pathAndQuery: p, query: new URL(p, "http://localhost").searchParams, header: (n) => (n === "cookie" ? cookie : null), secure: false });
+    const pages = [await tenantsView(stack.app, page("/api/ui")), await tenantView(stack.app, page(`/api/ui/tenants/${id}`), id)];
+    for (const runId of runIds) pages.push(await runView(stack.app, page(`/api/ui/tenants/${id}/runs/${runId}`), id, runId));
+    for (const p of pages) {
+      expect(p.status).toBe(200);
+      api.push(p.html!);
+    }
 
     const rows: string[] = [];
     const conn = stack.env.AzureWebJobsStorage!;

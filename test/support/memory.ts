@@ -101,6 +101,14 @@ export class MemoryTenantGraph implements TenantGraph {
     return end ? { entries, deltaLink: `https://graph.test/delta?delta=${pos}` } : { entries, nextLink: `https://graph.test/delta?start=${start + this.pageSize}&pos=${pos}` };
   }
 
+  async getUser(idOrUpn: string, select: readonly string[]): Promise<GraphUser | undefined> {
+    this.counters.requests++;
+    const key = idOrUpn.toLowerCase();
+    const u = this.users.get(idOrUpn) ?? [...this.users.values()].find((x) => x.userPrincipalName?.toLowerCase() === key);
+    if (!u) return undefined;
+    return Object.fromEntries(Object.entries(u).filter(([k]) => k === "id" || select.includes(k))) as GraphUser;
+  }
+
   async birthdays(ids: readonly string[]): Promise<Map<string, string | null>> {
     const out = new Map<string, string | null>();
     for (const id of ids) {

@@ -1,0 +1,234 @@
+import { execFileSync } from "node:child_process";
+import { existsSync, mkdirSync } from "node:fs";
+import path from "node:path";
+import { chromium, type Browser, type BrowserContext, type Page } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startLocalHost, type LocalHost } from "../../dev/local-host.js";
+import { functionsHostSettings } from "../../dev/stack.js";
+import { provideApp } from "../../src/functions/app.js";
+import type { RunReport } from "../../src/runs/report.js";
+import { run, tenantWith } from "../immutable-id/helpers.js";
+import { onboard, simpleDirectory, useLocalStack } from "../support/stack.js";
+
+/*
+ * The status page in a real browser (headless Chromium from the system, driven by playwright-core; nothing downloads
+ * a browser), served by the local host from the functions' own registrations, on a stack with tenants in every state.
+ */
+
+const SHOTS = path.resolve(".local/screenshots");
+const QUIET = "0 0 0 1 1 *";
+const stackOf = useLocalStack();
+let host: LocalHost;
+let browser: Browser;
+let context: BrowserContext;
+let page: Page;
+const ids: Record<string, string> = {};
+let planRunId = "";
+let planUsers: string[] = [];
+
+function chromiumPath(): string {
+  const given = process.env.CHROMIUM_PATH;
+  if (given) return given;
+  for (const p of ["/usr/bin/chromium", "/usr/bin/chromium-browser"]) if (existsSync(p)) return p;
+  try {
+    return execFileSync("which", ["chromium"], { encoding: "utf8" }).trim();
+  } catch {
+    throw new Error("No Chromium found: install Debian's chromium package (apt-get install -y chromium; .ci/run does) or set CHROMIUM_PATH.");
+  }
+}
+
+const shot = (name: string) => page.screenshot({ path: path.join(SHOTS, `${name}.png`), fullPage: true });
+const ui = (p = "") => `${host.url}/api/ui${p}`;
+
+/** Reloads the run page until the run has ended (the page itself reloads every 3 s; this is a bound, not a timing). */
+async function waitForRunEnd(): Promise<string> {
+  for (let i = 0; i < 150; i++) {
+    const status = (await page.locator("section.report .badge").first().textContent()) ?? "";
+    if (!["queued", "running"].includes(status)) return status;
+    await page.waitForTimeout(300);
+    await page.reload();
+  }
+  throw new Error("the run did not end");
+}
+
+beforeAll(async () => {
+  const stack = stackOf();
+  provideApp(stack.app);
+  mkdirSync(SHOTS, { recursive: true });
+  host = await startLocalHost({
+    appSettings: { ...functionsHostSettings(stack), SYNC_SCHEDULE: QUIET, SECRET_CHECK_SCHEDULE: QUIET },
+    queues: { visibilityTimeoutMs: 0, maxPollingIntervalMs: 200 },
+  });
+  // Tenants in every state, each made the way production makes it (real runs against the simulator).
+  const healthy = simpleDirectory(4);
+  ids.healthy = (await onboard(stack, { displayName: "Aspskolan (healthy)", ...healthy })).tenant.tenantId;
+  await run(stack, ids.healthy);
+  const failing = simpleDirectory(2);
+  ids.failing = (await onboard(stack, { displayName: "Björkskolan (failing)", ...failing })).tenant.tenantId;
+  ids.quarantined = (await onboard(stack, { displayName: "Cederskolan (quarantined)", ...simpleDirectory(2) })).tenant.tenantId;
+  // A secret Entra refuses: every run fails with an auth error.
+  for (const id of [ids.failing, ids.quarantined]) await stack.app.secrets.set(id, "not-the-secret-entra-knows", new Date(Date.now() + 365 * 86_400_000), (await stack.app.tenants.require(id)).clientId);
+  for (let i = 0; i < 2; i++) await run(stack, ids.failing);
+  for (let i = 0; i < 5; i++) await run(stack, ids.quarantined);
+  ids.expiring = (await onboard(stack, { displayName: "Ekskolan (secret expiring)", ...simpleDirectory(2), secretDays: 10 })).tenant.tenantId;
+  await run(stack, ids.expiring);
+  const planned = await tenantWith(stack, { n: 3, immutableId: { maxWritesPerRun: 1 } });
+  await stack.app.tenants.update(planned.tenant.tenantId, { displayName: "Granskolan (plan pending)" });
+  ids.plan = planned.tenant.tenantId;
+  planUsers = planned.users.map((u) => u.id);
+  const capped = await run(stack, ids.plan);
+  planRunId = capped.runId;
+  expect(capped.immutableId?.capExceeded?.planned).toBe(3);
+  ids.scim = (await onboard(stack, { displayName: "Hassleskolan (SCIM on)", ...simpleDirectory(1) })).tenant.tenantId;
+  await stack.app.scimTokens.create(ids.scim);
+
+  browser = await chromium.launch({ executablePath: chromiumPath(), args: ["--no-sandbox"], headless: true });
+  context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  page = await context.newPage();
+  page.setDefaultTimeout(10_000);
+}, 180_000);
+
+afterAll(async () => {
+  await browser?.close();
+  await host?.close();
+  provideApp(undefined);
+});
+
+describe("the status page in a browser", () => {
+  it("is closed until the operator signs in: a wrong key is refused, the right one opens the tenant list", async () => {
+    // A script (no navigation) gets 401; a browser is sent to the sign-in form.
+    const anonymous = await fetch(ui(`/tenants/${ids.healthy}`), { redirect: "manual" });
+    expect(anonymous.status).toBe(401);
+    expect(await anonymous.text()).not.toContain("Aspskolan");
+
+    await page.goto(ui());
+    await expect.poll(() => page.url()).toContain("/api/ui/sign-in");
+    await page.fill("input[name=key]", "x".repeat(43));
+    await page.click("button[type=submit]");
+    expect(await page.textContent("[role=alert]")).toContain("not the status page key");
+    await page.fill("input[name=key]", stackOf().settings.statusPage.key!);
+    await page.click("button[type=submit]");
+    await page.waitForURL(/\/api\/ui$/);
+    expect(await page.textContent("h1")).toBe("Tenants");
+  });
+
+  it("shows every tenant at a glance with counts on top, under a CSP with no inline script or style", async () => {
+    const response = await page.goto(ui());
+    const csp = response!.headers()["content-security-policy"]!;
+    expect(csp).toContain("default-src 'none'");
+    expect(csp).not.toContain("unsafe-inline");
+    expect(await page.locator("script, style, [style]").count()).toBe(0);
+    // The stylesheet loaded under that policy: the quarantine badge has its colour.
+    const bg = await page.locator(".badge-quarantined").first().evaluate((e) => getComputedStyle(e).backgroundColor);
+    expect(bg).toBe("rgb(207, 34, 46)");
+
+    const count = async (name: string) => Number((await page.textContent(`[data-count=${name}]`))!.replace(/,/g, ""));
+    expect(await count("healthy")).toBe(4); // healthy, expiring, plan (a partial run is a success), SCIM
+    expect(await count("failing")).toBe(1);
+    expect(await count("quarantined")).toBe(1);
+    expect(await count("expiring")).toBe(1);
+    const row = (id: string) => page.locator(`tr[data-tenant="${id}"]`);
+    expect(await row(ids.quarantined!).textContent()).toContain("quarantined");
+    expect(await row(ids.failing!).locator("td").nth(4).textContent()).toBe("2");
+    expect(await row(ids.expiring!).locator("td").nth(6).textContent()).toMatch(/^(9|10) d$/);
+    expect(await row(ids.plan!).textContent()).toContain("3 to write (over cap)");
+    expect(await row(ids.plan!).textContent()).toContain("on");
+    expect(await row(ids.scim!).locator("td").nth(9).textContent()).toBe("on");
+    expect(await row(ids.healthy!).locator("td").nth(9).textContent()).toBe("off");
+    await shot("tenants");
+  });
+
+  it("filters, sorts and pages on the server", async () => {
+    await page.selectOption("select[name=filter]", "quarantined");
+    await page.click("form.filters button[type=submit]");
+    expect(await page.locator("tbody tr").count()).toBe(1);
+    expect(await page.locator("tbody tr").getAttribute("data-tenant")).toBe(ids.quarantined);
+
+    await page.goto(ui("?sort=name&dir=desc&size=25"));
+    const names = await page.locator("tbody tr td:first-child a").allTextContents();
+    expect(names).toEqual([...names].sort().reverse());
+    await page.click("th a:has-text('Tenant')"); // toggles to ascending
+    expect(await page.locator("tbody tr td:first-child a").allTextContents()).toEqual([...names].sort());
+
+    await page.goto(ui("?q=ekskolan"));
+    expect(await page.locator("tbody tr").count()).toBe(1);
+    await page.goto(ui("?sort=bogus"));
+    expect(await page.textContent(".error-box")).toContain("The parameter sort is \"bogus\"");
+  });
+
+  it("a tenant page shows the run history with its chart, the last report and errors with what to do", async () => {
+    await page.goto(ui(`/tenants/${ids.failing}`));
+    expect(await page.textContent("[data-field=consecutiveFailures]")).toBe("2");
+    const failure = await page.locator(".error-box[data-code]").first().textContent();
+    expect(failure).toMatch(/AUTH_/);
+    expect(failure).toContain("What to do:");
+    expect(await page.locator("figure.chart svg .series-read circle").count()).toBe(2);
+    expect(await page.locator("table.runs tbody tr").count()).toBe(2);
+    expect(await page.content()).not.toContain("not-the-secret-entra-knows");
+  });
+
+  it("run now: confirm, then the run is queued, worked by syncWorker and its report shown", async () => {
+    const before = (await stackOf().app.runs.list(ids.healthy!, 100)).length;
+    await page.goto(ui(`/tenants/${ids.healthy}`));
+    await page.click("nav.actions a:has-text('Run now')");
+    expect(await page.textContent("h1")).toContain("Run Aspskolan (healthy) now");
+    expect(await stackOf().app.runs.list(ids.healthy!, 100)).toHaveLength(before); // confirming is a separate step
+    await page.click("button:has-text('Confirm')");
+    await page.waitForURL(/\/runs\/\d{13}-[0-9a-f]{8}\?queued=1$/);
+    expect(await waitForRunEnd()).toBe("succeeded");
+    const runs = await stackOf().app.runs.list(ids.healthy!, 100);
+    expect(runs).toHaveLength(before + 1);
+    expect(runs[0]!.trigger).toBe("manual");
+    expect(await page.textContent("[data-field='update.read']")).toBe(String(runs[0]!.update.read));
+    await page.goto(ui(`/tenants/${ids.healthy}`));
+    expect(await page.locator("figure.chart svg .series-updated circle").count()).toBe(2);
+    await shot("tenant");
+  });
+
+  it("refuses an action without a valid confirmation token, and a GET of it", async () => {
+    const before = (await stackOf().app.runs.list(ids.healthy!, 100)).length;
+    // The page itself runs no script (its CSP allows none, fetch included): post as another site's form would, with
+    // the operator's cookies.
+    const url = ui(`/tenants/${ids.healthy}/actions/run`);
+    const post = async (target: string, form: Record<string, string>) => (await context.request.post(target, { form, maxRedirects: 0 })).status();
+    expect(await post(url, {})).toBe(403);
+    expect(await post(url, { confirm: "9999999999999.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA" })).toBe(403);
+    expect((await context.request.get(url, { maxRedirects: 0 })).status()).toBe(404);
+    // A token made for another action does not open this one.
+    await page.goto(ui(`/tenants/${ids.healthy}/confirm/dry-run`));
+    const token = (await page.getAttribute("input[name=confirm]", "value"))!;
+    const status = await post(ui(`/tenants/${ids.healthy}/actions/run-full`), { confirm: token });
+    expect(status).toBe(403);
+    expect(await stackOf().app.runs.list(ids.healthy!, 100)).toHaveLength(before);
+  });
+
+  it("unquarantine: confirm, and the tenant is scheduled again", async () => {
+    await page.goto(ui(`/tenants/${ids.quarantined}`));
+    expect(await page.textContent("[data-field=quarantined]")).toBe("quarantined");
+    await page.click("nav.actions a:has-text('Unquarantine')");
+    await page.click("button:has-text('Confirm')");
+    expect(await page.textContent(".notice")).toContain("quarantine is lifted");
+    expect(await page.textContent("[data-field=quarantined]")).toBe("no");
+    expect((await stackOf().app.health.get(ids.quarantined!)).quarantined).toBe(false);
+    await page.goto(ui());
+    expect(await page.textContent("[data-count=quarantined]")).toBe("0");
+  });
+
+  it("review a plan and force exactly that plan: the reviewed users get their ImmutableId", async () => {
+    await page.goto(ui(`/tenants/${ids.plan}`));
+    expect(await page.textContent("[data-field='plan.entries']")).toBe("3");
+    const csv = await (await context.request.get(ui(`/tenants/${ids.plan}/runs/${planRunId}/plan`))).text();
+    for (const id of planUsers) expect(csv).toContain(id);
+    await page.click("nav.actions a:has-text('Review and force plan')");
+    expect(await page.textContent("h1")).toContain(`plan of run ${planRunId}`);
+    expect(await page.locator("table.plan tbody tr").count()).toBe(3);
+    await shot("force-plan");
+    await page.click("button:has-text('Confirm')");
+    expect(await waitForRunEnd()).toBe("succeeded");
+    expect(await page.textContent("[data-field='immutableId.written']")).toBe("3");
+    const report = (await stackOf().app.runs.list(ids.plan!, 1))[0] as RunReport;
+    expect(report.forcePlan).toBe(planRunId);
+    for (const id of planUsers) expect(stackOf().sim.control.getUser(ids.plan!, id)?.onPremisesImmutableId).toBeTruthy();
+    await shot("run");
+  });
+});
