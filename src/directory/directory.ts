@@ -62,7 +62,7 @@ export interface PlatformDirectory {
    * STORAGE_CONFLICT if it changed since `current` was read. Update sync never calls it. Both adapters (the table
    * one and the tests' in-memory one) have it; an adapter without it makes a tenant set to erase fail its DELETEs.
    */
-  erase?(tenantId: string, current: StoredPlatformUser): Promise<void>;
+  erase?(tenantId: string, current: StoredPlatformUser, audit?: AuditContext): Promise<void>;
   /**
    * Makes the adapter's lookup index agree with its users (adds missing entries, removes stale ones) and says what it
    * fixed; `dryRun` only counts. Adapters that keep no second copy of the users leave it out.

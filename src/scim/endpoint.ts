@@ -238,7 +238,7 @@ export class ScimEndpoint {
       // released match of a user that still exists is only looked at again by the next runs (never a wrong user).
       await this.releaseMatch(caller.tenantId, current);
       await this.deps.groups.dropMember(caller.tenantId, current.id);
-      await erase(caller.tenantId, current);
+      await erase(caller.tenantId, current, SCIM_AUDIT);
       await this.record(caller, "erase", "User", current.id, [], 204);
       return { status: 204, headers: {} };
     }
