@@ -4,7 +4,7 @@ import { mapLimit } from "../util/concurrency.js";
 import { encodeKey, getOrUndefined, isNotFound, storageError, TABLE_LIMITS } from "../state/tables-client.js";
 import { normalizeLookup, type ApplyResult, type IndexRepair, type LookupAttribute, type PlatformDirectory, type PlatformUpdate, type StoredPlatformUser } from "./directory.js";
 import type { PlatformUser } from "./types.js";
-import { diffForAudit, toAuditEntity, type AuditContext } from "../audit/entry.js";
+import { diffForAudit, MASKED, toAuditEntity, type AuditContext } from "../audit/entry.js";
 import { TableAuditLog } from "../audit/store.js";
 
 const LOOKUPS: LookupAttribute[] = ["externalId", "userName", "email"];
@@ -312,14 +312,16 @@ export class TablePlatformDirectory implements PlatformDirectory {
     return stored;
   }
 
-  async erase(tenantId: string, current: StoredPlatformUser, auditAsked?: AuditContext): Promise<void> {
-    // The audit entry (every attribute → none) goes in the erase's own transaction.
-    const audited = this.auditAction(tenantId, await this.withTenantSensitive(tenantId, auditAsked), current, { id: current.id, tenantId });
+  async erase(tenantId: string, current: StoredPlatformUser, audit?: AuditContext): Promise<void> {
     // The user, its index entries and its claims go in one transaction: nothing is left that finds, names or reserves
     // it. A transaction's delete cannot carry an ETag, so the user is read again just before: a write that still
     // lands in between can leave an entry of its new values behind, which lookups ignore (they check the user) and a
     // claim of which the next claimant takes over (see submitOne). An entry already missing (drift) would fail the
     // whole transaction, so after a refusal the rows still there are read and the erase is tried once more.
+    // The audit entry goes in the same transaction and names the attributes erased, never their values: an erase
+    // keeps no copy of the user.
+    const erased = audit ? diffForAudit(current, { id: current.id }, new Set()).map((c) => ({ ...c, old: c.old === null ? null : MASKED })) : [];
+    const auditRow: TransactionAction[] = audit ? [["upsert", toAuditEntity({ at: this.clock().toISOString(), tenantId, runId: audit.runId, source: audit.source, target: "platform", userId: current.id, entraId: current.externalId, changes: erased, outcome: "applied" }), "Replace"]] : [];
     const keys = [...keysOf(current).keys(), ...claimsOf(current)];
     let rows = keys;
     for (let attempt = 0; ; attempt++) {
@@ -327,7 +329,8 @@ export class TablePlatformDirectory implements PlatformDirectory {
       if (!now || now.etag !== current.etag) throw new EntraSyncError("STORAGE_CONFLICT", `Platform user ${current.id} changed (or was removed) since it was read; read it again.`);
       try {
         this.writeRoundTrips++;
-        await this.table.submitTransaction([["delete", { partitionKey: tenantId, rowKey: current.id }], ...rows.map((rowKey): TransactionAction => ["delete", { partitionKey: tenantId, rowKey }]), ...(audited ? [audited] : [])]);
+        await this.table.submitTransaction([["delete", { partitionKey: tenantId, rowKey: current.id }], ...rows.map((rowKey): TransactionAction => ["delete", { partitionKey: tenantId, rowKey }]), ...auditRow]);
+        await this.platformEdited(tenantId, [current]);
         return;
       } catch (e) {
         if (attempt >= 1) throw storageError(e, `erase platform user ${current.id}`);

@@ -79,6 +79,12 @@ describe("SCIM DELETE with --delete erase", () => {
     expectScimError(await scim("GET", `/Users/${id}`), 404);
     expectScimError(await scim("DELETE", `/Users/${id}`), 404);
     expect((await stackOf().app.scimAudit.list(tenantId))[0]).toMatchObject({ operation: "erase", resourceId: id, status: 204 });
+    // The audit log names what was erased, in the erase's own transaction, and keeps none of its values.
+    const [last] = (await stackOf().app.audit.list({ tenantId, userId: id, limit: 1 })).entries;
+    expect(last).toMatchObject({ source: "scim", userId: id, entraId: externalId, outcome: "applied" });
+    expect(last!.changes.map((c) => c.attribute)).toEqual(expect.arrayContaining(["userName", "externalId", "email"]));
+    expect(last!.changes.every((c) => c.old === "[masked]" && c.new === null)).toBe(true);
+    expect(JSON.stringify(last)).not.toContain("gone@school.example");
 
     const again = await scim("POST", "/Users", entraUser("GONE@school.example", externalId));
     expect(again.status, again.text).toBe(201);
