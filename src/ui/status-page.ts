@@ -93,7 +93,7 @@ export async function tenantView(deps: UiDeps, req: UiRequest, tenantIdParam: un
   return asOperator(deps, req, async (op) => {
     const tenantId = parseGuid(tenantIdParam, "tenantId");
     const [status] = await listTenantStatuses(deps, tenantId);
-    const [tenant, runs, tokens] = await Promise.all([deps.tenants.require(tenantId), showRuns(deps, tenantId, 50), deps.scimTokens.listAll()]);
+    const [tenant, runs, tokens] = await Promise.all([deps.tenants.require(tenantId), showRuns(deps, tenantId, 50), deps.scimTokens.list(tenantId)]);
     const pending = status!.lastRun?.planPending;
     let plan: { runId: string; entries: Awaited<ReturnType<typeof showRunPlan>> } | { runId: string; error: string } | null = null;
     if (pending) {
@@ -104,7 +104,7 @@ export async function tenantView(deps: UiDeps, req: UiRequest, tenantIdParam: un
       }
     }
     const notice = NOTICES[req.query.get("notice") ?? ""];
-    return page(200, tenantPage({ status: status!, tenant, health: healthOf(status!), scimOn: tokens.some((t) => t.tenantId === tenantId), runs, plan, notice }, op));
+    return page(200, tenantPage({ status: status!, tenant, health: healthOf(status!), scimOn: tokens.length > 0, runs, plan, notice }, op));
   });
 }
 
