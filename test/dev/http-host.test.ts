@@ -34,6 +34,15 @@ describe("the local HTTP host (npm run stack)", () => {
         "PATCH /api/scim/v2/{tenantId}/{resource}/{id} (anonymous)",
         "PUT /api/scim/v2/{tenantId}/{resource}/{id} (anonymous)",
         "DELETE /api/scim/v2/{tenantId}/{resource}/{id} (anonymous)",
+        "GET /api/ui (anonymous)",
+        "GET /api/ui/tenants/{tenantId} (anonymous)",
+        "GET /api/ui/tenants/{tenantId}/runs/{runId} (anonymous)",
+        "GET /api/ui/tenants/{tenantId}/runs/{runId}/plan (anonymous)",
+        "GET /api/ui/tenants/{tenantId}/confirm/{action} (anonymous)",
+        "POST /api/ui/tenants/{tenantId}/actions/{action} (anonymous)",
+        "GET /api/ui/sign-in (anonymous)",
+        "POST /api/ui/sign-in (anonymous)",
+        "GET /api/ui/assets/{name} (anonymous)",
       ].sort(),
     );
   });

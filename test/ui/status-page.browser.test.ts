@@ -7,6 +7,7 @@ import { startLocalHost, type LocalHost } from "../../dev/local-host.js";
 import { functionsHostSettings } from "../../dev/stack.js";
 import { provideApp } from "../../src/functions/app.js";
 import type { RunReport } from "../../src/runs/report.js";
+import type { TenantStatus } from "../../src/runs/status.js";
 import { run, tenantWith } from "../immutable-id/helpers.js";
 import { onboard, simpleDirectory, useLocalStack } from "../support/stack.js";
 
@@ -136,6 +137,20 @@ describe("the status page in a browser", () => {
     expect(await row(ids.scim!).locator("td").nth(9).textContent()).toBe("on");
     expect(await row(ids.healthy!).locator("td").nth(9).textContent()).toBe("off");
     await shot("tenants");
+  });
+
+  it("shows the same facts as GET /api/tenants, row by row", async () => {
+    const api = (await (await fetch(`${host.url}/api/tenants`, { headers: { "x-functions-key": host.functionKey } })).json()) as { tenants: TenantStatus[] };
+    await page.goto(ui("?size=200"));
+    for (const t of api.tenants) {
+      const cells = page.locator(`tr[data-tenant="${t.tenantId}"] td`);
+      expect(await cells.nth(4).textContent(), t.displayName).toBe(String(t.consecutiveFailures));
+      expect(await cells.nth(5).textContent()).toBe(t.quarantined ? "quarantined" : "no");
+      expect(await cells.nth(6).textContent()).toBe(t.secret ? `${t.secret.daysLeft} d` : "unknown");
+      const pending = t.lastRun?.planPending;
+      expect(await cells.nth(8).textContent()).toBe(pending ? `${pending.planned - pending.written} to write${pending.capExceeded ? " (over cap)" : ""}` : "—");
+    }
+    expect(api.tenants.find((t) => t.tenantId === ids.plan)?.lastRun?.planPending).toMatchObject({ runId: planRunId, planned: 3, written: 0, capExceeded: true });
   });
 
   it("filters, sorts and pages on the server", async () => {
