@@ -1,4 +1,5 @@
 import type { Settings } from "../config/settings.js";
+import type { Logger } from "../log.js";
 import { EntraSyncError, toEntraSyncError } from "../errors.js";
 import { planToCsv, type PlanDeps } from "../immutable-id/plan.js";
 import type { SchedulerDeps } from "../runs/scheduler.js";
@@ -16,7 +17,7 @@ import { confirmPage, errorPage, runPage, runPageUrl, signInPage, tenantPage, te
  */
 
 /** The adapters the status page needs; the App satisfies it. */
-export type UiDeps = OverviewDeps & StatusDeps & StartDeps & PlanDeps & Pick<SchedulerDeps, "health"> & { settings: Settings };
+export type UiDeps = OverviewDeps & StatusDeps & StartDeps & PlanDeps & Pick<SchedulerDeps, "health"> & { settings: Settings; log: Logger };
 
 /** An answer of the status page, independent of the Functions types. */
 export interface UiResponse {
@@ -151,6 +152,8 @@ export async function actionSubmit(deps: UiDeps, req: UiRequest, tenantIdParam: 
       return page(403, errorPage(403, "CONFIRMATION_INVALID", `The confirmation of "${d.title}" is missing, expired or was made for another action or operator: nothing was done. Open the action from the tenant's page again and confirm it there.`, op));
     }
     const outcome = await performAction(deps, tenantId, action, arg);
+    // Who did what from the page, in the app's log (the run itself records its trigger and, forced, its plan).
+    deps.log.info(`status page: ${op.name} (${op.id}) ${action}${arg ? ` ${arg}` : ""} on tenant ${tenantId} → ${outcome.kind === "run" ? `run ${outcome.runId} queued` : outcome.wasQuarantined ? "quarantine lifted" : "failures cleared"}`);
     if (outcome.kind === "run") return redirect(`${runPageUrl(tenantId, outcome.runId)}?queued=1`);
     return redirect(`${tenantUrl(tenantId)}?notice=${outcome.wasQuarantined ? "unquarantined" : "not-quarantined"}`);
   });
