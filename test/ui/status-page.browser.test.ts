@@ -86,7 +86,7 @@ beforeAll(async () => {
   browser = await chromium.launch({ executablePath: chromiumPath(), args: ["--no-sandbox"], headless: true });
   context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
   page = await context.newPage();
-  page.setDefaultTimeout(10_000);
+  page.setDefaultTimeout(20_000);
 }, 180_000);
 
 afterAll(async () => {
