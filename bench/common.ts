@@ -5,23 +5,14 @@
  *
  * The instrumentation wraps the app's adapters from the outside (bench code only): nothing in src/ knows about it.
  */
-import { spawn } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
+import { createRequire } from "node:module";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { createApp, type App } from "../src/composition.js";
-import { loadSettings } from "../src/config/settings.js";
-import type { ConnectorSpace } from "../src/connector/space.js";
-import type { TablePlatformDirectory } from "../src/directory/table-directory.js";
-import { silentLogger } from "../src/log.js";
+import type { App } from "../src/composition.js";
 import type { RunMode, RunReport } from "../src/runs/report.js";
-import { createRun, executeRun } from "../src/runs/execute.js";
-import { startRun } from "../src/runs/start.js";
-import { processSyncJob } from "../src/runs/worker.js";
-import type { SyncJob } from "../src/queue/jobs.js";
-import { newGraphCounters } from "../src/graph/client.js";
-import { selectFor } from "../src/mapping/mapping.js";
 import type { DemoTenant } from "../dev/demo/generate.js";
 import { onboardDemoSchool } from "../dev/demo/onboard.js";
 import { startLocalStack, type LocalStack } from "../dev/stack.js";
@@ -119,7 +110,7 @@ export interface ChildResult {
   rss: {
     /** RSS before the run (Node + tsx + the loaded modules). */
     beforeMb: number;
-    /** Highest `process.memoryUsage().rss` sampled every 50 ms. */
+    /** Highest `process.memoryUsage().rss` sampled every 250 ms. */
     sampledPeakMb: number;
     /** The kernel's high-water mark for the process (`process.resourceUsage().maxRSS`). */
     maxRssMb: number;
@@ -135,7 +126,7 @@ export interface ChildResult {
   cpuSeconds: { entraSync: number; simulator: number; azurite: number };
 }
 
-interface ChildJob {
+export interface ChildJob {
   env: Record<string, string>;
   caFile: string;
   tenantId: string;
@@ -157,13 +148,31 @@ export interface WalkResult {
   rssMaxMb: number;
 }
 
+/** Where `tsc` puts the measured child (bench/child.ts and src/, as JavaScript): inside the repo, so node_modules resolve. */
+const CHILD_OUT = path.resolve(BENCH_DIR, "../.cache/bench-child");
+let childBuilt = false;
+
+/**
+ * Compiles bench/child.ts and src/ with `tsc` (tsconfig.bench-child.json), once per bench process: the measured runs
+ * execute JavaScript as the deployed app does (`npm run build` output), not tsx's transpiler, whose own modules and
+ * source maps were a fifth of the child's RSS.
+ */
+function ensureChildBuilt(): string {
+  if (!childBuilt) {
+    const tsc = createRequire(import.meta.url).resolve("typescript/bin/tsc");
+    execFileSync(process.execPath, [tsc, "-p", path.resolve(BENCH_DIR, "../tsconfig.bench-child.json")], { stdio: "inherit" });
+    childBuilt = true;
+  }
+  return path.join(CHILD_OUT, "bench/child.js");
+}
+
 function spawnChild(job: ChildJob, extraNodeArgs: readonly string[] = []): Promise<string> {
   // BENCH_CPU_PROF=<dir> writes a V8 CPU profile of each child run there (what the README's profiles came from).
   const prof = process.env.BENCH_CPU_PROF && job.kind !== "walk" ? ["--cpu-prof", "--cpu-prof-dir", process.env.BENCH_CPU_PROF] : [];
-  // BENCH_CHILD_NODE_ARGS="--max-old-space-size=160": the Node options the deployed app can be given (app setting
-  // languageWorkers__node__arguments), for the measured child only.
-  const envArgs = (process.env.BENCH_CHILD_NODE_ARGS ?? "").split(/\s+/).filter(Boolean);
-  const child = spawn(process.execPath, [...prof, ...envArgs, ...extraNodeArgs, "--import", "tsx", path.join(BENCH_DIR, "run.ts"), "--child"], { stdio: ["pipe", "pipe", "inherit"] });
+  // The Node options the deployed app's worker gets (app setting languageWorkers__node__arguments, from
+  // infra/node-arguments.json), unless BENCH_CHILD_NODE_ARGS gives others ("" for Node's defaults).
+  const envArgs = (process.env.BENCH_CHILD_NODE_ARGS ?? deployedNodeArguments()).split(/\s+/).filter(Boolean);
+  const child = spawn(process.execPath, [...prof, ...envArgs, ...extraNodeArgs, ensureChildBuilt()], { stdio: ["pipe", "pipe", "inherit"] });
   child.stdin.end(JSON.stringify(job));
   let out = "";
   child.stdout.on("data", (d: Buffer) => (out += d.toString()));
@@ -194,96 +203,12 @@ export async function runSyncInChild(stack: LocalStack, tenantId: string, mode: 
   const simCpu0 = process.cpuUsage();
   const azCpu0 = azuriteCpuSeconds();
   const result = JSON.parse(await spawnChild(job, o.nodeArgs)) as ChildResult & { nodeArgs: string };
-  result.nodeArgs = [process.env.BENCH_CHILD_NODE_ARGS ?? "", ...(o.nodeArgs ?? [])].join(" ").trim();
+  result.nodeArgs = [process.env.BENCH_CHILD_NODE_ARGS ?? deployedNodeArguments(), ...(o.nodeArgs ?? [])].join(" ").trim();
   const simCpu = process.cpuUsage(simCpu0);
   result.cpuSeconds.simulator = (simCpu.user + simCpu.system) / 1e6;
   result.cpuSeconds.azurite = azuriteCpuSeconds() - azCpu0;
   if (result.report.status === "failed") throw new Error(`the run failed: ${JSON.stringify(result.report.failure)}`);
   return result;
-}
-
-/** The child side of runSyncInChild (bench/run.ts --child): reads the job from stdin, prints one result line. */
-export async function childMain(): Promise<void> {
-  const chunks: Buffer[] = [];
-  for await (const c of process.stdin) chunks.push(c as Buffer);
-  const job = JSON.parse(Buffer.concat(chunks).toString("utf8")) as ChildJob;
-  const app = createApp({ settings: loadSettings(job.env), ca: readFileSync(job.caFile, "utf8"), log: silentLogger });
-  if (job.kind === "walk") return walkMain(app, job);
-  const tables = countTableRequests(app);
-  const t = instrument(app);
-
-  let peakRss = process.memoryUsage().rss;
-  let peakHeap = process.memoryUsage().heapUsed;
-  const beforeMb = peakRss / 2 ** 20;
-  // process.memoryUsage() walks the heap's spaces (measurable CPU at 20 Hz): RSS alone every 50 ms, the heap every 500 ms.
-  let ticks = 0;
-  const sampler = setInterval(() => {
-    peakRss = Math.max(peakRss, process.memoryUsage.rss());
-    if (++ticks % 10 === 0) peakHeap = Math.max(peakHeap, process.memoryUsage().heapUsed);
-  }, 50);
-
-  const connector = app.connector as ConnectorSpace;
-  const directory = app.directory as TablePlatformDirectory;
-  const tx0 = connector.transactions;
-  const wr0 = directory.writeRoundTrips;
-  const scheduled = job.kind === "scheduled";
-  const created = scheduled
-    ? (await startRun(app, { tenantId: job.tenantId, trigger: "schedule", mode: "incremental", dryRun: false })).report
-    : await createRun(app, { tenantId: job.tenantId, trigger: "manual", mode: job.mode, dryRun: false, only: ["update"] });
-  const cpu0 = process.cpuUsage();
-  const t0 = performance.now();
-  t.begin();
-  tables.reset();
-  const { report } = scheduled ? await workQueued(app, { tenantId: job.tenantId, runId: created.runId, continuation: 0 }, () => t.pageDone()) : await executeRun(app, job.tenantId, created.runId, { onProgress: () => t.pageDone() });
-  const wallMs = performance.now() - t0;
-  const cpu = process.cpuUsage(cpu0);
-  clearInterval(sampler);
-
-  const result: ChildResult = {
-    report,
-    wallMs,
-    pages: t.pages(),
-    adapterMs: t.adapterMs,
-    adapterCalls: t.adapterCalls,
-    rss: { beforeMb, sampledPeakMb: peakRss / 2 ** 20, maxRssMb: process.resourceUsage().maxRSS / 1024, heapUsedPeakMb: peakHeap / 2 ** 20 },
-    tableRequests: sum(Object.values(tables.byTable)),
-    tableRequestsByTable: { ...tables.byTable },
-    connectorTransactions: connector.transactions - tx0,
-    directoryWriteRoundTrips: directory.writeRoundTrips - wr0,
-    cpuSeconds: { entraSync: (cpu.user + cpu.system) / 1e6, simulator: 0, azurite: 0 },
-  };
-  process.stdout.write(`BENCH_RESULT ${JSON.stringify(result)}\n`);
-}
-
-/** The queue worker's path for one job, and its continuations, until the run ends. */
-async function workQueued(app: App, job: SyncJob, onProgress: () => void): Promise<{ report: RunReport }> {
-  for (;;) {
-    const r = await processSyncJob(app, job, { onProgress });
-    if (r.outcome === "continued" || r.outcome === "deferred") job = r.next; // deferred: waited for a full-read slot
-    else if (r.outcome === "completed" || r.outcome === "lost") return { report: r.report };
-    else throw new Error(`the scheduled run's job was dropped: ${r.reason}`);
-  }
-}
-
-async function walkMain(app: App, job: ChildJob): Promise<void> {
-  const tenant = await app.tenants.require(job.tenantId);
-  const t0 = performance.now();
-  const secret = await app.secrets.get(tenant.tenantId);
-  const { graph } = app.graphFor(tenant, secret, newGraphCounters());
-  const select = selectFor(tenant.mapping);
-  const pageMs: number[] = [];
-  let users = 0;
-  let link: string | undefined;
-  for (;;) {
-    const s = performance.now();
-    const page = await graph.deltaPage(link, select);
-    pageMs.push(performance.now() - s);
-    users += page.entries.length;
-    if (!page.nextLink) break;
-    link = page.nextLink;
-  }
-  const result: WalkResult = { wallMs: performance.now() - t0, pages: pageMs.length, users, medianPageMs: median(pageMs), rssMaxMb: process.resourceUsage().maxRSS / 1024 };
-  process.stdout.write(`BENCH_RESULT ${JSON.stringify(result)}\n`);
 }
 
 export interface TableTraffic {
@@ -331,92 +256,10 @@ export function countTableTraffic(app: App): { reset(): void; snapshot(): TableT
   };
 }
 
-/** Counts every HTTP request each table client sends, with a policy in the SDK's own pipeline (retries included). */
-function countTableRequests(app: App): { byTable: Record<string, number>; reset(): void } {
-  const byTable: Record<string, number> = {};
-  for (const [name, client] of Object.entries(app.tables)) {
-    const pipeline = (client as { pipeline?: { addPolicy(p: { name: string; sendRequest: (r: unknown, next: (r: unknown) => Promise<unknown>) => Promise<unknown> }): void } }).pipeline;
-    pipeline?.addPolicy({
-      name: `benchCount-${name}`,
-      sendRequest: (req, next) => {
-        byTable[name] = (byTable[name] ?? 0) + 1;
-        return next(req);
-      },
-    });
-  }
-  return { byTable, reset: () => Object.keys(byTable).forEach((k) => delete byTable[k]) };
-}
-
-/**
- * Wraps the adapters the sync uses to time every call, and the Graph client to see when each delta page arrived.
- * Per page: wait = max(0, page arrived − previous page done); process = page done − max(arrived, previous done).
- */
-function instrument(app: App): { adapterMs: Record<string, number>; adapterCalls: Record<string, number>; pageDone(): void; pages(): PageTiming[]; begin(): void } {
-  const adapterMs: Record<string, number> = {};
-  const adapterCalls: Record<string, number> = {};
-  const add = (k: string, ms: number) => {
-    adapterMs[k] = (adapterMs[k] ?? 0) + ms;
-    adapterCalls[k] = (adapterCalls[k] ?? 0) + 1;
-  };
-  const wrap = (obj: object, name: string, methods: string[]) => {
-    const o = obj as Record<string, unknown>;
-    for (const m of methods) {
-      const fn = o[m] as ((...a: unknown[]) => unknown) | undefined;
-      if (typeof fn !== "function") continue;
-      o[m] = function (this: unknown, ...a: unknown[]) {
-        const s = performance.now();
-        const r = fn.apply(obj, a);
-        if (r && typeof (r as Promise<unknown>).then === "function") return (r as Promise<unknown>).finally(() => add(`${name}.${m}`, performance.now() - s));
-        if (r && typeof (r as AsyncIterable<unknown>)[Symbol.asyncIterator] === "function") {
-          return (async function* () {
-            try {
-              yield* r as AsyncIterable<unknown>;
-            } finally {
-              add(`${name}.${m}`, performance.now() - s);
-            }
-          })();
-        }
-        add(`${name}.${m}`, performance.now() - s);
-        return r;
-      };
-    }
-  };
-  wrap(app.connector, "connector", ["getMany", "putMany", "list", "isEmpty"]);
-  wrap(app.directory, "directory", ["findBy", "get", "list", "applyUpdates"]);
-  wrap(app.checkpoints, "checkpoints", ["get", "save"]);
-  wrap(app.runs, "runs", ["get", "save"]);
-  // Table requests per table (the adapters hold these same client objects).
-  for (const [name, client] of Object.entries(app.tables)) if (client && typeof client === "object") wrap(client as object, `table:${name}`, ["getEntity", "submitTransaction", "updateEntity", "upsertEntity", "createEntity", "deleteEntity"]);
-
-  const arrivals: Array<{ at: number; graphMs: number; entries: number }> = [];
-  const done: number[] = [];
-  const graphFor = app.graphFor.bind(app);
-  app.graphFor = (tenant, secret, counters) => {
-    const g = graphFor(tenant, secret, counters);
-    const deltaPage = g.graph.deltaPage.bind(g.graph);
-    g.graph.deltaPage = async (link, select) => {
-      const s = performance.now();
-      const page = await deltaPage(link, select);
-      arrivals.push({ at: performance.now(), graphMs: performance.now() - s, entries: page.entries.length });
-      return page;
-    };
-    return g;
-  };
-  let start = performance.now();
-  return {
-    adapterMs,
-    adapterCalls,
-    pageDone: () => done.push(performance.now()),
-    pages: () =>
-      done.map((d, i) => {
-        const arrived = arrivals[i]!;
-        const prev = i === 0 ? start : done[i - 1]!;
-        return { waitMs: Math.max(0, arrived.at - prev), processMs: d - Math.max(arrived.at, prev), graphMs: arrived.graphMs, entries: arrived.entries };
-      }),
-    begin: () => {
-      start = performance.now();
-    },
-  };
+/** The Node options the template gives the deployed worker (`languageWorkers__node__arguments`). */
+export function deployedNodeArguments(): string {
+  const file = path.resolve(BENCH_DIR, "../infra/node-arguments.json");
+  return (JSON.parse(readFileSync(file, "utf8")) as { languageWorkersNodeArguments: string }).languageWorkersNodeArguments;
 }
 
 /** CPU seconds used so far by the Azurite child of this process (Linux /proc; 0 elsewhere). */

@@ -5,7 +5,7 @@
  */
 import { readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import { BENCH_DIR, childMain, formatTable, log, machine, parseArgs, type BenchArgs } from "./common.js";
+import { BENCH_DIR, formatTable, log, machine, parseArgs, type BenchArgs } from "./common.js";
 import { benchFleet } from "./fleet.js";
 import { benchFreshness, type FreshnessResult } from "./freshness.js";
 import { benchFullRead, type FullReadResult } from "./full-read.js";
@@ -21,7 +21,6 @@ const WORKLOADS = ["full-read", "incremental", "immutable-id", "fleet", "platfor
 type Workload = (typeof WORKLOADS)[number];
 
 async function main(): Promise<void> {
-  if (process.argv[2] === "--child") return childMain();
   const args = parseArgs(process.argv.slice(2));
   if (args.filter && !WORKLOADS.includes(args.filter as Workload)) throw new Error(`unknown workload ${args.filter}; one of ${WORKLOADS.join(", ")}`);
   const selected = WORKLOADS.filter((w) => !args.filter || w === args.filter);

@@ -52,6 +52,9 @@ export async function startLocalStack(o: LocalStackOptions = {}): Promise<LocalS
       PLATFORM_CLIENT_SECRET: sim.vaultIdentity.clientSecret,
       ENTRA_AUTHORITY_HOST: sim.authorityHost,
       GRAPH_BASE_URL: sim.graphBaseUrl,
+      // Federated tenants: the simulator's multi-tenant app and the user-assigned identity its credential trusts.
+      FEDERATED_APP_CLIENT_ID: sim.federation.appClientId,
+      MANAGED_IDENTITY_CLIENT_ID: sim.federation.managedIdentity.clientId,
       MAIL_TRANSPORT: "outbox",
       MAIL_OUTBOX_DIR: path.join(workDir, "outbox"),
       MAIL_FROM: "entra-sync@localhost",
@@ -64,6 +67,10 @@ export async function startLocalStack(o: LocalStackOptions = {}): Promise<LocalS
       STATUS_PAGE_KEY: randomBytes(32).toString("base64url"),
       ...o.env,
     };
+    // ManagedIdentityCredential reads these from the process environment, as App Service and Functions set them; MSAL
+    // picks its managed identity source at the first token request of a process and keeps it (so one stack's
+    // simulator per process serves federated tenants).
+    Object.assign(process.env, managedIdentityEnv(sim));
     const settings = loadSettings(env);
     const app = createApp({ settings, ca: sim.ca, log: o.log ?? silentLogger, ...(o.clock ? { clock: o.clock } : {}) });
     await app.ensureStorage();
@@ -84,14 +91,20 @@ export async function startLocalStack(o: LocalStackOptions = {}): Promise<LocalS
   }
 }
 
+/** IDENTITY_ENDPOINT and IDENTITY_HEADER: where the simulator plays the function app's managed identity endpoint. */
+export function managedIdentityEnv(sim: Pick<Simulator, "federation">): { IDENTITY_ENDPOINT: string; IDENTITY_HEADER: string } {
+  return { IDENTITY_ENDPOINT: sim.federation.identityEndpoint, IDENTITY_HEADER: sim.federation.identityHeader };
+}
+
 /**
  * The `Values` of local.settings.json for `func start` on this stack: the stack's settings, the schedules the timers
  * name (`%SYNC_SCHEDULE%`, `%SECRET_CHECK_SCHEDULE%`: the host resolves them from app settings and has no default),
  * and the simulator's CA for TLS (`NODE_EXTRA_CA_CERTS`, read when the worker process starts).
  */
-export function functionsHostSettings(stack: Pick<LocalStack, "env" | "caFile">): Record<string, string> {
+export function functionsHostSettings(stack: Pick<LocalStack, "env" | "caFile" | "sim">): Record<string, string> {
   return {
     FUNCTIONS_WORKER_RUNTIME: "node",
+    ...managedIdentityEnv(stack.sim),
     SYNC_SCHEDULE: DEFAULTS.SYNC_SCHEDULE,
     SECRET_CHECK_SCHEDULE: DEFAULTS.SECRET_CHECK_SCHEDULE,
     ...stack.env,

@@ -3,7 +3,8 @@
  * demo school of 2,000 users with a matching platform directory, registers it through the CLI's code, runs a full
  * sync, changes 50 users in Entra, runs an incremental sync, previews and then writes ImmutableIds, and runs the secret
  * expiry check (one mail into the outbox), printing each report, and pushes a few users through the SCIM endpoint in
- * both of Entra's PATCH dialects, printing what the platform directory then holds. `--json` prints the final
+ * both of Entra's PATCH dialects, printing what the platform directory then holds; then onboards a second school
+ * the federated way (admin consent only, no secret) and syncs it beside the first. `--json` prints the final
  * report as one JSON line at the end. Leaves nothing running.
  */
 import { formatReport } from "../src/cli/format.js";
@@ -15,6 +16,7 @@ import { onboardDemoSchool } from "./demo/onboard.js";
 import { runExpiryDemo } from "./demo/expiry-demo.js";
 import { scimDemo } from "./demo/scim-demo.js";
 import { immutableIdDemo } from "./demo/immutable-id-demo.js";
+import { federatedDemo } from "./demo/federated-demo.js";
 import { startLocalStack } from "./stack.js";
 
 const json = process.argv.includes("--json");
@@ -60,6 +62,10 @@ async function main(): Promise<void> {
     say(`\n5) SCIM: Entra's provisioning service pushes users to the platform (both PATCH dialects)`);
     const scim = await scimDemo(stack, (l) => (json ? undefined : say(l)));
     if (scim.users !== 3 || scim.inactive !== 1 || scim.removed !== 1) throw new Error("the SCIM demo did not leave 3 users, 1 inactive and 1 removed");
+
+    say(`\n6) A federated tenant (no secret): admin consent to the platform's app, tokens from the managed identity's assertion`);
+    const federated = await federatedDemo(stack, { say: (l) => (json ? undefined : say(l)), io, size: 200 });
+    if (federated.status !== "succeeded") throw new Error(`the federated tenant's sync ended ${federated.status}`);
 
     say(`\nDone in ${((Date.now() - t0) / 1000).toFixed(1)} s.`);
   } finally {

@@ -117,6 +117,10 @@ param vnetAddressPrefix string = '10.90.0.0/24'
 @maxLength(4)
 param keyVaultNameSuffix string = ''
 
+@description('Application (client) id of the platform\'s multi-tenant app whose federated credential trusts the deployment\'s user-assigned identity (the one-time setup in docs/deploy.md); empty until then: federated tenants are off.')
+@maxLength(36)
+param federatedAppClientId string = ''
+
 @description('Tags applied to every resource (azd passes azd-env-name).')
 param tags object = {}
 
@@ -146,6 +150,15 @@ var names = {
   communicationService: '${prefix}-acs-${token}'
   deploymentContainer: 'app-package-${take(token, 7)}'
   virtualNetwork: '${prefix}-vnet-${token}'
+  federationIdentity: '${prefix}-fed-id-${token}'
+}
+
+// The audience a managed identity's token for a federated credential carries, per cloud (Microsoft's "Configure an
+// application to trust a managed identity").
+var tokenExchangeAudiences = {
+  AzureCloud: 'api://AzureADTokenExchange'
+  AzureUSGovernment: 'api://AzureADTokenExchangeUSGov'
+  AzureChinaCloud: 'api://AzureADTokenExchangeChina'
 }
 
 // Exactly TABLES and QUEUES of src/state/tables.ts (checked by test/infra/bicep.test.ts).
@@ -241,6 +254,15 @@ module email 'modules/email.bicep' = {
   }
 }
 
+module federationIdentity 'modules/identity.bicep' = {
+  name: 'identity'
+  params: {
+    location: location
+    name: names.federationIdentity
+    tags: tags
+  }
+}
+
 module functionApp 'modules/functionapp.bicep' = {
   name: 'functionapp'
   params: {
@@ -271,6 +293,9 @@ module functionApp 'modules/functionapp.bicep' = {
     statusPageOperatorsGroupId: operatorsGroupId
     // A reference the platform resolves with the app's identity (statuspage.bicep stores the secret).
     statusPageKeyReference: empty(statusPageClientId) ? '' : '@Microsoft.KeyVault(VaultName=${names.keyVault};SecretName=status-page-key)'
+    federationIdentityId: federationIdentity.outputs.id
+    federationIdentityClientId: federationIdentity.outputs.clientId
+    federatedAppClientId: federatedAppClientId
     tags: tags
     appTags: union(tags, { 'azd-service-name': 'api' })
   }
@@ -330,3 +355,15 @@ output ACS_EMAIL_ENDPOINT string = email.outputs.endpoint
 
 @description('Sender address of alert e-mails.')
 output MAIL_FROM string = email.outputs.mailFrom
+
+@description('Issuer of the federated identity credential on the platform\'s multi-tenant app: this tenant\'s authority.')
+output FEDERATION_ISSUER string = '${environment().authentication.loginEndpoint}${tenant().tenantId}/v2.0'
+
+@description('Subject of that credential: the object (principal) id of the user-assigned identity.')
+output FEDERATION_SUBJECT string = federationIdentity.outputs.principalId
+
+@description('Audience of that credential in this cloud.')
+output FEDERATION_AUDIENCE string = tokenExchangeAudiences[?environment().name] ?? tokenExchangeAudiences.AzureCloud
+
+@description('Client id of the user-assigned identity (MANAGED_IDENTITY_CLIENT_ID).')
+output MANAGED_IDENTITY_CLIENT_ID string = federationIdentity.outputs.clientId

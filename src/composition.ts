@@ -6,16 +6,18 @@ import type { Settings } from "./config/settings.js";
 import { ConnectorSpace } from "./connector/space.js";
 import type { PlatformDirectory } from "./directory/directory.js";
 import { TablePlatformDirectory } from "./directory/table-directory.js";
-import { createGraphClient, type GraphCounters } from "./graph/client.js";
+import { createGraphClient, newGraphCounters, type GraphCounters } from "./graph/client.js";
 import { SdkTenantGraph } from "./graph/sdk-graph.js";
 import type { TenantGraphHandle } from "./graph/tenant-graph.js";
 import { withTenantDiagnosis } from "./graph/credential.js";
+import { EntraSyncError } from "./errors.js";
 import { consoleLogger, registerSecretValue, type Logger } from "./log.js";
 import { createQueueClient, JobQueue } from "./queue/jobs.js";
 import { RunStore } from "./runs/store.js";
 import { HealthStore, healthObserver } from "./runs/health.js";
 import { LeaseStore } from "./runs/lease.js";
 import type { ClientSecret } from "./secrets/store.js";
+import { federatedCredential, isFederatedSignIn, signInFor, type TenantSignIn } from "./secrets/federated.js";
 import { SecretStore } from "./secrets/store.js";
 import { CheckpointStore } from "./state/checkpoints.js";
 import { createTableClients, ensureTables, type TableClients } from "./state/tables-client.js";
@@ -34,6 +36,11 @@ import { ScimGroupStore } from "./scim/groups.js";
 import { RateLimiter } from "./scim/rate-limit.js";
 import { ScimTokenStore } from "./scim/tokens.js";
 import { extensionsOf, ScimSettingsStore } from "./scim/settings.js";
+import { TableAuditLog, type AuditLog } from "./audit/store.js";
+import { operatorAlertObserver } from "./alerts/operator.js";
+import { NotificationRows } from "./state/subscriptions.js";
+import { SdkSubscriptionGraph, type SubscriptionGraph } from "./graph/subscriptions.js";
+import { followUpObserver } from "./notifications/follow-up.js";
 
 export interface AppOptions {
   settings: Settings;
@@ -71,10 +78,12 @@ export interface App {
   mailer: Mailer;
   queue: JobQueue;
   /**
-   * A tenant's Microsoft Graph (counting into `counters`) and the one credential of the tenant's own app (client
-   * secret) it signs in with, for its cloud.
+   * A tenant's Microsoft Graph (counting into `counters`) and the one credential it signs in with, for its cloud: the
+   * tenant's own app and client secret, or (a federated tenant) the platform's app with the managed identity's assertion.
    */
-  graphFor(tenant: Tenant, secret: ClientSecret, counters: GraphCounters): TenantGraphHandle;
+  graphFor(tenant: Tenant, signIn: TenantSignIn, counters: GraphCounters): TenantGraphHandle;
+  /** What a tenant signs in with: its client secret from Key Vault, or nothing to read for a federated tenant. */
+  signInFor(tenant: Tenant): Promise<TenantSignIn>;
   /** Graph's write budget of a tenant's app, shared by every invocation and process (GRAPH_WRITE_LIMIT per GRAPH_WRITE_WINDOW_SECONDS). */
   writeBudget(tenant: Pick<Tenant, "tenantId" | "clientId">): WritePacer;
   /** Called after every run ends; capabilities add themselves here when the app is built. */
@@ -87,6 +96,12 @@ export interface App {
   scimAudit: ScimAudit;
   /** Each tenant's SCIM settings (custom extension attributes). */
   scimSettings: ScimSettingsStore;
+  /** The audit log (entries beside the platform directory's users; the directory adapter writes its own). */
+  audit: AuditLog;
+  /** Each tenant's Graph change notification subscription and setting (tenant state rows `notifications`). */
+  notificationRows: NotificationRows;
+  /** A tenant's Graph `/subscriptions`, signed in with its client secret (requests are counted nowhere: not a run's). */
+  subscriptionGraphFor(tenant: Tenant, secret: ClientSecret): SubscriptionGraph;
 }
 
 export function createPlatformCredential(settings: Settings, ca?: string): TokenCredential {
@@ -135,9 +150,22 @@ export function createApp(o: AppOptions): App {
       ...(ca ? { tlsOptions: { ca } } : {}),
     });
   };
-  const directory = o.directory ?? new TablePlatformDirectory(tables.platformUsers);
+  // The user-assigned identity whose token is the federated app's client assertion; made once, on first use (its
+  // MSAL source is chosen at the first token request of the process).
+  let assertionSource: TokenCredential | undefined;
+  const federationCredential = (tenant: Tenant): TokenCredential => {
+    const f = settings.federation;
+    if (!f)
+      throw new EntraSyncError("CONFIG_INVALID", `Tenant ${tenant.tenantId} is federated but FEDERATED_APP_CLIENT_ID and MANAGED_IDENTITY_CLIENT_ID are not set: set them (the deployment's outputs), or register the tenant with a client secret.`, { retryable: false });
+    assertionSource ??= new ManagedIdentityCredential({ clientId: f.managedIdentityClientId, ...(ca ? { tlsOptions: { ca } } : {}) });
+    const ep = endpointsFor(tenant.cloud, settings);
+    return federatedCredential({ tenant, appClientId: tenant.clientId, assertionSource, authorityHost: ep.authorityHost, custom: ep.custom, ca });
+  };
+  const connector = new ConnectorSpace(tables.connectorSpace);
+  // Platform-side writes (imports, SCIM) mark the linked Entra users' rows for Immutable ID sync's incremental plan.
+  const directory = o.directory ?? new TablePlatformDirectory(tables.platformUsers, { onPlatformEdit: (tenantId, ids) => connector.markDirty(tenantId, ids), sensitive: settings.audit.sensitive, clock });
   const app: App = {
-    ...scimParts(tables, directory, clock, log),
+    ...scimParts(tables, directory, clock, log, connector),
     settings,
     log,
     clock,
@@ -146,7 +174,7 @@ export function createApp(o: AppOptions): App {
     tables,
     tenants: new TenantRegistry(tables.tenants, clock),
     secrets: new SecretStore(secretClient),
-    connector: new ConnectorSpace(tables.connectorSpace),
+    connector,
     directory,
     checkpoints: new CheckpointStore(tables.tenantState),
     runs: new RunStore(tables.runs),
@@ -156,15 +184,23 @@ export function createApp(o: AppOptions): App {
     alertIntents: new AlertIntentStore(tables.alerts, clock),
     mailer: createMailer(settings.mail, platformCredential),
     queue,
+    audit: new TableAuditLog(tables.platformUsers),
     runObservers: [healthObserver(health)],
-    graphFor(tenant, secret, counters) {
+    signInFor: (tenant) => signInFor(app, tenant),
+    graphFor(tenant, signIn, counters) {
       const ep = endpointsFor(tenant.cloud, settings);
-      const ref = { tenantId: tenant.tenantId, clientId: tenant.clientId };
+      const ref = { tenantId: tenant.tenantId, clientId: tenant.clientId, auth: tenant.auth };
       // One credential for the Graph client and the token's roles (tenant check, Immutable ID sync): an unknown
       // tenant is named as such on both paths.
-      const credential = withTenantDiagnosis(secretCredential(tenant, secret), { authorityHost: ep.authorityHost, tenant: ref, ca });
+      const credential = withTenantDiagnosis(isFederatedSignIn(signIn) ? federationCredential(tenant) : secretCredential(tenant, signIn), { authorityHost: ep.authorityHost, tenant: ref, ca });
       const client = createGraphClient({ graphBaseUrl: ep.graphBaseUrl, credential, counters, ca });
       return { graph: new SdkTenantGraph(client, { ...ref, cloud: tenant.cloud }, counters, ep.graphBaseUrl, credential), credential, graphBaseUrl: ep.graphBaseUrl };
+    },
+    notificationRows: new NotificationRows(tables.tenantState),
+    subscriptionGraphFor(tenant, secret) {
+      const handle = app.graphFor(tenant, secret, newGraphCounters());
+      const client = createGraphClient({ graphBaseUrl: handle.graphBaseUrl, credential: handle.credential, counters: newGraphCounters(), ca });
+      return new SdkSubscriptionGraph(client, { tenantId: tenant.tenantId, clientId: tenant.clientId, cloud: tenant.cloud });
     },
     writeBudget: (tenant) =>
       new SharedWriteBudget(tables.tenantState, tenant.tenantId, tenant.clientId, { writes: settings.graphWriteLimit.writes, windowMs: settings.graphWriteLimit.windowSeconds * 1000 }),
@@ -175,10 +211,12 @@ export function createApp(o: AppOptions): App {
     },
   };
   app.runObservers.push(createExpiryObserver(app));
+  app.runObservers.push(operatorAlertObserver(app));
+  app.runObservers.push(followUpObserver(app));
   return app;
 }
 
-function scimParts(tables: TableClients, directory: PlatformDirectory, clock: () => Date, log: Logger): Pick<App, "scim" | "scimTokens" | "scimAudit" | "scimSettings"> {
+function scimParts(tables: TableClients, directory: PlatformDirectory, clock: () => Date, log: Logger, connector: ConnectorSpace): Pick<App, "scim" | "scimTokens" | "scimAudit" | "scimSettings"> {
   const scimTokens = new ScimTokenStore(tables.scimTokens, clock);
   const scimAudit = new ScimAudit(tables.scimAudit);
   const scimSettings = new ScimSettingsStore(tables.scimSettings);
@@ -186,6 +224,6 @@ function scimParts(tables: TableClients, directory: PlatformDirectory, clock: ()
     const s = await scimSettings.cached(tenantId);
     return { ...s, extensions: extensionsOf(s) };
   };
-  const scim = new ScimEndpoint({ directory, tokens: scimTokens, audit: scimAudit, groups: new ScimGroupStore(tables.scimGroups), limiter: new RateLimiter(), clock, log, tenantConfig });
+  const scim = new ScimEndpoint({ directory, tokens: scimTokens, audit: scimAudit, groups: new ScimGroupStore(tables.scimGroups), limiter: new RateLimiter(), clock, log, tenantConfig, connector });
   return { scim, scimTokens, scimAudit, scimSettings };
 }

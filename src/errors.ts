@@ -17,6 +17,13 @@ export const ERROR_CODES = {
   AUTH_APP_DISABLED: "auth",
   AUTH_CONSENT_MISSING: "auth",
   AUTH_FAILED: "auth",
+  /**
+   * Entra found no federated identity credential of the platform's app matching the managed identity's token
+   * (issuer, subject or audience): the platform's one-time setup, not the customer's; every federated tenant fails alike.
+   */
+  AUTH_FEDERATION_MISMATCH: "configuration",
+  /** The managed identity gave no token for the exchange audience: the platform's setup (or its endpoint) again. */
+  AUTH_MANAGED_IDENTITY_FAILED: "configuration",
   GRAPH_THROTTLED: "throttled",
   GRAPH_TRANSIENT: "transient",
   GRAPH_DELTA_EXPIRED: "transient",
@@ -31,6 +38,8 @@ export const ERROR_CODES = {
   /** Another run of the tenant is queued or under way: not bad input; try again when it has ended. */
   RUN_IN_PROGRESS: "transient",
   RUN_NOT_FOUND: "configuration",
+  /** The tenant's Entra has no such user (one user on demand): check the object id or UPN. */
+  USER_NOT_FOUND: "configuration",
   RUN_ABANDONED: "transient",
   RUN_POISONED: "bug",
   MAIL_FAILED: "transient",
@@ -48,6 +57,8 @@ export const ERROR_CODES = {
   DIRECTORY_DUPLICATE: "configuration",
   /** A SCIM request refused: bad token, bad filter or body, unknown id, too large, too fast (the error carries the HTTP status). */
   SCIM_REFUSED: "configuration",
+  /** Graph refused to create or renew a tenant's change notification subscription (the message says why and what to fix). */
+  SUBSCRIPTION_FAILED: "configuration",
   /** A SCIM client sent requests faster than its token's rate: trying again after Retry-After helps. */
   SCIM_THROTTLED: "throttled",
 } as const;

@@ -3,6 +3,7 @@ import type { PlatformUser } from "../../src/directory/types.js";
 import { generateDemoTenant, type DemoTenant } from "./generate.js";
 import type { Tenant } from "../../src/tenants/model.js";
 import { addTenant, setTenantSecret } from "../../src/tenants/onboarding.js";
+import { federatedRegistration } from "../../src/secrets/federated.js";
 import type { LocalStack } from "../stack.js";
 import type { SimUserInput } from "../simulator/types.js";
 
@@ -62,4 +63,24 @@ export async function onboardDemoSchool(
     registration: { linking: { entra: "userPrincipalName", platform: "userName" }, adminEmails: [`it@${demo.federatedDomain}`], ...o.registration },
   });
   return { tenant, demo, clientSecret };
+}
+
+/**
+ * A federated customer tenant: created in the simulator with the users, admin consent granted there to the platform's
+ * multi-tenant app (its service principal with `roles`), and registered with `auth: "federated"` through the same
+ * code as `tenant add --auth federated`: no secret is made or stored.
+ */
+export async function onboardFederatedSimTenant(stack: LocalStack, o: Omit<SimTenantOptions, "secretDays"> & { consent?: boolean }): Promise<{ tenant: Tenant }> {
+  const { sim, app } = stack;
+  const created = await sim.control.createTenant({
+    ...(o.tenantId ? { id: o.tenantId } : {}),
+    displayName: o.displayName,
+    ...(o.managedDomain ? { initialDomain: o.managedDomain } : {}),
+    ...(o.federatedDomains ? { federatedDomains: o.federatedDomains } : {}),
+  });
+  if (o.consent ?? true) await sim.control.grantConsent(created.id, sim.federation.appClientId, o.roles ?? ["User.ReadWrite.All", "Domain.Read.All"]);
+  await sim.control.addUsers(created.id, o.users);
+  const tenant = await addTenant(app, federatedRegistration(app.settings, { tenantId: created.id, auth: "federated", displayName: o.displayName, ...(o.registration ?? {}) }));
+  if (o.platformUsers?.length) await app.directory.importUsers(tenant.tenantId, o.platformUsers.map((u) => ({ ...u, tenantId: tenant.tenantId })));
+  return { tenant };
 }

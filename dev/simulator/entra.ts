@@ -1,6 +1,7 @@
 /** Entra v2 token endpoint (client credentials), OpenID discovery, and the issued-token registry. */
 import { json, type SimRequest, type SimResponse } from "./http.js";
 import type { Store } from "./store.js";
+import type { Federation } from "./federation.js";
 import { b64url, entraTimestamp, guid, hex } from "./util.js";
 
 export interface IssuedToken {
@@ -12,6 +13,10 @@ export interface IssuedToken {
   aud: string;
   /** ms since epoch (simulator clock): the exp claim */
   exp: number;
+  /** A v2.0 issuer (`<authority>/<tenant>/v2.0`, as managed identity tokens for the exchange audience carry); default the v1 sts.windows.net one. */
+  issuer?: string;
+  /** The sub claim; default the oid. */
+  sub?: string;
 }
 
 interface Held extends IssuedToken {
@@ -34,7 +39,7 @@ export class TokenRegistry {
     const iat = Math.floor(iatMs / 1000);
     const payload: Record<string, unknown> = {
       aud: t.aud,
-      iss: `https://sts.windows.net/${t.tid}/`,
+      iss: t.issuer ?? `https://sts.windows.net/${t.tid}/`,
       iat,
       nbf: iat,
       exp: Math.floor(t.exp / 1000),
@@ -43,10 +48,10 @@ export class TokenRegistry {
       idp: `https://sts.windows.net/${t.tid}/`,
       idtyp: "app",
       oid: t.oid,
-      sub: t.oid,
+      sub: t.sub ?? t.oid,
       tid: t.tid,
       uti: hex(8),
-      ver: "1.0",
+      ver: t.issuer ? "2.0" : "1.0",
     };
     if (t.roles) payload["roles"] = t.roles;
     const token = `${b64url(JSON.stringify(header))}.${b64url(JSON.stringify(payload))}.${b64url(hex(32))}`;
@@ -94,6 +99,7 @@ export class EntraEndpoint {
     private readonly store: Store,
     private readonly tokens: TokenRegistry,
     private readonly now: () => number,
+    private readonly federation?: Federation,
   ) {}
 
   /** Routes under /{tenant}/...; undefined when the path is not an Entra one. */
@@ -207,6 +213,12 @@ export class EntraEndpoint {
     if (!app.enabled) {
       return entraError(req, now, 400, "unauthorized_client", 7000112, `Application '${app.clientId}'(${app.displayName}) is disabled.`);
     }
+    const assertion = form.get("client_assertion");
+    if (assertion !== null && this.federation) {
+      const check = this.federation.checkAssertion(app.clientId, form.get("client_assertion_type"), assertion);
+      if (!check.ok) return entraError(req, now, check.status, check.error, check.code, check.text);
+      return this.grant(t, app, resourceScope, now);
+    }
     const secret = form.get("client_secret");
     if (!secret) {
       return entraError(req, now, 401, "invalid_client", 7000218, "The request body must contain the following parameter: 'client_assertion' or 'client_secret'.");
@@ -232,6 +244,11 @@ export class EntraEndpoint {
         `The provided client secret keys for app '${app.clientId}' are expired. Visit the Azure portal to create new keys for your app: https://aka.ms/NewClientSecret, or consider using certificate credentials for added security: https://aka.ms/certCreds.`,
       );
     }
+    return this.grant(t, app, resourceScope, now);
+  }
+
+  /** The access token of an app (its service principal in tenant t: the roles consented there). */
+  private grant(t: { id: string }, app: { clientId: string; objectId: string; roles: string[] }, resourceScope: string, now: number): SimResponse {
     const aud = resourceScope.slice(0, -"/.default".length);
     const access_token = this.tokens.issue(
       {

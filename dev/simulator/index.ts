@@ -7,12 +7,14 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Socket } from "node:net";
 import { generate } from "selfsigned";
 import { EntraEndpoint, TokenRegistry } from "./entra.js";
+import { Federation, MANAGED_IDENTITY_PATH, type SimFederatedCredential, type SimManagedIdentity } from "./federation.js";
 import { Faults, displayPath, echoText, type FaultSpec, type RandomFaults } from "./faults.js";
 import { Graph, type Knobs } from "./graph.js";
 import type { SimRequest, SimResponse } from "./http.js";
 import { KeyVault } from "./keyvault.js";
 import { Store, type SimUserView, type TenantInfo } from "./store.js";
 import { Throttler, type ThrottleOptions } from "./throttle.js";
+import { Subscriptions, type DeliveryStats, type SimSubscription } from "./subscriptions.js";
 import type { SimUser, SimUserInput } from "./types.js";
 import { entraSecretValue, prng, sleep } from "./util.js";
 
@@ -20,6 +22,8 @@ export type { ThrottleOptions } from "./throttle.js";
 export type { FaultSpec, RandomFaults } from "./faults.js";
 export type { SimUserView, TenantInfo, SimDomain } from "./store.js";
 export type { SimUser, SimUserInput } from "./types.js";
+export type { SimFederatedCredential, SimManagedIdentity } from "./federation.js";
+export type { DeliveryStats, SimSubscription } from "./subscriptions.js";
 
 export interface SimulatorOptions {
   /** max users per delta/list page, default 200 */
@@ -98,6 +102,43 @@ export interface SimulatorControl {
   resetStats(): void;
   /** moves the simulator clock forward (an offset added to the clock in use) */
   advanceClock(ms: number): void;
+  /** Live change notification subscriptions (of one tenant). */
+  listSubscriptions(tenantId?: string): SimSubscription[];
+  /** Sends a lifecycle notification of a subscription to its lifecycleNotificationUrl; returns the HTTP status. */
+  sendLifecycleEvent(subscriptionId: string, event: "reauthorizationRequired" | "subscriptionRemoved" | "missed"): Promise<number>;
+  /** Deletes a subscription silently, as Graph does when it is lost. */
+  expireSubscription(subscriptionId: string): void;
+  /** true: change notifications are lost (Graph may drop them); the timer must catch up. */
+  setNotificationsDropped(drop: boolean): void;
+  /** How long a validation request may take (Graph: 10,000 ms) and how long notifications are gathered per POST. */
+  setNotificationTimings(o: { validationTimeoutMs?: number; batchMs?: number }): void;
+  notificationStats(): DeliveryStats;
+  /** Waits until every change notification gathered so far has been delivered. */
+  settleNotifications(): Promise<void>;
+  /** Replaces the federated identity credentials of an app registration (by client id). */
+  setFederatedCredentials(appClientId: string, credentials: SimFederatedCredential[]): void;
+  federatedCredentials(appClientId: string): SimFederatedCredential[];
+  /** Admin consent to a multi-tenant app in a customer tenant: its service principal there, with the consented roles. */
+  grantConsent(tenantId: string, appClientId: string, roles: string[]): void;
+  /** The customer's admin deletes the app's enterprise application (service principal): consent revoked. */
+  revokeConsent(tenantId: string, appClientId: string): void;
+}
+
+/**
+ * The platform's side of workload identity federation, made at start: a user-assigned managed identity of the
+ * platform tenant (served at `identityEndpoint` as App Service serves it) and the platform's multi-tenant app, whose
+ * federated credential trusts that identity (issuer `<authorityHost>/<platform tenant>/v2.0`, subject its principal
+ * id, audience api://AzureADTokenExchange). Customers consent with `control.grantConsent`.
+ */
+export interface SimFederationInfo {
+  tenantId: string;
+  appClientId: string;
+  managedIdentity: SimManagedIdentity;
+  /** IDENTITY_ENDPOINT and IDENTITY_HEADER, the variables ManagedIdentityCredential reads from the environment. */
+  identityEndpoint: string;
+  identityHeader: string;
+  /** The credential as made at start. */
+  credential: SimFederatedCredential;
 }
 
 export interface Simulator {
@@ -113,6 +154,7 @@ export interface Simulator {
   ca: string;
   /** The platform's own identity that may use the vault (its tenant is the vault's tenant). */
   vaultIdentity: { tenantId: string; clientId: string; clientSecret: string };
+  federation: SimFederationInfo;
   control: SimulatorControl;
   stop(): Promise<void>;
 }
@@ -147,6 +189,17 @@ const CONTROL_METHODS = new Set<string>([
   "requestLog",
   "resetStats",
   "advanceClock",
+  "setFederatedCredentials",
+  "federatedCredentials",
+  "grantConsent",
+  "revokeConsent",
+  "listSubscriptions",
+  "sendLifecycleEvent",
+  "expireSubscription",
+  "setNotificationsDropped",
+  "setNotificationTimings",
+  "notificationStats",
+  "settleNotifications",
 ]);
 
 function routeKey(method: string, pathname: string): string {
@@ -157,6 +210,7 @@ function routeKey(method: string, pathname: string): string {
       .replace(/^\/v1\.0\/users\/(?!delta\b)[^/]+$/i, "/v1.0/users/{id}")
       .replace(/\/applications\(appId='[^']*'\)/i, "/applications(appId={appId})")
       .replace(/^\/v1\.0\/domains\/[^/]+$/i, "/v1.0/domains/{id}")
+      .replace(/^\/v1\.0\/subscriptions\/[^/]+$/i, "/v1.0/subscriptions/{id}")
       .replace(/%24batch$/i, "$batch");
   } else if (/^\/(secrets|deletedsecrets)(\/|$)/i.test(p)) {
     const segs = p.split("/").filter(Boolean);
@@ -216,7 +270,10 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     if (log.length > MAX_LOG) log = log.slice(-MAX_LOG / 2);
   };
 
-  const entra = new EntraEndpoint(store, tokens, now);
+  const federation = new Federation(tokens, now);
+  const entra = new EntraEndpoint(store, tokens, now, federation);
+  const subscriptions = new Subscriptions(store, tokens, now);
+  store.onUserChange = (tenantId, userId, changeType) => subscriptions.onUserChange(tenantId, userId, changeType);
   const graph = new Graph(store, tokens, throttler, faults, knobs, now, {
     onInner: (req, res) => record(req, res.status, res.tenantId, req.url.host),
     onWrite: () => {
@@ -229,6 +286,9 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
   const vaultApp = store.createApp(vaultTenant.id, { displayName: "entra-sync platform", roles: [] });
   const vaultSecret = store.addSecret(vaultTenant.id, vaultApp.clientId, { value: entraSecretValue(), endDateTime: new Date(now() + 10 * 365 * 24 * 3600 * 1000) });
   const vault = new KeyVault(tokens, { tenantId: vaultTenant.id, clientId: vaultApp.clientId }, now);
+  // the platform's multi-tenant app (registered in its own tenant) and the user-assigned identity it trusts
+  const platformApp = store.createApp(vaultTenant.id, { displayName: "entra-sync (multi-tenant)", roles: [] });
+  const platformIdentity = federation.addIdentity(vaultTenant.id);
 
   const control: SimulatorControl = {
     createTenant: (input) => store.createTenant(input),
@@ -286,6 +346,29 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     advanceClock: (ms) => {
       clockOffset += ms;
     },
+    setFederatedCredentials: (appClientId, credentials) => federation.setCredentials(appClientId, credentials),
+    federatedCredentials: (appClientId) => (federation.credentials.get(appClientId.toLowerCase()) ?? []).map((c) => ({ ...c, audiences: [...c.audiences] })),
+    grantConsent: (tenantId, appClientId, roles) => {
+      const t = store.tenant(tenantId);
+      const sp = t.apps.get(appClientId.toLowerCase());
+      if (sp) sp.roles = [...roles];
+      else store.createApp(tenantId, { clientId: appClientId, displayName: "entra-sync (multi-tenant)", roles });
+    },
+    revokeConsent: (tenantId, appClientId) => {
+      if (!store.tenant(tenantId).apps.delete(appClientId.toLowerCase())) throw new Error(`revokeConsent: app ${appClientId} has no service principal in tenant ${tenantId}`);
+    },
+    listSubscriptions: (tenantId) => subscriptions.list(tenantId),
+    sendLifecycleEvent: (id, event) => subscriptions.sendLifecycle(id, event),
+    expireSubscription: (id) => subscriptions.expire(id),
+    setNotificationsDropped: (drop) => {
+      subscriptions.knobs.drop = !!drop;
+    },
+    setNotificationTimings: (o) => {
+      if (o.validationTimeoutMs !== undefined) subscriptions.knobs.validationTimeoutMs = Math.max(1, o.validationTimeoutMs);
+      if (o.batchMs !== undefined) subscriptions.knobs.batchMs = Math.max(0, o.batchMs);
+    },
+    notificationStats: () => ({ ...subscriptions.stats }),
+    settleNotifications: () => subscriptions.settle(),
   };
 
   async function handleControl(name: string, bodyText: string): Promise<{ status: number; body: unknown }> {
@@ -356,7 +439,11 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     stats.requests++;
     let out: SimResponse;
     try {
-      if (/^\/v1\.0(\/|$)/i.test(url.pathname)) {
+      if (url.pathname === MANAGED_IDENTITY_PATH) {
+        out = federation.handleIdentityEndpoint(simReq);
+      } else if (Subscriptions.handles(url.pathname)) {
+        out = await subscriptions.handle(simReq);
+      } else if (/^\/v1\.0(\/|$)/i.test(url.pathname)) {
         out = graph.handle(simReq);
       } else {
         const isVault = KeyVault.isVaultPath(url.pathname);
@@ -433,6 +520,13 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
   if (addr === null || typeof addr === "string") throw new Error("simulator: no address");
   port = addr.port;
   const baseUrl = `https://127.0.0.1:${port}`;
+  const platformCredential: SimFederatedCredential = {
+    name: "entra-sync-function-app",
+    issuer: `${baseUrl}/${vaultTenant.id}/v2.0`,
+    subject: platformIdentity.principalId,
+    audiences: ["api://AzureADTokenExchange"],
+  };
+  federation.setCredentials(platformApp.clientId, [platformCredential]);
 
   return {
     baseUrl,
@@ -441,9 +535,18 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     keyVaultUrl: `${baseUrl}/`,
     ca: pems.cert,
     vaultIdentity: { tenantId: vaultTenant.id, clientId: vaultApp.clientId, clientSecret: vaultSecret.value },
+    federation: {
+      tenantId: vaultTenant.id,
+      appClientId: platformApp.clientId,
+      managedIdentity: { ...platformIdentity },
+      identityEndpoint: `${baseUrl}${MANAGED_IDENTITY_PATH}`,
+      identityHeader: federation.identityHeader,
+      credential: { ...platformCredential, audiences: [...platformCredential.audiences] },
+    },
     control,
     stop: () =>
       new Promise<void>((resolve) => {
+        subscriptions.stop();
         server.close(() => resolve());
         server.closeAllConnections();
         for (const s of sockets) s.destroy();

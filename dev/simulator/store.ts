@@ -105,6 +105,9 @@ function sameValue(a: unknown, b: unknown): boolean {
 }
 
 export class Store {
+  /** Told of every change Graph would notify about (change notifications: ./subscriptions.ts). */
+  onUserChange: ((tenantId: string, userId: string, changeType: "updated" | "deleted") => void) | undefined;
+
   tenants = new Map<string, TenantRecord>();
   /** lower-case domain name -> tenant id (for token requests addressed by domain) */
   domainOwner = new Map<string, string>();
@@ -280,6 +283,7 @@ export class Store {
       if (u.onPremisesImmutableId !== null) t.immutableIndex.set(u.onPremisesImmutableId, u.id);
     });
     t.activeCount += users.length;
+    for (const u of users) this.onUserChange?.(t.id, u.id, "updated");
     return users.map(cloneUser);
   }
 
@@ -347,6 +351,7 @@ export class Store {
       r.pv[prop] = v;
     }
     r.version = v;
+    this.onUserChange?.(t.id, r.user.id, "updated");
     return changed;
   }
 
@@ -362,6 +367,7 @@ export class Store {
     r.softDeleted = true;
     r.version = r.deletedVersion = ++t.version;
     t.activeCount--;
+    this.onUserChange?.(t.id, r.user.id, "updated");
   }
 
   restoreUser(tenantId: string, id: string): void {
@@ -371,6 +377,7 @@ export class Store {
     r.softDeleted = false;
     r.version = r.restoredVersion = ++t.version;
     t.activeCount++;
+    this.onUserChange?.(t.id, r.user.id, "updated");
   }
 
   hardDeleteUser(tenantId: string, id: string): void {
@@ -383,6 +390,7 @@ export class Store {
     t.upnIndex.delete(r.user.userPrincipalName.toLowerCase());
     if (r.user.onPremisesImmutableId !== null) t.immutableIndex.delete(r.user.onPremisesImmutableId);
     t.pendingImmutable.delete(r.user.id);
+    this.onUserChange?.(t.id, r.user.id, "deleted");
   }
 
   view(r: UserRecord): SimUserView {

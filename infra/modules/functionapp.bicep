@@ -86,6 +86,15 @@ param operatorEmail string
 @description('Communication Services endpoint (ACS_EMAIL_ENDPOINT).')
 param acsEndpoint string
 
+@description('Resource id of the user-assigned identity whose token is the federated app\'s client assertion.')
+param federationIdentityId string
+
+@description('Client id of that identity; set as MANAGED_IDENTITY_CLIENT_ID only when federatedAppClientId is set.')
+param federationIdentityClientId string
+
+@description('Client id of the platform\'s multi-tenant app (FEDERATED_APP_CLIENT_ID); empty: federated tenants are off.')
+param federatedAppClientId string
+
 @description('Subnet (delegated to Microsoft.App/environments) the app integrates with; empty for none.')
 param virtualNetworkSubnetId string = ''
 
@@ -99,6 +108,11 @@ resource appInsights 'Microsoft.Insights/components@2020-02-02' existing = {
   name: appInsightsName
 }
 
+// The Node worker's V8 options (app setting languageWorkers__node__arguments), from the one file the memory bench
+// also reads (bench/common.ts), so that what is measured is what runs: a young generation of 4 MB semi-spaces instead
+// of 16 (GC headroom was most of a run's RSS beyond its live heap) and an old-space cap that leaves room for the
+// host's batch of 4 concurrent runs on a 2,048 MB instance.
+var nodeArguments = loadJsonContent('../node-arguments.json').languageWorkersNodeArguments
 @description('Status page: object id of the operators\' Entra group (empty: not set up).')
 param statusPageOperatorsGroupId string = ''
 
@@ -124,8 +138,12 @@ resource functionApp 'Microsoft.Web/sites@2025-03-01' = {
   location: location
   tags: appTags
   kind: 'functionapp,linux'
+  // System-assigned: storage, Key Vault, ACS, App Insights. User-assigned: only the federated app's client assertion.
   identity: {
-    type: 'SystemAssigned'
+    type: 'SystemAssigned, UserAssigned'
+    userAssignedIdentities: {
+      '${federationIdentityId}': {}
+    }
   }
   properties: {
     serverFarmId: plan.id
@@ -192,6 +210,9 @@ resource functionApp 'Microsoft.Web/sites@2025-03-01' = {
       APP_STORAGE__tableServiceUri: dataTableEndpoint
       KEY_VAULT_URL: keyVaultUri
       PLATFORM_CREDENTIAL: 'managed-identity'
+      // Both or neither (the app refuses one without the other): federated tenants need the app's one-time setup first.
+      FEDERATED_APP_CLIENT_ID: federatedAppClientId
+      MANAGED_IDENTITY_CLIENT_ID: empty(federatedAppClientId) ? '' : federationIdentityClientId
       SYNC_SCHEDULE: syncSchedule
       SECRET_CHECK_SCHEDULE: expiryCheckSchedule
       ALERT_THRESHOLDS_DAYS: alertThresholdsDays
@@ -211,6 +232,7 @@ resource functionApp 'Microsoft.Web/sites@2025-03-01' = {
       // must also present an Entra token, which the next setting turns on (system-assigned identity).
       APPLICATIONINSIGHTS_CONNECTION_STRING: appInsights.properties.ConnectionString
       APPLICATIONINSIGHTS_AUTHENTICATION_STRING: 'Authorization=AAD'
+      languageWorkers__node__arguments: nodeArguments
     }
   }
 }

@@ -11,6 +11,7 @@ const day = (d: Date | undefined) => (d ? d.toISOString().slice(0, 10) : "—");
 
 function expiryRow(r: TenantExpiry): string[] {
   const notes: string[] = [];
+  if (r.federated) notes.push("federated: no secret to expire");
   if (r.problem === "noSecret") notes.push("no secret stored");
   if (r.problem === "noExpiry") notes.push("no expiry date stored");
   if (r.mismatchDays) notes.push(`Entra ${r.mismatchDays > 0 ? "+" : ""}${r.mismatchDays} d vs Key Vault`);
@@ -37,10 +38,10 @@ export function registerExpiryCommands(program: Command, getApp: () => ExpiryDep
   program
     .command("expiry")
     .description("list every tenant's client secret by days left (one Key Vault listing, no secret values read)")
-    .option("--json", "print JSON lines")
+    .option("--json", "print one JSON array")
     .action(async (o) => {
       const { rows } = await collectExpiries(getApp());
-      if (o.json) for (const r of rows) io.out(JSON.stringify(r));
+      if (o.json) io.out(JSON.stringify(rows));
       else io.out(table(["tenant", "name", "expires", "days left", "source", "threshold", "version", "notes"], rows.map(expiryRow)));
     });
 
@@ -52,8 +53,13 @@ export function registerExpiryCommands(program: Command, getApp: () => ExpiryDep
     .addOption(new Option("--kind <kind>", "which mail").choices(["threshold", "rotated", "authFailure", "authFixed"]).default("threshold"))
     .addOption(new Option("--cause <code>", "the auth failure (authFailure/authFixed)").choices([...AUTH_ALERT_CAUSES]).default("AUTH_SECRET_EXPIRED"))
     .option("--html", "print the HTML part instead of the plain text")
+    .option("--json", "print the mail as one JSON object (to, cc, subject, text, html, notes)")
     .action(async (o) => {
       const { message, notes } = await previewAlert(getApp(), { tenantId: parseGuid(o.tenant, "tenant"), kind: o.kind, cause: o.cause });
+      if (o.json) {
+        io.out(JSON.stringify({ to: message.to, cc: message.cc, subject: message.subject, text: message.text, html: message.html, notes }));
+        return;
+      }
       for (const n of notes) io.err(n);
       io.out([`To: ${message.to.join(", ") || "(nobody)"}`, ...(message.cc.length ? [`Cc: ${message.cc.join(", ")}`] : []), `Subject: ${message.subject}`, "", o.html ? message.html : message.text].join("\n"));
     });

@@ -12,11 +12,11 @@ export function registerImmutableIdCommands(program: Command, getApp: () => Plan
     .requiredOption("--tenant <guid>", "tenant id")
     .requiredOption("--run <runId>", "run id (see entra-sync runs)")
     .option("--csv", "print CSV (header row) instead of a table")
-    .option("--json", "print JSON lines, one per user")
+    .option("--json", "print one JSON array, one entry per user")
     .action(async (o) => {
       const entries = await getRunPlan(getApp(), parseGuid(o.tenant, "tenant"), String(o.run));
       if (o.csv) io.out(planToCsv(entries).trimEnd().replace(/\r\n/g, "\n"));
-      else if (o.json) for (const e of entries) io.out(JSON.stringify(e));
+      else if (o.json) io.out(JSON.stringify(entries));
       else {
         io.out(table(["entra id", "user principal name", "onPremisesImmutableId", "platform user", "action"], entries.map((e) => [e.entraId, e.userPrincipalName, e.value, e.platformUserId, e.action])));
         io.out(`${entries.length.toLocaleString("en-US")} user(s) in the plan of run ${o.run}.`);

@@ -18,7 +18,7 @@ function statusRow(s: TenantStatus): string[] {
     s.lastRun ? `${s.lastRun.status} ${day(s.lastRun.endedAt)}` : "—",
     s.quarantined ? "—" : day(s.nextRunAt),
     health,
-    s.secret ? `${s.secret.expiresOn.slice(0, 10)} (${s.secret.daysLeft} d)` : "—",
+    s.auth === "federated" ? "none (federated)" : s.secret ? `${s.secret.expiresOn.slice(0, 10)} (${s.secret.daysLeft} d)` : "—",
   ];
 }
 
@@ -31,11 +31,11 @@ export function registerRunCommands(program: Command, getApp: () => RunCommandDe
     .command("status")
     .description("every tenant (or one) with its health: last run, next run, failures, quarantine, secret expiry")
     .option("--tenant <guid>", "only this tenant")
-    .option("--json", "print JSON lines")
+    .option("--json", "print one JSON array")
     .action(async (o) => {
       const list = await listTenantStatuses(getApp(), o.tenant === undefined ? undefined : parseGuid(o.tenant, "tenant"));
       if (o.json) {
-        for (const s of list) io.out(JSON.stringify(s));
+        io.out(JSON.stringify(list));
         return;
       }
       io.out(table(["tenant", "name", "enabled", "active run", "last run", "next run", "health", "secret expires"], list.map(statusRow)));
@@ -50,13 +50,13 @@ export function registerRunCommands(program: Command, getApp: () => RunCommandDe
     .description("a tenant's recent runs, newest first")
     .requiredOption("--tenant <guid>", "tenant id")
     .option("--limit <n>", "how many (1-100)", "20")
-    .option("--json", "print JSON lines (one report per line)")
+    .option("--json", "print one JSON array of run reports")
     .action(async (o) => {
       const limit = Number(o.limit);
       if (!Number.isInteger(limit) || limit < 1 || limit > 100) throw new EntraSyncError("INPUT_INVALID", `--limit must be a whole number from 1 to 100, got "${o.limit}".`, { field: "limit" });
       const runs = await showRuns(getApp(), parseGuid(o.tenant, "tenant"), limit);
       if (o.json) {
-        for (const r of runs) io.out(JSON.stringify(r));
+        io.out(JSON.stringify(runs));
         return;
       }
       io.out(

@@ -3,7 +3,7 @@ import { EntraSyncError } from "../errors.js";
 import type { ScimAudit } from "../scim/audit.js";
 import { CUSTOM_COLUMNS, extensionUrn, type CustomColumn, type ScimSettingsStore } from "../scim/settings.js";
 import type { ScimTokenStore } from "../scim/tokens.js";
-import type { CustomAttributeRule } from "../scim/users.js";
+import { DELETE_MODES, type CustomAttributeRule } from "../scim/users.js";
 import { parseGuid } from "../tenants/model.js";
 import { table } from "./format.js";
 import type { CliIO } from "./io.js";
@@ -122,7 +122,9 @@ export function registerScimCommands(program: Command, deps: () => ScimCommandDe
         const [attribute, column] = a.split("=");
         return { urn: extensionUrn(String(o.extension)), attribute: attribute!, ...(column ? { column: column as CustomColumn } : {}) };
       });
-      const s = await deps().scimSettings.set({ tenantId, prefix: String(o.prefix), rules, undeclared: o.undeclared });
+      const store = deps().scimSettings;
+      // The declaration is replaced; the tenant's other SCIM settings (the delete mode) stay as they are.
+      const s = await store.set({ ...(await store.get(tenantId)), prefix: String(o.prefix), rules, undeclared: o.undeclared });
       io.out(o.json ? JSON.stringify(s) : describeSettings(s));
     });
   attrs
@@ -134,9 +136,43 @@ export function registerScimCommands(program: Command, deps: () => ScimCommandDe
       const s = await deps().scimSettings.get(parseGuid(o.tenant, "tenant"));
       io.out(o.json ? JSON.stringify(s) : describeSettings(s));
     });
+
+  const settings = scim.command("settings").description("a tenant's SCIM settings: what DELETE does, and the custom attributes (scim attributes)");
+  settings
+    .command("set")
+    .description("change a tenant's SCIM settings (the others stay); reaches every instance within 30 s")
+    .requiredOption("--tenant <guid>", "tenant id")
+    .addOption(new Option("--delete <mode>", "what Entra's DELETE does: mark the platform user removed (kept, revived by a later POST), or erase it").choices([...DELETE_MODES]))
+    .option("--json", "print JSON")
+    .action(async (o) => {
+      const tenantId = parseGuid(o.tenant, "tenant");
+      if (!o.delete) throw new EntraSyncError("INPUT_INVALID", `Nothing to set: pass --delete ${DELETE_MODES.join("|")}.`, { field: "delete" });
+      const store = deps().scimSettings;
+      const s = await store.set({ ...(await store.get(tenantId)), onDelete: o.delete });
+      io.out(o.json ? JSON.stringify(s) : describeSettings(s));
+    });
+  settings
+    .command("show")
+    .description("a tenant's SCIM settings")
+    .requiredOption("--tenant <guid>", "tenant id")
+    .option("--json", "print JSON")
+    .action(async (o) => {
+      const s = await deps().scimSettings.get(parseGuid(o.tenant, "tenant"));
+      io.out(o.json ? JSON.stringify(s) : describeSettings(s));
+    });
 }
 
-function describeSettings(s: { tenantId: string; prefix: string; rules: CustomAttributeRule[]; undeclared: string }): string {
+const DELETE_TEXT = {
+  mark: "marks the platform user removed (nothing is erased; a later POST of the same externalId brings it back)",
+  erase: "erases the platform user, its lookup entries and its claims (a later POST creates a new user)",
+};
+
+function describeSettings(s: { tenantId: string; prefix: string; rules: CustomAttributeRule[]; undeclared: string; onDelete?: string }): string {
   const rows = s.rules.map((r) => [`${r.urn}:${r.attribute}`, r.column ?? `${s.prefix}.${r.attribute}`]);
-  return [`SCIM settings of ${s.tenantId}: undeclared extension attributes are ${s.undeclared === "keep" ? `kept under ${s.prefix}.` : "refused (400)"}`, rows.length ? table(["attribute (Entra target)", "lands in"], rows) : "No custom extension attributes declared."].join("\n");
+  return [
+    `SCIM settings of ${s.tenantId}:`,
+    `  DELETE ${DELETE_TEXT[s.onDelete === "erase" ? "erase" : "mark"]} (--delete ${s.onDelete === "erase" ? "erase" : "mark"})`,
+    `  undeclared extension attributes are ${s.undeclared === "keep" ? `kept under ${s.prefix}.` : "refused (400)"}`,
+    rows.length ? table(["attribute (Entra target)", "lands in"], rows) : "No custom extension attributes declared.",
+  ].join("\n");
 }

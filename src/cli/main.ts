@@ -10,12 +10,20 @@ import { runWithLease } from "../runs/worker.js";
 import { registerRunCommands } from "./commands-runs.js";
 import { registerImmutableIdCommands } from "./commands-immutable-id.js";
 import { registerExpiryCommands } from "./commands-expiry.js";
+import { registerMappingCommands } from "./commands-mapping.js";
 import { registerScimCommands } from "./commands-scim.js";
+import { registerAuditCommands } from "./commands-audit.js";
+import { registerNotificationCommands } from "./commands-notifications.js";
 import { parseGuid, type Tenant } from "../tenants/model.js";
+import { federatedRegistration } from "../secrets/federated.js";
+import { adminConsentUrl } from "../graph/permissions.js";
 import { addTenant, importPlatformUsers, parseExpiry, setTenantSecret } from "../tenants/onboarding.js";
 import { formatReport, table } from "./format.js";
+import { formatOneUser } from "./format-one-user.js";
+import { syncOneUser } from "../runs/one-user.js";
 import { registerTenantCheckCommand, warnAboutPermissions } from "./commands-tenant-check.js";
 import { processIO, type CliIO } from "./io.js";
+import { MAPPED_ATTRIBUTES } from "../directory/types.js";
 
 const collect = (v: string, prev: string[] = []) => [...prev, ...v.split(",").map((s) => s.trim()).filter(Boolean)];
 
@@ -39,6 +47,7 @@ function parseOnly(v: string[] | undefined): RunStep[] | undefined {
 function tenantFields(o: Record<string, unknown>): Record<string, unknown> {
   const f: Record<string, unknown> = {};
   if (o.clientId !== undefined) f.clientId = o.clientId;
+  if (o.auth !== undefined) f.auth = o.auth;
   if (o.name !== undefined) f.displayName = o.name;
   if (o.cloud !== undefined) f.cloud = o.cloud;
   if (o.adminEmail !== undefined) f.adminEmails = o.adminEmail;
@@ -49,7 +58,7 @@ function tenantFields(o: Record<string, unknown>): Record<string, unknown> {
     try {
       f.mapping = JSON.parse(String(o.mapping));
     } catch {
-      throw new EntraSyncError("INPUT_INVALID", `--mapping must be JSON like {"userName":["userPrincipalName"],"email":["mail"],"idpIdentifier":["userPrincipalName"],"eppn":["mail"],"ssn":[],"birthDate":false}.`, { field: "mapping" });
+      throw new EntraSyncError("INPUT_INVALID", `--mapping must be JSON like {"eppn":["extensionAttribute2"]}: the attributes you set (on update the others stay as they are), e.g. {"userName":["userPrincipalName"],"email":["mail"],"idpIdentifier":["userPrincipalName"],"eppn":["mail"],"ssn":[],"birthDate":false}.`, { field: "mapping" });
     }
   }
   const iid: Record<string, unknown> = {};
@@ -65,13 +74,14 @@ function tenantFields(o: Record<string, unknown>): Record<string, unknown> {
 
 function addTenantOptions(c: Command, forAdd: boolean): Command {
   return c
-    .option("--client-id <guid>", "the app (client) id of the customer's app registration")
+    .option("--client-id <guid>", "the app (client) id of the customer's app registration (not with --auth federated)")
+    .addOption(new Option("--auth <kind>", "how the tenant signs in: its own app's client secret, or admin consent to the platform's app (no secret)").choices(["secret", "federated"]))
     .option("--name <text>", "display name of the school or municipality")
     .addOption(new Option("--cloud <cloud>", "the tenant's cloud").choices(["global", "usgov", "usgovdod", "china"]))
     .option("--admin-email <addresses>", "customer admin e-mail(s), comma-separated or repeated", collect)
     .addOption(new Option("--locale <locale>", "language of mails to the admins").choices(["en", "sv"]))
     .option("--link-by <ENTRA:PLATFORM>", "link platform users without externalId by a key, e.g. userPrincipalName:userName (none to disable)")
-    .option("--mapping <json>", "the attribute mapping as JSON (see README)")
+    .option("--mapping <json>", "the attribute mapping as JSON, only the attributes you set (see README; preview first: entra-sync mapping preview)")
     .option("--interval <minutes>", "minutes between scheduled runs")
     .addOption(new Option("--immutable-id-mode <mode>", "Immutable ID sync").choices(["off", "preview", "on"]))
     .addOption(new Option("--immutable-id-source <attr>", "platform attribute the ImmutableId comes from").choices(["id", "externalId", "userName", "email", "eppn", "idpIdentifier"]))
@@ -117,26 +127,31 @@ export function buildCli(appFactory: () => App, io: CliIO): Command {
   const program = new Command("entra-sync")
     .description("Operate entra-sync: tenants, secrets, runs.")
     .exitOverride()
-    .configureOutput({ writeOut: (s) => io.out(s.trimEnd()), writeErr: (s) => io.err(s.trimEnd()) });
+    // Commander's own errors (a missing option, an unknown command) are printed by runCli as `error INPUT_INVALID: …`.
+    .configureOutput({ writeOut: (s) => io.out(s.trimEnd()), writeErr: (s) => io.err(s.trimEnd()), outputError: () => {} });
 
   const tenant = program.command("tenant").description("register and inspect tenants");
   addTenantOptions(tenant.command("add").description("register a customer tenant").requiredOption("--tenant-id <guid>", "the customer's Entra tenant id"), true)
     .option("--json", "print JSON")
     .action(async (o) => {
-      if (!o.clientId) throw new EntraSyncError("INPUT_INVALID", "--client-id is required: the app (client) id of the customer's app registration.", { field: "client-id" });
+      const federated = o.auth === "federated";
+      if (!o.clientId && !federated) throw new EntraSyncError("INPUT_INVALID", "--client-id is required: the app (client) id of the customer's app registration (or --auth federated: admin consent to the platform's app, no secret).", { field: "client-id" });
       if (!o.name) throw new EntraSyncError("INPUT_INVALID", "--name is required: the school's or municipality's display name.", { field: "name" });
-      const t = await addTenant(getApp(), { tenantId: o.tenantId, ...tenantFields(o) });
-      io.out(o.json ? JSON.stringify(t) : `Registered ${t.displayName} (${t.tenantId}). Next: entra-sync secret set --tenant ${t.tenantId} --expires <YYYY-MM-DD> --from-stdin`);
+      const t = await addTenant(getApp(), federatedRegistration(getApp().settings, { tenantId: o.tenantId, ...tenantFields(o) }));
+      if (federated) {
+        const url = adminConsentUrl(t);
+        io.out(o.json ? JSON.stringify({ ...t, adminConsentUrl: url }) : `Registered ${t.displayName} (${t.tenantId}), federated: no secret. Next: the customer's admin (Global Administrator or Privileged Role Administrator) opens ${url} and accepts; then entra-sync tenant check ${t.tenantId}`);
+      } else io.out(o.json ? JSON.stringify(t) : `Registered ${t.displayName} (${t.tenantId}). Next: entra-sync secret set --tenant ${t.tenantId} --expires <YYYY-MM-DD> --from-stdin`);
       await warnAboutPermissions(getApp(), io, t.tenantId);
     });
   registerTenantCheckCommand(tenant, getApp, io);
   tenant
     .command("list")
     .description("list registered tenants")
-    .option("--json", "print JSON lines")
+    .option("--json", "print one JSON array")
     .action(async (o) => {
       const all = await getApp().tenants.listAll();
-      if (o.json) for (const t of all) io.out(JSON.stringify(t));
+      if (o.json) io.out(JSON.stringify(all));
       else io.out(table(["tenant", "name", "client id", "cloud", "enabled", "immutable id", "admins"], all.map(tenantRow)));
     });
   tenant
@@ -150,7 +165,7 @@ export function buildCli(appFactory: () => App, io: CliIO): Command {
   addTenantOptions(tenant.command("update <tenantId>").description("change a tenant's registration"), false)
     .option("--json", "print JSON")
     .action(async (id: string, o) => {
-      const fields = tenantFields(o);
+      const fields = federatedRegistration(getApp().settings, tenantFields(o));
       if (Object.keys(fields).length === 0) throw new EntraSyncError("INPUT_INVALID", "Nothing to update: pass at least one option (see entra-sync tenant update --help).", { field: "options" });
       const t = await getApp().tenants.update(parseGuid(id, "tenantId"), fields);
       io.out(o.json ? JSON.stringify(t) : `Updated ${t.displayName} (${t.tenantId}).`);
@@ -180,7 +195,8 @@ export function buildCli(appFactory: () => App, io: CliIO): Command {
     .command("users")
     .description("the platform directory")
     .command("import <file>")
-    .description("create or replace platform users from a .csv (header row) or .json (array) file")
+    .description("create or replace platform users from a .csv (header row; comma- or semicolon-separated) or .json (array) file")
+    .addHelpText("after", `\nColumns (CSV header or JSON keys): id (required), ${MAPPED_ATTRIBUTES.join(", ")}.\nAn empty value leaves the attribute unset; the whole file is validated before anything is written.`)
     .requiredOption("--tenant <guid>", "tenant the users belong to")
     .option("--json", "print JSON")
     .action(async (file: string, o) => {
@@ -197,10 +213,19 @@ export function buildCli(appFactory: () => App, io: CliIO): Command {
     .option("--dry-run", "write nothing; report what would change")
     .option("--only <steps>", "update, immutable-id (comma-separated)", collect)
     .option("--force-plan <runId>", "write the Immutable ID plan of this run, which you reviewed, even over the cap (only its entries that still hold)")
+    .option("--user <id|upn>", "only this Entra user (object id or userPrincipalName), read with a GET; shows each step; the delta checkpoint does not move")
     .addOption(new Option("--force").hideHelp())
     .option("--json", "print the report as one JSON line")
     .action(async (o) => {
       const a = getApp();
+      if (o.user !== undefined) {
+        const clash = (["full", "only", "forcePlan", "force"] as const).find((k) => o[k] !== undefined);
+        if (clash) throw new EntraSyncError("INPUT_INVALID", `--user runs one user through both steps: drop --${clash.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}.`, { field: "user" });
+        const r = await syncOneUser(a, { tenantId: parseGuid(o.tenant, "tenant"), user: String(o.user), dryRun: !!o.dryRun });
+        io.out(o.json ? JSON.stringify(r) : formatOneUser(r));
+        if (r.outcome === "failed") process.exitCode = 1;
+        return;
+      }
       const report = await runNow(a, io, { tenantId: parseGuid(o.tenant, "tenant"), full: !!o.full, dryRun: !!o.dryRun, only: parseOnly(o.only), force: !!o.force, forcePlan: o.forcePlan === undefined ? undefined : String(o.forcePlan) });
       io.out(o.json ? JSON.stringify(report) : formatReport(report));
       if (report.status === "failed") process.exitCode = 1;
@@ -209,8 +234,27 @@ export function buildCli(appFactory: () => App, io: CliIO): Command {
   registerRunCommands(program, getApp, io);
   registerImmutableIdCommands(program, getApp, io);
   registerExpiryCommands(program, getApp, io);
+  registerMappingCommands(program, getApp, io);
   registerScimCommands(program, getApp, io, process.env.ENTRA_SYNC_API_URL);
+  registerAuditCommands(program, getApp, io);
+  registerNotificationCommands(program, getApp, io);
   return program;
+}
+
+/** Exit codes: 0 done, 1 failed, 2 bad input or configuration, 3 a conflict (another run of the tenant, a concurrent change): try again later. */
+export const EXIT = { ok: 0, failed: 1, input: 2, conflict: 3 } as const;
+const CONFLICTS = new Set<string>(["RUN_IN_PROGRESS", "STORAGE_CONFLICT"]);
+
+export function exitCodeOf(e: EntraSyncError): number {
+  if (CONFLICTS.has(e.code)) return EXIT.conflict;
+  return e.errorClass === "configuration" ? EXIT.input : EXIT.failed;
+}
+
+/** Commander's message without its own "error: " prefix, with the command's usage to say what to fix. */
+function commanderMessage(e: CommanderError): string {
+  const text = e.message.replace(/^error:\s*/i, "").trim();
+  const hint = e.code === "commander.unknownCommand" || e.code === "commander.unknownOption" ? " See entra-sync --help." : " See the command's --help.";
+  return `${text.charAt(0).toUpperCase()}${text.slice(1)}.${hint}`.replace(/\.\./g, ".");
 }
 
 /** Runs the CLI; returns the exit code. Errors are printed as one line with their code and what to do. */
@@ -227,12 +271,18 @@ export async function runCli(argv: string[], io: CliIO = processIO, appFactory?:
     await program.parseAsync(argv, { from: "user" });
     return typeof process.exitCode === "number" ? process.exitCode : 0;
   } catch (e) {
-    if (e instanceof CommanderError) return e.exitCode === 0 ? 0 : 2;
     // With --json the error is one JSON line too ({"error":{"code","message"}}), so a script reads it like any answer.
     const json = argv.includes("--json");
+    const print = (code: string, message: string) => io.err(json ? JSON.stringify({ error: { code, message } }) : `error ${code}: ${message}`);
+    if (e instanceof CommanderError) {
+      if (e.exitCode === 0) return 0; // --help, --version
+      if (e.code === "commander.help") return EXIT.input; // no command given: the help went to stderr
+      print("INPUT_INVALID", commanderMessage(e));
+      return EXIT.input;
+    }
     if (e instanceof EntraSyncError) {
-      io.err(json ? JSON.stringify({ error: { code: e.code, message: e.message } }) : `error ${e.code}: ${e.message}`);
-      return e.errorClass === "configuration" ? 2 : 1;
+      print(e.code, e.message);
+      return exitCodeOf(e);
     }
     const message = boundText(ensureError(e).message);
     io.err(json ? JSON.stringify({ error: { code: "UNEXPECTED", message } }) : `error: ${message}`);

@@ -27,6 +27,10 @@ export const APP_SETTINGS = {
   PLATFORM_TENANT_ID: "With PLATFORM_CREDENTIAL=client-secret: the platform's own tenant (local stack only).",
   PLATFORM_CLIENT_ID: "With PLATFORM_CREDENTIAL=client-secret: the platform's own app (local stack only).",
   PLATFORM_CLIENT_SECRET: "With PLATFORM_CREDENTIAL=client-secret: its secret (local stack only; never set in Azure).",
+  FEDERATED_APP_CLIENT_ID:
+    "App (client) id of the platform's own multi-tenant app that customers grant admin consent to (`tenant add --auth federated`); its federated identity credential trusts the managed identity of MANAGED_IDENTITY_CLIENT_ID. Unset: every tenant uses its own client secret.",
+  MANAGED_IDENTITY_CLIENT_ID:
+    "Client id of the user-assigned managed identity whose token (audience api://AzureADTokenExchange, or the cloud's own) is the federated app's client assertion. Required with FEDERATED_APP_CLIENT_ID.",
   ENTRA_AUTHORITY_HOST: "Overrides the Entra token host of every tenant's cloud (local stack: the simulator).",
   GRAPH_BASE_URL: "Overrides the Microsoft Graph host of every tenant's cloud (local stack: the simulator).",
   SYNC_SCHEDULE: "NCRONTAB of the scheduler timer.",
@@ -43,9 +47,16 @@ export const APP_SETTINGS = {
   MAX_CONCURRENT_FULL_READS: "Runs that may read a tenant in full (an initial delta round) at once per storage account; others wait in line, first queued first served.",
   GRAPH_WRITE_LIMIT: "Writes Graph allows one app in one tenant per write window (Graph: 3,000); Immutable ID sync paces to it. Change only to match a test stack.",
   GRAPH_WRITE_WINDOW_SECONDS: "Length of Graph's write window in seconds (Graph: 150). A test stack scales it with its simulator's throttle model.",
+  AUDIT_RETENTION_DAYS: "Days the audit log (every attribute change and Entra write) is kept; older entries are pruned with the run history.",
+  AUDIT_SENSITIVE_ATTRIBUTES: "Platform attributes whose values the audit log masks for every tenant (comma-separated; SCIM extension attributes by name).",
+  OPERATOR_ALERT_FAILURES: "Runs of a tenant in a row that fail for a cause other than auth before the operators are mailed.",
   STATUS_PAGE_AUTH: "How operators sign in to the status page: `appservice` (App Service Authentication with Entra ID in front of the app) or `local` (a sign-in form taking STATUS_PAGE_KEY; local stack only).",
   STATUS_PAGE_OPERATORS_GROUP: "With STATUS_PAGE_AUTH=appservice: object id of the Entra group whose members may use the status page (checked on the signed-in user's groups claim).",
   STATUS_PAGE_KEY: "At least 32 random characters: the status page signs its session and confirmation tokens with a key derived from it (in Azure a Key Vault reference; with STATUS_PAGE_AUTH=local also the sign-in key).",
+  NOTIFICATION_URL:
+    "Public https:// base URL of this function app (e.g. https://my-app.azurewebsites.net) to which Microsoft Graph sends change notifications; unset: no subscriptions, the scheduler alone (http:// only for 127.0.0.1/localhost).",
+  NOTIFY_COALESCE_SECONDS: "How long a run started by a change notification waits in the queue, so that a burst of changes gives one run (0–60).",
+  NOTIFIED_SYNC_INTERVAL_MINUTES: "While a tenant's change notification subscription is healthy, its scheduled runs come at most this often (minutes, 0: the tenant's own interval).",
 } as const;
 
 export type AppSettingName = keyof typeof APP_SETTINGS;
@@ -59,6 +70,11 @@ export interface Settings {
     | { readonly kind: "connectionString"; readonly connectionString: string }
     | { readonly kind: "identity"; readonly tableUrl: string; readonly queueUrl: string };
   readonly keyVaultUrl: string;
+  /**
+   * The platform's multi-tenant app and the user-assigned managed identity its federated identity credential trusts
+   * (FEDERATED_APP_CLIENT_ID, MANAGED_IDENTITY_CLIENT_ID); undefined when tenants can only use client secrets.
+   */
+  readonly federation: { readonly appClientId: string; readonly managedIdentityClientId: string } | undefined;
   /** KEY_VAULT_LOCAL_STACK=true: the vault is the local simulator (loopback only), whose challenge cannot name its host. */
   readonly keyVaultLocalStack: boolean;
   readonly platformCredential:
@@ -78,8 +94,14 @@ export interface Settings {
   readonly maxConcurrentFullReads: number;
   /** Graph's write limit per app per tenant: `writes` per `windowSeconds` (Immutable ID sync paces to it). */
   readonly graphWriteLimit: { readonly writes: number; readonly windowSeconds: number };
+  /** The audit log: days kept (AUDIT_RETENTION_DAYS), attributes masked for every tenant (AUDIT_SENSITIVE_ATTRIBUTES). */
+  readonly audit: { readonly retentionDays: number; readonly sensitive: readonly string[] };
+  /** Operators are mailed after this many non-auth failures in a row (OPERATOR_ALERT_FAILURES). */
+  readonly operatorAlertFailures: number;
   /** The status page's sign-in (STATUS_PAGE_*); `key` undefined: the page refuses to serve, saying what to set. */
   readonly statusPage: { readonly auth: "appservice" | "local"; readonly operatorsGroup: string | undefined; readonly key: string | undefined };
+  /** Graph change notifications (NOTIFICATION_URL etc.); `baseUrl` undefined: no subscriptions. */
+  readonly notifications: { readonly baseUrl: string | undefined; readonly coalesceSeconds: number; readonly notifiedIntervalMinutes: number };
   readonly mail: {
     readonly transport: MailTransportKind;
     readonly from: string;
@@ -108,6 +130,11 @@ export const DEFAULTS = {
   MAX_CONCURRENT_FULL_READS: "8",
   GRAPH_WRITE_LIMIT: "3000",
   GRAPH_WRITE_WINDOW_SECONDS: "150",
+  AUDIT_RETENTION_DAYS: "180",
+  AUDIT_SENSITIVE_ATTRIBUTES: "ssn,birthDate",
+  OPERATOR_ALERT_FAILURES: "3",
+  NOTIFY_COALESCE_SECONDS: "5",
+  NOTIFIED_SYNC_INTERVAL_MINUTES: "60",
 } as const;
 
 const httpsUrl = z
@@ -162,6 +189,20 @@ function storageOf(env: Record<string, string | undefined>): Settings["storage"]
   fail("AzureWebJobsStorage", "is missing: set a connection string (local) or APP_STORAGE__accountName / AzureWebJobsStorage__accountName (Azure, managed identity)");
 }
 
+const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** FEDERATED_APP_CLIENT_ID and MANAGED_IDENTITY_CLIENT_ID: both or neither, each a GUID. */
+function federationOf(env: Record<string, string | undefined>): Settings["federation"] {
+  const appClientId = pick(env, "FEDERATED_APP_CLIENT_ID");
+  const managedIdentityClientId = pick(env, "MANAGED_IDENTITY_CLIENT_ID");
+  if (!appClientId && !managedIdentityClientId) return undefined;
+  if (!appClientId) fail("FEDERATED_APP_CLIENT_ID", "is missing while MANAGED_IDENTITY_CLIENT_ID is set: set the client id of the platform's multi-tenant app, or unset both");
+  if (!managedIdentityClientId) fail("MANAGED_IDENTITY_CLIENT_ID", "is missing while FEDERATED_APP_CLIENT_ID is set: set the client id of the user-assigned managed identity the app's federated credential trusts");
+  if (!GUID.test(appClientId)) fail("FEDERATED_APP_CLIENT_ID", `is "${appClientId}" but must be a GUID (the app's Application (client) ID)`);
+  if (!GUID.test(managedIdentityClientId)) fail("MANAGED_IDENTITY_CLIENT_ID", `is "${managedIdentityClientId}" but must be a GUID (the managed identity's Client ID, not its Object (principal) ID or resource id)`);
+  return { appClientId: appClientId.toLowerCase(), managedIdentityClientId: managedIdentityClientId.toLowerCase() };
+}
+
 export function loadSettings(env: Record<string, string | undefined> = process.env): Settings {
   const storage = storageOf(env);
 
@@ -186,6 +227,8 @@ export function loadSettings(env: Record<string, string | undefined> = process.e
     if (!clientSecret) fail("PLATFORM_CLIENT_SECRET", "is missing (required with PLATFORM_CREDENTIAL=client-secret)");
     platformCredential = { kind: "client-secret", tenantId, clientId, clientSecret };
   } else fail("PLATFORM_CREDENTIAL", `is "${credKind}" but must be one of managed-identity, azure-cli, client-secret`);
+
+  const federation = federationOf(env);
 
   const entraAuthorityHost = pick(env, "ENTRA_AUTHORITY_HOST");
   if (entraAuthorityHost) check("ENTRA_AUTHORITY_HOST", httpsUrl, entraAuthorityHost);
@@ -226,6 +269,17 @@ export function loadSettings(env: Record<string, string | undefined> = process.e
   if (!Number.isFinite(windowSeconds) || windowSeconds <= 0 || windowSeconds > 86_400)
     fail("GRAPH_WRITE_WINDOW_SECONDS", `is "${windowRaw}" but must be a number of seconds above 0 and at most 86400`);
 
+  const auditDaysRaw = pick(env, "AUDIT_RETENTION_DAYS") ?? DEFAULTS.AUDIT_RETENTION_DAYS;
+  const auditRetentionDays = Number(auditDaysRaw);
+  if (!/^\d+$/.test(auditDaysRaw) || auditRetentionDays < 1 || auditRetentionDays > 3650) fail("AUDIT_RETENTION_DAYS", `is "${auditDaysRaw}" but must be a whole number of days between 1 and 3650`);
+  const sensitiveRaw = pick(env, "AUDIT_SENSITIVE_ATTRIBUTES") ?? DEFAULTS.AUDIT_SENSITIVE_ATTRIBUTES;
+  const auditSensitive = sensitiveRaw.split(",").map((x) => x.trim()).filter(Boolean);
+  for (const a of auditSensitive) if (!/^[A-Za-z][\w.:-]{0,199}$/.test(a)) fail("AUDIT_SENSITIVE_ATTRIBUTES", `holds "${a.slice(0, 60)}" but must list attribute names (letters, digits, . : _ -), comma-separated, e.g. ssn,birthDate`);
+  const failuresRaw = pick(env, "OPERATOR_ALERT_FAILURES") ?? DEFAULTS.OPERATOR_ALERT_FAILURES;
+  const operatorAlertFailures = Number(failuresRaw);
+  if (!/^\d+$/.test(failuresRaw) || operatorAlertFailures < 1 || operatorAlertFailures > 100) fail("OPERATOR_ALERT_FAILURES", `is "${failuresRaw}" but must be a whole number of runs between 1 and 100`);
+  const notifications = notificationSettings(env);
+
   const transport = pick(env, "MAIL_TRANSPORT") ?? DEFAULTS.MAIL_TRANSPORT;
   if (transport !== "acs" && transport !== "smtp" && transport !== "outbox")
     fail("MAIL_TRANSPORT", `is "${transport}" but must be one of acs, smtp, outbox`);
@@ -262,6 +316,7 @@ export function loadSettings(env: Record<string, string | undefined> = process.e
     storage: Object.freeze(storage),
     keyVaultUrl,
     keyVaultLocalStack,
+    federation: federation && Object.freeze(federation),
     platformCredential: Object.freeze(platformCredential),
     entraAuthorityHost,
     graphBaseUrl,
@@ -272,9 +327,33 @@ export function loadSettings(env: Record<string, string | undefined> = process.e
     planRetentionDays,
     maxConcurrentFullReads,
     graphWriteLimit: Object.freeze({ writes, windowSeconds }),
+    audit: Object.freeze({ retentionDays: auditRetentionDays, sensitive: Object.freeze(auditSensitive) }),
+    operatorAlertFailures,
     statusPage: Object.freeze({ auth: statusAuth, operatorsGroup: operatorsGroup?.toLowerCase(), key: statusKey }),
+    notifications: Object.freeze(notifications),
     mail: Object.freeze({ transport, from, operatorEmails: Object.freeze(operatorEmails), acsEndpoint, smtpUrl, outboxDir }),
   });
+}
+
+function notificationSettings(env: Record<string, string | undefined>): Settings["notifications"] {
+  const base = pick(env, "NOTIFICATION_URL");
+  let baseUrl: string | undefined;
+  if (base) {
+    if (!URL.canParse(base)) fail("NOTIFICATION_URL", `is "${base}" but must be the app's public base URL, e.g. https://my-app.azurewebsites.net`);
+    const u = new URL(base);
+    const loopback = ["127.0.0.1", "localhost", "[::1]"].includes(u.hostname);
+    // Graph delivers change notifications only to HTTPS endpoints; plain http is allowed for the local stack alone.
+    if (u.protocol !== "https:" && !(u.protocol === "http:" && loopback)) fail("NOTIFICATION_URL", `is "${base}" but must be an https:// URL (Graph sends notifications over HTTPS only; http:// only on 127.0.0.1/localhost)`);
+    if (u.search || u.hash) fail("NOTIFICATION_URL", `is "${base}" but must have no query or fragment: the app adds its own routes`);
+    baseUrl = `${u.origin}${u.pathname.replace(/\/+$/, "")}`;
+  }
+  const coalesceRaw = pick(env, "NOTIFY_COALESCE_SECONDS") ?? DEFAULTS.NOTIFY_COALESCE_SECONDS;
+  const coalesceSeconds = Number(coalesceRaw);
+  if (!/^\d+$/.test(coalesceRaw) || coalesceSeconds > 60) fail("NOTIFY_COALESCE_SECONDS", `is "${coalesceRaw}" but must be a whole number of seconds from 0 to 60`);
+  const intervalRaw = pick(env, "NOTIFIED_SYNC_INTERVAL_MINUTES") ?? DEFAULTS.NOTIFIED_SYNC_INTERVAL_MINUTES;
+  const notifiedIntervalMinutes = Number(intervalRaw);
+  if (!/^\d+$/.test(intervalRaw) || notifiedIntervalMinutes > 1440) fail("NOTIFIED_SYNC_INTERVAL_MINUTES", `is "${intervalRaw}" but must be a whole number of minutes from 0 to 1440`);
+  return { baseUrl, coalesceSeconds, notifiedIntervalMinutes };
 }
 
 export { CLOUD_NAMES, type CloudName };

@@ -3,10 +3,13 @@ import { odata } from "@azure/data-tables";
 import type { GraphUser } from "../graph/users.js";
 import { mapLimit } from "../util/concurrency.js";
 import { getOrUndefined, isNotFound, storageError, statusOf } from "../state/tables-client.js";
-import { entryDigest, hashHex, keysOfRow, ROWS_FIRST, SUMMARY_KEY, type CandidateState, type ShardSummary, type StoredDerived } from "./derived.js";
+import { DIRTY_PREFIX, entryDigest, hashHex, keysOfRow, ROWS_FIRST, SUMMARY_KEY, type CandidateState, type ShardSummary, type StoredDerived } from "./derived.js";
 
 /** How many partitions a tenant's connector space is spread over (each takes ~2,000 writes/s in Azure). */
 export const CONNECTOR_SHARDS = 4;
+
+/** Above this many users at once, markDirty marks the whole candidate state out of date instead of each row. */
+export const MARK_DIRTY_MAX = 500;
 
 /** entra-sync's last-seen copy of one Entra user, with its matching state. */
 export interface ConnectorRow {
@@ -245,6 +248,47 @@ export class ConnectorSpace {
         for (const b of list) await send(b, true);
       }));
     } else await mapLimit(batches, 8, (b) => send(b, true));
+  }
+
+  /**
+   * Marks the rows of these Entra users for Immutable ID sync to look at again, leaving everything else of the row as
+   * stored: the platform side changed what their candidate state depends on (a platform user written by an import or
+   * through SCIM). One transaction per row (the dirty mark, its index entry, the row's list of entries), guarded by the
+   * row's ETag so that a concurrent write of the row is never undone; ids with no row are skipped. Nothing is marked
+   * while the tenant's candidate state is out of date anyway (never built, or a full round since: the next plan is a
+   * full one); more than MARK_DIRTY_MAX users at once (a bulk import) mark the state out of date instead, since the
+   * full re-plan that follows costs less than a read and a write per user.
+   */
+  async markDirty(tenantId: string, entraIds: Iterable<string>): Promise<void> {
+    const ids = [...new Set(entraIds)];
+    if (ids.length === 0) return;
+    const stateIsCurrent = async () => [...(await this.readSummaries(tenantId)).values()].every((s) => !!s.settingsHash && !!s.builtAt);
+    if (ids.length > MARK_DIRTY_MAX) return (await stateIsCurrent()) ? this.invalidateCandidates(tenantId) : undefined;
+    // Rows first (a tenant served only through SCIM has none: one read per user and nothing else).
+    const read = (id: string) => getOrUndefined<Entity & { etag: string }>(this.table, pk(tenantId, id), id);
+    const rows = (await mapLimit(ids, 16, read)).filter((e) => e !== undefined && e.dirty !== true);
+    if (rows.length === 0 || !(await stateIsCurrent())) return;
+    await mapLimit(rows, 16, async (first) => {
+      const id = first!.rowKey;
+      const partitionKey = first!.partitionKey;
+      let e = first;
+      for (let attempt = 0; e && e.dirty !== true; attempt++) {
+        const keys: string[] = e.idx ? (JSON.parse(e.idx) as string[]) : [];
+        const mark = `${DIRTY_PREFIX}${id}`;
+        try {
+          this.transactions++;
+          await this.table.submitTransaction([
+            ["update", { partitionKey, rowKey: id, dirty: true, idx: JSON.stringify([...new Set([...keys, mark])]) }, "Merge", { etag: e.etag }],
+            ["upsert", { partitionKey, rowKey: mark }, "Replace"],
+          ]);
+          return;
+        } catch (err) {
+          // 412: the row was written since it was read; read it again (a few times, then give up with the cause).
+          if (attempt >= 3) throw storageError(err, `mark the connector-space row ${id} of tenant ${tenantId} for Immutable ID sync`);
+          e = await read(id);
+        }
+      }
+    });
   }
 
   /** Re-reads the stored index keys and candidate state of rows (after a write found them changed). */

@@ -1,3 +1,4 @@
+import type { AuditContext } from "../audit/entry.js";
 import type { PlatformAttributes, PlatformUser } from "./types.js";
 
 /** A platform user as read from the directory, with the version token needed to write it back. */
@@ -35,21 +36,33 @@ export interface PlatformDirectory {
   get(tenantId: string, id: string): Promise<StoredPlatformUser | undefined>;
   /** Users by lookup values; keys of the map are the values as given (userName/email compared lower-cased). */
   findBy(tenantId: string, attribute: LookupAttribute, values: readonly string[]): Promise<Map<string, StoredPlatformUser[]>>;
-  /** Writes the changes of existing users, each guarded by its ETag; a user changed meanwhile is re-read once. */
-  applyUpdates(tenantId: string, updates: readonly PlatformUpdate[]): Promise<ApplyResult>;
+  /**
+   * Writes the changes of existing users, each guarded by its ETag; a user changed meanwhile is re-read once. With
+   * `audit`, every changed attribute (old → new) is recorded in the audit log in the same transaction as the change,
+   * and each user that failed is recorded as failed.
+   */
+  applyUpdates(tenantId: string, updates: readonly PlatformUpdate[], audit?: AuditContext): Promise<ApplyResult>;
   /** Creates or replaces users by id (seeding). Indexes are maintained. */
   importUsers(tenantId: string, users: readonly PlatformUser[]): Promise<{ created: number; replaced: number }>;
   list(tenantId: string): AsyncIterable<StoredPlatformUser>;
   /**
-   * Creates one user (SCIM). With `uniqueUserName` set on the user, the userName is claimed in the same transaction
-   * as the user is written: DIRECTORY_DUPLICATE if another user holds it (or the id exists), and nothing is written.
+   * Creates one user (SCIM). With `uniqueUserName` (`uniqueExternalId`) set on the user, the userName (externalId) is
+   * claimed in the same transaction as the user is written: DIRECTORY_DUPLICATE naming the attribute if another user
+   * holds it (or the id exists), and nothing is written.
    */
-  create(tenantId: string, user: PlatformUser): Promise<StoredPlatformUser>;
+  create(tenantId: string, user: PlatformUser, audit?: AuditContext): Promise<StoredPlatformUser>;
   /**
    * Replaces one user as read: STORAGE_CONFLICT if it changed since `current` was read (its ETag), DIRECTORY_DUPLICATE
    * if the new userName is claimed by another user. Index entries and the userName claim move with it atomically.
    */
-  replace(tenantId: string, current: StoredPlatformUser, after: PlatformUser): Promise<StoredPlatformUser>;
+  replace(tenantId: string, current: StoredPlatformUser, after: PlatformUser, audit?: AuditContext): Promise<StoredPlatformUser>;
+  /**
+   * Erases one user as read (SCIM DELETE for a tenant that asks for it): the user, its lookup index entries and its
+   * claims go together (one transaction in the table adapter), so nothing is left that finds or reserves it.
+   * STORAGE_CONFLICT if it changed since `current` was read. Update sync never calls it. Both adapters (the table
+   * one and the tests' in-memory one) have it; an adapter without it makes a tenant set to erase fail its DELETEs.
+   */
+  erase?(tenantId: string, current: StoredPlatformUser): Promise<void>;
   /**
    * Makes the adapter's lookup index agree with its users (adds missing entries, removes stale ones) and says what it
    * fixed; `dryRun` only counts. Adapters that keep no second copy of the users leave it out.

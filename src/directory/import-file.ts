@@ -13,6 +13,17 @@ const userSchema = z
   .strict();
 
 /**
+ * The separator of a CSV file, from its header row: `;` (what Excel writes where the decimal mark is a comma, as in
+ * Swedish) when the header holds more semicolons than commas, else `,`. Header cells are attribute names, which hold
+ * neither, so the count cannot mislead.
+ */
+function csvDelimiter(text: string): string {
+  const header = text.replace(/^\uFEFF/, "").split(/\r?\n/, 1)[0] ?? "";
+  const count = (c: string) => header.split(c).length - 1;
+  return count(";") > count(",") ? ";" : ",";
+}
+
+/**
  * Reads platform users from a CSV (header row with attribute names) or JSON (an array of objects) file.
  * Validates every row before anything is written: one bad row rejects the file, naming the row and field.
  */
@@ -31,12 +42,14 @@ export async function readPlatformUsersFile(file: string, tenantId: string): Pro
       if (!Array.isArray(v)) throw new Error("the file must hold a JSON array of user objects");
       rows = v;
     } else if (ext === ".csv") {
-      rows = parse(text, { columns: true, skip_empty_lines: true, trim: true, bom: true }) as Record<string, string>[];
+      rows = parse(text, { columns: true, skip_empty_lines: true, trim: true, bom: true, delimiter: csvDelimiter(text) }) as Record<string, string>[];
       rows = (rows as Record<string, string>[]).map((r) => Object.fromEntries(Object.entries(r).filter(([, v]) => v !== "")));
     } else throw new Error(`unknown file type "${ext || "(none)"}": use .csv or .json`);
   } catch (e) {
     throw new EntraSyncError("INPUT_INVALID", `Cannot parse ${file}: ${(e as Error).message}.`, { field: "file", cause: e });
   }
+  if (rows.length === 0)
+    throw new EntraSyncError("INPUT_INVALID", `${file} holds no users: ${ext === ".json" ? "give a JSON array of user objects" : "give a header row (id, then the attributes) and one row per user"}. Nothing was imported.`, { field: "file" });
   const seen = new Set<string>();
   return rows.map((row, i) => {
     const r = userSchema.safeParse(row);

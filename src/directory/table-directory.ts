@@ -4,24 +4,36 @@ import { mapLimit } from "../util/concurrency.js";
 import { encodeKey, getOrUndefined, isNotFound, storageError, TABLE_LIMITS } from "../state/tables-client.js";
 import { normalizeLookup, type ApplyResult, type IndexRepair, type LookupAttribute, type PlatformDirectory, type PlatformUpdate, type StoredPlatformUser } from "./directory.js";
 import type { PlatformUser } from "./types.js";
+import { diffForAudit, toAuditEntity, type AuditContext } from "../audit/entry.js";
+import { TableAuditLog } from "../audit/store.js";
 
 const LOOKUPS: LookupAttribute[] = ["externalId", "userName", "email"];
 const norm = normalizeLookup;
 
 // Index entries live in the tenant's own partition, beside its users, under RowKeys that start with "!": a user id
 // may not start with "!" (nor a space), so every user RowKey is >= '"' and every index RowKey is in ["!", '"').
+// Audit entries (src/audit/entry.ts) ride in the same transactions under RowKeys that start with " audit|", below both.
 const INDEX_FIRST = "!";
 const USERS_FIRST = '"';
 /** `!attr|encoded value|user id`: the encoded value never holds "|" (encodeKey escapes it), so the first two split. */
 const entryKey = (attr: LookupAttribute, value: string, id: string) => `${INDEX_FIRST}${attr}|${encodeKey(norm(attr, value))}|${id}`;
 const valuePrefix = (attr: LookupAttribute, value: string) => `${INDEX_FIRST}${attr}|${encodeKey(norm(attr, value))}|`;
 /**
- * The userName claim of a user with `uniqueUserName`: one row per value (not per user), made with a "create" in the
- * same transaction as the user, so a second user with the same userName fails as a whole. Holds its user's id.
+ * The claims of a user held unique (users created through SCIM): its userName (with `uniqueUserName`, ignoring case)
+ * and its externalId (with `uniqueExternalId`, exactly). One row per value (not per user), made with a "create" in
+ * the same transaction as the user, so a second user with the same value fails as a whole. Holds its user's id.
  */
-const CLAIM_PREFIX = `${INDEX_FIRST}unique|userName|`;
-const claimKey = (userName: string) => `${CLAIM_PREFIX}${encodeKey(norm("userName", userName))}`;
-const claimOf = (u: Partial<PlatformUser> | undefined): string | undefined => (u?.uniqueUserName && typeof u.userName === "string" && u.userName ? claimKey(u.userName) : undefined);
+const CLAIM_PREFIX = `${INDEX_FIRST}unique|`;
+type ClaimAttribute = "userName" | "externalId";
+const claimKey = (attr: ClaimAttribute, value: string) => `${CLAIM_PREFIX}${attr}|${encodeKey(norm(attr, value))}`;
+const claimAttributeOf = (rowKey: string): ClaimAttribute => (rowKey.startsWith(`${CLAIM_PREFIX}externalId|`) ? "externalId" : "userName");
+/** The claim keys a user holds. */
+function claimsOf(u: Partial<PlatformUser> | undefined): string[] {
+  const out: string[] = [];
+  if (u?.uniqueUserName && typeof u.userName === "string" && u.userName) out.push(claimKey("userName", u.userName));
+  if (u?.uniqueExternalId && typeof u.externalId === "string" && u.externalId) out.push(claimKey("externalId", u.externalId));
+  return out;
+}
 /** The first string after every key that starts with `prefix` (which ends in "|"). */
 const prefixEnd = (prefix: string) => `${prefix.slice(0, -1)}}`;
 /** A 53-bit hash of an index RowKey (two 32-bit FNV-1a variants): the repair keeps numbers, not keys. */
@@ -84,8 +96,8 @@ export function invalidUserField(u: PlatformUser): { field: string; problem: str
     if (key.length > TABLE_LIMITS.keyChars)
       return { field: attr, problem: `is too long for the lookup index: its key (value URL-encoded, plus the user id) is ${key.length} characters, Table Storage allows ${TABLE_LIMITS.keyChars} (1 KiB); shorten the value or the id` };
   }
-  const claim = claimOf(u);
-  if (claim && claim.length > TABLE_LIMITS.keyChars) return { field: "userName", problem: `is too long to be held unique: its key is ${claim.length} characters, Table Storage allows ${TABLE_LIMITS.keyChars}` };
+  for (const claim of claimsOf(u))
+    if (claim.length > TABLE_LIMITS.keyChars) return { field: claimAttributeOf(claim), problem: `is too long to be held unique: its key is ${claim.length} characters, Table Storage allows ${TABLE_LIMITS.keyChars}` };
   for (const [k, v] of Object.entries(u)) {
     if (typeof v === "string" && v.length > TABLE_LIMITS.stringChars) return { field: k, problem: `is ${v.length} characters; Table Storage stores at most ${TABLE_LIMITS.stringChars} (64 KiB)` };
   }
@@ -119,7 +131,47 @@ type Plan = (current: StoredPlatformUser | undefined) => { after: PlatformUser; 
  */
 export class TablePlatformDirectory implements PlatformDirectory {
   writeRoundTrips = 0;
-  constructor(private readonly table: TableClient) {}
+  private readonly sensitive: readonly string[];
+  private readonly clock: () => Date;
+  /**
+   * `onPlatformEdit`: told the externalIds (Entra object ids) of users written from the platform's side — `create`,
+   * `replace`, `importUsers`, before and after — once they are stored, so that what depends on them (Immutable ID
+   * sync's candidate state) is brought up to date; its failure fails the write's call. Update sync's own
+   * `applyUpdates` does not call it: update sync marks the rows it writes itself.
+   * `sensitive`: attributes whose values the audit log masks for every tenant (AUDIT_SENSITIVE_ATTRIBUTES); a write's
+   * audit context adds the tenant's own.
+   */
+  constructor(
+    private readonly table: TableClient,
+    private readonly o: { onPlatformEdit?: (tenantId: string, externalIds: string[]) => Promise<void>; sensitive?: readonly string[]; clock?: () => Date } = {},
+  ) {
+    this.sensitive = o.sensitive ?? [];
+    this.clock = o.clock ?? (() => new Date());
+  }
+
+  private async platformEdited(tenantId: string, users: ReadonlyArray<Partial<PlatformUser> | undefined>): Promise<void> {
+    if (!this.o.onPlatformEdit) return;
+    const ids = [...new Set(users.map((u) => u?.externalId).filter((x): x is string => typeof x === "string" && x !== ""))];
+    if (ids.length) await this.o.onPlatformEdit(tenantId, ids);
+  }
+
+  /** The audit entry of a write, as a transaction action, or nothing when no audited attribute changes. */
+  private auditAction(tenantId: string, audit: AuditContext | undefined, before: StoredPlatformUser | undefined, after: PlatformUser): TransactionAction | undefined {
+    if (!audit) return undefined;
+    const changes = diffForAudit(before, after, new Set([...this.sensitive, ...(audit.sensitive ?? [])]));
+    if (changes.length === 0) return undefined;
+    return ["upsert", toAuditEntity({ at: this.clock().toISOString(), tenantId, runId: audit.runId, source: audit.source, target: "platform", userId: after.id, entraId: after.externalId, changes, outcome: "applied" }), "Replace"];
+  }
+
+  /** Failed writes are audited too (one transaction per 100, only when some failed): what was asked, and why not. */
+  private async auditFailures(tenantId: string, audit: AuditContext | undefined, failed: ReadonlyArray<{ before: StoredPlatformUser | undefined; after: PlatformUser; reason: string }>): Promise<void> {
+    if (!audit || failed.length === 0) return;
+    const sensitive = new Set([...this.sensitive, ...(audit.sensitive ?? [])]);
+    const at = this.clock().toISOString();
+    const entries = failed.map((f) => ({ at, tenantId, runId: audit.runId, source: audit.source, target: "platform" as const, userId: f.after.id, entraId: f.before?.externalId ?? f.after.externalId, changes: diffForAudit(f.before, f.after, sensitive), outcome: "failed" as const, reason: f.reason }));
+    this.writeRoundTrips += Math.ceil(entries.length / 100);
+    await new TableAuditLog(this.table).record(tenantId, entries);
+  }
 
   async get(tenantId: string, id: string): Promise<StoredPlatformUser | undefined> {
     if (id.startsWith(INDEX_FIRST)) return undefined;
@@ -155,7 +207,7 @@ export class TablePlatformDirectory implements PlatformDirectory {
     return out;
   }
 
-  async applyUpdates(tenantId: string, updates: readonly PlatformUpdate[]): Promise<ApplyResult> {
+  async applyUpdates(tenantId: string, updates: readonly PlatformUpdate[], audit?: AuditContext): Promise<ApplyResult> {
     const result: ApplyResult = { updated: [], failed: [] };
     const items = updates.map((u) => ({
       id: u.user.id,
@@ -168,12 +220,17 @@ export class TablePlatformDirectory implements PlatformDirectory {
         return { after, create: false };
       }) as Plan,
     }));
-    const outcome = await this.write(tenantId, items);
-    for (const it of items) {
+    const outcome = await this.write(tenantId, items, { audit });
+    const failures: Array<{ before: StoredPlatformUser | undefined; after: PlatformUser; reason: string }> = [];
+    updates.forEach((u, i) => {
+      const it = items[i]!;
       const err = outcome.failed.get(it.id);
-      if (err) result.failed.push({ id: it.id, message: err.message });
-      else result.updated.push(it.id);
-    }
+      if (err) {
+        result.failed.push({ id: it.id, message: err.message });
+        failures.push({ before: u.user, after: applyChanges(u.user, u.changes), reason: `${err.code}: ${err.message}` });
+      } else result.updated.push(it.id);
+    });
+    await this.auditFailures(tenantId, audit, failures);
     return result;
   }
 
@@ -198,6 +255,7 @@ export class TablePlatformDirectory implements PlatformDirectory {
     }
     const items = list.map((u) => ({ id: u.id, current: before.get(u.id), plan: ((current) => ({ after: u, create: !current })) as Plan }));
     const outcome = await this.write(tenantId, items);
+    await this.platformEdited(tenantId, [...before.values(), ...list.filter((u) => !outcome.failed.has(u.id))]);
     const first = outcome.failed.values().next();
     if (!first.done) throw first.value;
     return { created: outcome.created, replaced: list.length - outcome.created };
@@ -208,41 +266,80 @@ export class TablePlatformDirectory implements PlatformDirectory {
       yield fromEntity(e as Record<string, unknown>);
   }
 
-  async create(tenantId: string, user: PlatformUser): Promise<StoredPlatformUser> {
+  async create(tenantId: string, user: PlatformUser, audit?: AuditContext): Promise<StoredPlatformUser> {
     const u = { ...user, tenantId };
     const bad = invalidUserField(u);
     if (bad) throw new EntraSyncError("INPUT_INVALID", `${bad.field} ${bad.problem}.`, { field: bad.field, retryable: false });
-    const g = this.group(tenantId, undefined, () => ({ after: u, create: true }), false);
+    const g = this.group(tenantId, undefined, () => ({ after: u, create: true }), false, audit);
     if ("error" in g) throw g.error;
-    return this.submitOne(tenantId, u, g.group.actions, undefined);
+    const stored = await this.submitOne(tenantId, u, g.group.actions, undefined);
+    await this.platformEdited(tenantId, [stored]);
+    return stored;
   }
 
-  async replace(tenantId: string, current: StoredPlatformUser, after: PlatformUser): Promise<StoredPlatformUser> {
+  async replace(tenantId: string, current: StoredPlatformUser, after: PlatformUser, audit?: AuditContext): Promise<StoredPlatformUser> {
     const u = { ...stripEtag(after as StoredPlatformUser), id: current.id, tenantId };
     const bad = invalidUserField(u);
     if (bad) throw new EntraSyncError("INPUT_INVALID", `${bad.field} ${bad.problem}.`, { field: bad.field, retryable: false });
-    const g = this.group(tenantId, current, () => ({ after: u, create: false }), false);
+    const g = this.group(tenantId, current, () => ({ after: u, create: false }), false, audit);
     if ("error" in g) throw g.error;
-    return this.submitOne(tenantId, u, g.group.actions, current);
+    const stored = await this.submitOne(tenantId, u, g.group.actions, current);
+    await this.platformEdited(tenantId, [current, stored]);
+    return stored;
+  }
+
+  async erase(tenantId: string, current: StoredPlatformUser): Promise<void> {
+    // The user, its index entries and its claims go in one transaction: nothing is left that finds, names or reserves
+    // it. A transaction's delete cannot carry an ETag, so the user is read again just before: a write that still
+    // lands in between can leave an entry of its new values behind, which lookups ignore (they check the user) and a
+    // claim of which the next claimant takes over (see submitOne). An entry already missing (drift) would fail the
+    // whole transaction, so after a refusal the rows still there are read and the erase is tried once more.
+    const keys = [...keysOf(current).keys(), ...claimsOf(current)];
+    let rows = keys;
+    for (let attempt = 0; ; attempt++) {
+      const now = await this.get(tenantId, current.id);
+      if (!now || now.etag !== current.etag) throw new EntraSyncError("STORAGE_CONFLICT", `Platform user ${current.id} changed (or was removed) since it was read; read it again.`);
+      try {
+        this.writeRoundTrips++;
+        await this.table.submitTransaction([["delete", { partitionKey: tenantId, rowKey: current.id }], ...rows.map((rowKey): TransactionAction => ["delete", { partitionKey: tenantId, rowKey }])]);
+        return;
+      } catch (e) {
+        if (attempt >= 1) throw storageError(e, `erase platform user ${current.id}`);
+        const present = await mapLimit(keys, 16, (rowKey) => getOrUndefined(this.table, tenantId, rowKey));
+        rows = keys.filter((_, i) => present[i]);
+      }
+    }
   }
 
   /** One user's transaction; a refusal is explained: the userName claimed by another user, the id taken, or a newer ETag. */
   private async submitOne(tenantId: string, u: PlatformUser, actions: TransactionAction[], current: StoredPlatformUser | undefined): Promise<StoredPlatformUser> {
-    try {
-      this.writeRoundTrips++;
-      const r = await this.table.submitTransaction(actions);
-      const etag = r.getResponseForEntity(u.id)?.etag;
-      if (etag) return { ...u, etag };
-    } catch (e) {
-      const claim = claimOf(u);
-      if (claim && claim !== claimOf(current)) {
-        const holder = await getOrUndefined<{ userId?: string }>(this.table, tenantId, claim);
-        if (holder && holder.userId !== u.id) throw new EntraSyncError("DIRECTORY_DUPLICATE", `Another user of the tenant already has the userName "${u.userName}".`, { field: "userName", retryable: false, cause: e });
+    for (let attempt = 0; ; attempt++) {
+      try {
+        this.writeRoundTrips++;
+        const r = await this.table.submitTransaction(actions);
+        const etag = r.getResponseForEntity(u.id)?.etag;
+        if (etag) return { ...u, etag };
+        break;
+      } catch (e) {
+        const had = new Set(claimsOf(current));
+        let staleTaken = false;
+        for (const claim of claimsOf(u).filter((c) => !had.has(c))) {
+          const holder = await getOrUndefined<{ userId?: string; etag?: string }>(this.table, tenantId, claim);
+          if (!holder || holder.userId === u.id) continue;
+          const attr = claimAttributeOf(claim);
+          const holderUser = typeof holder.userId === "string" ? await this.get(tenantId, holder.userId) : undefined;
+          if ((holderUser && claimsOf(holderUser).includes(claim)) || attempt >= 1)
+            throw new EntraSyncError("DIRECTORY_DUPLICATE", `Another user of the tenant already has the ${attr} "${u[attr]}".`, { field: attr, retryable: false, cause: e });
+          // A claim whose user no longer holds the value (left by a write racing an erase): removed if unchanged since read.
+          await this.deleteUnchanged(tenantId, [{ rowKey: claim, etag: holder.etag ?? "*" }]);
+          staleTaken = true;
+        }
+        if (staleTaken) continue;
+        const now = await this.get(tenantId, u.id);
+        if (!current && now) throw new EntraSyncError("DIRECTORY_DUPLICATE", `A user with id ${u.id} already exists.`, { field: "id", retryable: false, cause: e });
+        if (current && (!now || now.etag !== current.etag)) throw new EntraSyncError("STORAGE_CONFLICT", `Platform user ${u.id} changed (or was removed) since it was read; read it again.`, { cause: e });
+        throw storageError(e, `write platform user ${u.id}`);
       }
-      const now = await this.get(tenantId, u.id);
-      if (!current && now) throw new EntraSyncError("DIRECTORY_DUPLICATE", `A user with id ${u.id} already exists.`, { field: "id", retryable: false, cause: e });
-      if (current && (!now || now.etag !== current.etag)) throw new EntraSyncError("STORAGE_CONFLICT", `Platform user ${u.id} changed (or was removed) since it was read; read it again.`, { cause: e });
-      throw storageError(e, `write platform user ${u.id}`);
     }
     const stored = await this.get(tenantId, u.id);
     if (!stored) throw new EntraSyncError("STORAGE_FAILED", `Platform user ${u.id} was written but cannot be read back.`);
@@ -274,7 +371,8 @@ export class TablePlatformDirectory implements PlatformDirectory {
       await this.rewrite(tenantId, batch.map((u) => ({ id: u.id, current: u as StoredPlatformUser | undefined, remove: [] })));
     };
     try {
-      for await (const e of this.table.listEntities<Record<string, unknown>>({ queryOptions: { filter: odata`PartitionKey eq ${tenantId}` } })) {
+      // From "!": the audit entries below it are no business of the index.
+      for await (const e of this.table.listEntities<Record<string, unknown>>({ queryOptions: { filter: odata`PartitionKey eq ${tenantId} and RowKey ge ${INDEX_FIRST}` } })) {
         const rk = e.rowKey as string;
         if (rk.startsWith(CLAIM_PREFIX)) {
           claims.set(rk, { rowKey: rk, etag: e.etag as string, userId: e.userId });
@@ -292,11 +390,12 @@ export class TablePlatformDirectory implements PlatformDirectory {
             count++;
           }
         }
-        const claim = claimOf(user);
-        if (claim && claims.get(claim)?.userId === user.id) keptClaims.add(claim);
-        else if (claim && !claims.has(claim)) {
-          missing = true;
-          count++;
+        for (const claim of claimsOf(user)) {
+          if (claims.get(claim)?.userId === user.id) keptClaims.add(claim);
+          else if (!claims.has(claim)) {
+            missing = true;
+            count++;
+          }
         }
         if (missing) {
           users.add(user.id);
@@ -376,13 +475,13 @@ export class TablePlatformDirectory implements PlatformDirectory {
   private async write(
     tenantId: string,
     items: ReadonlyArray<{ id: string; current: StoredPlatformUser | undefined; plan: Plan }>,
-    o: { ensureAll?: boolean } = {},
+    o: { ensureAll?: boolean; audit?: AuditContext | undefined } = {},
   ): Promise<{ created: number; failed: Map<string, EntraSyncError> }> {
     const failed = new Map<string, EntraSyncError>();
     let created = 0;
     const groups: Array<{ item: (typeof items)[number]; group: Group; create: boolean }> = [];
     for (const item of items) {
-      const g = this.group(tenantId, item.current, item.plan, o.ensureAll ?? false);
+      const g = this.group(tenantId, item.current, item.plan, o.ensureAll ?? false, o.audit);
       if ("error" in g) failed.set(item.id, g.error);
       else if (g.group.actions.length) groups.push({ item, group: g.group, create: g.create });
     }
@@ -394,7 +493,7 @@ export class TablePlatformDirectory implements PlatformDirectory {
       } catch {
         await mapLimit(batch, 16, async ({ item }) => {
           try {
-            if (await this.writeOne(tenantId, item, o.ensureAll ?? false)) created++;
+            if (await this.writeOne(tenantId, item, o.ensureAll ?? false, o.audit)) created++;
           } catch (e) {
             failed.set(item.id, e instanceof EntraSyncError ? e : storageError(e, `write platform user ${item.id}`));
           }
@@ -405,11 +504,11 @@ export class TablePlatformDirectory implements PlatformDirectory {
   }
 
   /** One user alone, from a fresh read of the user and of the entries to remove; true if it was created. */
-  private async writeOne(tenantId: string, item: { id: string; plan: Plan }, ensureAll: boolean): Promise<boolean> {
+  private async writeOne(tenantId: string, item: { id: string; plan: Plan }, ensureAll: boolean, audit?: AuditContext): Promise<boolean> {
     let last: unknown;
     for (let attempt = 0; attempt < 4; attempt++) {
       const current = await this.get(tenantId, item.id);
-      const g = this.group(tenantId, current, item.plan, ensureAll);
+      const g = this.group(tenantId, current, item.plan, ensureAll, audit);
       if ("error" in g) throw g.error;
       if (!g.group.actions.length) return false;
       // Removing an entry that is not there would fail the transaction: keep only the removals that can happen.
@@ -418,7 +517,8 @@ export class TablePlatformDirectory implements PlatformDirectory {
         if (a[0] === "delete" && !(await getOrUndefined(this.table, tenantId, a[1].rowKey as string))) continue;
         if (a[0] === "create" && (a[1].rowKey as string).startsWith(CLAIM_PREFIX)) {
           const holder = await getOrUndefined<{ userId?: string }>(this.table, tenantId, a[1].rowKey as string);
-          if (holder && holder.userId !== item.id) throw new EntraSyncError("DIRECTORY_DUPLICATE", `Platform user ${item.id}: another user of the tenant already holds this userName (created through SCIM); the user was not updated.`, { field: "userName", retryable: false });
+          const attr = claimAttributeOf(a[1].rowKey as string);
+          if (holder && holder.userId !== item.id) throw new EntraSyncError("DIRECTORY_DUPLICATE", `Platform user ${item.id}: another user of the tenant already holds this ${attr} (created through SCIM); the user was not updated.`, { field: attr, retryable: false });
           if (holder) continue;
         }
         actions.push(a);
@@ -434,7 +534,7 @@ export class TablePlatformDirectory implements PlatformDirectory {
     throw storageError(last, `write platform user ${item.id} (it kept changing)`);
   }
 
-  private group(tenantId: string, current: StoredPlatformUser | undefined, plan: Plan, ensureAll: boolean): { group: Group; create: boolean } | { error: EntraSyncError } {
+  private group(tenantId: string, current: StoredPlatformUser | undefined, plan: Plan, ensureAll: boolean, audit?: AuditContext): { group: Group; create: boolean } | { error: EntraSyncError } {
     const p = plan(current);
     if ("error" in p) return p;
     if ("skip" in p) return { group: { id: current?.id ?? "", actions: [], bytes: 0 }, create: false };
@@ -445,13 +545,18 @@ export class TablePlatformDirectory implements PlatformDirectory {
     const had = current ? keysOf(current) : new Map<string, LookupAttribute>();
     for (const k of want.keys()) if (ensureAll || !had.has(k)) actions.push(["upsert", { partitionKey: tenantId, rowKey: k }, "Replace"]);
     for (const k of new Set([...had.keys(), ...(p.remove ?? [])])) if (!want.has(k)) actions.push(["delete", { partitionKey: tenantId, rowKey: k }]);
-    const hadClaim = claimOf(current);
-    const wantClaim = claimOf(after);
-    if (hadClaim && hadClaim !== wantClaim) actions.push(["delete", { partitionKey: tenantId, rowKey: hadClaim }]);
-    if (wantClaim && wantClaim !== hadClaim) actions.push(["create", { partitionKey: tenantId, rowKey: wantClaim, userId: after.id }]);
-    // Repair: the user's own claim is written again (a claim held by another user is never taken: see repairIndex).
-    else if (wantClaim && ensureAll) actions.push(["upsert", { partitionKey: tenantId, rowKey: wantClaim, userId: after.id }, "Replace"]);
-    return { group: { id: after.id, actions, bytes: entityChars(entity) * 2 + actions.length * 1024 }, create: !current };
+    const hadClaims = new Set(claimsOf(current));
+    const wantClaims = new Set(claimsOf(after));
+    for (const c of hadClaims) if (!wantClaims.has(c)) actions.push(["delete", { partitionKey: tenantId, rowKey: c }]);
+    for (const c of wantClaims) {
+      if (!hadClaims.has(c)) actions.push(["create", { partitionKey: tenantId, rowKey: c, userId: after.id }]);
+      // Repair: the user's own claim is written again (a claim held by another user is never taken: see repairIndex).
+      else if (ensureAll) actions.push(["upsert", { partitionKey: tenantId, rowKey: c, userId: after.id }, "Replace"]);
+    }
+    // The audit entry goes in the same transaction as the change: stored together or not at all.
+    const audited = this.auditAction(tenantId, audit, current, after);
+    if (audited) actions.push(audited);
+    return { group: { id: after.id, actions, bytes: entityChars(entity) * 2 + (audited ? entityChars(audited[1]) * 2 : 0) + actions.length * 1024 }, create: !current };
   }
 }
 

@@ -26,6 +26,8 @@ export interface PlatformUser {
   inactiveAt?: string | undefined;
   /** The user holds its userName alone in the tenant (users created through SCIM): a second user cannot take it. */
   uniqueUserName?: boolean | undefined;
+  /** The user holds its externalId alone in the tenant (users created through SCIM), removed or not. */
+  uniqueExternalId?: boolean | undefined;
   /** The SCIM representation as Entra last sent it (JSON), so that it can be answered back unchanged. */
   scimDocument?: string | undefined;
   /** Attributes without a platform column, as JSON `{ "<prefix>.<name>": value }` (SCIM custom extension attributes). */

@@ -2,6 +2,7 @@ import type { SecretInfo } from "../secrets/store.js";
 import type { Tenant } from "../tenants/model.js";
 import type { ExpiryDeps } from "./deps.js";
 import { deliverAlert, type AlertOutcome } from "./notify.js";
+import { isFederated } from "../secrets/federated.js";
 import { generationOf, type SecretFacts } from "../state/secret-facts.js";
 import { daysLeft, dueThreshold, isExpired, nextThreshold } from "./thresholds.js";
 
@@ -27,11 +28,15 @@ export interface TenantExpiry {
   nextThreshold?: number;
   keyVaultExpiresOn?: Date;
   entraEndDateTime?: Date;
+  /** The Secret ID (keyId) of the secret's credential in Entra, where discovery found it. */
+  entraKeyId?: string;
   mismatchDays?: number;
   applicationReadDenied?: boolean;
   hintNotFound?: boolean;
   /** Why nothing can be said: no secret stored, or stored without an expiry date. */
   problem?: "noSecret" | "noExpiry";
+  /** A federated tenant: it signs in with the platform's app and the managed identity; it has no secret to expire. */
+  federated?: true;
 }
 
 /** The date in force for a secret version: Entra's if discovered for this very version, else Key Vault's. */
@@ -42,6 +47,7 @@ export function effectiveExpiry(info: SecretInfo, facts: SecretFacts | undefined
 
 function describe(t: Tenant, info: SecretInfo | undefined, facts: SecretFacts | undefined, thresholds: readonly number[], now: Date): TenantExpiry {
   const row: TenantExpiry = { tenantId: t.tenantId, displayName: t.displayName, enabled: t.enabled };
+  if (isFederated(t)) return { ...row, federated: true };
   if (!info) return { ...row, problem: "noSecret" };
   const { expiresOn, source } = effectiveExpiry(info, facts);
   const generation = generationOf(info);
@@ -54,6 +60,7 @@ function describe(t: Tenant, info: SecretInfo | undefined, facts: SecretFacts | 
     ...(info.expiresOn ? { keyVaultExpiresOn: info.expiresOn } : {}),
     ...(same && facts?.entraEndDateTime ? { entraEndDateTime: new Date(facts.entraEndDateTime) } : {}),
     ...(same && facts?.mismatchDays ? { mismatchDays: facts.mismatchDays } : {}),
+    ...(same && facts?.entraEndDateTime && facts.entraKeyId ? { entraKeyId: facts.entraKeyId } : {}),
     ...(same && facts?.hintNotFound ? { hintNotFound: true } : {}),
     ...(facts?.applicationReadDenied ? { applicationReadDenied: true } : {}),
   });
@@ -121,6 +128,7 @@ export async function runSecretExpiryCheck(deps: ExpiryDeps): Promise<ExpiryChec
             expired: row.expired,
             source: row.source,
             mismatchDays: row.mismatchDays,
+            secretId: row.entraKeyId,
           }),
         );
       } catch (e) {

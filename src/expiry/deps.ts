@@ -3,7 +3,8 @@ import type { GraphCounters } from "../graph/client.js";
 import type { TenantGraphHandle } from "../graph/tenant-graph.js";
 import type { Logger } from "../log.js";
 import type { Mailer, RetryOptions } from "../mail/mailer.js";
-import type { ClientSecret, SecretStore } from "../secrets/store.js";
+import type { SecretStore } from "../secrets/store.js";
+import type { TenantSignIn } from "../secrets/federated.js";
 import type { Tenant } from "../tenants/model.js";
 import type { TenantRegistry } from "../tenants/registry.js";
 import type { AlertIntentStore } from "./intents.js";
@@ -19,7 +20,7 @@ export interface ExpiryDeps {
   secretFacts: SecretFactsStore;
   alertIntents: AlertIntentStore;
   mailer: Mailer;
-  graphFor(tenant: Tenant, secret: ClientSecret, counters: GraphCounters): Pick<TenantGraphHandle, "graph">;
+  graphFor(tenant: Tenant, signIn: TenantSignIn, counters: GraphCounters): Pick<TenantGraphHandle, "graph">;
   /** Retries of one send (default 3 attempts, 2 s doubling). */
   mailRetry?: RetryOptions;
 }

@@ -2,6 +2,8 @@ import { odata, type TableClient } from "@azure/data-tables";
 import { encodeKey, getOrUndefined, isConflict, isNotFound, isPreconditionFailed, storageError } from "../state/tables-client.js";
 
 export type AlertKind = "threshold" | "rotated" | "authFailure" | "authFixed";
+/** What an intent is for: a customer alert, or a mail to the operators (src/alerts/). */
+export type IntentKind = AlertKind | "operator";
 
 /**
  * One mail that is meant to go out exactly once, in the `alerts` table (PartitionKey tenant id, RowKey "intent~" +
@@ -11,7 +13,7 @@ export type AlertKind = "threshold" | "rotated" | "authFailure" | "authFixed";
 export interface AlertIntent {
   tenantId: string;
   key: string;
-  kind: AlertKind;
+  kind: IntentKind;
   status: "pending" | "sent" | "failed";
   /** When the current sender claimed it (ISO). */
   claimedAt: string;
@@ -79,7 +81,7 @@ export class AlertIntentStore {
   }
 
   /** Claims the intent `key` for sending; undefined when it is sent, or being sent by someone else. */
-  async claim(tenantId: string, key: string, kind: AlertKind): Promise<Claim | undefined> {
+  async claim(tenantId: string, key: string, kind: IntentKind): Promise<Claim | undefined> {
     const now = this.clock();
     const rowKey = intentRow(key);
     try {

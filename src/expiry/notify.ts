@@ -1,4 +1,5 @@
 import { ensureError } from "../errors.js";
+import { adminConsentUrl } from "../graph/permissions.js";
 import { DEFAULT_MAIL_RETRY, sendWithRetry, type MailMessage } from "../mail/mailer.js";
 import { renderAlert, type AlertContent } from "../mail/templates.js";
 import type { Tenant } from "../tenants/model.js";
@@ -15,16 +16,31 @@ export interface ComposedAlert {
   noAdmins: boolean;
 }
 
+/** Causes whose fix is an admin's consent: their mails carry the tenant's admin-consent URL. */
+const CONSENT_CAUSES = new Set(["AUTH_CONSENT_MISSING", "MISSING_PERMISSION", "AUTH_APP_NOT_FOUND"]);
+
 /**
  * Builds the mail of one alert: to the tenant's admins with the operators in copy; where the tenant has no admin
- * address, to the operators with a note saying so.
+ * address, to the operators with a note saying so. Replies go to the operators (Reply-To): the text invites a reply
+ * only when there is an operator address to take it. Links point into the tenant's own cloud.
  */
 export function composeAlert(tenant: Tenant, facts: AlertFacts, operatorEmails: readonly string[], key: string): ComposedAlert {
   const noAdmins = tenant.adminEmails.length === 0;
   const to = noAdmins ? [...operatorEmails] : [...tenant.adminEmails];
   const cc = noAdmins ? [] : operatorEmails.filter((o) => !to.some((t) => t.toLowerCase() === o.toLowerCase()));
-  const rendered = renderAlert({ ...facts, locale: tenant.locale, schoolName: tenant.displayName, tenantId: tenant.tenantId, clientId: tenant.clientId, noAdmins });
-  return { message: { to, cc, ...rendered, idempotencyKey: `${tenant.tenantId}/${key}` }, noAdmins };
+  const consentUrl = facts.consentUrl ?? (facts.kind === "authFailure" && CONSENT_CAUSES.has(facts.cause ?? "") ? adminConsentUrl(tenant) : undefined);
+  const rendered = renderAlert({
+    ...facts,
+    ...(consentUrl ? { consentUrl } : {}),
+    locale: tenant.locale,
+    schoolName: tenant.displayName,
+    tenantId: tenant.tenantId,
+    clientId: tenant.clientId,
+    cloud: tenant.cloud,
+    noAdmins,
+    canReply: operatorEmails.length > 0,
+  });
+  return { message: { to, cc, ...rendered, replyTo: [...operatorEmails], idempotencyKey: `${tenant.tenantId}/${key}` }, noAdmins };
 }
 
 /** What became of one alert. */

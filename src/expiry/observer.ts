@@ -5,6 +5,7 @@ import { adminConsentUrl, permissionNamedIn } from "../graph/permissions.js";
 import { AUTH_ALERT_CAUSES } from "../mail/templates.js";
 import type { RunReport } from "../runs/report.js";
 import type { ClientSecret } from "../secrets/store.js";
+import { isFederated } from "../secrets/federated.js";
 import type { Tenant } from "../tenants/model.js";
 import type { ExpiryDeps } from "./deps.js";
 import { discoverEntraExpiry, mismatchDays } from "./discovery.js";
@@ -65,11 +66,13 @@ async function onAuthFailure(deps: ExpiryDeps, code: string | undefined, tenant:
   const now = deps.clock();
   const open = (await deps.alertIntents.getState<OpenAuth>(tenant.tenantId, OPEN_AUTH)) ?? {};
   if (!open[code]) await deps.alertIntents.setState(tenant.tenantId, OPEN_AUTH, { ...open, [code]: now.toISOString() });
-  const facts = code === "AUTH_SECRET_EXPIRED" ? await deps.secretFacts.get(tenant.tenantId) : undefined;
-  const expiresOn = facts?.expiresOn ? new Date(facts.expiresOn) : undefined;
+  const facts = code === "AUTH_SECRET_EXPIRED" || code === "AUTH_SECRET_INVALID" ? await deps.secretFacts.get(tenant.tenantId) : undefined;
+  const expiresOn = code === "AUTH_SECRET_EXPIRED" && facts?.expiresOn ? new Date(facts.expiresOn) : undefined;
+  // The Secret ID Entra showed for the stored secret, so the admin knows which of the app's secrets is meant.
+  const secretId = facts?.source === "entra" ? facts.entraKeyId : undefined;
   const permission = code === "MISSING_PERMISSION" || code === "AUTH_CONSENT_MISSING" ? permissionNamedIn(message ?? "") : undefined;
   const extra = permission ? { permission, consentUrl: adminConsentUrl(tenant) } : {};
-  return [await deliverAlert(deps, tenant, `authFailure:${code}:${utcDay(now)}`, { kind: "authFailure", cause: code, expiresOn, ...extra, ...(details ? { details } : {}) })];
+  return [await deliverAlert(deps, tenant, `authFailure:${code}:${utcDay(now)}`, { kind: "authFailure", cause: code, expiresOn, ...extra, ...(secretId ? { secretId } : {}), ...(details ? { details } : {}) })];
 }
 
 /** `stillOpen`: causes the run did not get far enough to clear (never mailed as resolved, kept open). */
@@ -79,6 +82,14 @@ async function onSuccess(deps: ExpiryDeps, tenant: Tenant, stillOpen: string[] =
   const kept = Object.fromEntries(Object.entries(allOpen).filter(([c]) => stillOpen.includes(c)));
   const open = Object.fromEntries(Object.entries(allOpen).filter(([c]) => !stillOpen.includes(c)));
   const closeOpen = () => (Object.keys(kept).length ? deps.alertIntents.setState(tenant.tenantId, OPEN_AUTH, kept) : deps.alertIntents.deleteState(tenant.tenantId, OPEN_AUTH));
+  // A federated tenant has no secret: no rotation, no expiry to discover; only open auth failures to resolve.
+  if (isFederated(tenant)) {
+    const causes = Object.keys(open).sort();
+    if (!causes.length) return { alerts };
+    const a = await deliverAlert(deps, tenant, `authFixed:${causes.join("+")}:${Object.values(open).sort()[0]!}`, { kind: "authFixed", cause: causes.join(", ") });
+    if (a.outcome !== "failed") await closeOpen();
+    return { alerts: [a] };
+  }
   const secret = await deps.secrets.get(tenant.tenantId);
   const working = await deps.alertIntents.getState<{ version: string }>(tenant.tenantId, WORKING_VERSION);
   const rotated = working !== undefined && working.version !== secret.version;
@@ -136,13 +147,14 @@ async function discoverIfDue(deps: ExpiryDeps, tenant: Tenant, secret: ClientSec
       expiresOn: kv?.toISOString(),
       keyVaultExpiresOn: kv?.toISOString(),
       entraEndDateTime: undefined,
+      entraKeyId: undefined,
       mismatchDays: undefined,
       hintNotFound: undefined,
       applicationReadDenied: undefined,
       entraCheckedAt: iso,
       checkedAt: iso,
     } as SecretFacts;
-    if (found.kind === "found") return { ...base, source: "entra", expiresOn: found.endDateTime.toISOString(), entraEndDateTime: found.endDateTime.toISOString(), mismatchDays: mismatchDays(found.endDateTime, kv) } as SecretFacts;
+    if (found.kind === "found") return { ...base, source: "entra", expiresOn: found.endDateTime.toISOString(), entraEndDateTime: found.endDateTime.toISOString(), ...(found.keyId ? { entraKeyId: found.keyId } : {}), mismatchDays: mismatchDays(found.endDateTime, kv) } as SecretFacts;
     if (found.kind === "noMatch") return { ...base, hintNotFound: true };
     return { ...base, applicationReadDenied: true };
   });

@@ -30,13 +30,13 @@ export async function previewAlert(deps: Pick<ExpiryDeps, "tenants" | "secrets" 
       throw new EntraSyncError("INPUT_INVALID", `Tenant ${tenantId} has ${row.problem === "noSecret" ? "no client secret stored" : "no expiry date stored with its secret"}: store it with \`entra-sync secret set --tenant ${tenantId} --expires <YYYY-MM-DD> --from-stdin\`.`, { field: "tenant" });
     if (row.dueThreshold === undefined) notes.push(`No expiry mail is due today (${row.daysLeft} days left; the next at ${row.nextThreshold ?? "—"} days). This is how it would read today:`);
     key = thresholdKey(row.generation ?? "-", row.dueThreshold ?? row.nextThreshold ?? -1);
-    facts = { kind: "threshold", expiresOn: row.expiresOn, daysLeft: row.daysLeft, expired: row.expired, source: row.source, mismatchDays: row.mismatchDays };
+    facts = { kind: "threshold", expiresOn: row.expiresOn, daysLeft: row.daysLeft, expired: row.expired, source: row.source, mismatchDays: row.mismatchDays, secretId: row.entraKeyId };
   } else if (req.kind === "rotated") {
     key = `rotated:${row.version ?? row.generation ?? "-"}`;
     facts = { kind: "rotated", expiresOn: row.expiresOn };
   } else if (req.kind === "authFailure") {
     key = `authFailure:${req.cause}:${utcDay(deps.clock())}`;
-    facts = { kind: "authFailure", cause: req.cause, expiresOn: req.cause === "AUTH_SECRET_EXPIRED" ? row.expiresOn : undefined };
+    facts = { kind: "authFailure", cause: req.cause, expiresOn: req.cause === "AUTH_SECRET_EXPIRED" ? row.expiresOn : undefined, secretId: row.entraKeyId };
   } else {
     key = `authFixed:${req.cause}`;
     facts = { kind: "authFixed", cause: req.cause };

@@ -147,7 +147,7 @@ function parseBody(text: string): z.infer<typeof runRequestSchema> {
   return r.data;
 }
 
-const STATUS_BY_CODE: Record<string, number> = { INPUT_INVALID: 400, CONFIG_INVALID: 400, TENANT_NOT_FOUND: 404, RUN_NOT_FOUND: 404, PLAN_NOT_FOUND: 404, RUN_IN_PROGRESS: 409 };
+const STATUS_BY_CODE: Record<string, number> = { INPUT_INVALID: 400, CONFIG_INVALID: 400, TENANT_NOT_FOUND: 404, RUN_NOT_FOUND: 404, PLAN_NOT_FOUND: 404, RUN_IN_PROGRESS: 409, USER_NOT_FOUND: 404 };
 
 /** Turns any error into `{ error: { code, message, field } }` with its status: 4xx for bad input, 503/500 for ours. */
 export function errorAnswer(e: unknown): ApiResponse {
@@ -165,7 +165,7 @@ export function errorAnswer(e: unknown): ApiResponse {
   return { status, body, headers };
 }
 
-async function answer(fn: () => Promise<ApiResponse>): Promise<ApiResponse> {
+export async function answer(fn: () => Promise<ApiResponse>): Promise<ApiResponse> {
   try {
     return await fn();
   } catch (e) {

@@ -1,6 +1,7 @@
 import { GraphClientError } from "@microsoft/microsoft-graph-client";
 import { EntraSyncError, ensureError } from "../errors.js";
 import type { CloudName } from "../config/clouds.js";
+import type { TenantAuth } from "../tenants/model.js";
 import { adminConsentUrl, missingPermissionAdvice, type Permission } from "./permissions.js";
 
 /** What a run knows about the tenant when it explains a failure. */
@@ -9,6 +10,8 @@ export interface TenantRef {
   clientId: string;
   /** The tenant's cloud, for the admin-consent link of a consent error (without it, the link is left out). */
   cloud?: CloudName | undefined;
+  /** `federated`: the platform's multi-tenant app with the managed identity's assertion; absent: the tenant's own secret. */
+  auth?: TenantAuth | undefined;
 }
 
 const secretSetHint = (t: TenantRef) => `entra-sync secret set --tenant ${t.tenantId} --expires <YYYY-MM-DD> --from-stdin`;
@@ -81,6 +84,41 @@ export function graphErrorInfo(e: unknown): { status: number | undefined; code: 
   return { status, code, message, retryAfter, detailCodes };
 }
 
+/** Why Entra refused the managed identity's assertion, by the codes Microsoft documents for workload identity federation. */
+const FEDERATION_CODES: Record<string, string> = {
+  "70021": "no federated identity credential of the app matches the assertion",
+  "700211": "no federated identity credential of the app has the assertion's issuer (the platform tenant's https://login.microsoftonline.com/<tenant>/v2.0)",
+  "700212": "no federated identity credential of the app has the assertion's audience (api://AzureADTokenExchange, or the national cloud's own)",
+  "700213": "no federated identity credential of the app has the assertion's subject (the managed identity's object (principal) id)",
+  "700024": "the assertion is not within its valid time range",
+  "700027": "the assertion's signature could not be validated",
+  "50027": "the assertion is not a valid JWT",
+};
+
+/**
+ * A token refusal for a federated tenant: a mismatch of the app's federated identity credential is the platform's
+ * own setup (every federated tenant fails alike; nothing for the customer to do); a missing service principal means
+ * the customer has not granted, or has revoked, admin consent.
+ */
+function classifyFederatedTokenError(aadsts: string, t: TenantRef, e: unknown): EntraSyncError | undefined {
+  const why = FEDERATION_CODES[aadsts];
+  if (why)
+    return new EntraSyncError(
+      "AUTH_FEDERATION_MISMATCH",
+      `Entra refused the managed identity's assertion for the platform's app ${t.clientId} in tenant ${t.tenantId} (AADSTS${aadsts}): ${why}. This is the platform's one-time setup, not the customer's: compare the app's federated credential with the deployment's outputs (README, Federated tenants).`,
+      { cause: e, retryable: false },
+    );
+  if (aadsts === "700016") {
+    const link = t.cloud ? `: ${adminConsentUrl({ tenantId: t.tenantId, clientId: t.clientId, cloud: t.cloud })}` : "";
+    return new EntraSyncError(
+      "AUTH_APP_NOT_FOUND",
+      `The platform's app ${t.clientId} has no admin consent in tenant ${t.tenantId} (AADSTS700016): it was never granted, or it was revoked (the enterprise application deleted). Ask the customer's admin to grant admin consent${link}`,
+      { cause: e, retryable: false },
+    );
+  }
+  return undefined;
+}
+
 /**
  * Turns a failure of the token endpoint or of Graph into an EntraSyncError whose message tells an operator what to
  * do. One place for Entra's AADSTS codes and Graph's error codes. `permission`: the least privileged application
@@ -91,6 +129,10 @@ export function classifyGraphError(e: unknown, t: TenantRef, what: string, permi
   if (known) return known;
   const text = ensureError(e).message;
   const aadsts = /AADSTS(\d+)/.exec(text)?.[1];
+  if (aadsts && t.auth === "federated") {
+    const federated = classifyFederatedTokenError(aadsts, t, e);
+    if (federated) return federated;
+  }
   if (aadsts) {
     switch (aadsts) {
       case "7000222":

@@ -61,7 +61,10 @@ export function adminConsentUrl(tenant: Pick<Tenant, "tenantId" | "clientId" | "
 }
 
 /** What to tell the customer's admin about a permission the app lacks. */
-export function missingPermissionAdvice(tenant: Pick<Tenant, "tenantId" | "clientId" | "cloud">, permission: Permission): string {
+export function missingPermissionAdvice(tenant: Pick<Tenant, "tenantId" | "clientId" | "cloud"> & { auth?: Tenant["auth"] }, permission: Permission): string {
+  // A federated tenant consents to the platform's own app: its permissions are the platform's to add, the consent the customer's.
+  if (tenant.auth === "federated")
+    return `The platform's app ${tenant.clientId} must list the Microsoft Graph application permission ${permission} (its one-time setup), and the customer's admin must grant admin consent again: ${adminConsentUrl(tenant)}`;
   return `Ask the customer's admin to add the Microsoft Graph application permission ${permission} to app ${tenant.clientId} (API permissions → Add a permission → Microsoft Graph → Application permissions) and grant admin consent: ${adminConsentUrl(tenant)}`;
 }
 

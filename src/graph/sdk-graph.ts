@@ -26,6 +26,7 @@ import type {
   UserQuery,
   UserState,
 } from "./tenant-graph.js";
+import type { GraphUser } from "./users.js";
 
 /** What the writers re-read of a user before writing it. */
 const USER_STATE_SELECT = "id,userPrincipalName,onPremisesImmutableId,onPremisesSyncEnabled";
@@ -45,6 +46,15 @@ export class SdkTenantGraph implements TenantGraph {
 
   deltaPage(link: string | undefined, select: readonly string[]): Promise<DeltaPage> {
     return fetchDeltaPage({ client: this.client, tenant: this.tenant, graphBaseUrl: this.graphBaseUrl, select, link });
+  }
+
+  async getUser(idOrUpn: string, select: readonly string[]): Promise<GraphUser | undefined> {
+    try {
+      return (await this.client.api(userUrl(idOrUpn)).select([...select]).get()) as GraphUser;
+    } catch (e) {
+      if (graphErrorInfo(e).status === 404) return undefined;
+      throw classifyGraphError(e, this.tenant, "read one user", "User.Read.All");
+    }
   }
 
   /** Graph serves birthday only per user: one GET each, 8 at a time. */

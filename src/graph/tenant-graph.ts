@@ -7,7 +7,7 @@
 import type { TokenCredential } from "@azure/core-auth";
 import type { GraphCounters } from "./client.js";
 import type { TenantRef } from "./errors.js";
-import type { DeltaEntry } from "./users.js";
+import type { DeltaEntry, GraphUser } from "./users.js";
 import type { WritePacer } from "./write-budget.js";
 
 export interface DeltaPage {
@@ -96,6 +96,8 @@ export interface TenantGraph {
   readonly counters: GraphCounters;
   /** One page of `/users/delta` (`Prefer: return=minimal`) from a checkpoint link, or a new round's first page. */
   deltaPage(link: string | undefined, select: readonly string[]): Promise<DeltaPage>;
+  /** One user by object id or UPN (`GET /users/{id | userPrincipalName}` with `$select`); undefined when Entra has none. */
+  getUser(idOrUpn: string, select: readonly string[]): Promise<GraphUser | undefined>;
   /** Each user's birthday (`null` when unset); a user gone meanwhile is left out. */
   birthdays(ids: readonly string[]): Promise<Map<string, string | null>>;
   /** The tenant's domains; `"denied"` when the app may not list them (403). */

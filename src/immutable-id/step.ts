@@ -18,7 +18,8 @@ import { comparePlans, getRunPlan, planHash, PlanStore, type PlanEntry } from ".
 import { capOf, planImmutableIds, sourceValue, type PlannedUser, type PlanSummary, type SkipReason } from "./planner.js";
 import { planIncrementally, settingsHash, storeFullPlan, whyFullReplan, type IncrementalPlan } from "./incremental.js";
 import { encodeImmutableId } from "./encoding.js";
-import { classifyWriteFailure, GROUP_SIZE, writeImmutableIds, type FailReason, type WriteOutcome, type WriterHooks } from "./writer.js";
+import { classifyWriteFailure, GROUP_SIZE, writeImmutableIds, type EntraWrite, type FailReason, type WriteOutcome, type WriterHooks } from "./writer.js";
+import type { AuditLog } from "../audit/store.js";
 
 /** The adapters the step uses (the App provides them all). */
 export interface ImmutableIdDeps {
@@ -30,6 +31,18 @@ export interface ImmutableIdDeps {
   log: Logger;
   /** Graph's write budget of the tenant's app, shared by every invocation (without it: one in this process). */
   writeBudget?: ((tenant: Pick<Tenant, "tenantId" | "clientId">) => WritePacer) | undefined;
+  /** Where every write into Entra is recorded with its outcome, a group at a time (without it: nowhere). */
+  audit?: Pick<AuditLog, "record"> | undefined;
+}
+
+/** The audit entries of writes into Entra made by a run. */
+function auditEntra(deps: ImmutableIdDeps, tenantId: string, runId: string): ((writes: EntraWrite[]) => Promise<void>) | undefined {
+  const log = deps.audit;
+  if (!log) return undefined;
+  return (writes) => {
+    const at = deps.clock().toISOString();
+    return log.record(tenantId, writes.map((w) => ({ at, tenantId, runId, source: "immutableId", target: "entra", userId: w.platformUserId || w.entraId, entraId: w.entraId, changes: w.changes, outcome: w.outcome, reason: w.reason })));
+  };
 }
 
 export interface ImmutableIdOptions {
@@ -213,6 +226,7 @@ export async function runImmutableIdSync(deps: ImmutableIdDeps, tenant: Tenant, 
     federatedDomains: cfg.federatedDomains,
     concurrency: o.concurrency,
     saveRows: (rows: ConnectorRow[]) => deps.connector.putMany(tenant.tenantId, rows),
+    audit: auditEntra(deps, tenant.tenantId, report.runId),
     shouldStop: o.shouldStop,
     hooks: o.hooks,
     onGroup: (w) => {
@@ -293,6 +307,14 @@ async function restoreUnfinishedUpnSwitches(deps: ImmutableIdDeps, tenant: Tenan
     const sendable = toRestore.filter((x) => finish(x) || !!x.now.onPremisesImmutableId);
     const first = await put(sendable.map((x) => ({ r: x.r, changes: finish(x) ? { onPremisesImmutableId: valueOf(x.r), userPrincipalName: x.r.upnSwitch!.original } : { userPrincipalName: x.r.upnSwitch!.original } })));
     const ok = (a: { status: number } | undefined) => !!a && a.status >= 200 && a.status < 300;
+    await auditEntra(deps, tenant.tenantId, report.runId)?.(
+      sendable.map((x) => {
+        const a = first.get(x.r.id);
+        const back = { attribute: "userPrincipalName" as const, old: x.r.upnSwitch!.temporary, new: x.r.upnSwitch!.original };
+        const changes = finish(x) ? [{ attribute: "onPremisesImmutableId" as const, old: null, new: valueOf(x.r) ?? null }, back] : [back];
+        return { entraId: x.r.id, platformUserId: x.r.platformUserId ?? "", changes, outcome: ok(a) ? "applied" : "failed", ...(ok(a) || !a ? {} : { reason: `${classifyWriteFailure(a).reason}: ${classifyWriteFailure(a).message}` }) };
+      }),
+    );
     for (const x of toRestore) {
       const r = x.r;
       const a = first.get(r.id);

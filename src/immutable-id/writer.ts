@@ -43,6 +43,20 @@ export interface WriterOptions {
   hooks?: WriterHooks | undefined;
   onGroup?: ((o: WriteOutcome) => void) | undefined;
   batch?: BatchRetryOptions | undefined;
+  /**
+   * Records every write of a group sent to Entra, with its outcome, in the audit log: one call per group of 20, after
+   * the group's successes are saved.
+   */
+  audit?: ((writes: EntraWrite[]) => Promise<void>) | undefined;
+}
+
+/** One user's write into Entra as the audit log records it: the attributes, old → new, and what became of it. */
+export interface EntraWrite {
+  entraId: string;
+  platformUserId: string;
+  changes: Array<{ attribute: "onPremisesImmutableId" | "userPrincipalName"; old: string | null; new: string | null }>;
+  outcome: "applied" | "failed";
+  reason?: string;
 }
 
 export interface WriteOutcome {
@@ -177,11 +191,17 @@ class ImmutableIdWriter {
   private async writeGroup(index: number, list: PlannedUser[]): Promise<void> {
     await this.o.hooks?.beforeGroup?.(index);
     const { rows, plain, switching } = await this.reread(list);
-    const done = await this.writePlain(plain);
-    await this.o.hooks?.afterWrite?.(index);
-    const marked = new Set<string>();
-    if (switching.length) done.push(...(await this.switchUpn(index, switching, marked)));
-    await this.record(rows, done, marked);
+    const writes: EntraWrite[] = [];
+    try {
+      const done = await this.writePlain(plain, writes);
+      await this.o.hooks?.afterWrite?.(index);
+      const marked = new Set<string>();
+      if (switching.length) done.push(...(await this.switchUpn(index, switching, marked, writes)));
+      await this.record(rows, done, marked);
+    } finally {
+      // What was sent is recorded even when the group stops half way (a crash hook, a consent failure).
+      if (writes.length) await this.o.audit?.(writes);
+    }
   }
 
   /** Re-reads the group and leaves alone anyone who gained an ImmutableId (or changed otherwise) since the plan. */
@@ -239,14 +259,16 @@ class ImmutableIdWriter {
   }
 
   /** Users outside federated domains: one PATCH of the ImmutableId each. Returns those written. */
-  private async writePlain(plain: PlannedUser[]): Promise<PlannedUser[]> {
+  private async writePlain(plain: PlannedUser[], writes: EntraWrite[]): Promise<PlannedUser[]> {
     const answers = await this.patch(plain.map((u) => ({ key: u.entraId, userId: u.entraId, changes: { onPremisesImmutableId: u.value } })), { consentCheck: true });
     const done: PlannedUser[] = [];
     for (const u of plain) {
       const a = answers.get(u.entraId)!;
-      if (a.status >= 200 && a.status < 300) done.push(u);
-      else {
-        const c = classifyWriteFailure(a, { federatedUpn: this.isFederated(u.userPrincipalName) });
+      const ok = a.status >= 200 && a.status < 300;
+      const c = ok ? undefined : classifyWriteFailure(a, { federatedUpn: this.isFederated(u.userPrincipalName) });
+      writes.push({ entraId: u.entraId, platformUserId: u.platformUserId, changes: [{ attribute: "onPremisesImmutableId", old: null, new: u.value }], outcome: ok ? "applied" : "failed", ...(c ? { reason: `${c.reason}: ${c.message}` } : {}) });
+      if (ok) done.push(u);
+      else if (c) {
         if (c.reason === "privilegedUser") this.skip("privilegedUser", u.entraId);
         else this.fail(c.reason, u.entraId, c.message);
       }
@@ -279,7 +301,7 @@ class ImmutableIdWriter {
    * a user whose second step is refused stays on the temporary UPN, its move recorded, for every later run to finish.
    * Adds the users it moved to `marked` (their rows carry the move). Returns those written.
    */
-  private async switchUpn(index: number, list: PlannedUser[], marked: Set<string>): Promise<PlannedUser[]> {
+  private async switchUpn(index: number, list: PlannedUser[], marked: Set<string>, writes: EntraWrite[]): Promise<PlannedUser[]> {
     const temp = new Map(list.map((u) => [u.entraId, `${u.userPrincipalName.slice(0, u.userPrincipalName.lastIndexOf("@"))}@${this.o.domains.initial}`]));
     const clear = await this.freeInEntra(list, temp);
     if (clear.length === 0) return [];
@@ -293,6 +315,17 @@ class ImmutableIdWriter {
       clear.map((u) => ({ key: `m-${u.entraId}`, userId: u.entraId, changes: { userPrincipalName: temp.get(u.entraId)! } })),
       { pacer, consentCheck: true },
     );
+    const move = (u: PlannedUser, outcome: EntraWrite["outcome"], reason?: string): void => {
+      writes.push({ entraId: u.entraId, platformUserId: u.platformUserId, changes: [{ attribute: "userPrincipalName", old: u.userPrincipalName, new: temp.get(u.entraId)! }], outcome, ...(reason ? { reason } : {}) });
+    };
+    for (const u of clear) {
+      const a = moved.get(`m-${u.entraId}`)!;
+      if (a.status >= 200 && a.status < 300) move(u, "applied");
+      else {
+        const c = classifyWriteFailure(a);
+        move(u, "failed", `${c.reason === "transient" || c.reason === "throttled" ? "no answer (it may have landed)" : c.reason}: ${c.message}`);
+      }
+    }
     await this.o.hooks?.afterMove?.(index);
     const uncertain = new Set<string>();
     const ready = clear.filter((u) => {
@@ -315,7 +348,18 @@ class ImmutableIdWriter {
     const done: PlannedUser[] = [];
     for (const u of ready) {
       const a = set.get(`s-${u.entraId}`)!;
-      if (a.status >= 200 && a.status < 300) {
+      const ok = a.status >= 200 && a.status < 300;
+      writes.push({
+        entraId: u.entraId,
+        platformUserId: u.platformUserId,
+        changes: [
+          { attribute: "onPremisesImmutableId", old: null, new: u.value },
+          { attribute: "userPrincipalName", old: temp.get(u.entraId)!, new: u.userPrincipalName },
+        ],
+        outcome: ok ? "applied" : "failed",
+        ...(ok ? {} : { reason: `${classifyWriteFailure(a).reason}: ${classifyWriteFailure(a).message}` }),
+      });
+      if (ok) {
         done.push(u);
         continue;
       }

@@ -9,6 +9,8 @@ export interface MailMessage {
   subject: string;
   text: string;
   html: string;
+  /** Where replies go (the operators); empty: no Reply-To. Absent: the transport's default. */
+  replyTo?: string[] | undefined;
   /**
    * A stable id of what this mail is about (tenant, secret version, threshold …). Transports that can deduplicate
    * use it (ACS `Operation-Id`, the outbox file name); it also goes out as `X-Entra-Sync-Alert`.

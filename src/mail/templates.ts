@@ -2,6 +2,7 @@
  * The alert mails, in English and Swedish, as plain text and HTML rendered from one content model so that both
  * parts always say the same. Every value put into the HTML is escaped. Nothing here ever receives a secret value.
  */
+import { appCredentialsPageUrl, CLOUDS, type CloudName } from "../config/clouds.js";
 import { redact } from "../util/redact.js";
 
 export type Locale = "en" | "sv";
@@ -34,6 +35,12 @@ export interface AlertContent {
   details?: string[] | undefined;
   /** The tenant has no admin addresses: the mail goes to the operators only and says so. */
   noAdmins?: boolean;
+  /** The tenant's cloud: its Entra admin center and the app's Certificates & secrets page are linked (default global). */
+  cloud?: CloudName | undefined;
+  /** The Secret ID (keyId) of the client secret the mail is about, where Entra told it (never the value). */
+  secretId?: string | undefined;
+  /** Replies reach the operators (the mail carries their Reply-To): only then does the text invite a reply. */
+  canReply?: boolean | undefined;
 }
 
 export interface RenderedMail {
@@ -71,7 +78,9 @@ export function formatDate(d: Date, locale: Locale): string {
 
 const expiredOf = (c: AlertContent): boolean => c.expired ?? (c.daysLeft ?? 0) < 0;
 
-const ADMIN_CENTER = "https://entra.microsoft.com";
+// Filled in per mail from the tenant's cloud (see build): the admin center and the app's Certificates & secrets page.
+const ADMIN_CENTER = "{adminCenter}";
+const CREDENTIALS_PAGE = "{credentialsPage}";
 
 const T = {
   en: {
@@ -90,13 +99,15 @@ const T = {
     mismatch: (d: number) => `Note: Microsoft Entra shows this secret expiring ${Math.abs(d)} day(s) ${d < 0 ? "earlier" : "later"} than the date we were given. The date above is Entra's.`,
     noAdmins: "No administrator e-mail address is registered for this tenant, so this mail went to the platform operators only. Operators: forward it to the customer and register their address with `entra-sync tenant update <tenant> --admin-email <address>`.",
     renewTitle: "How to create a new client secret",
-    renew: (clientId: string) => [
+    secretId: "Secret ID of the secret",
+    credentialsPage: "Certificates & secrets",
+    renew: (clientId: string, secretId?: string) => [
       `Sign in to the Microsoft Entra admin center (${ADMIN_CENTER}) as at least an Application Administrator.`,
-      `Go to Identity → Applications → App registrations → All applications and open the app with Application (client) ID ${clientId}.`,
-      "Open Certificates & secrets → Client secrets → New client secret, give it a description and an expiry (at most 24 months), and choose Add.",
+      `Open the app's Certificates & secrets page: ${CREDENTIALS_PAGE} (or go to Entra ID → App registrations → All applications, open the app with Application (client) ID ${clientId} and choose Certificates & secrets).`,
+      "Under Client secrets choose New client secret, give it a description and an expiry (at most 24 months), and choose Add.",
       "Copy the secret's Value at once (it is shown only once). Copy the Value, not the Secret ID.",
       "Hand the Value and its expiry date to the platform through the agreed secure channel. Never send a secret by e-mail, not even in a reply to this one.",
-      "Keep the old secret until we confirm that the new one works: you will get a short mail, and can then delete the old one.",
+      `Keep the old secret${secretId ? ` (Secret ID ${secretId})` : ""} until we confirm that the new one works: you will get a short mail, and can then delete the old one.`,
     ],
     days: (n: number) => (n === 1 ? "1 day" : `${n} days`),
     threshold: {
@@ -134,16 +145,16 @@ const T = {
           why: "Microsoft Entra cannot find the app in your tenant: it was deleted, or admin consent has never been granted for it.",
           renew: false,
           steps: [
-            `In the Microsoft Entra admin center (${ADMIN_CENTER}) go to Identity → Applications → App registrations → All applications and check that an app with the Application (client) ID above exists.`,
+            `In the Microsoft Entra admin center (${ADMIN_CENTER}) go to Entra ID → App registrations → All applications and check that an app with the Application (client) ID above exists.`,
             "Open it → API permissions → Grant admin consent for your organisation, and confirm.",
-            "If the app was deleted, restore it under App registrations → Deleted applications, or tell the platform so that a new registration can be agreed.",
+            "If the app was deleted, restore it under Entra ID → App registrations → Deleted applications, or tell the platform so that a new registration can be agreed.",
           ],
         },
         AUTH_CONSENT_MISSING: {
           why: "The app may sign in but lacks admin consent for the Microsoft Graph permission it needs.",
           renew: false,
           steps: [
-            `In the Microsoft Entra admin center (${ADMIN_CENTER}) go to Identity → Applications → App registrations → All applications and open the app with the Application (client) ID above.`,
+            `In the Microsoft Entra admin center (${ADMIN_CENTER}) go to Entra ID → App registrations → All applications and open the app with the Application (client) ID above.`,
             "Open API permissions. Make sure the Microsoft Graph permission named above (Missing permission) is listed as an Application permission; add it if not (Add a permission → Microsoft Graph → Application permissions).",
             "Choose Grant admin consent for your organisation and confirm (or open the admin consent link above as a Global Administrator). The Status column must show Granted.",
           ],
@@ -154,7 +165,7 @@ const T = {
           why: "Immutable ID sync writes nothing without it: Domain.Read.All lets it tell your federated domains apart, User.ReadWrite.All lets it write the users' ImmutableId.",
           renew: false,
           steps: [
-            `In the Microsoft Entra admin center (${ADMIN_CENTER}) go to Identity → Applications → App registrations → All applications and open the app with the Application (client) ID above.`,
+            `In the Microsoft Entra admin center (${ADMIN_CENTER}) go to Entra ID → App registrations → All applications and open the app with the Application (client) ID above.`,
             "Open API permissions → Add a permission → Microsoft Graph → Application permissions, and add the permission named above.",
             "Choose Grant admin consent for your organisation and confirm (or open the admin consent link above as a Global Administrator). The Status column must show Granted.",
           ],
@@ -173,14 +184,14 @@ const T = {
           why: "The app is disabled for sign-in in your tenant.",
           renew: false,
           steps: [
-            `In the Microsoft Entra admin center (${ADMIN_CENTER}) go to Identity → Applications → Enterprise applications and open the app with the Application (client) ID above.`,
+            `In the Microsoft Entra admin center (${ADMIN_CENTER}) go to Entra ID → Enterprise apps and open the app with the Application (client) ID above.`,
             "Open Properties, set Enabled for users to sign-in? to Yes, and Save.",
           ],
         },
         AUTH_TENANT_NOT_FOUND: {
           why: "Microsoft Entra does not know the tenant ID registered with the platform.",
           renew: false,
-          steps: [`Look up your Tenant ID in the Microsoft Entra admin center (${ADMIN_CENTER}) → Overview, and send it to the platform (a tenant ID is not secret).`],
+          steps: [`Look up your Tenant ID in the Microsoft Entra admin center (${ADMIN_CENTER}) → Entra ID → Overview, and send it to the platform (a tenant ID is not secret).`],
         },
         AUTH_FAILED: {
           why: "Microsoft Entra refused to sign the app in.",
@@ -191,7 +202,7 @@ const T = {
       stepsTitle: "What to do",
       after: "We check again at every synchronisation and will tell you once it works. You get at most one mail a day about this problem.",
     },
-    outro: ["This is an automated message from the platform's user synchronisation (entra-sync). Questions: reply to this mail or contact the platform's support."],
+    outro: (canReply: boolean) => [`This is an automated message from the platform's user synchronisation (entra-sync). Questions: ${canReply ? "reply to this mail or contact the platform's support" : "contact the platform's support (replies to this address are not read)"}.`],
   },
   sv: {
     greeting: "Hej,",
@@ -209,13 +220,15 @@ const T = {
     mismatch: (d: number) => `Obs: Microsoft Entra visar att hemligheten går ut ${Math.abs(d)} dag(ar) ${d < 0 ? "tidigare" : "senare"} än det datum vi fick. Datumet ovan är Entras.`,
     noAdmins: "Ingen administratörsadress är registrerad för den här klientorganisationen, så brevet gick bara till plattformens drift. Drift: vidarebefordra det till kunden och registrera adressen med `entra-sync tenant update <tenant> --admin-email <adress>`.",
     renewTitle: "Så skapar du en ny klienthemlighet",
-    renew: (clientId: string) => [
+    secretId: "Hemlighetens Hemlighets-ID",
+    credentialsPage: "Certifikat och hemligheter",
+    renew: (clientId: string, secretId?: string) => [
       `Logga in i administrationscentret för Microsoft Entra (${ADMIN_CENTER}) som minst programadministratör (Application Administrator).`,
-      `Gå till Identitet → Program → Appregistreringar → Alla program och öppna appen med program-ID (klient-ID) ${clientId}.`,
-      "Öppna Certifikat och hemligheter → Klienthemligheter → Ny klienthemlighet, ange en beskrivning och en giltighetstid (högst 24 månader) och välj Lägg till.",
+      `Öppna appens sida Certifikat och hemligheter: ${CREDENTIALS_PAGE} (eller gå till Entra ID → Appregistreringar → Alla program, öppna appen med program-ID (klient-ID) ${clientId} och välj Certifikat och hemligheter).`,
+      "Under Klienthemligheter väljer du Ny klienthemlighet, anger en beskrivning och en giltighetstid (högst 24 månader) och väljer Lägg till.",
       "Kopiera hemlighetens Värde direkt (det visas bara en gång). Kopiera Värdet, inte Hemlighets-ID.",
       "Lämna Värdet och dess utgångsdatum till plattformen via den överenskomna säkra kanalen. Skicka aldrig en hemlighet med e-post, inte heller som svar på det här brevet.",
-      "Behåll den gamla hemligheten tills vi bekräftat att den nya fungerar: du får ett kort brev och kan sedan ta bort den gamla.",
+      `Behåll den gamla hemligheten${secretId ? ` (Hemlighets-ID ${secretId})` : ""} tills vi bekräftat att den nya fungerar: du får ett kort brev och kan sedan ta bort den gamla.`,
     ],
     days: (n: number) => (n === 1 ? "1 dag" : `${n} dagar`),
     threshold: {
@@ -253,16 +266,16 @@ const T = {
           why: "Microsoft Entra hittar inte appen i er klientorganisation: den har tagits bort, eller så har administratörsmedgivande aldrig getts.",
           renew: false,
           steps: [
-            `I administrationscentret för Microsoft Entra (${ADMIN_CENTER}), gå till Identitet → Program → Appregistreringar → Alla program och kontrollera att det finns en app med program-ID (klient-ID) enligt ovan.`,
+            `I administrationscentret för Microsoft Entra (${ADMIN_CENTER}), gå till Entra ID → Appregistreringar → Alla program och kontrollera att det finns en app med program-ID (klient-ID) enligt ovan.`,
             "Öppna den → API-behörigheter → Bevilja administratörsmedgivande för organisationen, och bekräfta.",
-            "Om appen har tagits bort: återställ den under Appregistreringar → Borttagna program, eller kontakta plattformen så att en ny registrering kan avtalas.",
+            "Om appen har tagits bort: återställ den under Entra ID → Appregistreringar → Borttagna program, eller kontakta plattformen så att en ny registrering kan avtalas.",
           ],
         },
         AUTH_CONSENT_MISSING: {
           why: "Appen kan logga in men saknar administratörsmedgivande för den Microsoft Graph-behörighet den behöver.",
           renew: false,
           steps: [
-            `I administrationscentret för Microsoft Entra (${ADMIN_CENTER}), gå till Identitet → Program → Appregistreringar → Alla program och öppna appen med program-ID (klient-ID) enligt ovan.`,
+            `I administrationscentret för Microsoft Entra (${ADMIN_CENTER}), gå till Entra ID → Appregistreringar → Alla program och öppna appen med program-ID (klient-ID) enligt ovan.`,
             "Öppna API-behörigheter. Kontrollera att Microsoft Graph-behörigheten som anges ovan (Behörighet som saknas) finns som programbehörighet (Application); lägg annars till den (Lägg till en behörighet → Microsoft Graph → Programbehörigheter).",
             "Välj Bevilja administratörsmedgivande för organisationen och bekräfta (eller öppna länken för administratörsmedgivande ovan som global administratör). Kolumnen Status ska visa Beviljat.",
           ],
@@ -273,7 +286,7 @@ const T = {
           why: "Synkroniseringen av Immutable ID skriver ingenting utan den: Domain.Read.All låter den skilja ut era federerade domäner, User.ReadWrite.All låter den skriva användarnas ImmutableId.",
           renew: false,
           steps: [
-            `I administrationscentret för Microsoft Entra (${ADMIN_CENTER}), gå till Identitet → Program → Appregistreringar → Alla program och öppna appen med program-ID (klient-ID) enligt ovan.`,
+            `I administrationscentret för Microsoft Entra (${ADMIN_CENTER}), gå till Entra ID → Appregistreringar → Alla program och öppna appen med program-ID (klient-ID) enligt ovan.`,
             "Öppna API-behörigheter → Lägg till en behörighet → Microsoft Graph → Programbehörigheter och lägg till behörigheten som anges ovan.",
             "Välj Bevilja administratörsmedgivande för organisationen och bekräfta (eller öppna länken för administratörsmedgivande ovan som global administratör). Kolumnen Status ska visa Beviljat.",
           ],
@@ -292,14 +305,14 @@ const T = {
           why: "Appen är inaktiverad för inloggning i er klientorganisation.",
           renew: false,
           steps: [
-            `I administrationscentret för Microsoft Entra (${ADMIN_CENTER}), gå till Identitet → Program → Företagsprogram och öppna appen med program-ID (klient-ID) enligt ovan.`,
+            `I administrationscentret för Microsoft Entra (${ADMIN_CENTER}), gå till Entra ID → Företagsappar och öppna appen med program-ID (klient-ID) enligt ovan.`,
             "Öppna Egenskaper, sätt Aktiverad för användarinloggning? till Ja och spara.",
           ],
         },
         AUTH_TENANT_NOT_FOUND: {
           why: "Microsoft Entra känner inte till det klientorganisations-ID som är registrerat hos plattformen.",
           renew: false,
-          steps: [`Slå upp ert klientorganisations-ID (Tenant ID) i administrationscentret för Microsoft Entra (${ADMIN_CENTER}) → Översikt och skicka det till plattformen (ett tenant ID är inte hemligt).`],
+          steps: [`Slå upp ert klientorganisations-ID (Tenant ID) i administrationscentret för Microsoft Entra (${ADMIN_CENTER}) → Entra ID → Översikt och skicka det till plattformen (ett tenant ID är inte hemligt).`],
         },
         AUTH_FAILED: {
           why: "Microsoft Entra vägrade logga in appen.",
@@ -310,7 +323,7 @@ const T = {
       stepsTitle: "Gör så här",
       after: "Vi försöker igen vid varje synkronisering och hör av oss när det fungerar. Du får högst ett brev om dagen om det här problemet.",
     },
-    outro: ["Det här är ett automatiskt meddelande från plattformens användarsynkronisering (entra-sync). Frågor: svara på brevet eller kontakta plattformens support."],
+    outro: (canReply: boolean) => [`Det här är ett automatiskt meddelande från plattformens användarsynkronisering (entra-sync). Frågor: ${canReply ? "svara på brevet eller kontakta plattformens support" : "kontakta plattformens support (svar till den här adressen läses inte)"}.`],
   },
 };
 
@@ -325,7 +338,12 @@ function build(c: AlertContent): Doc {
     [t.app, c.clientId],
   ];
   const date = c.expiresOn ? formatDate(c.expiresOn, c.locale) : undefined;
-  const base = { greeting: t.greeting, facts, outro: t.outro, ...(c.noAdmins ? { banner: t.noAdmins } : {}) };
+  const outro = t.outro(c.canReply ?? true);
+  const base = { greeting: t.greeting, facts, outro, ...(c.noAdmins ? { banner: t.noAdmins } : {}) };
+  const secretFacts = () => {
+    if (c.secretId) facts.push([t.secretId, c.secretId]);
+    facts.push([t.credentialsPage, CREDENTIALS_PAGE]);
+  };
   switch (c.kind) {
     case "threshold": {
       const d = c.daysLeft ?? 0;
@@ -334,7 +352,8 @@ function build(c: AlertContent): Doc {
       if (c.source) facts.push([t.source, c.source === "entra" ? t.sourceEntra : t.sourceVault]);
       const intro = t.threshold.intro(c, d, date ?? "?");
       if (c.mismatchDays) intro.push(t.mismatch(c.mismatchDays));
-      return { ...base, subject: t.threshold.subject(c, d), intro, stepsTitle: t.renewTitle, steps: t.renew(c.clientId) };
+      secretFacts();
+      return { ...base, subject: t.threshold.subject(c, d), intro, stepsTitle: t.renewTitle, steps: t.renew(c.clientId, c.secretId) };
     }
     case "rotated":
       if (date) facts.push([t.expires, date]);
@@ -347,10 +366,33 @@ function build(c: AlertContent): Doc {
       if (c.permission) facts.push([t.permission, c.permission]);
       if (c.consentUrl) facts.push([t.consentUrl, c.consentUrl]);
       if (date) facts.push([t.expires, date]);
-      const steps = cause.renew ? t.renew(c.clientId) : cause.steps;
-      return { ...base, subject: (cause.subject ?? t.failure.subject)(c), intro: [(cause.lead ?? t.failure.lead)(c), cause.why, ...(c.details ?? [])], stepsTitle: cause.renew ? t.renewTitle : t.failure.stepsTitle, steps, outro: [t.failure.after, ...t.outro] };
+      if (cause.renew) secretFacts();
+      const steps = cause.renew ? t.renew(c.clientId, c.secretId) : cause.steps;
+      return { ...base, subject: (cause.subject ?? t.failure.subject)(c), intro: [(cause.lead ?? t.failure.lead)(c), cause.why, ...(c.details ?? [])], stepsTitle: cause.renew ? t.renewTitle : t.failure.stepsTitle, steps, outro: [t.failure.after, ...outro] };
     }
   }
+}
+
+/** Every text of a mail with the tenant's cloud's links filled in. */
+function withLinks(d: Doc, c: AlertContent): Doc {
+  const cloud = c.cloud ?? "global";
+  const fill = (x: string) => x.replaceAll(ADMIN_CENTER, CLOUDS[cloud].adminCenter).replaceAll(CREDENTIALS_PAGE, appCredentialsPageUrl(cloud, c.clientId));
+  return {
+    ...d,
+    intro: d.intro.map(fill),
+    facts: d.facts.map(([k, v]) => [k, fill(v)]),
+    steps: d.steps.map(fill),
+    outro: d.outro.map(fill),
+    ...(d.banner ? { banner: fill(d.banner) } : {}),
+  };
+}
+
+/** Escaped text with its https links made clickable (a trailing full stop, comma or bracket is not part of a link). */
+function linkified(escaped: string): string {
+  return escaped.replace(/https:\/\/[^\s<>"]+/g, (m) => {
+    const url = m.replace(/[.,;:)]+$/, "");
+    return `<a href="${url}">${url}</a>${m.slice(url.length)}`;
+  });
 }
 
 /** Escapes text for HTML element content and attribute values. */
@@ -384,13 +426,13 @@ function toHtml(d: Doc, locale: Locale): string {
   ];
   if (d.banner) parts.push(`<p style="background:#fff4ce;padding:8px;border-left:4px solid #c19c00">${e(d.banner)}</p>`);
   parts.push(`<p>${e(d.greeting)}</p>`);
-  for (const p of d.intro) parts.push(`<p>${e(p)}</p>`);
+  for (const p of d.intro) parts.push(`<p>${linkified(e(p))}</p>`);
   parts.push(`<table style="border-collapse:collapse">`);
-  for (const [k, v] of d.facts) parts.push(`<tr><th style="text-align:left;padding:2px 12px 2px 0">${e(k)}</th><td style="padding:2px 0">${e(v)}</td></tr>`);
+  for (const [k, v] of d.facts) parts.push(`<tr><th style="text-align:left;padding:2px 12px 2px 0">${e(k)}</th><td style="padding:2px 0">${linkified(e(v))}</td></tr>`);
   parts.push(`</table>`);
   if (d.steps.length) {
     if (d.stepsTitle) parts.push(`<h3>${e(d.stepsTitle)}</h3>`);
-    parts.push(`<ol>${d.steps.map((s) => `<li>${e(s)}</li>`).join("")}</ol>`);
+    parts.push(`<ol>${d.steps.map((s) => `<li>${linkified(e(s))}</li>`).join("")}</ol>`);
   }
   for (const p of d.outro) parts.push(`<p style="color:#616161">${e(p)}</p>`);
   parts.push(`</body></html>`);
@@ -399,7 +441,7 @@ function toHtml(d: Doc, locale: Locale): string {
 
 /** Renders one alert mail (subject, plain text, HTML) in the tenant's language. */
 export function renderAlert(c: AlertContent): RenderedMail {
-  const d = build(c);
+  const d = withLinks(build(c), c);
   // Defence in depth: a registered secret never leaves in a mail, whatever a name or a code carried.
   return { subject: redact(d.subject), text: redact(toText(d)), html: redact(toHtml(d, c.locale)) };
 }

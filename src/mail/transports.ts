@@ -10,8 +10,14 @@ import type { Mailer, MailMessage, SentMail } from "./mailer.js";
 
 /** Header that ties a delivered mail back to its alert intent (operators can search mailboxes for it). */
 export const ALERT_HEADER = "X-Entra-Sync-Alert";
+/**
+ * Every alert is machine-made (RFC 3834 `Auto-Submitted: auto-generated`): mail systems that honour it send no
+ * out-of-office or other automatic answer to it, and none of our mails is an answer to one.
+ */
+const AUTO_SUBMITTED = { "Auto-Submitted": "auto-generated" } as const;
 
-function nodemailerOptions(from: string, replyTo: readonly string[], m: MailMessage): nodemailer.SendMailOptions {
+function nodemailerOptions(from: string, defaultReplyTo: readonly string[], m: MailMessage): nodemailer.SendMailOptions {
+  const replyTo = m.replyTo ?? defaultReplyTo;
   return {
     from,
     ...(replyTo.length ? { replyTo: [...replyTo] } : {}),
@@ -20,7 +26,7 @@ function nodemailerOptions(from: string, replyTo: readonly string[], m: MailMess
     subject: m.subject,
     text: m.text,
     html: m.html,
-    headers: { [ALERT_HEADER]: m.idempotencyKey },
+    headers: { ...AUTO_SUBMITTED, [ALERT_HEADER]: m.idempotencyKey },
   };
 }
 
@@ -118,8 +124,8 @@ export class AcsMailer implements Mailer {
       senderAddress: this.from,
       content: { subject: m.subject, plainText: m.text, html: m.html },
       recipients: { to: m.to.map((address) => ({ address })), ...(m.cc.length ? { cc: m.cc.map((address) => ({ address })) } : {}) },
-      headers: { [ALERT_HEADER]: m.idempotencyKey },
-      ...(this.o.replyTo?.length ? { replyTo: this.o.replyTo.map((address) => ({ address })) } : {}),
+      headers: { ...AUTO_SUBMITTED, [ALERT_HEADER]: m.idempotencyKey },
+      ...((m.replyTo ?? this.o.replyTo)?.length ? { replyTo: (m.replyTo ?? this.o.replyTo ?? []).map((address) => ({ address })) } : {}),
     };
     const poller = await this.client.beginSend(message, { operationId: operationIdFor(m.idempotencyKey), updateIntervalInMs: this.o.pollIntervalMs ?? 2_000 });
     const result = await poller.pollUntilDone();

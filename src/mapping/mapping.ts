@@ -119,3 +119,45 @@ export function mapUser(user: GraphUser, mapping: MappingConfig, birthday?: stri
   if (mapping.birthDate && birthday !== undefined) out.birthDate = birthday ? birthday.slice(0, 10) : null;
   return out;
 }
+
+/** One platform attribute as a mapping gives it, and where its value came from (`source`: null when every source was empty). */
+export interface MappedValue {
+  attribute: keyof PlatformAttributes;
+  value: string | null;
+  /** The Entra property the value came from (the first non-empty of `sources`), or null. */
+  source: string | null;
+  /** The Entra properties the mapping reads, in order of preference. */
+  sources: string[];
+}
+
+const FIXED: ReadonlyArray<[keyof PlatformAttributes, keyof GraphUser]> = [
+  ["firstName", "givenName"],
+  ["lastName", "surname"],
+  ["city", "city"],
+  ["address", "streetAddress"],
+  ["zipCode", "postalCode"],
+  ["homePhone", "mobilePhone"],
+  ["mobilePhone", "mobilePhone"],
+];
+
+/**
+ * `mapUser` with its reasons: per platform attribute the value, the Entra property it came from and the ones the
+ * mapping reads (for the one-user run and the mapping preview). The values are `mapUser`'s own.
+ */
+export function explainMapping(user: GraphUser, mapping: MappingConfig, birthday?: string | null): MappedValue[] {
+  const mapped = mapUser(user, mapping, birthday);
+  const out: MappedValue[] = [{ attribute: "externalId", value: mapped.externalId ?? null, source: "id", sources: ["id"] }];
+  const configurable = (attribute: keyof PlatformAttributes & keyof MappingConfig, sources: readonly MappingSource[]) => {
+    if (!(attribute in mapped)) return;
+    const from = sources.find((s) => valueOf(user, s) !== null) ?? null;
+    out.push({ attribute, value: mapped[attribute] ?? null, source: from, sources: [...sources] });
+  };
+  configurable("userName", mapping.userName);
+  configurable("email", mapping.email);
+  configurable("idpIdentifier", mapping.idpIdentifier);
+  for (const [attribute, prop] of FIXED) out.push({ attribute, value: mapped[attribute] ?? null, source: mapped[attribute] ? prop : null, sources: [prop] });
+  configurable("eppn", mapping.eppn);
+  configurable("ssn", mapping.ssn);
+  if ("birthDate" in mapped) out.push({ attribute: "birthDate", value: mapped.birthDate ?? null, source: mapped.birthDate ? "birthday" : null, sources: ["birthday"] });
+  return out;
+}

@@ -4,7 +4,8 @@ import { addError, failReport, isTerminal, minimalFailedReport, newReport, newRu
 import type { Tenant } from "../tenants/model.js";
 import { runUpdateSync, type UpdateSyncDeps } from "../sync/update-sync.js";
 import { runImmutableIdSync, type ImmutableIdDeps } from "../immutable-id/step.js";
-import type { ClientSecret, SecretStore } from "../secrets/store.js";
+import type { SecretStore } from "../secrets/store.js";
+import { signInFor, type TenantSignIn } from "../secrets/federated.js";
 import type { TenantRegistry } from "../tenants/registry.js";
 import type { RunObserver } from "./observer.js";
 import type { RunStore } from "./store.js";
@@ -17,7 +18,8 @@ export interface EndRunDeps {
   clock: () => Date;
   log: UpdateSyncDeps["log"];
   runs: RunStore;
-  tenants: Pick<TenantRegistry, "require" | "get">;
+  /** The registrations; `clearFullResync` ends a pending full resync once a full round has completed. */
+  tenants: Pick<TenantRegistry, "require" | "get"> & Partial<Pick<TenantRegistry, "clearFullResync">>;
   runObservers: readonly RunObserver[];
 }
 
@@ -27,7 +29,7 @@ export interface RunDeps extends EndRunDeps, UpdateSyncDeps, ImmutableIdDeps {
   connector: UpdateSyncDeps["connector"] & ImmutableIdDeps["connector"];
   secrets: Pick<SecretStore, "get">;
   /** A Graph client for a tenant, counting into `counters`. */
-  graphFor(tenant: Tenant, secret: ClientSecret, counters: GraphCounters): TenantGraphHandle;
+  graphFor(tenant: Tenant, signIn: TenantSignIn, counters: GraphCounters): TenantGraphHandle;
 }
 
 export interface RunRequest {
@@ -118,13 +120,13 @@ async function executeMeasured(app: RunDeps, tenantId: string, runId: string, o:
   try {
     tenant = await app.tenants.require(tenantId);
     await app.runs.save(report);
-    const secret = await app.secrets.get(tenant.tenantId);
+    const signIn = await signInFor(app, tenant);
     const counters = newGraphCounters();
     const base = { ...report.graph };
     const sync = () => {
       report.graph = { requests: base.requests + counters.requests, throttled: base.throttled + counters.throttled, retried: base.retried + counters.retried };
     };
-    const { graph } = app.graphFor(tenant, secret, counters);
+    const { graph } = app.graphFor(tenant, signIn, counters);
     const stop = () => (o.deadline !== undefined && Date.now() >= o.deadline) || (o.shouldStop?.() ?? false);
     let completed = true;
     if (report.only.includes("update")) {
@@ -149,6 +151,8 @@ async function executeMeasured(app: RunDeps, tenantId: string, runId: string, o:
         },
       );
       completed = outcome.completed;
+      // The full resync a mapping change asked for is done once a real full round has completed.
+      if (completed && tenant.fullResync && report.mode === "full" && !report.dryRun) await app.tenants.clearFullResync?.(tenant.tenantId, tenant.fullResync.requestedAt);
     }
     // Immutable ID sync needs the fresh matches of a completed update sync (or runs alone with --only immutable-id).
     if (completed && report.only.includes("immutableId")) {

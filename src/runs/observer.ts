@@ -8,4 +8,6 @@ import type { RunReport } from "./report.js";
 export interface RunObserver {
   name: string;
   afterRun(report: RunReport, tenant: Tenant | undefined): Promise<void>;
+  /** Told once a queued run's lease is given back (the tenant is free for its next run). */
+  afterRelease?(report: RunReport): Promise<void>;
 }

@@ -3,7 +3,8 @@ import type { EntraSyncError, ErrorCode } from "../errors.js";
 import { boundText, redactDeep } from "../util/redact.js";
 import { actionFor } from "./actions.js";
 
-export type RunTrigger = "schedule" | "manual";
+/** What started a run: the scheduler's timer, an operator (API, CLI), or a Graph change notification. */
+export type RunTrigger = "schedule" | "manual" | "notification";
 export type RunMode = "incremental" | "full";
 export type RunStatus = "queued" | "running" | "succeeded" | "partial" | "failed" | "skipped";
 export type RunStep = "update" | "immutableId";

@@ -11,10 +11,14 @@ import { mapLimit } from "../util/concurrency.js";
 import { isActive } from "./lease.js";
 import { startRun, type StartDeps } from "./start.js";
 import { readTenantStates, type TenantState } from "../state/tenant-state.js";
+import type { AuditLog } from "../audit/store.js";
+import { isHealthy } from "../notifications/renewal.js";
 
 /** The adapters the scheduler needs (the App provides them all). */
 export interface SchedulerDeps extends Omit<StartDeps, "queue" | "tenants" | "tables"> {
-  settings: Pick<Settings, "planRetentionDays">;
+  settings: Pick<Settings, "planRetentionDays"> & Partial<Pick<Settings, "audit" | "notifications">>;
+  /** The audit log, pruned to AUDIT_RETENTION_DAYS with the run history (without it: not pruned here). */
+  audit?: Pick<AuditLog, "prune">;
   tables: Pick<TableClients, "tenantState" | "runPlans">;
   tenants: Pick<TenantRegistry, "require" | "get" | "listAll">;
   queue: Pick<JobQueue, "sendMany">;
@@ -61,7 +65,7 @@ export async function scheduleDueRuns(app: SchedulerDeps, o: SchedulerOptions = 
   const now = app.clock();
   const jitter = o.jitterRatio ?? 0.1;
   const result: ScheduleResult = { tenants: 0, enqueued: 0, skipped: { disabled: 0, quarantined: 0, active: 0, notDue: 0, backoff: 0, raced: 0, error: 0 }, pruned: 0, jobs: [] };
-  const [tenants, states] = await Promise.all([app.tenants.listAll(), readTenantStates(app.tables.tenantState, { rows: ["lease", "health"] })]);
+  const [tenants, states] = await Promise.all([app.tenants.listAll(), readTenantStates(app.tables.tenantState, { rows: ["lease", "health", "notifications"] })]);
   result.tenants = tenants.length;
 
   const due: Array<{ tenant: Tenant; state: TenantState }> = [];
@@ -74,7 +78,7 @@ export async function scheduleDueRuns(app: SchedulerDeps, o: SchedulerOptions = 
 
   await mapLimit(due, o.concurrency ?? 32, async ({ tenant, state }) => {
     const prev = state.lease?.nextRunAt ? Date.parse(state.lease.nextRunAt) : undefined;
-    const nextRunAt = new Date(nextDueAt(prev, now.getTime(), tenant.syncIntervalMinutes * 60_000, jitter * spread(tenant.tenantId))).toISOString();
+    const nextRunAt = new Date(nextDueAt(prev, now.getTime(), scheduledIntervalMinutes(tenant, state, now, app.settings.notifications?.notifiedIntervalMinutes ?? 0) * 60_000, jitter * spread(tenant.tenantId))).toISOString();
     try {
       const { report } = await startRun(app, { tenantId: tenant.tenantId, trigger: "schedule", mode: "incremental", dryRun: false }, { tenant, nextRunAt, current: state.lease ?? null });
       result.jobs.push({ tenantId: tenant.tenantId, runId: report.runId, continuation: 0 });
@@ -97,13 +101,18 @@ export async function scheduleDueRuns(app: SchedulerDeps, o: SchedulerOptions = 
   // Immutable ID plans hold UPNs and ImmutableIds: they go with their runs, and after PLAN_RETENTION_DAYS at the latest.
   const plans = new PlanStore(app.tables.runPlans);
   const planCutoff = new Date(now.getTime() - app.settings.planRetentionDays * 86_400_000);
-  const pruneTenant = (tenantId: string): Promise<number> =>
-    app.runs.prune(tenantId, o.keepRuns ?? 100, o.keepDays ?? 30, now, async ({ orphaned, kept }) => {
+  const auditDays = app.settings.audit?.retentionDays;
+  const pruneTenant = async (tenantId: string): Promise<number> => {
+    const n = await app.runs.prune(tenantId, o.keepRuns ?? 100, o.keepDays ?? 30, now, async ({ orphaned, kept }) => {
       await mapLimit(orphaned, 4, (id) => plans.deleteCopy(tenantId, id));
       await plans.deleteOlderThan(tenantId, planCutoff);
       // The live plan: what only pruned runs, or runs past retention, could still show goes.
       await plans.pruneLive(tenantId, Math.max(planCutoff.getTime(), kept.length ? Math.min(...kept.map(runTime)) : now.getTime()));
     });
+    // The audit log outlives the run history (its own retention): entries older than AUDIT_RETENTION_DAYS go.
+    if (app.audit && auditDays) await app.audit.prune(tenantId, new Date(now.getTime() - auditDays * 86_400_000));
+    return n;
+  };
   const counts = await mapLimit(toPrune, Math.min(16, o.concurrency ?? 32), (t) =>
     pruneTenant(t.tenantId).catch((e: unknown) => {
       app.log.warn(`could not prune the run history: ${toEntraSyncError(e).message}`, { tenantId: t.tenantId });
@@ -132,6 +141,14 @@ export function nextDueAt(prevDue: number | undefined, now: number, intervalMs: 
   if (!(intervalMs > 0)) throw new RangeError(`interval must be positive, got ${intervalMs} ms`);
   if (prevDue === undefined || !Number.isFinite(prevDue) || prevDue > now) return now - Math.min(FIRST_DUE_SLACK_MS, intervalMs / 5) + intervalMs * (1 - pullEarlier);
   return prevDue + (Math.floor((now - prevDue) / intervalMs) + 1) * intervalMs;
+}
+
+/**
+ * A tenant's scheduled interval: its own, lengthened to `notifiedMinutes` (NOTIFIED_SYNC_INTERVAL_MINUTES) while its
+ * change notification subscription is healthy, since the timer then only catches what notifications missed.
+ */
+export function scheduledIntervalMinutes(tenant: Pick<Tenant, "syncIntervalMinutes">, state: Pick<TenantState, "notifications">, now: Date, notifiedMinutes: number): number {
+  return notifiedMinutes > 0 && isHealthy(state.notifications, now) ? Math.max(tenant.syncIntervalMinutes, notifiedMinutes) : tenant.syncIntervalMinutes;
 }
 
 /** Whether a tenant is due at `now` for the scheduler, by its `nextRunAt` alone. */

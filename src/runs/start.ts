@@ -33,9 +33,11 @@ export async function startRun(app: Omit<StartDeps, "queue">, req: RunRequest, o
   await checkForce(app, tenant, req);
   const now = app.clock();
   const runId = newRunId(now);
+  req = withPendingResync(tenant, req);
   const claim = await app.leases.claim(tenant.tenantId, runId, { ...(o.owner ? { owner: o.owner } : {}), nextRunAt: o.nextRunAt, ...(o.current !== undefined ? { current: o.current } : {}) });
   if (!claim.ok) throw runInProgress(tenant.tenantId, claim.held, now);
   const report = newRunReport(tenant, req, now, runId);
+  if (tenant.fullResync && report.mode === "full") report.notices.push(`The attribute mapping changed (${tenant.fullResync.requestedAt}): this run reads every user so that each platform user gets the new mapping's values.`);
   try {
     if (claim.previous && !claim.previous.released && claim.previous.runId) await markAbandoned(app, tenant.tenantId, claim.previous.runId);
     await app.runs.save(report);
@@ -44,6 +46,15 @@ export async function startRun(app: Omit<StartDeps, "queue">, req: RunRequest, o
     throw e;
   }
   return { report, lease: claim.lease };
+}
+
+/**
+ * A tenant whose mapping changed has a full resync pending: its next run that updates (not a dry run) reads every
+ * user, whatever it asked for, so that every platform user gets the new mapping's values.
+ */
+function withPendingResync(tenant: Tenant, req: RunRequest): RunRequest {
+  if (!tenant.fullResync || req.mode === "full" || req.dryRun || !(req.only ?? ["update"]).includes("update")) return req;
+  return { ...req, mode: "full" };
 }
 
 /**
@@ -87,11 +98,11 @@ async function markAbandoned(app: EndRunDeps, tenantId: string, runId: string): 
  * Queues a manual run (the run API): creates it, claims the tenant's lease and sends its first job. When the job
  * cannot be sent, the run is ended as failed (it would never start) and the lease given back; the error is thrown.
  */
-export async function queueRun(app: StartDeps, req: RunRequest): Promise<RunReport> {
-  const tenant = await app.tenants.require(req.tenantId);
-  const { report } = await startRun(app, req, { tenant });
+export async function queueRun(app: StartDeps, req: RunRequest, o: { tenant?: Tenant; current?: Lease | null; /** The job stays invisible this long (change notifications coalesce a burst into one run). */ delaySeconds?: number } = {}): Promise<RunReport> {
+  const tenant = o.tenant ?? (await app.tenants.require(req.tenantId));
+  const { report } = await startRun(app, req, { tenant, ...(o.current !== undefined ? { current: o.current } : {}) });
   try {
-    await app.queue.send({ tenantId: report.tenantId, runId: report.runId, continuation: 0 });
+    await app.queue.send({ tenantId: report.tenantId, runId: report.runId, continuation: 0 }, o.delaySeconds ?? 0);
   } catch (e) {
     const err = toEntraSyncError(e, "STORAGE_FAILED");
     // The run will never start: end it as failed, so it does not stay "queued" in the history.

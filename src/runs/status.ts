@@ -44,6 +44,8 @@ export interface TenantStatus {
   quarantineReason: string | null;
   lastFailure: TenantHealth["lastFailure"] | null;
   secret: { expiresOn: string; daysLeft: number; source: string | null; mismatch: boolean } | null;
+  /** How the tenant signs in: `federated` has no secret (so `secret` is null), `secret` its own client secret. */
+  auth: "secret" | "federated";
 }
 
 /** When the scheduler will next start a run of this tenant (null: it will not). */
@@ -75,7 +77,8 @@ export function tenantStatus(tenant: Tenant, s: TenantState, now: Date): TenantS
     quarantined: h.quarantined,
     quarantineReason: h.quarantineReason ?? null,
     lastFailure: h.lastFailure ?? null,
-    secret: exp ? { expiresOn: exp, daysLeft: daysLeft(new Date(exp), now), source: s.secret?.source ?? null, mismatch: !!s.secret?.mismatchDays } : null,
+    auth: tenant.auth ?? "secret",
+    secret: exp && tenant.auth !== "federated" ? { expiresOn: exp, daysLeft: daysLeft(new Date(exp), now), source: s.secret?.source ?? null, mismatch: !!s.secret?.mismatchDays } : null,
   };
 }
 

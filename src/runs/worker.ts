@@ -92,6 +92,9 @@ export async function processSyncJob(app: WorkerDeps, job: SyncJob, o: WorkerOpt
   if (result.completed) {
     await app.leases.release(lease);
     if (fullRead) await slots.release(job.runId).catch((e: unknown) => app.log.warn(`could not free the full-read slot (it expires by itself): ${toEntraSyncError(e).message}`, ids));
+    for (const o of app.runObservers) {
+      if (o.afterRelease) await o.afterRelease(result.report).catch((e: unknown) => app.log.warn(`observer ${o.name} failed after the run: ${toEntraSyncError(e).message}`, ids));
+    }
     return { outcome: "completed", report: result.report };
   }
   const next: SyncJob = { tenantId: job.tenantId, runId: job.runId, continuation: job.continuation + 1 };

@@ -1,4 +1,5 @@
 import { randomUUID } from "node:crypto";
+import type { ConnectorSpace } from "../connector/space.js";
 import type { PlatformDirectory, StoredPlatformUser } from "../directory/directory.js";
 import type { PlatformUser } from "../directory/types.js";
 import { EntraSyncError, ensureError } from "../errors.js";
@@ -12,6 +13,10 @@ import type { RateLimiter } from "./rate-limit.js";
 import { DEFAULT_COUNT, listResponse, MAX_RESULTS, resourceTypesFor, schemasFor, serviceProviderConfig, URN, type CustomExtension } from "./schemas.js";
 import type { ScimTokenStore } from "./tokens.js";
 import { changedAttributes, checkUserDocument, DEFAULT_SCIM_CONFIG, isRemoved, platformUserFrom, renderUser, versionOf, type TenantScimConfig } from "./users.js";
+import type { AuditContext } from "../audit/entry.js";
+
+/** SCIM writes join the audit log (values, masked where sensitive), in the same transaction as the write. */
+const SCIM_AUDIT: AuditContext = { source: "scim" };
 
 type Json = unknown;
 type Obj = Record<string, Json>;
@@ -49,6 +54,11 @@ export interface ScimEndpointDeps {
   tenantConfig?: (tenantId: string) => Promise<TenantScimConfig & { extensions: CustomExtension[] }>;
   /** Largest request body accepted, in bytes (default 256 KiB). */
   maxBodyBytes?: number;
+  /**
+   * The connector space, for tenants whose DELETE erases: the erased user's match is released there first, so that
+   * neither update sync nor Immutable ID sync goes on treating the Entra user as matched to it.
+   */
+  connector?: Pick<ConnectorSpace, "get" | "putMany">;
 }
 
 export const MAX_BODY_BYTES = 256 * 1024;
@@ -107,7 +117,7 @@ export class ScimEndpoint {
         const body = parseBody(req);
         return this.changeUser(caller, req, base, config, () => checkUserDocument(body), "replace");
       }
-      if (method === "DELETE" && req.id) return this.deleteUser(caller, req);
+      if (method === "DELETE" && req.id) return this.deleteUser(caller, req, config);
     }
     if (resource === "groups") {
       if (method === "GET" && !req.id) return ok(await this.queryGroups(caller, query, base));
@@ -167,17 +177,26 @@ export class ScimEndpoint {
     const now = this.deps.clock().toISOString();
     const externalId = doc[keyOf(doc, "externalId") ?? ""] as string | undefined;
     // The same Entra user provisioned again after a DELETE gets its platform user back (data was only marked removed).
+    // This read answers the common case early; what makes a duplicate impossible is the externalId claim written in
+    // the same transaction as the user (see PlatformDirectory.create): of two concurrent POSTs one gets 409.
     let revived: StoredPlatformUser | undefined;
+    const duplicate = () => new ScimError(409, `A user with externalId "${externalId}" already exists.`, "uniqueness");
     if (externalId) {
       const same = (await this.deps.directory.findBy(caller.tenantId, "externalId", [externalId])).get(externalId) ?? [];
-      if (same.some((u) => !isRemoved(u))) throw new ScimError(409, `A user with externalId "${externalId}" already exists.`, "uniqueness");
+      if (same.some((u) => !isRemoved(u))) throw duplicate();
       revived = same.find(isRemoved);
     }
     let stored: StoredPlatformUser;
     if (revived) {
       const after: PlatformUser = { ...platformUserFrom(doc, revived.id, caller.tenantId, { ...revived, inactiveAt: undefined }, now, config), entraRemovedAt: undefined, entraRemovedReason: undefined };
-      stored = await this.deps.directory.replace(caller.tenantId, revived, after);
-    } else stored = await this.deps.directory.create(caller.tenantId, platformUserFrom(doc, randomUUID(), caller.tenantId, undefined, now, config));
+      try {
+        stored = await this.deps.directory.replace(caller.tenantId, revived, after, SCIM_AUDIT);
+      } catch (e) {
+        // Another request revived (or changed) the same user meanwhile: the same Entra user exists again.
+        if (e instanceof EntraSyncError && e.code === "STORAGE_CONFLICT") throw duplicate();
+        throw e;
+      }
+    } else stored = await this.deps.directory.create(caller.tenantId, platformUserFrom(doc, randomUUID(), caller.tenantId, undefined, now, config), SCIM_AUDIT);
     await this.record(caller, "create", "User", stored.id, changedAttributes({}, doc), 201);
     return this.userAnswer(201, stored, base);
   }
@@ -195,7 +214,7 @@ export class ScimEndpoint {
       const changed = changedAttributes(editable, doc);
       if (changed.length === 0) return this.userAnswer(200, current, base); // a PATCH that changes nothing is a success
       try {
-        const stored = await this.deps.directory.replace(caller.tenantId, current, after);
+        const stored = await this.deps.directory.replace(caller.tenantId, current, after, SCIM_AUDIT);
         const active = (x: Obj) => x.active !== false;
         const op = active(editable) && !active(doc) ? "deactivate" : !active(editable) && active(doc) ? "reactivate" : operation;
         await this.record(caller, op, "User", current.id, changed, 200);
@@ -208,15 +227,39 @@ export class ScimEndpoint {
     }
   }
 
-  private async deleteUser(caller: Caller, req: ScimRequest): Promise<ScimAnswer> {
+  private async deleteUser(caller: Caller, req: ScimRequest, config: TenantScimConfig): Promise<ScimAnswer> {
     const current = await this.requireUser(caller, req.id!);
     const ifMatch = req.header("if-match");
     if (ifMatch && !etagMatches(ifMatch, versionOf(current.etag))) throw new ScimError(412, "The user changed since the version given in If-Match; read it again.");
+    if (config.onDelete === "erase") {
+      const erase = this.deps.directory.erase?.bind(this.deps.directory);
+      if (!erase) throw new EntraSyncError("CONFIG_INVALID", "This platform directory cannot erase users; set the tenant's SCIM delete mode back to mark (entra-sync scim settings set --delete mark).");
+      // The match and the group memberships go first: should the erase then fail, Entra sends the DELETE again, and a
+      // released match of a user that still exists is only looked at again by the next runs (never a wrong user).
+      await this.releaseMatch(caller.tenantId, current);
+      await this.deps.groups.dropMember(caller.tenantId, current.id);
+      await erase(caller.tenantId, current);
+      await this.record(caller, "erase", "User", current.id, [], 204);
+      return { status: 204, headers: {} };
+    }
     // Marked removed as update sync marks a user deleted in Entra: nothing is erased, and its userName is free again.
     const after = { ...current, entraRemovedAt: this.deps.clock().toISOString(), entraRemovedReason: "deleted" as const, uniqueUserName: false };
-    await this.deps.directory.replace(caller.tenantId, current, after);
+    await this.deps.directory.replace(caller.tenantId, current, after, SCIM_AUDIT);
     await this.record(caller, "delete", "User", current.id, [], 204);
     return { status: 204, headers: {} };
+  }
+
+  /**
+   * The connector row matched to a user about to be erased (its id is the user's externalId, the Entra object id)
+   * loses the match and is marked for Immutable ID sync to look at again: its plan no longer proposes a value from
+   * the erased user, and update sync, which matches again from the directory whenever the Entra user changes, finds
+   * no platform user and counts it unmatched. Update sync never creates a platform user, so nothing brings it back.
+   */
+  private async releaseMatch(tenantId: string, user: StoredPlatformUser): Promise<void> {
+    if (!this.deps.connector || !user.externalId) return;
+    const row = await this.deps.connector.get(tenantId, user.externalId);
+    if (!row || row.platformUserId !== user.id) return;
+    await this.deps.connector.putMany(tenantId, [{ ...row, match: "unmatched", platformUserId: undefined }]);
   }
 
   // ---- Groups ----

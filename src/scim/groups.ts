@@ -108,6 +108,29 @@ export class ScimGroupStore {
     }
   }
 
+  /** Takes a user out of every group of the tenant (a user erased): one range read of the member rows, then deletes. */
+  async dropMember(tenantId: string, userId: string): Promise<number> {
+    const suffix = `|${encodeKey(userId)}`;
+    const rows: string[] = [];
+    try {
+      for await (const e of this.table.listEntities<object>({ queryOptions: { filter: odata`PartitionKey eq ${tenantId} and RowKey ge ${MEMBER} and RowKey lt ${"m}"}`, select: ["RowKey"] } })) {
+        const rk = e.rowKey as string;
+        // m|<group id>|<member>: a group id never holds "|", so the member is what follows the second one.
+        if (rk.indexOf("|", MEMBER.length) === rk.length - suffix.length && rk.endsWith(suffix)) rows.push(rk);
+      }
+    } catch (e) {
+      throw storageError(e, `read the SCIM group members of tenant ${tenantId}`);
+    }
+    await mapLimit(rows, 16, async (rowKey) => {
+      try {
+        await this.table.deleteEntity(tenantId, rowKey);
+      } catch (e) {
+        if ((e as { statusCode?: number }).statusCode !== 404) throw storageError(e, `remove a member of a SCIM group of tenant ${tenantId}`);
+      }
+    });
+    return rows.length;
+  }
+
   private async changeMembers(tenantId: string, id: string, add: readonly string[], remove: readonly string[]): Promise<void> {
     const key = (m: string) => `${memberPrefix(id)}${encodeKey(m)}`;
     for (const m of add) if (key(m).length > TABLE_LIMITS.keyChars || !m) throw new EntraSyncError("INPUT_INVALID", `Member value "${m.slice(0, 80)}" is not a user id.`, { field: "members" });

@@ -2,7 +2,7 @@ import type { TableClient } from "@azure/data-tables";
 import { EntraSyncError } from "../errors.js";
 import { getOrUndefined, storageError } from "../state/tables-client.js";
 import type { CustomExtension } from "./schemas.js";
-import type { CustomAttributeRule, TenantScimConfig } from "./users.js";
+import { DELETE_MODES, type CustomAttributeRule, type DeleteMode, type TenantScimConfig } from "./users.js";
 
 /** Platform columns a custom extension attribute may land in. */
 export const CUSTOM_COLUMNS = ["idpIdentifier", "eppn", "ssn", "birthDate", "homePhone"] as const;
@@ -13,6 +13,8 @@ export interface ScimTenantSettings extends TenantScimConfig {
   tenantId: string;
   /** `keep`: undeclared extension attributes are stored under the prefix; `refuse`: 400 naming them. */
   undeclared: "keep" | "refuse";
+  /** What DELETE does: `mark` the platform user removed (default), or `erase` it. */
+  onDelete: DeleteMode;
 }
 
 export const extensionUrn = (name: string) => `urn:ietf:params:scim:schemas:extension:${name}:2.0:User`;
@@ -24,7 +26,7 @@ export function extensionsOf(s: TenantScimConfig): CustomExtension[] {
   return [...byUrn].map(([urn, attributes]) => ({ urn, attributes }));
 }
 
-const defaults = (tenantId: string): ScimTenantSettings => ({ tenantId, prefix: "scim", rules: [], undeclared: "keep" });
+const defaults = (tenantId: string): ScimTenantSettings => ({ tenantId, prefix: "scim", rules: [], undeclared: "keep", onDelete: "mark" });
 const CACHE_MS = 30_000;
 
 /**
@@ -71,6 +73,7 @@ export class ScimSettingsStore {
 function checkSettings(s: ScimTenantSettings): void {
   if (!/^[A-Za-z][\w.-]{0,63}$/.test(s.prefix)) throw new EntraSyncError("INPUT_INVALID", `--prefix must be a name of letters, digits, _ . - (e.g. entraid_attributes); got "${s.prefix}".`, { field: "prefix" });
   for (const r of s.rules) checkRule(r);
+  if (!(DELETE_MODES as readonly string[]).includes(s.onDelete)) throw new EntraSyncError("INPUT_INVALID", `--delete must be ${DELETE_MODES.join(" or ")}; got "${String(s.onDelete)}".`, { field: "delete" });
 }
 
 function checkRule(r: CustomAttributeRule): void {

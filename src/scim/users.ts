@@ -132,9 +132,15 @@ export interface TenantScimConfig {
   rules: CustomAttributeRule[];
   /** `keep` (default): undeclared extension attributes are kept under the prefix; `refuse`: 400 naming them. */
   undeclared?: "keep" | "refuse";
+  /** What DELETE does: `mark` (default) marks the platform user removed; `erase` deletes it and all that finds it. */
+  onDelete?: DeleteMode;
 }
 
-export const DEFAULT_SCIM_CONFIG: TenantScimConfig = { prefix: "scim", rules: [], undeclared: "keep" };
+/** What a SCIM DELETE does to the platform user. */
+export const DELETE_MODES = ["mark", "erase"] as const;
+export type DeleteMode = (typeof DELETE_MODES)[number];
+
+export const DEFAULT_SCIM_CONFIG: TenantScimConfig = { prefix: "scim", rules: [], undeclared: "keep", onDelete: "mark" };
 
 /**
  * The platform user for a SCIM User representation: the platform's columns from the SCIM attributes
@@ -177,6 +183,7 @@ export function platformUserFrom(doc: Obj, id: string, tenantId: string, previou
     ...columns,
     inactiveAt: active === false ? (previous?.inactiveAt ?? now) : undefined,
     uniqueUserName: true,
+    uniqueExternalId: true,
     extraAttributes: Object.keys(extra).length ? JSON.stringify(extra) : undefined,
     scimDocument: JSON.stringify({ resource: doc, created: prevDoc?.created ?? now, lastModified: now } satisfies StoredDocument),
   };

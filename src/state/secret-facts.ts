@@ -26,6 +26,8 @@ export interface SecretFacts {
   keyVaultExpiresOn?: string;
   /** The endDateTime of the app's passwordCredential whose hint matches the stored secret (ISO). */
   entraEndDateTime?: string;
+  /** That credential's keyId: the Secret ID the admin center shows beside it (an identifier, not a secret). */
+  entraKeyId?: string;
   /** Entra's date minus Key Vault's, in whole days, when they differ by a day or more. */
   mismatchDays?: number;
   /** The tenant's app may not read its own application object (no Application.Read.All): recorded, not an error. */

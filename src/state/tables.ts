@@ -20,7 +20,7 @@ export const TABLES = {
   scimAudit: "scimaudit",
   /** SCIM groups and their members (PartitionKey tenant id). */
   scimGroups: "scimgroups",
-  /** Each tenant's SCIM settings: custom extension attributes (PartitionKey "tenant", RowKey tenant id). */
+  /** Each tenant's SCIM settings: custom extension attributes, the delete mode (PartitionKey "tenant", RowKey tenant id). */
   scimSettings: "scimsettings",
 } as const;
 

@@ -3,6 +3,7 @@ import { CHECKPOINT_ROWS, checkpointFromEntity, type Checkpoint } from "./checkp
 import { HEALTH_ROW, healthFromEntity, type TenantHealth } from "./health.js";
 import { LEASE_ROW, leaseFromEntity, type Lease } from "./leases.js";
 import { SECRET_ROW, secretFactsFromEntity, type SecretFacts } from "./secret-facts.js";
+import { NOTIFICATIONS_ROW, notificationStateFromEntity, type NotificationState } from "./subscriptions.js";
 import { storageError } from "./tables-client.js";
 
 /**
@@ -14,6 +15,7 @@ import { storageError } from "./tables-client.js";
  * | `lease` | the one-run-per-tenant lease and when the next scheduled run is due | columns; `./leases.ts` |
  * | `health` | failures, backoff, quarantine | `data` = JSON, `quarantined`; `./health.ts` |
  * | `secret` | what is known about the client secret (never its value) | columns; `./secret-facts.ts` |
+ * | `notifications` | the Graph change notification subscription (clientState as a hash only) and its setting | columns; `./subscriptions.ts` |
  * | `writebudget-<clientId>` | Graph's shared write budget of the tenant's app | `fullAt`; src/graph/write-budget.ts (the pacing and its row together) |
  *
  * One partition is not a tenant's: `!fullreads` holds the full-read slots and their waiting line of the storage
@@ -22,7 +24,7 @@ import { storageError } from "./tables-client.js";
  * What the rows mean is decided elsewhere: the lease's rules and the health policy in src/runs/, the secret facts in
  * src/expiry/. `readTenantStates` reads several kinds of row of every tenant (or one) in one query.
  */
-export const TENANT_STATE_ROWS = { checkpoint: CHECKPOINT_ROWS.main, lease: LEASE_ROW, health: HEALTH_ROW, secret: SECRET_ROW } as const;
+export const TENANT_STATE_ROWS = { checkpoint: CHECKPOINT_ROWS.main, lease: LEASE_ROW, health: HEALTH_ROW, secret: SECRET_ROW, notifications: NOTIFICATIONS_ROW } as const;
 export type TenantStateRow = keyof typeof TENANT_STATE_ROWS;
 
 /** The typed state rows of one tenant (absent: no such row). */
@@ -31,6 +33,7 @@ export interface TenantState {
   lease?: Lease | undefined;
   health?: TenantHealth | undefined;
   secret?: SecretFacts | undefined;
+  notifications?: NotificationState | undefined;
 }
 
 /**
@@ -49,6 +52,9 @@ export function addTenantStateRow(states: Map<string, TenantState>, e: Record<st
       break;
     case SECRET_ROW:
       s.secret = secretFactsFromEntity(e);
+      break;
+    case NOTIFICATIONS_ROW:
+      s.notifications = notificationStateFromEntity(e);
       break;
     case CHECKPOINT_ROWS.main:
       try {

@@ -279,7 +279,7 @@ async function commitPage(deps: UpdateSyncDeps, report: RunReport, p: PreparedPa
   }
   // The platform directory and the connector space are written at once: neither write depends on the other, and
   // re-running the page after a crash between them is harmless (updates are diffed against the directory itself).
-  const [result] = await Promise.all([deps.directory.applyUpdates(report.tenantId, p.updates), deps.connector.putMany(report.tenantId, p.rows, { dirty: markDirty })]);
+  const [result] = await Promise.all([deps.directory.applyUpdates(report.tenantId, p.updates, { source: "updateSync", runId: report.runId }), deps.connector.putMany(report.tenantId, p.rows, { dirty: markDirty })]);
   lookup.invalidate(p.updates.map((u) => u.user.id));
   const updatedIds = new Set(result.updated);
   for (const u of p.updates) if (updatedIds.has(u.user.id) && !isRemoval(u)) report.update.updated++;
@@ -324,7 +324,7 @@ async function sweepUnseen(deps: UpdateSyncDeps, tenant: Tenant, report: RunRepo
       const m = matches.get(row.id);
       if (m?.kind === "matched") updates.push({ user: m.user, changes: { entraRemovedAt: row.removedAt, entraRemovedReason: "deleted" } });
     }
-    const [result] = await Promise.all([deps.directory.applyUpdates(tenant.tenantId, updates), deps.connector.putMany(tenant.tenantId, chunk, { dirty: false })]);
+    const [result] = await Promise.all([deps.directory.applyUpdates(tenant.tenantId, updates, { source: "updateSync", runId: report.runId }), deps.connector.putMany(tenant.tenantId, chunk, { dirty: false })]);
     lookup.invalidate(updates.map((u) => u.user.id));
     reportFailedUpdates(report, result);
   };

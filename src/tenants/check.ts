@@ -8,13 +8,14 @@ import { classifyGraphError } from "../graph/errors.js";
 import type { ProbeKind, ProbeResult, TenantGraphHandle } from "../graph/tenant-graph.js";
 import { adminConsentUrl, grants, permissionsFor, type Capability, type Permission } from "../graph/permissions.js";
 import type { ClientSecret } from "../secrets/store.js";
+import { signInFor, type TenantSignIn } from "../secrets/federated.js";
 import { parseGuid, type Tenant } from "./model.js";
 
 /** What the check needs (the App provides it). */
 export interface TenantCheckDeps {
   tenants: { require(tenantId: string): Promise<Tenant> };
   secrets: { get(tenantId: string): Promise<ClientSecret> };
-  graphFor(tenant: Tenant, secret: ClientSecret, counters: GraphCounters): Pick<TenantGraphHandle, "graph">;
+  graphFor(tenant: Tenant, signIn: TenantSignIn, counters: GraphCounters): Pick<TenantGraphHandle, "graph">;
 }
 
 /** One line of the check: a permission, what it is for, whether the token holds it, and what the call answered. */
@@ -50,18 +51,16 @@ export interface TenantCheckResult {
 /** Checks the Graph permissions of a tenant's app. Reads only; never throws for what Graph or Entra answer. */
 export async function checkTenant(deps: TenantCheckDeps, tenantIdInput: string): Promise<TenantCheckResult> {
   const tenant = await deps.tenants.require(parseGuid(tenantIdInput, "tenantId"));
-  const ref = { tenantId: tenant.tenantId, clientId: tenant.clientId };
+  const ref = { tenantId: tenant.tenantId, clientId: tenant.clientId, auth: tenant.auth };
   const consentUrl = adminConsentUrl(tenant);
   const base = { tenantId: tenant.tenantId, clientId: tenant.clientId, displayName: tenant.displayName, adminConsentUrl: consentUrl };
   const needs = permissionsFor(tenant);
   const untried = (message: string): PermissionCheck[] => needs.map((n) => ({ ...n, granted: false, result: "error", action: message }));
 
-  let secret: ClientSecret;
   let roles: string[];
   let graph: TenantGraphHandle["graph"];
   try {
-    secret = await deps.secrets.get(tenant.tenantId);
-    graph = deps.graphFor(tenant, secret, newGraphCounters()).graph;
+    graph = deps.graphFor(tenant, await signInFor(deps, tenant), newGraphCounters()).graph;
     roles = await graph.grantedRoles();
   } catch (e) {
     // classifyGraphError finds what the tenant credential already named (e.g. AUTH_TENANT_NOT_FOUND).

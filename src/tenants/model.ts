@@ -40,10 +40,18 @@ export const DEFAULT_IMMUTABLE_ID: ImmutableIdConfig = {
   federatedDomains: "skip",
 };
 
+/**
+ * How a tenant signs in: `secret`, the customer's own app registration and its client secret in Key Vault;
+ * `federated`, admin consent to the platform's multi-tenant app, with no secret (see src/secrets/federated.ts).
+ */
+export type TenantAuth = "secret" | "federated";
+
 /** A customer's Entra tenant as registered here. */
 export interface Tenant {
   tenantId: string;
   clientId: string;
+  /** Absent on registrations made before federated tenants existed: `secret`. */
+  auth?: TenantAuth;
   displayName: string;
   cloud: CloudName;
   enabled: boolean;
@@ -54,6 +62,11 @@ export interface Tenant {
   immutableId: ImmutableIdConfig;
   /** Minutes between scheduled runs. */
   syncIntervalMinutes: number;
+  /**
+   * Set when a change needs every user mapped again (the mapping changed): the next run that updates reads in full,
+   * and clears it once its round is complete.
+   */
+  fullResync?: { reason: "mappingChanged"; requestedAt: string } | undefined;
   createdAt: string;
   updatedAt: string;
 }
@@ -77,6 +90,7 @@ export const tenantInputSchema = z
   .object({
     tenantId: z.string(),
     clientId: z.string(),
+    auth: z.enum(["secret", "federated"]).default("secret"),
     displayName: z.string().trim().min(1, "displayName must not be empty").max(200),
     cloud: z.enum(CLOUD_NAMES as [CloudName, ...CloudName[]]).default("global"),
     enabled: z.boolean().default(true),
@@ -86,6 +100,7 @@ export const tenantInputSchema = z
     locale: z.enum(["en", "sv"]).default("en"),
     immutableId: immutableIdSchema.default(DEFAULT_IMMUTABLE_ID),
     syncIntervalMinutes: z.number().int().min(1).max(7 * 24 * 60).default(5),
+    fullResync: z.object({ reason: z.literal("mappingChanged"), requestedAt: z.string() }).strict().optional(),
   })
   .strict();
 
@@ -93,7 +108,7 @@ export type TenantInput = z.input<typeof tenantInputSchema>;
 
 /** Validates a registration; throws INPUT_INVALID naming the first bad field and what is allowed. */
 export function validateTenant(input: unknown, now: Date, existing?: Tenant): Tenant {
-  const base = mergeImmutableId(existing ? { ...stripTimes(existing), ...(input as object) } : input, existing);
+  const base = mergeMapping(mergeImmutableId(existing ? { ...stripTimes(existing), ...(input as object) } : input, existing), existing);
   const r = tenantInputSchema.safeParse(base);
   if (!r.success) {
     const issue = r.error.issues[0]!;
@@ -101,9 +116,13 @@ export function validateTenant(input: unknown, now: Date, existing?: Tenant): Te
     throw new EntraSyncError("INPUT_INVALID", `${field}: ${issue.message}`, { field, retryable: false });
   }
   const v = r.data;
+  const mapping = v.mapping as MappingConfig;
+  // A mapping that gives other values needs every user mapped again: the next run reads in full by itself.
+  const fullResync = existing && !sameMapping(existing.mapping, mapping) ? { reason: "mappingChanged" as const, requestedAt: now.toISOString() } : v.fullResync;
   return {
     ...v,
-    mapping: v.mapping as MappingConfig,
+    ...(fullResync ? { fullResync } : {}),
+    mapping,
     tenantId: parseGuid(v.tenantId, "tenantId"),
     clientId: parseGuid(v.clientId, "clientId"),
     adminEmails: v.adminEmails.map((e) => e.toLowerCase()),
@@ -118,6 +137,20 @@ function mergeImmutableId(base: unknown, existing?: Tenant): unknown {
   const patch = (base as { immutableId?: unknown }).immutableId;
   if (patch === undefined || patch === null || typeof patch !== "object" || Array.isArray(patch)) return base;
   return { ...base, immutableId: { ...DEFAULT_IMMUTABLE_ID, ...(existing?.immutableId ?? {}), ...patch } };
+}
+
+/** The mapping is nested too: a patch names only the attributes it changes (`{"eppn":["extensionAttribute2"]}`). */
+function mergeMapping(base: unknown, existing?: Tenant): unknown {
+  if (!base || typeof base !== "object") return base;
+  const patch = (base as { mapping?: unknown }).mapping;
+  if (patch === undefined || patch === null || typeof patch !== "object" || Array.isArray(patch)) return base;
+  return { ...base, mapping: { ...DEFAULT_MAPPING, ...(existing?.mapping ?? {}), ...patch } };
+}
+
+/** Whether two mappings give the same values (the order of sources matters: the first non-empty one wins). */
+export function sameMapping(a: MappingConfig, b: MappingConfig): boolean {
+  const keys = new Set([...Object.keys(a), ...Object.keys(b)]) as Set<keyof MappingConfig>;
+  return [...keys].every((k) => JSON.stringify(a[k]) === JSON.stringify(b[k]));
 }
 
 function stripTimes(t: Tenant): Omit<Tenant, "createdAt" | "updatedAt"> {

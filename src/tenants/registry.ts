@@ -114,6 +114,29 @@ export class TenantRegistry {
     throw new EntraSyncError("STORAGE_CONFLICT", `Tenant ${id} kept changing during the update; try again.`);
   }
 
+  /**
+   * Clears the tenant's pending full resync once a run has read every user — only the request that run served: a
+   * mapping changed again meanwhile keeps its own request.
+   */
+  async clearFullResync(tenantId: string, requestedAt: string): Promise<boolean> {
+    const id = parseGuid(tenantId, "tenantId");
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const e = await getOrUndefined<TenantEntity>(this.table, PK, id);
+      if (!e) return false;
+      const t = JSON.parse(e.data) as Tenant;
+      if (t.fullResync?.requestedAt !== requestedAt) return false;
+      const { fullResync: _done, ...rest } = t;
+      try {
+        await this.table.updateEntity<TenantEntity>({ partitionKey: PK, rowKey: id, data: JSON.stringify(rest), enabled: rest.enabled }, "Replace", { etag: e.etag });
+        return true;
+      } catch (err) {
+        if ((err as { statusCode?: number }).statusCode === 412) continue;
+        throw storageError(err, `update tenant ${id}`);
+      }
+    }
+    return false;
+  }
+
   /** Every tenant, page by page (one query). */
   async *list(): AsyncIterable<Tenant> {
     for await (const e of this.table.listEntities<TenantEntity>({ queryOptions: { filter: `PartitionKey eq '${PK}'` } })) yield JSON.parse((e as TenantEntity).data) as Tenant;

@@ -59,7 +59,7 @@ describe("entra-sync CLI", () => {
     expect((await s.app.directory.get(t.id, "u1"))?.city).toBe("Kiruna");
 
     r = await cli(["tenant", "list", "--json"]);
-    expect(r.out.split("\n").map((l) => JSON.parse(l).tenantId)).toContain(t.id);
+    expect((JSON.parse(r.out) as Array<{ tenantId: string }>).map((x) => x.tenantId)).toContain(t.id);
     r = await cli(["tenant", "update", t.id, "--link-by", "userPrincipalName:userName", "--json"]);
     expect(r.code, r.err).toBe(0);
     expect(JSON.parse(r.out).linking).toEqual({ entra: "userPrincipalName", platform: "userName" });
@@ -86,7 +86,7 @@ describe("entra-sync CLI", () => {
     const expires = new Date(Date.now() + 120 * 86_400_000).toISOString().slice(0, 10);
     const r = await cli(["secret", "set", "--tenant", id, "--expires", expires, "--from-stdin"], "a-fresh-secret-value-123");
     expect(r.code, r.err).toBe(0);
-    const status = JSON.parse((await cli(["status", "--tenant", id, "--json"])).out);
+    const [status] = JSON.parse((await cli(["status", "--tenant", id, "--json"])).out);
     expect(status.secret).toMatchObject({ expiresOn: `${expires}T23:59:59.000Z`, source: "keyVault" });
   });
 

@@ -9,7 +9,7 @@ import { useLocalStack } from "../support/stack.js";
 
 const stackOf = useLocalStack();
 /** Settings the Functions host (and Node) read themselves, beside the app's own. */
-const HOST_SETTINGS = ["FUNCTIONS_WORKER_RUNTIME", "NODE_EXTRA_CA_CERTS"];
+const HOST_SETTINGS = ["FUNCTIONS_WORKER_RUNTIME", "NODE_EXTRA_CA_CERTS", "IDENTITY_ENDPOINT", "IDENTITY_HEADER"];
 
 describe("local.settings.json that npm run stack writes for func start", () => {
   it("holds only known settings, passes the settings schema, and names the stack's CA", () => {

@@ -185,7 +185,7 @@ describe("daily secret expiry check", () => {
     const err: string[] = [];
     const io: CliIO = { out: (t) => out.push(t), err: (t) => err.push(t), readStdin: async () => "", isTTY: false };
     expect(await runCli(["expiry", "--json"], io, () => s.app)).toBe(0);
-    const rows = out.join("\n").split("\n").map((l) => JSON.parse(l) as { tenantId: string; daysLeft?: number });
+    const rows = JSON.parse(out.join("\n")) as Array<{ tenantId: string; daysLeft?: number }>;
     const days = rows.map((r) => r.daysLeft ?? Infinity);
     expect([...days].sort((x, y) => x - y)).toEqual(days);
     expect(rows.find((r) => r.tenantId === tenant.tenantId)?.daysLeft).toBe(45);

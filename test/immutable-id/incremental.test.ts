@@ -83,6 +83,30 @@ describe("Immutable ID candidates are kept current incrementally", () => {
     expect(last.immutableId?.skipped).toMatchObject({ duplicateValue: 1 });
   }, 120_000);
 
+  it("platform-side writes (an import, a SCIM-style replace) reach the incremental plan: it ends where a full re-plan does", async () => {
+    const s = stack();
+    const { tenant, users } = await tenantWith(s, { ...withMail(6), immutableId: { mode: "preview", source: "email" } });
+    const id = tenant.tenantId;
+    await scheduled(s, id);
+    const steps: Array<() => Promise<unknown>> = [
+      // the platform's own import gives a linked user another source value (Entra did not change)
+      () => s.app.directory.importUsers(id, [{ id: "p-0", tenantId: id, externalId: users[0]!.id, email: "imported@school.example" }]),
+      // a write as the SCIM endpoint makes it (replace, guarded by the ETag): another user now shares that value
+      async () => {
+        const current = (await s.app.directory.get(id, "p-1"))!;
+        await s.app.directory.replace(id, current, { ...current, email: "imported@school.example" });
+      },
+    ];
+    for (const [i, step] of steps.entries()) {
+      await step();
+      const r = await scheduled(s, id);
+      expect(r.immutableId?.planning).toMatchObject({ kind: "incremental" });
+      expect({ step: i, ...verdict(r) }).toEqual({ step: i, ...(await fullPlan(s, id)) });
+    }
+    const last = await scheduled(s, id);
+    expect(last.immutableId?.skipped).toMatchObject({ duplicateValue: 2 });
+  }, 120_000);
+
   it("re-plans in full when the tenant's settings change, on a full run, and then goes on incrementally", async () => {
     const s = stack();
     const { tenant } = await tenantWith(s, { n: 10, immutableId: { mode: "preview" } });

@@ -43,6 +43,8 @@ const AZURE_SETTINGS: readonly AppSettingName[] = [
   "STATUS_PAGE_AUTH",
   "STATUS_PAGE_OPERATORS_GROUP",
   "STATUS_PAGE_KEY",
+  "FEDERATED_APP_CLIENT_ID",
+  "MANAGED_IDENTITY_CLIENT_ID",
 ];
 /** Settings of APP_SETTINGS for the local stack only: a key-based connection string, a secret, simulator hosts. */
 const LOCAL_ONLY_SETTINGS: readonly AppSettingName[] = [
@@ -63,7 +65,7 @@ const LOCAL_ONLY_SETTINGS: readonly AppSettingName[] = [
  * The Functions host's own settings. The connection string holds the instrumentation key, an identifier and not a
  * credential: App Insights has local auth off, so telemetry is accepted only with the identity's Entra token.
  */
-const HOST_SETTINGS = ["APPLICATIONINSIGHTS_CONNECTION_STRING", "APPLICATIONINSIGHTS_AUTHENTICATION_STRING"];
+const HOST_SETTINGS = ["APPLICATIONINSIGHTS_CONNECTION_STRING", "APPLICATIONINSIGHTS_AUTHENTICATION_STRING", "languageWorkers__node__arguments"];
 /** Settings Flex Consumption rejects or ignores (the runtime is in functionAppConfig). */
 const NOT_ON_FLEX = [
   "FUNCTIONS_WORKER_RUNTIME",
@@ -374,7 +376,7 @@ describe("infra/main.bicep compiles and lints clean", () => {
 
   it("composes one nested deployment per concern and uses no registry module", () => {
     const modules = ofType("Microsoft.Resources/deployments").map((f) => String(f.resource.name));
-    expect(modules.sort()).toEqual(["dataStorage", "email", "functionapp", "keyvault", "monitoring", "network", "rbac", "statuspage", "storage"]);
+    expect(modules.sort()).toEqual(["dataStorage", "email", "functionapp", "identity", "keyvault", "monitoring", "network", "rbac", "statuspage", "storage"]);
     expect(readFileSync(mainBicep, "utf8")).not.toMatch(/br[/:]/);
   });
 });
@@ -484,9 +486,9 @@ describe("function app", () => {
     expect(scale.instanceMemoryMB).toBeDefined();
   });
 
-  it("is HTTPS only, TLS 1.2, FTPS disabled, no remote debugging, system-assigned identity", () => {
+  it("is HTTPS only, TLS 1.2, FTPS disabled, no remote debugging, system-assigned identity (and the federation's user-assigned one)", () => {
     const site = one("Microsoft.Web/sites");
-    expect(site.identity).toEqual({ type: "SystemAssigned" });
+    expect(site.identity).toEqual({ type: "SystemAssigned, UserAssigned", userAssignedIdentities: { "[format('{0}', parameters('federationIdentityId'))]": {} } });
     const p = props(site);
     expect(p.httpsOnly).toBe(true);
     const sc = p.siteConfig as Json;
@@ -552,11 +554,63 @@ describe("app settings", () => {
     expect(String(settings.APPLICATIONINSIGHTS_CONNECTION_STRING)).toMatch(/^\[reference\(resourceId\('Microsoft\.Insights\/components'.*\.ConnectionString\]$/);
   });
 
+  it("give the Node worker the V8 options the memory bench runs with (infra/node-arguments.json)", () => {
+    const file = JSON.parse(readFileSync(join(root, "infra/node-arguments.json"), "utf8")) as { languageWorkersNodeArguments: string };
+    expect(appSettings()).toHaveProperty("languageWorkers__node__arguments");
+    // As deployed (variables resolved): the settings resource of the predicted deployment.
+    const config = predicted("open", "Microsoft.Web/sites/config").find((r) => r.id.endsWith("/config/appsettings"));
+    const args = String(config?.properties?.languageWorkers__node__arguments);
+    expect(args).toBe(file.languageWorkersNodeArguments);
+    // A heap cap and a small young generation; the cap leaves the host's batch of concurrent runs room on an instance.
+    const oldSpace = Number(/--max-old-space-size=(\d+)\b/.exec(args)?.[1]);
+    const semiSpace = Number(/--max-semi-space-size=(\d+)\b/.exec(args)?.[1]);
+    expect(oldSpace).toBeGreaterThanOrEqual(256);
+    expect(semiSpace).toBeGreaterThan(0);
+    const memory = (template.parameters as Record<string, { defaultValue?: number; allowedValues?: number[] }>).instanceMemoryMB;
+    expect(oldSpace * 2).toBeLessThanOrEqual(memory?.defaultValue ?? 0);
+  });
+
   it("default to the schedules and thresholds of src/config/settings.ts", () => {
     const p = template.parameters as Record<string, { defaultValue?: unknown }>;
     expect(p.syncSchedule?.defaultValue).toBe("0 */5 * * * *");
     expect(p.expiryCheckSchedule?.defaultValue).toBe("0 0 6 * * *");
     expect(p.alertThresholdsDays?.defaultValue).toBe("60,30,14,7,3,1,0");
+  });
+});
+
+describe("federated tenants", () => {
+  it("creates one user-assigned identity (the only kind Microsoft supports behind an app's federated credential) and assigns it to the app", () => {
+    const ids = predicted("open", "Microsoft.ManagedIdentity/userAssignedIdentities");
+    expect(ids).toHaveLength(1);
+    const site = onePredicted("open", "Microsoft.Web/sites");
+    expect(Object.keys((site as unknown as { identity: { userAssignedIdentities: Json } }).identity.userAssignedIdentities).map((k) => k.toLowerCase())).toEqual([
+      `${rgId}/providers/Microsoft.ManagedIdentity/userAssignedIdentities/${ids[0]!.name}`.toLowerCase(),
+    ]);
+  });
+
+  it("sets MANAGED_IDENTITY_CLIENT_ID only together with FEDERATED_APP_CLIENT_ID (the app refuses one alone)", () => {
+    const config = ofType("Microsoft.Web/sites/config").find((f) => String(f.resource.name).includes("'appsettings'"))!;
+    const p = props(config.resource);
+    expect(p.FEDERATED_APP_CLIENT_ID).toBe("[parameters('federatedAppClientId')]");
+    expect(p.MANAGED_IDENTITY_CLIENT_ID).toBe("[if(empty(parameters('federatedAppClientId')), '', parameters('federationIdentityClientId'))]");
+    expect((template.parameters as Record<string, Json>).federatedAppClientId?.defaultValue).toBe("");
+  });
+
+  it("gives the identity no Azure role: it is a credential of the platform's app only", () => {
+    const principals = new Set(ofType("Microsoft.Authorization/roleAssignments").map((f) => String(props(f.resource).principalId)));
+    expect([...principals].sort()).toEqual(["[parameters('appPrincipalId')]", "[parameters('operatorPrincipalId')]"]);
+    const rbac = ofType("Microsoft.Resources/deployments").find((f) => f.resource.name === "rbac")!;
+    expect(JSON.stringify((props(rbac.resource).parameters as Json).appPrincipalId)).toMatch(/reference\('functionApp'\)\.outputs\.principalId/);
+  });
+
+  it("outputs the federated credential's issuer, subject and the cloud's audience for the one-time setup", () => {
+    const main = template.outputs as Record<string, Json>;
+    expect(String(main.FEDERATION_ISSUER?.value)).toBe("[format('{0}{1}/v2.0', environment().authentication.loginEndpoint, tenant().tenantId)]");
+    expect(String(main.FEDERATION_SUBJECT?.value)).toContain("principalId");
+    expect(String(main.FEDERATION_AUDIENCE?.value)).toContain("environment().name");
+    expect(template.variables).toMatchObject({
+      tokenExchangeAudiences: { AzureCloud: "api://AzureADTokenExchange", AzureUSGovernment: "api://AzureADTokenExchangeUSGov", AzureChinaCloud: "api://AzureADTokenExchangeChina" },
+    });
   });
 });
 
@@ -862,6 +916,10 @@ describe("parameters and outputs", () => {
         "FUNCTION_APP_URL",
         "KEY_VAULT_URL",
         "MAIL_FROM",
+        "FEDERATION_ISSUER",
+        "FEDERATION_SUBJECT",
+        "FEDERATION_AUDIENCE",
+        "MANAGED_IDENTITY_CLIENT_ID",
       ].sort(),
     );
     expect(String(main.FUNCTION_APP_URL?.value)).toMatch(/^\[format\('https:\/\/\{0\}'/);

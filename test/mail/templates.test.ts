@@ -1,5 +1,7 @@
 import { describe, expect, it } from "vitest";
+import { composeAlert } from "../../src/expiry/notify.js";
 import { AUTH_ALERT_CAUSES, escapeHtml, renderAlert, type AlertContent } from "../../src/mail/templates.js";
+import { memoryTenant } from "../support/memory.js";
 
 const base: AlertContent = {
   kind: "threshold",
@@ -67,5 +69,39 @@ describe("alert templates", () => {
     expect(m.text).toMatch(/Date from:\s+Microsoft Entra/);
     expect(m.text).toMatch(/5 day\(s\) earlier than the date we were given/);
     expect(m.text).toMatch(/No administrator e-mail address is registered/);
+  });
+
+  it("link the Entra admin center and the app's Certificates & secrets page of the tenant's cloud, clickable in HTML, with today's menu names", () => {
+    const hosts = { global: "https://entra.microsoft.com", usgov: "https://entra.microsoft.us", usgovdod: "https://entra.microsoft.us", china: "https://entra.microsoftonline.cn" } as const;
+    for (const [cloud, host] of Object.entries(hosts) as Array<[keyof typeof hosts, string]>)
+      for (const locale of ["en", "sv"] as const) {
+        const m = renderAlert({ ...base, schoolName: "Skola", locale, cloud, secretId: "aaaaaaaa-bbbb-4ccc-8ddd-eeeeeeeeeeee" });
+        const page = `${host}/#view/Microsoft_AAD_RegisteredApps/ApplicationMenuBlade/~/Credentials/appId/${base.clientId}/isMSAApp~/false`;
+        expect(m.text).toContain(page);
+        expect(m.html).toContain(`<a href="${page}">${page}</a>`);
+        expect(m.html).toContain(`<a href="${host}">${host}</a>`);
+        expect(m.text).toContain("aaaaaaaa-bbbb-4ccc-8ddd-eeeeeeeeeeee");
+        expect(m.text).not.toMatch(/\{adminCenter\}|\{credentialsPage\}|Identity → Applications|Identitet → Program/);
+        expect(m.text).toContain(locale === "en" ? "Entra ID → App registrations → All applications" : "Entra ID → Appregistreringar → Alla program");
+      }
+    for (const cause of AUTH_ALERT_CAUSES) expect(renderAlert({ ...base, kind: "authFailure", cause }).text, cause).not.toMatch(/Identity → Applications|\{adminCenter\}/);
+    expect(renderAlert({ ...base, kind: "authFailure", cause: "AUTH_APP_DISABLED" }).text).toContain("Entra ID → Enterprise apps");
+  });
+
+  it("carry the admin-consent URL in every consent mail, and invite a reply only when the operators' Reply-To is there", () => {
+    const tenant = memoryTenant({ cloud: "usgov", adminEmails: ["it@school.example"] });
+    const consent = `https://login.microsoftonline.us/${tenant.tenantId}/adminconsent?client_id=${tenant.clientId}`;
+    for (const cause of ["AUTH_APP_NOT_FOUND", "AUTH_CONSENT_MISSING", "MISSING_PERMISSION"]) {
+      const { message } = composeAlert(tenant, { kind: "authFailure", cause }, ["ops@platform.example"], `authFailure:${cause}:2026-06-30`);
+      expect(message.text, cause).toMatch(/Admin consent:\s+https:\/\/login\.microsoftonline\.us\//);
+      expect(message.html, cause).toContain(`<a href="${consent}">`);
+      expect(message.replyTo).toEqual(["ops@platform.example"]);
+      expect(message.text).toMatch(/Questions: reply to this mail/);
+    }
+    expect(composeAlert(tenant, { kind: "authFailure", cause: "AUTH_SECRET_EXPIRED" }, [], "k").message.text).not.toContain("adminconsent");
+    const silent = composeAlert(tenant, { kind: "threshold", daysLeft: 3, expiresOn: new Date("2026-06-30T23:59:59Z") }, [], "k").message;
+    expect(silent.replyTo).toEqual([]);
+    expect(silent.text).not.toMatch(/reply to this mail/);
+    expect(silent.text).toMatch(/replies to this address are not read/);
   });
 });

@@ -65,6 +65,7 @@ describe("SMTP transport (nodemailer) against a real SMTP server on 127.0.0.1", 
       expect(mail.headers.get("cc")).toBe("ops@platform.example");
       expect(mail.headers.get("reply-to")).toBe("ops@platform.example");
       expect(mail.headers.get("x-entra-sync-alert")).toBe(m.idempotencyKey);
+      expect(mail.headers.get("auto-submitted")).toBe("auto-generated"); // RFC 3834: no automatic answers to it
       expect(mail.headers.get("content-type")).toMatch(/^multipart\/alternative/);
       expect(mail.text).toBe(m.text);
       expect(mail.html).toBe(m.html);
@@ -113,6 +114,16 @@ describe("outbox transport", () => {
     expect(mail.headers.get("reply-to")).toBe("ops@platform.example, ops2@platform.example"); // the alert says "reply to this mail"
     expect(mail.text).toBe(m.text);
     expect(mail.html).toBe(m.html);
+  });
+
+  it("takes the message's own Reply-To over the transport's default; an empty one means none", async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), "es-outbox-"));
+    const mailer = new OutboxMailer(dir, "entra-sync@localhost", ["ops@platform.example"]);
+    const own = parseMail(readFileSync((await mailer.send({ ...message("en"), replyTo: ["desk@platform.example"] })).path!, "utf8"));
+    expect(own.headers.get("reply-to")).toBe("desk@platform.example");
+    const none = parseMail(readFileSync((await mailer.send({ ...message("en"), replyTo: [] })).path!, "utf8"));
+    expect(none.headers.has("reply-to")).toBe(false);
+    expect(none.headers.get("auto-submitted")).toBe("auto-generated");
   });
 
   it("createMailer sets Reply-To to OPERATOR_EMAIL", async () => {
@@ -213,7 +224,7 @@ describe("ACS Email transport through @azure/communication-email against a local
       senderAddress: "DoNotReply@platform.example",
       content: { subject: m.subject, plainText: m.text, html: m.html },
       recipients: { to: [{ address: "it@angby.example" }, { address: "rektor@angby.example" }], cc: [{ address: "ops@platform.example" }] },
-      headers: { "X-Entra-Sync-Alert": m.idempotencyKey },
+      headers: { "X-Entra-Sync-Alert": m.idempotencyKey, "Auto-Submitted": "auto-generated" },
       replyTo: [{ address: "ops@platform.example" }],
     });
     expect(seen.filter((s) => s.method === "GET").length).toBeGreaterThanOrEqual(1);

@@ -98,6 +98,19 @@ describe("SCIM: users through Entra's lifecycle", () => {
     expectScimError(dupExternal, 409, "uniqueness");
   });
 
+  it("lets one of two concurrent POSTs with the same externalId through (201) and answers the other 409 uniqueness", async () => {
+    const { scim, tenantId } = await tenantWithToken();
+    for (let round = 0; round < 3; round++) {
+      const externalId = randomUUID();
+      // Different userNames: only the externalId can stop the second; both pass the read before the write.
+      const answers = await Promise.all([scim("POST", "/Users", entraUser(`twin-a${round}@school.example`, externalId)), scim("POST", "/Users", entraUser(`twin-b${round}@school.example`, externalId))]);
+      expect(answers.map((a) => a.status).sort(), answers.map((a) => a.text).join("\n")).toEqual([201, 409]);
+      expectScimError(answers.find((a) => a.status === 409)!, 409, "uniqueness");
+      const same = (await stackOf().app.directory.findBy(tenantId, "externalId", [externalId])).get(externalId) ?? [];
+      expect(same.map((u) => u.id)).toEqual([answers.find((a) => a.status === 201)!.body!.id]);
+    }
+  });
+
   it("applies Entra's default PATCH dialect: capitalised ops, \"False\" strings, one op per attribute, manager as a string", async () => {
     const { scim, tenantId } = await tenantWithToken();
     const created = await scim("POST", "/Users", entraUser("jyoung@school.example", randomUUID()));

@@ -101,6 +101,14 @@ export class MemoryTenantGraph implements TenantGraph {
     return end ? { entries, deltaLink: `https://graph.test/delta?delta=${pos}` } : { entries, nextLink: `https://graph.test/delta?start=${start + this.pageSize}&pos=${pos}` };
   }
 
+  async getUser(idOrUpn: string, select: readonly string[]): Promise<GraphUser | undefined> {
+    this.counters.requests++;
+    const key = idOrUpn.toLowerCase();
+    const u = this.users.get(idOrUpn) ?? [...this.users.values()].find((x) => x.userPrincipalName?.toLowerCase() === key);
+    if (!u) return undefined;
+    return Object.fromEntries(Object.entries(u).filter(([k]) => k === "id" || select.includes(k))) as GraphUser;
+  }
+
   async birthdays(ids: readonly string[]): Promise<Map<string, string | null>> {
     const out = new Map<string, string | null>();
     for (const id of ids) {
@@ -280,6 +288,8 @@ export class MemoryDirectory implements PlatformDirectory {
     if (this.users.has(user.id)) throw new EntraSyncError("DIRECTORY_DUPLICATE", `A user with id ${user.id} already exists.`, { field: "id", retryable: false });
     const taken = user.userName && [...this.users.values()].some((u) => u.userName && normalizeLookup("userName", u.userName) === normalizeLookup("userName", user.userName!));
     if (taken) throw new EntraSyncError("DIRECTORY_DUPLICATE", `Another user of the tenant already has the userName "${user.userName}".`, { field: "userName", retryable: false });
+    const held = user.uniqueExternalId && user.externalId && [...this.users.values()].some((u) => u.uniqueExternalId && u.externalId === user.externalId);
+    if (held) throw new EntraSyncError("DIRECTORY_DUPLICATE", `Another user of the tenant already has the externalId "${user.externalId}".`, { field: "externalId", retryable: false });
     const stored = { ...user, etag: `e${++this.version}` };
     this.users.set(user.id, stored);
     return { ...stored };
@@ -289,6 +299,10 @@ export class MemoryDirectory implements PlatformDirectory {
     const stored = { ...after, id: current.id, etag: `e${++this.version}` };
     this.users.set(current.id, stored);
     return { ...stored };
+  }
+  async erase(_tenantId: string, current: StoredPlatformUser): Promise<void> {
+    if (this.users.get(current.id)?.etag !== current.etag) throw new EntraSyncError("STORAGE_CONFLICT", `Platform user ${current.id} changed (or was removed) since it was read; read it again.`);
+    this.users.delete(current.id);
   }
 }
 

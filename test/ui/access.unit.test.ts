@@ -74,7 +74,7 @@ describe("status page access", () => {
   });
 
   it("renders what tenants are called as text, never as markup", () => {
-    const status = { tenantId: "00000000-0000-4000-8000-000000000001", displayName: '<script>alert("x")</script><b onmouseover=1>', enabled: true, syncIntervalMinutes: 5, activeRun: null, abandonedRun: null, lastRun: null, lastSuccessAt: null, nextRunAt: null, consecutiveFailures: 0, backoffUntil: null, quarantined: false, quarantineReason: null, lastFailure: null, secret: null };
+    const status = { tenantId: "00000000-0000-4000-8000-000000000001", displayName: '<script>alert("x")</script><b onmouseover=1>', enabled: true, syncIntervalMinutes: 5, activeRun: null, abandonedRun: null, lastRun: null, lastSuccessAt: null, nextRunAt: null, consecutiveFailures: 0, backoffUntil: null, quarantined: false, quarantineReason: null, lastFailure: null, secret: null, auth: "secret" as const };
     const page = tenantsPage(overviewPage([{ status, health: healthOf(status), immutableIdMode: "off", scim: { on: false, lastUsedAt: null } }], parseOverviewQuery([])), { id: "u", name: "ops" });
     expect(page).not.toContain("<script>");
     expect(page).not.toContain("<b onmouseover");

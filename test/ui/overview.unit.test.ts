@@ -20,6 +20,7 @@ function row(i: number, o: Partial<TenantStatus> = {}, extra: Partial<TenantRow>
     quarantineReason: null,
     lastFailure: null,
     secret: null,
+    auth: "secret",
     ...o,
   };
   return { status, health: healthOf(status), immutableIdMode: "preview", scim: { on: false, lastUsedAt: null }, ...extra };
