@@ -1,3 +1,4 @@
+import { listAudit, type ListAuditDeps } from "../audit/list.js";
 import type { Settings } from "../config/settings.js";
 import type { Logger } from "../log.js";
 import { EntraSyncError, toEntraSyncError } from "../errors.js";
@@ -9,7 +10,10 @@ import { parseGuid } from "../tenants/model.js";
 import { authenticate, checkConfirmToken, confirmToken, signIn, UI_BASE, type AccessRequest, type Operator } from "./access.js";
 import { describeAction, parseAction, performAction } from "./actions.js";
 import { healthOf, loadTenantRows, overviewPage, parseOverviewQuery, type OverviewDeps } from "./overview.js";
-import { confirmPage, errorPage, runPage, runPageUrl, signInPage, tenantPage, tenantsPage, tenantUrl } from "./pages.js";
+import { confirmPage, errorPage, runPage, runPageUrl, signInPage, tenantPage, tenantsPage, tenantUrl, type AuditView } from "./pages.js";
+
+/** Audit entries a tenant page shows at a time (older ones a link away). */
+const AUDIT_ROWS = 50;
 
 /*
  * The status page's use cases: each takes the request's parts, calls the same use cases as the run API and the CLI
@@ -17,7 +21,7 @@ import { confirmPage, errorPage, runPage, runPageUrl, signInPage, tenantPage, te
  */
 
 /** The adapters the status page needs; the App satisfies it. */
-export type UiDeps = OverviewDeps & StatusDeps & StartDeps & PlanDeps & Pick<SchedulerDeps, "health"> & { settings: Settings; log: Logger };
+export type UiDeps = OverviewDeps & StatusDeps & StartDeps & PlanDeps & Pick<SchedulerDeps, "health"> & ListAuditDeps & { settings: Settings; log: Logger };
 
 /** An answer of the status page, independent of the Functions types. */
 export interface UiResponse {
@@ -105,7 +109,17 @@ export async function tenantView(deps: UiDeps, req: UiRequest, tenantIdParam: un
       }
     }
     const notice = NOTICES[req.query.get("notice") ?? ""];
-    return page(200, tenantPage({ status: status!, tenant, health: healthOf(status!), scimOn: tokens.length > 0, runs, plan, notice }, op));
+    const filter = { user: req.query.get("auditUser") ?? "", run: req.query.get("auditRun") ?? "", since: req.query.get("auditSince") ?? "" };
+    let audit: AuditView;
+    try {
+      const a = await listAudit(deps, { tenantId, userId: filter.user, runId: filter.run, since: filter.since, limit: AUDIT_ROWS, continuation: req.query.get("auditFrom") });
+      audit = { filter, entries: a.entries, continuation: a.continuation };
+    } catch (e) {
+      const err = toEntraSyncError(e);
+      if (err.code !== "INPUT_INVALID") throw e;
+      audit = { filter, entries: [], error: err.message };
+    }
+    return page(200, tenantPage({ status: status!, tenant, health: healthOf(status!), scimOn: tokens.length > 0, runs, plan, audit, notice }, op));
   });
 }
 
