@@ -311,7 +311,6 @@ export function loadSettings(env: Record<string, string | undefined> = process.e
   const statusKey = statusKeyRaw?.startsWith("@Microsoft.KeyVault(") ? undefined : statusKeyRaw;
   // The value is never echoed: it is a key.
   if (statusKey !== undefined && statusKey.length < 32) fail("STATUS_PAGE_KEY", `is ${statusKey.length} characters long but must be at least 32 random characters`);
-  if (statusAuth === "local" && statusKey === undefined) fail("STATUS_PAGE_KEY", "is missing (required with STATUS_PAGE_AUTH=local: it is the sign-in key)");
 
   return Object.freeze({
     storage: Object.freeze(storage),

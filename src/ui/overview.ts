@@ -7,7 +7,7 @@ import type { Tenant } from "../tenants/model.js";
 
 /** The adapters the status page's tenant list needs; the App satisfies it. */
 export interface OverviewDeps extends Pick<StatusDeps, "clock" | "tables" | "tenants"> {
-  scimTokens: Pick<ScimTokenStore, "listAll">;
+  scimTokens: Pick<ScimTokenStore, "listAll" | "list">;
 }
 
 /** A tenant as the status page lists it: its status exactly as `GET /api/tenants` gives it, plus its settings. */

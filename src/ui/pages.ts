@@ -1,3 +1,4 @@
+import type { StoredAuditEntry } from "../audit/entry.js";
 import type { PlanEntry } from "../immutable-id/plan.js";
 import type { RunReport } from "../runs/report.js";
 import type { TenantStatus } from "../runs/status.js";
@@ -217,9 +218,59 @@ function actionButtons(s: TenantStatus, tenant: Tenant): Html {
   </nav>`;
 }
 
-/** Run history with its chart, the last report, the current Immutable ID plan, errors with what to do. */
+/** The audit log section of a tenant page: its filters, the page asked for, and what to do with a bad filter. */
+export interface AuditView {
+  filter: { user: string; run: string; since: string };
+  entries: StoredAuditEntry[];
+  continuation?: string | undefined;
+  error?: string | undefined;
+}
+
+function auditHref(tenantId: string, f: AuditView["filter"], from?: string): string {
+  const p = new URLSearchParams();
+  if (f.user) p.set("auditUser", f.user);
+  if (f.run) p.set("auditRun", f.run);
+  if (f.since) p.set("auditSince", f.since);
+  if (from) p.set("auditFrom", from);
+  return `${tenantUrl(tenantId)}?${p.toString()}#audit`;
+}
+
+function auditSection(tenantId: string, a: AuditView): Html {
+  const f = a.filter;
+  return html`<h2 id="audit">Audit log</h2>
+    <p class="muted">Every change written into the platform directory and into Entra for this tenant, newest first (the same listing as <code>entra-sync audit --tenant ${tenantId}</code>).</p>
+    <form class="filters" method="get" action=${tenantUrl(tenantId)}>
+      <label>User <input type="text" name="auditUser" value=${f.user} placeholder="platform user or Entra object id" /></label>
+      <label>Run <input type="text" name="auditRun" value=${f.run} placeholder="run id" /></label>
+      <label>Since <input type="text" name="auditSince" value=${f.since} placeholder="YYYY-MM-DD" /></label>
+      <button type="submit">Filter</button>
+    </form>
+    ${a.error
+      ? html`<p class="error-box" role="alert">${a.error}</p>`
+      : a.entries.length === 0
+        ? html`<p class="muted">No entries${f.user || f.run || f.since ? " match" : ""}.</p>`
+        : html`<table class="audit">
+            <thead><tr><th>When</th><th>Run</th><th>Source</th><th>Target</th><th>User</th><th>Attribute: old → new</th><th>Outcome</th></tr></thead>
+            <tbody>
+              ${a.entries.map(
+                (e) => html`<tr data-audit-run=${e.runId ?? ""}>
+                  <td>${when(e.at)}</td>
+                  <td>${e.runId ? html`<a href=${runPageUrl(tenantId, e.runId)}>${e.runId}</a>` : "—"}</td>
+                  <td>${e.source}</td>
+                  <td>${e.target}</td>
+                  <td class="id">${e.userId}${e.entraId && e.entraId !== e.userId ? html`<br />${e.entraId}` : null}</td>
+                  <td>${e.changes.map((c) => html`<div><b>${c.attribute}</b>: ${c.old ?? "∅"} → ${c.new ?? "∅"}</div>`)}</td>
+                  <td>${e.outcome === "failed" ? html`<span class="bad" title=${e.reason ?? ""}>failed</span>` : "applied"}</td>
+                </tr>`,
+              )}
+            </tbody>
+          </table>
+          ${a.continuation ? html`<nav class="pager"><a rel="next" href=${auditHref(tenantId, f, a.continuation)}>older entries →</a></nav>` : null}`}`;
+}
+
+/** Run history with its chart, the last report, the current Immutable ID plan, the audit log, errors with what to do. */
 export function tenantPage(
-  o: { status: TenantStatus; tenant: Tenant; health: Health; scimOn: boolean; runs: RunReport[]; plan: { runId: string; entries: PlanEntry[] } | { runId: string; error: string } | null; notice?: string | undefined },
+  o: { status: TenantStatus; tenant: Tenant; health: Health; scimOn: boolean; runs: RunReport[]; plan: { runId: string; entries: PlanEntry[] } | { runId: string; error: string } | null; audit: AuditView; notice?: string | undefined },
   operator: Operator,
 ): string {
   const s = o.status;
@@ -267,7 +318,8 @@ export function tenantPage(
       </tbody>
     </table>
     ${o.plan ? planSection(s.tenantId, o.plan, o.tenant.immutableId.mode) : null}
-    ${last ? html`<h2>Last report</h2>${reportBlock(last)}` : null}`;
+    ${last ? html`<h2>Last report</h2>${reportBlock(last)}` : null}
+    ${auditSection(s.tenantId, o.audit)}`;
   return layout(s.displayName, operator, body);
 }
 
@@ -301,6 +353,7 @@ export function runPage(r: RunReport, operator: Operator, notice?: string): stri
     ${notice ? html`<p class="notice" role="status">${notice}</p>` : null}
     ${live ? html`<p class="muted">This page reloads every 3 seconds while the run is ${r.status}.</p>` : null}
     ${reportBlock(r)}
+    <p><a href=${`${tenantUrl(r.tenantId)}?auditRun=${r.runId}#audit`}>The audit log of this run</a></p>
     <details>
       <summary>The whole report (JSON, as the API returns it)</summary>
       <pre>${JSON.stringify(r, null, 2)}</pre>

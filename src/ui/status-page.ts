@@ -1,4 +1,6 @@
+import { listAudit, type ListAuditDeps } from "../audit/list.js";
 import type { Settings } from "../config/settings.js";
+import type { Logger } from "../log.js";
 import { EntraSyncError, toEntraSyncError } from "../errors.js";
 import { planToCsv, type PlanDeps } from "../immutable-id/plan.js";
 import type { SchedulerDeps } from "../runs/scheduler.js";
@@ -8,7 +10,10 @@ import { parseGuid } from "../tenants/model.js";
 import { authenticate, checkConfirmToken, confirmToken, signIn, UI_BASE, type AccessRequest, type Operator } from "./access.js";
 import { describeAction, parseAction, performAction } from "./actions.js";
 import { healthOf, loadTenantRows, overviewPage, parseOverviewQuery, type OverviewDeps } from "./overview.js";
-import { confirmPage, errorPage, runPage, runPageUrl, signInPage, tenantPage, tenantsPage, tenantUrl } from "./pages.js";
+import { confirmPage, errorPage, runPage, runPageUrl, signInPage, tenantPage, tenantsPage, tenantUrl, type AuditView } from "./pages.js";
+
+/** Audit entries a tenant page shows at a time (older ones a link away). */
+const AUDIT_ROWS = 50;
 
 /*
  * The status page's use cases: each takes the request's parts, calls the same use cases as the run API and the CLI
@@ -16,7 +21,7 @@ import { confirmPage, errorPage, runPage, runPageUrl, signInPage, tenantPage, te
  */
 
 /** The adapters the status page needs; the App satisfies it. */
-export type UiDeps = OverviewDeps & StatusDeps & StartDeps & PlanDeps & Pick<SchedulerDeps, "health"> & { settings: Settings };
+export type UiDeps = OverviewDeps & StatusDeps & StartDeps & PlanDeps & Pick<SchedulerDeps, "health"> & ListAuditDeps & { settings: Settings; log: Logger };
 
 /** An answer of the status page, independent of the Functions types. */
 export interface UiResponse {
@@ -93,7 +98,7 @@ export async function tenantView(deps: UiDeps, req: UiRequest, tenantIdParam: un
   return asOperator(deps, req, async (op) => {
     const tenantId = parseGuid(tenantIdParam, "tenantId");
     const [status] = await listTenantStatuses(deps, tenantId);
-    const [tenant, runs, tokens] = await Promise.all([deps.tenants.require(tenantId), showRuns(deps, tenantId, 50), deps.scimTokens.listAll()]);
+    const [tenant, runs, tokens] = await Promise.all([deps.tenants.require(tenantId), showRuns(deps, tenantId, 50), deps.scimTokens.list(tenantId)]);
     const pending = status!.lastRun?.planPending;
     let plan: { runId: string; entries: Awaited<ReturnType<typeof showRunPlan>> } | { runId: string; error: string } | null = null;
     if (pending) {
@@ -104,7 +109,17 @@ export async function tenantView(deps: UiDeps, req: UiRequest, tenantIdParam: un
       }
     }
     const notice = NOTICES[req.query.get("notice") ?? ""];
-    return page(200, tenantPage({ status: status!, tenant, health: healthOf(status!), scimOn: tokens.some((t) => t.tenantId === tenantId), runs, plan, notice }, op));
+    const filter = { user: req.query.get("auditUser") ?? "", run: req.query.get("auditRun") ?? "", since: req.query.get("auditSince") ?? "" };
+    let audit: AuditView;
+    try {
+      const a = await listAudit(deps, { tenantId, userId: filter.user, runId: filter.run, since: filter.since, limit: AUDIT_ROWS, continuation: req.query.get("auditFrom") });
+      audit = { filter, entries: a.entries, continuation: a.continuation };
+    } catch (e) {
+      const err = toEntraSyncError(e);
+      if (err.code !== "INPUT_INVALID") throw e;
+      audit = { filter, entries: [], error: err.message };
+    }
+    return page(200, tenantPage({ status: status!, tenant, health: healthOf(status!), scimOn: tokens.length > 0, runs, plan, audit, notice }, op));
   });
 }
 
@@ -151,6 +166,8 @@ export async function actionSubmit(deps: UiDeps, req: UiRequest, tenantIdParam: 
       return page(403, errorPage(403, "CONFIRMATION_INVALID", `The confirmation of "${d.title}" is missing, expired or was made for another action or operator: nothing was done. Open the action from the tenant's page again and confirm it there.`, op));
     }
     const outcome = await performAction(deps, tenantId, action, arg);
+    // Who did what from the page, in the app's log (the run itself records its trigger and, forced, its plan).
+    deps.log.info(`status page: ${op.name} (${op.id}) ${action}${arg ? ` ${arg}` : ""} on tenant ${tenantId} → ${outcome.kind === "run" ? `run ${outcome.runId} queued` : outcome.wasQuarantined ? "quarantine lifted" : "failures cleared"}`);
     if (outcome.kind === "run") return redirect(`${runPageUrl(tenantId, outcome.runId)}?queued=1`);
     return redirect(`${tenantUrl(tenantId)}?notice=${outcome.wasQuarantined ? "unquarantined" : "not-quarantined"}`);
   });

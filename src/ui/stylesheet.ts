@@ -54,5 +54,6 @@ figure.chart svg { width: 100%; max-width: 720px; height: auto; display: block; 
 .key-read::before { background: #0b5cad; } .key-updated::before { background: #1a7f37; } .key-failed::before { background: #cf222e; }
 pre { background: #fff; border: 1px solid var(--line); padding: 10px; overflow: auto; font-size: 12px; }
 form.signin { display: flex; gap: 10px; align-items: end; }
+form button + .button { margin-left: 8px; }
 form.signin label { display: flex; flex-direction: column; gap: 2px; }
 `;

@@ -13,6 +13,25 @@ const now = new Date("2026-11-30T12:00:00Z");
 const req = (headers: Record<string, string>): AccessRequest => ({ header: (n) => headers[n.toLowerCase()] ?? null, secure: false });
 const principal = (groups: string[]) => Buffer.from(JSON.stringify({ auth_typ: "aad", claims: groups.map((g) => ({ typ: "groups", val: g })) })).toString("base64");
 
+describe("status page settings", () => {
+  it("refuse a bad STATUS_PAGE_* value naming it; an unresolved Key Vault reference is no key", () => {
+    const refused = (env: Record<string, string>) => {
+      try {
+        loadSettings({ ...base, ...env });
+      } catch (e) {
+        return (e as Error).message;
+      }
+      return "accepted";
+    };
+    expect(refused({ STATUS_PAGE_AUTH: "open" })).toMatch(/STATUS_PAGE_AUTH .*appservice or local/);
+    expect(refused({ STATUS_PAGE_KEY: "short" })).toMatch(/STATUS_PAGE_KEY is 5 characters long but must be at least 32/);
+    expect(refused({ STATUS_PAGE_KEY: "short-and-secret" })).not.toContain("short-and-secret");
+    expect(refused({ STATUS_PAGE_OPERATORS_GROUP: "operators" })).toMatch(/STATUS_PAGE_OPERATORS_GROUP must be the object id/);
+    expect(loadSettings({ ...base, STATUS_PAGE_KEY: "@Microsoft.KeyVault(VaultName=kv;SecretName=status-page-key)" }).statusPage.key).toBeUndefined();
+    expect(loadSettings(base).statusPage).toEqual({ auth: "appservice", operatorsGroup: undefined, key: undefined });
+  });
+});
+
 describe("status page access", () => {
   it("local: the right key gives a session cookie that opens the page until it expires; a wrong key or a forged cookie does not", () => {
     expect(signIn(local, req({}), "wrong", now)).toMatchObject({ ok: false });

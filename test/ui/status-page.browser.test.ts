@@ -7,6 +7,7 @@ import { startLocalHost, type LocalHost } from "../../dev/local-host.js";
 import { functionsHostSettings } from "../../dev/stack.js";
 import { provideApp } from "../../src/functions/app.js";
 import type { RunReport } from "../../src/runs/report.js";
+import type { TenantStatus } from "../../src/runs/status.js";
 import { run, tenantWith } from "../immutable-id/helpers.js";
 import { onboard, simpleDirectory, useLocalStack } from "../support/stack.js";
 
@@ -25,6 +26,7 @@ let page: Page;
 const ids: Record<string, string> = {};
 let planRunId = "";
 let planUsers: string[] = [];
+let healthyUsers: string[] = [];
 
 function chromiumPath(): string {
   const given = process.env.CHROMIUM_PATH;
@@ -62,6 +64,7 @@ beforeAll(async () => {
   // Tenants in every state, each made the way production makes it (real runs against the simulator).
   const healthy = simpleDirectory(4);
   ids.healthy = (await onboard(stack, { displayName: "Aspskolan (healthy)", ...healthy })).tenant.tenantId;
+  healthyUsers = healthy.users.map((u) => u.id);
   await run(stack, ids.healthy);
   const failing = simpleDirectory(2);
   ids.failing = (await onboard(stack, { displayName: "Björkskolan (failing)", ...failing })).tenant.tenantId;
@@ -85,7 +88,7 @@ beforeAll(async () => {
   browser = await chromium.launch({ executablePath: chromiumPath(), args: ["--no-sandbox"], headless: true });
   context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
   page = await context.newPage();
-  page.setDefaultTimeout(10_000);
+  page.setDefaultTimeout(20_000);
 }, 180_000);
 
 afterAll(async () => {
@@ -138,6 +141,20 @@ describe("the status page in a browser", () => {
     await shot("tenants");
   });
 
+  it("shows the same facts as GET /api/tenants, row by row", async () => {
+    const api = (await (await fetch(`${host.url}/api/tenants`, { headers: { "x-functions-key": host.functionKey } })).json()) as { tenants: TenantStatus[] };
+    await page.goto(ui("?size=200"));
+    for (const t of api.tenants) {
+      const cells = page.locator(`tr[data-tenant="${t.tenantId}"] td`);
+      expect(await cells.nth(4).textContent(), t.displayName).toBe(String(t.consecutiveFailures));
+      expect(await cells.nth(5).textContent()).toBe(t.quarantined ? "quarantined" : "no");
+      expect(await cells.nth(6).textContent()).toBe(t.auth === "federated" ? "federated" : t.secret ? `${t.secret.daysLeft} d` : "unknown");
+      const pending = t.lastRun?.planPending;
+      expect(await cells.nth(8).textContent()).toBe(pending ? `${pending.planned - pending.written} to write${pending.capExceeded ? " (over cap)" : ""}` : "—");
+    }
+    expect(api.tenants.find((t) => t.tenantId === ids.plan)?.lastRun?.planPending).toMatchObject({ runId: planRunId, planned: 3, written: 0, capExceeded: true });
+  });
+
   it("filters, sorts and pages on the server", async () => {
     await page.selectOption("select[name=filter]", "quarantined");
     await page.click("form.filters button[type=submit]");
@@ -169,6 +186,7 @@ describe("the status page in a browser", () => {
 
   it("run now: confirm, then the run is queued, worked by syncWorker and its report shown", async () => {
     const before = (await stackOf().app.runs.list(ids.healthy!, 100)).length;
+    stackOf().sim.control.updateUser(ids.healthy!, healthyUsers[0]!, { givenName: "Changed" }); // one change for this run
     await page.goto(ui(`/tenants/${ids.healthy}`));
     await page.click("nav.actions a:has-text('Run now')");
     expect(await page.textContent("h1")).toContain("Run Aspskolan (healthy) now");
@@ -179,10 +197,27 @@ describe("the status page in a browser", () => {
     const runs = await stackOf().app.runs.list(ids.healthy!, 100);
     expect(runs).toHaveLength(before + 1);
     expect(runs[0]!.trigger).toBe("manual");
+    expect(runs[0]!.update.updated).toBe(1);
     expect(await page.textContent("[data-field='update.read']")).toBe(String(runs[0]!.update.read));
     await page.goto(ui(`/tenants/${ids.healthy}`));
     expect(await page.locator("figure.chart svg .series-updated circle").count()).toBe(2);
     await shot("tenant");
+  });
+
+  it("a tenant page lists the tenant's audit log: narrowed to a run, it holds exactly what that run's report counts", async () => {
+    const runs = await stackOf().app.runs.list(ids.healthy!, 100);
+    const first = runs[runs.length - 1]!;
+    expect(first.update.updated).toBeGreaterThan(0);
+    await page.goto(ui(`/tenants/${ids.healthy}`));
+    // Both runs' changes: the first sync's and the one change of the run started from the page.
+    expect(await page.locator("table.audit tbody tr").count()).toBe(first.update.updated + 1);
+    await page.click(`table.runs a:has-text("${first.runId}")`);
+    await page.click("a:has-text('The audit log of this run')");
+    const rows = page.locator("table.audit tbody tr");
+    expect(await rows.count()).toBe(first.update.updated);
+    for (const run of await rows.evaluateAll((trs) => trs.map((tr) => tr.getAttribute("data-audit-run")))) expect(run).toBe(first.runId);
+    await page.goto(ui(`/tenants/${ids.healthy}?auditSince=last%20week`));
+    expect(await page.textContent("#audit ~ .error-box")).toContain("since must be a date");
   });
 
   it("refuses an action without a valid confirmation token, and a GET of it", async () => {
