@@ -56,7 +56,7 @@ describe("the write budget is one per app and tenant, shared by every invocation
     for (;;) {
       const jobs = await drainQueue(s.app);
       if (jobs.length === 0) break;
-      last = await processSyncJob(s.app, jobs[0]!, { budgetMs: 2_000 });
+      last = await processSyncJob(s.app, jobs[0]!, { budgetMs: 1_000 });
       invocations++;
     }
     expect(last?.outcome).toBe("completed");
