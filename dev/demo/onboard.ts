@@ -22,18 +22,23 @@ export interface SimTenantOptions {
   registration?: Record<string, unknown>;
 }
 
+/** The customer tenant itself in the simulator: its id, name and domains. */
+function createSimTenant(sim: LocalStack["sim"], o: Pick<SimTenantOptions, "tenantId" | "displayName" | "managedDomain" | "federatedDomains">) {
+  return sim.control.createTenant({
+    ...(o.tenantId ? { id: o.tenantId } : {}),
+    displayName: o.displayName,
+    ...(o.managedDomain ? { initialDomain: o.managedDomain } : {}),
+    ...(o.federatedDomains ? { federatedDomains: o.federatedDomains } : {}),
+  });
+}
+
 /**
  * Creates a customer tenant in the simulator (app, secret, users), then registers it here through the same code
  * as the CLI (`tenant add`, `secret set`) and seeds the platform directory (`users import`).
  */
 export async function onboardSimTenant(stack: LocalStack, o: SimTenantOptions): Promise<{ tenant: Tenant; clientSecret: string }> {
   const { sim, app } = stack;
-  const created = await sim.control.createTenant({
-    ...(o.tenantId ? { id: o.tenantId } : {}),
-    displayName: o.displayName,
-    ...(o.managedDomain ? { initialDomain: o.managedDomain } : {}),
-    ...(o.federatedDomains ? { federatedDomains: o.federatedDomains } : {}),
-  });
+  const created = await createSimTenant(sim, o);
   const simApp = await sim.control.createApp(created.id, { displayName: "entra-sync", roles: o.roles ?? ["User.ReadWrite.All", "Domain.Read.All", "Application.Read.All"] });
   const now = app.clock();
   const expires = new Date(now.getTime() + (o.secretDays ?? 365) * 86_400_000);
@@ -72,12 +77,7 @@ export async function onboardDemoSchool(
  */
 export async function onboardFederatedSimTenant(stack: LocalStack, o: Omit<SimTenantOptions, "secretDays"> & { consent?: boolean }): Promise<{ tenant: Tenant }> {
   const { sim, app } = stack;
-  const created = await sim.control.createTenant({
-    ...(o.tenantId ? { id: o.tenantId } : {}),
-    displayName: o.displayName,
-    ...(o.managedDomain ? { initialDomain: o.managedDomain } : {}),
-    ...(o.federatedDomains ? { federatedDomains: o.federatedDomains } : {}),
-  });
+  const created = await createSimTenant(sim, o);
   if (o.consent ?? true) await sim.control.grantConsent(created.id, sim.federation.appClientId, o.roles ?? ["User.ReadWrite.All", "Domain.Read.All"]);
   await sim.control.addUsers(created.id, o.users);
   const tenant = await addTenant(app, federatedRegistration(app.settings, { tenantId: created.id, auth: "federated", displayName: o.displayName, ...(o.registration ?? {}) }));
