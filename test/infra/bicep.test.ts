@@ -5,12 +5,13 @@
  * network isolation off and on. No Azure is reachable from the build machines, so this is what stands in for a
  * deployment.
  */
-import { spawn, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { runAsync } from "../support/run-async.js";
 import { APP_SETTINGS, type AppSettingName } from "../../src/config/settings.js";
 import { QUEUES, TABLES } from "../../src/state/tables.js";
 
@@ -123,18 +124,6 @@ function run(cmd: string, args: string[], timeoutMs: number) {
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
-/** Like run, without blocking the test worker's event loop while the CLI works (snapshots take seconds each). */
-function runAsync(cmd: string, args: string[], timeoutMs: number): Promise<{ status: number | null; stdout: string; stderr: string }> {
-  return new Promise((done, fail) => {
-    const child = spawn(cmd, args, { cwd: root, timeout: timeoutMs });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
-    child.on("error", fail);
-    child.on("close", (status) => done({ status, stdout, stderr }));
-  });
-}
 
 /** Walks a template and every nested deployment's inline template. */
 function walk(template: Json, module: string, out: Found[], outputs: Json[]): void {

@@ -3,12 +3,12 @@
  * of the whole template predicts the resources of a deployment, loops and names resolved, and these tests check the
  * action group and each alert rule on them. No Azure is reachable from the build machines.
  */
-import { spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { runAsync } from "../support/run-async.js";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 const mainBicep = join(root, "infra/main.bicep");
@@ -21,17 +21,6 @@ interface Predicted {
   properties?: Json;
 }
 
-function runAsync(cmd: string, args: string[], timeoutMs: number): Promise<{ status: number | null; stdout: string; stderr: string }> {
-  return new Promise((done, fail) => {
-    const child = spawn(cmd, args, { cwd: root, timeout: timeoutMs });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
-    child.on("error", fail);
-    child.on("close", (status) => done({ status, stdout, stderr }));
-  });
-}
 
 let outDir = "";
 let resources: Predicted[] = [];

@@ -1,12 +1,12 @@
 /** Federated tenants without network: settings, registration, per-cloud audience, and how Entra's refusals are read. */
 import { randomUUID } from "node:crypto";
 import { describe, expect, it } from "vitest";
+import { tenantRow } from "../support/tenant-row.js";
 import { loadSettings } from "../../src/config/settings.js";
 import { EntraSyncError } from "../../src/errors.js";
 import { classifyGraphError } from "../../src/graph/errors.js";
 import { federatedRegistration, tokenExchangeAudience } from "../../src/secrets/federated.js";
-import type { TenantStatus } from "../../src/runs/status.js";
-import { healthOf, overviewPage, parseOverviewQuery, type TenantRow } from "../../src/ui/overview.js";
+import { overviewPage, parseOverviewQuery, type TenantRow } from "../../src/ui/overview.js";
 import { tenantsPage } from "../../src/ui/pages.js";
 
 const base = { AzureWebJobsStorage: "UseDevelopmentStorage=true", KEY_VAULT_URL: "https://v.vault.azure.net/" };
@@ -82,31 +82,7 @@ describe("Entra's refusals for a federated tenant", () => {
 });
 
 it("the status page shows a federated tenant's secret as none (federated), a secret tenant's by days left", () => {
-  const status = (i: number, o: Partial<TenantStatus>): TenantStatus => ({
-    tenantId: `00000000-0000-4000-8000-${String(i).padStart(12, "0")}`,
-    displayName: `School ${i}`,
-    enabled: true,
-    syncIntervalMinutes: 5,
-    activeRun: null,
-    abandonedRun: null,
-    lastRun: null,
-    lastSuccessAt: null,
-    nextRunAt: null,
-    consecutiveFailures: 0,
-    backoffUntil: null,
-    quarantined: false,
-    quarantineReason: null,
-    lastFailure: null,
-    secret: null,
-    auth: "secret",
-    ...o,
-  });
-  const rows: TenantRow[] = [status(1, { auth: "federated" }), status(2, { secret: { expiresOn: "2027-01-01T00:00:00Z", daysLeft: 31, source: "keyVault", mismatch: false } })].map((s) => ({
-    status: s,
-    health: healthOf(s),
-    immutableIdMode: "preview",
-    scim: { on: false, lastUsedAt: null },
-  }));
+  const rows: TenantRow[] = [tenantRow(1, { auth: "federated" }), tenantRow(2, { secret: { expiresOn: "2027-01-01T00:00:00Z", daysLeft: 31, source: "keyVault", mismatch: false } })];
   const page = tenantsPage(overviewPage(rows, parseOverviewQuery(new URLSearchParams("").entries())), { id: "op", name: "Operator" });
   const rowOf = (i: number) => page.slice(page.indexOf(`data-tenant="${rows[i]!.status.tenantId}"`)).split("</tr>")[0]!;
   expect(rowOf(0)).toContain("none (federated)");

@@ -1,30 +1,9 @@
 import { describe, expect, it } from "vitest";
 import { toEntraSyncError } from "../../src/errors.js";
-import type { TenantStatus } from "../../src/runs/status.js";
-import { healthOf, overviewPage, parseOverviewQuery, type TenantRow } from "../../src/ui/overview.js";
+import { overviewPage, parseOverviewQuery } from "../../src/ui/overview.js";
+import { tenantRow } from "../support/tenant-row.js";
 
-function row(i: number, o: Partial<TenantStatus> = {}, extra: Partial<TenantRow> = {}): TenantRow {
-  const status: TenantStatus = {
-    tenantId: `00000000-0000-4000-8000-${String(i).padStart(12, "0")}`,
-    displayName: `School ${String(i).padStart(3, "0")}`,
-    enabled: true,
-    syncIntervalMinutes: 5,
-    activeRun: null,
-    abandonedRun: null,
-    lastRun: null,
-    lastSuccessAt: null,
-    nextRunAt: null,
-    consecutiveFailures: 0,
-    backoffUntil: null,
-    quarantined: false,
-    quarantineReason: null,
-    lastFailure: null,
-    secret: null,
-    auth: "secret",
-    ...o,
-  };
-  return { status, health: healthOf(status), immutableIdMode: "preview", scim: { on: false, lastUsedAt: null }, ...extra };
-}
+const row = tenantRow;
 
 const query = (s = "") => parseOverviewQuery(new URLSearchParams(s).entries());
 
