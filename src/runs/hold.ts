@@ -1,37 +1,19 @@
-import type { TableClient } from "@azure/data-tables";
 import type { AuditLog } from "../audit/store.js";
 import { EntraSyncError } from "../errors.js";
-import { getOrUndefined, storageError } from "../state/tables-client.js";
+import type { HoldIndex } from "./hold-index.js";
+import { holdStateAt } from "./hold-state.js";
 import type { HealthStore } from "./health.js";
-import type { RunHold, RunReport } from "./report.js";
+import type { RunReport } from "./report.js";
 import { queueRun, type StartDeps } from "./start.js";
+
+export { HoldIndex, HOLDS_PARTITION } from "./hold-index.js";
+export { holdStateAt } from "./hold-state.js";
 
 /*
  * Held runs: an update sync the mass-change guard stopped before it wrote anything (src/sync/guard.ts decides) waits
  * for an operator. `approveHeldRun` queues a run that applies it; a hold nobody approves expires after
  * HOLD_EXPIRY_HOURS, and the next scheduled run decides afresh.
  */
-
-/** The partition of `tenantstate` that finds a held run's tenant by its run id (RowKey = run id). */
-export const HOLDS_PARTITION = "!holds";
-
-/** Where held runs are found by run id alone (the approve command and endpoint take only the run id). */
-export class HoldIndex {
-  constructor(private readonly table: TableClient) {}
-
-  async put(tenantId: string, runId: string, expiresAt: string): Promise<void> {
-    try {
-      await this.table.upsertEntity({ partitionKey: HOLDS_PARTITION, rowKey: runId, tenantId, expiresAt }, "Replace");
-    } catch (e) {
-      throw storageError(e, `record the hold of run ${runId}`);
-    }
-  }
-
-  async tenantOf(runId: string): Promise<string | undefined> {
-    const e = await getOrUndefined<{ tenantId?: string }>(this.table, HOLDS_PARTITION, runId);
-    return e?.tenantId;
-  }
-}
 
 /** What approving needs (the App provides it). */
 export interface HoldDeps extends StartDeps {
@@ -40,10 +22,6 @@ export interface HoldDeps extends StartDeps {
   audit?: Pick<AuditLog, "record"> | undefined;
 }
 
-/** A hold as shown at `now`: a pending one past its expiry reads `expired`. */
-export function holdStateAt(hold: RunHold, now: Date): RunHold["state"] {
-  return hold.state === "pending" && Date.parse(hold.expiresAt) <= now.getTime() ? "expired" : hold.state;
-}
 
 const RUN_ID = /^[0-9]{13}-[0-9a-f]{8}$/;
 
