@@ -52,10 +52,12 @@ export function registerRunCommands(program: Command, getApp: () => RunCommandDe
   const runs = program
     .command("runs")
     .description("a tenant's recent runs, newest first; runs approve <runId>: apply a held run")
-    .requiredOption("--tenant <guid>", "tenant id")
+    .option("--tenant <guid>", "tenant id (required)")
     .option("--limit <n>", "how many (1-100)", "20")
     .option("--json", "print one JSON array of run reports")
     .action(async (o) => {
+      // Not a required option for commander: `runs approve <runId>` takes none, and commander checks a parent's first.
+      if (o.tenant === undefined) throw new EntraSyncError("INPUT_INVALID", "Required option '--tenant <guid>' not specified. See the command's --help.", { field: "tenant" });
       const limit = Number(o.limit);
       if (!Number.isInteger(limit) || limit < 1 || limit > 100) throw new EntraSyncError("INPUT_INVALID", `--limit must be a whole number from 1 to 100, got "${o.limit}".`, { field: "limit" });
       const runs = await showRuns(getApp(), parseGuid(o.tenant, "tenant"), limit);

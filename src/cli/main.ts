@@ -271,7 +271,7 @@ export function buildCli(appFactory: () => App, io: CliIO): Command {
 
 /** Exit codes: 0 done, 1 failed, 2 bad input or configuration, 3 a conflict (another run of the tenant, a concurrent change): try again later. */
 export const EXIT = { ok: 0, failed: 1, input: 2, conflict: 3 } as const;
-const CONFLICTS = new Set<string>(["RUN_IN_PROGRESS", "RUN_HELD", "STORAGE_CONFLICT"]);
+const CONFLICTS = new Set<string>(["RUN_IN_PROGRESS", "RUN_HELD", "HOLD_NOT_PENDING", "STORAGE_CONFLICT"]);
 
 export function exitCodeOf(e: EntraSyncError): number {
   if (CONFLICTS.has(e.code)) return EXIT.conflict;
