@@ -4,6 +4,8 @@ import { guardThresholdsAt, type UpdateGuard } from "../sync/guard.js";
 import type { Tenant } from "../tenants/model.js";
 import type { RunHold, RunReport } from "./report.js";
 import type { RunStore } from "./store.js";
+import type { TableClient } from "@azure/data-tables";
+import { cachedLinkedUsers } from "./hold-index.js";
 
 /** What guarding a run needs (the App provides it; without settings the defaults apply). */
 export interface RunGuardDeps {
@@ -11,6 +13,8 @@ export interface RunGuardDeps {
   runs: Pick<RunStore, "get">;
   directory: Pick<PlatformDirectory, "list">;
   settings?: Partial<Pick<Settings, "holdExpiryHours" | "audit">> | undefined;
+  /** Where the count of linked users is kept for a day (without it: counted whenever asked). */
+  tables?: { runPlans?: TableClient; tenantState?: TableClient } | undefined;
 }
 
 /** Attributes masked when no settings say otherwise (AUDIT_SENSITIVE_ATTRIBUTES' default). */
@@ -32,9 +36,13 @@ export async function guardForRun(app: RunGuardDeps, tenant: Tenant, report: Run
     sensitive: new Set([...(app.settings?.audit?.sensitive ?? DEFAULT_SENSITIVE), ...(tenant.sensitiveAttributes ?? [])]),
     expiresAt: () => new Date(app.clock().getTime() + hours * 3_600_000).toISOString(),
     linkedUsers: async () => {
-      let n = 0;
-      for await (const u of app.directory.list(tenant.tenantId)) if (u.externalId) n++;
-      return n;
+      const count = async () => {
+        let n = 0;
+        for await (const u of app.directory.list(tenant.tenantId)) if (u.externalId) n++;
+        return n;
+      };
+      const table = app.tables?.tenantState;
+      return table ? cachedLinkedUsers(table, tenant.tenantId, app.clock(), count) : count();
     },
   };
 }

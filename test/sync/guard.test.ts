@@ -8,6 +8,7 @@ import { provideApp } from "../../src/functions/app.js";
 import { silentLogger } from "../../src/log.js";
 import { createRun, executeRun } from "../../src/runs/execute.js";
 import { approveHeldRun } from "../../src/runs/hold.js";
+import { LINKED_USERS_ROW } from "../../src/runs/hold-index.js";
 import type { RunReport } from "../../src/runs/report.js";
 import { scheduleDueRuns } from "../../src/runs/scheduler.js";
 import { listTenantStatuses, showRun } from "../../src/runs/status.js";
@@ -185,6 +186,27 @@ describe("the mass-change guard on the local stack", () => {
     expect((await cli(s.app, ["tenant", "update", tid, "--guard", "on"])).code).toBe(0);
     const on = await changeAndRun(3);
     expect({ graph: on.graphRequests, table: on.tableRequests, rows: on.tableRowsRead }).toEqual({ graph: off.graphRequests, table: off.tableRequests, rows: off.tableRowsRead });
+  });
+
+  it("counts the linked users only past the floor, and once a day", async () => {
+    const s = stackOf();
+    const { tenant, d } = await syncedTenant(s, 40, ["--guard-changes", "50", "--guard-changes-floor", "5"]);
+    const tid = tenant.tenantId;
+    const changeAndRun = async (from: number, n: number) => {
+      for (const u of d.users.slice(from, from + n)) s.sim.control.updateUser(tid, u.id, { city: `Ort ${from}` });
+      return JSON.parse((await cli(s.app, ["run", "--tenant", tid, "--only", "update", "--json"])).out) as RunReport;
+    };
+    const under = await changeAndRun(0, 5);
+    expect(await s.app.tables.tenantState.getEntity(tid, LINKED_USERS_ROW).catch(() => undefined)).toBeUndefined();
+    const counted = await changeAndRun(5, 6);
+    expect(counted).toMatchObject({ status: "succeeded", update: { updated: 6 } });
+    expect(await s.app.tables.tenantState.getEntity(tid, LINKED_USERS_ROW)).toMatchObject({ linkedUsers: 40 });
+    const cached = await changeAndRun(11, 6);
+    expect(cached.metrics!.tableRowsRead).toBeLessThan(counted.metrics!.tableRowsRead - 30);
+    expect(under.metrics!.tableRowsRead).toBeLessThan(counted.metrics!.tableRowsRead - 30);
+    // past the percentage: held, with the count it was measured against
+    const held = await changeAndRun(17, 21);
+    expect(held.hold).toMatchObject({ changes: 21, users: 40, tripped: ["changes"] });
   });
 
   it("a delta larger than the pages it keeps and under the thresholds applies every change (the rest read again)", async () => {
