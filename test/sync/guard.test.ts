@@ -209,6 +209,26 @@ describe("the mass-change guard on the local stack", () => {
     expect(held.hold).toMatchObject({ changes: 21, users: 40, tripped: ["changes"] });
   });
 
+  it("guards a full round on a synced tenant, counting the users it no longer returns as removals", async () => {
+    const s = stackOf();
+    const { tenant, d } = await syncedTenant(s, 20, ["--guard-removals", "2"]);
+    const tid = tenant.tenantId;
+    const gone = d.users.slice(0, 3).map((u) => u.id);
+    // A full read does not return deleted users: only its sweep finds them, and the guard counts them first.
+    for (const id of gone) s.sim.control.hardDeleteUser(tid, id);
+    const before = await written(s, tid);
+    const r = await cli(s.app, ["run", "--tenant", tid, "--only", "update", "--full", "--json"]);
+    const held = JSON.parse(r.out) as RunReport;
+    expect(held).toMatchObject({ status: "held", mode: "full", hold: { removals: 3, changes: 3, from: "initial", tripped: ["removals"] } });
+    expect(await written(s, tid)).toEqual(before);
+    await approveHeldRun(s.app, { runId: held.runId, operator: "alice" });
+    const job = (await drainQueue(s.app)).find((j) => j.tenantId === tid)!;
+    const applied = ((await processSyncJob(s.app, job)) as { report: RunReport }).report;
+    expect(applied).toMatchObject({ status: "succeeded", update: { removed: 3 } });
+    const marked = (await written(s, tid)).users.filter((u) => u.entraRemovedAt).map((u) => u.externalId);
+    expect(marked.sort()).toEqual([...gone].sort());
+  });
+
   it("a delta larger than the pages it keeps and under the thresholds applies every change (the rest read again)", async () => {
     const s = stackOf();
     const { tenant, d } = await syncedTenant(s, 30);
