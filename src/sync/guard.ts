@@ -11,6 +11,7 @@ import { auditValue } from "../audit/entry.js";
 import type { ConnectorSpace } from "../connector/space.js";
 import type { PlatformUpdate } from "../directory/directory.js";
 import { toEntraSyncError } from "../errors.js";
+import { boundText } from "../util/redact.js";
 import type { DeltaPage } from "../graph/tenant-graph.js";
 import type { DeltaEntry } from "../graph/users.js";
 import type { GuardThresholds, HoldPreviewEntry, RunHold } from "../runs/report.js";
@@ -20,6 +21,8 @@ import { DEFAULT_GUARD, type GuardConfig } from "../tenants/guard-settings.js";
 export const TERM_WINDOW_DAYS = { before: 14, after: 14 } as const;
 /** Changes a hold's preview lists. */
 export const PREVIEW_LIMIT = 50;
+/** Characters of a value a preview keeps. */
+export const PREVIEW_VALUE_CHARS = 200;
 /** Delta entries whose prepared pages are kept while the guard counts (beyond: read again from Graph if it passes). */
 export const KEEP_ENTRIES = 5_000;
 
@@ -163,7 +166,12 @@ class Tally {
 }
 
 function previewOf(u: PlatformUpdate, remove: boolean, sensitive: ReadonlySet<string>): HoldPreviewEntry {
-  const changes = Object.entries(u.changes).map(([attribute, v]) => ({ attribute, old: auditValue(attribute, (u.user as unknown as Record<string, unknown>)[attribute], sensitive), new: auditValue(attribute, v, sensitive) }));
+  // Values as the audit log keeps them (sensitive ones masked), cut shorter: 50 users' values must fit the report.
+  const value = (attribute: string, v: unknown) => {
+    const a = auditValue(attribute, v, sensitive);
+    return a === null ? null : boundText(a, PREVIEW_VALUE_CHARS);
+  };
+  const changes = Object.entries(u.changes).map(([attribute, v]) => ({ attribute, old: value(attribute, (u.user as unknown as Record<string, unknown>)[attribute]), new: value(attribute, v) }));
   return { platformUserId: u.user.id, entraId: String(u.changes.externalId ?? u.user.externalId ?? ""), kind: remove ? "remove" : "update", attributes: changes.map((c) => c.attribute), changes };
 }
 

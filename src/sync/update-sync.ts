@@ -109,7 +109,7 @@ export async function runUpdateSync(deps: UpdateSyncDeps, tenant: Tenant, report
     const v = await evaluateGuard(o.guard, link, round === "initial", {
       fetch: fetchPage,
       prepare: async (entries) => preparePage(deps, tenant, entries, o, false, await lookupFor(), undefined),
-      restartInitial: () => void (round = "initial"),
+      restartInitial: () => void ((round = "initial"), (roundStartedAt = deps.clock().toISOString())),
       unseen: (seen) => unseenLinkedUsers(deps.connector, tenant.tenantId, roundStartedAt, seen),
     });
     if (v.notice) report.notices.push(v.notice);
@@ -139,7 +139,7 @@ export async function runUpdateSync(deps: UpdateSyncDeps, tenant: Tenant, report
           addError(report, "GRAPH_DELTA_EXPIRED", err.message);
           deps.log.warn("delta token expired; starting a full resync", { tenantId: tenant.tenantId, runId: report.runId });
           round = "initial";
-          roundStartedAt = deps.clock().toISOString();
+          if (!kept) roundStartedAt = deps.clock().toISOString(); // else the guard started the round (its rows are seen since)
           link = undefined;
           knownEmpty = false;
           lookup = undefined;

@@ -229,6 +229,22 @@ describe("the mass-change guard on the local stack", () => {
     expect(marked.sort()).toEqual([...gone].sort());
   });
 
+  it("an expired delta token: the guard counts the full resync, which then marks nobody removed that it read", async () => {
+    const s = stackOf();
+    const { tenant, d } = await syncedTenant(s, 20);
+    const tid = tenant.tenantId;
+    s.sim.control.updateUser(tid, d.users[0]!.id, { surname: "Changed" });
+    s.sim.control.expireDeltaTokens(tid, "gone");
+    s.sim.control.resetStats();
+    const r = JSON.parse((await cli(s.app, ["run", "--tenant", tid, "--only", "update", "--json"])).out) as RunReport;
+    expect(r).toMatchObject({ status: "succeeded", progress: { round: "initial" }, update: { read: 20, updated: 1, removed: 0 } });
+    expect(r.errors.map((e) => e.code)).toContain("GRAPH_DELTA_EXPIRED");
+    const users = (await written(s, tid)).users;
+    expect(users.filter((u) => u.entraRemovedAt)).toEqual([]);
+    // the expired link once, then the 3 pages of the new round, each once
+    expect(s.sim.control.stats().byRoute["GET /v1.0/users/delta"]).toBe(1 + 3);
+  });
+
   it("a delta larger than the pages it keeps and under the thresholds applies every change (the rest read again)", async () => {
     const s = stackOf();
     const { tenant, d } = await syncedTenant(s, 30);
