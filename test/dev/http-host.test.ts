@@ -29,6 +29,7 @@ describe("the local HTTP host (npm run stack)", () => {
         "GET /api/tenants/{tenantId}/runs/{runId}/plan (function)",
         "POST /api/tenants/{tenantId}/runs (function)",
         "POST /api/tenants/{tenantId}/users/{user}/sync (function)",
+        "POST /api/runs/{runId}/approve (function)",
         "GET /api/scim/v2/{tenantId}/{resource} (anonymous)",
         "GET /api/scim/v2/{tenantId}/{resource}/{id} (anonymous)",
         "POST /api/scim/v2/{tenantId}/{resource} (anonymous)",
