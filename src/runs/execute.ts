@@ -14,7 +14,7 @@ import type { WriteBudgetOptions } from "../graph/write-budget.js";
 import type { TenantGraphHandle } from "../graph/tenant-graph.js";
 import { ResourceSampler, withRequestCounter, type RequestCounter } from "../util/run-metrics.js";
 import type { HoldIndex } from "./hold-index.js";
-import { guardForRun, holdNotice, type RunGuardDeps } from "./hold-guard.js";
+import { afterFullRound, guardForRun, holdNotice, type RunGuardDeps } from "./hold-guard.js";
 
 /** What ending a run needs: the run store, the clock, the registrations (for the observers) and the observers. */
 export interface EndRunDeps {
@@ -185,6 +185,7 @@ async function executeMeasured(app: RunDeps, tenantId: string, runId: string, o:
         report.notices.push(holdNotice(report, outcome.held));
         await app.holds?.put(tenant.tenantId, report.runId, outcome.held.expiresAt);
       }
+      if (completed) await afterFullRound(app, report).catch((e: unknown) => app.log.warn(`could not record the linked users: ${toEntraSyncError(e).message}`, { tenantId, runId }));
       // The full resync a mapping change asked for is done once a real full round has completed.
       if (completed && !outcome.held && tenant.fullResync && report.mode === "full" && !report.dryRun) await app.tenants.clearFullResync?.(tenant.tenantId, tenant.fullResync.requestedAt);
     }

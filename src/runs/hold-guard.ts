@@ -5,7 +5,7 @@ import type { Tenant } from "../tenants/model.js";
 import type { RunHold, RunReport } from "./report.js";
 import type { RunStore } from "./store.js";
 import type { TableClient } from "@azure/data-tables";
-import { cachedLinkedUsers } from "./hold-index.js";
+import { cachedLinkedUsers, rememberLinkedUsers } from "./hold-index.js";
 
 /** What guarding a run needs (the App provides it; without settings the defaults apply). */
 export interface RunGuardDeps {
@@ -52,4 +52,14 @@ export function holdNotice(report: Pick<RunReport, "runId" | "tenantId">, h: Run
   const t = h.thresholds;
   const why = h.tripped.map((k) => (k === "removals" ? `${h.removals} removals > ${t.removals}` : `${h.changes} changes > ${t.changesPercent} % of ${h.users ?? "?"} linked users (and > ${t.changesFloor})`)).join("; ");
   return `Held by the mass-change guard${t.termStart ? " (term-start thresholds)" : ""}: ${why}. Nothing was written and the checkpoint did not move. Review the preview (entra-sync runs --tenant ${report.tenantId} --json), then approve: entra-sync runs approve ${report.runId} (before ${h.expiresAt}; after that the next scheduled run decides afresh).`;
+}
+
+/**
+ * After a completed full round that wrote (not held, not a dry run): the users it matched are the tenant's linked users,
+ * kept for the guard's percentage so that the next runs need not count them. Failures are only logged by the caller.
+ */
+export async function afterFullRound(app: RunGuardDeps, report: RunReport): Promise<void> {
+  const table = app.tables?.tenantState;
+  if (!table || report.dryRun || report.status === "held" || report.progress.round !== "initial") return;
+  await rememberLinkedUsers(table, report.tenantId, report.update.matched, app.clock());
 }

@@ -29,7 +29,8 @@ export const LINKED_USERS_MAX_AGE_MS = 24 * 3_600_000;
 
 /**
  * The tenant's linked users, counted with `count` (a paged read of the platform users) at most once a day and kept in
- * the tenant state table; asked only by runs whose changes pass the guard's floor.
+ * the tenant state table (a completed full round records the users it matched, for free); asked only by runs whose
+ * changes pass the guard's floor.
  */
 export async function cachedLinkedUsers(table: TableClient, tenantId: string, now: Date, count: () => Promise<number>): Promise<number> {
   const e = await getOrUndefined<{ linkedUsers?: number; countedAt?: string }>(table, tenantId, LINKED_USERS_ROW);
@@ -37,4 +38,9 @@ export async function cachedLinkedUsers(table: TableClient, tenantId: string, no
   const n = await count();
   await table.upsertEntity({ partitionKey: tenantId, rowKey: LINKED_USERS_ROW, linkedUsers: n, countedAt: now.toISOString() }, "Replace").catch(() => undefined);
   return n;
+}
+
+/** Records a count of a tenant's linked users made for free (the users a completed full round matched). */
+export async function rememberLinkedUsers(table: TableClient, tenantId: string, n: number, now: Date): Promise<void> {
+  await table.upsertEntity({ partitionKey: tenantId, rowKey: LINKED_USERS_ROW, linkedUsers: n, countedAt: now.toISOString() }, "Replace");
 }
