@@ -42,11 +42,15 @@ export interface RunRequest {
   force?: boolean | undefined;
   /** Force Immutable ID sync with the reviewed plan of this run (see checkForcePlan). */
   forcePlan?: string | undefined;
+  /** The held run whose changes this run applies (an operator approved it): the mass-change guard is bypassed once. */
+  approves?: string | undefined;
 }
 
 /** The report of a new queued run of a tenant: the one way createRun and startRun make it. */
 export function newRunReport(tenant: Tenant, req: RunRequest, now: Date, runId: string = newRunId(now)): RunReport {
-  return newReport({ runId, tenantId: tenant.tenantId, tenantName: tenant.displayName, trigger: req.trigger, mode: req.mode, dryRun: req.dryRun, only: req.only, force: req.force ?? false, forcePlan: req.forcePlan, now });
+  const r = newReport({ runId, tenantId: tenant.tenantId, tenantName: tenant.displayName, trigger: req.trigger, mode: req.mode, dryRun: req.dryRun, only: req.only, force: req.force ?? false, forcePlan: req.forcePlan, now });
+  if (req.approves) r.approves = req.approves;
+  return r;
 }
 
 /**
