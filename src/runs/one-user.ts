@@ -64,7 +64,7 @@ export function maskSensitive(result: OneUserResult, sensitive: ReadonlySet<stri
     else if (p in entra && p !== "id") entra[p] = Array.isArray(entra[p]) ? (entra[p] as unknown[]).map(mask) : mask(entra[p]);
   }
   if (ext) entra.onPremisesExtensionAttributes = ext;
-  return { ...result, mapping, diff, entra: entra as OneUserResult["entra"] };
+  return { ...result, mapping, diff, entra: entra as unknown as OneUserResult["entra"] };
 }
 
 export interface OneUserRequest {
