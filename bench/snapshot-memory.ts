@@ -1,8 +1,9 @@
 /**
- * What the full round's directory snapshot holds per user: heap bytes after a full GC, for N demo platform users as
- * the table adapter yields them (fresh objects and strings, as deserialised), in three layouts side by side — whole
- * user objects with string-keyed lookup maps (the layout before), the snapshot (one flat record string per user and
- * 32-bit hashed keys), and ids with hashed keys only (what a snapshot that reads every candidate back would hold).
+ * What the full round's directory snapshot holds per user: heap bytes plus typed arrays' backing stores after a full
+ * GC, for N demo platform users as the table adapter yields them (fresh objects and strings, as deserialised), in
+ * three layouts side by side — whole user objects with string-keyed lookup maps (the first layout), the snapshot
+ * (records in an encrypted temporary file; offsets and 32-bit hashed keys in typed arrays), and ids with hashed keys
+ * in Maps (what a snapshot that reads every candidate back from the table would hold).
  * Each layout is measured in a child process of its own (`--expose-gc`). `npm run bench -- snapshot-memory [--size N]`.
  */
 import { spawn } from "node:child_process";
@@ -13,7 +14,7 @@ import { normalizeLookup, type StoredPlatformUser } from "../src/directory/direc
 import { lookupHash, snapshotLookup } from "../src/directory/snapshot.js";
 import { BENCH_DIR } from "./common.js";
 
-const LAYOUTS = ["whole users + string keys", "snapshot (records + hashed keys)", "ids + hashed keys"] as const;
+const LAYOUTS = ["whole users + string keys", "snapshot (records on disk, typed arrays)", "ids + hashed keys"] as const;
 
 /** The users as one JSON text: the generated tenant is garbage before the first measurement. */
 function usersJson(n: number): string {
@@ -29,7 +30,9 @@ async function measure(layout: number, n: number): Promise<number> {
   const gc = (globalThis as { gc?: () => void }).gc!;
   gc();
   gc();
-  const h0 = process.memoryUsage().heapUsed;
+  // Heap and the typed arrays' backing stores (outside the heap, counted in `arrayBuffers`).
+  const held = () => process.memoryUsage().heapUsed + process.memoryUsage().arrayBuffers;
+  const h0 = held();
   let hold: unknown;
   if (layout === 0) {
     const maps = { externalId: new Map<string, StoredPlatformUser[]>(), userName: new Map<string, StoredPlatformUser[]>(), email: new Map<string, StoredPlatformUser[]>() };
@@ -50,7 +53,7 @@ async function measure(layout: number, n: number): Promise<number> {
   }
   gc();
   gc();
-  const bytes = process.memoryUsage().heapUsed - h0;
+  const bytes = held() - h0;
   return hold ? bytes / n : 0;
 }
 

@@ -121,6 +121,7 @@ export async function runUpdateSync(deps: UpdateSyncDeps, tenant: Tenant, report
           roundStartedAt = deps.clock().toISOString();
           link = undefined;
           knownEmpty = false;
+          lookup?.close();
           lookup = undefined;
           pending = fetchPage(undefined);
           continue;
@@ -179,6 +180,7 @@ export async function runUpdateSync(deps: UpdateSyncDeps, tenant: Tenant, report
   } finally {
     // Never leave a page being written behind an error: the run ends after its last write, not before.
     await inflight?.done.catch(() => undefined);
+    lookup?.close();
   }
 }
 
