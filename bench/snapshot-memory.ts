@@ -13,8 +13,21 @@ import { generateDemoTenant } from "../dev/demo/generate.js";
 import { normalizeLookup, type StoredPlatformUser } from "../src/directory/directory.js";
 import { lookupHash, snapshotLookup } from "../src/directory/snapshot.js";
 import { BENCH_DIR } from "./common.js";
+import type { ConnectorRow } from "../src/connector/space.js";
+import { planImmutableIds } from "../src/immutable-id/planner.js";
+import type { Tenant } from "../src/tenants/model.js";
 
-const LAYOUTS = ["whole users + string keys", "snapshot (records on disk, typed arrays)", "ids + hashed keys"] as const;
+const LAYOUTS = ["whole users + string keys", "snapshot (records on disk, typed arrays)", "ids + hashed keys", "full re-plan: connector rows as listed (what it kept before)", "full re-plan: its states and entries (slim rows)"] as const;
+
+/** Connector rows of the demo tenant as a full sync leaves them (matched by index; no candidate state yet), as JSON. */
+function rowsJson(n: number): { rows: string; users: string } {
+  const demo = generateDemoTenant({ seed: 1, size: n, tenantId: "t" });
+  const rows = demo.entraUsers.map((u, i) => {
+    const p = demo.platformUsers[i];
+    return { id: u.id, user: u, match: p ? "matched" : "unmatched", platformUserId: p?.id, seenAt: "2026-11-30T19:00:00.000Z", stored: { keys: [] } };
+  });
+  return { rows: JSON.stringify(rows), users: JSON.stringify(demo.platformUsers.map((u, i) => ({ ...u, externalId: demo.entraUsers[i]?.id, tenantId: "t", etag: `W/"${i}"` }))) };
+}
 
 /** The users as one JSON text: the generated tenant is garbage before the first measurement. */
 function usersJson(n: number): string {
@@ -23,6 +36,7 @@ function usersJson(n: number): string {
 }
 
 async function measure(layout: number, n: number): Promise<number> {
+  if (layout >= 3) return measurePlan(layout, n);
   const json = usersJson(n);
   const list = async function* () {
     for (const u of JSON.parse(json) as StoredPlatformUser[]) yield u;
@@ -50,6 +64,40 @@ async function measure(layout: number, n: number): Promise<number> {
       if (u.userName) name.set(lookupHash(normalizeLookup("userName", u.userName)), i);
     }
     hold = [ids, ext, name];
+  }
+  gc();
+  gc();
+  const bytes = held() - h0;
+  return hold ? bytes / n : 0;
+}
+
+/** What a full Immutable ID re-plan holds until its states are stored (rows and platform users listed fresh). */
+async function measurePlan(layout: number, n: number): Promise<number> {
+  const json = rowsJson(n);
+  const connector = {
+    async *list() {
+      for (const r of JSON.parse(json.rows) as ConnectorRow[]) yield r;
+    },
+  };
+  const directory = {
+    get: async () => undefined,
+    async *list() {
+      for (const u of JSON.parse(json.users) as StoredPlatformUser[]) yield u;
+    },
+  };
+  const gc = (globalThis as { gc?: () => void }).gc!;
+  gc();
+  gc();
+  const held = () => process.memoryUsage().heapUsed + process.memoryUsage().arrayBuffers;
+  const h0 = held();
+  let hold: unknown;
+  if (layout === 3) {
+    const rows: ConnectorRow[] = [];
+    for await (const r of connector.list()) rows.push(r);
+    hold = rows;
+  } else {
+    const tenant = { tenantId: "t", immutableId: { mode: "preview", source: "id", encoding: "base64", federatedDomains: "skip", maxWritesPerRun: 500, maxPercentPerRun: 10 } } as unknown as Tenant;
+    hold = await planImmutableIds({ connector, directory } as never, tenant, { federated: new Set(), initial: "t.onmicrosoft.com" });
   }
   gc();
   gc();

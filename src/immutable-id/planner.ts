@@ -68,7 +68,9 @@ export function evaluateRow(row: ConnectorRow, p: StoredPlatformUser | undefined
   const state = evaluate(row, p, cfg, domains);
   const held = row.user.onPremisesImmutableId || undefined;
   const move = (!row.removed && row.upnSwitch?.value) || undefined;
-  return { ...state, ...(held ? { held } : {}), ...(move ? { move } : {}) };
+  if (held) state.held = held;
+  if (move) state.move = move;
+  return state;
 }
 
 function evaluate(row: ConnectorRow, p: StoredPlatformUser | undefined, cfg: ImmutableIdConfig, domains: TenantDomains): CandidateState {
@@ -189,12 +191,24 @@ export async function planImmutableIds(deps: { connector: Pick<ConnectorSpace, "
  */
 function slimRow(row: ConnectorRow): ConnectorRow {
   const u = row.user;
-  const user = { id: row.id, userPrincipalName: u.userPrincipalName, onPremisesImmutableId: u.onPremisesImmutableId, onPremisesSyncEnabled: u.onPremisesSyncEnabled } as ConnectorRow["user"];
-  return { id: row.id, user, match: row.match, platformUserId: row.platformUserId, removed: row.removed, upnSwitch: row.upnSwitch, iidDirty: row.iidDirty, ...(row.stored ? { stored: row.stored } : {}) };
+  const user: ConnectorRow["user"] = { id: row.id };
+  if (u.userPrincipalName) user.userPrincipalName = u.userPrincipalName;
+  if (u.onPremisesImmutableId) user.onPremisesImmutableId = u.onPremisesImmutableId;
+  if (u.onPremisesSyncEnabled) user.onPremisesSyncEnabled = u.onPremisesSyncEnabled;
+  // Only the fields set: every property costs a slot, undefined ones too.
+  const slim: ConnectorRow = { id: row.id, user, match: row.match, platformUserId: row.platformUserId, iid: undefined };
+  if (row.removed) slim.removed = row.removed;
+  if (row.upnSwitch) slim.upnSwitch = row.upnSwitch;
+  if (row.iidDirty) slim.iidDirty = row.iidDirty;
+  if (row.stored) slim.stored = row.stored;
+  return slim;
 }
 
-/** The row with its new candidate state (the row is slim already). */
-const stateOf = (row: ConnectorRow, iid: CandidateState): ConnectorRow => ({ ...row, iid });
+/** The row with its new candidate state (the row is slim already, and not kept otherwise: set in place). */
+const stateOf = (row: ConnectorRow, iid: CandidateState): ConnectorRow => {
+  row.iid = iid;
+  return row;
+};
 
 /**
  * Each row's state before values are compared. The platform users are read by point reads when few are needed, else
