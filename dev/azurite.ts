@@ -21,15 +21,19 @@ export const DEV_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErC
  * entry is the VS Code extension). Ports are chosen by the OS and read from Azurite's start-up lines. With
  * `keyedLookups` (default) its store finds entities by key instead of scanning their partition.
  */
-export async function startAzurite(o: { keyedLookups?: boolean } = {}): Promise<AzuriteInstance> {
+export async function startAzurite(o: { keyedLookups?: boolean; keyIndex?: boolean } = {}): Promise<AzuriteInstance> {
   const require = createRequire(import.meta.url);
   const bin = path.join(path.dirname(require.resolve("azurite/package.json")), "dist", "src", "azurite.js");
   // Stock Azurite scans a whole partition for every keyed read or write (O(partition size)); the preload makes its
   // store use the RowKey index, as Table Storage looks rows up by key. Same results; see azurite-keyed-lookup.cjs.
-  const preload = o.keyedLookups === false ? [] : ["--require", path.join(path.dirname(fileURLToPath(import.meta.url)), "azurite-keyed-lookup.cjs")];
+  const here = path.dirname(fileURLToPath(import.meta.url));
+  const preload = o.keyedLookups === false ? [] : ["--require", path.join(here, "azurite-keyed-lookup.cjs")];
+  // Loki's binary indexes make a write cost O(partition size); the key index makes it O(log n), as Table Storage's
+  // cost does not grow with the partition (see azurite-key-index.cjs). `keyIndex: false` for the bench's "before".
+  if (o.keyedLookups !== false && o.keyIndex !== false) preload.push("--require", path.join(here, "azurite-key-index.cjs"));
   const child = spawn(
     process.execPath,
-    [...preload, bin, "--inMemoryPersistence", "--disableTelemetry", "--skipApiVersionCheck", "--silent", "--loose",
+    [...preload, ...(process.env.AZURITE_NODE_ARGS ?? "").split(/\s+/).filter(Boolean), bin, "--inMemoryPersistence", "--disableTelemetry", "--skipApiVersionCheck", "--silent", "--loose",
       "--blobHost", "127.0.0.1", "--blobPort", "0", "--queueHost", "127.0.0.1", "--queuePort", "0", "--tableHost", "127.0.0.1", "--tablePort", "0"],
     { stdio: ["ignore", "pipe", "pipe"] },
   );
