@@ -115,12 +115,12 @@ if (loki && Store && parse && BTree && !loki.Collection.prototype.__keyIndex) {
   C.remove = function (doc) {
     if (!this.__keys || Array.isArray(doc)) return remove.call(this, doc);
     const d = typeof doc === "number" ? this.get(doc) : doc;
-    const id = d && d.$loki, pk = d && d.PartitionKey, rk = d && d.RowKey;
+    const pk = d && d.PartitionKey, rk = d && d.RowKey;
+    // The entry is the removed row's own (same $loki) when looked at before: Loki deletes $loki from what it removes.
+    const cur = d ? this.__keys.get(pk, rk) : undefined;
+    const mine = cur !== undefined && d.$loki !== undefined && cur.$loki === d.$loki;
     const r = remove.call(this, doc);
-    if (r) {
-      const cur = this.__keys.get(pk, rk);
-      if (cur && cur.$loki === id) this.__keys.delete(pk, rk);
-    }
+    if (r && mine) this.__keys.delete(pk, rk);
     return r;
   };
   const update = C.update;

@@ -33,7 +33,7 @@ export async function startAzurite(o: { keyedLookups?: boolean; keyIndex?: boole
   if (o.keyedLookups !== false && o.keyIndex !== false) preload.push("--require", path.join(here, "azurite-key-index.cjs"));
   const child = spawn(
     process.execPath,
-    [...preload, ...(process.env.AZURITE_NODE_ARGS ?? "").split(/\s+/).filter(Boolean), bin, "--inMemoryPersistence", "--disableTelemetry", "--skipApiVersionCheck", "--silent", "--loose",
+    [...preload, ...(process.env.AZURITE_NODE_ARGS ?? "").split(/\s+/).filter(Boolean), bin, "--inMemoryPersistence", "--disableTelemetry", "--skipApiVersionCheck", "--silent", "--loose", ...(process.env.AZURITE_DEBUG_LOG ? ["--debug", process.env.AZURITE_DEBUG_LOG] : []),
       "--blobHost", "127.0.0.1", "--blobPort", "0", "--queueHost", "127.0.0.1", "--queuePort", "0", "--tableHost", "127.0.0.1", "--tablePort", "0"],
     { stdio: ["ignore", "pipe", "pipe"] },
   );
