@@ -39,7 +39,7 @@ export async function startAzurite(o: { keyedLookups?: boolean; keyIndex?: boole
   );
   const ports = await new Promise<{ table: string; queue: string }>((resolve, reject) => {
     let out = "";
-    const timer = setTimeout(() => done(new Error(`Azurite did not start within 30 s. Output:\n${out}`)), 30_000);
+    const timer = setTimeout(() => done(new Error(`Azurite did not start within 120 s. Output:\n${out}`)), 120_000); // a loaded machine can take long to load its modules
     const found: { table?: string; queue?: string } = {};
     function done(err?: Error): void {
       clearTimeout(timer);
