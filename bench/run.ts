@@ -240,5 +240,7 @@ function printFlat(name: string, r: Record<string, unknown>): void {
 
 main().catch((e: unknown) => {
   process.stderr.write(`bench failed: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+  // The cause (a storage or network error behind an EntraSyncError), which says what actually went wrong.
+  for (let c = (e as { cause?: unknown }).cause, n = 0; c && n < 3; c = (c as { cause?: unknown }).cause, n++) process.stderr.write(`caused by: ${c instanceof Error ? `${c.name}: ${c.message} ${(c as { code?: string }).code ?? ""}` : String(c)}\n`);
   process.exitCode = 1;
 });
