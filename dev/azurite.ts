@@ -34,6 +34,9 @@ export async function startAzurite(o: { keyedLookups?: boolean; keyIndex?: boole
   const child = spawn(
     process.execPath,
     [...preload, ...(process.env.AZURITE_NODE_ARGS ?? "").split(/\s+/).filter(Boolean), bin, "--inMemoryPersistence", "--disableTelemetry", "--skipApiVersionCheck", "--silent", "--loose", ...(process.env.AZURITE_DEBUG_LOG ? ["--debug", process.env.AZURITE_DEBUG_LOG] : []),
+      // Idle connections are kept 4 minutes, not Azurite's 5 s: a client busy for longer (generating a 100,000-user
+      // tenant) otherwise writes its next request into a socket Azurite closed meanwhile and fails with EPIPE.
+      "--tableKeepAliveTimeout", "240", "--queueKeepAliveTimeout", "240",
       "--blobHost", "127.0.0.1", "--blobPort", "0", "--queueHost", "127.0.0.1", "--queuePort", "0", "--tableHost", "127.0.0.1", "--tablePort", "0"],
     { stdio: ["ignore", "pipe", "pipe"] },
   );
