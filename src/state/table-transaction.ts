@@ -41,11 +41,15 @@ export function plainTransaction(actions: readonly TransactionAction[]): boolean
 /** A key as it appears in an entity URL: quotes doubled, then URL-encoded. */
 const keyInUrl = (k: string) => encodeURIComponent(k.replace(/'/g, "''"));
 
-/** The entity as Table Storage's JSON names it (PartitionKey, RowKey), undefined properties left out. */
+/** The entity as Table Storage's JSON names it (PartitionKey, RowKey), in its own order, undefined properties left out. */
 function entityJson(e: Record<string, unknown>): string {
-  const out: Record<string, unknown> = { PartitionKey: e.partitionKey, RowKey: e.rowKey };
-  for (const k in e) if (k !== "partitionKey" && k !== "rowKey") out[k] = e[k];
-  return JSON.stringify(out);
+  let json = "";
+  for (const k of Object.keys(e)) {
+    const v = e[k];
+    if (v === undefined) continue;
+    json += `${json ? "," : "{"}${k === "partitionKey" ? '"PartitionKey"' : k === "rowKey" ? '"RowKey"' : JSON.stringify(k)}:${JSON.stringify(v)}`;
+  }
+  return json ? `${json}}` : "{}";
 }
 
 /** One sub-request of the changeset (after its boundary line). */

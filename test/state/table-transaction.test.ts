@@ -66,6 +66,7 @@ describe("table transactions written by our code", () => {
         ["upsert", { partitionKey: pk, rowKey: " audit|123|abc", s: "upserted" }, "Replace"],
         ["upsert", { partitionKey: pk, rowKey: "ü ñ 😀", more: true }, "Merge"],
         ["upsert", { partitionKey: pk, rowKey: "new one" }],
+        ["upsert", { z: "properties before the keys", rowKey: "keys last", partitionKey: pk, n: null }, "Replace"],
         ["delete", { partitionKey: pk, rowKey: "a+b=c&d" }],
         ["update", { partitionKey: pk, rowKey: 'q"uote', s: "any etag" }, "Replace"],
       ]);
