@@ -107,7 +107,7 @@ export function diffForAudit(before: object | undefined, after: object, sensitiv
   for (const k of new Set([...a.keys(), ...b.keys()])) {
     const o = a.get(k);
     const n = b.get(k);
-    if (JSON.stringify(o) === JSON.stringify(n)) continue;
+    if (o === n || JSON.stringify(o) === JSON.stringify(n)) continue; // the same value: same JSON, without building it
     out.push({ attribute: k, old: auditValue(k, o, sensitive), new: auditValue(k, n, sensitive) });
   }
   return out.sort((x, y) => x.attribute.localeCompare(y.attribute));
