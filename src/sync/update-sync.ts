@@ -142,6 +142,7 @@ export async function runUpdateSync(deps: UpdateSyncDeps, tenant: Tenant, report
           if (!kept) roundStartedAt = deps.clock().toISOString(); // else the guard started the round (its rows are seen since)
           link = undefined;
           knownEmpty = false;
+          lookup?.close();
           lookup = undefined;
           pending = fetchPage(undefined);
           continue;
@@ -200,6 +201,7 @@ export async function runUpdateSync(deps: UpdateSyncDeps, tenant: Tenant, report
   } finally {
     // Never leave a page being written behind an error: the run ends after its last write, not before.
     await inflight?.done.catch(() => undefined);
+    lookup?.close();
   }
 }
 
