@@ -65,7 +65,7 @@ describe("the mass-change guard on the local stack", () => {
     const s = stackOf();
     const { tenant, d } = await syncedTenant(s, 30);
     const tid = tenant.tenantId;
-    let r = await cliProcess(s, ["tenant", "update", tid, "--guard-removals", "3", "--json"]);
+    let r = await cli(s.app, ["tenant", "update", tid, "--guard-removals", "3", "--json"]);
     expect(r.code, r.err).toBe(0);
     expect(JSON.parse(r.out).guard).toMatchObject({ enabled: true, removals: 3, changesPercent: 10, changesFloor: 50, termStarts: ["08-15", "01-08"] });
 
@@ -82,7 +82,7 @@ describe("the mass-change guard on the local stack", () => {
     expect(await written(s, tid)).toEqual(before);
 
     // Held: a run from the same checkpoint is a conflict; status says what to do
-    r = await cliProcess(s, ["run", "--tenant", tid, "--only", "update"]);
+    r = await cli(s.app, ["run", "--tenant", tid, "--only", "update"]);
     expect(r.code).toBe(3);
     expect(r.err).toMatch(/^error RUN_HELD: .*runs approve/);
     const st = (await listTenantStatuses(s.app, tid))[0]!;
@@ -119,7 +119,7 @@ describe("the mass-change guard on the local stack", () => {
     r = await cliProcess(s, ["runs", "approve", held.runId, "--operator", "carol"]);
     expect(r.code, r.err).toBe(3);
     expect(r.err).toMatch(/HOLD_NOT_PENDING/);
-  });
+  }, 180_000); // two CLI processes
 
   it("a hold expires: approval is refused, the scheduler skips the tenant until then and afterwards decides afresh", async () => {
     const s = stackOf();
