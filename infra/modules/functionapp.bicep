@@ -226,6 +226,7 @@ resource functionApp 'Microsoft.Web/sites@2025-03-01' = {
       OPERATOR_EMAIL: operatorEmail
       ACS_EMAIL_ENDPOINT: acsEndpoint
       PLAN_RETENTION_DAYS: '30'
+      HOLD_EXPIRY_HOURS: '72'
       MAX_CONCURRENT_FULL_READS: string(maxConcurrentFullReads)
       AUDIT_RETENTION_DAYS: '180'
       AUDIT_SENSITIVE_ATTRIBUTES: 'ssn,birthDate'

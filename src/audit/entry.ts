@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import { boundText } from "../util/redact.js";
 
 /** Where a change came from. */
-export type AuditSource = "updateSync" | "scim" | "oneUser" | "immutableId" | "import";
+export type AuditSource = "updateSync" | "scim" | "oneUser" | "immutableId" | "import" | "approval";
 
 /** Which directory was written: the platform directory (Entra → platform) or the customer's Entra (platform → Entra). */
 export type AuditTarget = "platform" | "entra";
