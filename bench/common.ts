@@ -264,17 +264,24 @@ export function deployedNodeArguments(): string {
 
 /** CPU seconds used so far by the Azurite child of this process (Linux /proc; 0 elsewhere). */
 export function azuriteCpuSeconds(): number {
+  let pids: string[];
   try {
-    for (const pid of readdirSync("/proc")) {
-      if (!/^\d+$/.test(pid)) continue;
+    pids = readdirSync("/proc");
+  } catch {
+    return 0; // not Linux
+  }
+  for (const pid of pids) {
+    if (!/^\d+$/.test(pid)) continue;
+    // Other processes start and end meanwhile (a shared machine): one that is gone is skipped, not the answer.
+    try {
       const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
       const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
       if (Number(f[1]) !== process.pid) continue;
-      if (!readFileSync(`/proc/${pid}/cmdline`, "utf8").includes("azurite")) continue;
+      if (!readFileSync(`/proc/${pid}/cmdline`, "utf8").includes("azurite/dist")) continue;
       return (Number(f[11]) + Number(f[12])) / 100; // utime + stime in clock ticks (USER_HZ = 100)
+    } catch {
+      continue;
     }
-  } catch {
-    // not Linux
   }
   return 0;
 }

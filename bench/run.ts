@@ -1,7 +1,7 @@
 /**
  * `npm run bench [-- <workload>] [--size N] [--latency MS]`: entra-sync's benchmarks on the local stack, with the
  * simulator's Graph throttle model on and a fixed latency per request. Prints a table per workload and writes
- * bench/results.json with the machine. Workloads: full-read, incremental, immutable-id, fleet, platform-writes, scheduled, snapshot-memory, freshness, scim, status-page, notify.
+ * bench/results.json with the machine. Workloads: full-read, incremental, immutable-id, fleet, platform-writes, scheduled, snapshot-memory, freshness, scim, status-page, notify, azurite.
  */
 import { readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
@@ -17,14 +17,16 @@ import { benchScheduled, NO_CHANGE_ROWS, TABLE_REQUESTS_PER_CHANGE, TABLE_REQUES
 import { benchSnapshotMemory } from "./snapshot-memory.js";
 import { benchStatusPage, printStatusPage } from "./status-page.js";
 import { benchNotify, type NotifyResult } from "./notify.js";
+import { benchAzurite } from "./azurite.js";
 
-const WORKLOADS = ["full-read", "incremental", "immutable-id", "fleet", "platform-writes", "scheduled", "snapshot-memory", "freshness", "scim", "status-page", "notify"] as const;
+const WORKLOADS = ["full-read", "incremental", "immutable-id", "fleet", "platform-writes", "scheduled", "snapshot-memory", "freshness", "scim", "status-page", "notify", "azurite"] as const;
 type Workload = (typeof WORKLOADS)[number];
 
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
   if (args.filter && !WORKLOADS.includes(args.filter as Workload)) throw new Error(`unknown workload ${args.filter}; one of ${WORKLOADS.join(", ")}`);
-  const selected = WORKLOADS.filter((w) => !args.filter || w === args.filter);
+  // "azurite" measures the local stack, not entra-sync: only when asked for.
+  const selected = WORKLOADS.filter((w) => (args.filter ? w === args.filter : w !== "azurite"));
   const m = machine();
   log(`entra-sync bench · ${m.cores} cores ${m.cpu} · Node ${m.node} · size ${args.size.toLocaleString("en-US")} · latency ${args.latencyMs} ms/request · throttle model on`);
   const results: Record<string, unknown> = {};
@@ -116,6 +118,14 @@ async function runWorkload(w: Workload, args: BenchArgs, done: Record<string, un
       // 100 tenants × 100 changes = the 10,000-change burst; --fleet-tenants to change the tenant count.
       const r = await benchNotify({ latencyMs: args.latencyMs, tenants: process.argv.includes("--fleet-tenants") ? args.fleetTenants : 100, changesPerTenant: 100 });
       printNotify(r);
+      return r;
+    }
+    case "azurite": {
+      // Azurite's cost per write at 2,500 rows per partition and at --size (100,000 unless given), before and after its key index.
+      const r = await benchAzurite({ size: process.argv.some((a) => a.startsWith("--size")) ? args.size : 100_000 });
+      const k = ["insertMs", "replaceMs", "mergeMs", "deleteMs", "pointReadMs", "rangeQueryMs", "cpuMsPerTransaction"] as const;
+      console.log(formatTable([["variant", "rows in partition", "fill s", ...k], ...r.rows.map((x) => [x.variant, x.partitionRows, x.fillSeconds, ...k.map((c) => x[c])])]));
+      console.log(formatTable([["variant", ...k.map((c) => `${c} growth`)], ...Object.entries(r.growth).map(([v, g]) => [v, ...k.map((c) => g[c] ?? 0)])]));
       return r;
     }
     case "freshness": {
@@ -230,5 +240,7 @@ function printFlat(name: string, r: Record<string, unknown>): void {
 
 main().catch((e: unknown) => {
   process.stderr.write(`bench failed: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+  // The cause (a storage or network error behind an EntraSyncError), which says what actually went wrong.
+  for (let c = (e as { cause?: unknown }).cause, n = 0; c && n < 3; c = (c as { cause?: unknown }).cause, n++) process.stderr.write(`caused by: ${c instanceof Error ? `${c.name}: ${c.message} ${(c as { code?: string }).code ?? ""}` : String(c)}\n`);
   process.exitCode = 1;
 });

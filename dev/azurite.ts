@@ -21,21 +21,28 @@ export const DEV_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErC
  * entry is the VS Code extension). Ports are chosen by the OS and read from Azurite's start-up lines. With
  * `keyedLookups` (default) its store finds entities by key instead of scanning their partition.
  */
-export async function startAzurite(o: { keyedLookups?: boolean } = {}): Promise<AzuriteInstance> {
+export async function startAzurite(o: { keyedLookups?: boolean; keyIndex?: boolean } = {}): Promise<AzuriteInstance> {
   const require = createRequire(import.meta.url);
   const bin = path.join(path.dirname(require.resolve("azurite/package.json")), "dist", "src", "azurite.js");
   // Stock Azurite scans a whole partition for every keyed read or write (O(partition size)); the preload makes its
   // store use the RowKey index, as Table Storage looks rows up by key. Same results; see azurite-keyed-lookup.cjs.
-  const preload = o.keyedLookups === false ? [] : ["--require", path.join(path.dirname(fileURLToPath(import.meta.url)), "azurite-keyed-lookup.cjs")];
+  const here = path.dirname(fileURLToPath(import.meta.url));
+  const preload = o.keyedLookups === false ? [] : ["--require", path.join(here, "azurite-keyed-lookup.cjs")];
+  // Loki's binary indexes make a write cost O(partition size); the key index makes it O(log n), as Table Storage's
+  // cost does not grow with the partition (see azurite-key-index.cjs). `keyIndex: false` for the bench's "before".
+  if (o.keyedLookups !== false && o.keyIndex !== false) preload.push("--require", path.join(here, "azurite-key-index.cjs"));
   const child = spawn(
     process.execPath,
-    [...preload, bin, "--inMemoryPersistence", "--disableTelemetry", "--skipApiVersionCheck", "--silent", "--loose",
+    [...preload, ...(process.env.AZURITE_NODE_ARGS ?? "").split(/\s+/).filter(Boolean), bin, "--inMemoryPersistence", "--disableTelemetry", "--skipApiVersionCheck", "--silent", "--loose", ...(process.env.AZURITE_DEBUG_LOG ? ["--debug", process.env.AZURITE_DEBUG_LOG] : []),
+      // Idle connections are kept 4 minutes, not Azurite's 5 s: a client busy for longer (generating a 100,000-user
+      // tenant) otherwise writes its next request into a socket Azurite closed meanwhile and fails with EPIPE.
+      "--tableKeepAliveTimeout", "240", "--queueKeepAliveTimeout", "240",
       "--blobHost", "127.0.0.1", "--blobPort", "0", "--queueHost", "127.0.0.1", "--queuePort", "0", "--tableHost", "127.0.0.1", "--tablePort", "0"],
     { stdio: ["ignore", "pipe", "pipe"] },
   );
   const ports = await new Promise<{ table: string; queue: string }>((resolve, reject) => {
     let out = "";
-    const timer = setTimeout(() => done(new Error(`Azurite did not start within 30 s. Output:\n${out}`)), 30_000);
+    const timer = setTimeout(() => done(new Error(`Azurite did not start within 120 s. Output:\n${out}`)), 120_000); // a loaded machine can take long to load its modules
     const found: { table?: string; queue?: string } = {};
     function done(err?: Error): void {
       clearTimeout(timer);

@@ -199,6 +199,8 @@ export class TablePlatformDirectory implements PlatformDirectory {
   private readonly clock: () => Date;
   private readonly sensitiveFor: ((tenantId: string) => Promise<readonly string[]>) | undefined;
   private readonly tenantSensitive = new Map<string, { at: number; list: readonly string[] }>();
+  /** The masked attributes of an audit context, as a set (built once per write, not per user). */
+  private readonly sensitiveSets = new WeakMap<AuditContext, ReadonlySet<string>>();
   /**
    * `onPlatformEdit`: told the externalIds (Entra object ids) of users written from the platform's side — `create`,
    * `replace`, `importUsers`, before and after — once they are stored, so that what depends on them (Immutable ID
@@ -243,7 +245,9 @@ export class TablePlatformDirectory implements PlatformDirectory {
   /** The audit entry of a write, as a transaction action, or nothing when no audited attribute changes. */
   private auditAction(tenantId: string, audit: AuditContext | undefined, before: StoredPlatformUser | undefined, after: PlatformUser): TransactionAction | undefined {
     if (!audit) return undefined;
-    const changes = diffForAudit(before, after, new Set([...this.sensitive, ...(audit.sensitive ?? [])]));
+    let sensitive = this.sensitiveSets.get(audit);
+    if (!sensitive) this.sensitiveSets.set(audit, (sensitive = new Set([...this.sensitive, ...(audit.sensitive ?? [])])));
+    const changes = diffForAudit(before, after, sensitive);
     if (changes.length === 0) return undefined;
     return ["upsert", toAuditEntity({ at: this.clock().toISOString(), tenantId, runId: audit.runId, source: audit.source, target: "platform", userId: after.id, entraId: after.externalId, changes, outcome: "applied" }), "Replace"];
   }
