@@ -84,9 +84,9 @@ async function runWorkload(w: Workload, args: BenchArgs, done: Record<string, un
       return r;
     }
     case "snapshot-memory": {
-      // The directory snapshot of a full round, per user: 100,000 users whatever --size (a few seconds, CPU only).
+      // The directory snapshot of a full round and a full re-plan, per user: 100,000 users whatever --size (CPU only).
       const r = await benchSnapshotMemory({ size: Math.max(args.size, 100_000) });
-      console.log(formatTable([["layout", "users", "heap bytes/user", "MB"], ...r.map((x) => [x.layout, x.users, x.bytesPerUser, x.mb])]));
+      console.log(formatTable([["layout", "users", "bytes/user (heap + typed arrays)", "MB"], ...r.map((x) => [x.layout, x.users, x.bytesPerUser, x.mb])]));
       return r;
     }
     case "scim": {
