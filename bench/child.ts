@@ -35,6 +35,9 @@ async function childMain(): Promise<void> {
   for await (const c of process.stdin) chunks.push(c as Buffer);
   const job = JSON.parse(Buffer.concat(chunks).toString("utf8")) as ChildJob;
   const app = createApp({ settings: loadSettings(job.env), ca: readFileSync(job.caFile, "utf8"), log: silentLogger });
+  // BENCH_SDK_TRANSACTIONS=1: the SDK's own submitTransaction (ours is an own property of each client; the SDK's is on
+  // the prototype), to measure the two side by side.
+  if (process.env.BENCH_SDK_TRANSACTIONS === "1") for (const c of Object.values(app.tables)) delete (c as { submitTransaction?: unknown }).submitTransaction;
   if (job.kind === "walk") return walkMain(app, job);
   const tables = countTableRequests(app);
   const t = instrument(app);

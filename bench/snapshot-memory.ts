@@ -1,8 +1,9 @@
 /**
- * What the full round's directory snapshot holds per user: heap bytes after a full GC, for N demo platform users as
- * the table adapter yields them (fresh objects and strings, as deserialised), in three layouts side by side — whole
- * user objects with string-keyed lookup maps (the layout before), the snapshot (one flat record string per user and
- * 32-bit hashed keys), and ids with hashed keys only (what a snapshot that reads every candidate back would hold).
+ * What the full round's directory snapshot holds per user: heap bytes plus typed arrays' backing stores after a full
+ * GC, for N demo platform users as the table adapter yields them (fresh objects and strings, as deserialised), in
+ * three layouts side by side — whole user objects with string-keyed lookup maps (the first layout), the snapshot
+ * (records in an encrypted temporary file; offsets and 32-bit hashed keys in typed arrays), and ids with hashed keys
+ * in Maps (what a snapshot that reads every candidate back from the table would hold).
  * Each layout is measured in a child process of its own (`--expose-gc`). `npm run bench -- snapshot-memory [--size N]`.
  */
 import { spawn } from "node:child_process";
@@ -12,8 +13,21 @@ import { generateDemoTenant } from "../dev/demo/generate.js";
 import { normalizeLookup, type StoredPlatformUser } from "../src/directory/directory.js";
 import { lookupHash, snapshotLookup } from "../src/directory/snapshot.js";
 import { BENCH_DIR } from "./common.js";
+import type { ConnectorRow } from "../src/connector/space.js";
+import { planImmutableIds } from "../src/immutable-id/planner.js";
+import type { Tenant } from "../src/tenants/model.js";
 
-const LAYOUTS = ["whole users + string keys", "snapshot (records + hashed keys)", "ids + hashed keys"] as const;
+const LAYOUTS = ["whole users + string keys", "snapshot (records on disk, typed arrays)", "ids + hashed keys", "full re-plan: connector rows as listed (what it kept before)", "full re-plan: its states and entries (slim rows)"] as const;
+
+/** Connector rows of the demo tenant as a full sync leaves them (matched by index; no candidate state yet), as JSON. */
+function rowsJson(n: number): { rows: string; users: string } {
+  const demo = generateDemoTenant({ seed: 1, size: n, tenantId: "t" });
+  const rows = demo.entraUsers.map((u, i) => {
+    const p = demo.platformUsers[i];
+    return { id: u.id, user: u, match: p ? "matched" : "unmatched", platformUserId: p?.id, seenAt: "2026-11-30T19:00:00.000Z", stored: { keys: [] } };
+  });
+  return { rows: JSON.stringify(rows), users: JSON.stringify(demo.platformUsers.map((u, i) => ({ ...u, externalId: demo.entraUsers[i]?.id, tenantId: "t", etag: `W/"${i}"` }))) };
+}
 
 /** The users as one JSON text: the generated tenant is garbage before the first measurement. */
 function usersJson(n: number): string {
@@ -22,6 +36,7 @@ function usersJson(n: number): string {
 }
 
 async function measure(layout: number, n: number): Promise<number> {
+  if (layout >= 3) return measurePlan(layout, n);
   const json = usersJson(n);
   const list = async function* () {
     for (const u of JSON.parse(json) as StoredPlatformUser[]) yield u;
@@ -29,7 +44,9 @@ async function measure(layout: number, n: number): Promise<number> {
   const gc = (globalThis as { gc?: () => void }).gc!;
   gc();
   gc();
-  const h0 = process.memoryUsage().heapUsed;
+  // Heap and the typed arrays' backing stores (outside the heap, counted in `arrayBuffers`).
+  const held = () => process.memoryUsage().heapUsed + process.memoryUsage().arrayBuffers;
+  const h0 = held();
   let hold: unknown;
   if (layout === 0) {
     const maps = { externalId: new Map<string, StoredPlatformUser[]>(), userName: new Map<string, StoredPlatformUser[]>(), email: new Map<string, StoredPlatformUser[]>() };
@@ -50,7 +67,41 @@ async function measure(layout: number, n: number): Promise<number> {
   }
   gc();
   gc();
-  const bytes = process.memoryUsage().heapUsed - h0;
+  const bytes = held() - h0;
+  return hold ? bytes / n : 0;
+}
+
+/** What a full Immutable ID re-plan holds until its states are stored (rows and platform users listed fresh). */
+async function measurePlan(layout: number, n: number): Promise<number> {
+  const json = rowsJson(n);
+  const connector = {
+    async *list() {
+      for (const r of JSON.parse(json.rows) as ConnectorRow[]) yield r;
+    },
+  };
+  const directory = {
+    get: async () => undefined,
+    async *list() {
+      for (const u of JSON.parse(json.users) as StoredPlatformUser[]) yield u;
+    },
+  };
+  const gc = (globalThis as { gc?: () => void }).gc!;
+  gc();
+  gc();
+  const held = () => process.memoryUsage().heapUsed + process.memoryUsage().arrayBuffers;
+  const h0 = held();
+  let hold: unknown;
+  if (layout === 3) {
+    const rows: ConnectorRow[] = [];
+    for await (const r of connector.list()) rows.push(r);
+    hold = rows;
+  } else {
+    const tenant = { tenantId: "t", immutableId: { mode: "preview", source: "id", encoding: "base64", federatedDomains: "skip", maxWritesPerRun: 500, maxPercentPerRun: 10 } } as unknown as Tenant;
+    hold = await planImmutableIds({ connector, directory } as never, tenant, { federated: new Set(), initial: "t.onmicrosoft.com" });
+  }
+  gc();
+  gc();
+  const bytes = held() - h0;
   return hold ? bytes / n : 0;
 }
 

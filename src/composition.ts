@@ -37,6 +37,7 @@ import { RateLimiter } from "./scim/rate-limit.js";
 import { ScimTokenStore } from "./scim/tokens.js";
 import { extensionsOf, ScimSettingsStore } from "./scim/settings.js";
 import { TableAuditLog, type AuditLog } from "./audit/store.js";
+import { HoldIndex } from "./runs/hold.js";
 import { operatorAlertObserver } from "./alerts/operator.js";
 import { NotificationRows } from "./state/subscriptions.js";
 import { SdkSubscriptionGraph, type SubscriptionGraph } from "./graph/subscriptions.js";
@@ -100,6 +101,8 @@ export interface App {
   audit: AuditLog;
   /** Each tenant's Graph change notification subscription and setting (tenant state rows `notifications`). */
   notificationRows: NotificationRows;
+  /** Held runs by run id (tenant state partition `!holds`), for approving them by run id alone. */
+  holds: HoldIndex;
   /** A tenant's Graph `/subscriptions`, signed in as its runs are (requests are counted nowhere: not a run's). */
   subscriptionGraphFor(tenant: Tenant, signIn: TenantSignIn): SubscriptionGraph;
 }
@@ -205,6 +208,7 @@ export function createApp(o: AppOptions): App {
       return { graph: new SdkTenantGraph(client, { ...ref, cloud: tenant.cloud }, counters, ep.graphBaseUrl, credential), credential, graphBaseUrl: ep.graphBaseUrl };
     },
     notificationRows: new NotificationRows(tables.tenantState),
+    holds: new HoldIndex(tables.tenantState),
     subscriptionGraphFor(tenant, signIn) {
       const handle = app.graphFor(tenant, signIn, newGraphCounters());
       const client = createGraphClient({ graphBaseUrl: handle.graphBaseUrl, credential: handle.credential, counters: newGraphCounters(), ca });

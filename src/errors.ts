@@ -38,6 +38,13 @@ export const ERROR_CODES = {
   /** Another run of the tenant is queued or under way: not bad input; try again when it has ended. */
   RUN_IN_PROGRESS: "transient",
   RUN_NOT_FOUND: "configuration",
+  /**
+   * The tenant's last update sync was held by the mass-change guard and waits for approval: not bad input; approve it
+   * (`entra-sync runs approve <runId>`), run with --full, or wait for the hold to expire.
+   */
+  RUN_HELD: "transient",
+  /** The held run cannot be approved (already approved, expired, or a later run replaced it): the message says what to do. */
+  HOLD_NOT_PENDING: "configuration",
   /** The tenant's Entra has no such user (one user on demand): check the object id or UPN. */
   USER_NOT_FOUND: "configuration",
   RUN_ABANDONED: "transient",

@@ -17,8 +17,8 @@ export interface DigestFacts {
   secretsExpiring: Array<{ tenantId: string; displayName: string; daysLeft: number; expiresOn: string }>;
   /** Immutable ID plans over the cap, waiting for an operator to review and force them. */
   plansAwaitingReview: Array<{ tenantId: string; displayName: string; runId: string; planned: number; cap: number | undefined }>;
-  /** Runs held for an operator's approval (their last run stopped and waits). */
-  runsHeld: Array<{ tenantId: string; displayName: string; runId: string }>;
+  /** Runs the mass-change guard held, waiting for an operator's approval (until they expire). */
+  runsHeld: Array<{ tenantId: string; displayName: string; runId: string; removals: number; changes: number; expiresAt: string }>;
 }
 
 /** Days ahead within which an expiring secret is listed. */
@@ -36,7 +36,11 @@ export async function digestFacts(deps: DigestDeps): Promise<DigestFacts> {
     .filter((s) => s.enabled && s.secret && s.secret.daysLeft <= DIGEST_SECRET_DAYS)
     .map((s) => ({ tenantId: s.tenantId, displayName: s.displayName, daysLeft: s.secret!.daysLeft, expiresOn: s.secret!.expiresOn }))
     .sort((a, b) => a.daysLeft - b.daysLeft);
-  const runsHeld = statuses.filter((s) => (s.lastRun?.status as string | undefined) === "held").map((s) => ({ tenantId: s.tenantId, displayName: s.displayName, runId: s.lastRun!.runId }));
+  // The tenant's hold (kept in its health until a later run replaces it): pending ones wait for an operator.
+  const runsHeld = statuses
+    .filter((s) => s.enabled && s.hold?.state === "pending")
+    .map((s) => ({ tenantId: s.tenantId, displayName: s.displayName, runId: s.hold!.runId, removals: s.hold!.removals, changes: s.hold!.changes, expiresAt: s.hold!.expiresAt }))
+    .sort((a, b) => a.expiresAt.localeCompare(b.expiresAt));
   // A plan over the cap waits for an operator (health keeps the last run's pending plan: no run is read here).
   const plans = statuses
     .filter((s) => s.enabled && s.lastRun?.planPending?.capExceeded)
@@ -53,7 +57,7 @@ export function digestMail(f: DigestFacts): { subject: string; lines: string[] }
   lines.push(`Failing tenants: ${f.failing.length}`, ...listed(f.failing, (t) => `${t.displayName} (${t.tenantId}): ${t.quarantined ? "QUARANTINED, " : ""}${t.consecutiveFailures} failure(s) in a row${t.code ? `, last ${t.code}` : ""}`), "");
   lines.push(`Client secrets expiring within ${DIGEST_SECRET_DAYS} days: ${f.secretsExpiring.length}`, ...listed(f.secretsExpiring, (s) => `${s.displayName} (${s.tenantId}): ${s.daysLeft < 0 ? `expired ${-s.daysLeft} day(s) ago` : `${s.daysLeft} day(s) left`} (${s.expiresOn.slice(0, 10)})`), "");
   lines.push(`Immutable ID plans awaiting review: ${f.plansAwaitingReview.length}`, ...listed(f.plansAwaitingReview, (p) => `${p.displayName} (${p.tenantId}): ${p.planned} planned over the cap${p.cap === undefined ? "" : ` of ${p.cap}`}; review: entra-sync plan --tenant ${p.tenantId} --run ${p.runId}`), "");
-  lines.push(`Runs held: ${f.runsHeld.length}`, ...listed(f.runsHeld, (r) => `${r.displayName} (${r.tenantId}): run ${r.runId}`));
+  lines.push(`Runs held for approval: ${f.runsHeld.length}`, ...listed(f.runsHeld, (r) => `${r.displayName} (${r.tenantId}): ${r.removals} removals, ${r.changes} changes, expires ${r.expiresAt.slice(0, 16).replace("T", " ")} UTC; approve: entra-sync runs approve ${r.runId}`));
   const issues = f.failing.length + f.secretsExpiring.length + f.plansAwaitingReview.length + f.runsHeld.length;
   return { subject: `entra-sync digest ${f.date}: ${issues === 0 ? "all well" : `${f.failing.length} failing, ${f.secretsExpiring.length} secrets expiring, ${f.plansAwaitingReview.length} plans to review, ${f.runsHeld.length} held`}`, lines };
 }

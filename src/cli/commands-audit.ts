@@ -19,7 +19,7 @@ export function registerAuditCommands(program: Command, getApp: () => AuditQuery
     .option("--continuation <token>", "go on where the previous page ended")
     .option("--all", "every page (up to the whole retained log)")
     .option("--csv", "print CSV, one line per attribute change")
-    .option("--json", "print JSON lines, one per entry")
+    .option("--json", "print one JSON array, one element per entry")
     .action(async (o) => {
       const entries: StoredAuditEntry[] = [];
       let continuation: string | undefined = o.continuation;
@@ -29,7 +29,7 @@ export function registerAuditCommands(program: Command, getApp: () => AuditQuery
         continuation = page.continuation;
       } while (o.all && continuation);
       if (o.csv) io.out(auditToCsv(entries).trimEnd());
-      else if (o.json) for (const e of entries) io.out(JSON.stringify(e));
+      else if (o.json) io.out(JSON.stringify(entries));
       else {
         const rows: string[][] = [];
         for (const e of entries) {

@@ -17,10 +17,10 @@ export function registerNotificationCommands(program: Command, getApp: () => Upk
   n.command("status")
     .description("each tenant's subscription: setting, state, expiry, last lifecycle event, last error")
     .option("--tenant <guid>", "one tenant")
-    .option("--json", "print JSON lines")
+    .option("--json", "print one JSON array")
     .action(async (o) => {
       const rows = await notificationStatuses(getApp(), o.tenant ? parseGuid(o.tenant, "tenant") : undefined);
-      if (o.json) for (const r of rows) io.out(JSON.stringify(r));
+      if (o.json) io.out(JSON.stringify(rows));
       else io.out(table(["tenant", "setting", "state", "expires (UTC)", "lifecycle", "last error"], rows.map(row)));
     });
   for (const mode of ["on", "off"] as const) {

@@ -83,10 +83,10 @@ export function registerScimCommands(program: Command, deps: () => ScimCommandDe
     .command("list")
     .description("a tenant's live tokens: id, created, last used (never the token)")
     .requiredOption("--tenant <guid>", "tenant id")
-    .option("--json", "print JSON lines")
+    .option("--json", "print one JSON array")
     .action(async (o) => {
       const list = await deps().scimTokens.list(parseGuid(o.tenant, "tenant"));
-      if (o.json) for (const t of list) io.out(JSON.stringify(t));
+      if (o.json) io.out(JSON.stringify(list));
       else io.out(table(["token id", "created", "last used"], list.map((t) => [t.tokenId, t.createdAt, t.lastUsedAt ?? "—"])));
     });
 
@@ -95,12 +95,12 @@ export function registerScimCommands(program: Command, deps: () => ScimCommandDe
     .description("the tenant's SCIM writes, newest first: when, token id, operation, resource, attributes changed")
     .requiredOption("--tenant <guid>", "tenant id")
     .option("--limit <n>", "at most this many", "50")
-    .option("--json", "print JSON lines")
+    .option("--json", "print one JSON array")
     .action(async (o) => {
       const limit = Number(o.limit);
       if (!Number.isInteger(limit) || limit < 1) throw new EntraSyncError("INPUT_INVALID", `--limit must be a positive whole number; got "${o.limit}".`, { field: "limit" });
       const list = await deps().scimAudit.list(parseGuid(o.tenant, "tenant"), limit);
-      if (o.json) for (const e of list) io.out(JSON.stringify(e));
+      if (o.json) io.out(JSON.stringify(list));
       else io.out(table(["at", "token id", "operation", "resource", "id", "status", "attributes"], list.map((e) => [e.at, e.tokenId, e.operation, e.resource, e.resourceId, String(e.status), e.attributes.join(" ")])));
     });
 

@@ -18,6 +18,15 @@ export function formatReport(r: RunReport): string {
     lines.push(`    ${pad("unchanged", 12)}${pad(num(u.unchanged), 10)}${pad("unmatched", 12)}${pad(num(u.unmatched), 10)}${pad("ambiguous", 12)}${num(u.ambiguous)}`);
     lines.push(`    ${pad("removed", 12)}${pad(num(u.removed), 10)}${pad("failed", 12)}${num(u.failed)}`);
   }
+  if (r.hold) {
+    const h = r.hold;
+    const t = h.thresholds;
+    lines.push(`  HELD by the mass-change guard (${h.state}${h.approvedBy ? ` by ${h.approvedBy}, run ${h.approvedRunId ?? "?"}` : `, expires ${h.expiresAt}`}): nothing written`);
+    lines.push(`    ${pad("removals", 12)}${pad(num(h.removals), 10)}${pad("changes", 12)}${pad(num(h.changes), 10)}${pad("users", 12)}${h.users === null ? "—" : num(h.users)}`);
+    lines.push(`    thresholds${t.termStart ? " (term start)" : ""}: ${num(t.removals)} removals, ${t.changesPercent} % of users (at least ${num(t.changesFloor)}); tripped: ${h.tripped.join(", ")}`);
+    for (const p of h.preview.slice(0, 10)) lines.push(`    ${p.kind} ${p.platformUserId} (${p.entraId}): ${p.changes.map((c) => `${c.attribute} ${c.old ?? "∅"} → ${c.new ?? "∅"}`).join(", ")}`);
+    if (h.preview.length > 10) lines.push(`    … ${h.preview.length - 10} more in the preview (--json), of ${num(h.changes)} changes`);
+  }
   if (r.immutableId) {
     const i = r.immutableId;
     lines.push("  immutable ID sync (platform → Entra)");

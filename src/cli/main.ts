@@ -17,6 +17,7 @@ import { registerAuditCommands } from "./commands-audit.js";
 import { registerNotificationCommands } from "./commands-notifications.js";
 import { parseGuid, type Tenant } from "../tenants/model.js";
 import { parsePause } from "../tenants/school-year.js";
+import { parseCount, parsePercent, parseTermStarts } from "../tenants/guard-settings.js";
 import { federatedRegistration } from "../secrets/federated.js";
 import { adminConsentUrl } from "../graph/permissions.js";
 import { addTenant, importPlatformUsers, parseExpiry, setTenantSecret } from "../tenants/onboarding.js";
@@ -76,6 +77,15 @@ function tenantFields(o: Record<string, unknown>): Record<string, unknown> {
   if (o.pause !== undefined) sy.pauses = (o.pause as string[]).map(parsePause).filter((p) => p !== null);
   if (o.readsDuringPause !== undefined) sy.readsDuringPause = o.readsDuringPause === "true";
   if (Object.keys(sy).length) f.schoolYear = sy;
+  const g: Record<string, unknown> = {};
+  if (o.guard !== undefined) g.enabled = o.guard === "on";
+  if (o.guardRemovals !== undefined) g.removals = parseCount(String(o.guardRemovals), "guard-removals");
+  if (o.guardChanges !== undefined) g.changesPercent = parsePercent(String(o.guardChanges), "guard-changes");
+  if (o.guardChangesFloor !== undefined) g.changesFloor = parseCount(String(o.guardChangesFloor), "guard-changes-floor");
+  if (o.termStarts !== undefined) g.termStarts = parseTermStarts(o.termStarts as string[]);
+  if (o.termGuardRemovals !== undefined) g.termRemovals = parseCount(String(o.termGuardRemovals), "term-guard-removals");
+  if (o.termGuardChanges !== undefined) g.termChangesPercent = parsePercent(String(o.termGuardChanges), "term-guard-changes");
+  if (Object.keys(g).length) f.guard = g;
   return { ...f, ...parseLinking(o.linkBy as string | undefined) };
 }
 
@@ -99,6 +109,13 @@ function addTenantOptions(c: Command, forAdd: boolean): Command {
     .addOption(new Option("--federated-domains <how>", "users whose UPN is in a federated domain").choices(["skip", "switchUpn"]))
     .option("--pause <MM-DD..MM-DD>", "a school-year pause window (UTC days) in which runs write nothing, e.g. 06-15..08-10; repeat for more; none clears them", collect)
     .addOption(new Option("--reads-during-pause <bool>", "in a pause: read and report what would change (true), or skip runs (false)").choices(["true", "false"]))
+    .addOption(new Option("--guard <on|off>", "the mass-change guard of update sync (default on)").choices(["on", "off"]))
+    .option("--guard-removals <n>", "hold a run that would mark more than n platform users removed (default 500)")
+    .option("--guard-changes <percent>", "hold a run that would change more than this % of the linked users (default 10) …")
+    .option("--guard-changes-floor <n>", "… and more than n users (default 50)")
+    .option("--term-starts <MM-DD,…>", "term start days (UTC); the term thresholds apply 14 days either side (default 08-15,01-08; none clears)", collect)
+    .option("--term-guard-removals <n>", "removals threshold around a term start (default 100)")
+    .option("--term-guard-changes <percent>", "changes threshold around a term start, % of the linked users (default 5)")
     .addOption(forAdd ? new Option("--enabled <bool>").hideHelp() : new Option("--enabled <bool>", "enable or disable scheduled runs").choices(["true", "false"]));
 }
 
@@ -254,7 +271,7 @@ export function buildCli(appFactory: () => App, io: CliIO): Command {
 
 /** Exit codes: 0 done, 1 failed, 2 bad input or configuration, 3 a conflict (another run of the tenant, a concurrent change): try again later. */
 export const EXIT = { ok: 0, failed: 1, input: 2, conflict: 3 } as const;
-const CONFLICTS = new Set<string>(["RUN_IN_PROGRESS", "STORAGE_CONFLICT"]);
+const CONFLICTS = new Set<string>(["RUN_IN_PROGRESS", "RUN_HELD", "HOLD_NOT_PENDING", "STORAGE_CONFLICT"]);
 
 export function exitCodeOf(e: EntraSyncError): number {
   if (CONFLICTS.has(e.code)) return EXIT.conflict;

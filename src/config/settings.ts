@@ -44,6 +44,7 @@ export const APP_SETTINGS = {
   SMTP_URL: "With MAIL_TRANSPORT=smtp: smtp(s)://user:password@host:port of the relay.",
   MAIL_OUTBOX_DIR: "With MAIL_TRANSPORT=outbox: the folder that receives .eml files.",
   PLAN_RETENTION_DAYS: "Days an Immutable ID plan (UPNs and ImmutableIds) is kept at most; plans also go with their runs.",
+  HOLD_EXPIRY_HOURS: "Hours a run held by the mass-change guard waits for approval before it expires (1 to 144, below Graph's 7-day delta-token life).",
   MAX_CONCURRENT_FULL_READS: "Runs that may read a tenant in full (an initial delta round) at once per storage account; others wait in line, first queued first served.",
   GRAPH_WRITE_LIMIT: "Writes Graph allows one app in one tenant per write window (Graph: 3,000); Immutable ID sync paces to it. Change only to match a test stack.",
   GRAPH_WRITE_WINDOW_SECONDS: "Length of Graph's write window in seconds (Graph: 150). A test stack scales it with its simulator's throttle model.",
@@ -90,6 +91,8 @@ export interface Settings {
   readonly runTimeBudgetSeconds: number;
   /** Days an Immutable ID plan is kept at most (PLAN_RETENTION_DAYS). */
   readonly planRetentionDays: number;
+  /** Hours a held run waits for approval (HOLD_EXPIRY_HOURS). */
+  readonly holdExpiryHours: number;
   /** Full reads (initial delta rounds) at once per storage account (MAX_CONCURRENT_FULL_READS). */
   readonly maxConcurrentFullReads: number;
   /** Graph's write limit per app per tenant: `writes` per `windowSeconds` (Immutable ID sync paces to it). */
@@ -127,6 +130,7 @@ export const DEFAULTS = {
   MAIL_FROM: "entra-sync@localhost",
   PLATFORM_CREDENTIAL: "managed-identity",
   PLAN_RETENTION_DAYS: "30",
+  HOLD_EXPIRY_HOURS: "72",
   MAX_CONCURRENT_FULL_READS: "8",
   GRAPH_WRITE_LIMIT: "3000",
   GRAPH_WRITE_WINDOW_SECONDS: "150",
@@ -257,6 +261,10 @@ export function loadSettings(env: Record<string, string | undefined> = process.e
   const retentionRaw = pick(env, "PLAN_RETENTION_DAYS") ?? DEFAULTS.PLAN_RETENTION_DAYS;
   const planRetentionDays = Number(retentionRaw);
   if (!/^\d+$/.test(retentionRaw) || planRetentionDays < 1 || planRetentionDays > 365) fail("PLAN_RETENTION_DAYS", `is "${retentionRaw}" but must be a whole number of days between 1 and 365`);
+  const holdRaw = pick(env, "HOLD_EXPIRY_HOURS") ?? DEFAULTS.HOLD_EXPIRY_HOURS;
+  const holdExpiryHours = Number(holdRaw);
+  if (!/^\d+$/.test(holdRaw) || holdExpiryHours < 1 || holdExpiryHours > 144)
+    fail("HOLD_EXPIRY_HOURS", `is "${holdRaw}" but must be a whole number of hours between 1 and 144: a held run is approved from its delta checkpoint, and Graph keeps delta tokens only 7 days`);
   const fullReadsRaw = pick(env, "MAX_CONCURRENT_FULL_READS") ?? DEFAULTS.MAX_CONCURRENT_FULL_READS;
   const maxConcurrentFullReads = Number(fullReadsRaw);
   if (!/^\d+$/.test(fullReadsRaw) || maxConcurrentFullReads < 1 || maxConcurrentFullReads > 1000)
@@ -325,6 +333,7 @@ export function loadSettings(env: Record<string, string | undefined> = process.e
     alertThresholdsDays: Object.freeze(uniqueThresholds),
     runTimeBudgetSeconds,
     planRetentionDays,
+    holdExpiryHours,
     maxConcurrentFullReads,
     graphWriteLimit: Object.freeze({ writes, windowSeconds }),
     audit: Object.freeze({ retentionDays: auditRetentionDays, sensitive: Object.freeze(auditSensitive) }),

@@ -48,6 +48,70 @@ function keyHash(s: string): number {
   }
   return (a >>> 0) * 2 ** 21 + ((b >>> 0) & 0x1fffff);
 }
+/**
+ * The index repair's entries as 53-bit hashes: appended to a Float64Array, sorted once, then taken by the users that
+ * need them (a byte each). What is left untaken had no user. 9 bytes per entry, where a Set of numbers costs ~40.
+ */
+class EntryHashes {
+  private hashes = new Float64Array(4096);
+  private taken = new Uint8Array(0);
+  private n = 0;
+  private sealed = false;
+  /** Hashes not taken (valid once sealed). */
+  left = 0;
+
+  add(h: number): void {
+    if (this.n === this.hashes.length) {
+      const grown = new Float64Array(this.n * 2);
+      grown.set(this.hashes);
+      this.hashes = grown;
+    }
+    this.hashes[this.n++] = h;
+  }
+
+  /** No more adds: sorts the hashes. */
+  seal(): void {
+    if (this.sealed) return;
+    this.sealed = true;
+    this.hashes = this.hashes.slice(0, this.n).sort();
+    this.taken = new Uint8Array(this.n);
+    this.left = this.n;
+  }
+
+  private find(h: number): number {
+    let lo = 0;
+    let hi = this.n - 1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >>> 1;
+      const v = this.hashes[mid]!;
+      if (v === h) {
+        // Equal hashes (the same entry listed twice cannot happen; a collision can): the first one not taken.
+        let i = mid;
+        while (i > 0 && this.hashes[i - 1] === h) i--;
+        while (i < this.n && this.hashes[i] === h && this.taken[i]) i++;
+        return i < this.n && this.hashes[i] === h ? i : -1;
+      }
+      if (v < h) lo = mid + 1;
+      else hi = mid - 1;
+    }
+    return -1;
+  }
+
+  /** Takes one entry of this hash; false if there is none left. */
+  take(h: number): boolean {
+    const i = this.find(h);
+    if (i < 0) return false;
+    this.taken[i] = 1;
+    this.left--;
+    return true;
+  }
+
+  /** Whether an entry of this hash was left untaken. */
+  isLeft(h: number): boolean {
+    return this.find(h) >= 0;
+  }
+}
+
 const idOfEntry = (rowKey: string): string | undefined => {
   const m = /^!(?:externalId|userName|email)\|[^|]*\|(.+)$/s.exec(rowKey);
   return m?.[1];
@@ -135,6 +199,8 @@ export class TablePlatformDirectory implements PlatformDirectory {
   private readonly clock: () => Date;
   private readonly sensitiveFor: ((tenantId: string) => Promise<readonly string[]>) | undefined;
   private readonly tenantSensitive = new Map<string, { at: number; list: readonly string[] }>();
+  /** The masked attributes of an audit context, as a set (built once per write, not per user). */
+  private readonly sensitiveSets = new WeakMap<AuditContext, ReadonlySet<string>>();
   /**
    * `onPlatformEdit`: told the externalIds (Entra object ids) of users written from the platform's side — `create`,
    * `replace`, `importUsers`, before and after — once they are stored, so that what depends on them (Immutable ID
@@ -179,7 +245,9 @@ export class TablePlatformDirectory implements PlatformDirectory {
   /** The audit entry of a write, as a transaction action, or nothing when no audited attribute changes. */
   private auditAction(tenantId: string, audit: AuditContext | undefined, before: StoredPlatformUser | undefined, after: PlatformUser): TransactionAction | undefined {
     if (!audit) return undefined;
-    const changes = diffForAudit(before, after, new Set([...this.sensitive, ...(audit.sensitive ?? [])]));
+    let sensitive = this.sensitiveSets.get(audit);
+    if (!sensitive) this.sensitiveSets.set(audit, (sensitive = new Set([...this.sensitive, ...(audit.sensitive ?? [])])));
+    const changes = diffForAudit(before, after, sensitive);
     if (changes.length === 0) return undefined;
     return ["upsert", toAuditEntity({ at: this.clock().toISOString(), tenantId, runId: audit.runId, source: audit.source, target: "platform", userId: after.id, entraId: after.externalId, changes, outcome: "applied" }), "Replace"];
   }
@@ -382,10 +450,11 @@ export class TablePlatformDirectory implements PlatformDirectory {
    */
   async repairIndex(tenantId: string, o: { dryRun?: boolean } = {}): Promise<IndexRepair> {
     // Pass 1, one read of the partition in key order: entries ("!…") come before users. Each entry is kept as a 53-bit
-    // hash of its RowKey (a number, not a row); each user takes away the hashes of the entries it needs and names the
-    // ones it lacks. Users lacking entries are fixed a chunk at a time, so nothing here grows with the tenant but the
-    // numbers. A user created after its entry was read is seen, so its entry is not taken for an orphan.
-    const present = new Set<number>();
+    // hash of its RowKey in a typed array (8 bytes, no object), sorted once the users begin; each user marks the
+    // hashes of the entries it needs (binary search) and names the ones it lacks. Users lacking entries are fixed a
+    // chunk at a time, so nothing here grows with the tenant but 9 bytes per entry. A user created after its entry
+    // was read is seen, so its entry is not taken for an orphan.
+    const present = new EntryHashes();
     const users = new Set<string>();
     let count = 0;
     let lacking: StoredPlatformUser[] = [];
@@ -411,10 +480,11 @@ export class TablePlatformDirectory implements PlatformDirectory {
           present.add(keyHash(rk));
           continue;
         }
+        present.seal();
         const user = fromEntity(e as Record<string, unknown>);
         let missing = false;
         for (const k of keysOf(user).keys()) {
-          if (!present.delete(keyHash(k))) {
+          if (!present.take(keyHash(k))) {
             missing = true;
             count++;
           }
@@ -443,7 +513,8 @@ export class TablePlatformDirectory implements PlatformDirectory {
       users.add(typeof c.userId === "string" ? c.userId : c.rowKey);
     }
     if (!o.dryRun) await this.deleteUnchanged(tenantId, staleClaims);
-    if (present.size === 0) return { entries: count, users: [...users] };
+    present.seal();
+    if (present.left === 0) return { entries: count, users: [...users] };
 
     // Pass 2, only when some entries were left over (no user needed them): read the index again for those entries.
     // An entry whose user exists goes in a rewrite of that user (guarded by its ETag); one whose user does not is
@@ -453,7 +524,7 @@ export class TablePlatformDirectory implements PlatformDirectory {
     try {
       for await (const e of this.table.listEntities<Record<string, unknown>>({ queryOptions: { filter: odata`PartitionKey eq ${tenantId} and RowKey ge ${INDEX_FIRST} and RowKey lt ${USERS_FIRST}`, select: ["RowKey"] } })) {
         const rk = e.rowKey as string;
-        if (!present.has(keyHash(rk))) continue;
+        if (!present.isLeft(keyHash(rk))) continue;
         count++;
         const id = idOfEntry(rk);
         if (id === undefined) orphans.push({ rowKey: rk, etag: e.etag as string });

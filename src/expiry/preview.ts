@@ -36,7 +36,11 @@ export async function previewAlert(deps: Pick<ExpiryDeps, "tenants" | "secrets" 
     facts = { kind: "rotated", expiresOn: row.expiresOn };
   } else if (req.kind === "authFailure") {
     key = `authFailure:${req.cause}:${utcDay(deps.clock())}`;
-    facts = { kind: "authFailure", cause: req.cause, expiresOn: req.cause === "AUTH_SECRET_EXPIRED" ? row.expiresOn : undefined, secretId: row.entraKeyId };
+    // A real consent mail names the permission the denied call needed (its steps refer to it): the preview names the
+    // one update sync needs, or for MISSING_PERMISSION the one Immutable ID sync needs in the tenant's mode.
+    const permission = req.cause === "AUTH_CONSENT_MISSING" ? "User.Read.All" : req.cause === "MISSING_PERMISSION" ? (tenant.immutableId.mode === "on" ? "User.ReadWrite.All" : "Domain.Read.All") : undefined;
+    if (permission) notes.push(`A real mail names the permission the denied call needed; this preview names ${permission}.`);
+    facts = { kind: "authFailure", cause: req.cause, expiresOn: req.cause === "AUTH_SECRET_EXPIRED" ? row.expiresOn : undefined, secretId: row.entraKeyId, ...(permission ? { permission } : {}) };
   } else {
     key = `authFixed:${req.cause}`;
     facts = { kind: "authFixed", cause: req.cause };

@@ -8,6 +8,7 @@ import { planToCsv } from "../immutable-id/plan.js";
 import { parseGuid } from "../tenants/model.js";
 import type { RunStep } from "../runs/report.js";
 import { queueRun } from "../runs/start.js";
+import { approveHeldRun } from "../runs/hold.js";
 import { listTenantStatuses, showRun, showRunPlan, showRuns } from "../runs/status.js";
 
 /*
@@ -53,6 +54,24 @@ export async function requestRun(app: App, tenantIdParam: unknown, bodyText: str
     const report = await queueRun(app, { tenantId, trigger: "manual", mode: body.mode, dryRun: body.dryRun, only: body.only as RunStep[] | undefined, force: body.force, forcePlan: body.forcePlan });
     const location = runUrl(tenantId, report.runId);
     return { status: 202, body: { runId: report.runId, tenantId, status: "queued", location }, headers: { Location: location } };
+  });
+}
+
+/** `POST /api/runs/{runId}/approve` body `{ "operator": "<who>" }`: approves a held run → 202 with the run that applies it. */
+export async function approveRun(app: App, runIdParam: unknown, bodyText: string): Promise<ApiResponse> {
+  return answer(async () => {
+    const runId = parseRunId(runIdParam);
+    if (bodyText.length > MAX_BODY) throw new EntraSyncError("INPUT_INVALID", `The body is larger than ${MAX_BODY} bytes.`, { field: "body", retryable: false });
+    let body: unknown;
+    try {
+      body = JSON.parse(bodyText || "{}");
+    } catch {
+      body = undefined;
+    }
+    if (!body || typeof body !== "object" || Array.isArray(body)) throw new EntraSyncError("INPUT_INVALID", 'The body must be JSON naming who approves, e.g. {"operator":"ops@platform.example"}.', { field: "body", retryable: false });
+    const { held, run } = await approveHeldRun(app, { runId, operator: (body as { operator?: unknown }).operator as string });
+    const location = runUrl(run.tenantId, run.runId);
+    return { status: 202, body: { runId: run.runId, tenantId: run.tenantId, status: "queued", location, approves: runId, approvedBy: held.hold?.approvedBy }, headers: { Location: location } };
   });
 }
 
@@ -147,7 +166,7 @@ function parseBody(text: string): z.infer<typeof runRequestSchema> {
   return r.data;
 }
 
-const STATUS_BY_CODE: Record<string, number> = { INPUT_INVALID: 400, CONFIG_INVALID: 400, TENANT_NOT_FOUND: 404, RUN_NOT_FOUND: 404, PLAN_NOT_FOUND: 404, RUN_IN_PROGRESS: 409, USER_NOT_FOUND: 404 };
+const STATUS_BY_CODE: Record<string, number> = { INPUT_INVALID: 400, CONFIG_INVALID: 400, TENANT_NOT_FOUND: 404, RUN_NOT_FOUND: 404, PLAN_NOT_FOUND: 404, RUN_IN_PROGRESS: 409, RUN_HELD: 409, HOLD_NOT_PENDING: 409, USER_NOT_FOUND: 404 };
 
 /** Turns any error into `{ error: { code, message, field } }` with its status: 4xx for bad input, 503/500 for ours. */
 export function errorAnswer(e: unknown): ApiResponse {
@@ -157,7 +176,7 @@ export function errorAnswer(e: unknown): ApiResponse {
   if (err.field) error.field = err.field;
   const body: Record<string, unknown> = { error };
   const headers: Record<string, string> = {};
-  if (err.code === "RUN_IN_PROGRESS" && typeof err.details?.activeRunId === "string") {
+  if ((err.code === "RUN_IN_PROGRESS" || err.code === "RUN_HELD") && typeof err.details?.activeRunId === "string") {
     body.activeRunId = err.details.activeRunId;
     headers.Location = runUrl(String(err.details.tenantId), err.details.activeRunId);
   }

@@ -68,7 +68,9 @@ export function evaluateRow(row: ConnectorRow, p: StoredPlatformUser | undefined
   const state = evaluate(row, p, cfg, domains);
   const held = row.user.onPremisesImmutableId || undefined;
   const move = (!row.removed && row.upnSwitch?.value) || undefined;
-  return { ...state, ...(held ? { held } : {}), ...(move ? { move } : {}) };
+  if (held) state.held = held;
+  if (move) state.move = move;
+  return state;
 }
 
 function evaluate(row: ConnectorRow, p: StoredPlatformUser | undefined, cfg: ImmutableIdConfig, domains: TenantDomains): CandidateState {
@@ -131,6 +133,11 @@ export const byPlanOrder = (a: PlanEntry, b: PlanEntry): number =>
 /**
  * Builds the plan of one tenant from the whole connector space and the platform directory (a full re-plan). Reads
  * only; `states` holds each row with the state it concluded, for the caller to store.
+ *
+ * Memory: it keeps per user a slim row (what evaluating and storing its state read: no whole Entra user) and no
+ * platform users: the connector space is listed once, then the platform directory is listed once and each platform
+ * user is evaluated against the row matched to it as it streams by and dropped. So the entries' `row`s are slim too:
+ * read the rows afresh (`connector.getMany`) before writing them back.
  */
 export async function planImmutableIds(deps: { connector: Pick<ConnectorSpace, "list">; directory: Pick<PlatformDirectory, "get" | "list"> }, tenant: Tenant, domains: TenantDomains): Promise<Plan & { states: ConnectorRow[] }> {
   const cfg = tenant.immutableId;
@@ -151,63 +158,88 @@ export async function planImmutableIds(deps: { connector: Pick<ConnectorSpace, "
     if (row.upnSwitch?.value && !row.removed) inFlight.set(row.upnSwitch.value.toLowerCase(), row.id);
     const existing = row.user.onPremisesImmutableId;
     if (existing) taken.add(existing.toLowerCase());
-    rows.push(row);
+    rows.push(slimRow(row));
   }
-  const toRead = rows.filter(needsPlatform);
-  const platform = await readPlatformUsers(deps.directory, tenant.tenantId, toRead.map((r) => r.platformUserId!), cfg.source);
-  const byId = new Map(toRead.map((r, i) => [r.id, platform[i]]));
-  const states = rows.map((row) => ({ row, state: evaluateRow(row, byId.get(row.id), cfg, domains) }));
+  const states = await evaluateAll(deps.directory, tenant.tenantId, rows, cfg, domains);
 
   // A value someone has, or that two users of this run would get, is written to nobody: never guess who owns it.
   const count = new Map<string, number>();
-  for (const { state } of states) if (state.cat === "planned") count.set(state.value!.toLowerCase(), (count.get(state.value!.toLowerCase()) ?? 0) + 1);
-  for (const { row, state } of states) {
+  for (const state of states) if (state.cat === "planned") count.set(state.value!.toLowerCase(), (count.get(state.value!.toLowerCase()) ?? 0) + 1);
+  rows.forEach((row, i) => {
+    const state = states[i]!;
     if (state.cat === "planned") {
       const k = state.value!.toLowerCase();
       const mover = inFlight.get(k);
       if (taken.has(k) || (count.get(k) ?? 0) > 1 || (mover !== undefined && mover !== row.id)) state.cat = "duplicateValue";
     }
-    if (state.cat === "removed") {
-      plan.states.push(stateOf(row, state));
-      continue;
-    }
+    const slim = stateOf(row, state);
+    plan.states.push(slim);
+    if (state.cat === "removed") return;
     plan.tenantUsers++;
     if (state.cat !== "alreadySet" && state.cat !== "onPremisesSynced") plan.candidates++;
-    if (state.cat === "planned") plan.entries.push({ entraId: row.id, userPrincipalName: state.upn!, value: state.value!, platformUserId: state.platformUserId!, action: state.action!, row });
+    if (state.cat === "planned") plan.entries.push({ entraId: row.id, userPrincipalName: state.upn!, value: state.value!, platformUserId: state.platformUserId!, action: state.action!, row: slim });
     else skip(state.cat as SkipReason, row.id);
-    plan.states.push(stateOf(row, state));
-  }
+  });
   plan.entries.sort(byPlanOrder);
   return plan;
 }
 
 /**
- * A row with its new candidate state, holding only what storing the state reads (the ImmutableId held, removal, a
- * pending UPN move, the stored keys — shared with the row, as writes update them in place): a full re-plan keeps
- * one per user of the tenant until they are stored, so not the whole Entra user.
+ * A row as a full re-plan keeps it until its state is stored: what `evaluateRow` and storing the state read (match,
+ * removal, a pending UPN move, the UPN, ImmutableId and on-premises flag, the stored keys — shared with the row, as
+ * writes update them in place), not the whole Entra user.
  */
-function stateOf(row: ConnectorRow, iid: CandidateState): ConnectorRow {
-  const held = row.user.onPremisesImmutableId;
-  return { id: row.id, user: (held ? { id: row.id, onPremisesImmutableId: held } : { id: row.id }) as ConnectorRow["user"], removed: row.removed, upnSwitch: row.upnSwitch, iid, iidDirty: row.iidDirty, ...(row.stored ? { stored: row.stored } : {}) };
+function slimRow(row: ConnectorRow): ConnectorRow {
+  const u = row.user;
+  const user: ConnectorRow["user"] = { id: row.id };
+  if (u.userPrincipalName) user.userPrincipalName = u.userPrincipalName;
+  if (u.onPremisesImmutableId) user.onPremisesImmutableId = u.onPremisesImmutableId;
+  if (u.onPremisesSyncEnabled) user.onPremisesSyncEnabled = u.onPremisesSyncEnabled;
+  // Only the fields set: every property costs a slot, undefined ones too.
+  const slim: ConnectorRow = { id: row.id, user, match: row.match, platformUserId: row.platformUserId, iid: undefined };
+  if (row.removed) slim.removed = row.removed;
+  if (row.upnSwitch) slim.upnSwitch = row.upnSwitch;
+  if (row.iidDirty) slim.iidDirty = row.iidDirty;
+  if (row.stored) slim.stored = row.stored;
+  return slim;
 }
 
+/** The row with its new candidate state (the row is slim already, and not kept otherwise: set in place). */
+const stateOf = (row: ConnectorRow, iid: CandidateState): ConnectorRow => {
+  row.iid = iid;
+  return row;
+};
+
 /**
- * The platform users of these ids, as far as planning needs them (id, externalId and the source attribute): point
- * reads for a few users, one scan of the tenant's platform users when many are needed (far fewer round trips). A
- * scan keeps only those fields, not whole users: at 100,000 users that is the difference between a few and some
- * 50 MB of heap.
+ * Each row's state before values are compared. The platform users are read by point reads when few are needed, else
+ * by one listing of the tenant's platform users, each evaluated against its row as it streams by and dropped: far
+ * fewer round trips, and no platform user is kept.
  */
-async function readPlatformUsers(directory: Pick<PlatformDirectory, "get" | "list">, tenantId: string, ids: string[], source: ImmutableIdConfig["source"]): Promise<Array<StoredPlatformUser | undefined>> {
-  if (ids.length < 200) return mapLimit(ids, 32, (id) => directory.get(tenantId, id));
-  const wanted = new Set(ids);
-  const byId = new Map<string, StoredPlatformUser>();
-  for await (const u of directory.list(tenantId)) {
-    if (!wanted.has(u.id)) continue;
-    const slim: Record<string, unknown> = { id: u.id, tenantId: u.tenantId, etag: u.etag, externalId: u.externalId };
-    if (source !== "id") slim[source] = u[source];
-    byId.set(u.id, slim as unknown as StoredPlatformUser);
+async function evaluateAll(directory: Pick<PlatformDirectory, "get" | "list">, tenantId: string, rows: readonly ConnectorRow[], cfg: ImmutableIdConfig, domains: TenantDomains): Promise<CandidateState[]> {
+  const states: Array<CandidateState | undefined> = rows.map((r) => (needsPlatform(r) ? undefined : evaluateRow(r, undefined, cfg, domains)));
+  const waiting: number[] = [];
+  rows.forEach((_r, i) => {
+    if (!states[i]) waiting.push(i);
+  });
+  if (waiting.length < 200) {
+    const users = await mapLimit(waiting, 32, (i) => directory.get(tenantId, rows[i]!.platformUserId!));
+    waiting.forEach((i, k) => (states[i] = evaluateRow(rows[i]!, users[k], cfg, domains)));
+  } else {
+    // Platform user id → the rows matched to it (one, as a rule).
+    const byPlatform = new Map<string, number | number[]>();
+    for (const i of waiting) {
+      const id = rows[i]!.platformUserId!;
+      const had = byPlatform.get(id);
+      byPlatform.set(id, had === undefined ? i : typeof had === "number" ? [had, i] : [...had, i]);
+    }
+    for await (const u of directory.list(tenantId)) {
+      const hit = byPlatform.get(u.id);
+      if (hit === undefined) continue;
+      for (const i of typeof hit === "number" ? [hit] : hit) states[i] = evaluateRow(rows[i]!, u, cfg, domains);
+    }
   }
-  return ids.map((id) => byId.get(id));
+  // A row whose platform user is gone: evaluated without one.
+  return states.map((s, i) => s ?? evaluateRow(rows[i]!, undefined, cfg, domains));
 }
 
 /** The most writes one run may do under the tenant's cap (count and percentage, whichever is lower). */

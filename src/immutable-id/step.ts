@@ -216,6 +216,8 @@ export async function runImmutableIdSync(deps: ImmutableIdDeps, tenant: Tenant, 
   // An incremental plan read each platform user when its Entra user last changed: check that the platform still
   // gives the same value to the same user before writing it (a point read per write).
   if (inc) toWrite = await stillHolding(deps, tenant, report, toWrite);
+  // A full re-plan keeps slim rows (no whole Entra user): the writer stores the rows back, so it gets them whole.
+  else toWrite = await withWholeRows(deps, tenant.tenantId, toWrite);
 
   const outcome = await writeImmutableIds(toWrite, {
     graph: o.graph,
@@ -243,6 +245,15 @@ function planningNote(counts: ImmutableIdCounts, unchangedSince: string | undefi
   const why: Record<string, string> = { dryRun: "a dry run", forcePlan: "a forced run", fullRun: "a full run", noState: "no candidate state stored yet", settingsChanged: "the tenant's Immutable ID settings or domains changed" };
   const how = !p ? "" : p.kind === "full" ? `re-planned in full (${why[p.reason ?? ""] ?? p.reason})` : `planned incrementally: ${p.evaluated ?? 0} user(s) looked at again since the last plan (state rebuilt in full ${p.since})`;
   return unchangedSince ? `${how}; the plan is unchanged since run ${unchangedSince}` : how;
+}
+
+/** The entries with their connector rows read whole (an entry whose row is gone is dropped: its user left). */
+async function withWholeRows(deps: ImmutableIdDeps, tenantId: string, entries: PlannedUser[]): Promise<PlannedUser[]> {
+  const rows = await deps.connector.getMany(tenantId, entries.map((e) => e.entraId));
+  return entries.flatMap((e) => {
+    const row = rows.get(e.entraId);
+    return row ? [{ ...e, row }] : [];
+  });
 }
 
 /**

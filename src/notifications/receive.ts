@@ -153,6 +153,7 @@ export async function requestNotifiedRun(app: ReceiveDeps, tenantId: string): Pr
   } catch (e) {
     const err = toEntraSyncError(e);
     if (err.code === "RUN_IN_PROGRESS") return "waiting";
+    if (err.code === "RUN_HELD") return "skipped"; // the mass-change guard's hold waits for an operator, not for Graph
     throw err;
   }
 }

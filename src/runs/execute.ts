@@ -13,6 +13,8 @@ import type { RunStore } from "./store.js";
 import type { WriteBudgetOptions } from "../graph/write-budget.js";
 import type { TenantGraphHandle } from "../graph/tenant-graph.js";
 import { ResourceSampler, withRequestCounter, type RequestCounter } from "../util/run-metrics.js";
+import type { HoldIndex } from "./hold-index.js";
+import { guardForRun, holdNotice, type RunGuardDeps } from "./hold-guard.js";
 
 /** What ending a run needs: the run store, the clock, the registrations (for the observers) and the observers. */
 export interface EndRunDeps {
@@ -25,7 +27,9 @@ export interface EndRunDeps {
 }
 
 /** The adapters the run lifecycle needs (the App provides them all; tests may wire their own). */
-export interface RunDeps extends EndRunDeps, UpdateSyncDeps, ImmutableIdDeps {
+export interface RunDeps extends EndRunDeps, UpdateSyncDeps, ImmutableIdDeps, Pick<RunGuardDeps, "settings"> {
+  /** Held runs by run id (without it a held run can be approved only where the tenant is known). */
+  holds?: Pick<HoldIndex, "put"> | undefined;
   /** The connector space, as both steps use it. */
   connector: UpdateSyncDeps["connector"] & ImmutableIdDeps["connector"];
   secrets: Pick<SecretStore, "get">;
@@ -42,11 +46,15 @@ export interface RunRequest {
   force?: boolean | undefined;
   /** Force Immutable ID sync with the reviewed plan of this run (see checkForcePlan). */
   forcePlan?: string | undefined;
+  /** The held run whose changes this run applies (an operator approved it): the mass-change guard is bypassed once. */
+  approves?: string | undefined;
 }
 
 /** The report of a new queued run of a tenant: the one way createRun and startRun make it. */
 export function newRunReport(tenant: Tenant, req: RunRequest, now: Date, runId: string = newRunId(now)): RunReport {
-  return newReport({ runId, tenantId: tenant.tenantId, tenantName: tenant.displayName, trigger: req.trigger, mode: req.mode, dryRun: req.dryRun, only: req.only, force: req.force ?? false, forcePlan: req.forcePlan, now });
+  const r = newReport({ runId, tenantId: tenant.tenantId, tenantName: tenant.displayName, trigger: req.trigger, mode: req.mode, dryRun: req.dryRun, only: req.only, force: req.force ?? false, forcePlan: req.forcePlan, now });
+  if (req.approves) r.approves = req.approves;
+  return r;
 }
 
 /**
@@ -69,6 +77,8 @@ export interface ExecuteOptions {
   onProgress?: ((report: RunReport) => void) | undefined;
   /** Save the live report every N pages (the API shows it while the run works). */
   saveEveryPages?: number;
+  /** Delta entries the mass-change guard keeps prepared while it counts (default KEEP_ENTRIES; tests make it small). */
+  guardKeepEntries?: number | undefined;
   /** Write budget Immutable ID sync paces to (default Graph's 3,000 per 150 s; tests scale it with the simulator). */
   writeBudget?: WriteBudgetOptions | undefined;
 }
@@ -145,6 +155,9 @@ async function executeMeasured(app: RunDeps, tenantId: string, runId: string, o:
     let completed = true;
     if (report.only.includes("update")) {
       let pagesSinceSave = 0;
+      // The mass-change guard decides once, when the run starts (its continuations write what it let through).
+      const guard = report.progress.invocations === 1 ? await guardForRun(app, tenant, report) : undefined;
+      if (guard && o.guardKeepEntries !== undefined) guard.keepEntries = o.guardKeepEntries;
       const outcome = await runUpdateSync(
         { connector: app.connector, directory: app.directory, checkpoints: app.checkpoints, log: app.log, clock: app.clock },
         tenant,
@@ -154,6 +167,7 @@ async function executeMeasured(app: RunDeps, tenantId: string, runId: string, o:
           full: report.mode === "full",
           dryRun: report.dryRun,
           shouldStop: stop,
+          guard,
           onPage: async (r) => {
             sync();
             o.onProgress?.(r);
@@ -165,11 +179,17 @@ async function executeMeasured(app: RunDeps, tenantId: string, runId: string, o:
         },
       );
       completed = outcome.completed;
+      if (outcome.held) {
+        report.status = "held";
+        report.hold = outcome.held;
+        report.notices.push(holdNotice(report, outcome.held));
+        await app.holds?.put(tenant.tenantId, report.runId, outcome.held.expiresAt);
+      }
       // The full resync a mapping change asked for is done once a real full round has completed.
-      if (completed && tenant.fullResync && report.mode === "full" && !report.dryRun) await app.tenants.clearFullResync?.(tenant.tenantId, tenant.fullResync.requestedAt);
+      if (completed && !outcome.held && tenant.fullResync && report.mode === "full" && !report.dryRun) await app.tenants.clearFullResync?.(tenant.tenantId, tenant.fullResync.requestedAt);
     }
     // Immutable ID sync needs the fresh matches of a completed update sync (or runs alone with --only immutable-id).
-    if (completed && report.only.includes("immutableId")) {
+    if (completed && report.status !== "held" && report.only.includes("immutableId")) {
       const step = await runImmutableIdSync(app, tenant, report, {
         graph,
         budget: o.writeBudget,

@@ -33,6 +33,10 @@ export class HealthStore extends HealthRows {
       const iid = report.immutableId;
       const planPending = iid?.plan && iid.planned > iid.written ? { runId: report.runId, planned: iid.planned, written: iid.written, capExceeded: !!iid.capExceeded } : undefined;
       h.lastRun = { runId: report.runId, status: report.status, trigger: report.trigger, endedAt, ...(planPending ? { planPending } : {}) };
+      // A held run waits for approval (the scheduler starts none before it expires); the next run that updates and is
+      // not held ends the wait, whatever became of the hold.
+      if (report.status === "held" && report.hold) h.hold = { runId: report.runId, expiresAt: report.hold.expiresAt, removals: report.hold.removals, changes: report.hold.changes, tripped: [...report.hold.tripped] };
+      else if (!report.dryRun && report.only.includes("update") && (report.status === "succeeded" || report.status === "partial")) h.hold = undefined;
       if (report.status === "failed") {
         h.consecutiveFailures++;
         const f = report.failure ?? { code: "INTERNAL", class: "bug", message: "The run failed without a recorded reason." };

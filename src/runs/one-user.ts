@@ -24,7 +24,7 @@ import { newOwner, type LeaseStore } from "./lease.js";
 import { runInProgress } from "./start.js";
 import { addError } from "./report.js";
 import type { AuditLog } from "../audit/store.js";
-import { entraWriteEntries } from "../audit/entry.js";
+import { entraWriteEntries, isSensitive, MASKED } from "../audit/entry.js";
 
 const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 /** Write permissions that let Graph take an ImmutableId (the least privileged first). */
@@ -35,6 +35,36 @@ export interface OneUserDeps extends Pick<RunDeps, "tenants" | "secrets" | "grap
   writeBudget(tenant: Pick<Tenant, "tenantId" | "clientId">): WritePacer;
   /** The audit log, for the one-user run's write into Entra (its platform write is audited by the directory). */
   audit?: Pick<AuditLog, "record"> | undefined;
+  /** AUDIT_SENSITIVE_ATTRIBUTES: whose values the answer masks, with the tenant's own (default ssn, birthDate). */
+  settings?: { audit?: { sensitive: readonly string[] } } | undefined;
+}
+
+/** AUDIT_SENSITIVE_ATTRIBUTES' default, for callers without settings. */
+const DEFAULT_SENSITIVE = ["ssn", "birthDate"];
+
+/**
+ * Masks what the answer shows of sensitive attributes, as the audit log does: their values in the mapping and the
+ * diff, and the Entra properties they come from (every source the mapping tries, extension attributes included).
+ * Only the answer is masked; what is written is the real value.
+ */
+export function maskSensitive(result: OneUserResult, sensitive: ReadonlySet<string>): OneUserResult {
+  const mask = <T>(v: T): T | string => (v === null || v === undefined || v === "" ? v : MASKED);
+  const properties = new Set<string>();
+  const mapping = result.mapping.map((m) => {
+    if (!isSensitive(m.attribute, sensitive)) return m;
+    for (const p of m.sources) properties.add(p);
+    if (m.source) properties.add(m.source);
+    return { ...m, value: mask(m.value) as string | null };
+  });
+  const diff = result.diff.map((d) => (isSensitive(d.attribute, sensitive) ? { ...d, from: mask(d.from) as string | null, to: mask(d.to) as string | null } : d));
+  const entra: Record<string, unknown> = { ...result.entra };
+  const ext = entra.onPremisesExtensionAttributes && typeof entra.onPremisesExtensionAttributes === "object" ? { ...(entra.onPremisesExtensionAttributes as Record<string, unknown>) } : undefined;
+  for (const p of properties) {
+    if (ext && p in ext) ext[p] = mask(ext[p]);
+    else if (p in entra && p !== "id") entra[p] = Array.isArray(entra[p]) ? (entra[p] as unknown[]).map(mask) : mask(entra[p]);
+  }
+  if (ext) entra.onPremisesExtensionAttributes = ext;
+  return { ...result, mapping, diff, entra: entra as unknown as OneUserResult["entra"] };
 }
 
 export interface OneUserRequest {
@@ -128,7 +158,7 @@ export async function syncOneUser(app: OneUserDeps, req: OneUserRequest): Promis
     report.graph = { ...counters };
     await endRun(app, report, { failure, notify: false });
     if (failure) throw failure;
-    return result!;
+    return maskSensitive(result!, new Set([...(app.settings?.audit?.sensitive ?? DEFAULT_SENSITIVE), ...(tenant.sensitiveAttributes ?? [])]));
   } finally {
     await app.leases.release(lease).catch(() => undefined);
   }

@@ -6,11 +6,12 @@ import { actionFor } from "./actions.js";
 /** What started a run: the scheduler's timer, an operator (API, CLI), or a Graph change notification. */
 export type RunTrigger = "schedule" | "manual" | "notification";
 export type RunMode = "incremental" | "full";
-export type RunStatus = "queued" | "running" | "succeeded" | "partial" | "failed" | "skipped";
+/** `held`: the mass-change guard stopped an update sync before it wrote anything; an operator approves it (see RunHold). */
+export type RunStatus = "queued" | "running" | "succeeded" | "partial" | "failed" | "skipped" | "held";
 export type RunStep = "update" | "immutableId";
 
-const TERMINAL: ReadonlySet<RunStatus> = new Set(["succeeded", "partial", "failed", "skipped"]);
-/** True once a run has ended (succeeded, partial, failed or skipped): nothing works on it any more. */
+const TERMINAL: ReadonlySet<RunStatus> = new Set(["succeeded", "partial", "failed", "skipped", "held"]);
+/** True once a run has ended (succeeded, partial, failed, skipped or held): nothing works on it any more. */
 export const isTerminal = (r: Pick<RunReport, "status">): boolean => TERMINAL.has(r.status);
 
 export interface UpdateCounts {
@@ -43,6 +44,59 @@ export interface ImmutableIdCounts {
   planning?: { kind: "full" | "incremental"; reason?: string; evaluated?: number; since?: string } | undefined;
   /** Where the plan of this run is stored (`runId` may be an earlier run with the identical plan). */
   plan?: { runId: string; entries: number; hash: string; /** Stored in the tenant's live plan (as of run `runId`). */ live?: boolean } | undefined;
+}
+
+/** One change a held run would have made, as its preview shows it. */
+export interface HoldPreviewEntry {
+  platformUserId: string;
+  entraId: string;
+  /** `remove`: the platform user would be marked removed; `update`: attributes would change. */
+  kind: "remove" | "update";
+  /** The attributes that would change. */
+  attributes: string[];
+  /** Each attribute before and after; values of sensitive attributes read `[masked]`, as in the audit log. */
+  changes: Array<{ attribute: string; old: string | null; new: string | null }>;
+}
+
+/** The thresholds a guarded run was measured against (see src/sync/guard.ts `guardThresholdsAt`). */
+export interface GuardThresholds {
+  /** Held when more platform users than this would be marked removed. */
+  removals: number;
+  /** Held when more than this percentage of the tenant's linked users would change … */
+  changesPercent: number;
+  /** … and more than this many (so a small school is not held for a handful of changes). */
+  changesFloor: number;
+  /** Whether the lower term-start thresholds applied (the run started in a term-start window). */
+  termStart: boolean;
+}
+
+/**
+ * Why a run was held by the mass-change guard, with what it would have changed: nothing was written, the checkpoint
+ * did not move. An operator approves it (`entra-sync runs approve <runId>`, `POST /api/runs/{runId}/approve`) or it
+ * expires after HOLD_EXPIRY_HOURS.
+ */
+export interface RunHold {
+  /** Distinct platform users that would have been marked removed. */
+  removals: number;
+  /** Distinct platform users that would have been written (removals included). */
+  changes: number;
+  /** The tenant's linked platform users the percentage is of (null: not counted, the floor was not passed). */
+  users: number | null;
+  thresholds: GuardThresholds;
+  /** Which thresholds were passed. */
+  tripped: Array<"removals" | "changes">;
+  /** The first changes (at most 50), in the order they were read. */
+  preview: HoldPreviewEntry[];
+  /** What the run would have read from: `initial` (a new full round) or a fingerprint of the tenant's checkpoint. */
+  from: string;
+  /** When the hold expires: after this the scheduler runs the tenant again and the guard decides afresh. */
+  expiresAt: string;
+  /** `pending` until approved or expired (`expired` is shown, not stored). */
+  state: "pending" | "approved" | "expired";
+  approvedBy?: string | undefined;
+  approvedAt?: string | undefined;
+  /** The run queued by the approval, which applies the held changes. */
+  approvedRunId?: string | undefined;
 }
 
 export interface RunError {
@@ -93,6 +147,10 @@ export interface RunReport {
    * slots in use, since when it waits. Removed when the run is admitted (a notice then says how long it waited).
    */
   waiting?: { for: "fullReadSlot"; position: number; inUse: number; limit: number; since: string; checkedAt: string } | undefined;
+  /** Set when the mass-change guard held the run (status `held`): the numbers, the preview, the expiry. */
+  hold?: RunHold | undefined;
+  /** Set on a run an operator's approval queued: the held run whose changes it applies (the guard is bypassed once). */
+  approves?: string | undefined;
   /** Why the run failed, in words an operator can act on (set when status is failed). */
   failure?: { code: string; class: string; message: string; /** What to do about this class of failure. */ action?: string } | undefined;
 }

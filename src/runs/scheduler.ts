@@ -45,7 +45,8 @@ export interface ScheduleResult {
   tenants: number;
   enqueued: number;
   /** Why the other tenants were not enqueued, by reason. */
-  skipped: Record<"disabled" | "quarantined" | "active" | "notDue" | "backoff" | "raced" | "error", number>;
+  /** `held`: a run the mass-change guard held waits for approval (until its hold expires). */
+  skipped: Record<"disabled" | "quarantined" | "active" | "notDue" | "backoff" | "raced" | "error" | "held", number>;
   pruned: number;
   jobs: SyncJob[];
 }
@@ -67,7 +68,7 @@ export async function scheduleDueRuns(app: SchedulerDeps, o: SchedulerOptions = 
   // Subscriptions exist only with NOTIFICATION_URL set; without it (or with no lengthening) their rows are not read.
   const notifiedMinutes = app.settings.notifications?.baseUrl ? app.settings.notifications.notifiedIntervalMinutes : 0;
   const lengthens = notifiedMinutes > 0;
-  const result: ScheduleResult = { tenants: 0, enqueued: 0, skipped: { disabled: 0, quarantined: 0, active: 0, notDue: 0, backoff: 0, raced: 0, error: 0 }, pruned: 0, jobs: [] };
+  const result: ScheduleResult = { tenants: 0, enqueued: 0, skipped: { disabled: 0, quarantined: 0, active: 0, notDue: 0, backoff: 0, raced: 0, error: 0, held: 0 }, pruned: 0, jobs: [] };
   const [tenants, states] = await Promise.all([app.tenants.listAll(), readTenantStates(app.tables.tenantState, { rows: lengthens ? ["lease", "health", "notifications"] : ["lease", "health"] })]);
   result.tenants = tenants.length;
 
@@ -83,7 +84,7 @@ export async function scheduleDueRuns(app: SchedulerDeps, o: SchedulerOptions = 
     const prev = state.lease?.nextRunAt ? Date.parse(state.lease.nextRunAt) : undefined;
     const nextRunAt = new Date(nextDueAt(prev, now.getTime(), scheduledIntervalMinutes(tenant, state, now, notifiedMinutes) * 60_000, jitter * spread(tenant.tenantId))).toISOString();
     try {
-      const { report } = await startRun(app, { tenantId: tenant.tenantId, trigger: "schedule", mode: "incremental", dryRun: false }, { tenant, nextRunAt, current: state.lease ?? null });
+      const { report } = await startRun(app, { tenantId: tenant.tenantId, trigger: "schedule", mode: "incremental", dryRun: false }, { tenant, nextRunAt, current: state.lease ?? null, hold: state.health?.hold ?? null });
       result.jobs.push({ tenantId: tenant.tenantId, runId: report.runId, continuation: 0 });
     } catch (e) {
       const err = toEntraSyncError(e);
@@ -161,6 +162,7 @@ function whyNotDue(tenant: Tenant, s: TenantState, now: Date): keyof ScheduleRes
   if (!tenant.enabled) return "disabled";
   if (s.health?.quarantined) return "quarantined";
   if (isActive(s.lease, now)) return "active";
+  if (s.health?.hold && Date.parse(s.health.hold.expiresAt) > now.getTime()) return "held";
   if (s.health?.backoffUntil && Date.parse(s.health.backoffUntil) > now.getTime()) return "backoff";
   if (s.lease?.nextRunAt && !isDueAt(Date.parse(s.lease.nextRunAt), now.getTime())) return "notDue";
   return undefined;

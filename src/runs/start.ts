@@ -6,11 +6,14 @@ import { endRun, newRunReport, type EndRunDeps, type RunRequest } from "./execut
 import type { Lease } from "../state/leases.js";
 import { isActive, type LeaseStore } from "./lease.js";
 import { isTerminal, newRunId, type RunReport } from "./report.js";
+import type { HealthStore } from "./health.js";
 
 /** The adapters starting a run needs (the App provides them all). */
 export interface StartDeps extends EndRunDeps, PlanDeps {
   leases: LeaseStore;
   queue: Pick<JobQueue, "send">;
+  /** Read for a pending hold of the mass-change guard (without it: not checked). */
+  health?: Pick<HealthStore, "get"> | undefined;
 }
 
 export interface StartRunOptions {
@@ -22,6 +25,8 @@ export interface StartRunOptions {
   nextRunAt?: string;
   /** The lease row as already read (null: known absent). */
   current?: Lease | null;
+  /** The tenant's pending hold as already read (null: known none; the scheduler skips held tenants itself). */
+  hold?: { runId: string; expiresAt: string } | null;
 }
 
 /**
@@ -32,6 +37,7 @@ export async function startRun(app: Omit<StartDeps, "queue">, req: RunRequest, o
   const tenant = o.tenant ?? (await app.tenants.require(req.tenantId));
   await checkForce(app, tenant, req);
   const now = app.clock();
+  await checkHold(app, tenant.tenantId, req, o.hold, now);
   const runId = newRunId(now);
   req = withPendingResync(tenant, req);
   const claim = await app.leases.claim(tenant.tenantId, runId, { ...(o.owner ? { owner: o.owner } : {}), nextRunAt: o.nextRunAt, ...(o.current !== undefined ? { current: o.current } : {}) });
@@ -71,6 +77,22 @@ async function checkForce(app: PlanDeps, tenant: Tenant, req: RunRequest): Promi
   if (tenant.immutableId.mode !== "on")
     throw bad("forcePlan", `Immutable ID sync of tenant ${tenant.tenantId} is in mode ${tenant.immutableId.mode}, so nothing would be written: switch it on first (entra-sync tenant update ${tenant.tenantId} --immutable-id-mode on).`);
   await checkForcePlan(app, tenant.tenantId, req.forcePlan);
+}
+
+/**
+ * A tenant whose last update sync the mass-change guard held waits for an operator: a run that would update from the
+ * same checkpoint is refused (RUN_HELD, a conflict like RUN_IN_PROGRESS) until the hold is approved or expires. A dry
+ * run, a run without the update step, a full run (it reads afresh and is guarded itself) and the approved run pass.
+ */
+async function checkHold(app: Pick<StartDeps, "health">, tenantId: string, req: RunRequest, known: StartRunOptions["hold"], now: Date): Promise<void> {
+  if (req.dryRun || req.mode === "full" || req.approves || !(req.only ?? ["update"]).includes("update")) return;
+  const hold = known === undefined ? (await app.health?.get(tenantId))?.hold : (known ?? undefined);
+  if (!hold || Date.parse(hold.expiresAt) <= now.getTime()) return;
+  throw new EntraSyncError(
+    "RUN_HELD",
+    `Run ${hold.runId} of tenant ${tenantId} was held by the mass-change guard (until ${hold.expiresAt}): nothing runs from that checkpoint until it is reviewed. See what it would change (entra-sync runs --tenant ${tenantId} --json, or /api/tenants/${tenantId}/runs/${hold.runId}), then approve it (entra-sync runs approve ${hold.runId}), or read afresh with --full (guarded too).`,
+    { retryable: true, field: "tenantId", details: { tenantId, activeRunId: hold.runId, heldRunId: hold.runId } },
+  );
 }
 
 /** The error for a tenant whose lease another run holds; `details.activeRunId` names that run. */

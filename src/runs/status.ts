@@ -10,6 +10,7 @@ import { actionFor } from "./actions.js";
 import { isActive, type LeaseStore } from "./lease.js";
 import { boundReport, type RunReport } from "./report.js";
 import type { RunStore } from "./store.js";
+import { holdStateAt } from "./hold-state.js";
 import { getRunPlan, type PlanDeps, type PlanEntry } from "../immutable-id/plan.js";
 
 /** The adapters the status reads need; the App satisfies it. */
@@ -46,6 +47,21 @@ export interface TenantStatus {
   secret: { expiresOn: string; daysLeft: number; source: string | null; mismatch: boolean } | null;
   /** How the tenant signs in: `federated` has no secret (so `secret` is null), `secret` its own client secret. */
   auth: "secret" | "federated";
+  /**
+   * The run the mass-change guard held last, while no later run replaced it: `pending` (no scheduled run until it is
+   * approved or expires; `action` says what to do) or `expired` (the next scheduled run decides afresh).
+   */
+  hold?: { runId: string; state: "pending" | "expired"; expiresAt: string; removals: number; changes: number; tripped: string[]; action: string } | null;
+}
+
+/** A tenant's hold as status shows it. */
+function holdStatus(tenantId: string, h: TenantHealth["hold"], now: Date): NonNullable<TenantStatus["hold"]> | null {
+  if (!h) return null;
+  const pending = Date.parse(h.expiresAt) > now.getTime();
+  const action = pending
+    ? `Run ${h.runId} was held by the mass-change guard (${h.removals} removals, ${h.changes} changes): scheduled runs wait. Review it (entra-sync runs --tenant ${tenantId} --json), then approve it (entra-sync runs approve ${h.runId}), or let it expire at ${h.expiresAt}.`
+    : `The hold of run ${h.runId} expired at ${h.expiresAt}: the next scheduled run reads the changes again and the guard decides afresh.`;
+  return { runId: h.runId, state: pending ? "pending" : "expired", expiresAt: h.expiresAt, removals: h.removals, changes: h.changes, tripped: h.tripped, action };
 }
 
 /** When the scheduler will next start a run of this tenant (null: it will not). */
@@ -55,6 +71,7 @@ export function nextRunAt(tenant: Tenant, s: TenantState, now: Date): string | n
   const times = [now.getTime()];
   if (s.lease?.nextRunAt) times.push(Date.parse(s.lease.nextRunAt));
   if (h.backoffUntil) times.push(Date.parse(h.backoffUntil));
+  if (h.hold) times.push(Date.parse(h.hold.expiresAt));
   return new Date(Math.max(...times.filter((t) => !Number.isNaN(t)))).toISOString();
 }
 
@@ -78,6 +95,7 @@ export function tenantStatus(tenant: Tenant, s: TenantState, now: Date): TenantS
     quarantineReason: h.quarantineReason ?? null,
     lastFailure: h.lastFailure ?? null,
     auth: tenant.auth ?? "secret",
+    hold: holdStatus(tenant.tenantId, h.hold, now),
     secret: exp && tenant.auth !== "federated" ? { expiresOn: exp, daysLeft: daysLeft(new Date(exp), now), source: s.secret?.source ?? null, mismatch: !!s.secret?.mismatchDays } : null,
   };
 }
@@ -96,6 +114,7 @@ export async function listTenantStatuses(app: Pick<StatusDeps, "clock" | "tables
  * failed with RUN_ABANDONED and the reason, as the scheduler records it when it starts the tenant's next run.
  */
 export function presentRun(report: RunReport, lease: Lease | undefined, now: Date): RunReport {
+  if (report.hold && holdStateAt(report.hold, now) !== report.hold.state) return { ...report, hold: { ...report.hold, state: holdStateAt(report.hold, now) } };
   if (report.status !== "queued" && report.status !== "running") return report;
   if (lease && lease.runId === report.runId && isActive(lease, now)) return report;
   const since = lease && lease.runId === report.runId ? ` since ${lease.expiresAt}` : "";

@@ -12,7 +12,7 @@ import { startRun, type StartDeps } from "./start.js";
 
 /** The adapters the queue worker and CLI runs need (the App provides them all). */
 export interface WorkerDeps extends RunDeps, StartDeps {
-  settings: Pick<Settings, "runTimeBudgetSeconds" | "maxConcurrentFullReads">;
+  settings: Pick<Settings, "runTimeBudgetSeconds" | "maxConcurrentFullReads"> & Partial<Pick<Settings, "holdExpiryHours" | "audit">>;
   /** The full-read slots live in the tenant state table (partition `!fullreads`). */
   tables: RunDeps["tables"] & { tenantState: TableClient };
   queue: Pick<JobQueue, "send">;

@@ -26,6 +26,11 @@ export interface TenantHealth {
   quarantined: boolean;
   quarantinedAt?: string | undefined;
   quarantineReason?: string | undefined;
+  /**
+   * The run the mass-change guard held, while it waits for approval: no scheduled run starts before `expiresAt`
+   * (then the next one decides afresh). Cleared by the next run that updates and is not held.
+   */
+  hold?: { runId: string; expiresAt: string; removals: number; changes: number; tripped: string[] } | undefined;
 }
 
 /** The stored columns: the health as JSON, and `quarantined` on its own (to filter on). */

@@ -19,7 +19,8 @@ import { storageError } from "./tables-client.js";
  * | `writebudget-<clientId>` | Graph's shared write budget of the tenant's app | `fullAt`; src/graph/write-budget.ts (the pacing and its row together) |
  *
  * One partition is not a tenant's: `!fullreads` holds the full-read slots and their waiting line of the storage
- * account (`./full-read-slots.ts`; the admission policy is src/runs/admission.ts).
+ * account (`./full-read-slots.ts`; the admission policy is src/runs/admission.ts). Nor is `!holds`: the runs the
+ * mass-change guard held, by run id, with their tenant (src/runs/hold-index.ts).
  *
  * What the rows mean is decided elsewhere: the lease's rules and the health policy in src/runs/, the secret facts in
  * src/expiry/. `readTenantStates` reads several kinds of row of every tenant (or one) in one query.

@@ -12,6 +12,8 @@ import type { Tenant } from "../tenants/model.js";
 import { matchUsers, type MatchResult } from "./match.js";
 import { directLookup, snapshotLookup, type DirectoryLookup } from "../directory/snapshot.js";
 import { settledUser } from "../immutable-id/planner.js";
+import type { RunHold } from "../runs/report.js";
+import { evaluateGuard, unseenLinkedUsers, type KeptPages, type UpdateGuard } from "./guard.js";
 
 /** The connector space as update sync uses it. */
 export type UpdateSyncConnector = Pick<ConnectorSpace, "getMany" | "putMany" | "list" | "isEmpty" | "invalidateCandidates">;
@@ -39,11 +41,15 @@ export interface UpdateSyncOptions {
   /** Asked after each page: true stops cleanly (checkpoint saved) so the run can continue in another invocation. */
   shouldStop?: () => boolean;
   onPage?: (report: RunReport) => void | Promise<void>;
+  /** The mass-change guard (./guard.ts): count first, then hold or write. Absent: not guarded. */
+  guard?: UpdateGuard | undefined;
 }
 
 export interface UpdateSyncOutcome {
   /** False when stopped by `shouldStop` before the round ended. */
   completed: boolean;
+  /** Set when the mass-change guard held the run: nothing was written, the checkpoint did not move. */
+  held?: RunHold | undefined;
 }
 
 const CLEAR_REMOVED = { entraRemovedAt: null, entraRemovedReason: null } as const;
@@ -85,7 +91,8 @@ export async function runUpdateSync(deps: UpdateSyncDeps, tenant: Tenant, report
   }
   let knownEmpty = round === "initial" && link === undefined ? await deps.connector.isEmpty(tenant.tenantId) : false;
 
-  const fetchPage = (l: string | undefined): Promise<DeltaPage> => o.graph.deltaPage(l, select);
+  let kept: KeptPages<PreparedPage> | undefined;
+  const fetchPage = (l: string | undefined): Promise<DeltaPage> => kept?.take(l) ?? o.graph.deltaPage(l, select);
 
   // An initial round looks up every user: a compact key index of the tenant's platform directory, read once, turns
   // values into candidate ids (the users themselves are read per page).
@@ -96,6 +103,20 @@ export async function runUpdateSync(deps: UpdateSyncDeps, tenant: Tenant, report
   // Pages are pipelined: page n is written (directory, connector space, then its checkpoint) while page n+1 is read
   // and matched. At most one page is being written, pages are written in order and each checkpoint is saved after its
   // page's writes, so a crash still resumes at the first page not fully written.
+  // The mass-change guard reads and counts first, writing nothing (a first sync, on an empty connector space, is not
+  // guarded); pages it kept are written below without being read again.
+  if (o.guard && !o.dryRun && !knownEmpty && resume?.runId !== report.runId) {
+    const v = await evaluateGuard(o.guard, link, round === "initial", {
+      fetch: fetchPage,
+      prepare: async (entries) => preparePage(deps, tenant, entries, o, false, await lookupFor(), undefined),
+      restartInitial: () => void ((round = "initial"), (roundStartedAt = deps.clock().toISOString())),
+      unseen: (seen) => unseenLinkedUsers(deps.connector, tenant.tenantId, roundStartedAt, seen),
+    });
+    if (v.notice) report.notices.push(v.notice);
+    if (v.held) return { completed: true, held: v.held };
+    kept = v.kept;
+  }
+
   let inflight: InFlight | undefined;
   const settle = async (): Promise<void> => {
     const f = inflight;
@@ -118,9 +139,10 @@ export async function runUpdateSync(deps: UpdateSyncDeps, tenant: Tenant, report
           addError(report, "GRAPH_DELTA_EXPIRED", err.message);
           deps.log.warn("delta token expired; starting a full resync", { tenantId: tenant.tenantId, runId: report.runId });
           round = "initial";
-          roundStartedAt = deps.clock().toISOString();
+          if (!kept) roundStartedAt = deps.clock().toISOString(); // else the guard started the round (its rows are seen since)
           link = undefined;
           knownEmpty = false;
+          lookup?.close();
           lookup = undefined;
           pending = fetchPage(undefined);
           continue;
@@ -141,7 +163,7 @@ export async function runUpdateSync(deps: UpdateSyncDeps, tenant: Tenant, report
         candidatesInvalidated = true;
       }
       const markDirty = round === "incremental";
-      const prepared = await preparePage(deps, tenant, page.entries, o, knownEmpty, await lookupFor(), inflight);
+      const prepared = kept?.preparedFor(page) ?? (await preparePage(deps, tenant, page.entries, o, knownEmpty, await lookupFor(), inflight));
       await settle(); // the previous page is written and its checkpoint saved before this one is written
       const checkpoint = (): Checkpoint =>
         page.nextLink
@@ -179,6 +201,7 @@ export async function runUpdateSync(deps: UpdateSyncDeps, tenant: Tenant, report
   } finally {
     // Never leave a page being written behind an error: the run ends after its last write, not before.
     await inflight?.done.catch(() => undefined);
+    lookup?.close();
   }
 }
 

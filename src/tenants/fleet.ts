@@ -16,6 +16,8 @@ import { checkTenant, type TenantCheckResult } from "./check.js";
 import { parseGuid, validateTenant, type Tenant } from "./model.js";
 import type { TenantRegistry } from "./registry.js";
 import type { AuditLog } from "../audit/store.js";
+import { isActive, newOwner, type LeaseStore } from "../runs/lease.js";
+import { newRunId } from "../runs/report.js";
 
 /** The columns of an import file (header row; `,` or `;` separated). */
 export const IMPORT_COLUMNS = ["tenantId", "clientId", "name", "adminEmails", "locale", "cloud", "linkBy", "immutableIdMode", "interval"] as const;
@@ -121,6 +123,9 @@ export interface RemoveDeps {
   tables: Record<string, TableClient>;
   /** The audit log (kept beside the platform's users, whose table is not purged). */
   audit?: Pick<AuditLog, "prune"> | undefined;
+  /** The tenant's lease: a purge takes it, so that no run writes the tenant's data back while it is deleted. */
+  leases: Pick<LeaseStore, "claim">;
+  clock: () => Date;
 }
 
 export interface RemoveResult {
@@ -173,6 +178,18 @@ export async function removeTenant(deps: RemoveDeps, tenantIdParam: string, o: {
   if (!o.purge) {
     out.notes.push(`Tenant ${tenantId} is disabled: no scheduled run starts. Its data stays; delete it with entra-sync tenant remove ${tenantId} --purge.`);
     return out;
+  }
+  // A run queued or under way would write back what the purge deletes (connector space, checkpoint, report, links):
+  // the purge takes the tenant's lease as a run does, and waits for no run. The lease row goes with the tenant's state.
+  const now = deps.clock();
+  const claim = await deps.leases.claim(tenantId, newRunId(now), { owner: newOwner() });
+  if (!claim.ok) {
+    const held = claim.held && isActive(claim.held, now) ? claim.held : undefined;
+    throw new EntraSyncError(
+      "RUN_IN_PROGRESS",
+      `Run ${held?.runId ?? "(another)"} of tenant ${tenantId} is ${held?.owner ? "under way" : "queued"}: nothing was purged (the tenant is disabled now, so no scheduled run starts). Purge when it has ended (entra-sync runs --tenant ${tenantId}): entra-sync tenant remove ${tenantId} --purge`,
+      { retryable: true, field: "tenantId", details: { tenantId, activeRunId: held?.runId } },
+    );
   }
   const secret = await deps.secrets.delete(tenantId);
   if (secret !== "absent") out.deleted.keyVaultSecret = 1;

@@ -3,6 +3,7 @@ import { CLOUD_NAMES, type CloudName } from "../config/clouds.js";
 import { EntraSyncError } from "../errors.js";
 import { DEFAULT_MAPPING, mappingSchema, type MappingConfig } from "../mapping/mapping.js";
 import { DEFAULT_SCHOOL_YEAR, schoolYearSchema, type SchoolYearConfig } from "./school-year.js";
+import { DEFAULT_GUARD, guardSchema, type GuardConfig } from "./guard-settings.js";
 
 const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -72,6 +73,8 @@ export interface Tenant {
   fullResync?: { reason: "mappingChanged"; requestedAt: string } | undefined;
   /** Pause windows (no writes); absent in registrations made before it existed: no pause. */
   schoolYear?: SchoolYearConfig | undefined;
+  /** The mass-change guard of update sync; absent in registrations made before it existed: DEFAULT_GUARD. */
+  guard?: GuardConfig | undefined;
   createdAt: string;
   updatedAt: string;
 }
@@ -106,6 +109,7 @@ export const tenantInputSchema = z
     immutableId: immutableIdSchema.default(DEFAULT_IMMUTABLE_ID),
     syncIntervalMinutes: z.number().int().min(1).max(7 * 24 * 60).default(5),
     schoolYear: schoolYearSchema.default(DEFAULT_SCHOOL_YEAR),
+    guard: guardSchema.default(DEFAULT_GUARD),
     sensitiveAttributes: z.array(z.string().regex(/^[A-Za-z][\w.:-]{0,199}$/, "sensitiveAttributes must name attributes (letters, digits, . : _ -), e.g. ssn")).max(100).optional(),
     fullResync: z.object({ reason: z.literal("mappingChanged"), requestedAt: z.string() }).strict().optional(),
   })
@@ -115,7 +119,7 @@ export type TenantInput = z.input<typeof tenantInputSchema>;
 
 /** Validates a registration; throws INPUT_INVALID naming the first bad field and what is allowed. */
 export function validateTenant(input: unknown, now: Date, existing?: Tenant): Tenant {
-  const base = mergeMapping(mergeImmutableId(existing ? { ...stripTimes(existing), ...(input as object) } : input, existing), existing);
+  const base = mergeGuard(mergeMapping(mergeImmutableId(existing ? { ...stripTimes(existing), ...(input as object) } : input, existing), existing), existing);
   const r = tenantInputSchema.safeParse(base);
   if (!r.success) {
     const issue = r.error.issues[0]!;
@@ -159,6 +163,14 @@ function mergeSchoolYear(base: object, existing?: Tenant): unknown {
   const patch = (base as { schoolYear?: unknown }).schoolYear;
   if (patch === undefined || patch === null || typeof patch !== "object" || Array.isArray(patch)) return base;
   return { ...base, schoolYear: { ...DEFAULT_SCHOOL_YEAR, ...(existing?.schoolYear ?? {}), ...patch } };
+}
+
+/** The guard settings are nested too: `{ removals: 200 }` keeps the rest. */
+function mergeGuard(base: unknown, existing?: Tenant): unknown {
+  if (!base || typeof base !== "object") return base;
+  const patch = (base as { guard?: unknown }).guard;
+  if (patch === undefined || patch === null || typeof patch !== "object" || Array.isArray(patch)) return base;
+  return { ...base, guard: { ...DEFAULT_GUARD, ...(existing?.guard ?? {}), ...patch } };
 }
 
 /** Whether two mappings give the same values (the order of sources matters: the first non-empty one wins). */

@@ -1,14 +1,22 @@
 import { EntraSyncError } from "../errors.js";
+import { approveHeldRun, type HoldDeps } from "../runs/hold.js";
 import { unquarantineTenant, type SchedulerDeps } from "../runs/scheduler.js";
 import { queueRun, type StartDeps } from "../runs/start.js";
+import { showRun, type StatusDeps } from "../runs/status.js";
 
 /** What an operator can do from the status page: the run API's and the CLI's own use cases, nothing else. */
-export const ACTIONS = ["run", "run-full", "dry-run", "unquarantine", "force-plan"] as const;
+export const ACTIONS = ["run", "run-full", "dry-run", "unquarantine", "force-plan", "approve"] as const;
 export type UiAction = (typeof ACTIONS)[number];
 
 const RUN_ID = /^[0-9]{13}-[0-9a-f]{8}$/;
 
-/** The action named in a URL, with its argument (`force-plan` takes the reviewed plan's run id); INPUT_INVALID otherwise. */
+/** The query or form field that carries an action's argument: the reviewed plan's run (`plan`), the held run (`run`). */
+export const argFieldOf = (action: unknown): "plan" | "run" => (action === "approve" ? "run" : "plan");
+
+/**
+ * The action named in a URL, with its argument (`force-plan` takes the reviewed plan's run id, `approve` the held
+ * run's id); INPUT_INVALID otherwise.
+ */
 export function parseAction(action: unknown, arg: unknown): { action: UiAction; arg: string } {
   if (typeof action !== "string" || !(ACTIONS as readonly string[]).includes(action))
     throw new EntraSyncError("INPUT_INVALID", `Unknown action ${JSON.stringify(String(action).slice(0, 40))}: the page offers ${ACTIONS.join(", ")}.`, { field: "action", retryable: false });
@@ -16,6 +24,10 @@ export function parseAction(action: unknown, arg: unknown): { action: UiAction; 
   const given = typeof arg === "string" ? arg : "";
   if (a === "force-plan") {
     if (!RUN_ID.test(given)) throw new EntraSyncError("INPUT_INVALID", `force-plan needs the run whose plan you reviewed (plan=<run id>, e.g. 8246183918321-1a2b3c4d), got ${JSON.stringify(given.slice(0, 40))}.`, { field: "plan", retryable: false });
+    return { action: a, arg: given };
+  }
+  if (a === "approve") {
+    if (!RUN_ID.test(given)) throw new EntraSyncError("INPUT_INVALID", `approve needs the held run (run=<run id>, e.g. 8246183918321-1a2b3c4d), got ${JSON.stringify(given.slice(0, 40))}.`, { field: "run", retryable: false });
     return { action: a, arg: given };
   }
   return { action: a, arg: "" };
@@ -38,14 +50,30 @@ export function describeAction(action: UiAction, tenantName: string, arg: string
         consequence: "Queues a run that plans afresh and writes, whatever the cap, the entries of that plan that still hold, into the customer's Entra. If the fresh plan holds users the reviewed one did not, it writes nothing.",
         cli: `entra-sync run --tenant <id> --only immutable-id --force-plan ${arg}`,
       };
+    case "approve":
+      return {
+        title: `Approve held run ${arg} of ${tenantName}`,
+        consequence:
+          "Queues a run that applies the changes the mass-change guard held, reading from the same checkpoint (the guard lets it through once). If more would change now than the hold shows, that run is held again with the new numbers. Your name is recorded with the held run and in the audit log.",
+        cli: `entra-sync runs approve ${arg}`,
+      };
   }
 }
 
 export type ActionOutcome = { kind: "run"; runId: string } | { kind: "unquarantined"; wasQuarantined: boolean };
 
-/** Performs a confirmed action through the same use case as the run API and the CLI. */
-export async function performAction(deps: StartDeps & Pick<SchedulerDeps, "tenants" | "health">, tenantId: string, action: UiAction, arg: string): Promise<ActionOutcome> {
+/** What the page's actions need (the App provides it). */
+export type ActionDeps = StartDeps & Pick<SchedulerDeps, "tenants" | "health"> & Pick<StatusDeps, "leases"> & Pick<HoldDeps, "holds" | "audit">;
+
+/** Performs a confirmed action through the same use case as the run API and the CLI; `operator` is who confirmed it. */
+export async function performAction(deps: ActionDeps, tenantId: string, action: UiAction, arg: string, operator: string): Promise<ActionOutcome> {
   switch (action) {
+    case "approve": {
+      // The URL names the tenant: the held run must be one of its runs (RUN_NOT_FOUND otherwise), then the CLI's use case.
+      await showRun(deps, tenantId, arg);
+      const { run } = await approveHeldRun(deps, { runId: arg, operator });
+      return { kind: "run", runId: run.runId };
+    }
     case "unquarantine": {
       const r = await unquarantineTenant(deps, tenantId);
       return { kind: "unquarantined", wasQuarantined: r.wasQuarantined };

@@ -19,8 +19,11 @@ export interface TenantRow {
   scim: { on: boolean; lastUsedAt: string | null };
 }
 
-/** What the list calls a tenant's health, from its status alone. */
-export type Health = "healthy" | "failing" | "quarantined" | "disabled";
+/**
+ * What the list calls a tenant's health, from its status alone. `held`: its last update was held by the mass-change
+ * guard and waits for an operator's approval (scheduled runs wait too).
+ */
+export type Health = "healthy" | "held" | "failing" | "quarantined" | "disabled";
 
 /** Days before a secret's expiry from which the page counts it as expiring (as the issue's "within 30 days"). */
 export const EXPIRING_WITHIN_DAYS = 30;
@@ -28,7 +31,8 @@ export const EXPIRING_WITHIN_DAYS = 30;
 export function healthOf(s: TenantStatus): Health {
   if (s.quarantined) return "quarantined";
   if (!s.enabled) return "disabled";
-  return s.consecutiveFailures > 0 || s.abandonedRun ? "failing" : "healthy";
+  if (s.consecutiveFailures > 0 || s.abandonedRun) return "failing";
+  return s.hold?.state === "pending" ? "held" : "healthy";
 }
 
 /** Every tenant with its status (one query for registrations, one for state rows, one for SCIM tokens). */
@@ -49,7 +53,7 @@ export async function loadTenantRows(deps: OverviewDeps): Promise<TenantRow[]> {
 
 export const SORT_KEYS = ["name", "health", "lastRun", "nextRun", "failures", "secret", "mode"] as const;
 export type SortKey = (typeof SORT_KEYS)[number];
-export const FILTERS = ["all", "healthy", "failing", "quarantined", "expiring", "planPending", "scim"] as const;
+export const FILTERS = ["all", "healthy", "held", "failing", "quarantined", "expiring", "planPending", "scim"] as const;
 export type Filter = (typeof FILTERS)[number];
 export const PAGE_SIZES = [25, 50, 100, 200] as const;
 
@@ -96,6 +100,8 @@ export function parseOverviewQuery(params: Iterable<[string, string]>): Overview
 export interface Counts {
   tenants: number;
   healthy: number;
+  /** Waiting for an operator to approve a run the mass-change guard held. */
+  held: number;
   failing: number;
   quarantined: number;
   /** Secrets expiring within EXPIRING_WITHIN_DAYS days (or expired). */
@@ -111,7 +117,7 @@ export interface OverviewPage {
   rows: TenantRow[];
 }
 
-const HEALTH_ORDER: Record<Health, number> = { quarantined: 0, failing: 1, disabled: 2, healthy: 3 };
+const HEALTH_ORDER: Record<Health, number> = { quarantined: 0, failing: 1, held: 2, disabled: 3, healthy: 4 };
 const expiring = (r: TenantRow) => r.status.secret !== null && r.status.secret.daysLeft <= EXPIRING_WITHIN_DAYS;
 
 function keyOf(r: TenantRow, sort: SortKey): number | string {
@@ -136,9 +142,10 @@ function keyOf(r: TenantRow, sort: SortKey): number | string {
 
 /** Counts, filter, search, sort and one page of the list, all on the server. */
 export function overviewPage(rows: readonly TenantRow[], query: OverviewQuery): OverviewPage {
-  const counts: Counts = { tenants: rows.length, healthy: 0, failing: 0, quarantined: 0, secretsExpiring: 0 };
+  const counts: Counts = { tenants: rows.length, healthy: 0, held: 0, failing: 0, quarantined: 0, secretsExpiring: 0 };
   for (const r of rows) {
     if (r.health === "healthy") counts.healthy++;
+    else if (r.health === "held") counts.held++;
     else if (r.health === "failing") counts.failing++;
     else if (r.health === "quarantined") counts.quarantined++;
     if (expiring(r)) counts.secretsExpiring++;
@@ -150,6 +157,7 @@ export function overviewPage(rows: readonly TenantRow[], query: OverviewQuery): 
       case "all":
         return true;
       case "healthy":
+      case "held":
       case "failing":
       case "quarantined":
         return r.health === query.filter;

@@ -4,7 +4,7 @@ import type { RunReport } from "../runs/report.js";
 import type { TenantStatus } from "../runs/status.js";
 import type { Tenant } from "../tenants/model.js";
 import { UI_BASE, type Operator } from "./access.js";
-import { describeAction, type UiAction } from "./actions.js";
+import { argFieldOf, describeAction, type UiAction } from "./actions.js";
 import { runChart } from "./chart.js";
 import { html, toDocument, type Html } from "./html.js";
 import { FILTERS, PAGE_SIZES, SORT_KEYS, type Health, type OverviewPage, type OverviewQuery, type SortKey, type TenantRow } from "./overview.js";
@@ -18,7 +18,7 @@ const when = (iso: string | null | undefined) => (iso ? iso.slice(0, 16).replace
 export const tenantUrl = (tenantId: string) => `${UI_BASE}/tenants/${tenantId}`;
 export const runPageUrl = (tenantId: string, runId: string) => `${UI_BASE}/tenants/${tenantId}/runs/${runId}`;
 export const planCsvUrl = (tenantId: string, runId: string) => `${UI_BASE}/tenants/${tenantId}/runs/${runId}/plan`;
-export const confirmUrl = (tenantId: string, action: UiAction, arg = "") => `${UI_BASE}/tenants/${tenantId}/confirm/${action}${arg ? `?plan=${encodeURIComponent(arg)}` : ""}`;
+export const confirmUrl = (tenantId: string, action: UiAction, arg = "") => `${UI_BASE}/tenants/${tenantId}/confirm/${action}${arg ? `?${argFieldOf(action)}=${encodeURIComponent(arg)}` : ""}`;
 export const actionUrl = (tenantId: string, action: UiAction) => `${UI_BASE}/tenants/${tenantId}/actions/${action}`;
 
 function layout(title: string, operator: Operator | undefined, body: Html, o: { refreshSeconds?: number } = {}): string {
@@ -41,7 +41,7 @@ function layout(title: string, operator: Operator | undefined, body: Html, o: { 
   </html>`);
 }
 
-const HEALTH_LABEL: Record<Health, string> = { healthy: "healthy", failing: "failing", quarantined: "quarantined", disabled: "disabled" };
+const HEALTH_LABEL: Record<Health, string> = { healthy: "healthy", held: "held", failing: "failing", quarantined: "quarantined", disabled: "disabled" };
 const badge = (h: Health) => html`<span class=${`badge badge-${h}`}>${HEALTH_LABEL[h]}</span>`;
 const statusBadge = (s: string) => html`<span class=${`badge run-${s}`}>${s}</span>`;
 
@@ -82,6 +82,7 @@ function sortHeader(q: OverviewQuery, key: SortKey, label: string): Html {
 const FILTER_LABEL: Record<(typeof FILTERS)[number], string> = {
   all: "all",
   healthy: "healthy",
+  held: "held for approval",
   failing: "failing",
   quarantined: "quarantined",
   expiring: "secret expiring",
@@ -97,6 +98,7 @@ export function tenantsPage(p: OverviewPage, operator: Operator): string {
     <h1>Tenants</h1>
     <section class="counts" aria-label="counts">
       <a class="count" href=${listHref(q, { filter: "healthy", page: 1 })}><b data-count="healthy">${fmt(c.healthy)}</b> healthy</a>
+      <a class="count" href=${listHref(q, { filter: "held", page: 1 })}><b data-count="held">${fmt(c.held)}</b> held for approval</a>
       <a class="count" href=${listHref(q, { filter: "failing", page: 1 })}><b data-count="failing">${fmt(c.failing)}</b> failing</a>
       <a class="count" href=${listHref(q, { filter: "quarantined", page: 1 })}><b data-count="quarantined">${fmt(c.quarantined)}</b> quarantined</a>
       <a class="count" href=${listHref(q, { filter: "expiring", page: 1 })}><b data-count="expiring">${fmt(c.secretsExpiring)}</b> secrets expiring within 30 days</a>
@@ -191,16 +193,58 @@ function errorsBlock(r: RunReport): Html {
     ${r.moreErrors ? html`<p class="muted">and ${fmt(r.moreErrors)} more errors</p>` : null}`;
 }
 
+const HOLD_STATE: Record<string, string> = { pending: "waiting for approval", approved: "approved", expired: "expired" };
+
+/**
+ * What the mass-change guard held: the numbers against the thresholds, the expiry or who approved, and the preview of
+ * the first changes (sensitive values arrive masked from the guard).
+ */
+export function holdBlock(r: RunReport): Html {
+  const h = r.hold;
+  if (!h) return null;
+  const t = h.thresholds;
+  const tripped = (k: "removals" | "changes") => (h.tripped.includes(k) ? html` <b class="bad">over</b>` : null);
+  return html`<section class="hold" data-hold=${h.state}>
+    <h3>Held by the mass-change guard: ${HOLD_STATE[h.state] ?? h.state}</h3>
+    <p>Nothing was written and the tenant's checkpoint did not move.${t.termStart ? " The lower term-start thresholds applied." : ""}</p>
+    <dl class="counts-grid">
+      <div><dt>removals</dt><dd data-field="hold.removals">${fmt(h.removals)}</dd></div>
+      <div><dt>threshold: removals</dt><dd>${fmt(t.removals)}${tripped("removals")}</dd></div>
+      <div><dt>changes</dt><dd data-field="hold.changes">${fmt(h.changes)}</dd></div>
+      <div><dt>threshold: changes</dt><dd>${t.changesPercent} % of ${h.users === null ? "the linked users" : `${fmt(h.users)} linked users`}, and over ${fmt(t.changesFloor)}${tripped("changes")}</dd></div>
+      <div><dt>${h.state === "approved" ? "approved" : h.state === "expired" ? "expired" : "expires"}</dt><dd data-field="hold.expiresAt">${h.state === "approved" ? `${when(h.approvedAt)} by ${h.approvedBy ?? "?"}` : when(h.expiresAt)}</dd></div>
+    </dl>
+    ${h.state === "approved" && h.approvedRunId ? html`<p>Applied by run <a href=${runPageUrl(r.tenantId, h.approvedRunId)}>${h.approvedRunId}</a>.</p>` : null}
+    ${h.state === "pending" ? html`<p>Approve it (<b>Review and approve held run</b>, or <code>entra-sync runs approve ${r.runId}</code>) before ${when(h.expiresAt)}; unapproved, it expires and the next scheduled run reads the changes again and decides afresh. Scheduled runs of the tenant wait meanwhile.</p>` : null}
+    ${h.state === "expired" ? html`<p class="muted">Expired unapproved: the next scheduled run reads the changes again and the guard decides afresh.</p>` : null}
+    <h3>Preview: the first ${fmt(h.preview.length)} of ${fmt(h.changes)} changes</h3>
+    <table class="hold-preview">
+      <thead><tr><th>Platform user</th><th>Entra object id</th><th>Change</th><th>Attribute: old → new</th></tr></thead>
+      <tbody>
+        ${h.preview.map(
+          (p) => html`<tr data-kind=${p.kind}>
+            <td>${p.platformUserId}</td>
+            <td class="id">${p.entraId}</td>
+            <td>${p.kind === "remove" ? html`<span class="bad">removed in Entra</span>` : "update"}</td>
+            <td>${p.changes.map((c) => html`<div><b>${c.attribute}</b>: ${c.old ?? "∅"} → ${c.new ?? "∅"}</div>`)}</td>
+          </tr>`,
+        )}
+      </tbody>
+    </table>
+  </section>`;
+}
+
 /** A run report laid out for reading (the run page shows it whole, the tenant page its last run). */
-export function reportBlock(r: RunReport): Html {
+export function reportBlock(r: RunReport, o: { hold?: boolean } = {}): Html {
   return html`<section class="report" data-run=${r.runId}>
     <p>
       ${statusBadge(r.status)} ${r.trigger} · ${r.mode}${r.dryRun ? " · dry run" : ""} · steps: ${r.only.join(", ")}${r.forcePlan ? ` · force plan ${r.forcePlan}` : ""}
+      ${r.approves ? html` · applies held run <a href=${runPageUrl(r.tenantId, r.approves)}>${r.approves}</a>` : null}
     </p>
     <p class="muted">queued ${when(r.queuedAt)} · started ${when(r.startedAt)} · ended ${when(r.endedAt)}${r.durationMs !== undefined ? ` · ${(r.durationMs / 1000).toFixed(1)} s` : ""} · pages ${r.progress.pages} · invocations ${r.progress.invocations}</p>
     ${r.waiting ? html`<p class="warn">Waiting for a full-read slot: position ${r.waiting.position}, ${r.waiting.inUse} of ${r.waiting.limit} in use, since ${when(r.waiting.since)}.</p>` : null}
     <h3>Update sync</h3>
-    ${countsTable(r)} ${immutableIdBlock(r)}
+    ${countsTable(r)} ${o.hold === false ? null : holdBlock(r)} ${immutableIdBlock(r)}
     <p class="muted">graph: ${fmt(r.graph.requests)} requests, ${fmt(r.graph.throttled)} throttled, ${fmt(r.graph.retried)} retried${r.metrics ? ` · cost: ${fmt(r.metrics.tableRequests)} table requests, ${fmt(r.metrics.tableRowsRead)} rows read, ${fmt(r.metrics.cpuMs)} ms CPU, peak RSS ${fmt(r.metrics.peakRssMb)} MB` : ""}</p>
     ${errorsBlock(r)}
     ${r.notices.length ? html`<h3>Notices</h3><ul>${r.notices.map((n) => html`<li>${n}</li>`)}</ul>${r.moreNotices ? html`<p class="muted">and ${fmt(r.moreNotices)} more</p>` : null}` : null}
@@ -210,6 +254,7 @@ export function reportBlock(r: RunReport): Html {
 function actionButtons(s: TenantStatus, tenant: Tenant): Html {
   const p = s.lastRun?.planPending;
   return html`<nav class="actions" aria-label="actions">
+    ${s.hold?.state === "pending" ? html`<a class="button primary" href=${confirmUrl(s.tenantId, "approve", s.hold.runId)}>Review and approve held run</a>` : null}
     <a class="button" href=${confirmUrl(s.tenantId, "run")}>Run now</a>
     <a class="button" href=${confirmUrl(s.tenantId, "run-full")}>Full run</a>
     <a class="button" href=${confirmUrl(s.tenantId, "dry-run")}>Dry run</a>
@@ -270,7 +315,18 @@ function auditSection(tenantId: string, a: AuditView): Html {
 
 /** Run history with its chart, the last report, the current Immutable ID plan, the audit log, errors with what to do. */
 export function tenantPage(
-  o: { status: TenantStatus; tenant: Tenant; health: Health; scimOn: boolean; runs: RunReport[]; plan: { runId: string; entries: PlanEntry[] } | { runId: string; error: string } | null; audit: AuditView; notice?: string | undefined },
+  o: {
+    status: TenantStatus;
+    tenant: Tenant;
+    health: Health;
+    scimOn: boolean;
+    runs: RunReport[];
+    plan: { runId: string; entries: PlanEntry[] } | { runId: string; error: string } | null;
+    audit: AuditView;
+    notice?: string | undefined;
+    /** The run the guard holds (status `hold`), with its numbers and preview. */
+    held?: RunReport | undefined;
+  },
   operator: Operator,
 ): string {
   const s = o.status;
@@ -296,6 +352,7 @@ export function tenantPage(
     </dl>
     ${s.quarantined && s.quarantineReason ? html`<div class="error-box"><b>Quarantined.</b> ${s.quarantineReason}</div>` : null}
     ${f ? html`<div class="error-box" data-code=${f.code}><b>${f.code}</b> (${f.class}, ${when(f.at)}): ${f.message}<p><b>What to do:</b> ${f.action}</p></div>` : null}
+    ${s.hold ? holdSummary(s, o.held) : null}
     ${s.abandonedRun ? html`<div class="error-box">Run ${s.abandonedRun.runId} stopped without finishing (lease expired ${when(s.abandonedRun.leaseExpiredAt)}). Nothing to do: the next run resumes from the checkpoint.</div>` : null}
     <h2>Runs</h2>
     ${runChart(o.runs)}
@@ -318,9 +375,20 @@ export function tenantPage(
       </tbody>
     </table>
     ${o.plan ? planSection(s.tenantId, o.plan, o.tenant.immutableId.mode) : null}
-    ${last ? html`<h2>Last report</h2>${reportBlock(last)}` : null}
+    ${last ? html`<h2>Last report</h2>${reportBlock(last, { hold: last.runId !== o.held?.runId })}` : null}
     ${auditSection(s.tenantId, o.audit)}`;
   return layout(s.displayName, operator, body);
+}
+
+/** A tenant's hold on its page: what is held and until when, and the held run's numbers and preview. */
+function holdSummary(s: TenantStatus, held: RunReport | undefined): Html {
+  const h = s.hold!;
+  return html`<div class=${h.state === "pending" ? "hold-box" : "notice"} data-hold-run=${h.runId}>
+      <b>${h.state === "pending" ? "Held for approval" : "Hold expired"}.</b> Run <a href=${runPageUrl(s.tenantId, h.runId)}>${h.runId}</a>: ${fmt(h.removals)} removals, ${fmt(h.changes)} changes
+      (over the ${h.tripped.join(" and ")} threshold${h.tripped.length > 1 ? "s" : ""}); ${h.state === "pending" ? `expires ${when(h.expiresAt)}` : `expired ${when(h.expiresAt)}`}.
+      <p>${h.action}</p>
+    </div>
+    ${held ? holdBlock(held) : null}`;
 }
 
 const PLAN_ROWS_SHOWN = 200;
@@ -351,6 +419,7 @@ export function runPage(r: RunReport, operator: Operator, notice?: string): stri
     <p><a href=${tenantUrl(r.tenantId)}>← ${r.tenantName}</a></p>
     <h1>Run ${r.runId}</h1>
     ${notice ? html`<p class="notice" role="status">${notice}</p>` : null}
+    ${r.hold?.state === "pending" ? html`<nav class="actions" aria-label="actions"><a class="button primary" href=${confirmUrl(r.tenantId, "approve", r.runId)}>Review and approve held run</a></nav>` : null}
     ${live ? html`<p class="muted">This page reloads every 3 seconds while the run is ${r.status}.</p>` : null}
     ${reportBlock(r)}
     <p><a href=${`${tenantUrl(r.tenantId)}?auditRun=${r.runId}#audit`}>The audit log of this run</a></p>
@@ -362,17 +431,18 @@ export function runPage(r: RunReport, operator: Operator, notice?: string): stri
 }
 
 /** The confirmation step of an action: what it does, the CLI equivalent, and (forcing a plan) the plan itself. */
-export function confirmPage(o: { tenant: Tenant; action: UiAction; arg: string; token: string; plan?: PlanEntry[] | undefined }, operator: Operator): string {
+export function confirmPage(o: { tenant: Tenant; action: UiAction; arg: string; token: string; plan?: PlanEntry[] | undefined; held?: RunReport | undefined }, operator: Operator): string {
   const d = describeAction(o.action, o.tenant.displayName, o.arg);
   const body = html`
     <p><a href=${tenantUrl(o.tenant.tenantId)}>← ${o.tenant.displayName}</a></p>
     <h1>${d.title}?</h1>
     <p>${d.consequence}</p>
     <p class="muted">The same as <code>${d.cli.split("<id>").join(o.tenant.tenantId)}</code>.</p>
+    ${o.held ? html`<h2>The held run you are approving</h2>${holdBlock(o.held)}` : null}
     ${o.plan ? html`<h2>The plan you are confirming: ${fmt(o.plan.length)} entries</h2>${planTable(o.plan)}<p><a href=${planCsvUrl(o.tenant.tenantId, o.arg)} download>Export CSV</a></p>` : null}
     <form method="post" action=${actionUrl(o.tenant.tenantId, o.action)}>
       <input type="hidden" name="confirm" value=${o.token} />
-      ${o.arg ? html`<input type="hidden" name="plan" value=${o.arg} />` : null}
+      ${o.arg ? html`<input type="hidden" name=${argFieldOf(o.action)} value=${o.arg} />` : null}
       <button type="submit" class="primary">Confirm</button>
       <a class="button" href=${tenantUrl(o.tenant.tenantId)}>Cancel</a>
     </form>`;

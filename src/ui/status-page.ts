@@ -8,7 +8,7 @@ import type { StartDeps } from "../runs/start.js";
 import { listTenantStatuses, showRun, showRunPlan, showRuns, type StatusDeps } from "../runs/status.js";
 import { parseGuid } from "../tenants/model.js";
 import { authenticate, checkConfirmToken, confirmToken, signIn, UI_BASE, type AccessRequest, type Operator } from "./access.js";
-import { describeAction, parseAction, performAction } from "./actions.js";
+import { argFieldOf, describeAction, parseAction, performAction, type ActionDeps } from "./actions.js";
 import { healthOf, loadTenantRows, overviewPage, parseOverviewQuery, type OverviewDeps } from "./overview.js";
 import { confirmPage, errorPage, runPage, runPageUrl, signInPage, tenantPage, tenantsPage, tenantUrl, type AuditView } from "./pages.js";
 
@@ -21,7 +21,7 @@ const AUDIT_ROWS = 50;
  */
 
 /** The adapters the status page needs; the App satisfies it. */
-export type UiDeps = OverviewDeps & StatusDeps & StartDeps & PlanDeps & Pick<SchedulerDeps, "health"> & ListAuditDeps & { settings: Settings; log: Logger };
+export type UiDeps = OverviewDeps & StatusDeps & StartDeps & PlanDeps & Pick<SchedulerDeps, "health"> & ActionDeps & ListAuditDeps & { settings: Settings; log: Logger };
 
 /** An answer of the status page, independent of the Functions types. */
 export interface UiResponse {
@@ -55,7 +55,7 @@ const HTML = "text/html; charset=utf-8";
 const page = (status: number, body: string, headers: Record<string, string> = {}): UiResponse => ({ status, html: body, headers });
 const redirect = (location: string, headers: Record<string, string> = {}): UiResponse => ({ status: 303, headers: { Location: location, ...headers } });
 
-const STATUS_BY_CODE: Record<string, number> = { INPUT_INVALID: 400, CONFIG_INVALID: 400, TENANT_NOT_FOUND: 404, RUN_NOT_FOUND: 404, PLAN_NOT_FOUND: 404, RUN_IN_PROGRESS: 409 };
+const STATUS_BY_CODE: Record<string, number> = { INPUT_INVALID: 400, CONFIG_INVALID: 400, TENANT_NOT_FOUND: 404, RUN_NOT_FOUND: 404, PLAN_NOT_FOUND: 404, RUN_IN_PROGRESS: 409, HOLD_NOT_PENDING: 409 };
 
 /** Any error as a page saying what to do (4xx for bad input, 503/500 for ours). */
 export function errorResponse(e: unknown, operator?: Operator): UiResponse {
@@ -99,6 +99,9 @@ export async function tenantView(deps: UiDeps, req: UiRequest, tenantIdParam: un
     const tenantId = parseGuid(tenantIdParam, "tenantId");
     const [status] = await listTenantStatuses(deps, tenantId);
     const [tenant, runs, tokens] = await Promise.all([deps.tenants.require(tenantId), showRuns(deps, tenantId, 50), deps.scimTokens.list(tenantId)]);
+    // The held run, with its numbers and preview (usually among the recent runs; else read on its own).
+    const holdRunId = status!.hold?.runId;
+    const held = holdRunId ? (runs.find((r) => r.runId === holdRunId) ?? (await showRun(deps, tenantId, holdRunId).catch(() => undefined))) : undefined;
     const pending = status!.lastRun?.planPending;
     let plan: { runId: string; entries: Awaited<ReturnType<typeof showRunPlan>> } | { runId: string; error: string } | null = null;
     if (pending) {
@@ -119,7 +122,7 @@ export async function tenantView(deps: UiDeps, req: UiRequest, tenantIdParam: un
       if (err.code !== "INPUT_INVALID") throw e;
       audit = { filter, entries: [], error: err.message };
     }
-    return page(200, tenantPage({ status: status!, tenant, health: healthOf(status!), scimOn: tokens.length > 0, runs, plan, audit, notice }, op));
+    return page(200, tenantPage({ status: status!, tenant, health: healthOf(status!), scimOn: tokens.length > 0, runs, plan, audit, notice, held }, op));
   });
 }
 
@@ -128,7 +131,8 @@ export async function runView(deps: UiDeps, req: UiRequest, tenantIdParam: unkno
   return asOperator(deps, req, async (op) => {
     const tenantId = parseGuid(tenantIdParam, "tenantId");
     const report = await showRun(deps, tenantId, parseRunId(runIdParam));
-    return page(200, runPage(report, op, req.query.get("queued") === "1" ? "Queued. The worker picks it up from the queue." : undefined));
+    const notice = req.query.get("queued") === "1" ? `Queued${report.approves ? `: it applies the changes of held run ${report.approves}, which records you as its approver` : ""}. The worker picks it up from the queue.` : undefined;
+    return page(200, runPage(report, op, notice));
   });
 }
 
@@ -148,11 +152,13 @@ const purposeOf = (tenantId: string, action: string, arg: string) => `${tenantId
 export async function confirmView(deps: UiDeps, req: UiRequest, tenantIdParam: unknown, actionParam: unknown): Promise<UiResponse> {
   return asOperator(deps, req, async (op) => {
     const tenantId = parseGuid(tenantIdParam, "tenantId");
-    const { action, arg } = parseAction(actionParam, req.query.get("plan"));
+    const { action, arg } = parseAction(actionParam, req.query.get(argFieldOf(actionParam)));
     const tenant = await deps.tenants.require(tenantId);
     const plan = action === "force-plan" ? await showRunPlan(deps, tenantId, arg) : undefined;
+    // Approving: the held run's numbers and preview are what the operator confirms (RUN_NOT_FOUND for another tenant's run).
+    const held = action === "approve" ? await showRun(deps, tenantId, arg) : undefined;
     const token = confirmToken(deps.settings, op, purposeOf(tenantId, action, arg), deps.clock());
-    return page(200, confirmPage({ tenant, action, arg, token, plan }, op));
+    return page(200, confirmPage({ tenant, action, arg, token, plan, held }, op));
   });
 }
 
@@ -160,12 +166,12 @@ export async function confirmView(deps: UiDeps, req: UiRequest, tenantIdParam: u
 export async function actionSubmit(deps: UiDeps, req: UiRequest, tenantIdParam: unknown, actionParam: unknown, form: URLSearchParams): Promise<UiResponse> {
   return asOperator(deps, req, async (op) => {
     const tenantId = parseGuid(tenantIdParam, "tenantId");
-    const { action, arg } = parseAction(actionParam, form.get("plan"));
+    const { action, arg } = parseAction(actionParam, form.get(argFieldOf(actionParam)));
     if (!checkConfirmToken(deps.settings, op, purposeOf(tenantId, action, arg), form.get("confirm") ?? "", deps.clock())) {
       const d = describeAction(action, tenantId, arg);
       return page(403, errorPage(403, "CONFIRMATION_INVALID", `The confirmation of "${d.title}" is missing, expired or was made for another action or operator: nothing was done. Open the action from the tenant's page again and confirm it there.`, op));
     }
-    const outcome = await performAction(deps, tenantId, action, arg);
+    const outcome = await performAction(deps, tenantId, action, arg, op.name);
     // Who did what from the page, in the app's log (the run itself records its trigger and, forced, its plan).
     deps.log.info(`status page: ${op.name} (${op.id}) ${action}${arg ? ` ${arg}` : ""} on tenant ${tenantId} → ${outcome.kind === "run" ? `run ${outcome.runId} queued` : outcome.wasQuarantined ? "quarantine lifted" : "failures cleared"}`);
     if (outcome.kind === "run") return redirect(`${runPageUrl(tenantId, outcome.runId)}?queued=1`);

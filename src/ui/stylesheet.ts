@@ -32,6 +32,9 @@ td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
 .badge-quarantined { background: var(--bad); color: #fff; }
 .badge-disabled, .run-skipped { background: #eef1f5; color: var(--muted); }
 .run-partial { background: #fff8c5; color: var(--warn); }
+.badge-held, .run-held { background: #fff8c5; color: var(--warn); }
+.hold-box { background: #fff8c5; border: 1px solid #e5d27a; border-radius: 6px; padding: 10px 12px; margin: 10px 0; }
+section.hold { margin: 10px 0; }
 .run-queued, .run-running { background: #ddf4ff; color: var(--accent); }
 .pager { display: flex; gap: 16px; margin-top: 10px; }
 .actions { display: flex; flex-wrap: wrap; gap: 8px; margin: 8px 0 16px; }

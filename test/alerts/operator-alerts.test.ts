@@ -2,7 +2,8 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { sendOperatorDigest } from "../../src/alerts/digest.js";
+import { digestFacts, digestMail, sendOperatorDigest } from "../../src/alerts/digest.js";
+import { approveHeldRun } from "../../src/runs/hold.js";
 import { createRun, executeRun, notifyObservers } from "../../src/runs/execute.js";
 import type { RunReport } from "../../src/runs/report.js";
 import { QUARANTINE_AFTER } from "../../src/runs/health.js";
@@ -79,6 +80,42 @@ describe("operator alerts", () => {
     expect(quarantineMails()).toHaveLength(2);
     expect(failingMails()).toHaveLength(2);
     stack.sim.control.clearFaults();
+  });
+
+  it("a run the mass-change guard holds mails the operators once per hold, with what to do; the digest lists the hold until it is approved", async () => {
+    const stack = stackOf();
+    const mailer = recording(stack.app.mailer);
+    stack.app.mailer = mailer;
+    const d = simpleDirectory(4);
+    const guard = { enabled: true, removals: 1, changesPercent: 100, changesFloor: 1_000_000, termStarts: [], termRemovals: 1, termChangesPercent: 100 };
+    const { tenant, clientSecret } = await onboard(stack, { users: d.users, platformUsers: d.platformUsers, registration: { guard } });
+    expect((await run(stack, tenant.tenantId)).status).toBe("succeeded");
+    for (const u of d.users.slice(0, 3)) stack.sim.control.softDeleteUser(tenant.tenantId, u.id);
+    const held = await run(stack, tenant.tenantId);
+    expect(held.status).toBe("held");
+    const heldMails = () => mailer.sent.filter((m) => m.idempotencyKey === `${tenant.tenantId}/ops:held:${held.runId}`);
+    expect(heldMails()).toHaveLength(1);
+    // Observed again, twice at once (a retried worker): still one mail for this hold.
+    await Promise.all([notifyObservers(stack.app, held, tenant), notifyObservers(stack.app, held, tenant)]);
+    expect(heldMails()).toHaveLength(1);
+    const mail = heldMails()[0]!;
+    expect(mail.to).toEqual(["ops@platform.example"]);
+    expect(mail.subject).toContain("held for approval (3 removals");
+    expect(mail.text).toContain(`entra-sync runs approve ${held.runId}`);
+    expect(mail.text).toContain(`/api/ui/tenants/${tenant.tenantId}/runs/${held.runId}`);
+    expect(mail.text).toContain(held.hold!.expiresAt);
+    for (const u of d.users.slice(0, 3)) expect(mail.text).toContain(u.id);
+    expect(mail.text + mail.html).not.toContain(clientSecret);
+
+    // The digest names the hold with its numbers and the command; once approved, it no longer does.
+    let facts = await digestFacts(stack.app);
+    expect(facts.runsHeld).toContainEqual(expect.objectContaining({ tenantId: tenant.tenantId, runId: held.runId, removals: 3, expiresAt: held.hold!.expiresAt }));
+    expect(digestMail(facts).lines.join("\n")).toContain(`entra-sync runs approve ${held.runId}`);
+    const { run: approving } = await approveHeldRun(stack.app, { runId: held.runId, operator: "ops@platform.example" });
+    expect((await executeRun(stack.app, tenant.tenantId, approving.runId)).report.status).toBe("succeeded");
+    facts = await digestFacts(stack.app);
+    expect(facts.runsHeld.find((h) => h.tenantId === tenant.tenantId)).toBeUndefined();
+    expect(heldMails()).toHaveLength(1);
   });
 
   it("logs one metric line per run and one of the tenant's health, for Application Insights to query", async () => {

@@ -8,7 +8,7 @@ import { buildCli, runCli } from "../../src/cli/main.js";
 import { createRun } from "../../src/runs/execute.js";
 import { startRun } from "../../src/runs/start.js";
 import { cliProcess } from "../support/cli-process.js";
-import { useLocalStack } from "../support/stack.js";
+import { onboard, simpleDirectory, useLocalStack } from "../support/stack.js";
 
 const stackOf = useLocalStack();
 /** The real entry in a process of its own (a few seconds each: used where the process boundary matters). */
@@ -27,6 +27,16 @@ function leaves(c: Command, prefix: string[] = []): Array<{ path: string; cmd: C
   return c.commands.flatMap((s) => leaves(s, here));
 }
 
+/** The `--json` help of a leaf command ("" when it has none). */
+const jsonHelp = (cmd: Command) => cmd.options.find((o) => o.long === "--json")?.description ?? "";
+
+/**
+ * Whether a leaf command lists things, from what it says of itself: its --json help names an array or lines, or its
+ * name or description is a listing's. Each one found must have a case in `LISTS` below.
+ */
+const looksLikeList = (cmd: Command) =>
+  /\b(array|lines)\b/i.test(jsonHelp(cmd)) || ["list", "status", "audit", "runs", "expiry", "plan"].includes(cmd.name()) || /^(list|every|each)\b|newest first/i.test(cmd.description());
+
 describe("the CLI keeps its word (through its real entry)", () => {
   it("every command takes --json", () => {
     const program = buildCli(() => {
@@ -34,6 +44,49 @@ describe("the CLI keeps its word (through its real entry)", () => {
     }, { out: () => {}, err: () => {}, readStdin: async () => "", isTTY: false });
     const missing = leaves(program).filter((l) => !l.cmd.options.some((o) => o.long === "--json")).map((l) => l.path);
     expect(missing).toEqual([]);
+  });
+
+  it("every list command, found by walking the command tree, prints one JSON array (not JSON lines)", async () => {
+    const s = stackOf();
+    const d = simpleDirectory(3);
+    const { tenant } = await onboard(s, { users: d.users, platformUsers: d.platformUsers, registration: { immutableId: { mode: "preview" } } });
+    const t = tenant.tenantId;
+    expect((await local(["tenant", "add", "--tenant-id", randomUUID(), "--client-id", randomUUID(), "--name", "Second"])).code).toBe(0);
+    // Two of everything a list command lists: runs (each plans ImmutableIds in preview), audit entries, SCIM tokens and writes.
+    for (let i = 0; i < 2; i++) expect((await local(["run", "--tenant", t, "--json"])).code).toBe(0);
+    const [run] = await s.app.runs.list(t, 1);
+    const at = s.app.clock().toISOString();
+    await s.app.audit.record(t, [0, 1].map((i) => ({ at, tenantId: t, source: "import" as const, target: "platform" as const, userId: `p-${i}`, changes: [{ attribute: "city", old: "Lund", new: "Malmö" }], outcome: "applied" as const })));
+    await s.app.scimTokens.create(t);
+    const second = await s.app.scimTokens.rotate(t);
+    for (const op of ["create", "update"]) await s.app.scimAudit.record({ tenantId: t, at, tokenId: second.info.tokenId, operation: op, resource: "User", resourceId: "p-0", attributes: ["name.givenName"], status: 200 });
+    const dir = mkdtempSync(path.join(tmpdir(), "es-lists-"));
+    writeFileSync(path.join(dir, "fleet.csv"), `tenantId,clientId,name\n${randomUUID()},${randomUUID()},A\n${randomUUID()},${randomUUID()},B\n`);
+
+    const LISTS: Record<string, string[]> = {
+      "tenant list": [],
+      "tenant import": [path.join(dir, "fleet.csv")],
+      status: [],
+      runs: ["--tenant", t],
+      expiry: [],
+      plan: ["--tenant", t, "--run", run!.runId],
+      audit: ["--tenant", t],
+      "scim token list": ["--tenant", t],
+      "scim audit": ["--tenant", t],
+      "notifications status": [],
+    };
+    const program = buildCli(() => s.app, { out: () => {}, err: () => {}, readStdin: async () => "", isTTY: false });
+    const found = leaves(program).filter((l) => looksLikeList(l.cmd));
+    expect(found.map((l) => l.path).filter((p) => !(p in LISTS)), "list commands without a case here").toEqual([]);
+    expect(found.filter((l) => /\blines\b/i.test(jsonHelp(l.cmd))).map((l) => l.path), "--json help promising JSON lines").toEqual([]);
+    for (const [cmd, args] of Object.entries(LISTS)) {
+      const r = await local([...cmd.split(" "), ...args, "--json"]);
+      expect(r.code, `${cmd}: ${r.err}`).toBe(0);
+      expect(r.out.split("\n"), cmd).toHaveLength(1);
+      const list = JSON.parse(r.out) as unknown;
+      expect(Array.isArray(list), cmd).toBe(true);
+      expect((list as unknown[]).length, cmd).toBeGreaterThanOrEqual(2);
+    }
   });
 
   it("tenant update merges partial options: preview → on keeps source and caps; list commands print one JSON array", async () => {

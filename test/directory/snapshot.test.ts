@@ -1,3 +1,5 @@
+import { readdirSync, readFileSync, readlinkSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { describe, expect, it } from "vitest";
 import { normalizeLookup, type ApplyResult, type LookupAttribute, type PlatformDirectory, type StoredPlatformUser } from "../../src/directory/directory.js";
 import { lookupHash, snapshotLookup } from "../../src/directory/snapshot.js";
@@ -90,5 +92,47 @@ describe("the directory snapshot of a full round (compact records, hashed keys)"
     expect((await snap.findBy("t", "externalId", ["E1"])).get("E1")?.[0]?.etag).toBe("e-p1-2");
     expect(dir.gets).toEqual(["p1"]); // the fresh copy was kept
     expect((await snap.findBy("t", "email", ["X@y.se"])).get("X@y.se")?.map((u) => u.id)).toEqual(["p1"]);
+  });
+
+  it("keeps the records in an encrypted temporary file that no directory lists, and lets it go on close", async () => {
+    const snapshotFds = () =>
+      readdirSync("/proc/self/fd").flatMap((fd) => {
+        try {
+          return readlinkSync(`/proc/self/fd/${fd}`).includes("entra-sync-snapshot") ? [fd] : [];
+        } catch {
+          return [];
+        }
+      });
+    const before = snapshotFds();
+    const dir = memoryDirectory(
+      Array.from({ length: 500 }, (_, i) => ({ id: `p${i}`, tenantId: "t", externalId: `E${i}`, userName: `Pupil${i}@School.se`, ssn: `20100101-${String(i).padStart(4, "0")}`, city: "Lund" })),
+    );
+    const snap = await snapshotLookup(dir, "t", ["externalId", "userName"]);
+    const opened = snapshotFds().filter((fd) => !before.includes(fd));
+    expect(opened).toHaveLength(1);
+    // Unlinked as soon as it was open: nothing of it is left in the temporary directory, whatever happens next.
+    expect(readdirSync(tmpdir()).filter((f) => f.startsWith(`entra-sync-snapshot-${process.pid}-`))).toEqual([]);
+    const onDisk = readFileSync(`/proc/self/fd/${opened[0]}`);
+    expect(onDisk.length).toBeGreaterThan(500 * 40);
+    for (const plain of ["20100101-0042", "Pupil42@School.se", "Lund", "e-p42-1", '"p42"']) expect(onDisk.includes(plain)).toBe(false);
+    // …and every record reads back whole.
+    const found = await snap.findBy("t", "userName", ["pupil42@school.se", "PUPIL499@school.se"]);
+    expect(found.get("pupil42@school.se")).toEqual([dir.byId.get("p42")]);
+    expect(found.get("PUPIL499@school.se")?.map((u) => u.ssn)).toEqual(["20100101-0499"]);
+    snap.close();
+    snap.close();
+    expect(snapshotFds().filter((fd) => !before.includes(fd))).toEqual([]);
+    await expect(snap.findBy("t", "externalId", ["E1"])).rejects.toThrow();
+  });
+
+  it("says which directory to make writable when the temporary directory refuses the file", async () => {
+    const was = process.env.TMPDIR;
+    process.env.TMPDIR = "/proc/no-such-dir";
+    try {
+      await expect(snapshotLookup(memoryDirectory([]), "t")).rejects.toMatchObject({ code: "STORAGE_FAILED", message: expect.stringMatching(/\/proc\/no-such-dir.*set TMPDIR/) });
+    } finally {
+      if (was === undefined) delete process.env.TMPDIR;
+      else process.env.TMPDIR = was;
+    }
   });
 });

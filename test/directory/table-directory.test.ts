@@ -6,6 +6,7 @@ import { describe, expect, it } from "vitest";
 import { runCli } from "../../src/cli/main.js";
 import type { CliIO } from "../../src/cli/io.js";
 import { TablePlatformDirectory } from "../../src/directory/table-directory.js";
+import { snapshotLookup } from "../../src/directory/snapshot.js";
 import { TABLE_LIMITS } from "../../src/state/tables-client.js";
 import type { PlatformUser } from "../../src/directory/types.js";
 import { EntraSyncError } from "../../src/errors.js";
@@ -118,6 +119,24 @@ describe("table platform directory: index and limits", () => {
     expect(r.failed).toEqual([]);
     expect((await dir.get(t, "a"))?.city).toBe("Lund"); // the concurrent change kept
     expect((await rows(stack, t)).map((x) => x.rowKey).sort()).toEqual(["!email|a2%40school.example|a", "!email|b2%40school.example|b", "a", "b"]);
+  });
+
+  it("a user read from a full round's snapshot and changed through SCIM before the round writes it keeps that change (ETag)", async () => {
+    const stack = stackOf();
+    const t = newTenant();
+    const dir = directoryOf(stack);
+    await dir.importUsers(t, [{ id: "a", tenantId: t, externalId: "E-a", userName: "a@school.example", city: "Lund" }]);
+    const snap = await snapshotLookup(dir, t, ["externalId", "userName"]);
+    try {
+      const fromSnapshot = (await snap.findBy(t, "externalId", ["E-a"])).get("E-a")![0]!;
+      // Entra's provisioning service replaces the user meanwhile.
+      await dir.replace(t, (await dir.get(t, "a"))!, { id: "a", tenantId: t, externalId: "E-a", userName: "a@school.example", city: "Lund", mobilePhone: "+46 70 000 00 00" });
+      const r = await dir.applyUpdates(t, [{ user: fromSnapshot, changes: { city: "Malmö" } }]);
+      expect(r).toEqual({ updated: ["a"], failed: [] });
+      expect(await dir.get(t, "a")).toMatchObject({ city: "Malmö", mobilePhone: "+46 70 000 00 00" });
+    } finally {
+      snap.close();
+    }
   });
 
   it("a full run finds, fixes and reports index drift; the next incremental run then matches every user", async () => {

@@ -200,6 +200,13 @@ describe("daily secret expiry check", () => {
     expect(await runCli(["alerts", "preview", "--tenant", tenant.tenantId, "--html", "--kind", "authFailure", "--cause", "AUTH_CONSENT_MISSING"], io, () => s.app)).toBe(0);
     expect(out.join("\n")).toContain("Preview &lt;School&gt;");
     expect(out.join("\n")).toContain("Grant admin consent");
+    // The steps send the admin to "the permission named above": the preview names one, as a real mail does.
+    out.length = 0;
+    err.length = 0;
+    expect(await runCli(["alerts", "preview", "--tenant", tenant.tenantId, "--kind", "authFailure", "--cause", "AUTH_CONSENT_MISSING"], io, () => s.app)).toBe(0);
+    expect(out.join("\n")).toContain("named above");
+    expect(out.join("\n")).toMatch(/Missing permission:\s+User\.Read\.All\n/);
+    expect(err.join("\n")).toContain("names the permission the denied call needed");
 
     out.length = 0;
     expect(await runCli(["alerts", "check"], io, () => s.app)).toBe(0);

@@ -58,6 +58,32 @@ describe("Immutable ID planner (unit, in memory)", () => {
     expect(p.entries).toEqual([]);
   });
 
+  it("a large tenant (platform users listed, not point-read) plans the same, and keeps slim rows: no whole Entra user", async () => {
+    const n = 300;
+    const rows = Array.from({ length: n }, (_, i) => ({ ...row(i), user: { ...row(i).user, givenName: `Given${i}`, surname: "Ek", mail: `m${i}@school.se` } }));
+    // p-1 is linked to someone else, p-2 is gone, p-3 and p-4 give one value (userName), p-5 has none.
+    const users = Array.from({ length: n }, (_, i) => platform(i, { userName: i === 3 || i === 4 ? "same" : `u${i}` })).filter((u) => u.id !== "p-2" && u.id !== "p-5");
+    users.push(platform(5, { userName: undefined }));
+    users[1] = platform(1, { externalId: "e-other", userName: "u1" });
+    const directory = new MemoryDirectory(users);
+    let gets = 0;
+    const get = directory.get.bind(directory);
+    directory.get = async (t, id) => (gets++, get(t, id));
+    const connector = new MemoryConnectorSpace();
+    await connector.putMany(T, rows);
+    const tenant = memoryTenant({ immutableId: { ...memoryTenant().immutableId, mode: "on", source: "userName" } });
+    const p = await planImmutableIds({ connector, directory }, tenant, { federated: new Set(), initial: "school.onmicrosoft.com" });
+    expect(gets).toBe(0); // one listing instead of a read per user
+    expect(p.skipped).toEqual({ noPlatformMatch: 2, duplicateValue: 2, emptySource: 1 });
+    expect(p.entries).toHaveLength(n - 5);
+    expect(p.entries.find((e) => e.entraId === "e-7")).toMatchObject({ value: b64("u7"), platformUserId: "p-7", action: "write" });
+    for (const r of [...p.states, ...p.entries.map((e) => e.row)]) {
+      expect(r.user).not.toHaveProperty("givenName");
+      expect(r.user).not.toHaveProperty("mail");
+    }
+    expect(p.states.find((r) => r.id === "e-7")?.iid).toMatchObject({ cat: "planned", value: b64("u7") });
+  });
+
   it("the cap is the lower of the count and the percentage of the tenant's users", () => {
     const cfg = { ...memoryTenant().immutableId, maxWritesPerRun: 500, maxPercentPerRun: 10 };
     expect(capOf(cfg, 1_000)).toBe(100);

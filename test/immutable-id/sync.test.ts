@@ -77,6 +77,9 @@ describe("Immutable ID sync against the local stack", () => {
     const patches = patchesPerUser(s, tenant.tenantId, false);
     for (const x of [gainer, dupA.id, dupB.id, dupTaken.id, empty.id, onPrem.id, already.id]) expect(patches.get(x)).toBeUndefined();
     expect(report.notices.join(" ")).toMatch(/privileged/);
+    // The rows written back after the writes (a full re-plan kept slim rows) hold the whole Entra user.
+    expect(report.immutableId?.planning?.kind).toBe("full");
+    for (const x of students.slice(1)) expect((await s.app.connector.get(tenant.tenantId, x.id))?.user).toMatchObject({ mail: x.mail, userPrincipalName: x.userPrincipalName, onPremisesImmutableId: b64(x.mail) });
     // the connector space knows the new values: the next run plans only the privileged user, refused again
     const again = await run(s, tenant.tenantId, { only: ["immutableId"] });
     expect(again.immutableId?.planned).toBe(1);

@@ -123,6 +123,32 @@ describe("one user on demand", () => {
     expect(cli.err).toMatch(/^error RUN_IN_PROGRESS/);
   });
 
+  it("masks sensitive attributes as the audit log does: the SSN and a tenant's own sensitive attributes, in every step and the Entra property they come from", async () => {
+    const s = stackOf();
+    const id = randomUUID();
+    const upn = "maskad@school.onmicrosoft.com";
+    const { tenant } = await onboard(s, {
+      users: [{ id, userPrincipalName: upn, givenName: "Maskad", surname: "Elev", city: "Malmö", onPremisesExtensionAttributes: { extensionAttribute1: "20111011-8704" } }],
+      platformUsers: [{ id: "pm", tenantId: "x", externalId: id, userName: upn, firstName: "Maskad", lastName: "Elev", city: "Lund", ssn: "19991231-0000" }],
+      registration: { mapping: { ssn: ["extensionAttribute1"] }, sensitiveAttributes: ["city"] },
+    });
+    const r = await api(tenant.tenantId, upn, { dryRun: true });
+    expect(r.status).toBe(200);
+    const body = (await r.json()) as OneUserResult;
+    const text = JSON.stringify(body);
+    for (const v of ["20111011-8704", "8704", "19991231-0000", "Malmö", "Lund"]) expect(text).not.toContain(v);
+    expect(body.diff).toEqual(expect.arrayContaining([{ attribute: "ssn", from: "[masked]", to: "[masked]" }, { attribute: "city", from: "[masked]", to: "[masked]" }]));
+    expect(body.mapping.find((m) => m.attribute === "ssn")).toMatchObject({ value: "[masked]", source: "extensionAttribute1" });
+    expect(body.entra.onPremisesExtensionAttributes?.extensionAttribute1).toBe("[masked]");
+    expect(body.entra.city).toBe("[masked]");
+    expect(body.entra.givenName).toBe("Maskad");
+    const cli = await local(["run", "--tenant", tenant.tenantId, "--user", upn]);
+    expect(cli.code, cli.err).toBe(0);
+    for (const v of ["8704", "19991231", "Malmö", "Lund"]) expect(cli.out).not.toContain(v);
+    // Written all the same: the mask is only in what is shown.
+    expect(await s.app.directory.get(tenant.tenantId, "pm")).toMatchObject({ ssn: "20111011-8704", city: "Malmö" });
+  });
+
   it("needs User.Read.All for the GET (the simulator enforces it): the error names the permission", async () => {
     const { tenant, upn } = await school({ roles: ["Domain.Read.All"] });
     const r = await local(["run", "--tenant", tenant.tenantId, "--user", upn(0), "--json"]);

@@ -49,7 +49,7 @@ describe("scim token create | rotate | revoke | list", () => {
     expect(rotated.revoked).toBeUndefined();
     expect((await call(token)).status).toBe(200);
     expect((await call(rotated.token)).status).toBe(200);
-    const listed = (await cli(["scim", "token", "list", "--tenant", tenantId, "--json"])).out.split("\n").map((l) => JSON.parse(l) as { tokenId: string });
+    const listed = JSON.parse((await cli(["scim", "token", "list", "--tenant", tenantId, "--json"])).out) as Array<{ tokenId: string }>;
     expect(listed.map((t) => t.tokenId).sort()).toEqual([tokenId, rotated.tokenId].sort());
     const third = JSON.parse((await cli(["scim", "token", "rotate", "--tenant", tenantId, "--json"])).out) as { token: string; revoked: string[] };
     expect(third.revoked).toEqual([tokenId]);
@@ -91,7 +91,7 @@ describe("scim token create | rotate | revoke | list", () => {
     const id = (await scim("POST", "/Users", entraUser("op@school.example", randomUUID()))).body!.id as string;
     const audit = await cli(["scim", "audit", "--tenant", tenantId, "--json"]);
     expect(audit.code, audit.err).toBe(0);
-    expect(JSON.parse(audit.out)).toMatchObject({ tenantId, operation: "create", resource: "User", resourceId: id, status: 201 });
+    expect(JSON.parse(audit.out)).toMatchObject([{ tenantId, operation: "create", resource: "User", resourceId: id, status: 201 }]);
     expect((await cli(["scim", "audit", "--tenant", tenantId])).out).toContain("create");
   });
 });

@@ -4,6 +4,8 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { runCli } from "../../src/cli/main.js";
+import { processSyncJob } from "../../src/runs/worker.js";
+import { startRun } from "../../src/runs/start.js";
 import type { RemoveResult } from "../../src/tenants/fleet.js";
 import { cliProcess } from "../support/cli-process.js";
 import { onboard, simpleDirectory, useLocalStack } from "../support/stack.js";
@@ -97,5 +99,26 @@ describe("onboarding and offboarding a fleet", () => {
     // The other tenant is untouched.
     expect((await s.app.runs.list(other.tenant.tenantId, 10)).length).toBe(1);
     expect(await s.app.checkpoints.get(other.tenant.tenantId, "main")).toBeDefined();
+  });
+  it("tenant remove --purge while a run of the tenant is queued: refused as a conflict (exit 3), nothing deleted; once it has ended, the purge goes through", async () => {
+    const s = stackOf();
+    const { tenant } = await onboard(s, simpleDirectory(2));
+    const id = tenant.tenantId;
+    const { report: queued } = await startRun(s.app, { tenantId: id, trigger: "schedule", mode: "incremental", dryRun: false });
+    let r = await local(["tenant", "remove", id, "--purge"]);
+    expect(r.code, r.err).toBe(3);
+    expect(r.err).toMatch(new RegExp(`^error RUN_IN_PROGRESS: .*${queued.runId}.*tenant remove ${id} --purge`));
+    // Disabled (no scheduled run starts), but nothing is deleted under the run's feet.
+    expect((await s.app.tenants.require(id)).enabled).toBe(false);
+    expect(await s.app.runs.get(id, queued.runId)).toBeDefined();
+    await expect(s.app.secrets.get(id)).resolves.toBeDefined();
+
+    // The worker takes the queued job (the run of a tenant disabled meanwhile ends at once) and releases the lease.
+    await processSyncJob(s.app, { tenantId: id, runId: queued.runId, continuation: 0 });
+    expect((await s.app.runs.get(id, queued.runId))?.status).not.toMatch(/queued|running/);
+    r = await local(["tenant", "remove", id, "--purge"]);
+    expect(r.code, r.err).toBe(0);
+    expect(await s.app.runs.list(id, 10)).toEqual([]);
+    expect(await s.app.leases.get(id)).toBeUndefined();
   });
 });

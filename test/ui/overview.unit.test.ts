@@ -17,11 +17,14 @@ describe("the status page's tenant list", () => {
     row(6, { lastRun: { runId: "8000000000000-aaaaaaaa", status: "partial", trigger: "schedule", endedAt: "2026-11-30T10:00:00Z", planPending: { runId: "8000000000000-aaaaaaaa", planned: 9, written: 0, capExceeded: true } } }),
     row(7, {}, { scim: { on: true, lastUsedAt: null } }),
     row(8, { enabled: false }),
+    row(9, { hold: { runId: "8000000000001-bbbbbbbb", state: "pending", expiresAt: "2026-12-04T10:00:00Z", removals: 600, changes: 600, tripped: ["removals"], action: "approve" } }),
+    row(10, { hold: { runId: "8000000000002-cccccccc", state: "expired", expiresAt: "2026-11-01T10:00:00Z", removals: 600, changes: 600, tripped: ["removals"], action: "expired" } }),
   ];
 
-  it("counts healthy, failing, quarantined and secrets expiring within 30 days over all tenants, whatever the filter", () => {
+  it("counts healthy, held, failing, quarantined and secrets expiring within 30 days over all tenants, whatever the filter", () => {
     const p = overviewPage(rows, query("filter=scim"));
-    expect(p.counts).toEqual({ tenants: 8, healthy: 5, failing: 1, quarantined: 1, secretsExpiring: 1 });
+    // A hold that expired unapproved waits for nobody: the tenant counts as healthy again.
+    expect(p.counts).toEqual({ tenants: 10, healthy: 6, held: 1, failing: 1, quarantined: 1, secretsExpiring: 1 });
     expect(p.rows.map((r) => r.status.displayName)).toEqual(["School 007"]);
   });
 
@@ -31,14 +34,15 @@ describe("the status page's tenant list", () => {
     expect(names("filter=quarantined")).toEqual(["School 003"]);
     expect(names("filter=expiring")).toEqual(["School 004"]);
     expect(names("filter=planPending")).toEqual(["School 006"]);
-    expect(names("q=school 00")).toHaveLength(8);
+    expect(names("filter=held")).toEqual(["School 009"]);
+    expect(names("q=school 00")).toHaveLength(9);
     expect(names("q=000000000005")).toEqual(["School 005"]);
   });
 
   it("sorts: worst health first by default; by any column either way", () => {
     const names = (s: string) => overviewPage(rows, query(s)).rows.map((r) => r.status.displayName);
-    expect(names("").slice(0, 3)).toEqual(["School 003", "School 002", "School 008"]);
-    expect(names("sort=name&dir=desc")[0]).toBe("School 008");
+    expect(names("").slice(0, 4)).toEqual(["School 003", "School 002", "School 009", "School 008"]);
+    expect(names("sort=name&dir=desc")[0]).toBe("School 010");
     expect(names("sort=secret")[0]).toBe("School 004");
     expect(names("sort=failures&dir=desc")[0]).toBe("School 003");
   });

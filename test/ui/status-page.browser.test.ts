@@ -27,6 +27,10 @@ const ids: Record<string, string> = {};
 let planRunId = "";
 let planUsers: string[] = [];
 let healthyUsers: string[] = [];
+let heldRunId = "";
+let heldRemoved: string[] = [];
+/** Guard settings that hold a run removing more than one user (no term-start window, changes never count). */
+const STRICT_GUARD = { enabled: true, removals: 1, changesPercent: 100, changesFloor: 1_000_000, termStarts: [], termRemovals: 1, termChangesPercent: 100 };
 
 function chromiumPath(): string {
   const given = process.env.CHROMIUM_PATH;
@@ -84,6 +88,16 @@ beforeAll(async () => {
   expect(capped.immutableId?.capExceeded?.planned).toBe(3);
   ids.scim = (await onboard(stack, { displayName: "Hassleskolan (SCIM on)", ...simpleDirectory(1) })).tenant.tenantId;
   await stack.app.scimTokens.create(ids.scim);
+  // Held: Entra removes two users of a tenant whose guard holds more than one removal, and a real run stops there.
+  const heldDir = simpleDirectory(4);
+  ids.held = (await onboard(stack, { displayName: "Idunskolan (held)", ...heldDir, registration: { guard: STRICT_GUARD } })).tenant.tenantId;
+  expect((await run(stack, ids.held)).status).toBe("succeeded");
+  heldRemoved = heldDir.users.slice(0, 2).map((u) => u.id);
+  for (const id of heldRemoved) stack.sim.control.softDeleteUser(ids.held, id);
+  const held = await run(stack, ids.held);
+  expect(held.status).toBe("held");
+  expect(held.hold).toMatchObject({ removals: 2, state: "pending", tripped: ["removals"] });
+  heldRunId = held.runId;
 
   browser = await chromium.launch({ executablePath: chromiumPath(), args: ["--no-sandbox"], headless: true });
   context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
@@ -129,6 +143,7 @@ describe("the status page in a browser", () => {
     expect(await count("healthy")).toBe(4); // healthy, expiring, plan (a partial run is a success), SCIM
     expect(await count("failing")).toBe(1);
     expect(await count("quarantined")).toBe(1);
+    expect(await count("held")).toBe(1);
     expect(await count("expiring")).toBe(1);
     const row = (id: string) => page.locator(`tr[data-tenant="${id}"]`);
     expect(await row(ids.quarantined!).textContent()).toContain("quarantined");
@@ -138,6 +153,8 @@ describe("the status page in a browser", () => {
     expect(await row(ids.plan!).textContent()).toContain("on");
     expect(await row(ids.scim!).locator("td").nth(9).textContent()).toBe("on");
     expect(await row(ids.healthy!).locator("td").nth(9).textContent()).toBe("off");
+    expect(await row(ids.held!).locator("td").nth(1).textContent()).toBe("held");
+    expect(await row(ids.held!).locator("td").nth(2).textContent()).toContain("held");
     await shot("tenants");
   });
 
@@ -166,6 +183,10 @@ describe("the status page in a browser", () => {
     expect(names).toEqual([...names].sort().reverse());
     await page.click("th a:has-text('Tenant')"); // toggles to ascending
     expect(await page.locator("tbody tr td:first-child a").allTextContents()).toEqual([...names].sort());
+
+    await page.goto(ui("?filter=held"));
+    expect(await page.locator("tbody tr").count()).toBe(1);
+    expect(await page.locator("tbody tr").getAttribute("data-tenant")).toBe(ids.held);
 
     await page.goto(ui("?q=ekskolan"));
     expect(await page.locator("tbody tr").count()).toBe(1);
@@ -265,5 +286,48 @@ describe("the status page in a browser", () => {
     expect(report.forcePlan).toBe(planRunId);
     for (const id of planUsers) expect(stackOf().sim.control.getUser(ids.plan!, id)?.onPremisesImmutableId).toBeTruthy();
     await shot("run");
+  });
+  it("approve a held run: the tenant and run pages show the numbers, the preview and the expiry; confirming applies the held removals", async () => {
+    const s = stackOf();
+    await page.goto(ui(`/tenants/${ids.held}`));
+    expect(await page.textContent("h1")).toContain("held");
+    expect(await page.textContent(`[data-hold-run="${heldRunId}"]`)).toMatch(/Held for approval\..*2 removals/s);
+    expect(await page.textContent("[data-field='hold.removals']")).toBe("2");
+    const held = (await s.app.runs.get(ids.held!, heldRunId))!;
+    expect(await page.textContent("[data-field='hold.expiresAt']")).toBe(`${held.hold!.expiresAt.slice(0, 16).replace("T", " ")} UTC`);
+    const previewed = await page.locator("table.hold-preview tbody tr[data-kind=remove] td.id").allTextContents();
+    expect(previewed.sort()).toEqual([...heldRemoved].sort());
+    // Nothing was applied yet: the platform users are not marked removed.
+    for (const id of heldRemoved) expect((await s.app.directory.findBy(ids.held!, "externalId", [id])).get(id)?.[0]?.entraRemovedAt).toBeUndefined();
+
+    // The run page of the held run offers the same approval.
+    await page.goto(ui(`/tenants/${ids.held}/runs/${heldRunId}`));
+    expect(await page.textContent("section.hold h3")).toContain("waiting for approval");
+    await page.click("nav.actions a:has-text('Review and approve held run')");
+    expect(await page.textContent("h1")).toContain(`Approve held run ${heldRunId}`);
+    expect(await page.textContent("main")).toContain(`entra-sync runs approve ${heldRunId}`);
+    expect(await page.locator("table.hold-preview tbody tr").count()).toBe(2);
+    await shot("approve");
+    // The confirmation is bound to this held run: with another run id in the form it opens nothing.
+    const token = (await page.getAttribute("input[name=confirm]", "value"))!;
+    const other = `${heldRunId.slice(0, 13)}-00000000`;
+    expect((await context.request.post(ui(`/tenants/${ids.held}/actions/approve`), { form: { confirm: token, run: other }, maxRedirects: 0 })).status()).toBe(403);
+    expect((await s.app.runs.get(ids.held!, heldRunId))!.hold!.state).toBe("pending");
+
+    await page.click("button:has-text('Confirm')");
+    await page.waitForURL(/\/runs\/\d{13}-[0-9a-f]{8}\?queued=1$/);
+    expect(await page.textContent(".notice")).toContain(`held run ${heldRunId}`);
+    expect(await waitForRunEnd()).toBe("succeeded");
+    const applied = (await s.app.runs.list(ids.held!, 1))[0]!;
+    expect(applied.approves).toBe(heldRunId);
+    expect(applied.update.removed).toBe(2);
+    for (const id of heldRemoved) expect((await s.app.directory.findBy(ids.held!, "externalId", [id])).get(id)?.[0]?.entraRemovedAt).toBeTruthy();
+    expect((await s.app.runs.get(ids.held!, heldRunId))!.hold).toMatchObject({ state: "approved", approvedBy: "local operator", approvedRunId: applied.runId });
+
+    await page.goto(ui(`/tenants/${ids.held}/runs/${heldRunId}`));
+    expect(await page.textContent("section.hold h3")).toContain("approved");
+    expect(await page.locator("nav.actions a:has-text('Review and approve held run')").count()).toBe(0);
+    await page.goto(ui());
+    expect(await page.textContent("[data-count=held]")).toBe("0");
   });
 });
