@@ -70,16 +70,18 @@ async function bulkOnboard(stack: LocalStack, tenants: number, usersPerTenant: n
     t = performance.now();
   };
   let done = 0;
+  let total = tenants;
   let stage = "simulator tenants";
   let stageStart = performance.now();
   const progress = setInterval(() => {
     const s = (performance.now() - stageStart) / 1000;
     const rate = done / Math.max(s, 0.001);
-    const left = rate > 0 ? Math.round((tenants - done) / rate) : undefined;
-    log(`onboarding: ${stage} ${done.toLocaleString("en-US")} / ${tenants.toLocaleString("en-US")} (${rate.toFixed(1)} tenants/s${left !== undefined ? `, ~${left} s left` : ""})`);
+    const left = rate > 0 ? Math.round((total - done) / rate) : undefined;
+    log(`onboarding: ${stage} ${done.toLocaleString("en-US")} / ${total.toLocaleString("en-US")} (${rate.toFixed(1)}/s${left !== undefined ? `, ~${left} s left` : ""})`);
   }, 5000);
-  const next = (name: string) => {
+  const next = (name: string, of = tenants) => {
     stage = name;
+    total = of;
     done = 0;
     stageStart = performance.now();
   };
@@ -108,7 +110,7 @@ async function bulkOnboard(stack: LocalStack, tenants: number, usersPerTenant: n
       done++;
     });
     lap("secrets");
-    next("directories seeded");
+    next("directory rows prebuilt");
     // Every tenant's rows prebuilt, then written as full transactions, 16 in flight across the tenants' partitions.
     const perTenant = made.map((m, i) => {
       // Nine in ten users have a platform user (linked by externalId), out of date in half of them.
@@ -119,12 +121,13 @@ async function bulkOnboard(stack: LocalStack, tenants: number, usersPerTenant: n
       return newUserTransactions(app, m.tenantId, platformUsers);
     });
     // Round robin over the tenants, so that the transactions in flight are of different tenants (different partitions).
-    const transactions: Array<{ actions: TransactionAction[]; last: boolean }> = [];
-    for (let n = 0; perTenant.some((l) => n < l.length); n++) for (const l of perTenant) if (n < l.length) transactions.push({ actions: l[n]!, last: n === l.length - 1 });
+    const transactions: Array<{ actions: TransactionAction[] }> = [];
+    for (let n = 0; perTenant.some((l) => n < l.length); n++) for (const l of perTenant) if (n < l.length) transactions.push({ actions: l[n]! });
     const platformRows = transactions.reduce((n, t) => n + t.actions.length, 0);
+    next("directory transactions", transactions.length);
     await mapLimit(transactions, 16, async (t) => {
       await app.tables.platformUsers.submitTransaction(t.actions);
-      if (t.last) done++;
+      done++;
     });
     log(`directories: ${platformRows.toLocaleString("en-US")} rows in ${transactions.length.toLocaleString("en-US")} transactions`);
     lap("directories");

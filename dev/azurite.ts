@@ -30,7 +30,9 @@ export async function startAzurite(o: { keyedLookups?: boolean; keyIndex?: boole
   const preload = o.keyedLookups === false ? [] : ["--require", path.join(here, "azurite-keyed-lookup.cjs")];
   // Loki's binary indexes make a write cost O(partition size); the key index makes it O(log n), as Table Storage's
   // cost does not grow with the partition (see azurite-key-index.cjs). `keyIndex: false` for the bench's "before".
-  if (o.keyedLookups !== false && o.keyIndex !== false) preload.push("--require", path.join(here, "azurite-key-index.cjs"));
+  // AZURITE_KEY_INDEX=0 turns it off for a whole run (tests, npm start), to compare.
+  const keyIndex = o.keyIndex ?? process.env.AZURITE_KEY_INDEX !== "0";
+  if (o.keyedLookups !== false && keyIndex) preload.push("--require", path.join(here, "azurite-key-index.cjs"));
   const child = spawn(
     process.execPath,
     [...preload, ...(process.env.AZURITE_NODE_ARGS ?? "").split(/\s+/).filter(Boolean), bin, "--inMemoryPersistence", "--disableTelemetry", "--skipApiVersionCheck", "--silent", "--loose", ...(process.env.AZURITE_DEBUG_LOG ? ["--debug", process.env.AZURITE_DEBUG_LOG] : []),
