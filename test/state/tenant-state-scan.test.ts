@@ -12,7 +12,7 @@ describe("readTenantStates on Table Storage", () => {
     const app = stackOf().app;
     const claim = await app.leases.claim(A, "8246183918321-1a2b3c4d");
     expect(claim.ok).toBe(true);
-    await app.health.recordRun({ tenantId: A, runId: "8246183918321-1a2b3c4d", status: "failed", trigger: "manual", endedAt: "2026-01-01T00:00:00.000Z", failure: { code: "STORAGE_FAILED", class: "transient", message: "m", action: "a" } } as unknown as RunReport);
+    await app.health.recordRun({ tenantId: A, runId: "8246183918321-1a2b3c4d", status: "failed", trigger: "manual", only: ["update"], dryRun: false, endedAt: "2026-01-01T00:00:00.000Z", failure: { code: "STORAGE_FAILED", class: "transient", message: "m", action: "a" } } as unknown as RunReport);
     await app.secretFacts.update(A, () => ({ source: "keyVault", version: "v1", expiresOn: "2026-06-30T00:00:00.000Z", checkedAt: "2026-01-01T00:00:00.000Z" }));
     await app.checkpoints.save(A, { link: "https://graph.example/delta?$deltatoken=a", kind: "delta", runId: "8246183918321-1a2b3c4d", round: "incremental", roundStartedAt: "2026-01-01T00:00:00.000Z", savedAt: "2026-01-01T00:00:00.000Z" });
     await app.leases.setNextRunAt(B, "2026-02-01T00:00:00.000Z");
