@@ -136,7 +136,10 @@ async function executeMeasured(app: RunDeps, tenantId: string, runId: string, o:
       const window = `${pause.from}..${pause.to}`;
       if (!tenant.schoolYear?.readsDuringPause) {
         report.status = "skipped";
-        report.notices.push(`School-year pause ${window}: nothing is read or written until it ends (entra-sync tenant update ${tenantId} --pause none lifts it).`);
+        // Nothing is read: a notice of what this run would have read (a mapping change's full read) does not hold.
+        const waits = report.notices.some((n) => n.startsWith("The attribute mapping changed"));
+        report.notices = report.notices.filter((n) => !n.startsWith("The attribute mapping changed"));
+        report.notices.push(`School-year pause ${window}: nothing is read or written until it ends (entra-sync tenant update ${tenantId} --pause none lifts it).${waits ? " The full read the mapping change asked for runs after the pause." : ""}`);
         addMetrics(report, counter, sampler);
         return { report: await endRun(app, report, { tenant }), completed: true, tenant };
       }

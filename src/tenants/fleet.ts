@@ -31,7 +31,7 @@ export interface TenantImportRow {
 
 /** Turns one CSV row into a registration input; throws INPUT_INVALID naming the row and column. */
 function rowInput(row: Record<string, string>, line: number, file: string): Record<string, unknown> {
-  const bad = (column: string, why: string) => new EntraSyncError("INPUT_INVALID", `${file}, tenant ${line}: ${column}: ${why} Nothing was registered.`, { field: column, retryable: false });
+  const bad = (column: string, why: string) => new EntraSyncError("INPUT_INVALID", `${file}, line ${line}: ${column}: ${why} Nothing was registered.`, { field: column, retryable: false });
   for (const c of REQUIRED) if (!row[c]) throw bad(c, "is required.");
   const input: Record<string, unknown> = { tenantId: row.tenantId, clientId: row.clientId, displayName: row.name };
   if (row.adminEmails) input.adminEmails = row.adminEmails.split(/[\s;|,]+/).filter(Boolean);
@@ -65,8 +65,12 @@ export async function readTenantImport(deps: { tenants: Pick<TenantRegistry, "ge
   const header = text.replace(/^\uFEFF/, "").split(/\r?\n/, 1)[0] ?? "";
   const delimiter = header.split(";").length > header.split(",").length ? ";" : ",";
   let rows: Record<string, string>[];
+  let lines: number[];
   try {
-    rows = parse(text, { columns: true, skip_empty_lines: true, trim: true, bom: true, delimiter }) as Record<string, string>[];
+    // `info`: each record with the line it ends on, so errors name the line an editor shows.
+    const parsed = parse(text, { columns: true, skip_empty_lines: true, trim: true, bom: true, delimiter, info: true }) as Array<{ record: Record<string, string>; info: { lines: number } }>;
+    rows = parsed.map((p) => p.record);
+    lines = parsed.map((p) => p.info.lines);
   } catch (e) {
     throw new EntraSyncError("INPUT_INVALID", `Cannot parse ${file}: ${(e as Error).message}.`, { field: "file", cause: e });
   }
@@ -77,14 +81,15 @@ export async function readTenantImport(deps: { tenants: Pick<TenantRegistry, "ge
   const seen = new Set<string>();
   const tenants = rows.map((row, i) => {
     let t: Tenant;
-    const input = rowInput(row, i + 1, file);
+    const line = lines[i] ?? i + 2;
+    const input = rowInput(row, line, file);
     try {
       t = validateTenant(input, now);
     } catch (e) {
-      if (e instanceof EntraSyncError && !e.message.includes(file)) throw new EntraSyncError(e.code, `${file}, tenant ${i + 1}: ${e.message} Nothing was registered.`, { field: e.field, retryable: false });
+      if (e instanceof EntraSyncError && !e.message.includes(file)) throw new EntraSyncError(e.code, `${file}, line ${line}: ${e.message.replace(/([^.!?])$/, "$1.")} Nothing was registered.`, { field: e.field, retryable: false });
       throw e;
     }
-    if (seen.has(t.tenantId)) throw new EntraSyncError("INPUT_INVALID", `${file}, tenant ${i + 1}: ${t.tenantId} appears twice. Nothing was registered.`, { field: "tenantId" });
+    if (seen.has(t.tenantId)) throw new EntraSyncError("INPUT_INVALID", `${file}, line ${line}: ${t.tenantId} appears twice. Nothing was registered.`, { field: "tenantId" });
     seen.add(t.tenantId);
     return { input, tenant: t };
   });

@@ -31,7 +31,7 @@ describe("onboarding and offboarding a fleet", () => {
     writeFileSync(path.join(dir, "bad.csv"), `${good}\r\n${c};nope;Västerskolan;;;;;;`);
     let r = await local(["tenant", "import", path.join(dir, "bad.csv")]);
     expect(r.code).toBe(2);
-    expect(r.err).toMatch(/^error INPUT_INVALID: .*bad\.csv, tenant 3: clientId must be a GUID.*Nothing was registered\.$/);
+    expect(r.err).toMatch(/^error INPUT_INVALID: .*bad\.csv, line 4: clientId must be a GUID.*\. Nothing was registered\.$/);
     expect(await s.app.tenants.get(a)).toBeUndefined();
 
     // A tenant already registered: nothing is registered either.

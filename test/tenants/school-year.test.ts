@@ -50,10 +50,17 @@ describe("school-year pause windows", () => {
     expect(JSON.parse(r.out).schoolYear.pauses).toHaveLength(1); // kept
     report = JSON.parse((await local(["run", "--tenant", id, "--json"])).out) as RunReport;
     expect(report).toMatchObject({ status: "skipped", update: { read: 0 } });
+    // A mapping change asks for a full read; a skipped run reads nothing and says the full read waits for the pause.
+    expect((await local(["tenant", "update", id, "--mapping", '{"eppn":["extensionAttribute2"]}'])).code).toBe(0);
+    report = JSON.parse((await local(["run", "--tenant", id, "--json"])).out) as RunReport;
+    expect(report.status).toBe("skipped");
+    expect(report.notices.join(" ")).not.toMatch(/reads every user/);
+    expect(report.notices.join(" ")).toMatch(/full read the mapping change asked for runs after the pause/);
 
     expect((await local(["tenant", "update", id, "--pause", "none"])).code).toBe(0);
     report = JSON.parse((await local(["run", "--tenant", id, "--json"])).out) as RunReport;
-    expect(report).toMatchObject({ status: "succeeded", dryRun: false, update: { updated: 1 } });
+    // The first run after the pause is the full read the mapping change asked for: every user gets the new eppn.
+    expect(report).toMatchObject({ status: "succeeded", dryRun: false, mode: "full", update: { updated: 3 } });
     expect((await s.app.directory.get(id, platformUsers[0]!.id))?.city).toBe("Kiruna");
   });
 });
