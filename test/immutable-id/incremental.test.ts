@@ -129,8 +129,7 @@ describe("Immutable ID candidates are kept current incrementally", () => {
     const s = stack();
     const { tenant, users } = await tenantWith(s, { ...withMail(400), immutableId: { mode: "preview", source: "email" } });
     const id = tenant.tenantId;
-    // 300 of 400 users change at once: the mass-change guard would hold that run; this test is about the plan's state.
-    await s.app.tenants.update(id, { guard: { enabled: false } });
+    await s.app.tenants.update(id, { guard: { enabled: false } }); // 300 of 400 users change: the mass-change guard would hold it
     await scheduled(s, id);
     // Enough changes for several transactions per partition; half of them make duplicates.
     users.slice(0, 300).forEach((u, i) => s.sim.control.updateUser(id, u.id, { mail: `moved${i - (i % 2)}@school.example` }));
