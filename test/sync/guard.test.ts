@@ -187,8 +187,9 @@ describe("the mass-change guard on the local stack", () => {
     expect((await cli(s.app, ["tenant", "update", tid, "--guard", "on"])).code).toBe(0);
     const on = await changeAndRun(6);
     expect({ graph: on.graphRequests, rows: on.tableRowsRead }).toEqual({ graph: off.graphRequests, rows: off.tableRowsRead });
-    // Requests equal on a quiet machine (17 and 17); under heavy load a lease renewal may fall into either run.
-    expect(on.tableRequests).toBeLessThanOrEqual(off.tableRequests);
+    // Equal on a quiet machine (17 and 17); under heavy load two identical runs were seen to differ by one table
+    // request either way. What the guard would cost (a count of linked users, kept pages read twice) is more: 26 vs 17.
+    expect(Math.abs(on.tableRequests - off.tableRequests)).toBeLessThanOrEqual(1);
   });
 
   it("counts the linked users only past the floor: recorded by full rounds, else counted once a day", async () => {
