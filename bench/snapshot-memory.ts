@@ -29,6 +29,14 @@ function rowsJson(n: number): { rows: string; users: string } {
   return { rows: JSON.stringify(rows), users: JSON.stringify(demo.platformUsers.map((u, i) => ({ ...u, externalId: demo.entraUsers[i]?.id, tenantId: "t", etag: `W/"${i}"` }))) };
 }
 
+/** Heap and the typed arrays' backing stores (outside the heap, counted in `arrayBuffers`), after two full GCs. */
+function heldAfterGc(): number {
+  const gc = (globalThis as { gc?: () => void }).gc!;
+  gc();
+  gc();
+  return process.memoryUsage().heapUsed + process.memoryUsage().arrayBuffers;
+}
+
 /** The users as one JSON text: the generated tenant is garbage before the first measurement. */
 function usersJson(n: number): string {
   const demo = generateDemoTenant({ seed: 1, size: n, tenantId: "t" });
@@ -41,12 +49,7 @@ async function measure(layout: number, n: number): Promise<number> {
   const list = async function* () {
     for (const u of JSON.parse(json) as StoredPlatformUser[]) yield u;
   };
-  const gc = (globalThis as { gc?: () => void }).gc!;
-  gc();
-  gc();
-  // Heap and the typed arrays' backing stores (outside the heap, counted in `arrayBuffers`).
-  const held = () => process.memoryUsage().heapUsed + process.memoryUsage().arrayBuffers;
-  const h0 = held();
+  const h0 = heldAfterGc();
   let hold: unknown;
   if (layout === 0) {
     const maps = { externalId: new Map<string, StoredPlatformUser[]>(), userName: new Map<string, StoredPlatformUser[]>(), email: new Map<string, StoredPlatformUser[]>() };
@@ -65,9 +68,7 @@ async function measure(layout: number, n: number): Promise<number> {
     }
     hold = [ids, ext, name];
   }
-  gc();
-  gc();
-  const bytes = held() - h0;
+  const bytes = heldAfterGc() - h0;
   return hold ? bytes / n : 0;
 }
 
@@ -85,11 +86,7 @@ async function measurePlan(layout: number, n: number): Promise<number> {
       for (const u of JSON.parse(json.users) as StoredPlatformUser[]) yield u;
     },
   };
-  const gc = (globalThis as { gc?: () => void }).gc!;
-  gc();
-  gc();
-  const held = () => process.memoryUsage().heapUsed + process.memoryUsage().arrayBuffers;
-  const h0 = held();
+  const h0 = heldAfterGc();
   let hold: unknown;
   if (layout === 3) {
     const rows: ConnectorRow[] = [];
@@ -99,9 +96,7 @@ async function measurePlan(layout: number, n: number): Promise<number> {
     const tenant = { tenantId: "t", immutableId: { mode: "preview", source: "id", encoding: "base64", federatedDomains: "skip", maxWritesPerRun: 500, maxPercentPerRun: 10 } } as unknown as Tenant;
     hold = await planImmutableIds({ connector, directory } as never, tenant, { federated: new Set(), initial: "t.onmicrosoft.com" });
   }
-  gc();
-  gc();
-  const bytes = held() - h0;
+  const bytes = heldAfterGc() - h0;
   return hold ? bytes / n : 0;
 }
 
