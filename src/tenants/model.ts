@@ -119,7 +119,7 @@ export type TenantInput = z.input<typeof tenantInputSchema>;
 
 /** Validates a registration; throws INPUT_INVALID naming the first bad field and what is allowed. */
 export function validateTenant(input: unknown, now: Date, existing?: Tenant): Tenant {
-  const base = mergeGuard(mergeMapping(mergeImmutableId(existing ? { ...stripTimes(existing), ...(input as object) } : input, existing), existing), existing);
+  const base = mergeNested(existing ? { ...stripTimes(existing), ...(input as object) } : input, existing);
   const r = tenantInputSchema.safeParse(base);
   if (!r.success) {
     const issue = r.error.issues[0]!;
@@ -142,35 +142,19 @@ export function validateTenant(input: unknown, now: Date, existing?: Tenant): Te
   };
 }
 
-/** Immutable ID settings are nested: a patch names only the fields it changes, so merge defaults ← existing ← patch. */
-function mergeImmutableId(base: unknown, existing?: Tenant): unknown {
-  if (!base || typeof base !== "object") return base;
-  const patch = (base as { immutableId?: unknown }).immutableId;
-  if (patch === undefined || patch === null || typeof patch !== "object" || Array.isArray(patch)) return base;
-  return { ...base, immutableId: { ...DEFAULT_IMMUTABLE_ID, ...(existing?.immutableId ?? {}), ...patch } };
-}
+/** The nested settings a patch may name in part (`{ removals: 200 }` keeps the rest), with their defaults. */
+const NESTED = { immutableId: DEFAULT_IMMUTABLE_ID, mapping: DEFAULT_MAPPING, schoolYear: DEFAULT_SCHOOL_YEAR, guard: DEFAULT_GUARD } as const;
 
-/** The mapping is nested too: a patch names only the attributes it changes (`{"eppn":["extensionAttribute2"]}`). */
-function mergeMapping(base: unknown, existing?: Tenant): unknown {
+/** Each nested setting a patch names (an object) is merged as defaults ← existing ← patch; anything else is left to validation. */
+function mergeNested(base: unknown, existing?: Tenant): unknown {
   if (!base || typeof base !== "object") return base;
-  const patch = (base as { mapping?: unknown }).mapping;
-  if (patch === undefined || patch === null || typeof patch !== "object" || Array.isArray(patch)) return mergeSchoolYear(base, existing);
-  return mergeSchoolYear({ ...base, mapping: { ...DEFAULT_MAPPING, ...(existing?.mapping ?? {}), ...patch } }, existing);
-}
-
-/** The school-year settings are nested too: `{ readsDuringPause: false }` keeps the pauses. */
-function mergeSchoolYear(base: object, existing?: Tenant): unknown {
-  const patch = (base as { schoolYear?: unknown }).schoolYear;
-  if (patch === undefined || patch === null || typeof patch !== "object" || Array.isArray(patch)) return base;
-  return { ...base, schoolYear: { ...DEFAULT_SCHOOL_YEAR, ...(existing?.schoolYear ?? {}), ...patch } };
-}
-
-/** The guard settings are nested too: `{ removals: 200 }` keeps the rest. */
-function mergeGuard(base: unknown, existing?: Tenant): unknown {
-  if (!base || typeof base !== "object") return base;
-  const patch = (base as { guard?: unknown }).guard;
-  if (patch === undefined || patch === null || typeof patch !== "object" || Array.isArray(patch)) return base;
-  return { ...base, guard: { ...DEFAULT_GUARD, ...(existing?.guard ?? {}), ...patch } };
+  const out: Record<string, unknown> = { ...base };
+  for (const [key, defaults] of Object.entries(NESTED)) {
+    const patch = out[key];
+    if (patch === undefined || patch === null || typeof patch !== "object" || Array.isArray(patch)) continue;
+    out[key] = { ...defaults, ...((existing?.[key as keyof typeof NESTED] as object | undefined) ?? {}), ...patch };
+  }
+  return out;
 }
 
 /** Whether two mappings give the same values (the order of sources matters: the first non-empty one wins). */

@@ -4,22 +4,18 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import type { Command } from "commander";
 import { describe, expect, it } from "vitest";
-import { buildCli, runCli } from "../../src/cli/main.js";
+import { buildCli } from "../../src/cli/main.js";
 import { createRun } from "../../src/runs/execute.js";
 import { startRun } from "../../src/runs/start.js";
 import { cliProcess } from "../support/cli-process.js";
 import { onboard, simpleDirectory, useLocalStack } from "../support/stack.js";
+import { cliInProcess } from "../support/cli-local.js";
 
 const stackOf = useLocalStack();
 /** The real entry in a process of its own (a few seconds each: used where the process boundary matters). */
 const cli = (args: string[], stdin = "") => cliProcess(stackOf(), args, stdin);
 /** The same entry function in this process, on the stack's app. */
-async function local(args: string[]) {
-  const out: string[] = [];
-  const err: string[] = [];
-  const code = await runCli(args, { out: (t) => out.push(t), err: (t) => err.push(t), readStdin: async () => "", isTTY: false }, () => stackOf().app);
-  return { code, out: out.join("\n"), err: err.join("\n") };
-}
+const local = cliInProcess(() => stackOf().app);
 
 function leaves(c: Command, prefix: string[] = []): Array<{ path: string; cmd: Command }> {
   const here = [...prefix, c.name()];

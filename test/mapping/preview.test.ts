@@ -1,18 +1,13 @@
 import { describe, expect, it } from "vitest";
-import { runCli } from "../../src/cli/main.js";
 import type { MappingPreview } from "../../src/mapping/preview.js";
 import type { RunReport } from "../../src/runs/report.js";
 import { cliProcess } from "../support/cli-process.js";
 import { onboard, simpleDirectory, useLocalStack } from "../support/stack.js";
+import { cliInProcess } from "../support/cli-local.js";
 
 const stackOf = useLocalStack();
 
-async function local(args: string[]) {
-  const out: string[] = [];
-  const err: string[] = [];
-  const code = await runCli(args, { out: (t) => out.push(t), err: (t) => err.push(t), readStdin: async () => "", isTTY: false }, () => stackOf().app);
-  return { code, out: out.join("\n"), err: err.join("\n") };
-}
+const local = cliInProcess(() => stackOf().app);
 
 describe("mapping preview, partial --mapping and the full resync a mapping change schedules", () => {
   it("previews a proposed mapping beside today's, merges it on update, and the next run reads every user by itself", async () => {

@@ -2,12 +2,12 @@ import { randomUUID } from "node:crypto";
 import { fetch } from "undici";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startHttpHost, type HttpHost } from "../../dev/http-host.js";
-import { runCli } from "../../src/cli/main.js";
 import { provideApp } from "../../src/functions/app.js";
 import type { OneUserResult } from "../../src/runs/one-user.js";
 import { startRun } from "../../src/runs/start.js";
 import { cliProcess } from "../support/cli-process.js";
 import { onboard, useLocalStack } from "../support/stack.js";
+import { cliInProcess } from "../support/cli-local.js";
 
 const stackOf = useLocalStack();
 let host: HttpHost;
@@ -20,12 +20,7 @@ afterAll(async () => {
   provideApp(undefined);
 });
 
-async function local(args: string[]) {
-  const out: string[] = [];
-  const err: string[] = [];
-  const code = await runCli(args, { out: (t) => out.push(t), err: (t) => err.push(t), readStdin: async () => "", isTTY: false }, () => stackOf().app);
-  return { code, out: out.join("\n"), err: err.join("\n") };
-}
+const local = cliInProcess(() => stackOf().app);
 
 const api = (tenantId: string, user: string, body: unknown) =>
   fetch(`${host.url}/api/tenants/${tenantId}/users/${encodeURIComponent(user)}/sync`, { method: "POST", headers: { "x-functions-key": host.functionKey, "content-type": "application/json" }, body: JSON.stringify(body) });

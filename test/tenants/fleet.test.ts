@@ -3,21 +3,16 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { runCli } from "../../src/cli/main.js";
 import { processSyncJob } from "../../src/runs/worker.js";
 import { startRun } from "../../src/runs/start.js";
 import type { RemoveResult } from "../../src/tenants/fleet.js";
 import { cliProcess } from "../support/cli-process.js";
 import { onboard, simpleDirectory, useLocalStack } from "../support/stack.js";
+import { cliInProcess } from "../support/cli-local.js";
 
 const stackOf = useLocalStack();
 
-async function local(args: string[]) {
-  const out: string[] = [];
-  const err: string[] = [];
-  const code = await runCli(args, { out: (t) => out.push(t), err: (t) => err.push(t), readStdin: async () => "", isTTY: false }, () => stackOf().app);
-  return { code, out: out.join("\n"), err: err.join("\n") };
-}
+const local = cliInProcess(() => stackOf().app);
 
 describe("onboarding and offboarding a fleet", () => {
   it("tenant import: validated whole before anything is written; prints each admin-consent URL and checks each tenant", async () => {

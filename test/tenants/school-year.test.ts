@@ -1,17 +1,12 @@
 import { describe, expect, it } from "vitest";
-import { runCli } from "../../src/cli/main.js";
 import type { RunReport } from "../../src/runs/report.js";
 import { pauseAt } from "../../src/tenants/school-year.js";
 import { onboard, simpleDirectory, useLocalStack } from "../support/stack.js";
+import { cliInProcess } from "../support/cli-local.js";
 
 const stackOf = useLocalStack();
 
-async function local(args: string[]) {
-  const out: string[] = [];
-  const err: string[] = [];
-  const code = await runCli(args, { out: (t) => out.push(t), err: (t) => err.push(t), readStdin: async () => "", isTTY: false }, () => stackOf().app);
-  return { code, out: out.join("\n"), err: err.join("\n") };
-}
+const local = cliInProcess(() => stackOf().app);
 
 const day = (d: Date) => d.toISOString().slice(5, 10);
 
