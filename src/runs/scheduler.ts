@@ -13,6 +13,7 @@ import { startRun, type StartDeps } from "./start.js";
 import { readTenantStates, type TenantState } from "../state/tenant-state.js";
 import type { AuditLog } from "../audit/store.js";
 import { isHealthy } from "../notifications/renewal.js";
+import type { HoldIndex } from "./hold-index.js";
 
 /** The adapters the scheduler needs (the App provides them all). */
 export interface SchedulerDeps extends Omit<StartDeps, "queue" | "tenants" | "tables"> {
@@ -23,6 +24,8 @@ export interface SchedulerDeps extends Omit<StartDeps, "queue" | "tenants" | "ta
   tenants: Pick<TenantRegistry, "require" | "get" | "listAll">;
   queue: Pick<JobQueue, "sendMany">;
   health: Pick<HealthStore, "get" | "unquarantine">;
+  /** Held runs by run id: rows of holds expired longer ago than the run history is kept are deleted (without it: kept). */
+  holds?: Pick<HoldIndex, "pruneExpired">;
 }
 
 export interface SchedulerOptions {
@@ -124,6 +127,12 @@ export async function scheduleDueRuns(app: SchedulerDeps, o: SchedulerOptions = 
     }),
   );
   result.pruned = counts.reduce((a, b) => a + b, 0);
+  // Once per round of slices: holds that expired before the oldest run the history keeps point at pruned runs.
+  if (slice === 0 && app.holds)
+    await app.holds.pruneExpired(new Date(now.getTime() - (o.keepDays ?? 30) * 86_400_000)).catch((e: unknown) => {
+      app.log.warn(`could not prune expired holds: ${toEntraSyncError(e).message}`);
+      return 0;
+    });
   return result;
 }
 
