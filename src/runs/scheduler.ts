@@ -58,6 +58,11 @@ export interface SchedulerOptions {
    * on the default five-minute schedule), so a tick's cost stays flat with the number of tenants.
    */
   pruneSlices?: number;
+  /**
+   * What needs no hourly pass — rows of users Entra removed long ago, old records of mails sent — goes once a day per
+   * tenant: in the hour (of this many, default 24) its id spreads it to.
+   */
+  pruneDailySlices?: number;
 }
 
 export interface ScheduleResult {
@@ -135,6 +140,9 @@ export async function scheduleDueRuns(app: SchedulerDeps, o: SchedulerOptions = 
     // The audit log outlives the run history (its own retention): entries older than AUDIT_RETENTION_DAYS go, and so
     // do the records of mails sent, but a threshold mail of the secret in use (its check would send it again).
     if (app.audit && auditDays) await app.audit.prune(tenantId, new Date(now.getTime() - auditDays * 86_400_000));
+    // Once a day per tenant: the rows of users Entra removed long ago, and the old records of mails sent.
+    const dailySlices = Math.max(1, o.pruneDailySlices ?? 24);
+    if (Math.floor(spread(`daily:${tenantId}`) * dailySlices) !== Math.floor(now.getTime() / 3_600_000) % dailySlices) return n;
     if (app.alertIntents && auditDays) {
       // The secret's generation is read only if an old threshold mail is found.
       let current: Promise<string | undefined> | undefined;

@@ -38,7 +38,7 @@ describe("what the scheduler's pruning keeps bounded", () => {
     expect(before.filter((k) => k.startsWith("!r|") && k.endsWith(`|${old}`))).toHaveLength(1);
 
     clock.advance((REMOVED_USERS_KEPT_DAYS - 20) * DAY + 60_000);
-    await scheduleDueRuns(s.app, { pruneSlices: 1 });
+    await scheduleDueRuns(s.app, { pruneSlices: 1, pruneDailySlices: 1 });
     const after = await connectorKeys(id);
     expect(after.filter((k) => k.includes(old))).toEqual([]); // the row and every index entry naming it
     expect(after).toContain(recent);
@@ -65,11 +65,11 @@ describe("what the scheduler's pruning keeps bounded", () => {
     expect(await s.app.alertIntents.claim(OPERATORS_SCOPE, "digest:2027-01-01", "operator")).toBeDefined();
 
     clock.advance(s.app.settings.audit.retentionDays * DAY - DAY);
-    await scheduleDueRuns(s.app, { pruneSlices: 1 });
+    await scheduleDueRuns(s.app, { pruneSlices: 1, pruneDailySlices: 1 });
     expect((await s.app.alertIntents.list(id)).map((i) => i.key).sort()).toEqual([...keys].sort());
 
     clock.advance(2 * DAY);
-    await scheduleDueRuns(s.app, { pruneSlices: 1 });
+    await scheduleDueRuns(s.app, { pruneSlices: 1, pruneDailySlices: 1 });
     expect((await s.app.alertIntents.list(id)).map((i) => i.key)).toEqual([thresholdKey(generation, 30)]);
     expect(await s.app.alertIntents.list(OPERATORS_SCOPE)).toEqual([]);
   });
