@@ -6,7 +6,8 @@
  *
  * The instrumentation wraps the app's adapters from the outside (bench code only): nothing in src/ knows about it.
  */
-import { readFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
+import { Session } from "node:inspector/promises";
 import { createApp, type App } from "../src/composition.js";
 import { loadSettings } from "../src/config/settings.js";
 import type { ConnectorSpace } from "../src/connector/space.js";
@@ -38,6 +39,8 @@ async function childMain(): Promise<void> {
   // BENCH_SDK_TRANSACTIONS=1: the SDK's own submitTransaction (ours is an own property of each client; the SDK's is on
   // the prototype), to measure the two side by side.
   if (process.env.BENCH_SDK_TRANSACTIONS === "1") for (const c of Object.values(app.tables)) delete (c as { submitTransaction?: unknown }).submitTransaction;
+  // BENCH_SDK_LISTING=1: the SDK's own listEntities likewise (ours is an own property too).
+  if (process.env.BENCH_SDK_LISTING === "1") for (const c of Object.values(app.tables)) delete (c as { listEntities?: unknown }).listEntities;
   if (job.kind === "walk") return walkMain(app, job);
   const tables = countTableRequests(app);
   const t = instrument(app);
@@ -61,6 +64,7 @@ async function childMain(): Promise<void> {
   const created = scheduled
     ? (await startRun(app, { tenantId: job.tenantId, trigger: "schedule", mode: "incremental", dryRun: false })).report
     : await createRun(app, { tenantId: job.tenantId, trigger: "manual", mode: job.mode, dryRun: false, only: ["update"] });
+  const heap = await startAllocationSampling();
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();
   t.begin();
@@ -69,6 +73,7 @@ async function childMain(): Promise<void> {
   const wallMs = performance.now() - t0;
   const cpu = process.cpuUsage(cpu0);
   clearInterval(sampler);
+  await heap?.stop();
 
   const result: ChildResult = {
     report,
@@ -84,6 +89,26 @@ async function childMain(): Promise<void> {
     cpuSeconds: { entraSync: (cpu.user + cpu.system) / 1e6, simulator: 0, azurite: 0 },
   };
   process.stdout.write(`BENCH_RESULT ${JSON.stringify(result)}\n`);
+}
+
+/**
+ * BENCH_HEAP_SAMPLE=<file>: V8's sampling heap profiler over the measured run, every allocation sampled (one per
+ * 64 KiB allocated, on average) whether or not it is collected since, so the profile tells who allocates what the
+ * garbage collector then spends its time on (`--heap-prof` keeps only what is still alive at the end).
+ */
+async function startAllocationSampling(): Promise<{ stop(): Promise<void> } | undefined> {
+  const file = process.env.BENCH_HEAP_SAMPLE;
+  if (!file) return undefined;
+  const session = new Session();
+  session.connect();
+  await session.post("HeapProfiler.startSampling", { samplingInterval: 65536, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true } as never);
+  return {
+    stop: async () => {
+      const { profile } = (await session.post("HeapProfiler.stopSampling")) as { profile: unknown };
+      writeFileSync(file, JSON.stringify(profile));
+      session.disconnect();
+    },
+  };
 }
 
 /** The queue worker's path for one job, and its continuations, until the run ends. */

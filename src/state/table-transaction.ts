@@ -41,45 +41,80 @@ export function plainTransaction(actions: readonly TransactionAction[]): boolean
 /** A key as it appears in an entity URL: quotes doubled, then URL-encoded. */
 const keyInUrl = (k: string) => encodeURIComponent(k.replace(/'/g, "''"));
 
-/** The entity as Table Storage's JSON names it (PartitionKey, RowKey), in its own order, undefined properties left out. */
-function entityJson(e: Record<string, unknown>): string {
-  let json = "";
-  for (const k of Object.keys(e)) {
-    const v = e[k];
-    if (v === undefined) continue;
-    json += `${json ? "," : "{"}${k === "partitionKey" ? '"PartitionKey"' : k === "rowKey" ? '"RowKey"' : JSON.stringify(k)}:${JSON.stringify(v)}`;
+/**
+ * The request body, written as UTF-8 straight into one Buffer as it is built: no string of the whole body (nor of each
+ * sub-request) is made, then copied again when the socket writes it.
+ */
+class Body {
+  private buf = Buffer.allocUnsafeSlow(64 * 1024);
+  private n = 0;
+  write(s: string): void {
+    // At most 3 bytes per UTF-16 code unit.
+    if (this.n + s.length * 3 > this.buf.length) {
+      const grown = Buffer.allocUnsafeSlow(Math.max(this.buf.length * 2, this.n + s.length * 3));
+      this.buf.copy(grown, 0, 0, this.n);
+      this.buf = grown;
+    }
+    this.n += this.buf.write(s, this.n);
   }
-  return json ? `${json}}` : "{}";
+  done(): Buffer {
+    return this.buf.subarray(0, this.n);
+  }
 }
 
+/** The entity as Table Storage's JSON names it (PartitionKey, RowKey), in its own order, undefined properties left out. */
+function writeEntityJson(out: Body, e: Record<string, unknown>): void {
+  let first = true;
+  for (const k in e) {
+    const v = e[k];
+    if (v === undefined) continue;
+    out.write(first ? "{" : ",");
+    first = false;
+    out.write(k === "partitionKey" ? '"PartitionKey":' : k === "rowKey" ? '"RowKey":' : `${JSON.stringify(k)}:`);
+    out.write(JSON.stringify(v));
+  }
+  out.write(first ? "{}" : "}");
+}
+
+const HEAD = `content-type: application/http${CRLF}content-transfer-encoding: binary${CRLF}${CRLF}`;
+const CREATE_HEADERS = `Content-Type: application/json;odata=nometadata${CRLF}Accept: application/json;odata=minimalmetadata${CRLF}DataServiceVersion: 3.0${CRLF}Prefer: return-no-content${CRLF}`;
+const DELETE_HEADERS = `Accept: application/json;odata=minimalmetadata${CRLF}DataServiceVersion: 3.0${CRLF}If-Match: *${CRLF}${CRLF}`;
+const WRITE_HEADERS = `Content-Type: application/json${CRLF}DataServiceVersion: 3.0${CRLF}Accept: application/json${CRLF}`;
+
 /** One sub-request of the changeset (after its boundary line). */
-function subRequest(tableUrl: string, action: TransactionAction): string {
+function writeSubRequest(out: Body, tableUrl: string, action: TransactionAction): void {
   const [kind, entity] = action;
   const e = entity as Record<string, unknown>;
-  const entityUrl = `${tableUrl}(PartitionKey='${keyInUrl(e.partitionKey as string)}',RowKey='${keyInUrl(e.rowKey as string)}')`;
-  const head = `content-type: application/http${CRLF}content-transfer-encoding: binary${CRLF}${CRLF}`;
+  const entityUrl = () => `${tableUrl}(PartitionKey='${keyInUrl(e.partitionKey as string)}',RowKey='${keyInUrl(e.rowKey as string)}')`;
   switch (kind) {
     case "create":
-      return `${head}POST ${tableUrl} HTTP/1.1${CRLF}Content-Type: application/json;odata=nometadata${CRLF}Accept: application/json;odata=minimalmetadata${CRLF}DataServiceVersion: 3.0${CRLF}Prefer: return-no-content${CRLF}${CRLF}${CRLF}${entityJson(e)}`;
+      out.write(`${HEAD}POST ${tableUrl} HTTP/1.1${CRLF}${CREATE_HEADERS}${CRLF}${CRLF}`);
+      return writeEntityJson(out, e);
     case "delete":
-      return `${head}DELETE ${entityUrl} HTTP/1.1${CRLF}Accept: application/json;odata=minimalmetadata${CRLF}DataServiceVersion: 3.0${CRLF}If-Match: *${CRLF}${CRLF}`;
+      return out.write(`${HEAD}DELETE ${entityUrl()} HTTP/1.1${CRLF}${DELETE_HEADERS}`);
     case "update":
     case "upsert": {
       const mode = action[2] ?? "Merge";
       const etag = kind === "update" ? (action[3] as { etag?: string } | undefined)?.etag ?? "*" : undefined;
-      return `${head}${mode === "Replace" ? "PUT" : "PATCH"} ${entityUrl} HTTP/1.1${CRLF}Content-Type: application/json${CRLF}DataServiceVersion: 3.0${CRLF}Accept: application/json${CRLF}${etag === undefined ? "" : `If-Match: ${etag}${CRLF}`}${CRLF}${CRLF}${entityJson(e)}`;
+      out.write(`${HEAD}${mode === "Replace" ? "PUT" : "PATCH"} ${entityUrl()} HTTP/1.1${CRLF}${WRITE_HEADERS}${etag === undefined ? "" : `If-Match: ${etag}${CRLF}`}${CRLF}${CRLF}`);
+      return writeEntityJson(out, e);
     }
     default:
       throw new Error(`Unknown transaction action ${String(kind)}`);
   }
 }
 
-/** The request body: one changeset holding every action, in order. */
-export function transactionBody(accountUrl: string, tableName: string, actions: readonly TransactionAction[], batchId: string, changesetId: string): string {
+/** The request body (UTF-8): one changeset holding every action, in order. */
+export function transactionBody(accountUrl: string, tableName: string, actions: readonly TransactionAction[], batchId: string, changesetId: string): Buffer {
   const tableUrl = `${accountUrl.endsWith("/") ? accountUrl : `${accountUrl}/`}${tableName}`;
-  const parts = [`--batch_${batchId}${CRLF}content-type: multipart/mixed; boundary=changeset_${changesetId}${CRLF}${CRLF}`];
-  for (const a of actions) parts.push(`--changeset_${changesetId}${CRLF}${subRequest(tableUrl, a)}`);
-  return `${parts.join(CRLF)}${CRLF}--changeset_${changesetId}--${CRLF}--batch_${batchId}--${CRLF}`;
+  const out = new Body();
+  out.write(`--batch_${batchId}${CRLF}content-type: multipart/mixed; boundary=changeset_${changesetId}${CRLF}${CRLF}`);
+  for (const a of actions) {
+    out.write(`${CRLF}--changeset_${changesetId}${CRLF}`);
+    writeSubRequest(out, tableUrl, a);
+  }
+  out.write(`${CRLF}--changeset_${changesetId}--${CRLF}--batch_${batchId}--${CRLF}`);
+  return out.done();
 }
 
 /** A RestError from an error body (`odata.error`), as the SDK raises it. */
