@@ -39,8 +39,6 @@ async function childMain(): Promise<void> {
   // BENCH_SDK_TRANSACTIONS=1: the SDK's own submitTransaction (ours is an own property of each client; the SDK's is on
   // the prototype), to measure the two side by side.
   if (process.env.BENCH_SDK_TRANSACTIONS === "1") for (const c of Object.values(app.tables)) delete (c as { submitTransaction?: unknown }).submitTransaction;
-  // BENCH_SDK_LISTING=1: the SDK's own listEntities likewise (ours is an own property too).
-  if (process.env.BENCH_SDK_LISTING === "1") for (const c of Object.values(app.tables)) delete (c as { listEntities?: unknown }).listEntities;
   if (job.kind === "walk") return walkMain(app, job);
   const tables = countTableRequests(app);
   const t = instrument(app);

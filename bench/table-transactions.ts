@@ -1,8 +1,7 @@
 /**
  * CPU of our process per entity written in table transactions: the SDK's `submitTransaction` against ours
- * (src/state/table-transaction.ts), then per entity listed: the SDK's `listEntities` against ours
- * (src/state/table-list.ts) over the rows just written; side by side on the same Azurite, rounds alternating so that
- * load on the machine falls on both alike. Azurite's own time is not counted (it runs in its own process): only the client's CPU
+ * (src/state/table-transaction.ts), side by side on the same Azurite, rounds alternating so that load on the machine
+ * falls on both alike. Azurite's own time is not counted (it runs in its own process): only the client's CPU
  * (user + system of this process while the transactions run), which is what a full read pays per row.
  *
  *   npx tsx bench/table-transactions.ts [rounds=6] [transactions per round=40]
@@ -11,7 +10,6 @@ import { TableClient, type TransactionAction } from "@azure/data-tables";
 import { startAzurite } from "../dev/azurite.js";
 import { mapLimit } from "../src/util/concurrency.js";
 import { useOwnTransactions } from "../src/state/table-transaction.js";
-import { useOwnListing } from "../src/state/table-list.js";
 
 const rounds = Number(process.argv[2] ?? 6);
 const perRound = Number(process.argv[3] ?? 40);
@@ -57,27 +55,6 @@ try {
   console.log(`SDK submitTransaction: ${per("sdk").toFixed(1)} µs CPU per entity (${(totals.sdk.ms / 1000).toFixed(1)} s wall)`);
   console.log(`ours:                  ${per("own").toFixed(1)} µs CPU per entity (${(totals.own.ms / 1000).toFixed(1)} s wall)`);
   console.log(`SDK ÷ ours: ${(per("sdk") / per("own")).toFixed(2)}×`);
-
-  // Listing: every row of the four partitions the SDK's rounds wrote (the same rows for both), a full read's snapshot
-  // read and index repair in small.
-  const lister = { sdk: TableClient.fromConnectionString(azurite.connectionString, "txbench", { allowInsecureConnection: true }), own: useOwnListing(TableClient.fromConnectionString(azurite.connectionString, "txbench", { allowInsecureConnection: true }), { allowInsecureConnection: true }) };
-  const listed = { sdk: { cpuUs: 0, entities: 0 }, own: { cpuUs: 0, entities: 0 } };
-  for (let r = -1; r < rounds; r++) {
-    for (const mode of r % 2 === 0 ? (["sdk", "own"] as const) : (["own", "sdk"] as const)) {
-      const cpu0 = process.cpuUsage();
-      let n = 0;
-      for (let p = 0; p < 4; p++) for await (const e of lister[mode].listEntities({ queryOptions: { filter: `PartitionKey eq 'sdk_${p}'` } })) if (e.rowKey) n++;
-      const cpu = process.cpuUsage(cpu0);
-      if (r < 0) continue;
-      listed[mode].cpuUs += cpu.user + cpu.system;
-      listed[mode].entities += n;
-    }
-  }
-  const perListed = (m: "sdk" | "own") => listed[m].cpuUs / listed[m].entities;
-  console.log(`entities listed per path: ${listed.sdk.entities.toLocaleString("en-US")}`);
-  console.log(`SDK listEntities: ${perListed("sdk").toFixed(1)} µs CPU per entity`);
-  console.log(`ours:             ${perListed("own").toFixed(1)} µs CPU per entity`);
-  console.log(`SDK ÷ ours: ${(perListed("sdk") / perListed("own")).toFixed(2)}×`);
 } finally {
   await azurite.stop();
 }

@@ -6,7 +6,6 @@ import type { Settings } from "../config/settings.js";
 import { TABLES, type TableName } from "./tables.js";
 import { tableRequestCounterPolicy } from "../util/run-metrics.js";
 import { useOwnTransactions } from "./table-transaction.js";
-import { useOwnListing } from "./table-list.js";
 
 export type TableClients = Record<keyof typeof TABLES, TableClient>;
 
@@ -42,10 +41,8 @@ export function createTableClients(storage: Settings["storage"], credential: Tok
     } else client = new TableClient(storage.tableUrl, name, credential);
     // Every request is counted into the run that sent it (the run report's metrics).
     client.pipeline.addPolicy(tableRequestCounterPolicy);
-    // Transactions of plain entities are serialized, and queries of plain entities parsed, by our own code (same
-    // requests, same answers, a fraction of the SDK's CPU).
-    const http = { allowInsecureConnection: options.allowInsecureConnection ?? false };
-    return useOwnListing(useOwnTransactions(client, http), http);
+    // Transactions of plain entities are serialized by our own code (same request, a fraction of the SDK's CPU).
+    return useOwnTransactions(client, { allowInsecureConnection: options.allowInsecureConnection ?? false });
   };
   const out = {} as TableClients;
   for (const [key, name] of Object.entries(TABLES) as Array<[keyof typeof TABLES, TableName]>) out[key] = make(name);
