@@ -8,6 +8,7 @@
  */
 import { readFileSync, writeFileSync } from "node:fs";
 import { Session } from "node:inspector/promises";
+import { GCProfiler } from "node:v8";
 import { createApp, type App } from "../src/composition.js";
 import { loadSettings } from "../src/config/settings.js";
 import type { ConnectorSpace } from "../src/connector/space.js";
@@ -63,6 +64,8 @@ async function childMain(): Promise<void> {
     ? (await startRun(app, { tenantId: job.tenantId, trigger: "schedule", mode: "incremental", dryRun: false })).report
     : await createRun(app, { tenantId: job.tenantId, trigger: "manual", mode: job.mode, dryRun: false, only: ["update"] });
   const heap = await startAllocationSampling();
+  const gc = process.env.BENCH_GC_FILE ? new GCProfiler() : undefined;
+  gc?.start();
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();
   t.begin();
@@ -72,6 +75,7 @@ async function childMain(): Promise<void> {
   const cpu = process.cpuUsage(cpu0);
   clearInterval(sampler);
   await heap?.stop();
+  if (gc) writeFileSync(process.env.BENCH_GC_FILE!, JSON.stringify(gcSummary(gc.stop()?.statistics ?? [])));
 
   const result: ChildResult = {
     report,
@@ -107,6 +111,20 @@ async function startAllocationSampling(): Promise<{ stop(): Promise<void> } | un
       session.disconnect();
     },
   };
+}
+
+/**
+ * BENCH_GC_FILE=<file>: V8's garbage collections during the measured run, by kind (scavenges of the young generation,
+ * mark-compacts…): how many and their cost in ms. Counts do not move with the machine's load; CPU seconds do.
+ */
+function gcSummary(stats: ReadonlyArray<{ gcType: string; cost: number }>): Record<string, { count: number; ms: number }> {
+  const out: Record<string, { count: number; ms: number }> = {};
+  for (const s of stats) {
+    const k = (out[s.gcType] ??= { count: 0, ms: 0 });
+    k.count++;
+    k.ms += s.cost / 1000;
+  }
+  return out;
 }
 
 /** The queue worker's path for one job, and its continuations, until the run ends. */
