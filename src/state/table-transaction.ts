@@ -42,8 +42,8 @@ export function plainTransaction(actions: readonly TransactionAction[]): boolean
 const keyInUrl = (k: string) => encodeURIComponent(k.replace(/'/g, "''"));
 
 /**
- * The request body, written as UTF-8 straight into one Buffer as it is built: no string of the whole body (nor of each
- * sub-request) is made, then copied again when the socket writes it.
+ * The request body, written as UTF-8 into one Buffer a sub-request at a time: no string of the whole body is made
+ * (and flattened, measured, then copied again by the socket write).
  */
 class Body {
   private buf = Buffer.allocUnsafeSlow(64 * 1024);
@@ -63,41 +63,32 @@ class Body {
 }
 
 /** The entity as Table Storage's JSON names it (PartitionKey, RowKey), in its own order, undefined properties left out. */
-function writeEntityJson(out: Body, e: Record<string, unknown>): void {
-  let first = true;
-  for (const k in e) {
+function entityJson(e: Record<string, unknown>): string {
+  let json = "";
+  for (const k of Object.keys(e)) {
     const v = e[k];
     if (v === undefined) continue;
-    out.write(first ? "{" : ",");
-    first = false;
-    out.write(k === "partitionKey" ? '"PartitionKey":' : k === "rowKey" ? '"RowKey":' : `${JSON.stringify(k)}:`);
-    out.write(JSON.stringify(v));
+    json += `${json ? "," : "{"}${k === "partitionKey" ? '"PartitionKey"' : k === "rowKey" ? '"RowKey"' : JSON.stringify(k)}:${JSON.stringify(v)}`;
   }
-  out.write(first ? "{}" : "}");
+  return json ? `${json}}` : "{}";
 }
 
-const HEAD = `content-type: application/http${CRLF}content-transfer-encoding: binary${CRLF}${CRLF}`;
-const CREATE_HEADERS = `Content-Type: application/json;odata=nometadata${CRLF}Accept: application/json;odata=minimalmetadata${CRLF}DataServiceVersion: 3.0${CRLF}Prefer: return-no-content${CRLF}`;
-const DELETE_HEADERS = `Accept: application/json;odata=minimalmetadata${CRLF}DataServiceVersion: 3.0${CRLF}If-Match: *${CRLF}${CRLF}`;
-const WRITE_HEADERS = `Content-Type: application/json${CRLF}DataServiceVersion: 3.0${CRLF}Accept: application/json${CRLF}`;
-
 /** One sub-request of the changeset (after its boundary line). */
-function writeSubRequest(out: Body, tableUrl: string, action: TransactionAction): void {
+function subRequest(tableUrl: string, action: TransactionAction): string {
   const [kind, entity] = action;
   const e = entity as Record<string, unknown>;
-  const entityUrl = () => `${tableUrl}(PartitionKey='${keyInUrl(e.partitionKey as string)}',RowKey='${keyInUrl(e.rowKey as string)}')`;
+  const entityUrl = `${tableUrl}(PartitionKey='${keyInUrl(e.partitionKey as string)}',RowKey='${keyInUrl(e.rowKey as string)}')`;
+  const head = `content-type: application/http${CRLF}content-transfer-encoding: binary${CRLF}${CRLF}`;
   switch (kind) {
     case "create":
-      out.write(`${HEAD}POST ${tableUrl} HTTP/1.1${CRLF}${CREATE_HEADERS}${CRLF}${CRLF}`);
-      return writeEntityJson(out, e);
+      return `${head}POST ${tableUrl} HTTP/1.1${CRLF}Content-Type: application/json;odata=nometadata${CRLF}Accept: application/json;odata=minimalmetadata${CRLF}DataServiceVersion: 3.0${CRLF}Prefer: return-no-content${CRLF}${CRLF}${CRLF}${entityJson(e)}`;
     case "delete":
-      return out.write(`${HEAD}DELETE ${entityUrl()} HTTP/1.1${CRLF}${DELETE_HEADERS}`);
+      return `${head}DELETE ${entityUrl} HTTP/1.1${CRLF}Accept: application/json;odata=minimalmetadata${CRLF}DataServiceVersion: 3.0${CRLF}If-Match: *${CRLF}${CRLF}`;
     case "update":
     case "upsert": {
       const mode = action[2] ?? "Merge";
       const etag = kind === "update" ? (action[3] as { etag?: string } | undefined)?.etag ?? "*" : undefined;
-      out.write(`${HEAD}${mode === "Replace" ? "PUT" : "PATCH"} ${entityUrl()} HTTP/1.1${CRLF}${WRITE_HEADERS}${etag === undefined ? "" : `If-Match: ${etag}${CRLF}`}${CRLF}${CRLF}`);
-      return writeEntityJson(out, e);
+      return `${head}${mode === "Replace" ? "PUT" : "PATCH"} ${entityUrl} HTTP/1.1${CRLF}Content-Type: application/json${CRLF}DataServiceVersion: 3.0${CRLF}Accept: application/json${CRLF}${etag === undefined ? "" : `If-Match: ${etag}${CRLF}`}${CRLF}${CRLF}${entityJson(e)}`;
     }
     default:
       throw new Error(`Unknown transaction action ${String(kind)}`);
@@ -109,10 +100,8 @@ export function transactionBody(accountUrl: string, tableName: string, actions: 
   const tableUrl = `${accountUrl.endsWith("/") ? accountUrl : `${accountUrl}/`}${tableName}`;
   const out = new Body();
   out.write(`--batch_${batchId}${CRLF}content-type: multipart/mixed; boundary=changeset_${changesetId}${CRLF}${CRLF}`);
-  for (const a of actions) {
-    out.write(`${CRLF}--changeset_${changesetId}${CRLF}`);
-    writeSubRequest(out, tableUrl, a);
-  }
+  // One write per sub-request: a short string each, copied once into the body.
+  for (const a of actions) out.write(`${CRLF}--changeset_${changesetId}${CRLF}${subRequest(tableUrl, a)}`);
   out.write(`${CRLF}--changeset_${changesetId}--${CRLF}--batch_${batchId}--${CRLF}`);
   return out.done();
 }
