@@ -6,7 +6,9 @@
  *
  * The instrumentation wraps the app's adapters from the outside (bench code only): nothing in src/ knows about it.
  */
-import { readFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
+import { Session } from "node:inspector/promises";
+import { GCProfiler } from "node:v8";
 import { createApp, type App } from "../src/composition.js";
 import { loadSettings } from "../src/config/settings.js";
 import type { ConnectorSpace } from "../src/connector/space.js";
@@ -61,6 +63,9 @@ async function childMain(): Promise<void> {
   const created = scheduled
     ? (await startRun(app, { tenantId: job.tenantId, trigger: "schedule", mode: "incremental", dryRun: false })).report
     : await createRun(app, { tenantId: job.tenantId, trigger: "manual", mode: job.mode, dryRun: false, only: ["update"] });
+  const heap = await startAllocationSampling();
+  const gc = process.env.BENCH_GC_FILE ? new GCProfiler() : undefined;
+  gc?.start();
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();
   t.begin();
@@ -69,6 +74,8 @@ async function childMain(): Promise<void> {
   const wallMs = performance.now() - t0;
   const cpu = process.cpuUsage(cpu0);
   clearInterval(sampler);
+  await heap?.stop();
+  if (gc) writeFileSync(process.env.BENCH_GC_FILE!, JSON.stringify(gcSummary(gc.stop()?.statistics ?? [])));
 
   const result: ChildResult = {
     report,
@@ -84,6 +91,40 @@ async function childMain(): Promise<void> {
     cpuSeconds: { entraSync: (cpu.user + cpu.system) / 1e6, simulator: 0, azurite: 0 },
   };
   process.stdout.write(`BENCH_RESULT ${JSON.stringify(result)}\n`);
+}
+
+/**
+ * BENCH_HEAP_SAMPLE=<file>: V8's sampling heap profiler over the measured run, every allocation sampled (one per
+ * 64 KiB allocated, on average) whether or not it is collected since, so the profile tells who allocates what the
+ * garbage collector then spends its time on (`--heap-prof` keeps only what is still alive at the end).
+ */
+async function startAllocationSampling(): Promise<{ stop(): Promise<void> } | undefined> {
+  const file = process.env.BENCH_HEAP_SAMPLE;
+  if (!file) return undefined;
+  const session = new Session();
+  session.connect();
+  await session.post("HeapProfiler.startSampling", { samplingInterval: 65536, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true } as never);
+  return {
+    stop: async () => {
+      const { profile } = (await session.post("HeapProfiler.stopSampling")) as { profile: unknown };
+      writeFileSync(file, JSON.stringify(profile));
+      session.disconnect();
+    },
+  };
+}
+
+/**
+ * BENCH_GC_FILE=<file>: V8's garbage collections during the measured run, by kind (scavenges of the young generation,
+ * mark-compacts…): how many and their cost in ms. Counts do not move with the machine's load; CPU seconds do.
+ */
+function gcSummary(stats: ReadonlyArray<{ gcType: string; cost: number }>): Record<string, { count: number; ms: number }> {
+  const out: Record<string, { count: number; ms: number }> = {};
+  for (const s of stats) {
+    const k = (out[s.gcType] ??= { count: 0, ms: 0 });
+    k.count++;
+    k.ms += s.cost / 1000;
+  }
+  return out;
 }
 
 /** The queue worker's path for one job, and its continuations, until the run ends. */

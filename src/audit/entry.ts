@@ -84,7 +84,9 @@ export function auditValue(attribute: string, v: unknown, sensitive: ReadonlySet
 function flatten(u: object | undefined): Map<string, unknown> {
   const out = new Map<string, unknown>();
   if (!u) return out;
-  for (const [k, v] of Object.entries(u)) {
+  const r = u as Record<string, unknown>;
+  for (const k in r) {
+    const v = r[k];
     if (NOT_AUDITED.has(k) || k.startsWith("odata") || v === undefined || v === null || v === "") continue;
     if (k === "extraAttributes" && typeof v === "string") {
       try {
@@ -99,18 +101,23 @@ function flatten(u: object | undefined): Map<string, unknown> {
   return out;
 }
 
+/** `localeCompare` without arguments, as one collator (the same order; made once, not per comparison). */
+const collator = new Intl.Collator();
+
+/** The same value: equal, or (not two strings, which would be equal) the same JSON. */
+const sameValue = (o: unknown, n: unknown): boolean => o === n || ((typeof o !== "string" || typeof n !== "string") && JSON.stringify(o) === JSON.stringify(n));
+
 /** The attributes that differ between a user as stored before and after a write, old → new, masked where sensitive. */
 export function diffForAudit(before: object | undefined, after: object, sensitive: ReadonlySet<string>): AuditChange[] {
   const a = flatten(before);
   const b = flatten(after);
   const out: AuditChange[] = [];
-  for (const k of new Set([...a.keys(), ...b.keys()])) {
-    const o = a.get(k);
+  for (const [k, o] of a) {
     const n = b.get(k);
-    if (o === n || JSON.stringify(o) === JSON.stringify(n)) continue; // the same value: same JSON, without building it
-    out.push({ attribute: k, old: auditValue(k, o, sensitive), new: auditValue(k, n, sensitive) });
+    if (!sameValue(o, n)) out.push({ attribute: k, old: auditValue(k, o, sensitive), new: auditValue(k, n, sensitive) });
   }
-  return out.sort((x, y) => x.attribute.localeCompare(y.attribute));
+  for (const [k, n] of b) if (!a.has(k) && !sameValue(undefined, n)) out.push({ attribute: k, old: null, new: auditValue(k, n, sensitive) });
+  return out.length > 1 ? out.sort((x, y) => collator.compare(x.attribute, y.attribute)) : out;
 }
 
 /*

@@ -71,7 +71,7 @@ export function contributionOf(id: string, iid: CandidateState | undefined): { c
   return { cat: "planned", digest: entryDigest({ entraId: id, userPrincipalName: iid.upn ?? "", value: iid.value ?? "", platformUserId: iid.platformUserId ?? "", action: iid.action ?? "write" }) };
 }
 
-function toEntity(tenantId: string, r: ConnectorRow): Entity {
+function toEntity(tenantId: string, r: ConnectorRow, keys: readonly string[] = keysOfRow(r)): Entity {
   const e: Entity = { partitionKey: pk(tenantId, r.id), rowKey: r.id, user: JSON.stringify(r.user) };
   if (r.user.onPremisesImmutableId) e.immutableId = r.user.onPremisesImmutableId;
   if (r.user.onPremisesSyncEnabled) e.syncEnabled = true;
@@ -83,7 +83,7 @@ function toEntity(tenantId: string, r: ConnectorRow): Entity {
   if (r.upnSwitch) e.upnSwitch = JSON.stringify(r.upnSwitch);
   if (r.iid) e.iid = JSON.stringify(r.iid);
   if (r.iidDirty) e.dirty = true;
-  e.idx = JSON.stringify(keysOfRow(r));
+  e.idx = JSON.stringify(keys);
   return e;
 }
 
@@ -160,8 +160,8 @@ export class ConnectorSpace {
     const items = [...last.values()].map((r) => {
       // The candidate state is Immutable ID sync's (saveCandidates): kept as stored, whatever copy of the row this is.
       const row = { ...r, iid: r.stored?.iid, iidDirty: o.dirty === false ? r.iidDirty : true };
-      const e = toEntity(tenantId, row);
-      return { row: r, keys: JSON.parse(e.idx!) as string[], entity: e as unknown as Actionable, mode: "Replace" as const };
+      const keys = keysOfRow(row);
+      return { row: r, keys, entity: toEntity(tenantId, row, keys) as unknown as Actionable, mode: "Replace" as const };
     });
     await this.writeGroups(tenantId, items, `write connector-space rows of tenant ${tenantId}`);
   }

@@ -120,9 +120,12 @@ const idOfEntry = (rowKey: string): string | undefined => {
 type UserEntity = Omit<PlatformUser, "id" | "tenantId"> & { partitionKey: string; rowKey: string; etag?: string };
 
 function toEntity(u: PlatformUser): UserEntity {
-  const { id, tenantId, ...rest } = u;
-  const e: Record<string, unknown> = { partitionKey: tenantId, rowKey: id };
-  for (const [k, v] of Object.entries(rest)) if (v !== undefined && v !== null && v !== "" && k !== "etag") e[k] = v;
+  const e: Record<string, unknown> = { partitionKey: u.tenantId, rowKey: u.id };
+  const r = u as unknown as Record<string, unknown>;
+  for (const k in r) {
+    const v = r[k];
+    if (v !== undefined && v !== null && v !== "" && k !== "etag" && k !== "id" && k !== "tenantId") e[k] = v;
+  }
   return e as UserEntity;
 }
 
@@ -162,7 +165,9 @@ export function invalidUserField(u: PlatformUser): { field: string; problem: str
   }
   for (const claim of claimsOf(u))
     if (claim.length > TABLE_LIMITS.keyChars) return { field: claimAttributeOf(claim), problem: `is too long to be held unique: its key is ${claim.length} characters, Table Storage allows ${TABLE_LIMITS.keyChars}` };
-  for (const [k, v] of Object.entries(u)) {
+  const r = u as unknown as Record<string, unknown>;
+  for (const k in r) {
+    const v = r[k];
     if (typeof v === "string" && v.length > TABLE_LIMITS.stringChars) return { field: k, problem: `is ${v.length} characters; Table Storage stores at most ${TABLE_LIMITS.stringChars} (64 KiB)` };
   }
   return undefined;
@@ -688,7 +693,11 @@ function pack<T>(items: readonly T[], groupOf: (t: T) => Group): T[][] {
 /** An upper bound of an entity's JSON length in characters, without building the JSON (keys, values, quoting). */
 function entityChars(e: object): number {
   let n = 2;
-  for (const [k, v] of Object.entries(e)) n += k.length + 4 + (typeof v === "string" ? v.length * 2 + 2 : 32);
+  const r = e as Record<string, unknown>;
+  for (const k in r) {
+    const v = r[k];
+    n += k.length + 4 + (typeof v === "string" ? v.length * 2 + 2 : 32);
+  }
   return n;
 }
 
@@ -698,11 +707,20 @@ function stripEtag(u: StoredPlatformUser): PlatformUser {
 }
 
 function applyChanges(user: PlatformUser, changes: PlatformUpdate["changes"]): PlatformUser {
-  const out: Record<string, unknown> = { ...user };
-  delete out.etag;
-  for (const [k, v] of Object.entries(changes)) {
-    if (v === null || v === undefined) delete out[k];
-    else out[k] = v;
+  // Built key by key (no spread and delete: the object keeps a fast shape); the user's own order, then new keys.
+  const out: Record<string, unknown> = {};
+  const u = user as unknown as Record<string, unknown>;
+  const c = changes as Record<string, unknown>;
+  for (const k in u) {
+    if (k === "etag") continue;
+    if (Object.hasOwn(c, k)) {
+      const v = c[k];
+      if (v !== null && v !== undefined) out[k] = v;
+    } else out[k] = u[k];
+  }
+  for (const k in c) {
+    const v = c[k];
+    if ((k === "etag" || !Object.hasOwn(u, k)) && v !== null && v !== undefined) out[k] = v;
   }
   return out as unknown as PlatformUser;
 }

@@ -41,6 +41,27 @@ export function plainTransaction(actions: readonly TransactionAction[]): boolean
 /** A key as it appears in an entity URL: quotes doubled, then URL-encoded. */
 const keyInUrl = (k: string) => encodeURIComponent(k.replace(/'/g, "''"));
 
+/**
+ * The request body, written as UTF-8 into one Buffer a sub-request at a time: no string of the whole body is made
+ * (and flattened, measured, then copied again by the socket write).
+ */
+class Body {
+  private buf = Buffer.allocUnsafeSlow(64 * 1024);
+  private n = 0;
+  write(s: string): void {
+    // At most 3 bytes per UTF-16 code unit.
+    if (this.n + s.length * 3 > this.buf.length) {
+      const grown = Buffer.allocUnsafeSlow(Math.max(this.buf.length * 2, this.n + s.length * 3));
+      this.buf.copy(grown, 0, 0, this.n);
+      this.buf = grown;
+    }
+    this.n += this.buf.write(s, this.n);
+  }
+  done(): Buffer {
+    return this.buf.subarray(0, this.n);
+  }
+}
+
 /** The entity as Table Storage's JSON names it (PartitionKey, RowKey), in its own order, undefined properties left out. */
 function entityJson(e: Record<string, unknown>): string {
   let json = "";
@@ -74,12 +95,15 @@ function subRequest(tableUrl: string, action: TransactionAction): string {
   }
 }
 
-/** The request body: one changeset holding every action, in order. */
-export function transactionBody(accountUrl: string, tableName: string, actions: readonly TransactionAction[], batchId: string, changesetId: string): string {
+/** The request body (UTF-8): one changeset holding every action, in order. */
+export function transactionBody(accountUrl: string, tableName: string, actions: readonly TransactionAction[], batchId: string, changesetId: string): Buffer {
   const tableUrl = `${accountUrl.endsWith("/") ? accountUrl : `${accountUrl}/`}${tableName}`;
-  const parts = [`--batch_${batchId}${CRLF}content-type: multipart/mixed; boundary=changeset_${changesetId}${CRLF}${CRLF}`];
-  for (const a of actions) parts.push(`--changeset_${changesetId}${CRLF}${subRequest(tableUrl, a)}`);
-  return `${parts.join(CRLF)}${CRLF}--changeset_${changesetId}--${CRLF}--batch_${batchId}--${CRLF}`;
+  const out = new Body();
+  out.write(`--batch_${batchId}${CRLF}content-type: multipart/mixed; boundary=changeset_${changesetId}${CRLF}${CRLF}`);
+  // One write per sub-request: a short string each, copied once into the body.
+  for (const a of actions) out.write(`${CRLF}--changeset_${changesetId}${CRLF}${subRequest(tableUrl, a)}`);
+  out.write(`${CRLF}--changeset_${changesetId}--${CRLF}--batch_${batchId}--${CRLF}`);
+  return out.done();
 }
 
 /** A RestError from an error body (`odata.error`), as the SDK raises it. */

@@ -87,9 +87,20 @@ function base64Forms(s: string): string[] {
   return [...forms];
 }
 
-/** Every form of every known secret, by its first six characters: one map lookup per position of a text. */
+/**
+ * Every form of every known secret, by its first six characters: one map lookup per position of a text where those
+ * six characters' hash is a form's (a number looked up, no string made: most positions of most texts stop there).
+ */
 let known: Map<string, Set<string>> | undefined;
+const knownKeyHashes = new Set<number>();
 const KEY_CHARS = MIN_SECRET_LENGTH;
+
+/** A hash of the KEY_CHARS characters of `text` from `at`. */
+function keyHash(text: string, at: number): number {
+  let h = 0;
+  for (let i = at; i < at + KEY_CHARS; i++) h = (Math.imul(h, 31) + text.charCodeAt(i)) | 0;
+  return h;
+}
 
 function knownIndex(): Map<string, Set<string>> {
   const index = new Map<string, Set<string>>();
@@ -100,6 +111,7 @@ function knownIndex(): Map<string, Set<string>> {
 function indexForms(index: Map<string, Set<string>>, secret: string): void {
   for (const form of [secret, ...base64Forms(secret)]) {
     const key = form.slice(0, KEY_CHARS);
+    knownKeyHashes.add(keyHash(key, 0));
     const set = index.get(key);
     if (set) set.add(form);
     else index.set(key, new Set([form]));
@@ -190,6 +202,7 @@ function mask(text: string): string {
     // The decoded view holds a percent-, form- or JSON-encoded or line-split secret as is; base64 forms are listed.
     known ??= knownIndex();
     for (let i = 0; i + KEY_CHARS <= view.length; i++) {
+      if (!knownKeyHashes.has(keyHash(view, i))) continue;
       const forms = known.get(view.slice(i, i + KEY_CHARS));
       if (!forms) continue;
       let longest = 0;

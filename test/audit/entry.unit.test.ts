@@ -20,6 +20,8 @@ describe("audit entries", () => {
       ["extra:urn:ext:2.0:User:employeeNumber", null],
       ["ssn", null],
     ]);
+    // Attributes in the order of localeCompare (not of code units: "Zeta" after "émile").
+    expect(diffForAudit(undefined, { Zeta: "1", b: "2", émile: "3", alpha: "4" }, sensitive).map((c) => c.attribute)).toEqual(["alpha", "b", "émile", "Zeta"]);
   });
 
   it("never keeps a secret and cuts long values; the row fits Table Storage and reads back", () => {
