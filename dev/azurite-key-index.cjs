@@ -126,6 +126,7 @@ if (loki && Store && parse && !loki.Collection.prototype.__keyIndex) {
   const get = C.get;
   C.get = function (id, returnPosition) {
     if (!this.__pos) return get.call(this, id, returnPosition);
+    if (!this.idIndex) this.ensureId(); // Loki builds it lazily here, and its update writes to it
     const n = typeof id === "number" ? id : parseInt(id, 10);
     if (isNaN(n)) throw new TypeError("Passed id is not an integer");
     const at = this.__pos.get(n);

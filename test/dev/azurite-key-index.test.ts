@@ -96,15 +96,18 @@ describe("the key index's collections (in this process)", () => {
     };
     require("../../dev/azurite-key-index.cjs");
     type Row = { PartitionKey: string; RowKey: string; n: number; $loki?: number };
-    type LokiColl = { data: Row[]; idIndex: number[]; ensureId(): void; insert(r: Row): Row; remove(r: Row): Row | null; get(id: number): Row | null; findOne(q: object): Row | null };
+    type LokiColl = { data: Row[]; idIndex: number[]; insert(r: Row): Row; update(r: Row): Row; remove(r: Row): Row | null; get(id: number): Row | null; findOne(q: object): Row | null };
     const coll = new Loki("t").addCollection("table", { indices: ["PartitionKey", "RowKey"] });
     const want = new Map<string, number>();
     for (let i = 0; i < 3000; i++) {
       coll.insert({ PartitionKey: `p${i % 3}`, RowKey: `r${i}`, n: i });
       want.set(`p${i % 3}/r${i}`, i);
     }
+    // A merge (Loki's update in place) before any removal: Loki's id index is made on first use.
+    const merged = coll.update({ ...coll.findOne({ PartitionKey: "p1", RowKey: "r1" })!, n: 1001 });
+    want.set("p1/r1", 1001);
+    expect(coll.get(merged.$loki!)?.n).toBe(1001);
     // Loki's own remove splices both arrays: O(rows in the table) per replace or delete.
-    coll.ensureId();
     const noSplice = () => {
       throw new Error("spliced");
     };
