@@ -154,7 +154,9 @@ async function executeMeasured(app: RunDeps, tenantId: string, runId: string, o:
       report.graph = { requests: base.requests + counters.requests, throttled: base.throttled + counters.throttled, retried: base.retried + counters.retried };
     };
     const { graph } = app.graphFor(tenant, signIn, counters);
-    const stop = () => (o.deadline !== undefined && Date.now() >= o.deadline) || (o.shouldStop?.() ?? false);
+    const pastDeadline = () => o.deadline !== undefined && Date.now() >= o.deadline;
+    const leaseLost = () => o.shouldStop?.() ?? false;
+    const stop = () => pastDeadline() || leaseLost();
     let completed = true;
     if (report.only.includes("update")) {
       let pagesSinceSave = 0;
@@ -194,11 +196,16 @@ async function executeMeasured(app: RunDeps, tenantId: string, runId: string, o:
     }
     // Immutable ID sync needs the fresh matches of a completed update sync (or runs alone with --only immutable-id).
     if (completed && report.status !== "held" && report.only.includes("immutableId")) {
+      // Each invocation plans again before it writes: past the deadline it still writes its first groups, or a plan
+      // that takes longer than the budget would never write anything, invocation after invocation. A lost lease stops
+      // it at once: never write beside the new lease holder.
+      let groupsWritten = 0;
       const step = await runImmutableIdSync(app, tenant, report, {
         graph,
         budget: o.writeBudget,
-        shouldStop: stop, // the deadline, or a lost lease: never write beside the new lease holder
+        shouldStop: () => leaseLost() || (groupsWritten > 0 && pastDeadline()),
         onProgress: (r) => {
+          groupsWritten++;
           sync();
           o.onProgress?.(r);
         },

@@ -69,6 +69,25 @@ describe("the write budget is one per app and tenant, shared by every invocation
     for (const [i, u] of users.entries()) expect(s.sim.control.getUser(tenant.tenantId, u.id)?.onPremisesImmutableId).toBe(b64(platformUsers[i]!.id));
   }, 240_000); // 600 paced writes, many invocations, each re-planning: generous on a loaded 2-core machine
 
+  it("an invocation whose budget is gone before it writes still writes its first groups: a continuation always gets further", async () => {
+    const s = stack();
+    const n = 200;
+    const { tenant } = await tenantWith(s, { n });
+    expect((await requestRun(s.app, tenant.tenantId, "{}")).status).toBe(202);
+    const written: number[] = [];
+    let last;
+    for (let i = 0; i < 40; i++) {
+      const jobs = await drainQueue(s.app);
+      if (jobs.length === 0) break;
+      last = await processSyncJob(s.app, jobs[0]!, { budgetMs: 1 }); // past the deadline before the plan is made
+      written.push(("report" in last ? last.report.immutableId?.written : undefined) ?? 0);
+    }
+    expect(last && "report" in last ? last.report.status : undefined).toBe("succeeded");
+    expect(written.at(-1)).toBe(n);
+    // Every invocation that got to the Immutable ID step wrote something (it never loops without progress).
+    for (let i = 1; i < written.length; i++) expect(written[i]!).toBeGreaterThan(written[i - 1]!);
+  }, 240_000);
+
   it("two processes writing to one tenant at once share the budget: no write throttled", async () => {
     const s = stack();
     const n = 500;
