@@ -9,6 +9,8 @@ export interface AzuriteInstance {
   queueUrl: string;
   /** A connection string for the well-known development account on these ports. */
   connectionString: string;
+  /** Whether the key index (azurite-key-index.cjs) is on in this Azurite. */
+  keyIndex: boolean;
   stop(): Promise<void>;
 }
 
@@ -32,7 +34,8 @@ export async function startAzurite(o: { keyedLookups?: boolean; keyIndex?: boole
   // cost does not grow with the partition (see azurite-key-index.cjs). `keyIndex: false` for the bench's "before".
   // AZURITE_KEY_INDEX=0 turns it off for a whole run (tests, npm start), to compare.
   const keyIndex = o.keyIndex ?? process.env.AZURITE_KEY_INDEX !== "0";
-  if (o.keyedLookups !== false && keyIndex) preload.push("--require", path.join(here, "azurite-key-index.cjs"));
+  const withKeyIndex = o.keyedLookups !== false && keyIndex;
+  if (withKeyIndex) preload.push("--require", path.join(here, "azurite-key-index.cjs"));
   const child = spawn(
     process.execPath,
     [...preload, ...(process.env.AZURITE_NODE_ARGS ?? "").split(/\s+/).filter(Boolean), bin, "--inMemoryPersistence", "--disableTelemetry", "--skipApiVersionCheck", "--silent", "--loose", ...(process.env.AZURITE_DEBUG_LOG ? ["--debug", process.env.AZURITE_DEBUG_LOG] : []),
@@ -60,7 +63,12 @@ export async function startAzurite(o: { keyedLookups?: boolean; keyIndex?: boole
       const q = /Queue service is successfully listening at http:\/\/127\.0\.0\.1:(\d+)/.exec(out);
       if (t) found.table = t[1];
       if (q) found.queue = q[1];
-      if (found.table && found.queue) done();
+      if (!found.table || !found.queue) return;
+      // Asked for and not on (its dependency missing, another Azurite layout): the local stack would measure LokiJS.
+      const off = /entra-sync key index: off \((.*)\)/.exec(out);
+      if (withKeyIndex && !/entra-sync key index: on/.test(out))
+        return done(new Error(`Azurite's key index (dev/azurite-key-index.cjs) did not load: ${off?.[1] ?? "no word from it"}. Run npm install, or set AZURITE_KEY_INDEX=0 to run stock Azurite.`));
+      done();
     };
     child.stdout?.on("data", onData);
     child.stderr?.on("data", (d: Buffer) => (out += d.toString()));
@@ -73,6 +81,7 @@ export async function startAzurite(o: { keyedLookups?: boolean; keyIndex?: boole
     tableUrl,
     queueUrl,
     connectionString: `DefaultEndpointsProtocol=http;AccountName=${DEV_ACCOUNT};AccountKey=${DEV_KEY};TableEndpoint=${tableUrl};QueueEndpoint=${queueUrl};`,
+    keyIndex: withKeyIndex,
     stop: () => stopChild(child),
   };
 }

@@ -1,4 +1,6 @@
 import { AzureNamedKeyCredential, TableClient, type TableEntityResult, type TransactionAction } from "@azure/data-tables";
+import { createRequire } from "node:module";
+import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DEV_ACCOUNT, DEV_KEY, startAzurite, type AzuriteInstance } from "../../dev/azurite.js";
 
@@ -82,5 +84,57 @@ describe("the local stack's Azurite (key index)", () => {
       const [x, y] = await both((c) => list(c, f, 97));
       expect(y, f).toEqual(x);
     }
+  });
+});
+
+describe("the key index's collections (in this process)", () => {
+  it("remove a row without moving the others: no splice of the table's rows, and every row still found by id and key", () => {
+    const require = createRequire(import.meta.url);
+    const azuriteDir = path.dirname(require.resolve("azurite/package.json"));
+    const Loki = require(require.resolve("lokijs", { paths: [azuriteDir] })) as new (name: string) => {
+      addCollection(name: string, o: object): LokiColl;
+    };
+    require("../../dev/azurite-key-index.cjs");
+    type Row = { PartitionKey: string; RowKey: string; n: number; $loki?: number };
+    type LokiColl = { data: Row[]; idIndex: number[]; insert(r: Row): Row; update(r: Row): Row; remove(r: Row): Row | null; get(id: number): Row | null; findOne(q: object): Row | null };
+    const coll = new Loki("t").addCollection("table", { indices: ["PartitionKey", "RowKey"] });
+    const want = new Map<string, number>();
+    for (let i = 0; i < 3000; i++) {
+      coll.insert({ PartitionKey: `p${i % 3}`, RowKey: `r${i}`, n: i });
+      want.set(`p${i % 3}/r${i}`, i);
+    }
+    // A merge (Loki's update in place) before any removal: Loki's id index is made on first use.
+    const merged = coll.update({ ...coll.findOne({ PartitionKey: "p1", RowKey: "r1" })!, n: 1001 });
+    want.set("p1/r1", 1001);
+    expect(coll.get(merged.$loki!)?.n).toBe(1001);
+    // Loki's own remove splices both arrays: O(rows in the table) per replace or delete.
+    const noSplice = () => {
+      throw new Error("spliced");
+    };
+    Object.defineProperty(coll.data, "splice", { value: noSplice });
+    Object.defineProperty(coll.idIndex, "splice", { value: noSplice });
+    // Replaces (remove + insert, as Azurite does them) and deletes, from the front, the middle and the end.
+    for (let i = 0; i < 3000; i += 7) {
+      const key = { PartitionKey: `p${i % 3}`, RowKey: `r${i}` };
+      const doc = coll.findOne(key)!;
+      expect(coll.remove(doc)).toBe(doc);
+      if (i % 2) want.delete(`${key.PartitionKey}/${key.RowKey}`);
+      else {
+        coll.insert({ ...key, n: -i });
+        want.set(`${key.PartitionKey}/${key.RowKey}`, -i);
+      }
+    }
+    const last = coll.data[coll.data.length - 1]!;
+    expect(coll.remove(last)).toBe(last);
+    want.delete(`${last.PartitionKey}/${last.RowKey}`);
+    expect(coll.data.length).toBe(want.size);
+    for (const [k, n] of want) {
+      const [pk, rk] = k.split("/");
+      const row = coll.findOne({ PartitionKey: pk, RowKey: rk });
+      expect(row?.n, k).toBe(n);
+      expect(coll.get(row!.$loki!), k).toBe(row);
+    }
+    expect(new Set(coll.data.map((r) => r.$loki)).size).toBe(want.size);
+    expect(coll.idIndex).toEqual(coll.data.map((r) => r.$loki));
   });
 });
