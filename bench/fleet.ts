@@ -5,6 +5,7 @@
  * `npx tsx bench/fleet.ts [tenants] [users] [latencyMs] [schedulerTenants]`; in `npm run bench`: `--fleet-tenants N --fleet-users U`.
  */
 import { randomUUID } from "node:crypto";
+import os from "node:os";
 import { pathToFileURL } from "node:url";
 import type { TransactionAction } from "@azure/data-tables";
 import type { App } from "../src/composition.js";
@@ -17,7 +18,7 @@ import { scheduleDueRuns } from "../src/runs/scheduler.js";
 import { processSyncJob } from "../src/runs/worker.js";
 import { setTenantSecret } from "../src/tenants/onboarding.js";
 import { mapLimit } from "../src/util/concurrency.js";
-import { countTableTraffic } from "./common.js";
+import { azuriteCpuSeconds, azuriteMemoryMb, countTableTraffic, procMemoryMb } from "./common.js";
 
 const log = (s: string) => process.stderr.write(`  fleet: ${s}\n`);
 
@@ -61,7 +62,22 @@ function newUserTransactions(app: App, tenantId: string, users: readonly Platfor
   return out;
 }
 
-async function bulkOnboard(stack: LocalStack, tenants: number, usersPerTenant: number): Promise<{ fleet: FleetTenant[]; seconds: Record<string, number> }> {
+/** The 1-, 5- and 15-minute load averages, as `uptime` prints them. */
+const loadAverage = () => os.loadavg().map((x) => x.toFixed(1)).join(" ");
+
+interface DirectorySeeding {
+  rows: number;
+  transactions: number;
+  lanes: number;
+  seconds: number;
+  rowsPerSecond: number;
+  azuriteCpuSeconds: number;
+  azuriteCpuUsPerRow: number;
+  azurite: { rssMb: number; hwmMb: number };
+  load: string;
+}
+
+async function bulkOnboard(stack: LocalStack, tenants: number, usersPerTenant: number, o: { seedLanes?: number } = {}): Promise<{ fleet: FleetTenant[]; seconds: Record<string, number>; directories: DirectorySeeding; azuriteBeforeDirectories: { rssMb: number; hwmMb: number } }> {
   const { sim, app } = stack;
   const seconds: Record<string, number> = {};
   let t = performance.now();
@@ -71,13 +87,14 @@ async function bulkOnboard(stack: LocalStack, tenants: number, usersPerTenant: n
   };
   let done = 0;
   let total = tenants;
+  let directories: DirectorySeeding | undefined;
   let stage = "simulator tenants";
   let stageStart = performance.now();
   const progress = setInterval(() => {
     const s = (performance.now() - stageStart) / 1000;
     const rate = done / Math.max(s, 0.001);
     const left = rate > 0 ? Math.round((total - done) / rate) : undefined;
-    log(`onboarding: ${stage} ${done.toLocaleString("en-US")} / ${total.toLocaleString("en-US")} (${rate.toFixed(1)}/s${left !== undefined ? `, ~${left} s left` : ""})`);
+    log(`onboarding: ${stage} ${done.toLocaleString("en-US")} / ${total.toLocaleString("en-US")} (${rate.toFixed(1)}/s${left !== undefined ? `, ~${left} s left` : ""}; Azurite RSS ${azuriteMemoryMb().rssMb} MiB, load ${loadAverage()})`);
   }, 5000);
   const next = (name: string, of = tenants) => {
     stage = name;
@@ -110,34 +127,41 @@ async function bulkOnboard(stack: LocalStack, tenants: number, usersPerTenant: n
       done++;
     });
     lap("secrets");
-    next("directory rows prebuilt");
-    // Every tenant's rows prebuilt, then written as full transactions, 16 in flight across the tenants' partitions.
-    const perTenant = made.map((m, i) => {
+    const azuriteBeforeDirectories = azuriteMemoryMb();
+    // Every tenant's rows prebuilt when its turn comes (a tenant's at a time per lane, so memory holds `seedLanes`
+    // tenants' rows, not the fleet's), then written as full transactions, one at a time per tenant (its partition),
+    // `seedLanes` tenants (partitions) in flight.
+    const seedLanes = o.seedLanes ?? 16;
+    let platformRows = 0;
+    let transactions = 0;
+    next(`directories (rows written: tenants done)`);
+    const dirCpu0 = azuriteCpuSeconds();
+    const dir0 = performance.now();
+    await mapLimit(made, seedLanes, async (m, i) => {
       // Nine in ten users have a platform user (linked by externalId), out of date in half of them.
       const platformUsers: PlatformUser[] = [];
       m.users.forEach((u, k) => {
         if (k % 10 !== 0) platformUsers.push({ id: `p${k}`, tenantId: m.tenantId, externalId: u.id, userName: `u${k}@school${i}.onmicrosoft.com`, firstName: `G${k}`, city: k % 2 ? "Malmö" : "Lund" });
       });
-      return newUserTransactions(app, m.tenantId, platformUsers);
-    });
-    // Round robin over the tenants, so that the transactions in flight are of different tenants (different partitions).
-    const transactions: Array<{ actions: TransactionAction[] }> = [];
-    for (let n = 0; perTenant.some((l) => n < l.length); n++) for (const l of perTenant) if (n < l.length) transactions.push({ actions: l[n]! });
-    const platformRows = transactions.reduce((n, t) => n + t.actions.length, 0);
-    next("directory transactions", transactions.length);
-    await mapLimit(transactions, 16, async (t) => {
-      await app.tables.platformUsers.submitTransaction(t.actions);
+      for (const actions of newUserTransactions(app, m.tenantId, platformUsers)) {
+        await app.tables.platformUsers.submitTransaction(actions);
+        platformRows += actions.length;
+        transactions++;
+      }
       done++;
     });
-    log(`directories: ${platformRows.toLocaleString("en-US")} rows in ${transactions.length.toLocaleString("en-US")} transactions`);
+    const dirSeconds = (performance.now() - dir0) / 1000;
+    const dirCpu = azuriteCpuSeconds() - dirCpu0;
+    directories = { rows: platformRows, transactions, lanes: seedLanes, seconds: Math.round(dirSeconds * 10) / 10, rowsPerSecond: Math.round(platformRows / dirSeconds), azuriteCpuSeconds: Math.round(dirCpu * 10) / 10, azuriteCpuUsPerRow: Math.round((dirCpu * 1e6) / Math.max(1, platformRows)), azurite: azuriteMemoryMb(), load: loadAverage() };
+    log(`directories: ${platformRows.toLocaleString("en-US")} rows in ${transactions.toLocaleString("en-US")} transactions, ${seedLanes} partitions in flight: ${directories.rowsPerSecond.toLocaleString("en-US")} rows/s, Azurite ${directories.azuriteCpuUsPerRow} µs CPU per row, RSS ${directories.azurite.rssMb} MiB (load ${directories.load})`);
     lap("directories");
-    return { fleet: made.map((m) => ({ tenantId: m.tenantId, users: m.users })), seconds };
+    return { fleet: made.map((m) => ({ tenantId: m.tenantId, users: m.users })), seconds, directories: directories!, azuriteBeforeDirectories };
   } finally {
     clearInterval(progress);
   }
 }
 
-export async function benchFleet(opts: { tenants: number; usersPerTenant: number; latencyMs: number; workers?: number; schedulerTenants?: number; changedTenantsPercent?: number; changedUsersPercent?: number }): Promise<Record<string, unknown>> {
+export async function benchFleet(opts: { tenants: number; usersPerTenant: number; latencyMs: number; workers?: number; schedulerTenants?: number; changedTenantsPercent?: number; changedUsersPercent?: number; onboardOnly?: boolean; seedLanes?: number }): Promise<Record<string, unknown>> {
   const workers = opts.workers ?? 16;
   let clockOffset = 0;
   const stack = await startLocalStack({ simulator: { latencyMs: opts.latencyMs }, clock: () => new Date(Date.now() + clockOffset), workDir: ".local/bench" });
@@ -145,9 +169,15 @@ export async function benchFleet(opts: { tenants: number; usersPerTenant: number
     const { app } = stack;
     const t0 = performance.now();
     log(`onboarding ${opts.tenants.toLocaleString("en-US")} tenants × ${opts.usersPerTenant.toLocaleString("en-US")} users (bulk path) …`);
-    const { fleet, seconds: onboardStages } = await bulkOnboard(stack, opts.tenants, opts.usersPerTenant);
+    const azuriteAtStart = azuriteMemoryMb();
+    const { fleet, seconds: onboardStages, directories, azuriteBeforeDirectories } = await bulkOnboard(stack, opts.tenants, opts.usersPerTenant, { seedLanes: opts.seedLanes });
     const onboardSeconds = Math.round((performance.now() - t0) / 100) / 10;
-    log(`onboarded in ${onboardSeconds} s ${JSON.stringify(onboardStages)}`);
+    // Azurite's memory per directory row: its RSS after the directories less before them (tables hold nothing else yet
+    // but the registrations and a few secrets' rows).
+    const azuriteMemory = { atStartMb: azuriteAtStart.rssMb, beforeDirectoriesMb: azuriteBeforeDirectories.rssMb, afterDirectoriesMb: directories.azurite.rssMb, bytesPerDirectoryRow: Math.round(((directories.azurite.rssMb - azuriteBeforeDirectories.rssMb) * 2 ** 20) / Math.max(1, directories.rows)) };
+    log(`onboarded in ${onboardSeconds} s ${JSON.stringify(onboardStages)}; Azurite ${JSON.stringify(azuriteMemory)}; bench process RSS ${procMemoryMb().rssMb} MiB`);
+    const onboarding = { onboardSeconds, onboardStages, directories, azuriteMemory, benchProcessRssMb: procMemoryMb().rssMb };
+    if (opts.onboardOnly) return { tenants: opts.tenants, usersPerTenant: opts.usersPerTenant, latencyMs: opts.latencyMs, ...onboarding, ticks: [] };
     const traffic = countTableTraffic(app);
 
     // Ticks: a first one (every tenant's full read, and its first Immutable ID plan), one after some users changed,
@@ -166,6 +196,8 @@ export async function benchFleet(opts: { tenants: number; usersPerTenant: number
         }
       } else if (name === "initial") changes = opts.tenants * opts.usersPerTenant;
       traffic.reset();
+      const cpu0 = azuriteCpuSeconds();
+      const benchCpu0 = process.cpuUsage();
       const tick0 = performance.now();
       const tick = await scheduleDueRuns(app);
       const tickMs = performance.now() - tick0;
@@ -177,6 +209,12 @@ export async function benchFleet(opts: { tenants: number; usersPerTenant: number
       let deferred = 0;
       let read = 0;
       let planned = 0;
+      // Progress every 30 s: runs ended of those enqueued, users read by them, deferrals (full reads waiting their turn).
+      const progress = setInterval(() => {
+        const s = (performance.now() - w0) / 1000;
+        const rate = runs / Math.max(s, 0.001);
+        log(`tick "${name}": ${runs.toLocaleString("en-US")} / ${tick.enqueued.toLocaleString("en-US")} runs ended, ${read.toLocaleString("en-US")} users read, ${deferred.toLocaleString("en-US")} deferrals, ${traffic.snapshot().rows.toLocaleString("en-US")} table rows, ${s.toFixed(0)} s${rate > 0 ? `, ~${Math.round((tick.enqueued - runs) / rate)} s left` : ""}; Azurite ${(azuriteCpuSeconds() - cpu0).toFixed(0)} s CPU, RSS ${azuriteMemoryMb().rssMb} MiB; load ${loadAverage()}`);
+      }, 30_000);
       // The host's queue trigger: a pool of workers taking messages (continuations included) until every run has
       // ended. Full reads beyond MAX_CONCURRENT_FULL_READS wait in line: their jobs come back after a short delay here
       // (2 s instead of the worker's 30 s, so the bench measures the line, not the delay).
@@ -201,8 +239,10 @@ export async function benchFleet(opts: { tenants: number; usersPerTenant: number
           }
         }),
       );
+      clearInterval(progress);
       const workMs = performance.now() - w0;
       const all = traffic.snapshot();
+      const benchCpu = process.cpuUsage(benchCpu0);
       ticks.push({
         tick: name,
         enqueued: tick.enqueued,
@@ -222,6 +262,11 @@ export async function benchFleet(opts: { tenants: number; usersPerTenant: number
         tableRowsPerChangedUser: changes ? Math.round((all.rows / changes) * 100) / 100 : null,
         tableRowsPerRun: runs ? Math.round(all.rows / runs) : null,
         byTable: all.byTable,
+        // CPU seconds: Azurite's child, and this process (the workers, the scheduler and the simulator share it).
+        azuriteCpuSeconds: Math.round((azuriteCpuSeconds() - cpu0) * 10) / 10,
+        benchProcessCpuSeconds: Math.round((benchCpu.user + benchCpu.system) / 1e5) / 10,
+        azuriteRssMb: azuriteMemoryMb().rssMb,
+        load: loadAverage(),
       });
       log(`tick "${name}": ${runs} runs (${failed} failed), ${changes.toLocaleString("en-US")} changed users, ${all.requests.toLocaleString("en-US")} table requests, ${all.rows.toLocaleString("en-US")} rows, ${(workMs / 1000).toFixed(1)} s`);
       if (name !== "no change") clockOffset += 6 * 60_000; // the next tick, past every tenant's interval
@@ -230,7 +275,7 @@ export async function benchFleet(opts: { tenants: number; usersPerTenant: number
     const idle0 = performance.now();
     const idle = await scheduleDueRuns(app);
     const idleTickMs = performance.now() - idle0;
-    const result: Record<string, unknown> = { tenants: opts.tenants, usersPerTenant: opts.usersPerTenant, latencyMs: opts.latencyMs, workers, onboardSeconds, onboardStages, changedTenants, changedUsersPerTenant: changedPerTenant, ticks, idleTick: { enqueued: idle.enqueued, ms: Math.round(idleTickMs) } };
+    const result: Record<string, unknown> = { tenants: opts.tenants, usersPerTenant: opts.usersPerTenant, latencyMs: opts.latencyMs, workers, ...onboarding, azuriteHwmMb: azuriteMemoryMb().hwmMb, changedTenants, changedUsersPerTenant: changedPerTenant, ticks, idleTick: { enqueued: idle.enqueued, ms: Math.round(idleTickMs) } };
     if (opts.schedulerTenants && opts.schedulerTenants > opts.tenants) {
       // The scheduler alone with a larger fleet (registrations only, through the bulk path; their runs are not worked off).
       await app.tenants.addMany(Array.from({ length: opts.schedulerTenants - opts.tenants }, () => ({ tenantId: randomUUID(), clientId: randomUUID(), displayName: "Bench school" })));
