@@ -16,6 +16,7 @@ import type { PlatformUser } from "../src/directory/types.js";
 import type { SyncJob } from "../src/queue/jobs.js";
 import { scheduleDueRuns } from "../src/runs/scheduler.js";
 import { processSyncJob } from "../src/runs/worker.js";
+import { FullReadSlots } from "../src/runs/admission.js";
 import { setTenantSecret } from "../src/tenants/onboarding.js";
 import { mapLimit } from "../src/util/concurrency.js";
 import { azuriteCpuSeconds, azuriteMemoryMb, countTableTraffic, procMemoryMb } from "./common.js";
@@ -60,6 +61,49 @@ function newUserTransactions(app: App, tenantId: string, users: readonly Platfor
   }
   if (cur.length) out.push(cur);
   return out;
+}
+
+/**
+ * Watches admission control from outside (bench only: the slots' own acquire and release wrapped): full reads holding
+ * a slot at once, and the order they were admitted in against the order their runs were queued (first queued, first
+ * served: an "overtake" is a run admitted while a run queued before it, already turned away, still waits).
+ */
+function watchAdmission(): { reset(): void; snapshot(): { admitted: number; maxConcurrent: number; overtakes: number; maxWaitSeconds: number } } {
+  const proto = FullReadSlots.prototype;
+  const acquire = proto.acquire;
+  const release = proto.release;
+  let holding = new Set<string>();
+  let waiting = new Map<string, number>(); // runId → queuedAt (ms) of runs turned away and not yet admitted
+  let admitted = 0;
+  let maxConcurrent = 0;
+  let overtakes = 0;
+  let maxWait = 0;
+  proto.acquire = async function (this: FullReadSlots, req) {
+    const a = await acquire.call(this, req);
+    const queuedAt = Date.parse(req.queuedAt);
+    if (!a.admitted) waiting.set(req.runId, queuedAt);
+    else if (!holding.has(req.runId)) {
+      waiting.delete(req.runId);
+      if ([...waiting.values()].some((q) => q < queuedAt)) overtakes++;
+      holding.add(req.runId);
+      admitted++;
+      maxConcurrent = Math.max(maxConcurrent, holding.size);
+      maxWait = Math.max(maxWait, (Date.now() - queuedAt) / 1000);
+    }
+    return a;
+  };
+  proto.release = async function (this: FullReadSlots, runId: string) {
+    holding.delete(runId);
+    return release.call(this, runId);
+  };
+  return {
+    reset: () => {
+      holding = new Set();
+      waiting = new Map();
+      admitted = maxConcurrent = overtakes = maxWait = 0;
+    },
+    snapshot: () => ({ admitted, maxConcurrent, overtakes, maxWaitSeconds: Math.round(maxWait) }),
+  };
 }
 
 /** The 1-, 5- and 15-minute load averages, as `uptime` prints them. */
@@ -163,6 +207,7 @@ async function bulkOnboard(stack: LocalStack, tenants: number, usersPerTenant: n
 
 export async function benchFleet(opts: { tenants: number; usersPerTenant: number; latencyMs: number; workers?: number; schedulerTenants?: number; changedTenantsPercent?: number; changedUsersPercent?: number; onboardOnly?: boolean; seedLanes?: number }): Promise<Record<string, unknown>> {
   const workers = opts.workers ?? 16;
+  const { acquire: acquireOriginal, release: releaseOriginal } = FullReadSlots.prototype;
   let clockOffset = 0;
   const stack = await startLocalStack({ simulator: { latencyMs: opts.latencyMs }, clock: () => new Date(Date.now() + clockOffset), workDir: ".local/bench" });
   try {
@@ -179,6 +224,7 @@ export async function benchFleet(opts: { tenants: number; usersPerTenant: number
     const onboarding = { onboardSeconds, onboardStages, directories, azuriteMemory, benchProcessRssMb: procMemoryMb().rssMb };
     if (opts.onboardOnly) return { tenants: opts.tenants, usersPerTenant: opts.usersPerTenant, latencyMs: opts.latencyMs, ...onboarding, ticks: [] };
     const traffic = countTableTraffic(app);
+    const admission = watchAdmission();
 
     // Ticks: a first one (every tenant's full read, and its first Immutable ID plan), one after some users changed,
     // and one with nothing changed. Each tick's runs are worked off before the next; the clock jumps past the interval.
@@ -196,6 +242,7 @@ export async function benchFleet(opts: { tenants: number; usersPerTenant: number
         }
       } else if (name === "initial") changes = opts.tenants * opts.usersPerTenant;
       traffic.reset();
+      admission.reset();
       const cpu0 = azuriteCpuSeconds();
       const benchCpu0 = process.cpuUsage();
       const tick0 = performance.now();
@@ -213,7 +260,7 @@ export async function benchFleet(opts: { tenants: number; usersPerTenant: number
       const progress = setInterval(() => {
         const s = (performance.now() - w0) / 1000;
         const rate = runs / Math.max(s, 0.001);
-        log(`tick "${name}": ${runs.toLocaleString("en-US")} / ${tick.enqueued.toLocaleString("en-US")} runs ended, ${read.toLocaleString("en-US")} users read, ${deferred.toLocaleString("en-US")} deferrals, ${traffic.snapshot().rows.toLocaleString("en-US")} table rows, ${s.toFixed(0)} s${rate > 0 ? `, ~${Math.round((tick.enqueued - runs) / rate)} s left` : ""}; Azurite ${(azuriteCpuSeconds() - cpu0).toFixed(0)} s CPU, RSS ${azuriteMemoryMb().rssMb} MiB; load ${loadAverage()}`);
+        log(`tick "${name}": ${runs.toLocaleString("en-US")} / ${tick.enqueued.toLocaleString("en-US")} runs ended, ${read.toLocaleString("en-US")} users read, ${deferred.toLocaleString("en-US")} deferrals, ${admission.snapshot().maxConcurrent} full reads at most at once, ${traffic.snapshot().rows.toLocaleString("en-US")} table rows, ${s.toFixed(0)} s${rate > 0 ? `, ~${Math.round((tick.enqueued - runs) / rate)} s left` : ""}; Azurite ${(azuriteCpuSeconds() - cpu0).toFixed(0)} s CPU, RSS ${azuriteMemoryMb().rssMb} MiB; load ${loadAverage()}`);
       }, 30_000);
       // The host's queue trigger: a pool of workers taking messages (continuations included) until every run has
       // ended. Full reads beyond MAX_CONCURRENT_FULL_READS wait in line: their jobs come back after a short delay here
@@ -267,6 +314,8 @@ export async function benchFleet(opts: { tenants: number; usersPerTenant: number
         benchProcessCpuSeconds: Math.round((benchCpu.user + benchCpu.system) / 1e5) / 10,
         azuriteRssMb: azuriteMemoryMb().rssMb,
         load: loadAverage(),
+        // Full reads admitted, most at once (MAX_CONCURRENT_FULL_READS bounds it), admitted out of queue order.
+        fullReads: { limit: app.settings.maxConcurrentFullReads, ...admission.snapshot() },
       });
       log(`tick "${name}": ${runs} runs (${failed} failed), ${changes.toLocaleString("en-US")} changed users, ${all.requests.toLocaleString("en-US")} table requests, ${all.rows.toLocaleString("en-US")} rows, ${(workMs / 1000).toFixed(1)} s`);
       if (name !== "no change") clockOffset += 6 * 60_000; // the next tick, past every tenant's interval
@@ -288,6 +337,8 @@ export async function benchFleet(opts: { tenants: number; usersPerTenant: number
     }
     return result;
   } finally {
+    FullReadSlots.prototype.acquire = acquireOriginal;
+    FullReadSlots.prototype.release = releaseOriginal;
     await stack.stop();
   }
 }

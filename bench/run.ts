@@ -214,7 +214,7 @@ function printFleet(r: Awaited<ReturnType<typeof benchFleet>>): void {
     ]),
   );
   console.log(`  directories: ${JSON.stringify(r.directories)}; Azurite memory: ${JSON.stringify(r.azuriteMemory)}`);
-  for (const t of ticks) console.log(`  tick "${String(t.tick)}": Azurite ${String(t.azuriteCpuSeconds)} s CPU, bench process ${String(t.benchProcessCpuSeconds)} s CPU, Azurite RSS ${String(t.azuriteRssMb)} MiB, load ${String(t.load)}`);
+  for (const t of ticks) console.log(`  tick "${String(t.tick)}": Azurite ${String(t.azuriteCpuSeconds)} s CPU, bench process ${String(t.benchProcessCpuSeconds)} s CPU, Azurite RSS ${String(t.azuriteRssMb)} MiB, load ${String(t.load)}; full reads ${JSON.stringify(t.fullReads)}`);
   if (r.idleTick) console.log(`  idle tick (nothing due): ${JSON.stringify(r.idleTick)}`);
 }
 
