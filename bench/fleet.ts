@@ -155,6 +155,8 @@ async function bulkOnboard(stack: LocalStack, tenants: number, usersPerTenant: n
       const users = Array.from({ length: usersPerTenant }, (_, k) => ({ id: randomUUID(), userPrincipalName: `u${k}@school${i}.onmicrosoft.com`, givenName: `G${k}`, surname: `S${k}`, mail: `u${k}@school${i}.example`, city: "Lund" }));
       await sim.control.addUsers(created.id, users);
       done++;
+      // The simulator's control calls never wait for I/O: yield, so that the progress line (a timer) gets its turn.
+      await new Promise((r) => setImmediate(r));
       return { tenantId: created.id, clientId: simApp.clientId, secret: secret.value, users: users.map((u) => ({ id: u.id })), name: `School ${i}` };
     });
     lap("simulator");
