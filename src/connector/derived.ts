@@ -57,6 +57,8 @@ export const valuePrefix = (value: string) => `!v|${valueKey(value)}|`;
 export const DIRTY_PREFIX = "!d|";
 export const PENDING_PREFIX = "!u|";
 export const PLANNED_PREFIX = "!p|";
+/** `!r|<removedAt>|<id>`: a row of a user Entra removed, by when, so that old ones are found without a scan. */
+export const REMOVED_PREFIX = "!r|";
 
 /** Kinds of value entries. */
 export type ValueKind = "h" | "m" | "w";
@@ -69,11 +71,13 @@ export function keysOfRow(r: {
   id: string;
   user: { onPremisesImmutableId?: string | null | undefined };
   removed?: string | undefined;
+  removedAt?: string | undefined;
   upnSwitch?: { value?: string | undefined } | undefined;
   iid?: CandidateState | undefined;
   iidDirty?: boolean | undefined;
 }): string[] {
   const keys: string[] = [];
+  if (r.removed && r.removedAt) keys.push(`${REMOVED_PREFIX}${r.removedAt}|${r.id}`);
   const held = r.user.onPremisesImmutableId;
   if (held) keys.push(`${valuePrefix(held)}h|${r.id}`);
   if (r.upnSwitch && !r.removed) {

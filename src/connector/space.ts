@@ -3,7 +3,7 @@ import { odata } from "@azure/data-tables";
 import type { GraphUser } from "../graph/users.js";
 import { mapLimit } from "../util/concurrency.js";
 import { getOrUndefined, isNotFound, storageError, statusOf } from "../state/tables-client.js";
-import { DIRTY_PREFIX, entryDigest, hashHex, keysOfRow, ROWS_FIRST, SUMMARY_KEY, type CandidateState, type ShardSummary, type StoredDerived } from "./derived.js";
+import { DIRTY_PREFIX, entryDigest, hashHex, keysOfRow, REMOVED_PREFIX, ROWS_FIRST, SUMMARY_KEY, type CandidateState, type ShardSummary, type StoredDerived } from "./derived.js";
 
 /** How many partitions a tenant's connector space is spread over (each takes ~2,000 writes/s in Azure). */
 export const CONNECTOR_SHARDS = 4;
@@ -319,6 +319,60 @@ export class ConnectorSpace {
       }),
     );
     return out.flat();
+  }
+
+  /**
+   * Deletes the rows of users Entra removed before `before` (with their index entries), found through their `!r|`
+   * entries: a read of the few old ones, not a scan of the tenant. Each row goes with its index entries in one
+   * transaction. `before` must lie past Entra's 30 days of soft deletion, so that no such user comes back while its
+   * row is deleted; a row whose Immutable ID state still counts in its shard's summary is left for the next plan.
+   * Returns how many rows went.
+   */
+  async pruneRemoved(tenantId: string, before: Date): Promise<number> {
+    const upper = `${REMOVED_PREFIX}${before.toISOString()}`;
+    const counts = await Promise.all(
+      Array.from({ length: CONNECTOR_SHARDS }, async (_, s) => {
+        const partitionKey = shardPk(tenantId, s);
+        const keys: string[] = [];
+        try {
+          const it = this.table.listEntities<Key>({ queryOptions: { filter: odata`PartitionKey eq ${partitionKey} and RowKey ge ${REMOVED_PREFIX} and RowKey lt ${upper}`, select: ["RowKey"] } });
+          for await (const e of it) keys.push(e.rowKey!);
+        } catch (e) {
+          throw storageError(e, `read the removed users of tenant ${tenantId}`);
+        }
+        let n = 0;
+        for (const key of keys) {
+          const id = key.slice(key.indexOf("|", REMOVED_PREFIX.length) + 1);
+          try {
+            const e = await getOrUndefined<Entity>(this.table, partitionKey, id);
+            const row = e ? fromEntity(e) : undefined;
+            if (!row) {
+              await this.table.deleteEntity(partitionKey, key);
+              continue;
+            }
+            const c = contributionOf(id, row.iid);
+            if (!row.removed || `${REMOVED_PREFIX}${row.removedAt}|${id}` !== key || c.cat || c.digest) continue;
+            const others = (row.stored?.keys ?? []).filter((k) => k !== key);
+            const last: TransactionAction[] = [["delete", { partitionKey, rowKey: id }], ["delete", { partitionKey, rowKey: key }]];
+            this.transactions++;
+            try {
+              await this.table.submitTransaction([...last, ...others.map((rowKey): TransactionAction => ["delete", { partitionKey, rowKey }])]);
+            } catch (err) {
+              if (!isNotFound(err)) throw err;
+              // An index entry the row lists is missing: delete the others one by one, then the row and its `!r|` entry.
+              for (const rowKey of others) await this.table.deleteEntity(partitionKey, rowKey).catch((x: unknown) => (isNotFound(x) ? undefined : Promise.reject(x)));
+              await this.table.submitTransaction(last);
+            }
+            n++;
+          } catch (err) {
+            if (isNotFound(err)) continue; // deleted meanwhile: the next pass decides
+            throw storageError(err, `delete the row of removed user ${id} of tenant ${tenantId}`);
+          }
+        }
+        return n;
+      }),
+    );
+    return counts.reduce((a, b) => a + b, 0);
   }
 
   /** The shards' summaries (absent ones empty). */

@@ -98,7 +98,10 @@ export interface ExpiryCheckResult {
 const CONCURRENCY = 4;
 
 /** The intent key of a threshold mail: one per (tenant, secret generation, threshold). */
-export const thresholdKey = (generation: string, threshold: number): string => `threshold:${generation}:${threshold}`;
+export const thresholdKey = (generation: string, threshold: number): string => `${thresholdKeyPrefix(generation)}${threshold}`;
+/** What the intent keys of threshold mails begin with; of one secret generation's: `thresholdKeyPrefix`. */
+export const THRESHOLD_KEY_PREFIX = "threshold:";
+export const thresholdKeyPrefix = (generation: string): string => `${THRESHOLD_KEY_PREFIX}${generation}:`;
 
 /**
  * The daily secret expiry check (timer `secretExpiryCheck`, CLI `alerts check`). For each enabled tenant: record

@@ -137,6 +137,24 @@ export class AlertIntentStore {
     }
   }
 
+  /**
+   * Deletes the intents of a scope (a tenant id, or the operators') last claimed before `before`, except those `keep`
+   * names (a threshold mail of the secret still in use, which its check would otherwise send again). Returns how many
+   * went.
+   */
+  async prune(tenantId: string, before: Date, keep: (key: string) => boolean | Promise<boolean> = () => false): Promise<number> {
+    try {
+      const gone: string[] = [];
+      const filter = odata`PartitionKey eq ${tenantId} and RowKey ge ${"intent~"} and RowKey lt ${"intent~~"} and claimedAt lt ${before.toISOString()}`;
+      for await (const e of this.table.listEntities<Entity>({ queryOptions: { filter, select: ["RowKey"] } }))
+        if (!(await keep(decodeURIComponent(e.rowKey.slice(7))))) gone.push(e.rowKey);
+      for (let i = 0; i < gone.length; i += 100) await this.table.submitTransaction(gone.slice(i, i + 100).map((rowKey) => ["delete", { partitionKey: tenantId, rowKey }]));
+      return gone.length;
+    } catch (e) {
+      throw storageError(e, `prune the alert intents of ${tenantId}`);
+    }
+  }
+
   /** A small piece of alert state of a tenant (JSON), e.g. the open auth failures. */
   async getState<T>(tenantId: string, name: string): Promise<T | undefined> {
     const e = await getOrUndefined<{ data: string }>(this.table, tenantId, stateRow(name));

@@ -13,6 +13,12 @@ import { startRun, type StartDeps } from "./start.js";
 import { readTenantStates, type TenantState } from "../state/tenant-state.js";
 import type { AuditLog } from "../audit/store.js";
 import { isHealthy } from "../notifications/renewal.js";
+import type { HoldIndex } from "./hold-index.js";
+import type { ConnectorSpace } from "../connector/space.js";
+import type { AlertIntentStore } from "../expiry/intents.js";
+import type { SecretFactsStore } from "../state/secret-facts.js";
+import { OPERATORS_SCOPE } from "../alerts/mail.js";
+import { THRESHOLD_KEY_PREFIX, thresholdKeyPrefix } from "../expiry/check.js";
 
 /** The adapters the scheduler needs (the App provides them all). */
 export interface SchedulerDeps extends Omit<StartDeps, "queue" | "tenants" | "tables"> {
@@ -23,7 +29,20 @@ export interface SchedulerDeps extends Omit<StartDeps, "queue" | "tenants" | "ta
   tenants: Pick<TenantRegistry, "require" | "get" | "listAll">;
   queue: Pick<JobQueue, "sendMany">;
   health: Pick<HealthStore, "get" | "unquarantine">;
+  /** Held runs by run id: rows of holds expired longer ago than the run history is kept are deleted (without it: kept). */
+  holds?: Pick<HoldIndex, "pruneExpired">;
+  /** Rows of users Entra removed long ago go (without it: kept). */
+  connector?: Pick<ConnectorSpace, "pruneRemoved">;
+  /** Records of mails sent go with the audit log's retention (without it: kept); a threshold mail of the secret in use stays. */
+  alertIntents?: Pick<AlertIntentStore, "prune">;
+  secretFacts?: Pick<SecretFactsStore, "get">;
 }
+
+/**
+ * Days the connector-space row of a user Entra removed is kept: twice Entra's 30 days of soft deletion, so that no
+ * user comes back to a deleted row, and the platform user keeps its removal mark meanwhile.
+ */
+export const REMOVED_USERS_KEPT_DAYS = 60;
 
 export interface SchedulerOptions {
   /** Share of a tenant's interval by which its next run is pulled earlier, spread by tenant id (default 0.1). */
@@ -39,6 +58,11 @@ export interface SchedulerOptions {
    * on the default five-minute schedule), so a tick's cost stays flat with the number of tenants.
    */
   pruneSlices?: number;
+  /**
+   * What needs no hourly pass — rows of users Entra removed long ago, old records of mails sent — goes once a day per
+   * tenant: in the hour (of this many, default 24) its id spreads it to.
+   */
+  pruneDailySlices?: number;
 }
 
 export interface ScheduleResult {
@@ -113,8 +137,24 @@ export async function scheduleDueRuns(app: SchedulerDeps, o: SchedulerOptions = 
       // The live plan: what only pruned runs, or runs past retention, could still show goes.
       await plans.pruneLive(tenantId, Math.max(planCutoff.getTime(), kept.length ? Math.min(...kept.map(runTime)) : now.getTime()));
     });
-    // The audit log outlives the run history (its own retention): entries older than AUDIT_RETENTION_DAYS go.
+    // The audit log outlives the run history (its own retention): entries older than AUDIT_RETENTION_DAYS go, and so
+    // do the records of mails sent, but a threshold mail of the secret in use (its check would send it again).
     if (app.audit && auditDays) await app.audit.prune(tenantId, new Date(now.getTime() - auditDays * 86_400_000));
+    // Once a day per tenant: the rows of users Entra removed long ago, and the old records of mails sent.
+    const dailySlices = Math.max(1, o.pruneDailySlices ?? 24);
+    if (Math.floor(spread(`daily:${tenantId}`) * dailySlices) !== Math.floor(now.getTime() / 3_600_000) % dailySlices) return n;
+    if (app.alertIntents && auditDays) {
+      // The secret's generation is read only if an old threshold mail is found.
+      let current: Promise<string | undefined> | undefined;
+      const inUse = async (key: string) => {
+        if (!key.startsWith(THRESHOLD_KEY_PREFIX)) return false;
+        current ??= app.secretFacts ? app.secretFacts.get(tenantId).then((f) => f?.generation) : Promise.resolve(undefined);
+        const generation = await current;
+        return generation === undefined || key.startsWith(thresholdKeyPrefix(generation));
+      };
+      await app.alertIntents.prune(tenantId, new Date(now.getTime() - auditDays * 86_400_000), inUse);
+    }
+    await app.connector?.pruneRemoved(tenantId, new Date(now.getTime() - REMOVED_USERS_KEPT_DAYS * 86_400_000));
     return n;
   };
   const counts = await mapLimit(toPrune, Math.min(16, o.concurrency ?? 32), (t) =>
@@ -124,6 +164,13 @@ export async function scheduleDueRuns(app: SchedulerDeps, o: SchedulerOptions = 
     }),
   );
   result.pruned = counts.reduce((a, b) => a + b, 0);
+  // Once per round of slices: holds that expired before the oldest run the history keeps point at pruned runs.
+  // The operators' own mails (the daily digest) go with the audit log's retention.
+  if (slice === 0)
+    await Promise.all([
+      app.holds?.pruneExpired(new Date(now.getTime() - (o.keepDays ?? 30) * 86_400_000)),
+      auditDays ? app.alertIntents?.prune(OPERATORS_SCOPE, new Date(now.getTime() - auditDays * 86_400_000)) : undefined,
+    ]).catch((e: unknown) => app.log.warn(`could not prune expired holds or the operators' mail records: ${toEntraSyncError(e).message}`));
   return result;
 }
 

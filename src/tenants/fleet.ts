@@ -18,6 +18,7 @@ import type { TenantRegistry } from "./registry.js";
 import type { AuditLog } from "../audit/store.js";
 import { isActive, newOwner, type LeaseStore } from "../runs/lease.js";
 import { newRunId } from "../runs/report.js";
+import { HOLDS_PARTITION } from "../runs/hold-index.js";
 import { mapLimit } from "../util/concurrency.js";
 
 /** The columns of an import file (header row; `,` or `;` separated). */
@@ -170,6 +171,8 @@ async function deleteTenantRows(table: TableClient, tenantId: string): Promise<n
     odata`PartitionKey eq 'tenant' and RowKey eq ${tenantId}`,
     // SCIM Secret Tokens: partition "token", the tenant as a property
     odata`PartitionKey eq 'token' and tenantId eq ${tenantId}`,
+    // runs the mass-change guard held, by run id: partition "!holds", the tenant as a property
+    odata`PartitionKey eq ${HOLDS_PARTITION} and tenantId eq ${tenantId}`,
   ];
   let n = 0;
   for (const filter of filters) {

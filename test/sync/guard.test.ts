@@ -151,6 +151,12 @@ describe("the mass-change guard on the local stack", () => {
     expect(again.report.status).toBe("held"); // the same removals, measured afresh
     expect(again.report.hold).toMatchObject({ removals: 2, state: "pending" });
     expect((await listTenantStatuses(later, tid))[0]!.hold).toMatchObject({ state: "pending", runId: again.report.runId });
+
+    // A hold's row goes about when its run leaves the history (30 days): the first's, expired 31 days ago, not the second's.
+    const month = only(at(Date.parse(held.hold!.expiresAt) + 31 * 86_400_000));
+    await scheduleDueRuns(month, { pruneSlices: 1 });
+    expect(await s.app.holds.tenantOf(held.runId)).toBeUndefined();
+    expect(await s.app.holds.tenantOf(again.report.runId)).toBe(tid);
   });
 
   it("term-start thresholds hold what the normal ones let through", async () => {

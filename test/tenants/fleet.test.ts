@@ -76,7 +76,9 @@ describe("onboarding and offboarding a fleet", () => {
     const id = tenant.tenantId;
     expect((await local(["run", "--tenant", id])).code).toBe(0);
     await s.app.scimTokens.create(id);
+    await s.app.holds.put(id, "held-run-of-purged", new Date().toISOString());
     const other = await onboard(s, simpleDirectory(2));
+    await s.app.holds.put(other.tenant.tenantId, "held-run-of-other", new Date().toISOString());
     expect((await local(["run", "--tenant", other.tenant.tenantId])).code).toBe(0);
 
     let r = await local(["tenant", "remove", id]);
@@ -102,6 +104,8 @@ describe("onboarding and offboarding a fleet", () => {
     for await (const row of s.app.connector.list(id)) rows.push(row);
     expect(rows).toEqual([]);
     expect(await s.app.scimTokens.list(id)).toEqual([]);
+    expect(await s.app.holds.tenantOf("held-run-of-purged")).toBeUndefined();
+    expect(await s.app.holds.tenantOf("held-run-of-other")).toBe(other.tenant.tenantId);
     const kept = [];
     for await (const u of s.app.directory.list(id)) kept.push(u);
     expect(kept.map((u) => u.id).sort()).toEqual(platformUsers.map((u) => u.id).sort());
