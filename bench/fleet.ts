@@ -69,10 +69,12 @@ function newUserTransactions(app: App, tenantId: string, users: readonly Platfor
 
 /**
  * Watches admission control from outside (bench only: the slots' own acquire and release wrapped): full reads holding
- * a slot at once, and the order they were admitted in against the order their runs were queued (first queued, first
- * served: an "overtake" is a run admitted while a run queued before it, already turned away, still waits).
+ * a slot at once, and the order they were admitted in against the order their runs were queued. First queued, first
+ * served lets a run take a slot the runs ahead of it leave over (more slots free than runs ahead), so an "overtake"
+ * is a run admitted while `limit` or more runs queued before it, already turned away, still wait: then even with
+ * every slot free, one of them should have had it.
  */
-function watchAdmission(): { reset(): void; snapshot(): { admitted: number; maxConcurrent: number; overtakes: number; maxWaitSeconds: number } } {
+function watchAdmission(limit: number): { reset(): void; snapshot(): { admitted: number; maxConcurrent: number; overtakes: number; maxWaitSeconds: number } } {
   const proto = FullReadSlots.prototype;
   const acquire = proto.acquire;
   const release = proto.release;
@@ -88,7 +90,7 @@ function watchAdmission(): { reset(): void; snapshot(): { admitted: number; maxC
     if (!a.admitted) waiting.set(req.runId, queuedAt);
     else if (!holding.has(req.runId)) {
       waiting.delete(req.runId);
-      if ([...waiting.values()].some((q) => q < queuedAt)) overtakes++;
+      if ([...waiting.values()].filter((q) => q < queuedAt).length >= limit) overtakes++;
       holding.add(req.runId);
       admitted++;
       maxConcurrent = Math.max(maxConcurrent, holding.size);
@@ -244,7 +246,7 @@ export async function benchFleet(opts: { tenants: number; usersPerTenant: number
     const onboarding = { onboardSeconds, onboardStages, directories, azuriteMemory, benchProcessRssMb: procMemoryMb().rssMb };
     if (opts.onboardOnly) return { tenants: opts.tenants, usersPerTenant: opts.usersPerTenant, latencyMs: opts.latencyMs, ...onboarding, ticks: [] };
     const traffic = countTableTraffic(app);
-    const admission = watchAdmission();
+    const admission = watchAdmission(app.settings.maxConcurrentFullReads);
 
     // Ticks: a first one (every tenant's full read, and its first Immutable ID plan), one after some users changed,
     // and one with nothing changed. Each tick's runs are worked off before the next; the clock jumps past the interval.
