@@ -82,14 +82,16 @@ export class FullReadSlots {
       const live = (e: SlotEntity) => e.runId !== "" && Date.parse(e.expiresAt) > now;
       const mine = slots.find((s) => s.runId === req.runId && s.index < this.limit);
       if (mine) {
-        if (await this.writeSlot(mine.index, req, mine.etag)) return this.admitted(mine.index, waitKey);
+        if (await this.writeSlot(mine.index, req, mine.etag)) return this.admitted(mine.index, waitKey, false); // its place went when it was admitted
         continue;
       }
-      // The places ahead of this run's; those whose runs stopped asking (a lost job) go, so the line stays as long as it is.
+      // The places ahead of this run's (and its own); those whose runs stopped asking (a lost job) go, so the line
+      // stays as long as it is.
       let ahead = 0;
+      let inLine = false;
       for (const w of await this.readWaiters(waitKey)) {
-        if (w.runId === req.runId) continue;
-        if (live(w)) ahead++;
+        if (w.runId === req.runId) inLine ||= w.rowKey === waitKey;
+        else if (live(w)) ahead++;
         else if (attempt === 0) await this.delete(w.rowKey, w.etag);
       }
       const byIndex = new Map(slots.map((s) => [s.index, s]));
@@ -101,7 +103,7 @@ export class FullReadSlots {
       if (ahead < free.length) {
         // Any of the slots the runs ahead leave over; picked at random so that simultaneous askers rarely collide.
         const index = free[ahead + Math.floor(Math.random() * (free.length - ahead))]!;
-        if (await this.writeSlot(index, req, byIndex.get(index)?.etag ?? null)) return this.admitted(index, waitKey);
+        if (await this.writeSlot(index, req, byIndex.get(index)?.etag ?? null)) return this.admitted(index, waitKey, inLine);
         continue; // another instance took it first: look again
       }
       const position = ahead + 1;
@@ -132,8 +134,8 @@ export class FullReadSlots {
     return { inUse: slots.filter((s) => live(s) && s.index < this.limit).map(({ tenantId, runId }) => ({ tenantId, runId })), waiting: waiters.filter(live).map(({ tenantId, runId }) => ({ tenantId, runId })) };
   }
 
-  private async admitted(index: number, waitKey: string): Promise<Admission> {
-    await this.delete(waitKey, "*"); // its place in line, if it had one
+  private async admitted(index: number, waitKey: string, inLine: boolean): Promise<Admission> {
+    if (inLine) await this.delete(waitKey, "*"); // its place in line
     return { admitted: true, slot: index };
   }
 
@@ -142,9 +144,9 @@ export class FullReadSlots {
     return (await this.query(odata`PartitionKey eq ${ADMISSION_PARTITION} and RowKey ge ${SLOT} and RowKey lt ${SLOT_END}`)).map((row) => ({ ...row, index: Number(row.rowKey.slice(SLOT.length)) }));
   }
 
-  /** The places in line before `waitKey`, in line order (the table returns a partition's rows by RowKey). */
+  /** The places in line up to `waitKey` (the run's own included), in line order (a partition's rows come by RowKey). */
   private async readWaiters(waitKey: string): Promise<Array<SlotEntity & { etag: string }>> {
-    return this.query(odata`PartitionKey eq ${ADMISSION_PARTITION} and RowKey ge ${WAIT} and RowKey lt ${waitKey}`);
+    return this.query(odata`PartitionKey eq ${ADMISSION_PARTITION} and RowKey ge ${WAIT} and RowKey le ${waitKey}`);
   }
 
   private async query(filter: string): Promise<Array<SlotEntity & { etag: string }>> {

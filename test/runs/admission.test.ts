@@ -118,13 +118,13 @@ describe("admission control of full reads (MAX_CONCURRENT_FULL_READS)", () => {
     const run = (i: number) => ({ tenantId: `w${i}`, runId: `${String(100 + i).padStart(13, "0")}-cccccccc`, queuedAt: new Date(base + i * 10).toISOString() });
     for (let i = 0; i < 2; i++) expect((await slots.acquire(run(i))).admitted).toBe(true);
     for (let i = 2; i < 42; i++) expect(await slots.acquire(run(i))).toMatchObject({ admitted: false, position: i - 1 });
-    // The first in line reads the two slots and no place in line; the last, the slots and the 39 places ahead.
+    // The first in line reads the two slots and its own place; the last, the slots, the 39 places ahead and its own.
     rowsRead = 0;
     expect(await slots.acquire(run(2))).toMatchObject({ admitted: false, position: 1, askAgainMs: 30_000 });
-    expect(rowsRead).toBe(2);
+    expect(rowsRead).toBe(2 + 1);
     rowsRead = 0;
     expect(await slots.acquire(run(41))).toMatchObject({ admitted: false, position: 40, askAgainMs: 30_000 * 20 });
-    expect(rowsRead).toBe(2 + 39);
+    expect(rowsRead).toBe(2 + 39 + 1);
     // Still first come, first served: a freed slot goes to the first in line, not to the last who asks.
     await slots.release(run(0).runId);
     expect(await slots.acquire(run(41))).toMatchObject({ admitted: false, position: 40 });
