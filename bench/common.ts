@@ -27,10 +27,14 @@ export interface BenchArgs {
   /** Fleet workload: tenants × users per tenant (default 100 × 200; the large fleet is 1,000 × 2,000). */
   fleetTenants: number;
   fleetUsers: number;
+  /** Fleet: stop after onboarding (registrations, secrets, directories), to measure it alone. */
+  fleetOnboardOnly: boolean;
+  /** Fleet: tenants' directories (partitions) seeded at once, one transaction in flight each (default 16). */
+  fleetSeedLanes: number;
 }
 
 export function parseArgs(argv: readonly string[]): BenchArgs {
-  const out: BenchArgs = { filter: undefined, size: 10_000, latencyMs: 100, fleetTenants: 100, fleetUsers: 200 };
+  const out: BenchArgs = { filter: undefined, size: 10_000, latencyMs: 100, fleetTenants: 100, fleetUsers: 200, fleetOnboardOnly: false, fleetSeedLanes: 16 };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     const value = (name: string): number => {
@@ -43,6 +47,8 @@ export function parseArgs(argv: readonly string[]): BenchArgs {
     else if (a === "--latency" || a.startsWith("--latency=")) out.latencyMs = value("--latency");
     else if (a === "--fleet-tenants" || a.startsWith("--fleet-tenants=")) out.fleetTenants = Math.max(1, Math.floor(value("--fleet-tenants")));
     else if (a === "--fleet-users" || a.startsWith("--fleet-users=")) out.fleetUsers = Math.max(10, Math.floor(value("--fleet-users")));
+    else if (a === "--fleet-onboard-only") out.fleetOnboardOnly = true;
+    else if (a === "--fleet-seed-lanes" || a.startsWith("--fleet-seed-lanes=")) out.fleetSeedLanes = Math.max(1, Math.floor(value("--fleet-seed-lanes")));
     else if (!a.startsWith("--")) out.filter = a;
     else throw new Error(`unknown option ${a}`);
   }
@@ -262,13 +268,13 @@ export function deployedNodeArguments(): string {
   return (JSON.parse(readFileSync(file, "utf8")) as { languageWorkersNodeArguments: string }).languageWorkersNodeArguments;
 }
 
-/** CPU seconds used so far by the Azurite child of this process (Linux /proc; 0 elsewhere). */
-export function azuriteCpuSeconds(): number {
+/** The pid of the Azurite child of this process (Linux /proc; undefined elsewhere or when none runs). */
+function azuritePid(): string | undefined {
   let pids: string[];
   try {
     pids = readdirSync("/proc");
   } catch {
-    return 0; // not Linux
+    return undefined; // not Linux
   }
   for (const pid of pids) {
     if (!/^\d+$/.test(pid)) continue;
@@ -278,12 +284,42 @@ export function azuriteCpuSeconds(): number {
       const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
       if (Number(f[1]) !== process.pid) continue;
       if (!readFileSync(`/proc/${pid}/cmdline`, "utf8").includes("azurite/dist")) continue;
-      return (Number(f[11]) + Number(f[12])) / 100; // utime + stime in clock ticks (USER_HZ = 100)
+      return pid;
     } catch {
       continue;
     }
   }
-  return 0;
+  return undefined;
+}
+
+/** CPU seconds used so far by the Azurite child of this process (Linux /proc; 0 elsewhere). */
+export function azuriteCpuSeconds(): number {
+  const pid = azuritePid();
+  if (!pid) return 0;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return (Number(f[11]) + Number(f[12])) / 100; // utime + stime in clock ticks (USER_HZ = 100)
+  } catch {
+    return 0;
+  }
+}
+
+/** The Azurite child's resident memory now and its high-water mark, in MiB (VmRSS, VmHWM; zeros where unknown). */
+export function azuriteMemoryMb(): { rssMb: number; hwmMb: number } {
+  return procMemoryMb(azuritePid());
+}
+
+/** A process's VmRSS and VmHWM in MiB from /proc (zeros where unknown); this process when no pid is given. */
+export function procMemoryMb(pid: string | undefined = String(process.pid)): { rssMb: number; hwmMb: number } {
+  if (!pid) return { rssMb: 0, hwmMb: 0 };
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, "utf8");
+    const kb = (k: string) => Number(new RegExp(`^${k}:\\s+(\\d+) kB`, "m").exec(status)?.[1] ?? 0);
+    return { rssMb: Math.round(kb("VmRSS") / 1024), hwmMb: Math.round(kb("VmHWM") / 1024) };
+  } catch {
+    return { rssMb: 0, hwmMb: 0 };
+  }
 }
 
 // ---------------------------------------------------------------------------------------------------------------

@@ -5,6 +5,9 @@
  * `npx tsx bench/fleet.ts [tenants] [users] [latencyMs] [schedulerTenants]`; in `npm run bench`: `--fleet-tenants N --fleet-users U`.
  */
 import { randomUUID } from "node:crypto";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
 import { pathToFileURL } from "node:url";
 import type { TransactionAction } from "@azure/data-tables";
 import type { App } from "../src/composition.js";
@@ -15,9 +18,11 @@ import type { PlatformUser } from "../src/directory/types.js";
 import type { SyncJob } from "../src/queue/jobs.js";
 import { scheduleDueRuns } from "../src/runs/scheduler.js";
 import { processSyncJob } from "../src/runs/worker.js";
+import { FullReadSlots } from "../src/runs/admission.js";
+import { importTenants } from "../src/tenants/fleet.js";
 import { setTenantSecret } from "../src/tenants/onboarding.js";
 import { mapLimit } from "../src/util/concurrency.js";
-import { countTableTraffic } from "./common.js";
+import { azuriteCpuSeconds, azuriteMemoryMb, countTableTraffic, procMemoryMb } from "./common.js";
 
 const log = (s: string) => process.stderr.write(`  fleet: ${s}\n`);
 
@@ -27,11 +32,12 @@ interface FleetTenant {
 }
 
 /**
- * The bulk onboarding path (bench only): the simulator's tenants are made in memory first, then the registrations go
- * in 100 per table transaction (`TenantRegistry.addMany`, what `entra-sync tenant import` uses), the client secrets
- * into Key Vault (64 at a time: one secret each, as `secret set` does) and every platform directory through
- * `importUsers` (its own full transactions of 100 rows; 16 tenants, so 16 partitions, in flight). Progress every 5 s
- * with the rate and what is left.
+ * The bulk onboarding path: the simulator's tenants are made in memory first; then the registrations through
+ * `entra-sync tenant import`'s own code (`importTenants`: a CSV validated whole, `TenantRegistry.addMany` 100 per
+ * table transaction, each tenant's check 8 at once), the client secrets into Key Vault (64 at a time: one secret
+ * each, as `secret set` does) and every platform directory (the platform's own existing data, bench setup) as
+ * prebuilt rows in full transactions, `seedLanes` tenants (partitions) in flight. Progress every 5 s with the rate
+ * and what is left.
  */
 /**
  * The rows of new platform users — each user's row, index entries and claims, made by the directory adapter's own
@@ -61,7 +67,67 @@ function newUserTransactions(app: App, tenantId: string, users: readonly Platfor
   return out;
 }
 
-async function bulkOnboard(stack: LocalStack, tenants: number, usersPerTenant: number): Promise<{ fleet: FleetTenant[]; seconds: Record<string, number> }> {
+/**
+ * Watches admission control from outside (bench only: the slots' own acquire and release wrapped): full reads holding
+ * a slot at once, and the order they were admitted in against the order their runs were queued. First queued, first
+ * served lets a run take a slot the runs ahead of it leave over (more slots free than runs ahead), so an "overtake"
+ * is a run admitted while `limit` or more runs queued before it, already turned away, still wait: then even with
+ * every slot free, one of them should have had it.
+ */
+function watchAdmission(limit: number): { reset(): void; snapshot(): { admitted: number; maxConcurrent: number; overtakes: number; maxWaitSeconds: number } } {
+  const proto = FullReadSlots.prototype;
+  const acquire = proto.acquire;
+  const release = proto.release;
+  let holding = new Set<string>();
+  let waiting = new Map<string, number>(); // runId → queuedAt (ms) of runs turned away and not yet admitted
+  let admitted = 0;
+  let maxConcurrent = 0;
+  let overtakes = 0;
+  let maxWait = 0;
+  proto.acquire = async function (this: FullReadSlots, req) {
+    const a = await acquire.call(this, req);
+    const queuedAt = Date.parse(req.queuedAt);
+    if (!a.admitted) waiting.set(req.runId, queuedAt);
+    else if (!holding.has(req.runId)) {
+      waiting.delete(req.runId);
+      if ([...waiting.values()].filter((q) => q < queuedAt).length >= limit) overtakes++;
+      holding.add(req.runId);
+      admitted++;
+      maxConcurrent = Math.max(maxConcurrent, holding.size);
+      maxWait = Math.max(maxWait, (Date.now() - queuedAt) / 1000);
+    }
+    return a;
+  };
+  proto.release = async function (this: FullReadSlots, runId: string) {
+    holding.delete(runId);
+    return release.call(this, runId);
+  };
+  return {
+    reset: () => {
+      holding = new Set();
+      waiting = new Map();
+      admitted = maxConcurrent = overtakes = maxWait = 0;
+    },
+    snapshot: () => ({ admitted, maxConcurrent, overtakes, maxWaitSeconds: Math.round(maxWait) }),
+  };
+}
+
+/** The 1-, 5- and 15-minute load averages, as `uptime` prints them. */
+const loadAverage = () => os.loadavg().map((x) => x.toFixed(1)).join(" ");
+
+interface DirectorySeeding {
+  rows: number;
+  transactions: number;
+  lanes: number;
+  seconds: number;
+  rowsPerSecond: number;
+  azuriteCpuSeconds: number;
+  azuriteCpuUsPerRow: number;
+  azurite: { rssMb: number; hwmMb: number };
+  load: string;
+}
+
+async function bulkOnboard(stack: LocalStack, tenants: number, usersPerTenant: number, o: { seedLanes?: number } = {}): Promise<{ fleet: FleetTenant[]; seconds: Record<string, number>; directories: DirectorySeeding; azuriteBeforeDirectories: { rssMb: number; hwmMb: number } }> {
   const { sim, app } = stack;
   const seconds: Record<string, number> = {};
   let t = performance.now();
@@ -71,13 +137,14 @@ async function bulkOnboard(stack: LocalStack, tenants: number, usersPerTenant: n
   };
   let done = 0;
   let total = tenants;
+  let directories: DirectorySeeding | undefined;
   let stage = "simulator tenants";
   let stageStart = performance.now();
   const progress = setInterval(() => {
     const s = (performance.now() - stageStart) / 1000;
     const rate = done / Math.max(s, 0.001);
     const left = rate > 0 ? Math.round((total - done) / rate) : undefined;
-    log(`onboarding: ${stage} ${done.toLocaleString("en-US")} / ${total.toLocaleString("en-US")} (${rate.toFixed(1)}/s${left !== undefined ? `, ~${left} s left` : ""})`);
+    log(`onboarding: ${stage} ${done.toLocaleString("en-US")} / ${total.toLocaleString("en-US")} (${rate.toFixed(1)}/s${left !== undefined ? `, ~${left} s left` : ""}; Azurite RSS ${azuriteMemoryMb().rssMb} MiB, load ${loadAverage()})`);
   }, 5000);
   const next = (name: string, of = tenants) => {
     stage = name;
@@ -94,61 +161,92 @@ async function bulkOnboard(stack: LocalStack, tenants: number, usersPerTenant: n
       const users = Array.from({ length: usersPerTenant }, (_, k) => ({ id: randomUUID(), userPrincipalName: `u${k}@school${i}.onmicrosoft.com`, givenName: `G${k}`, surname: `S${k}`, mail: `u${k}@school${i}.example`, city: "Lund" }));
       await sim.control.addUsers(created.id, users);
       done++;
+      // The simulator's control calls never wait for I/O: yield, so that the progress line (a timer) gets its turn.
+      await new Promise((r) => setImmediate(r));
       return { tenantId: created.id, clientId: simApp.clientId, secret: secret.value, users: users.map((u) => ({ id: u.id })), name: `School ${i}` };
     });
     lap("simulator");
-    next("registered");
+    next("tenant import: registered");
+    // `entra-sync tenant import FILE.csv`'s own code: the file validated whole, the registrations 100 per transaction
+    // (`TenantRegistry.addMany`), then each tenant's check (before its secret is stored: SECRET_MISSING), 8 at once.
     // Default registration: both steps, Immutable ID sync in `preview`.
-    await app.tenants.addMany(
-      made.map((m) => ({ tenantId: m.tenantId, clientId: m.clientId, displayName: m.name })),
-      { onProgress: (n) => (done = n) },
-    );
-    lap("registry");
+    const csv = path.join(mkdtempSync(path.join(os.tmpdir(), "fleet-import-")), "tenants.csv");
+    writeFileSync(csv, ["tenantId,clientId,name", ...made.map((m) => `${m.tenantId},${m.clientId},${m.name}`)].join("\n"));
+    let checkStart = 0;
+    const imported = await importTenants(app, csv, {
+      onProgress: (p) => {
+        if (p.stage === "checked" && stage !== "tenant import: checked") {
+          lap("registry");
+          checkStart = performance.now();
+          next("tenant import: checked");
+        }
+        done = p.done;
+      },
+    });
+    rmSync(path.dirname(csv), { recursive: true, force: true });
+    if (imported.length !== made.length) throw new Error(`bench: tenant import registered ${imported.length} of ${made.length} tenants`);
+    if (!checkStart) lap("registry");
+    lap("importChecks");
     next("secrets stored");
     await mapLimit(made, 64, async (m) => {
       await setTenantSecret(app, m.tenantId, m.secret, expires);
       done++;
     });
     lap("secrets");
-    next("directory rows prebuilt");
-    // Every tenant's rows prebuilt, then written as full transactions, 16 in flight across the tenants' partitions.
-    const perTenant = made.map((m, i) => {
+    const azuriteBeforeDirectories = azuriteMemoryMb();
+    // Every tenant's rows prebuilt when its turn comes (a tenant's at a time per lane, so memory holds `seedLanes`
+    // tenants' rows, not the fleet's), then written as full transactions, one at a time per tenant (its partition),
+    // `seedLanes` tenants (partitions) in flight.
+    const seedLanes = o.seedLanes ?? 16;
+    let platformRows = 0;
+    let transactions = 0;
+    next(`directories (rows written: tenants done)`);
+    const dirCpu0 = azuriteCpuSeconds();
+    const dir0 = performance.now();
+    await mapLimit(made, seedLanes, async (m, i) => {
       // Nine in ten users have a platform user (linked by externalId), out of date in half of them.
       const platformUsers: PlatformUser[] = [];
       m.users.forEach((u, k) => {
         if (k % 10 !== 0) platformUsers.push({ id: `p${k}`, tenantId: m.tenantId, externalId: u.id, userName: `u${k}@school${i}.onmicrosoft.com`, firstName: `G${k}`, city: k % 2 ? "Malmö" : "Lund" });
       });
-      return newUserTransactions(app, m.tenantId, platformUsers);
-    });
-    // Round robin over the tenants, so that the transactions in flight are of different tenants (different partitions).
-    const transactions: Array<{ actions: TransactionAction[] }> = [];
-    for (let n = 0; perTenant.some((l) => n < l.length); n++) for (const l of perTenant) if (n < l.length) transactions.push({ actions: l[n]! });
-    const platformRows = transactions.reduce((n, t) => n + t.actions.length, 0);
-    next("directory transactions", transactions.length);
-    await mapLimit(transactions, 16, async (t) => {
-      await app.tables.platformUsers.submitTransaction(t.actions);
+      for (const actions of newUserTransactions(app, m.tenantId, platformUsers)) {
+        await app.tables.platformUsers.submitTransaction(actions);
+        platformRows += actions.length;
+        transactions++;
+      }
       done++;
     });
-    log(`directories: ${platformRows.toLocaleString("en-US")} rows in ${transactions.length.toLocaleString("en-US")} transactions`);
+    const dirSeconds = (performance.now() - dir0) / 1000;
+    const dirCpu = azuriteCpuSeconds() - dirCpu0;
+    directories = { rows: platformRows, transactions, lanes: seedLanes, seconds: Math.round(dirSeconds * 10) / 10, rowsPerSecond: Math.round(platformRows / dirSeconds), azuriteCpuSeconds: Math.round(dirCpu * 10) / 10, azuriteCpuUsPerRow: Math.round((dirCpu * 1e6) / Math.max(1, platformRows)), azurite: azuriteMemoryMb(), load: loadAverage() };
+    log(`directories: ${platformRows.toLocaleString("en-US")} rows in ${transactions.toLocaleString("en-US")} transactions, ${seedLanes} partitions in flight: ${directories.rowsPerSecond.toLocaleString("en-US")} rows/s, Azurite ${directories.azuriteCpuUsPerRow} µs CPU per row, RSS ${directories.azurite.rssMb} MiB (load ${directories.load})`);
     lap("directories");
-    return { fleet: made.map((m) => ({ tenantId: m.tenantId, users: m.users })), seconds };
+    return { fleet: made.map((m) => ({ tenantId: m.tenantId, users: m.users })), seconds, directories: directories!, azuriteBeforeDirectories };
   } finally {
     clearInterval(progress);
   }
 }
 
-export async function benchFleet(opts: { tenants: number; usersPerTenant: number; latencyMs: number; workers?: number; schedulerTenants?: number; changedTenantsPercent?: number; changedUsersPercent?: number }): Promise<Record<string, unknown>> {
+export async function benchFleet(opts: { tenants: number; usersPerTenant: number; latencyMs: number; workers?: number; schedulerTenants?: number; changedTenantsPercent?: number; changedUsersPercent?: number; onboardOnly?: boolean; seedLanes?: number }): Promise<Record<string, unknown>> {
   const workers = opts.workers ?? 16;
+  const { acquire: acquireOriginal, release: releaseOriginal } = FullReadSlots.prototype;
   let clockOffset = 0;
   const stack = await startLocalStack({ simulator: { latencyMs: opts.latencyMs }, clock: () => new Date(Date.now() + clockOffset), workDir: ".local/bench" });
   try {
     const { app } = stack;
     const t0 = performance.now();
     log(`onboarding ${opts.tenants.toLocaleString("en-US")} tenants × ${opts.usersPerTenant.toLocaleString("en-US")} users (bulk path) …`);
-    const { fleet, seconds: onboardStages } = await bulkOnboard(stack, opts.tenants, opts.usersPerTenant);
+    const azuriteAtStart = azuriteMemoryMb();
+    const { fleet, seconds: onboardStages, directories, azuriteBeforeDirectories } = await bulkOnboard(stack, opts.tenants, opts.usersPerTenant, { seedLanes: opts.seedLanes });
     const onboardSeconds = Math.round((performance.now() - t0) / 100) / 10;
-    log(`onboarded in ${onboardSeconds} s ${JSON.stringify(onboardStages)}`);
+    // Azurite's memory per directory row: its RSS after the directories less before them (tables hold nothing else yet
+    // but the registrations and a few secrets' rows).
+    const azuriteMemory = { atStartMb: azuriteAtStart.rssMb, beforeDirectoriesMb: azuriteBeforeDirectories.rssMb, afterDirectoriesMb: directories.azurite.rssMb, bytesPerDirectoryRow: Math.round(((directories.azurite.rssMb - azuriteBeforeDirectories.rssMb) * 2 ** 20) / Math.max(1, directories.rows)) };
+    log(`onboarded in ${onboardSeconds} s ${JSON.stringify(onboardStages)}; Azurite ${JSON.stringify(azuriteMemory)}; bench process RSS ${procMemoryMb().rssMb} MiB`);
+    const onboarding = { onboardSeconds, onboardStages, directories, azuriteMemory, benchProcessRssMb: procMemoryMb().rssMb };
+    if (opts.onboardOnly) return { tenants: opts.tenants, usersPerTenant: opts.usersPerTenant, latencyMs: opts.latencyMs, ...onboarding, ticks: [] };
     const traffic = countTableTraffic(app);
+    const admission = watchAdmission(app.settings.maxConcurrentFullReads);
 
     // Ticks: a first one (every tenant's full read, and its first Immutable ID plan), one after some users changed,
     // and one with nothing changed. Each tick's runs are worked off before the next; the clock jumps past the interval.
@@ -166,6 +264,9 @@ export async function benchFleet(opts: { tenants: number; usersPerTenant: number
         }
       } else if (name === "initial") changes = opts.tenants * opts.usersPerTenant;
       traffic.reset();
+      admission.reset();
+      const cpu0 = azuriteCpuSeconds();
+      const benchCpu0 = process.cpuUsage();
       const tick0 = performance.now();
       const tick = await scheduleDueRuns(app);
       const tickMs = performance.now() - tick0;
@@ -177,6 +278,12 @@ export async function benchFleet(opts: { tenants: number; usersPerTenant: number
       let deferred = 0;
       let read = 0;
       let planned = 0;
+      // Progress every 30 s: runs ended of those enqueued, users read by them, deferrals (full reads waiting their turn).
+      const progress = setInterval(() => {
+        const s = (performance.now() - w0) / 1000;
+        const rate = runs / Math.max(s, 0.001);
+        log(`tick "${name}": ${runs.toLocaleString("en-US")} / ${tick.enqueued.toLocaleString("en-US")} runs ended, ${read.toLocaleString("en-US")} users read, ${deferred.toLocaleString("en-US")} deferrals, ${admission.snapshot().maxConcurrent} full reads at most at once, ${traffic.snapshot().rows.toLocaleString("en-US")} table rows, ${s.toFixed(0)} s${rate > 0 ? `, ~${Math.round((tick.enqueued - runs) / rate)} s left` : ""}; Azurite ${(azuriteCpuSeconds() - cpu0).toFixed(0)} s CPU, RSS ${azuriteMemoryMb().rssMb} MiB; load ${loadAverage()}`);
+      }, 30_000);
       // The host's queue trigger: a pool of workers taking messages (continuations included) until every run has
       // ended. Full reads beyond MAX_CONCURRENT_FULL_READS wait in line: their jobs come back after a short delay here
       // (2 s instead of the worker's 30 s, so the bench measures the line, not the delay).
@@ -201,8 +308,10 @@ export async function benchFleet(opts: { tenants: number; usersPerTenant: number
           }
         }),
       );
+      clearInterval(progress);
       const workMs = performance.now() - w0;
       const all = traffic.snapshot();
+      const benchCpu = process.cpuUsage(benchCpu0);
       ticks.push({
         tick: name,
         enqueued: tick.enqueued,
@@ -222,6 +331,13 @@ export async function benchFleet(opts: { tenants: number; usersPerTenant: number
         tableRowsPerChangedUser: changes ? Math.round((all.rows / changes) * 100) / 100 : null,
         tableRowsPerRun: runs ? Math.round(all.rows / runs) : null,
         byTable: all.byTable,
+        // CPU seconds: Azurite's child, and this process (the workers, the scheduler and the simulator share it).
+        azuriteCpuSeconds: Math.round((azuriteCpuSeconds() - cpu0) * 10) / 10,
+        benchProcessCpuSeconds: Math.round((benchCpu.user + benchCpu.system) / 1e5) / 10,
+        azuriteRssMb: azuriteMemoryMb().rssMb,
+        load: loadAverage(),
+        // Full reads admitted, most at once (MAX_CONCURRENT_FULL_READS bounds it), admitted out of queue order.
+        fullReads: { limit: app.settings.maxConcurrentFullReads, ...admission.snapshot() },
       });
       log(`tick "${name}": ${runs} runs (${failed} failed), ${changes.toLocaleString("en-US")} changed users, ${all.requests.toLocaleString("en-US")} table requests, ${all.rows.toLocaleString("en-US")} rows, ${(workMs / 1000).toFixed(1)} s`);
       if (name !== "no change") clockOffset += 6 * 60_000; // the next tick, past every tenant's interval
@@ -230,7 +346,7 @@ export async function benchFleet(opts: { tenants: number; usersPerTenant: number
     const idle0 = performance.now();
     const idle = await scheduleDueRuns(app);
     const idleTickMs = performance.now() - idle0;
-    const result: Record<string, unknown> = { tenants: opts.tenants, usersPerTenant: opts.usersPerTenant, latencyMs: opts.latencyMs, workers, onboardSeconds, onboardStages, changedTenants, changedUsersPerTenant: changedPerTenant, ticks, idleTick: { enqueued: idle.enqueued, ms: Math.round(idleTickMs) } };
+    const result: Record<string, unknown> = { tenants: opts.tenants, usersPerTenant: opts.usersPerTenant, latencyMs: opts.latencyMs, workers, ...onboarding, azuriteHwmMb: azuriteMemoryMb().hwmMb, changedTenants, changedUsersPerTenant: changedPerTenant, ticks, idleTick: { enqueued: idle.enqueued, ms: Math.round(idleTickMs) } };
     if (opts.schedulerTenants && opts.schedulerTenants > opts.tenants) {
       // The scheduler alone with a larger fleet (registrations only, through the bulk path; their runs are not worked off).
       await app.tenants.addMany(Array.from({ length: opts.schedulerTenants - opts.tenants }, () => ({ tenantId: randomUUID(), clientId: randomUUID(), displayName: "Bench school" })));
@@ -243,6 +359,8 @@ export async function benchFleet(opts: { tenants: number; usersPerTenant: number
     }
     return result;
   } finally {
+    FullReadSlots.prototype.acquire = acquireOriginal;
+    FullReadSlots.prototype.release = releaseOriginal;
     await stack.stop();
   }
 }

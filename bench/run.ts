@@ -79,7 +79,7 @@ async function runWorkload(w: Workload, args: BenchArgs, done: Record<string, un
     }
     case "fleet": {
       // `--fleet-tenants 1000 --fleet-users 2000` for the 1,000-tenant fleet; the default run takes 100 × 200 to stay within minutes.
-      const r = await benchFleet({ tenants: args.fleetTenants, usersPerTenant: args.fleetUsers, latencyMs: args.latencyMs });
+      const r = await benchFleet({ tenants: args.fleetTenants, usersPerTenant: args.fleetUsers, latencyMs: args.latencyMs, onboardOnly: args.fleetOnboardOnly, seedLanes: args.fleetSeedLanes });
       printFleet(r);
       return r;
     }
@@ -213,7 +213,9 @@ function printFleet(r: Awaited<ReturnType<typeof benchFleet>>): void {
       ...ticks.map((t) => [String(t.tick), Number(t.enqueued), Number(t.runs), Number(t.failed), Number(t.changedUsers), Number(t.usersRead), Number(t.tableRequests), Number(t.tableRows), t.tableRowsPerChangedUser === null ? "—" : Number(t.tableRowsPerChangedUser), t.tableRowsPerRun === null ? "—" : Number(t.tableRowsPerRun), Number(t.workSeconds), Number(t.tenantRunsPerMinute), Number(t.schedulerTickMs)]),
     ]),
   );
-  console.log(`  idle tick (nothing due): ${JSON.stringify(r.idleTick)}`);
+  console.log(`  directories: ${JSON.stringify(r.directories)}; Azurite memory: ${JSON.stringify(r.azuriteMemory)}`);
+  for (const t of ticks) console.log(`  tick "${String(t.tick)}": Azurite ${String(t.azuriteCpuSeconds)} s CPU, bench process ${String(t.benchProcessCpuSeconds)} s CPU, Azurite RSS ${String(t.azuriteRssMb)} MiB, load ${String(t.load)}; full reads ${JSON.stringify(t.fullReads)}`);
+  if (r.idleTick) console.log(`  idle tick (nothing due): ${JSON.stringify(r.idleTick)}`);
 }
 
 function printPlatformWrites(r: PlatformWritesResult): void {

@@ -12,7 +12,16 @@ export function registerFleetCommands(tenant: Command, getApp: () => FleetDeps, 
     .addHelpText("after", `\nColumns (header row, , or ; separated): ${IMPORT_COLUMNS.join(", ")}.\ntenantId, clientId and name are required; adminEmails holds one or more addresses (space, | or ; between them);\nlinkBy is ENTRA:PLATFORM (e.g. userPrincipalName:userName) or none; interval is minutes.`)
     .option("--json", "print one JSON array")
     .action(async (file: string, o) => {
-      const rows = await importTenants(getApp(), file);
+      // Progress on stderr: each stage's first and last step, and at most one line every 2 s between them.
+      let last = 0;
+      const rows = await importTenants(getApp(), file, {
+        onProgress: (p) => {
+          const now = Date.now();
+          if (p.done !== p.total && now - last < 2000) return;
+          last = now;
+          io.err(`tenant import: ${p.stage} ${p.done.toLocaleString("en-US")} / ${p.total.toLocaleString("en-US")}`);
+        },
+      });
       if (o.json) {
         io.out(JSON.stringify(rows.map((r) => ({ tenantId: r.tenant.tenantId, displayName: r.tenant.displayName, adminConsentUrl: r.adminConsentUrl, check: r.check }))));
         return;

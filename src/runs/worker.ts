@@ -25,7 +25,7 @@ export interface WorkerOptions {
   renewEveryMs?: number;
   /** Passed to executeRun: called after every page with the live report. */
   onProgress?: (report: RunReport) => void;
-  /** How long a run that waits for a full-read slot stays invisible in the queue before it asks again (default 30 s). */
+  /** How long a run at the front of the line for a full-read slot stays invisible in the queue before it asks again (default 30 s; further back, × ⌈position ÷ limit⌉, at most 10 minutes). */
   deferSeconds?: number;
 }
 
@@ -59,7 +59,7 @@ export async function processSyncJob(app: WorkerDeps, job: SyncJob, o: WorkerOpt
     fullRead = await readsInFull(app.checkpoints, report);
     if (fullRead) {
       const a = await slots.acquire({ tenantId: job.tenantId, runId: job.runId, queuedAt: report.queuedAt });
-      if (!a.admitted) return await defer(app, job, report, taken.lease, a, deferSeconds);
+      if (!a.admitted) return await defer(app, job, report, taken.lease, a);
       if (report.waiting) {
         const waited = Math.round((app.clock().getTime() - Date.parse(report.waiting.since)) / 1000);
         report.notices.push(`Waited ${waited} s in line for a full-read slot (MAX_CONCURRENT_FULL_READS = ${slots.limit}).`);
@@ -116,15 +116,15 @@ export async function processSyncJob(app: WorkerDeps, job: SyncJob, o: WorkerOpt
 
 /** The full-read slots of the app's storage account; a slot outlives an invocation's budget by five minutes (for its continuation). */
 function fullReadSlots(app: Pick<WorkerDeps, "tables" | "clock" | "settings">, budgetMs: number, deferSeconds: number): FullReadSlots {
-  return new FullReadSlots(app.tables.tenantState, app.clock, app.settings.maxConcurrentFullReads, { holdMs: budgetMs + 5 * 60_000, waitMs: Math.max(120, 4 * deferSeconds) * 1000 });
+  return new FullReadSlots(app.tables.tenantState, app.clock, app.settings.maxConcurrentFullReads, { holdMs: budgetMs + 5 * 60_000, waitMs: Math.max(120, 4 * deferSeconds) * 1000, askEveryMs: deferSeconds * 1000 });
 }
 
 /**
  * A run that must read in full while every slot is taken (or earlier runs wait): it stays queued and is asked again
- * after `deferSeconds` as a new message of the same job (never a failure, never a poison count); the lease waits for
- * it, and the report says it is waiting and where in line.
+ * after `deferSeconds` × ⌈position ÷ limit⌉ (at most 10 minutes) as a new message of the same job (never a failure,
+ * never a poison count); the lease waits for it, and the report says it is waiting and where in line.
  */
-async function defer(app: WorkerDeps, job: SyncJob, report: RunReport, lease: Lease, a: { position: number; inUse: number; limit: number }, deferSeconds: number): Promise<JobOutcome> {
+async function defer(app: WorkerDeps, job: SyncJob, report: RunReport, lease: Lease, a: { position: number; inUse: number; limit: number; askAgainMs: number }): Promise<JobOutcome> {
   const now = app.clock().toISOString();
   report.waiting = { for: "fullReadSlot", position: a.position, inUse: a.inUse, limit: a.limit, since: report.waiting?.since ?? now, checkedAt: now };
   await app.runs.save(report);
@@ -133,7 +133,8 @@ async function defer(app: WorkerDeps, job: SyncJob, report: RunReport, lease: Le
     app.log.warn("lost the run lease while it waited for a full-read slot", { ...job });
     return { outcome: "lost", report };
   }
-  await app.queue.send(job, deferSeconds);
+  // Back in line after deferSeconds × ⌈position ÷ limit⌉: a run far back asks less often (see FullReadSlots.acquire).
+  await app.queue.send(job, Math.ceil(a.askAgainMs / 1000));
   app.log.info(`waiting for a full-read slot: ${a.position} in line, ${a.inUse} of ${a.limit} slots in use`, { ...job });
   return { outcome: "deferred", report, next: job, position: a.position };
 }

@@ -5,7 +5,7 @@ import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { processSyncJob } from "../../src/runs/worker.js";
 import { startRun } from "../../src/runs/start.js";
-import type { RemoveResult } from "../../src/tenants/fleet.js";
+import { importTenants, type ImportProgress, type RemoveResult } from "../../src/tenants/fleet.js";
 import { cliProcess } from "../support/cli-process.js";
 import { onboard, simpleDirectory, useLocalStack } from "../support/stack.js";
 import { cliInProcess } from "../support/cli-local.js";
@@ -41,6 +41,8 @@ describe("onboarding and offboarding a fleet", () => {
     const ok = await cliProcess(s, ["tenant", "import", path.join(dir, "fleet.csv")]);
     expect(ok.code, ok.err).toBe(0);
     expect(ok.out).toMatch(/Registered 2 tenant\(s\)/);
+    // Progress on stderr, each stage to its end.
+    expect(ok.err).toMatch(/tenant import: registered 2 \/ 2\n[^]*tenant import: checked 2 \/ 2$/m);
     expect(ok.out).toContain(`https://login.microsoftonline.com/${a}/adminconsent?client_id=`);
     expect(ok.out).toContain(`https://login.microsoftonline.us/${b}/adminconsent?client_id=`);
     expect(ok.out).toMatch(/check:\s+SECRET_MISSING/);
@@ -51,6 +53,20 @@ describe("onboarding and offboarding a fleet", () => {
     r = await local(["tenant", "import", path.join(dir, "empty.csv"), "--json"]);
     expect(r.code).toBe(2);
     expect(JSON.parse(r.err).error.message).toMatch(/holds no tenants/);
+  });
+
+  it("tenant import of many: progress for every transaction and every check, the tenants in the file's order", async () => {
+    const s = stackOf();
+    const dir = mkdtempSync(path.join(tmpdir(), "es-fleet-"));
+    const ids = Array.from({ length: 12 }, () => randomUUID());
+    writeFileSync(path.join(dir, "many.csv"), ["tenantId,clientId,name", ...ids.map((id, i) => `${id},${randomUUID()},School ${i}`)].join("\n"));
+    const seen: ImportProgress[] = [];
+    const rows = await importTenants(s.app, path.join(dir, "many.csv"), { onProgress: (p) => seen.push(p) });
+    expect(rows.map((r) => r.tenant.tenantId)).toEqual(ids);
+    expect(rows.every((r) => r.check?.tokenError?.code === "SECRET_MISSING")).toBe(true);
+    expect(seen.filter((p) => p.stage === "registered").at(-1)).toEqual({ stage: "registered", done: 12, total: 12 });
+    expect(seen.filter((p) => p.stage === "checked").map((p) => p.done)).toEqual(ids.map((_, i) => i + 1));
+    expect(seen.findIndex((p) => p.stage === "checked")).toBeGreaterThan(seen.findLastIndex((p) => p.stage === "registered"));
   });
 
   it("tenant remove disables; --purge deletes every copy of the tenant's data and keeps the platform users, unlinked", async () => {
