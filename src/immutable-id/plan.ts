@@ -62,13 +62,17 @@ export class PlanStore {
   /** Stores a plan in plan order (transactions of 100, one partition per run). */
   async save(tenantId: string, runId: string, entries: readonly PlanEntry[]): Promise<void> {
     const pk = partitionOf(tenantId, runId);
-    const rows: PlanEntity[] = entries.map((e, i) => ({ partitionKey: pk, rowKey: String(i).padStart(7, "0"), entraId: e.entraId, upn: e.userPrincipalName, value: e.value, platformUserId: e.platformUserId, action: e.action }));
-    await mapLimit(chunk(rows, 100), 8, async (batch) => {
-      const actions: TransactionAction[] = batch.map((e) => ["upsert", e as unknown as Record<string, unknown> & { partitionKey: string; rowKey: string }, "Replace"]);
+    // Rows are made per transaction, not for the whole plan at once (a first plan holds every user of the tenant).
+    const starts = Array.from({ length: Math.ceil(entries.length / 100) }, (_, k) => k * 100);
+    await mapLimit(starts, 8, async (start) => {
+      const actions: TransactionAction[] = entries.slice(start, start + 100).map((e, k) => {
+        const row: PlanEntity = { partitionKey: pk, rowKey: String(start + k).padStart(7, "0"), entraId: e.entraId, upn: e.userPrincipalName, value: e.value, platformUserId: e.platformUserId, action: e.action };
+        return ["upsert", row as unknown as Record<string, unknown> & { partitionKey: string; rowKey: string }, "Replace"];
+      });
       try {
         await this.table.submitTransaction(actions);
       } catch (e) {
-        throw storageError(e, `store ${batch.length} plan rows of run ${runId}`);
+        throw storageError(e, `store ${actions.length} plan rows of run ${runId}`);
       }
     });
   }
@@ -145,23 +149,32 @@ export class PlanStore {
       const rows = await mapLimit(ids, 32, (id) => getOrUndefined<LiveEntity>(this.table, partitionKey, `c|${id}`));
       for (const r of rows) if (r) current.set(r.entraId, r);
     }
-    const actions: TransactionAction[] = [];
-    const close = (e: LiveEntity) => actions.push(["upsert", { ...entityOf(partitionKey, `x|${pad(at)}|${e.entraId}|${pad(e.from)}`, e), from: e.from, to: at } as Actionable, "Replace"]);
-    for (const id of removed) {
-      const e = current.get(id);
-      if (!e) continue;
-      close(e);
-      actions.push(["delete", { partitionKey, rowKey: `c|${id}` }]);
-    }
-    for (const e of set) {
-      const was = current.get(e.entraId);
-      if (was && sameEntry(was, e)) continue;
-      if (was) close(was);
-      actions.push(["upsert", { ...entityOf(partitionKey, `c|${e.entraId}`, { entraId: e.entraId, upn: e.userPrincipalName, value: e.value, platformUserId: e.platformUserId, action: e.action }), from: at } as Actionable, "Replace"]);
-    }
-    // Each change is one or two rows of the one partition: transactions of up to 100, then the hash they lead to.
+    // Each change is one or two rows of the one partition: sent in transactions of up to 100 as they are made (a
+    // full re-plan changes every user: never all of them held at once), then the hash they lead to.
+    let actions: TransactionAction[] = [];
+    const push = async (a: TransactionAction) => {
+      actions.push(a);
+      if (actions.length === 100) {
+        const batch = actions;
+        actions = [];
+        await this.table.submitTransaction(batch);
+      }
+    };
+    const close = (e: LiveEntity) => push(["upsert", { ...entityOf(partitionKey, `x|${pad(at)}|${e.entraId}|${pad(e.from)}`, e), from: e.from, to: at } as Actionable, "Replace"]);
     try {
-      for (const batch of chunk(actions, 100)) await this.table.submitTransaction(batch);
+      for (const id of removed) {
+        const e = current.get(id);
+        if (!e) continue;
+        await close(e);
+        await push(["delete", { partitionKey, rowKey: `c|${id}` }]);
+      }
+      for (const e of set) {
+        const was = current.get(e.entraId);
+        if (was && sameEntry(was, e)) continue;
+        if (was) await close(was);
+        await push(["upsert", { ...entityOf(partitionKey, `c|${e.entraId}`, { entraId: e.entraId, upn: e.userPrincipalName, value: e.value, platformUserId: e.platformUserId, action: e.action }), from: at } as Actionable, "Replace"]);
+      }
+      if (actions.length) await this.table.submitTransaction(actions);
       await this.table.upsertEntity({ partitionKey, rowKey: "m", hash: c.hashAfter }, "Merge");
     } catch (e) {
       throw storageError(e, `store the Immutable ID plan of run ${runId}`);
