@@ -1,5 +1,5 @@
 import { odata, type TableClient, type TransactionAction } from "@azure/data-tables";
-import { storageError, TABLE_LIMITS } from "../state/tables-client.js";
+import { deleteWhere, storageError, TABLE_LIMITS } from "../state/tables-client.js";
 import { mapLimit } from "../util/concurrency.js";
 import { AUDIT_END, AUDIT_PREFIX, fromAuditEntity, invertedTime, toAuditEntity, type AuditEntry, type StoredAuditEntry } from "./entry.js";
 
@@ -82,24 +82,6 @@ export class TableAuditLog implements AuditLog {
   async prune(tenantId: string, before: Date): Promise<number> {
     // Older entries have larger RowKeys: everything after the cutoff's key is older than the cutoff.
     const from = `${AUDIT_PREFIX}${invertedTime(before.getTime())}~`;
-    let n = 0;
-    let batch: TransactionAction[] = [];
-    const flush = async () => {
-      if (!batch.length) return;
-      const b = batch;
-      batch = [];
-      await this.table.submitTransaction(b);
-      n += b.length;
-    };
-    try {
-      for await (const e of this.table.listEntities<object>({ queryOptions: { filter: odata`PartitionKey eq ${tenantId} and RowKey gt ${from} and RowKey lt ${AUDIT_END}`, select: ["RowKey"] } })) {
-        batch.push(["delete", { partitionKey: tenantId, rowKey: e.rowKey as string }]);
-        if (batch.length >= TABLE_LIMITS.transactionEntities) await flush();
-      }
-      await flush();
-    } catch (e) {
-      throw storageError(e, `prune the audit log of tenant ${tenantId}`);
-    }
-    return n;
+    return deleteWhere(this.table, odata`PartitionKey eq ${tenantId} and RowKey gt ${from} and RowKey lt ${AUDIT_END}`, `prune the audit log of tenant ${tenantId}`);
   }
 }

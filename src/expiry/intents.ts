@@ -1,5 +1,5 @@
 import { odata, type TableClient } from "@azure/data-tables";
-import { encodeKey, getOrUndefined, isConflict, isNotFound, isPreconditionFailed, storageError } from "../state/tables-client.js";
+import { deleteWhere, encodeKey, getOrUndefined, isConflict, isNotFound, isPreconditionFailed, storageError } from "../state/tables-client.js";
 
 export type AlertKind = "threshold" | "rotated" | "authFailure" | "authFixed";
 /** What an intent is for: a customer alert, or a mail to the operators (src/alerts/). */
@@ -143,16 +143,8 @@ export class AlertIntentStore {
    * went.
    */
   async prune(tenantId: string, before: Date, keep: (key: string) => boolean | Promise<boolean> = () => false): Promise<number> {
-    try {
-      const gone: string[] = [];
-      const filter = odata`PartitionKey eq ${tenantId} and RowKey ge ${"intent~"} and RowKey lt ${"intent~~"} and claimedAt lt ${before.toISOString()}`;
-      for await (const e of this.table.listEntities<Entity>({ queryOptions: { filter, select: ["RowKey"] } }))
-        if (!(await keep(decodeURIComponent(e.rowKey.slice(7))))) gone.push(e.rowKey);
-      for (let i = 0; i < gone.length; i += 100) await this.table.submitTransaction(gone.slice(i, i + 100).map((rowKey) => ["delete", { partitionKey: tenantId, rowKey }]));
-      return gone.length;
-    } catch (e) {
-      throw storageError(e, `prune the alert intents of ${tenantId}`);
-    }
+    const filter = odata`PartitionKey eq ${tenantId} and RowKey ge ${"intent~"} and RowKey lt ${"intent~~"} and claimedAt lt ${before.toISOString()}`;
+    return deleteWhere(this.table, filter, `prune the alert intents of ${tenantId}`, (row) => keep(decodeURIComponent(row.rowKey.slice(7))));
   }
 
   /** A small piece of alert state of a tenant (JSON), e.g. the open auth failures. */

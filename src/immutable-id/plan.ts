@@ -7,8 +7,8 @@ import { odata, type TableClient, type TransactionAction } from "@azure/data-tab
 import { entryDigest, hashHex } from "../connector/derived.js";
 import { EntraSyncError } from "../errors.js";
 import type { RunStore } from "../runs/store.js";
-import { getOrUndefined, storageError } from "../state/tables-client.js";
-import { chunk, mapLimit } from "../util/concurrency.js";
+import { deleteWhere, getOrUndefined, storageError } from "../state/tables-client.js";
+import { mapLimit } from "../util/concurrency.js";
 
 /** One user in a plan. */
 export interface PlanEntry {
@@ -224,20 +224,8 @@ export class PlanStore {
     return out;
   }
 
-  private async deleteWhere(filter: string, what: string): Promise<number> {
-    const byPartition = new Map<string, Array<{ partitionKey: string; rowKey: string }>>();
-    try {
-      for await (const e of this.table.listEntities<PlanEntity>({ queryOptions: { filter, select: ["PartitionKey", "RowKey"] } })) {
-        const list = byPartition.get(e.partitionKey) ?? [];
-        list.push({ partitionKey: e.partitionKey, rowKey: e.rowKey });
-        byPartition.set(e.partitionKey, list);
-      }
-      const batches = [...byPartition.values()].flatMap((keys) => chunk(keys, 100));
-      await mapLimit(batches, 8, (batch) => this.table.submitTransaction(batch.map((k) => ["delete", k] as TransactionAction)));
-    } catch (e) {
-      throw storageError(e, `delete ${what}`);
-    }
-    return [...byPartition.values()].reduce((n, l) => n + l.length, 0);
+  private deleteWhere(filter: string, what: string): Promise<number> {
+    return deleteWhere(this.table, filter, `delete ${what}`);
   }
 }
 

@@ -1,5 +1,5 @@
 import { odata, type TableClient } from "@azure/data-tables";
-import { getOrUndefined, storageError } from "../state/tables-client.js";
+import { deleteWhere, getOrUndefined, storageError } from "../state/tables-client.js";
 
 /** The partition of `tenantstate` that finds a held run's tenant by its run id (RowKey = run id). */
 export const HOLDS_PARTITION = "!holds";
@@ -26,16 +26,7 @@ export class HoldIndex {
    * goes about when its run does). Returns how many went.
    */
   async pruneExpired(before: Date): Promise<number> {
-    try {
-      const keys: string[] = [];
-      const filter = odata`PartitionKey eq ${HOLDS_PARTITION} and expiresAt lt ${before.toISOString()}`;
-      for await (const e of this.table.listEntities({ queryOptions: { filter, select: ["RowKey"] } })) keys.push(e.rowKey!);
-      for (let i = 0; i < keys.length; i += 100)
-        await this.table.submitTransaction(keys.slice(i, i + 100).map((rowKey) => ["delete", { partitionKey: HOLDS_PARTITION, rowKey }]));
-      return keys.length;
-    } catch (e) {
-      throw storageError(e, "prune expired holds");
-    }
+    return deleteWhere(this.table, odata`PartitionKey eq ${HOLDS_PARTITION} and expiresAt lt ${before.toISOString()}`, "prune expired holds");
   }
 }
 

@@ -74,6 +74,36 @@ export async function getOrUndefined<T extends object>(client: TableClient, pk: 
   }
 }
 
+/**
+ * Deletes every row `filter` finds (only their keys are read), in transactions of up to 100 rows of one partition,
+ * sent as the rows are read; `keep` spares rows. Returns how many rows went; a failure names `what` (e.g. "prune
+ * expired holds").
+ */
+export async function deleteWhere(client: TableClient, filter: string, what: string, keep?: (row: { partitionKey: string; rowKey: string }) => boolean | Promise<boolean>): Promise<number> {
+  const pending = new Map<string, string[]>();
+  let n = 0;
+  const flush = async (partitionKey: string) => {
+    const rowKeys = pending.get(partitionKey) ?? [];
+    pending.delete(partitionKey);
+    if (rowKeys.length) await client.submitTransaction(rowKeys.map((rowKey) => ["delete", { partitionKey, rowKey }]));
+    n += rowKeys.length;
+  };
+  try {
+    for await (const e of client.listEntities({ queryOptions: { filter, select: ["PartitionKey", "RowKey"] } })) {
+      const row = { partitionKey: e.partitionKey!, rowKey: e.rowKey! };
+      if (keep && (await keep(row))) continue;
+      const list = pending.get(row.partitionKey) ?? [];
+      list.push(row.rowKey);
+      pending.set(row.partitionKey, list);
+      if (list.length >= TABLE_LIMITS.transactionEntities) await flush(row.partitionKey);
+    }
+    for (const partitionKey of [...pending.keys()]) await flush(partitionKey);
+  } catch (e) {
+    throw storageError(e, what);
+  }
+  return n;
+}
+
 export function storageError(e: unknown, what: string): EntraSyncError {
   if (e instanceof EntraSyncError) return e;
   const status = statusOf(e);

@@ -11,6 +11,7 @@ import { EntraSyncError } from "../errors.js";
 import { adminConsentUrl } from "../graph/permissions.js";
 import type { SecretStore } from "../secrets/store.js";
 import { TABLES } from "../state/tables.js";
+import { deleteWhere } from "../state/tables-client.js";
 import { odata } from "@azure/data-tables";
 import { checkTenant, type TenantCheckResult } from "./check.js";
 import { parseGuid, validateTenant, type Tenant } from "./model.js";
@@ -175,17 +176,7 @@ async function deleteTenantRows(table: TableClient, tenantId: string): Promise<n
     odata`PartitionKey eq ${HOLDS_PARTITION} and tenantId eq ${tenantId}`,
   ];
   let n = 0;
-  for (const filter of filters) {
-    const keys: Array<{ partitionKey: string; rowKey: string }> = [];
-    for await (const e of table.listEntities({ queryOptions: { filter, select: ["PartitionKey", "RowKey"] } })) keys.push({ partitionKey: e.partitionKey!, rowKey: e.rowKey! });
-    const byPartition = new Map<string, string[]>();
-    for (const k of keys) byPartition.set(k.partitionKey, [...(byPartition.get(k.partitionKey) ?? []), k.rowKey]);
-    for (const [pk, rks] of byPartition)
-      for (let i = 0; i < rks.length; i += 100) {
-        await table.submitTransaction(rks.slice(i, i + 100).map((rk) => ["delete", { partitionKey: pk, rowKey: rk }]));
-        n += Math.min(100, rks.length - i);
-      }
-  }
+  for (const filter of filters) n += await deleteWhere(table, filter, `delete the rows of tenant ${tenantId} in ${table.tableName}`);
   return n;
 }
 
