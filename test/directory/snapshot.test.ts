@@ -2,7 +2,7 @@ import { readdirSync, readFileSync, readlinkSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { describe, expect, it } from "vitest";
 import { normalizeLookup, type ApplyResult, type LookupAttribute, type PlatformDirectory, type StoredPlatformUser } from "../../src/directory/directory.js";
-import { lookupHash, snapshotLookup } from "../../src/directory/snapshot.js";
+import { lookupHash, RecordFile, snapshotLookup } from "../../src/directory/snapshot.js";
 import type { PlatformUser } from "../../src/directory/types.js";
 
 /** An in-memory platform directory (our own interface) that counts point reads. */
@@ -123,6 +123,45 @@ describe("the directory snapshot of a full round (compact records, hashed keys)"
     snap.close();
     expect(snapshotFds().filter((fd) => !before.includes(fd))).toEqual([]);
     await expect(snap.findBy("t", "externalId", ["E1"])).rejects.toThrow();
+  });
+
+  it("reads many records at once exactly as written: neighbours in one span, far ones apart, across chunk padding, repeats and records not yet flushed", () => {
+    let seed = 7;
+    const rand = (n: number) => {
+      seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+      return seed % n;
+    };
+    const file = new RecordFile();
+    const texts: string[] = [];
+    const where: Array<{ at: number; length: number }> = [];
+    const add = (count: number) => {
+      for (let i = 0; i < count; i++) {
+        // 1 to ~1,200 bytes, some characters 2–4 bytes long in UTF-8, so records start and end anywhere in a block.
+        const t = `${texts.length}:` + Array.from({ length: rand(4) === 0 ? rand(12) : 1 + rand(600) }, () => ["a", "ö", "€", "𝄞", "\"", "7"][rand(6)]).join("");
+        texts.push(t);
+        where.push(file.append(t));
+      }
+    };
+    try {
+      add(2_000); // several 64 KiB chunks, each padded to a whole block
+      const check = (ids: number[]) => expect(file.readMany(ids.map((i) => where[i]!.at), ids.map((i) => where[i]!.length))).toEqual(ids.map((i) => texts[i]));
+      check([]);
+      check([0]);
+      check([5, 4, 6, 3]); // neighbours: one span, asked out of order
+      check([1_999, 0, 1_000, 17, 1_001, 17]); // far apart, and one asked twice
+      check(Array.from({ length: 200 }, () => rand(2_000)));
+      // A record that ends one 64 KiB chunk and the first of the next, read together (the padding between them inside
+      // the span).
+      const lastOfChunk = where.findIndex((w, i) => i + 1 < where.length && Math.floor(w.at / 65_536) !== Math.floor(where[i + 1]!.at / 65_536));
+      check([lastOfChunk, lastOfChunk + 1, lastOfChunk - 1]);
+      add(30); // not flushed yet: a read flushes them first
+      check([2_029, 2_000, 1_999, 3]);
+      add(500);
+      check(Array.from({ length: texts.length }, (_, i) => i));
+      for (let i = 0; i < texts.length; i += 97) expect(file.read(where[i]!.at, where[i]!.length)).toBe(texts[i]);
+    } finally {
+      file.close();
+    }
   });
 
   it("says which directory to make writable when the temporary directory refuses the file", async () => {
