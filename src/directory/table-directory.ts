@@ -138,6 +138,22 @@ function fromEntity(e: Record<string, unknown>): StoredPlatformUser {
   return u as unknown as StoredPlatformUser;
 }
 
+/**
+ * What the index repair reads of each row (`$select`): the RowKey, the values that make a user's index keys and claims,
+ * and a claim's holder. Table Storage answers a property a row lacks with null, Azurite leaves it out: both are "none"
+ * here. The ETag comes with every row either way.
+ */
+const REPAIR_FIELDS = ["RowKey", ...LOOKUPS, "uniqueUserName", "uniqueExternalId", "userId"];
+
+/** A user row read with REPAIR_FIELDS, as far as keys and claims go. */
+function keyFields(e: Record<string, unknown>): Partial<PlatformUser> & { id: string } {
+  const u: Partial<PlatformUser> & { id: string } = { id: e.rowKey as string };
+  for (const attr of LOOKUPS) if (typeof e[attr] === "string") u[attr] = e[attr];
+  if (e.uniqueUserName) u.uniqueUserName = e.uniqueUserName as boolean;
+  if (e.uniqueExternalId) u.uniqueExternalId = e.uniqueExternalId as boolean;
+  return u;
+}
+
 /** The index keys a user needs: one per lookup attribute that has a value. */
 function keysOf(u: Partial<PlatformUser> & { id: string }): Map<string, LookupAttribute> {
   const out = new Map<string, LookupAttribute>();
@@ -462,7 +478,7 @@ export class TablePlatformDirectory implements PlatformDirectory {
     const present = new EntryHashes();
     const users = new Set<string>();
     let count = 0;
-    let lacking: StoredPlatformUser[] = [];
+    let lacking: string[] = [];
     // userName claims (SCIM users): kept while their user holds that userName with uniqueUserName; a missing one is
     // made again by the user's rewrite; the others are deleted. Few rows, so they are kept whole.
     const claims = new Map<string, { rowKey: string; etag: string; userId: unknown }>();
@@ -471,11 +487,14 @@ export class TablePlatformDirectory implements PlatformDirectory {
       if (o.dryRun || lacking.length === 0) return;
       const batch = lacking;
       lacking = [];
-      await this.rewrite(tenantId, batch.map((u) => ({ id: u.id, current: u as StoredPlatformUser | undefined, remove: [] })));
+      // The pass read only the fields that make keys and claims: the users are read whole for their rewrite (a user
+      // gone meanwhile needs nothing).
+      const current = await mapLimit(batch, 32, (id) => this.get(tenantId, id));
+      await this.rewrite(tenantId, current.filter((u): u is StoredPlatformUser => !!u).map((u) => ({ id: u.id, current: u, remove: [] })));
     };
     try {
       // From "!": the audit entries below it are no business of the index.
-      for await (const e of this.table.listEntities<Record<string, unknown>>({ queryOptions: { filter: odata`PartitionKey eq ${tenantId} and RowKey ge ${INDEX_FIRST}` } })) {
+      for await (const e of this.table.listEntities<Record<string, unknown>>({ queryOptions: { filter: odata`PartitionKey eq ${tenantId} and RowKey ge ${INDEX_FIRST}`, select: REPAIR_FIELDS } })) {
         const rk = e.rowKey as string;
         if (rk.startsWith(CLAIM_PREFIX)) {
           claims.set(rk, { rowKey: rk, etag: e.etag as string, userId: e.userId });
@@ -486,7 +505,7 @@ export class TablePlatformDirectory implements PlatformDirectory {
           continue;
         }
         present.seal();
-        const user = fromEntity(e as Record<string, unknown>);
+        const user = keyFields(e);
         let missing = false;
         for (const k of keysOf(user).keys()) {
           if (!present.take(keyHash(k))) {
@@ -503,7 +522,7 @@ export class TablePlatformDirectory implements PlatformDirectory {
         }
         if (missing) {
           users.add(user.id);
-          lacking.push(user);
+          lacking.push(user.id);
           if (lacking.length >= 100) await fixLacking();
         }
       }

@@ -167,6 +167,25 @@ describe("table platform directory: index and limits", () => {
     expect(inc.update.indexRepaired).toBeUndefined(); // incremental runs do not scan the directory
   });
 
+  it("the repair reads only keys and claims, yet rewrites a user lacking entries whole: every attribute and its claims kept", async () => {
+    const stack = stackOf();
+    const t = newTenant();
+    const dir = directoryOf(stack);
+    const full: PlatformUser = { id: "u1", tenantId: t, externalId: "ext-1", userName: "Anna@School.example", email: "anna@school.example", firstName: "Anna", lastName: "Lund", city: "Visby", ssn: "20100101-1234", scimDocument: '{"a":1}', extraAttributes: '{"x.y":"z"}', inactiveAt: "2026-01-01T00:00:00Z" };
+    await dir.create(t, { ...full, uniqueUserName: true });
+    await dir.importUsers(t, [{ id: "u2", tenantId: t, userName: "bo@school.example", city: "Lund" }]);
+    const before = await rows(stack, t);
+    const table = stack.app.tables.platformUsers;
+    await table.deleteEntity(t, "!email|anna%40school.example|u1");
+    await table.deleteEntity(t, "!userName|bo%40school.example|u2");
+    expect(await dir.repairIndex(t)).toEqual({ entries: 2, users: ["u1", "u2"] });
+    const strip = (list: Array<Record<string, unknown>>) => list.map(({ etag: _e, timestamp: _t, ...r }) => r).sort((a, b) => String(a.rowKey).localeCompare(String(b.rowKey)));
+    const after = await rows(stack, t);
+    expect(strip(after.filter((r) => !String(r.rowKey).startsWith(" ")))).toEqual(strip(before.filter((r) => !String(r.rowKey).startsWith(" "))));
+    expect(await dir.get(t, "u1")).toMatchObject({ ...full, uniqueUserName: true });
+    expect(await dir.repairIndex(t)).toEqual({ entries: 0, users: [] });
+  });
+
   it("a dry full run counts drift without fixing it", async () => {
     const stack = stackOf();
     const d = simpleDirectory(3);
