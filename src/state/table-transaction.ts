@@ -39,7 +39,7 @@ export function plainTransaction(actions: readonly TransactionAction[]): boolean
 }
 
 /** A key as it appears in an entity URL: quotes doubled, then URL-encoded. */
-const keyInUrl = (k: string) => encodeURIComponent(k.replace(/'/g, "''"));
+const keyInUrl = (k: string) => encodeURIComponent(k.includes("'") ? k.replace(/'/g, "''") : k);
 
 /**
  * The request body, written as UTF-8 into one Buffer a sub-request at a time: no string of the whole body is made
@@ -62,15 +62,19 @@ class Body {
   }
 }
 
-/** The entity as Table Storage's JSON names it (PartitionKey, RowKey), in its own order, undefined properties left out. */
+/**
+ * The entity as Table Storage's JSON names it (PartitionKey, RowKey), in its own order, undefined properties left out:
+ * `JSON.stringify` of the entity (one flat string, which leaves undefined out) with the two keys renamed. A plain
+ * entity's values are strings, numbers and booleans, and JSON escapes every quote inside a string, so `{"rowKey":` or
+ * `,"rowKey":` can only be where that property's name begins.
+ */
 function entityJson(e: Record<string, unknown>): string {
-  let json = "";
-  for (const k of Object.keys(e)) {
-    const v = e[k];
-    if (v === undefined) continue;
-    json += `${json ? "," : "{"}${k === "partitionKey" ? '"PartitionKey"' : k === "rowKey" ? '"RowKey"' : JSON.stringify(k)}:${JSON.stringify(v)}`;
-  }
-  return json ? `${json}}` : "{}";
+  return renameKey(renameKey(JSON.stringify(e), "partitionKey", "PartitionKey"), "rowKey", "RowKey");
+}
+
+function renameKey(json: string, from: string, to: string): string {
+  const at = json.startsWith(`{"${from}":`) ? 0 : json.indexOf(`,"${from}":`);
+  return at < 0 ? json : `${json.slice(0, at + 2)}${to}${json.slice(at + 2 + from.length)}`;
 }
 
 /** One sub-request of the changeset (after its boundary line). */

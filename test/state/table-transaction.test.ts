@@ -67,6 +67,7 @@ describe("table transactions written by our code", () => {
         ["upsert", { partitionKey: pk, rowKey: "ü ñ 😀", more: true }, "Merge"],
         ["upsert", { partitionKey: pk, rowKey: "new one" }],
         ["upsert", { z: "properties before the keys", rowKey: "keys last", partitionKey: pk, n: null }, "Replace"],
+        ["upsert", { s: ',"rowKey":"not a key", {"partitionKey":', partitionKey: pk, rowKey: 'key names, "rowKey": in values' }, "Replace"],
         ["delete", { partitionKey: pk, rowKey: "a+b=c&d" }],
         ["update", { partitionKey: pk, rowKey: 'q"uote', s: "any etag" }, "Replace"],
       ]);
