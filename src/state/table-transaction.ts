@@ -57,55 +57,69 @@ class Body {
     }
     this.n += this.buf.write(s, this.n);
   }
+
+  /**
+   * The entity as Table Storage's JSON names it (PartitionKey, RowKey), in its own order, undefined properties left
+   * out: `JSON.stringify` of the entity (one flat string, which leaves undefined out) written as it is, then the first
+   * letter of the two key names upper-cased in the bytes written (the names keep their length, so nothing moves). A
+   * plain entity's values are strings, numbers and booleans, and JSON escapes every quote inside a string (and UTF-8
+   * never uses an ASCII byte inside a multibyte character), so `{"rowKey":` or `,"rowKey":` can only be where that
+   * property's name begins.
+   */
+  writeEntity(e: Record<string, unknown>): void {
+    const start = this.n;
+    this.write(JSON.stringify(e));
+    const written = this.buf.subarray(start, this.n);
+    for (const name of KEY_NAMES) {
+      const at = written.subarray(0, name.first.length).equals(name.first) ? 0 : written.indexOf(name.next);
+      if (at >= 0) written[at + 2] = name.upper;
+    }
+  }
+
   done(): Buffer {
     return this.buf.subarray(0, this.n);
   }
 }
 
-/**
- * The entity as Table Storage's JSON names it (PartitionKey, RowKey), in its own order, undefined properties left out:
- * `JSON.stringify` of the entity (one flat string, which leaves undefined out) with the two keys renamed. A plain
- * entity's values are strings, numbers and booleans, and JSON escapes every quote inside a string, so `{"rowKey":` or
- * `,"rowKey":` can only be where that property's name begins.
- */
-function entityJson(e: Record<string, unknown>): string {
-  return renameKey(renameKey(JSON.stringify(e), "partitionKey", "PartitionKey"), "rowKey", "RowKey");
-}
+/** The two key names as they begin in an entity's JSON (first or after another property), and their upper-case letter. */
+const KEY_NAMES = ["partitionKey", "rowKey"].map((k) => ({ first: Buffer.from(`{"${k}":`), next: Buffer.from(`,"${k}":`), upper: k.toUpperCase().charCodeAt(0) }));
 
-function renameKey(json: string, from: string, to: string): string {
-  const at = json.startsWith(`{"${from}":`) ? 0 : json.indexOf(`,"${from}":`);
-  return at < 0 ? json : `${json.slice(0, at + 2)}${to}${json.slice(at + 2 + from.length)}`;
-}
-
-/** One sub-request of the changeset (after its boundary line). */
-function subRequest(tableUrl: string, action: TransactionAction): string {
+/** One sub-request of the changeset (after its boundary line), its entity written by `writeEntity`. */
+function writeSubRequest(out: Body, boundary: string, tableUrl: string, action: TransactionAction): void {
   const [kind, entity] = action;
   const e = entity as Record<string, unknown>;
-  const entityUrl = `${tableUrl}(PartitionKey='${keyInUrl(e.partitionKey as string)}',RowKey='${keyInUrl(e.rowKey as string)}')`;
-  const head = `content-type: application/http${CRLF}content-transfer-encoding: binary${CRLF}${CRLF}`;
+  const head = `${boundary}content-type: application/http${CRLF}content-transfer-encoding: binary${CRLF}${CRLF}`;
   switch (kind) {
     case "create":
-      return `${head}POST ${tableUrl} HTTP/1.1${CRLF}Content-Type: application/json;odata=nometadata${CRLF}Accept: application/json;odata=minimalmetadata${CRLF}DataServiceVersion: 3.0${CRLF}Prefer: return-no-content${CRLF}${CRLF}${CRLF}${entityJson(e)}`;
+      out.write(`${head}POST ${tableUrl} HTTP/1.1${CRLF}Content-Type: application/json;odata=nometadata${CRLF}Accept: application/json;odata=minimalmetadata${CRLF}DataServiceVersion: 3.0${CRLF}Prefer: return-no-content${CRLF}${CRLF}${CRLF}`);
+      out.writeEntity(e);
+      return;
     case "delete":
-      return `${head}DELETE ${entityUrl} HTTP/1.1${CRLF}Accept: application/json;odata=minimalmetadata${CRLF}DataServiceVersion: 3.0${CRLF}If-Match: *${CRLF}${CRLF}`;
+      out.write(`${head}DELETE ${entityUrl(tableUrl, e)} HTTP/1.1${CRLF}Accept: application/json;odata=minimalmetadata${CRLF}DataServiceVersion: 3.0${CRLF}If-Match: *${CRLF}${CRLF}`);
+      return;
     case "update":
     case "upsert": {
       const mode = action[2] ?? "Merge";
       const etag = kind === "update" ? (action[3] as { etag?: string } | undefined)?.etag ?? "*" : undefined;
-      return `${head}${mode === "Replace" ? "PUT" : "PATCH"} ${entityUrl} HTTP/1.1${CRLF}Content-Type: application/json${CRLF}DataServiceVersion: 3.0${CRLF}Accept: application/json${CRLF}${etag === undefined ? "" : `If-Match: ${etag}${CRLF}`}${CRLF}${CRLF}${entityJson(e)}`;
+      out.write(`${head}${mode === "Replace" ? "PUT" : "PATCH"} ${entityUrl(tableUrl, e)} HTTP/1.1${CRLF}Content-Type: application/json${CRLF}DataServiceVersion: 3.0${CRLF}Accept: application/json${CRLF}${etag === undefined ? "" : `If-Match: ${etag}${CRLF}`}${CRLF}${CRLF}`);
+      out.writeEntity(e);
+      return;
     }
     default:
       throw new Error(`Unknown transaction action ${String(kind)}`);
   }
 }
 
+const entityUrl = (tableUrl: string, e: Record<string, unknown>) => `${tableUrl}(PartitionKey='${keyInUrl(e.partitionKey as string)}',RowKey='${keyInUrl(e.rowKey as string)}')`;
+
 /** The request body (UTF-8): one changeset holding every action, in order. */
 export function transactionBody(accountUrl: string, tableName: string, actions: readonly TransactionAction[], batchId: string, changesetId: string): Buffer {
   const tableUrl = `${accountUrl.endsWith("/") ? accountUrl : `${accountUrl}/`}${tableName}`;
   const out = new Body();
   out.write(`--batch_${batchId}${CRLF}content-type: multipart/mixed; boundary=changeset_${changesetId}${CRLF}${CRLF}`);
-  // One write per sub-request: a short string each, copied once into the body.
-  for (const a of actions) out.write(`${CRLF}--changeset_${changesetId}${CRLF}${subRequest(tableUrl, a)}`);
+  // Per sub-request one write of its lines and one of its entity: short strings, each copied once into the body.
+  const boundary = `${CRLF}--changeset_${changesetId}${CRLF}`;
+  for (const a of actions) writeSubRequest(out, boundary, tableUrl, a);
   out.write(`${CRLF}--changeset_${changesetId}--${CRLF}--batch_${batchId}--${CRLF}`);
   return out.done();
 }
