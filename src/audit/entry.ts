@@ -107,8 +107,32 @@ const collator = new Intl.Collator();
 /** The same value: equal, or (not two strings, which would be equal) the same JSON. */
 const sameValue = (o: unknown, n: unknown): boolean => o === n || ((typeof o !== "string" || typeof n !== "string") && JSON.stringify(o) === JSON.stringify(n));
 
+/** A field that an audit entry speaks of, with a value. */
+const audited = (k: string, v: unknown): boolean => v !== undefined && v !== null && v !== "" && !NOT_AUDITED.has(k) && !k.startsWith("odata");
+
 /** The attributes that differ between a user as stored before and after a write, old → new, masked where sensitive. */
 export function diffForAudit(before: object | undefined, after: object, sensitive: ReadonlySet<string>): AuditChange[] {
+  const a = (before ?? {}) as Record<string, unknown>;
+  const b = after as Record<string, unknown>;
+  if (typeof a.extraAttributes === "string" || typeof b.extraAttributes === "string") return diffFlattened(before, after, sensitive);
+  // No extension attributes to spread out (nearly every write): the two users' own fields, compared in place, in the
+  // order (and with the outcome) of diffFlattened.
+  const out: AuditChange[] = [];
+  for (const k in a) {
+    const o = a[k];
+    if (!audited(k, o)) continue;
+    const n = audited(k, b[k]) ? b[k] : undefined;
+    if (!sameValue(o, n)) out.push({ attribute: k, old: auditValue(k, o, sensitive), new: auditValue(k, n, sensitive) });
+  }
+  for (const k in b) {
+    const n = b[k];
+    if (audited(k, n) && !audited(k, a[k]) && !sameValue(undefined, n)) out.push({ attribute: k, old: null, new: auditValue(k, n, sensitive) });
+  }
+  return out.length > 1 ? out.sort((x, y) => collator.compare(x.attribute, y.attribute)) : out;
+}
+
+/** diffForAudit over both users flattened (extension attributes each on their own). */
+export function diffFlattened(before: object | undefined, after: object, sensitive: ReadonlySet<string>): AuditChange[] {
   const a = flatten(before);
   const b = flatten(after);
   const out: AuditChange[] = [];

@@ -154,12 +154,12 @@ function keyFields(e: Record<string, unknown>): Partial<PlatformUser> & { id: st
   return u;
 }
 
-/** The index keys a user needs: one per lookup attribute that has a value. */
-function keysOf(u: Partial<PlatformUser> & { id: string }): Map<string, LookupAttribute> {
-  const out = new Map<string, LookupAttribute>();
+/** The index keys a user needs: one per lookup attribute that has a value (at most three, so an array). */
+function keysOf(u: Partial<PlatformUser> & { id: string }): string[] {
+  const out: string[] = [];
   for (const attr of LOOKUPS) {
     const v = u[attr];
-    if (typeof v === "string" && v) out.set(entryKey(attr, v, u.id), attr);
+    if (typeof v === "string" && v) out.push(entryKey(attr, v, u.id));
   }
   return out;
 }
@@ -411,7 +411,7 @@ export class TablePlatformDirectory implements PlatformDirectory {
     // keeps no copy of the user.
     const erased = audit ? diffForAudit(current, { id: current.id }, new Set()).map((c) => ({ ...c, old: c.old === null ? null : MASKED })) : [];
     const auditRow: TransactionAction[] = audit ? [["upsert", toAuditEntity({ at: this.clock().toISOString(), tenantId, runId: audit.runId, source: audit.source, target: "platform", userId: current.id, entraId: current.externalId, changes: erased, outcome: "applied" }), "Replace"]] : [];
-    const keys = [...keysOf(current).keys(), ...claimsOf(current)];
+    const keys = [...keysOf(current), ...claimsOf(current)];
     let rows = keys;
     for (let attempt = 0; ; attempt++) {
       const now = await this.get(tenantId, current.id);
@@ -507,7 +507,7 @@ export class TablePlatformDirectory implements PlatformDirectory {
         present.seal();
         const user = keyFields(e);
         let missing = false;
-        for (const k of keysOf(user).keys()) {
+        for (const k of keysOf(user)) {
           if (!present.take(keyHash(k))) {
             missing = true;
             count++;
@@ -665,15 +665,16 @@ export class TablePlatformDirectory implements PlatformDirectory {
     const after = { ...p.after, tenantId };
     const entity = toEntity(after);
     const actions: TransactionAction[] = [p.create || !current ? ["create", entity as never] : ["update", entity as never, "Replace", { etag: current.etag }]];
+    // Keys and claims are a few distinct strings per user: arrays, not Maps and Sets.
     const want = keysOf(after);
-    const had = current ? keysOf(current) : new Map<string, LookupAttribute>();
-    for (const k of want.keys()) if (ensureAll || !had.has(k)) actions.push(["upsert", { partitionKey: tenantId, rowKey: k }, "Replace"]);
-    for (const k of new Set([...had.keys(), ...(p.remove ?? [])])) if (!want.has(k)) actions.push(["delete", { partitionKey: tenantId, rowKey: k }]);
-    const hadClaims = new Set(claimsOf(current));
-    const wantClaims = new Set(claimsOf(after));
-    for (const c of hadClaims) if (!wantClaims.has(c)) actions.push(["delete", { partitionKey: tenantId, rowKey: c }]);
+    const had = current ? keysOf(current) : [];
+    for (const k of want) if (ensureAll || !had.includes(k)) actions.push(["upsert", { partitionKey: tenantId, rowKey: k }, "Replace"]);
+    for (const k of p.remove?.length ? new Set([...had, ...p.remove]) : had) if (!want.includes(k)) actions.push(["delete", { partitionKey: tenantId, rowKey: k }]);
+    const hadClaims = claimsOf(current);
+    const wantClaims = claimsOf(after);
+    for (const c of hadClaims) if (!wantClaims.includes(c)) actions.push(["delete", { partitionKey: tenantId, rowKey: c }]);
     for (const c of wantClaims) {
-      if (!hadClaims.has(c)) actions.push(["create", { partitionKey: tenantId, rowKey: c, userId: after.id }]);
+      if (!hadClaims.includes(c)) actions.push(["create", { partitionKey: tenantId, rowKey: c, userId: after.id }]);
       // Repair: the user's own claim is written again (a claim held by another user is never taken: see repairIndex).
       else if (ensureAll) actions.push(["upsert", { partitionKey: tenantId, rowKey: c, userId: after.id }, "Replace"]);
     }

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { diffForAudit, fromAuditEntity, MASKED, MAX_AUDIT_VALUE, toAuditEntity, timeOfRowKey } from "../../src/audit/entry.js";
+import fc from "fast-check";
+import { diffFlattened, diffForAudit, fromAuditEntity, MASKED, MAX_AUDIT_VALUE, toAuditEntity, timeOfRowKey } from "../../src/audit/entry.js";
 import { registerSecret } from "../../src/util/redact.js";
 
 const sensitive = new Set(["ssn", "employeeNumber"]);
@@ -22,6 +23,18 @@ describe("audit entries", () => {
     ]);
     // Attributes in the order of localeCompare (not of code units: "Zeta" after "émile").
     expect(diffForAudit(undefined, { Zeta: "1", b: "2", émile: "3", alpha: "4" }, sensitive).map((c) => c.attribute)).toEqual(["alpha", "b", "émile", "Zeta"]);
+  });
+
+  it("compares two users in place exactly as over their flattened fields, when neither has extension attributes", () => {
+    const keys = ["id", "tenantId", "etag", "odata.etag", "scimDocument", "timestamp", "city", "ssn", "Zeta", "émile", "b", "10", "2", "extraAttributes"];
+    const value = fc.oneof(fc.constant(undefined), fc.constant(null), fc.constant(""), fc.constantFrom("Lund", "lund", "1", "true"), fc.integer({ min: 0, max: 2 }), fc.boolean(), fc.constant({ a: 1 }));
+    const user = fc.dictionary(fc.constantFrom(...keys), value, { maxKeys: 10 });
+    fc.assert(
+      fc.property(fc.option(user, { nil: undefined }), user, (before, after) => {
+        expect(diffForAudit(before, after, sensitive)).toEqual(diffFlattened(before, after, sensitive));
+      }),
+      { numRuns: 3000 },
+    );
   });
 
   it("never keeps a secret and cuts long values; the row fits Table Storage and reads back", () => {
