@@ -42,7 +42,8 @@ function encode(u: StoredPlatformUser): string {
     return typeof v === "string" && v !== "" ? v : null;
   });
   let extra: Record<string, unknown> | undefined;
-  for (const [k, v] of Object.entries(u)) if (!KNOWN.has(k) && v !== undefined) (extra ??= {})[k] = v;
+  const r = u as unknown as Record<string, unknown>;
+  for (const k in r) if (!KNOWN.has(k) && r[k] !== undefined) (extra ??= {})[k] = r[k];
   if (extra) values.push(extra);
   return JSON.stringify(values);
 }

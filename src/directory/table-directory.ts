@@ -131,9 +131,9 @@ function toEntity(u: PlatformUser): UserEntity {
 
 function fromEntity(e: Record<string, unknown>): StoredPlatformUser {
   const u: Record<string, unknown> = { id: e.rowKey, tenantId: e.partitionKey, etag: e.etag };
-  for (const [k, v] of Object.entries(e)) {
+  for (const k in e) {
     if (k === "partitionKey" || k === "rowKey" || k === "etag" || k === "timestamp" || k.startsWith("odata")) continue;
-    u[k] = v;
+    u[k] = e[k];
   }
   return u as unknown as StoredPlatformUser;
 }
