@@ -14,6 +14,7 @@ import { directLookup, snapshotLookup, type DirectoryLookup } from "../directory
 import { settledUser } from "../immutable-id/planner.js";
 import type { RunHold } from "../runs/report.js";
 import { evaluateGuard, unseenLinkedUsers, type KeptPages, type UpdateGuard } from "./guard.js";
+import { ReadAhead } from "./read-ahead.js";
 
 /** The connector space as update sync uses it. */
 export type UpdateSyncConnector = Pick<ConnectorSpace, "getMany" | "putMany" | "list" | "isEmpty" | "invalidateCandidates">;
@@ -51,6 +52,10 @@ export interface UpdateSyncOutcome {
   /** Set when the mass-change guard held the run: nothing was written, the checkpoint did not move. */
   held?: RunHold | undefined;
 }
+
+/** Pages read ahead of the one being processed (~200 users each), and while the round's start is read. */
+export const READ_AHEAD_PAGES = 4;
+export const READ_AHEAD_PAGES_AT_START = 16;
 
 const CLEAR_REMOVED = { entraRemovedAt: null, entraRemovedReason: null } as const;
 
@@ -124,7 +129,11 @@ export async function runUpdateSync(deps: UpdateSyncDeps, tenant: Tenant, report
     await f?.done;
   };
   let candidatesInvalidated = false;
-  let pending = fetchPage(link);
+  // Pages are read ahead of their processing (one request at a time, in order): deeper while the round's start (the
+  // directory snapshot) is being read, so Graph is not idle meanwhile.
+  const reader = new ReadAhead(fetchPage, () => (lookup ? READ_AHEAD_PAGES : READ_AHEAD_PAGES_AT_START), () => o.shouldStop?.() ?? false);
+  reader.restart(link);
+  let pending = reader.take()!;
   try {
     for (;;) {
       let page: DeltaPage;
@@ -144,16 +153,18 @@ export async function runUpdateSync(deps: UpdateSyncDeps, tenant: Tenant, report
           knownEmpty = false;
           lookup?.close();
           lookup = undefined;
-          pending = fetchPage(undefined);
+          reader.restart(undefined);
+          pending = reader.take()!;
           continue;
         }
         throw err;
       }
       report.progress.round = round;
-      // Fetch the next page while this one is processed (pages are sequential, so this hides our own work), unless the
-      // invocation is about to stop: its continuation fetches that page itself.
-      const next = page.nextLink && !o.shouldStop?.() ? fetchPage(page.nextLink) : undefined;
-      next?.catch(() => undefined);
+      // The next page is read while this one is processed (pages are sequential, so this hides our own work), unless the
+      // invocation is about to stop: its continuation reads that page itself.
+      const stopping = !!page.nextLink && (o.shouldStop?.() ?? false);
+      if (stopping) reader.stop();
+      const next = page.nextLink && !stopping ? reader.take() : undefined;
 
       // Rows a full round writes are not marked for Immutable ID sync one by one: its candidate state is marked out of
       // date once, before the first row, and the next plan is made in full.
