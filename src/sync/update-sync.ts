@@ -103,7 +103,22 @@ export async function runUpdateSync(deps: UpdateSyncDeps, tenant: Tenant, report
   // values into candidate ids (the users themselves are read per page).
   let lookup: DirectoryLookup | undefined;
   const indexed: LookupAttribute[] = tenant.linking ? ["externalId", tenant.linking.platform] : ["externalId"];
-  const lookupFor = async (): Promise<DirectoryLookup> => (lookup ??= round === "initial" ? await snapshotLookup(deps.directory, tenant.tenantId, indexed) : directLookup(deps.directory));
+  // The round's check of the directory's lookup index reads every user too: when it may write (not while the guard
+  // counts), its one read of the directory builds the snapshot, so a full round reads the directory once, not twice.
+  const initialLookup = async (mayWrite: boolean): Promise<DirectoryLookup> => {
+    if (mayWrite && !report.update.indexChecked && deps.directory.repairIndex) {
+      let fixed: string[] = [];
+      try {
+        const snapshot = await snapshotLookup(deps.directory, tenant.tenantId, indexed, async (add) => void (fixed = await checkDirectoryIndex(deps, tenant, report, o.dryRun, add)));
+        snapshot.invalidate(fixed); // rewritten by the check: new ETags, read again when looked up
+        return snapshot;
+      } catch {
+        // The check could not read the directory: the snapshot is read alone and the check runs at the round's end.
+      }
+    }
+    return snapshotLookup(deps.directory, tenant.tenantId, indexed);
+  };
+  const lookupFor = async (mayWrite = true): Promise<DirectoryLookup> => (lookup ??= round === "initial" ? await initialLookup(mayWrite) : directLookup(deps.directory));
 
   // Pages are pipelined: page n is written (directory, connector space, then its checkpoint) while page n+1 is read
   // and matched. At most one page is being written, pages are written in order and each checkpoint is saved after its
@@ -113,7 +128,7 @@ export async function runUpdateSync(deps: UpdateSyncDeps, tenant: Tenant, report
   if (o.guard && !o.dryRun && !knownEmpty && resume?.runId !== report.runId) {
     const v = await evaluateGuard(o.guard, link, round === "initial", {
       fetch: fetchPage,
-      prepare: async (entries) => preparePage(deps, tenant, entries, o, false, await lookupFor(), undefined),
+      prepare: async (entries) => preparePage(deps, tenant, entries, o, false, await lookupFor(false), undefined),
       restartInitial: () => void ((round = "initial"), (roundStartedAt = deps.clock().toISOString())),
       unseen: (seen) => unseenLinkedUsers(deps.connector, tenant.tenantId, roundStartedAt, seen),
     });
@@ -199,7 +214,7 @@ export async function runUpdateSync(deps: UpdateSyncDeps, tenant: Tenant, report
           if (o.dryRun) report.notices.push("A dry run does not check for users that a full read no longer returns (they are found by the next real full run).");
           else await sweepUnseen(deps, tenant, report, roundStartedAt, await lookupFor());
         }
-        if (round === "initial") await repairDirectoryIndex(deps, tenant, report, o.dryRun);
+        if (round === "initial" && !report.update.indexChecked) await repairDirectoryIndex(deps, tenant, report, o.dryRun);
         return { completed: true };
       }
       link = page.nextLink;
@@ -373,16 +388,27 @@ async function sweepUnseen(deps: UpdateSyncDeps, tenant: Tenant, report: RunRepo
 }
 
 /**
- * Every full round ends by checking the platform directory's lookup index against its users (entries missing or
- * pointing at a value the user no longer has): found entries are fixed, counted and reported. Incremental runs find
- * users through the index, so drift left there would silently drop their changes.
+ * Every full round checks the platform directory's lookup index against its users (entries missing or pointing at a
+ * value the user no longer has): found entries are fixed, counted and reported. Incremental runs find users through
+ * the index, so drift left there would silently drop their changes. The check runs once per run: as the round's
+ * snapshot is read (`checkDirectoryIndex`, same read), else at the round's end.
  */
 async function repairDirectoryIndex(deps: UpdateSyncDeps, tenant: Tenant, report: RunReport, dryRun: boolean): Promise<void> {
-  if (!deps.directory.repairIndex) return;
   try {
-    const r = await deps.directory.repairIndex(tenant.tenantId, { dryRun });
-    report.update.indexRepaired = (report.update.indexRepaired ?? 0) + (dryRun ? 0 : r.entries);
-    if (r.entries === 0) return;
+    await checkDirectoryIndex(deps, tenant, report, dryRun);
+  } catch (e) {
+    const err = toEntraSyncError(e);
+    addError(report, err.code, `The platform directory's lookup index could not be checked (the next full run tries again): ${err.message}`);
+  }
+}
+
+/** The check itself: reports what it found and returns the users it rewrote; a failed read of the directory throws. */
+async function checkDirectoryIndex(deps: UpdateSyncDeps, tenant: Tenant, report: RunReport, dryRun: boolean, onUser?: (u: StoredPlatformUser) => void): Promise<string[]> {
+  if (!deps.directory.repairIndex) return [];
+  const r = await deps.directory.repairIndex(tenant.tenantId, { dryRun, onUser });
+  report.update.indexChecked = true;
+  report.update.indexRepaired = (report.update.indexRepaired ?? 0) + (dryRun ? 0 : r.entries);
+  if (r.entries > 0) {
     deps.log.warn("platform directory index disagreed with its users", { tenantId: tenant.tenantId, runId: report.runId, entries: r.entries });
     addError(
       report,
@@ -392,10 +418,8 @@ async function repairDirectoryIndex(deps: UpdateSyncDeps, tenant: Tenant, report
         : `${r.entries} lookup index entr${r.entries === 1 ? "y" : "ies"} disagreed with the platform users listed and ${r.entries === 1 ? "was" : "were"} fixed (a user stored without its entry is not found by incremental runs). If this repeats, something else writes the platform directory's table.`,
       r.users,
     );
-  } catch (e) {
-    const err = toEntraSyncError(e);
-    addError(report, err.code, `The platform directory's lookup index could not be checked (the next full run tries again): ${err.message}`);
   }
+  return dryRun ? [] : r.users;
 }
 
 /** Failed platform writes: counted and reported; delta will not bring these users again until they change. */
