@@ -139,8 +139,8 @@ function fromEntity(e: Record<string, unknown>): StoredPlatformUser {
 }
 
 /**
- * What the index repair reads of each row (`$select`): the RowKey, the values that make a user's index keys and claims,
- * and a claim's holder. Table Storage answers a property a row lacks with null, Azurite leaves it out: both are "none"
+ * What the index repair reads of each row (`$select`) when it hands no user on: the RowKey, the values that make a
+ * user's index keys and claims, and a claim's holder. Table Storage answers a property a row lacks with null, Azurite leaves it out: both are "none"
  * here. The ETag comes with every row either way.
  */
 const REPAIR_FIELDS = ["RowKey", ...LOOKUPS, "uniqueUserName", "uniqueExternalId", "userId"];
@@ -469,7 +469,7 @@ export class TablePlatformDirectory implements PlatformDirectory {
    * whose user no longer has the value (or no longer exists). Each fix is one transaction guarded by the user's ETag
    * (an orphan entry: by its own), so a write made meanwhile is never undone. `dryRun` only counts.
    */
-  async repairIndex(tenantId: string, o: { dryRun?: boolean } = {}): Promise<IndexRepair> {
+  async repairIndex(tenantId: string, o: { dryRun?: boolean; onUser?: (u: StoredPlatformUser) => void } = {}): Promise<IndexRepair> {
     // Pass 1, one read of the partition in key order: entries ("!…") come before users. Each entry is kept as a 53-bit
     // hash of its RowKey in a typed array (8 bytes, no object), sorted once the users begin; each user marks the
     // hashes of the entries it needs (binary search) and names the ones it lacks. Users lacking entries are fixed a
@@ -478,7 +478,11 @@ export class TablePlatformDirectory implements PlatformDirectory {
     const present = new EntryHashes();
     const users = new Set<string>();
     let count = 0;
-    let lacking: string[] = [];
+    // Users lacking entries: whole when the pass read them whole, else their ids.
+    let lacking: Array<StoredPlatformUser | string> = [];
+    // With `onUser` every user is read whole (it is handed on, e.g. to the round's snapshot); without, the pass reads
+    // only what makes keys and claims.
+    const whole = o.onUser !== undefined;
     // userName claims (SCIM users): kept while their user holds that userName with uniqueUserName; a missing one is
     // made again by the user's rewrite; the others are deleted. Few rows, so they are kept whole.
     const claims = new Map<string, { rowKey: string; etag: string; userId: unknown }>();
@@ -487,14 +491,14 @@ export class TablePlatformDirectory implements PlatformDirectory {
       if (o.dryRun || lacking.length === 0) return;
       const batch = lacking;
       lacking = [];
-      // The pass read only the fields that make keys and claims: the users are read whole for their rewrite (a user
-      // gone meanwhile needs nothing).
-      const current = await mapLimit(batch, 32, (id) => this.get(tenantId, id));
+      // A user the pass read only for its keys and claims is read whole for its rewrite (gone meanwhile: nothing to do).
+      const current = await mapLimit(batch, 32, (u) => (typeof u === "string" ? this.get(tenantId, u) : Promise.resolve(u)));
       await this.rewrite(tenantId, current.filter((u): u is StoredPlatformUser => !!u).map((u) => ({ id: u.id, current: u, remove: [] })));
     };
     try {
       // From "!": the audit entries below it are no business of the index.
-      for await (const e of this.table.listEntities<Record<string, unknown>>({ queryOptions: { filter: odata`PartitionKey eq ${tenantId} and RowKey ge ${INDEX_FIRST}`, select: REPAIR_FIELDS } })) {
+      const filter = odata`PartitionKey eq ${tenantId} and RowKey ge ${INDEX_FIRST}`;
+      for await (const e of this.table.listEntities<Record<string, unknown>>({ queryOptions: whole ? { filter } : { filter, select: REPAIR_FIELDS } })) {
         const rk = e.rowKey as string;
         if (rk.startsWith(CLAIM_PREFIX)) {
           claims.set(rk, { rowKey: rk, etag: e.etag as string, userId: e.userId });
@@ -505,7 +509,9 @@ export class TablePlatformDirectory implements PlatformDirectory {
           continue;
         }
         present.seal();
-        const user = keyFields(e);
+        const stored = whole ? fromEntity(e as Record<string, unknown>) : undefined;
+        if (stored) o.onUser?.(stored);
+        const user = stored ?? keyFields(e);
         let missing = false;
         for (const k of keysOf(user)) {
           if (!present.take(keyHash(k))) {
@@ -522,7 +528,7 @@ export class TablePlatformDirectory implements PlatformDirectory {
         }
         if (missing) {
           users.add(user.id);
-          lacking.push(user.id);
+          lacking.push(stored ?? user.id);
           if (lacking.length >= 100) await fixLacking();
         }
       }

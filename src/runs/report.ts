@@ -25,6 +25,8 @@ export interface UpdateCounts {
   failed: number;
   /** Lookup index entries of the platform directory that disagreed with their users, found and fixed by a full run. */
   indexRepaired?: number;
+  /** The full round's check of that index ran in this run (once per run: as the snapshot is read, else at the end). */
+  indexChecked?: boolean;
 }
 
 export interface ImmutableIdCounts {
