@@ -46,8 +46,12 @@ const keyInUrl = (k: string) => encodeURIComponent(k.includes("'") ? k.replace(/
  * (and flattened, measured, then copied again by the socket write).
  */
 class Body {
-  private buf = Buffer.allocUnsafeSlow(64 * 1024);
+  private buf: Buffer;
   private n = 0;
+  /** `expected`: bytes the body will likely take (so that it is not grown and copied on the way). */
+  constructor(expected: number) {
+    this.buf = Buffer.allocUnsafeSlow(Math.max(16 * 1024, expected));
+  }
   write(s: string): void {
     // At most 3 bytes per UTF-16 code unit.
     if (this.n + s.length * 3 > this.buf.length) {
@@ -115,7 +119,8 @@ const entityUrl = (tableUrl: string, e: Record<string, unknown>) => `${tableUrl}
 /** The request body (UTF-8): one changeset holding every action, in order. */
 export function transactionBody(accountUrl: string, tableName: string, actions: readonly TransactionAction[], batchId: string, changesetId: string): Buffer {
   const tableUrl = `${accountUrl.endsWith("/") ? accountUrl : `${accountUrl}/`}${tableName}`;
-  const out = new Body();
+  // ~2 KiB per sub-request (its lines and a user's JSON, as UTF-8 with the write's 3-bytes-per-unit margin).
+  const out = new Body(1024 + actions.length * 2048);
   out.write(`--batch_${batchId}${CRLF}content-type: multipart/mixed; boundary=changeset_${changesetId}${CRLF}${CRLF}`);
   // Per sub-request one write of its lines and one of its entity: short strings, each copied once into the body.
   const boundary = `${CRLF}--changeset_${changesetId}${CRLF}`;
