@@ -186,6 +186,10 @@ export class RecordFile {
 
   close(): void {
     if (this.fd === undefined) return;
+    // The read buffer holds the last records read, deciphered: wiped and let go with the file.
+    this.sealed.fill(0);
+    this.sealed = this.counters = Buffer.alloc(0);
+    this.stream = undefined;
     closeSync(this.fd);
     this.fd = undefined;
     if (!this.unlinked) rmSync(this.path, { force: true });
