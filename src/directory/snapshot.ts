@@ -63,8 +63,9 @@ function decode(tenantId: string, record: string): StoredPlatformUser {
  * AES-256-CTR under a key made for this snapshot and held only in memory: what lands on disk is unreadable once the
  * process lets go of the key, and the file is unlinked as soon as it is open (where the OS allows), so a crash leaves
  * nothing behind. Records are appended in 64 KiB chunks; each record is read back alone by its offset and length.
+ * (Also the full Immutable ID re-plan's spill file: `what` names the user in the error.)
  */
-class RecordFile {
+export class RecordFile {
   private readonly key = randomBytes(32);
   private readonly nonce = randomBytes(8);
   private readonly path: string;
@@ -74,12 +75,12 @@ class RecordFile {
   private chunk: Buffer[] = [];
   private chunkBytes = 0;
 
-  constructor() {
+  constructor(private readonly what = "The full round's directory snapshot") {
     this.path = join(tmpdir(), `entra-sync-snapshot-${process.pid}-${randomBytes(6).toString("hex")}`);
     try {
       this.fd = openSync(this.path, "wx+", 0o600);
     } catch (e) {
-      throw new EntraSyncError("STORAGE_FAILED", `The full round's directory snapshot needs a file in the temporary directory ${tmpdir()} and cannot make one (${(e as Error).message}); set TMPDIR to a writable directory.`, { cause: e });
+      throw new EntraSyncError("STORAGE_FAILED", `${this.what} needs a file in the temporary directory ${tmpdir()} and cannot make one (${(e as Error).message}); set TMPDIR to a writable directory.`, { cause: e });
     }
     try {
       unlinkSync(this.path);
@@ -141,7 +142,7 @@ class RecordFile {
  * An open-addressing table of 32-bit hashes → record numbers in two Int32Arrays (linear probing, at most half full):
  * 16 bytes per entry at worst, no object per entry. Users sharing a hash take a slot each; a lookup returns them all.
  */
-class HashIndex {
+export class HashIndex {
   private hashes = new Int32Array(1024);
   private refs = new Int32Array(1024); // record number + 1; 0: an empty slot
   private count = 0;

@@ -1,7 +1,8 @@
 import { describe, expect, it } from "vitest";
 import type { ConnectorRow } from "../../src/connector/space.js";
 import type { PlatformUser } from "../../src/directory/types.js";
-import { capOf, planImmutableIds } from "../../src/immutable-id/planner.js";
+import { capOf, planImmutableIds, type PlannedUser, type PlanOptions } from "../../src/immutable-id/planner.js";
+import { byPlanOrder } from "../../src/immutable-id/plan.js";
 import type { ImmutableIdConfig } from "../../src/tenants/model.js";
 import { MemoryConnectorSpace, MemoryDirectory, memoryTenant } from "../support/memory.js";
 
@@ -18,11 +19,21 @@ const row = (i: number, o: Partial<ConnectorRow> & { upn?: string; immutableId?:
 });
 const platform = (i: number, o: Partial<PlatformUser> = {}): PlatformUser => ({ id: `p-${i}`, tenantId: T, externalId: `e-${i}`, ...o });
 
+/** A full re-plan with its entries collected in plan order and its states as stored, page by page. */
+export async function fullPlan(deps: Parameters<typeof planImmutableIds>[0], tenant: Parameters<typeof planImmutableIds>[1], domains: Parameters<typeof planImmutableIds>[2], o: PlanOptions = {}) {
+  const states: ConnectorRow[] = [];
+  const p = await planImmutableIds(deps, tenant, domains, { ...o, store: async (rows) => void states.push(...rows) });
+  const entries: PlannedUser[] = [];
+  for await (const e of p.entries()) entries.push(e);
+  p.close();
+  return { ...p, entries: entries.sort(byPlanOrder), states };
+}
+
 async function plan(rows: ConnectorRow[], users: PlatformUser[], cfg: Partial<ImmutableIdConfig> = {}, federated: string[] = [], initial: string | null = "school.onmicrosoft.com") {
   const connector = new MemoryConnectorSpace();
   await connector.putMany(T, rows);
   const tenant = memoryTenant({ immutableId: { ...memoryTenant().immutableId, mode: "on", ...cfg } });
-  return planImmutableIds({ connector, directory: new MemoryDirectory(users) }, tenant, { federated: new Set(federated), initial: initial ?? undefined });
+  return fullPlan({ connector, directory: new MemoryDirectory(users) }, tenant, { federated: new Set(federated), initial: initial ?? undefined });
 }
 
 describe("Immutable ID planner (unit, in memory)", () => {
@@ -72,7 +83,7 @@ describe("Immutable ID planner (unit, in memory)", () => {
     const connector = new MemoryConnectorSpace();
     await connector.putMany(T, rows);
     const tenant = memoryTenant({ immutableId: { ...memoryTenant().immutableId, mode: "on", source: "userName" } });
-    const p = await planImmutableIds({ connector, directory }, tenant, { federated: new Set(), initial: "school.onmicrosoft.com" });
+    const p = await fullPlan({ connector, directory }, tenant, { federated: new Set(), initial: "school.onmicrosoft.com" });
     expect(gets).toBe(0); // one listing instead of a read per user
     expect(p.skipped).toEqual({ noPlatformMatch: 2, duplicateValue: 2, emptySource: 1 });
     expect(p.entries).toHaveLength(n - 5);
