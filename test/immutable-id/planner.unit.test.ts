@@ -1,8 +1,8 @@
 import { describe, expect, it } from "vitest";
 import type { ConnectorRow } from "../../src/connector/space.js";
 import type { PlatformUser } from "../../src/directory/types.js";
-import { capOf, planImmutableIds, type PlannedUser, type PlanOptions } from "../../src/immutable-id/planner.js";
-import { byPlanOrder } from "../../src/immutable-id/plan.js";
+import { capOf } from "../../src/immutable-id/planner.js";
+import { fullPlan } from "./full-plan.js";
 import type { ImmutableIdConfig } from "../../src/tenants/model.js";
 import { MemoryConnectorSpace, MemoryDirectory, memoryTenant } from "../support/memory.js";
 
@@ -18,16 +18,6 @@ const row = (i: number, o: Partial<ConnectorRow> & { upn?: string; immutableId?:
   ...o,
 });
 const platform = (i: number, o: Partial<PlatformUser> = {}): PlatformUser => ({ id: `p-${i}`, tenantId: T, externalId: `e-${i}`, ...o });
-
-/** A full re-plan with its entries collected in plan order and its states as stored, page by page. */
-export async function fullPlan(deps: Parameters<typeof planImmutableIds>[0], tenant: Parameters<typeof planImmutableIds>[1], domains: Parameters<typeof planImmutableIds>[2], o: PlanOptions = {}) {
-  const states: ConnectorRow[] = [];
-  const p = await planImmutableIds(deps, tenant, domains, { ...o, store: async (rows) => void states.push(...rows) });
-  const entries: PlannedUser[] = [];
-  for await (const e of p.entries()) entries.push(e);
-  p.close();
-  return { ...p, entries: entries.sort(byPlanOrder), states };
-}
 
 async function plan(rows: ConnectorRow[], users: PlatformUser[], cfg: Partial<ImmutableIdConfig> = {}, federated: string[] = [], initial: string | null = "school.onmicrosoft.com") {
   const connector = new MemoryConnectorSpace();
