@@ -246,6 +246,7 @@ export async function planImmutableIds(deps: { connector: Pick<ConnectorSpace, "
       for (const r of waiting) await take(r, byRow.get(r));
     }
     platform?.close();
+    platform = undefined; // its index is garbage from here on
     const pendingIds = new Set(pending.map((r) => r.id));
     for await (const row of spill.read()) {
       await conclude(verdict(row));
