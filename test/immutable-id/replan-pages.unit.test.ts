@@ -40,7 +40,8 @@ function reference(rows: ConnectorRow[], users: PlatformUser[], tenant: Tenant, 
     if (s.cat === "planned") entries.push({ entraId: r.id, userPrincipalName: s.upn!, value: s.value!, platformUserId: s.platformUserId!, action: s.action! });
     else {
       skipped[s.cat as SkipReason] = (skipped[s.cat as SkipReason] ?? 0) + 1;
-      (examples[s.cat as SkipReason] ??= []).length < 50 && examples[s.cat as SkipReason]!.push(r.id);
+      const ex = (examples[s.cat as SkipReason] ??= []);
+      if (ex.length < 50) ex.push(r.id);
     }
   });
   return { entries: entries.sort(byPlanOrder), states: out, skipped, examples, hash: planHash(entries) };
