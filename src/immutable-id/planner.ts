@@ -278,38 +278,38 @@ interface PlatformIndex {
 
 /**
  * Lists the tenant's platform directory once into an encrypted temporary file (per user a JSON array: id,
- * externalId, the source value), with a 32-bit hash of each id → its record in typed arrays (about 30 bytes per user).
+ * externalId, the source value), with a 32-bit hash of each id → where its record starts, in typed arrays (8 to 16
+ * bytes per user).
  */
 async function listPlatform(directory: Pick<PlatformDirectory, "list">, tenantId: string, source: ImmutableIdConfig["source"]): Promise<PlatformIndex> {
   const file = new RecordFile("The full Immutable ID re-plan");
+  // A 32-bit hash of each id → where its record starts in the file; a record is one line (JSON escapes newlines).
   const index = new HashIndex();
-  let offsets = new Float64Array(1024);
-  let lengths = new Int32Array(1024);
-  let n = 0;
+  let end = 0;
   try {
     for await (const u of directory.list(tenantId)) {
-      const { at, length } = file.append(JSON.stringify([u.id, u.externalId ?? null, source === "id" ? null : (sourceValue(u, source) ?? null)]));
-      if (n === offsets.length) {
-        const o = new Float64Array(n * 2);
-        o.set(offsets);
-        offsets = o;
-        const l = new Int32Array(n * 2);
-        l.set(lengths);
-        lengths = l;
-      }
-      offsets[n] = at;
-      lengths[n] = length;
-      index.add(lookupHash(u.id), n++);
+      const { at, length } = file.append(`${JSON.stringify([u.id, u.externalId ?? null, source === "id" ? null : (sourceValue(u, source) ?? null)])}\n`);
+      if (at >= 2 ** 31 - 1) throw new Error("the platform directory's records outgrew 2 GiB");
+      index.add(lookupHash(u.id), at);
+      end = at + length;
     }
     file.flush();
   } catch (e) {
     file.close();
     throw e;
   }
+  const line = (at: number): string => {
+    for (let size = 512; ; size *= 2) {
+      const text = file.read(at, Math.min(size, end - at));
+      const nl = text.indexOf("\n");
+      if (nl >= 0) return text.slice(0, nl);
+      if (at + size >= end) return text;
+    }
+  };
   return {
     get(id) {
-      for (const i of index.find(lookupHash(id))) {
-        const [uid, externalId, value] = JSON.parse(file.read(offsets[i]!, lengths[i]!)) as [string, string | null, string | null];
+      for (const at of index.find(lookupHash(id))) {
+        const [uid, externalId, value] = JSON.parse(line(at)) as [string, string | null, string | null];
         if (uid !== id) continue;
         const u = { id: uid, tenantId } as StoredPlatformUser;
         if (externalId !== null) u.externalId = externalId;

@@ -1,7 +1,7 @@
 /**
  * What a full Immutable ID re-plan knows about every value in the tenant without holding the values: per value a
  * 64-bit hash (two 32-bit lanes) and a few flag bits in typed arrays, open addressing with linear probing, at most half
- * full — about 18 bytes per distinct value, no object and no string per user.
+ * full — 9 to 36 bytes per distinct value (the table doubles), no object and no string per user.
  *
  * Two values sharing both lanes of their hash (about 1 in 3·10⁹ for 100,000 values) count as one: the value is then
  * taken to be wanted twice, so it is written to nobody — safe, never a value written to two users. Hand-written: the
@@ -33,9 +33,8 @@ export const HELD = 4;
 export class FlagTable {
   private lo = new Int32Array(1024);
   private hi = new Int32Array(1024);
-  /** Flags; 0 in `used` marks an empty slot. */
+  /** Flags; 0 marks an empty slot (a key in the table has at least one flag). */
   private flags = new Uint8Array(1024);
-  private used = new Uint8Array(1024);
   private count = 0;
 
   /** Slots in use (distinct keys). */
@@ -45,22 +44,21 @@ export class FlagTable {
 
   private slot(key: string, add: boolean): number {
     const [a, b] = hash64(key);
-    if (add && (this.count + 1) * 2 > this.used.length) this.grow();
-    const mask = this.used.length - 1;
+    if (add && (this.count + 1) * 2 > this.flags.length) this.grow();
+    const mask = this.flags.length - 1;
     let i = (a ^ Math.imul(b, 0x9e3779b1)) & mask;
-    while (this.used[i] !== 0) {
+    while (this.flags[i] !== 0) {
       if (this.lo[i] === a && this.hi[i] === b) return i;
       i = (i + 1) & mask;
     }
     if (!add) return -1;
     this.lo[i] = a;
     this.hi[i] = b;
-    this.used[i] = 1;
     this.count++;
     return i;
   }
 
-  /** Adds `flag` to the key's flags. */
+  /** Adds `flag` (not 0) to the key's flags. */
   set(key: string, flag: number): void {
     const i = this.slot(key, true);
     this.flags[i] = this.flags[i]! | flag;
@@ -81,25 +79,23 @@ export class FlagTable {
 
   /** Bytes held by the arrays. */
   get bytes(): number {
-    return this.used.length * 10;
+    return this.flags.length * 9;
   }
 
   private grow(): void {
-    const { lo, hi, flags, used } = this;
-    const n = used.length * 2;
+    const { lo, hi, flags } = this;
+    const n = flags.length * 2;
     this.lo = new Int32Array(n);
     this.hi = new Int32Array(n);
     this.flags = new Uint8Array(n);
-    this.used = new Uint8Array(n);
     const mask = n - 1;
-    for (let j = 0; j < used.length; j++) {
-      if (used[j] === 0) continue;
+    for (let j = 0; j < flags.length; j++) {
+      if (flags[j] === 0) continue;
       let i = (lo[j]! ^ Math.imul(hi[j]!, 0x9e3779b1)) & mask;
-      while (this.used[i] !== 0) i = (i + 1) & mask;
+      while (this.flags[i] !== 0) i = (i + 1) & mask;
       this.lo[i] = lo[j]!;
       this.hi[i] = hi[j]!;
       this.flags[i] = flags[j]!;
-      this.used[i] = 1;
     }
   }
 }
