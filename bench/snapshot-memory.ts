@@ -110,7 +110,7 @@ async function measurePlan(layout: number, n: number): Promise<number> {
   } else {
     const tenant = { tenantId: "t", immutableId: { mode: "preview", source: "id", encoding: "base64", federatedDomains: "skip", maxWritesPerRun: 500, maxPercentPerRun: 10 } } as unknown as Tenant;
     let peak = 0;
-    sample = () => void (peak = Math.max(peak, heldAfterGc() - h0), process.env.BENCH_DEBUG && console.error(heldAfterGc() - h0));
+    sample = () => void (peak = Math.max(peak, heldAfterGc() - h0));
     const plan = await planImmutableIds({ connector, directory } as never, tenant, { federated: new Set(), initial: "t.onmicrosoft.com" }, { store: async () => sample() });
     sample();
     let planned = 0;
