@@ -181,12 +181,17 @@ export class PlanStore {
         // and of its content, with flags (value-table.ts); a collision of both lanes would only leave a changed
         // entry's old content standing (about 1 in 10¹⁴ for 100,000 users).
         const known = new FlagTable();
+        let present = 0;
+        let seen = 0;
         for await (const e of this.streamRows(tenantId, currentFilter)) {
+          present++;
           known.set(e.entraId, LIVE_PRESENT);
           known.set(contentKey(e.entraId, e.upn, e.value, e.platformUserId, e.action), LIVE_SAME);
         }
         for await (const e of c.all()) {
-          if (known.get(e.entraId) & LIVE_PRESENT) {
+          const f = known.get(e.entraId);
+          if (f & LIVE_PRESENT) {
+            if (!(f & LIVE_SEEN)) seen++;
             known.set(e.entraId, LIVE_SEEN);
             if (known.get(contentKey(e.entraId, e.userPrincipalName, e.value, e.platformUserId, e.action)) & LIVE_SAME) continue;
             const was = await getOrUndefined<LiveEntity>(this.table, partitionKey, `c|${e.entraId}`);
@@ -194,8 +199,10 @@ export class PlanStore {
           }
           await put(e);
         }
-        // Entries no longer planned: present before, not seen now (entries written above are neither, or seen).
-        for await (const e of this.streamRows(tenantId, currentFilter)) {
+        // Entries no longer planned: present before, not seen now (entries written above are neither, or seen). Read
+        // again only when there are some.
+        const removals = seen < present ? this.streamRows(tenantId, currentFilter) : [];
+        for await (const e of removals) {
           const f = known.get(e.entraId);
           if (!(f & LIVE_PRESENT) || f & LIVE_SEEN) continue;
           await close(e);
