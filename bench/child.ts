@@ -9,6 +9,7 @@
 import { readFileSync, writeFileSync } from "node:fs";
 import { Session } from "node:inspector/promises";
 import { GCProfiler } from "node:v8";
+import { monitorEventLoopDelay } from "node:perf_hooks";
 import { createApp, type App } from "../src/composition.js";
 import { loadSettings } from "../src/config/settings.js";
 import type { ConnectorSpace } from "../src/connector/space.js";
@@ -30,6 +31,9 @@ function median(xs: readonly number[]): number {
   const m = Math.floor(s.length / 2);
   return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 }
+
+/** Nanoseconds → milliseconds, one decimal. */
+const ms = (ns: number): number => Math.round(ns / 1e5) / 10;
 
 /** The child side of runSyncInChild (bench/run.ts --child): reads the job from stdin, prints one result line. */
 async function childMain(): Promise<void> {
@@ -66,6 +70,8 @@ async function childMain(): Promise<void> {
   const heap = await startAllocationSampling();
   const gc = process.env.BENCH_GC_FILE ? new GCProfiler() : undefined;
   gc?.start();
+  const loop = monitorEventLoopDelay({ resolution: 10 });
+  loop.enable();
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();
   t.begin();
@@ -73,6 +79,7 @@ async function childMain(): Promise<void> {
   const { report } = scheduled ? await workQueued(app, { tenantId: job.tenantId, runId: created.runId, continuation: 0 }, () => t.pageDone()) : await executeRun(app, job.tenantId, created.runId, { onProgress: () => t.pageDone() });
   const wallMs = performance.now() - t0;
   const cpu = process.cpuUsage(cpu0);
+  loop.disable();
   clearInterval(sampler);
   await heap?.stop();
   if (gc) writeFileSync(process.env.BENCH_GC_FILE!, JSON.stringify(gcSummary(gc.stop()?.statistics ?? [])));
@@ -89,6 +96,7 @@ async function childMain(): Promise<void> {
     connectorTransactions: connector.transactions - tx0,
     directoryWriteRoundTrips: directory.writeRoundTrips - wr0,
     cpuSeconds: { entraSync: (cpu.user + cpu.system) / 1e6, simulator: 0, azurite: 0 },
+    loopDelayMs: { p50: ms(loop.percentile(50)), p99: ms(loop.percentile(99)), max: ms(loop.max), mean: ms(loop.mean) },
   };
   process.stdout.write(`BENCH_RESULT ${JSON.stringify(result)}\n`);
 }

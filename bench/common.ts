@@ -130,6 +130,11 @@ export interface ChildResult {
   directoryWriteRoundTrips: number;
   /** CPU seconds (user + system) during the run: this child (entra-sync), the simulator's process, Azurite. */
   cpuSeconds: { entraSync: number; simulator: number; azurite: number };
+  /**
+   * How late the child's event loop ran what was due (`monitorEventLoopDelay`, 10 ms resolution): a page's answer
+   * waits this long before it is parsed and the next page asked for.
+   */
+  loopDelayMs: { p50: number; p99: number; max: number; mean: number };
 }
 
 export interface ChildJob {

@@ -165,8 +165,8 @@ function printFreshness(r: FreshnessResult): void {
 function printFullRead(rows: FullReadResult[]): void {
   console.log(
     formatTable([
-      ["users", "seconds", "users/s", "bare walk s", "bound/s", "ratio", "pages", "Graph req", "429s", "Graph wait s", "processing s", "median proc ms/page", "median page ms (walk)", "CPU ms/user", "table req", "peak RSS MB", "RSS at start MB"],
-      ...rows.map((r) => [r.users, r.seconds, r.usersPerSecond, r.walk.seconds, r.boundUsersPerSecond, r.ratioToBound, r.pages, r.graphRequests, r.throttled, r.graphWaitSeconds, r.processSeconds, r.medianProcessMsPerPage, r.walk.medianPageMs, r.cpuMsPerUser, r.tableRequests, r.peakRssMb, r.rssBeforeMb]),
+      ["users", "seconds", "users/s", "bare walk s", "bound/s", "ratio", "pages", "Graph req", "429s", "Graph wait s", "processing s", "median proc ms/page", "median page ms (walk)", "median page ms (run)", "loop delay p99 ms", "CPU ms/user", "table req", "peak RSS MB", "RSS at start MB"],
+      ...rows.map((r) => [r.users, r.seconds, r.usersPerSecond, r.walk.seconds, r.boundUsersPerSecond, r.ratioToBound, r.pages, r.graphRequests, r.throttled, r.graphWaitSeconds, r.processSeconds, r.medianProcessMsPerPage, r.walk.medianPageMs, r.medianGraphMsPerPage, r.child.loopDelayMs.p99, r.cpuMsPerUser, r.tableRequests, r.peakRssMb, r.rssBeforeMb]),
     ]),
   );
   console.log("  bound = a bare walk of the same delta pages in the same run (same simulator and latency, nothing processed); peak RSS = the entra-sync child process's maxRSS (the simulator and Azurite run in other processes).");

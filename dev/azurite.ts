@@ -36,6 +36,9 @@ export async function startAzurite(o: { keyedLookups?: boolean; keyIndex?: boole
   const keyIndex = o.keyIndex ?? process.env.AZURITE_KEY_INDEX !== "0";
   const withKeyIndex = o.keyedLookups !== false && keyIndex;
   if (withKeyIndex) preload.push("--require", path.join(here, "azurite-key-index.cjs"));
+  // A batch's boundary found on the body's first line, not by decoding the whole body (azurite-batch-boundary.cjs);
+  // AZURITE_BATCH_BOUNDARY=0 leaves Azurite's own search, to compare.
+  if (withKeyIndex && process.env.AZURITE_BATCH_BOUNDARY !== "0") preload.push("--require", path.join(here, "azurite-batch-boundary.cjs"));
   const child = spawn(
     process.execPath,
     [...preload, ...(process.env.AZURITE_NODE_ARGS ?? "").split(/\s+/).filter(Boolean), bin, "--inMemoryPersistence", "--disableTelemetry", "--skipApiVersionCheck", "--silent", "--loose", ...(process.env.AZURITE_DEBUG_LOG ? ["--debug", process.env.AZURITE_DEBUG_LOG] : []),

@@ -65,9 +65,11 @@ export interface PlatformDirectory {
   erase?(tenantId: string, current: StoredPlatformUser, audit?: AuditContext): Promise<void>;
   /**
    * Makes the adapter's lookup index agree with its users (adds missing entries, removes stale ones) and says what it
-   * fixed; `dryRun` only counts. Adapters that keep no second copy of the users leave it out.
+   * fixed; `dryRun` only counts. `onUser` is handed every user of the tenant, once, as `list` would yield it (before
+   * any fix of its entries), so that the check's one read of the directory also serves a full round's snapshot.
+   * Adapters that keep no second copy of the users leave it out.
    */
-  repairIndex?(tenantId: string, o?: { dryRun?: boolean }): Promise<IndexRepair>;
+  repairIndex?(tenantId: string, o?: { dryRun?: boolean; onUser?: (u: StoredPlatformUser) => void }): Promise<IndexRepair>;
   /** Table transactions (or equivalent round trips) spent on updates so far. */
   readonly writeRoundTrips: number;
 }

@@ -197,7 +197,15 @@ const RECENT = 4096;
  * Why not read the page's users from the table instead: measured on the local stack, a point read per matched user
  * tripled the full read's CPU (ours and the table service's); a read of the local file costs microseconds.
  */
-export async function snapshotLookup(directory: PlatformDirectory, tenantId: string, attributes: readonly LookupAttribute[] = ["externalId"]): Promise<DirectoryLookup & { readonly users: number }> {
+export async function snapshotLookup(
+  directory: PlatformDirectory,
+  tenantId: string,
+  attributes: readonly LookupAttribute[] = ["externalId"],
+  /** Hands every user of the tenant to `add`, once each; default: one listing of the directory. */
+  fill: (add: (u: StoredPlatformUser) => void) => Promise<void> = async (add) => {
+    for await (const u of directory.list(tenantId)) add(u);
+  },
+): Promise<DirectoryLookup & { readonly users: number }> {
   const attrs = [...new Set(attributes)];
   const file = new RecordFile();
   let offsets = new Float64Array(1024);
@@ -205,7 +213,7 @@ export async function snapshotLookup(directory: PlatformDirectory, tenantId: str
   let n = 0;
   const byAttr = new Map<LookupAttribute, HashIndex>(attrs.map((a) => [a, new HashIndex()]));
   try {
-    for await (const u of directory.list(tenantId)) {
+    await fill((u) => {
       const { at, length } = file.append(encode(u));
       offsets = ensure(offsets, n + 1, (l) => new Float64Array(l));
       lengths = ensure(lengths, n + 1, (l) => new Int32Array(l));
@@ -216,7 +224,7 @@ export async function snapshotLookup(directory: PlatformDirectory, tenantId: str
         if (typeof v === "string" && v) index.add(lookupHash(norm(attr, v)), n);
       }
       n++;
-    }
+    });
     file.flush();
   } catch (e) {
     file.close();

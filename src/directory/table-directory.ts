@@ -453,7 +453,7 @@ export class TablePlatformDirectory implements PlatformDirectory {
    * whose user no longer has the value (or no longer exists). Each fix is one transaction guarded by the user's ETag
    * (an orphan entry: by its own), so a write made meanwhile is never undone. `dryRun` only counts.
    */
-  async repairIndex(tenantId: string, o: { dryRun?: boolean } = {}): Promise<IndexRepair> {
+  async repairIndex(tenantId: string, o: { dryRun?: boolean; onUser?: (u: StoredPlatformUser) => void } = {}): Promise<IndexRepair> {
     // Pass 1, one read of the partition in key order: entries ("!…") come before users. Each entry is kept as a 53-bit
     // hash of its RowKey in a typed array (8 bytes, no object), sorted once the users begin; each user marks the
     // hashes of the entries it needs (binary search) and names the ones it lacks. Users lacking entries are fixed a
@@ -487,6 +487,7 @@ export class TablePlatformDirectory implements PlatformDirectory {
         }
         present.seal();
         const user = fromEntity(e as Record<string, unknown>);
+        o.onUser?.(user);
         let missing = false;
         for (const k of keysOf(user).keys()) {
           if (!present.take(keyHash(k))) {

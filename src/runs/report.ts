@@ -25,6 +25,8 @@ export interface UpdateCounts {
   failed: number;
   /** Lookup index entries of the platform directory that disagreed with their users, found and fixed by a full run. */
   indexRepaired?: number;
+  /** The full round's check of that index ran in this run (once per run: as the snapshot is read, else at the end). */
+  indexChecked?: boolean;
 }
 
 export interface ImmutableIdCounts {
@@ -146,7 +148,8 @@ export interface RunReport {
    * Set while a queued run waits for a full-read slot (MAX_CONCURRENT_FULL_READS): its place in line (1 = next), the
    * slots in use, since when it waits. Removed when the run is admitted (a notice then says how long it waited).
    */
-  waiting?: { for: "fullReadSlot"; position: number; inUse: number; limit: number; since: string; checkedAt: string } | undefined;
+  /** `atLeast`: the position is a lower bound (the line is read only as far as its back-off needs). */
+  waiting?: { for: "fullReadSlot"; position: number; atLeast?: boolean; inUse: number; limit: number; since: string; checkedAt: string } | undefined;
   /** Set when the mass-change guard held the run (status `held`): the numbers, the preview, the expiry. */
   hold?: RunHold | undefined;
   /** Set on a run an operator's approval queued: the held run whose changes it applies (the guard is bypassed once). */

@@ -124,9 +124,9 @@ function fullReadSlots(app: Pick<WorkerDeps, "tables" | "clock" | "settings">, b
  * after `deferSeconds` × ⌈position ÷ limit⌉ (at most 10 minutes) as a new message of the same job (never a failure,
  * never a poison count); the lease waits for it, and the report says it is waiting and where in line.
  */
-async function defer(app: WorkerDeps, job: SyncJob, report: RunReport, lease: Lease, a: { position: number; inUse: number; limit: number; askAgainMs: number }): Promise<JobOutcome> {
+async function defer(app: WorkerDeps, job: SyncJob, report: RunReport, lease: Lease, a: { position: number; atLeast?: boolean; inUse: number; limit: number; askAgainMs: number }): Promise<JobOutcome> {
   const now = app.clock().toISOString();
-  report.waiting = { for: "fullReadSlot", position: a.position, inUse: a.inUse, limit: a.limit, since: report.waiting?.since ?? now, checkedAt: now };
+  report.waiting = { for: "fullReadSlot", position: a.position, ...(a.atLeast ? { atLeast: true } : {}), inUse: a.inUse, limit: a.limit, since: report.waiting?.since ?? now, checkedAt: now };
   await app.runs.save(report);
   const handed = await app.leases.handOff(lease, job.continuation);
   if (!handed) {
@@ -135,7 +135,7 @@ async function defer(app: WorkerDeps, job: SyncJob, report: RunReport, lease: Le
   }
   // Back in line after deferSeconds × ⌈position ÷ limit⌉: a run far back asks less often (see FullReadSlots.acquire).
   await app.queue.send(job, Math.ceil(a.askAgainMs / 1000));
-  app.log.info(`waiting for a full-read slot: ${a.position} in line, ${a.inUse} of ${a.limit} slots in use`, { ...job });
+  app.log.info(`waiting for a full-read slot: ${a.position}${a.atLeast ? " or later" : ""} in line, ${a.inUse} of ${a.limit} slots in use`, { ...job });
   return { outcome: "deferred", report, next: job, position: a.position };
 }
 

@@ -40,6 +40,12 @@ export type Admission =
       admitted: false;
       /** 1 for the first in line. */
       position: number;
+      /**
+       * True when `position` is a lower bound: the line ahead is read only as far as the back-off needs (every run
+       * further back than that asks again after the longest wait), so a burst of runs queued at once does not read
+       * Σ position rows on its first asks.
+       */
+      atLeast?: boolean;
       inUse: number;
       limit: number;
       /** When to ask again: `askEveryMs` × ⌈position ÷ limit⌉, at most 10 minutes (a run far back in line asks less often). */
@@ -72,7 +78,8 @@ export class FullReadSlots {
    * Reads the slots and the places in line ahead of this run's, never the whole line: an ask costs O(position), and
    * a run at position p asks again after askEveryMs × ⌈p ÷ limit⌉ (at most 10 minutes), so 1,000 runs waiting for
    * 8 slots, asking every 30 s at the front, read ~870 rows/s in all, not the ~33,600 of every ask reading the whole
-   * line. Two queries and one or two writes per call.
+   * line. Places further ahead than that back-off needs are not read (the position is then a lower bound). Two
+   * queries and one or two writes per call.
    */
   async acquire(req: AdmissionRequest): Promise<Admission> {
     const waitKey = `${WAIT}${req.queuedAt}|${req.runId}`;
@@ -87,12 +94,16 @@ export class FullReadSlots {
       }
       // The places ahead of this run's (and its own); those whose runs stopped asking (a lost job) go, so the line
       // stays as long as it is.
+      // Read only as far as the back-off needs: past `farthest` places ahead, every run asks again after the longest
+      // wait, and no slot can be free for it (farthest ≥ limit).
+      const farthest = this.limit * Math.ceil(ASK_AGAIN_MAX_MS / this.askEveryMs);
       let ahead = 0;
       let inLine = false;
-      for (const w of await this.readWaiters(waitKey)) {
+      for await (const w of this.readWaiters(waitKey, farthest)) {
         if (w.runId === req.runId) inLine ||= w.rowKey === waitKey;
         else if (live(w)) ahead++;
         else if (attempt === 0) await this.delete(w.rowKey, w.etag);
+        if (ahead >= farthest) break;
       }
       const byIndex = new Map(slots.map((s) => [s.index, s]));
       const free: number[] = [];
@@ -110,7 +121,7 @@ export class FullReadSlots {
       const askAgainMs = Math.max(this.askEveryMs, Math.min(ASK_AGAIN_MAX_MS, this.askEveryMs * Math.ceil(position / this.limit)));
       // The place is kept for as long as the run is told to wait, plus the usual slack.
       await this.upsert({ partitionKey: ADMISSION_PARTITION, rowKey: waitKey, runId: req.runId, tenantId: req.tenantId, expiresAt: new Date(now + this.times.waitMs + askAgainMs - this.askEveryMs).toISOString() });
-      return { admitted: false, position, inUse: this.limit - free.length, limit: this.limit, askAgainMs };
+      return { admitted: false, position, ...(ahead >= farthest ? { atLeast: true } : {}), inUse: this.limit - free.length, limit: this.limit, askAgainMs };
     }
     // Eight lost races in a row: many instances are after the same slots. Wait like anyone else.
     const slots = await this.readSlots();
@@ -144,9 +155,17 @@ export class FullReadSlots {
     return (await this.query(odata`PartitionKey eq ${ADMISSION_PARTITION} and RowKey ge ${SLOT} and RowKey lt ${SLOT_END}`)).map((row) => ({ ...row, index: Number(row.rowKey.slice(SLOT.length)) }));
   }
 
-  /** The places in line up to `waitKey` (the run's own included), in line order (a partition's rows come by RowKey). */
-  private async readWaiters(waitKey: string): Promise<Array<SlotEntity & { etag: string }>> {
-    return this.query(odata`PartitionKey eq ${ADMISSION_PARTITION} and RowKey ge ${WAIT} and RowKey le ${waitKey}`);
+  /**
+   * The places in line up to `waitKey` (the run's own included), in line order (a partition's rows come by RowKey),
+   * read `pageSize` at a time as the caller goes on (it may stop early).
+   */
+  private async *readWaiters(waitKey: string, pageSize: number): AsyncIterable<SlotEntity & { etag: string }> {
+    try {
+      const pages = this.table.listEntities<SlotEntity>({ queryOptions: { filter: odata`PartitionKey eq ${ADMISSION_PARTITION} and RowKey ge ${WAIT} and RowKey le ${waitKey}` } }).byPage({ maxPageSize: Math.min(1000, pageSize) });
+      for await (const page of pages) for (const e of page) yield e as SlotEntity & { etag: string };
+    } catch (e) {
+      throw storageError(e, "read the full-read slots");
+    }
   }
 
   private async query(filter: string): Promise<Array<SlotEntity & { etag: string }>> {

@@ -14,6 +14,7 @@ import { directLookup, snapshotLookup, type DirectoryLookup } from "../directory
 import { settledUser } from "../immutable-id/planner.js";
 import type { RunHold } from "../runs/report.js";
 import { evaluateGuard, unseenLinkedUsers, type KeptPages, type UpdateGuard } from "./guard.js";
+import { ReadAhead } from "./read-ahead.js";
 
 /** The connector space as update sync uses it. */
 export type UpdateSyncConnector = Pick<ConnectorSpace, "getMany" | "putMany" | "list" | "isEmpty" | "invalidateCandidates">;
@@ -51,6 +52,12 @@ export interface UpdateSyncOutcome {
   /** Set when the mass-change guard held the run: nothing was written, the checkpoint did not move. */
   held?: RunHold | undefined;
 }
+
+/** Pages read ahead of the one being processed (~200 users each), and while the round's start is read. */
+export const READ_AHEAD_PAGES = 4;
+export const READ_AHEAD_PAGES_AT_START = 16;
+/** Pages written at once (a page's writes go to several partitions; the next page's are sent while they finish). */
+export const WRITE_AHEAD_PAGES = 2;
 
 const CLEAR_REMOVED = { entraRemovedAt: null, entraRemovedReason: null } as const;
 
@@ -98,7 +105,22 @@ export async function runUpdateSync(deps: UpdateSyncDeps, tenant: Tenant, report
   // values into candidate ids (the users themselves are read per page).
   let lookup: DirectoryLookup | undefined;
   const indexed: LookupAttribute[] = tenant.linking ? ["externalId", tenant.linking.platform] : ["externalId"];
-  const lookupFor = async (): Promise<DirectoryLookup> => (lookup ??= round === "initial" ? await snapshotLookup(deps.directory, tenant.tenantId, indexed) : directLookup(deps.directory));
+  // The round's check of the directory's lookup index reads every user too: when it may write (not while the guard
+  // counts), its one read of the directory builds the snapshot, so a full round reads the directory once, not twice.
+  const initialLookup = async (mayWrite: boolean): Promise<DirectoryLookup> => {
+    if (mayWrite && !report.update.indexChecked && deps.directory.repairIndex) {
+      let fixed: string[] = [];
+      try {
+        const snapshot = await snapshotLookup(deps.directory, tenant.tenantId, indexed, async (add) => void (fixed = await checkDirectoryIndex(deps, tenant, report, o.dryRun, add)));
+        snapshot.invalidate(fixed); // rewritten by the check: new ETags, read again when looked up
+        return snapshot;
+      } catch {
+        // The check could not read the directory: the snapshot is read alone and the check runs at the round's end.
+      }
+    }
+    return snapshotLookup(deps.directory, tenant.tenantId, indexed);
+  };
+  const lookupFor = async (mayWrite = true): Promise<DirectoryLookup> => (lookup ??= round === "initial" ? await initialLookup(mayWrite) : directLookup(deps.directory));
 
   // Pages are pipelined: page n is written (directory, connector space, then its checkpoint) while page n+1 is read
   // and matched. At most one page is being written, pages are written in order and each checkpoint is saved after its
@@ -108,7 +130,7 @@ export async function runUpdateSync(deps: UpdateSyncDeps, tenant: Tenant, report
   if (o.guard && !o.dryRun && !knownEmpty && resume?.runId !== report.runId) {
     const v = await evaluateGuard(o.guard, link, round === "initial", {
       fetch: fetchPage,
-      prepare: async (entries) => preparePage(deps, tenant, entries, o, false, await lookupFor(), undefined),
+      prepare: async (entries) => preparePage(deps, tenant, entries, o, false, await lookupFor(false), undefined),
       restartInitial: () => void ((round = "initial"), (roundStartedAt = deps.clock().toISOString())),
       unseen: (seen) => unseenLinkedUsers(deps.connector, tenant.tenantId, roundStartedAt, seen),
     });
@@ -117,14 +139,22 @@ export async function runUpdateSync(deps: UpdateSyncDeps, tenant: Tenant, report
     kept = v.kept;
   }
 
-  let inflight: InFlight | undefined;
+  // Pages being written: at most WRITE_AHEAD_PAGES at once, their checkpoints saved in page order, each after its own
+  // page's writes and the checkpoint before it. A crash resumes at the first page whose checkpoint was not saved.
+  let writing: InFlight[] = [];
   const settle = async (): Promise<void> => {
-    const f = inflight;
-    inflight = undefined;
-    await f?.done;
+    const all = writing;
+    writing = [];
+    for (const f of all) await f.done;
   };
+  /** The pages being written, as one (a page to prepare waits for them if it touches their users). */
+  const inflight = (): InFlight | undefined => (writing.length === 0 ? undefined : writing.length === 1 ? writing[0] : unionOf(writing));
   let candidatesInvalidated = false;
-  let pending = fetchPage(link);
+  // Pages are read ahead of their processing (one request at a time, in order): deeper while the round's start (the
+  // directory snapshot) is being read, so Graph is not idle meanwhile.
+  const reader = new ReadAhead(fetchPage, () => (lookup ? READ_AHEAD_PAGES : READ_AHEAD_PAGES_AT_START), () => o.shouldStop?.() ?? false);
+  reader.restart(link);
+  let pending = reader.take()!;
   try {
     for (;;) {
       let page: DeltaPage;
@@ -144,16 +174,18 @@ export async function runUpdateSync(deps: UpdateSyncDeps, tenant: Tenant, report
           knownEmpty = false;
           lookup?.close();
           lookup = undefined;
-          pending = fetchPage(undefined);
+          reader.restart(undefined);
+          pending = reader.take()!;
           continue;
         }
         throw err;
       }
       report.progress.round = round;
-      // Fetch the next page while this one is processed (pages are sequential, so this hides our own work), unless the
-      // invocation is about to stop: its continuation fetches that page itself.
-      const next = page.nextLink && !o.shouldStop?.() ? fetchPage(page.nextLink) : undefined;
-      next?.catch(() => undefined);
+      // The next page is read while this one is processed (pages are sequential, so this hides our own work), unless the
+      // invocation is about to stop: its continuation reads that page itself.
+      const stopping = !!page.nextLink && (o.shouldStop?.() ?? false);
+      if (stopping) reader.stop();
+      const next = page.nextLink && !stopping ? reader.take() : undefined;
 
       // Rows a full round writes are not marked for Immutable ID sync one by one: its candidate state is marked out of
       // date once, before the first row, and the next plan is made in full.
@@ -163,22 +195,26 @@ export async function runUpdateSync(deps: UpdateSyncDeps, tenant: Tenant, report
         candidatesInvalidated = true;
       }
       const markDirty = round === "incremental";
-      const prepared = kept?.preparedFor(page) ?? (await preparePage(deps, tenant, page.entries, o, knownEmpty, await lookupFor(), inflight));
-      await settle(); // the previous page is written and its checkpoint saved before this one is written
+      const prepared = kept?.preparedFor(page) ?? (await preparePage(deps, tenant, page.entries, o, knownEmpty, await lookupFor(), inflight()));
+      // Room for this page's writes: the oldest page being written ends first.
+      while (writing.length >= WRITE_AHEAD_PAGES) await writing.shift()!.done;
       const checkpoint = (): Checkpoint =>
         page.nextLink
           ? { link: page.nextLink, kind: "next", runId: report.runId, round, roundStartedAt, savedAt: deps.clock().toISOString() }
           : { link: page.deltaLink!, kind: "delta", runId: report.runId, round, roundStartedAt, savedAt: deps.clock().toISOString() };
       const lookupNow = await lookupFor();
+      const before = writing.at(-1)?.done;
       const done = (async () => {
-        await commitPage(deps, report, prepared, o, lookupNow, markDirty);
+        const counted = await commitPage(deps, report, prepared, o, lookupNow, markDirty);
+        await before; // the page before is written and its checkpoint saved (its failure is this page's too)
+        counted(report);
         report.progress.pages++;
         // A dry run keeps its position apart: the tenant's checkpoint must not move past changes that were not applied.
         await deps.checkpoints.save(tenant.tenantId, checkpoint(), o.dryRun ? "dryRun" : "main");
         await o.onPage?.(report);
       })();
       done.catch(() => undefined); // awaited by settle(); not an unhandled rejection meanwhile
-      inflight = { done, entraIds: prepared.entraIds, platformIds: prepared.platformIds };
+      writing.push(inFlight(done, prepared));
 
       if (!page.nextLink) {
         await settle();
@@ -188,7 +224,7 @@ export async function runUpdateSync(deps: UpdateSyncDeps, tenant: Tenant, report
           if (o.dryRun) report.notices.push("A dry run does not check for users that a full read no longer returns (they are found by the next real full run).");
           else await sweepUnseen(deps, tenant, report, roundStartedAt, await lookupFor());
         }
-        if (round === "initial") await repairDirectoryIndex(deps, tenant, report, o.dryRun);
+        if (round === "initial" && !report.update.indexChecked) await repairDirectoryIndex(deps, tenant, report, o.dryRun);
         return { completed: true };
       }
       link = page.nextLink;
@@ -200,7 +236,7 @@ export async function runUpdateSync(deps: UpdateSyncDeps, tenant: Tenant, report
     }
   } finally {
     // Never leave a page being written behind an error: the run ends after its last write, not before.
-    await inflight?.done.catch(() => undefined);
+    for (const f of writing) await f.done.catch(() => undefined);
     lookup?.close();
   }
 }
@@ -208,8 +244,19 @@ export async function runUpdateSync(deps: UpdateSyncDeps, tenant: Tenant, report
 /** A page being written: its promise, and the users it touches (the next page waits for it if it touches them too). */
 interface InFlight {
   done: Promise<void>;
-  entraIds: ReadonlySet<string>;
-  platformIds: ReadonlySet<string>;
+  writesEntra(id: string): boolean;
+  writesPlatform(id: string): boolean;
+}
+
+const inFlight = (done: Promise<void>, p: Pick<PreparedPage, "entraIds" | "platformIds">): InFlight => ({ done, writesEntra: (id) => p.entraIds.has(id), writesPlatform: (id) => p.platformIds.has(id) });
+
+/** Several pages being written, as one: done when all are, touching what any of them touches. */
+function unionOf(pages: readonly InFlight[]): InFlight {
+  return {
+    done: Promise.all(pages.map((f) => f.done)).then(() => undefined),
+    writesEntra: (id) => pages.some((f) => f.writesEntra(id)),
+    writesPlatform: (id) => pages.some((f) => f.writesPlatform(id)),
+  };
 }
 
 /** One page, read and matched, waiting to be written: bounded by the page size. */
@@ -228,7 +275,7 @@ async function preparePage(deps: UpdateSyncDeps, tenant: Tenant, entries: DeltaE
   const out: PreparedPage = { rows: [], updates: [], entraIds: new Set(ids), platformIds: new Set(), tally };
   if (entries.length === 0) return out;
   // The same Entra user on the page being written: wait for it, so its connector row is read as written.
-  if (inflight && ids.some((id) => inflight.entraIds.has(id))) await inflight.done;
+  if (inflight && ids.some((id) => inflight.writesEntra(id))) await inflight.done;
   const prior = knownEmpty ? new Map<string, ConnectorRow>() : await deps.connector.getMany(tenant.tenantId, ids);
   const seenAt = deps.clock().toISOString();
 
@@ -256,7 +303,7 @@ async function preparePage(deps: UpdateSyncDeps, tenant: Tenant, entries: DeltaE
     removed: await matchUsers(lookup, { ...tenant, linking: null }, removedRows.map((r) => r.user)),
   });
   let m = await match();
-  const touched = (x: typeof m) => [...x.live.values(), ...x.removed.values()].some((r) => r.kind === "matched" && inflight?.platformIds.has(r.user.id));
+  const touched = (x: typeof m) => [...x.live.values(), ...x.removed.values()].some((r) => r.kind === "matched" && !!inflight?.writesPlatform(r.user.id));
   // A platform user the page being written updates: read it again once that write is done (new ETag, new values).
   if (inflight && touched(m)) {
     await inflight.done;
@@ -285,28 +332,34 @@ async function preparePage(deps: UpdateSyncDeps, tenant: Tenant, entries: DeltaE
   return out;
 }
 
-async function commitPage(deps: UpdateSyncDeps, report: RunReport, p: PreparedPage, o: UpdateSyncOptions, lookup: DirectoryLookup, markDirty: boolean): Promise<void> {
+async function commitPage(deps: UpdateSyncDeps, report: Pick<RunReport, "tenantId" | "runId">, p: PreparedPage, o: UpdateSyncOptions, lookup: DirectoryLookup, markDirty: boolean): Promise<(report: RunReport) => void> {
   const t = p.tally;
-  report.update.read += t.read;
-  report.update.matched += t.matched;
-  report.update.unchanged += t.unchanged;
-  report.update.unmatched += t.unmatched;
-  report.update.removed += t.removed;
-  report.update.ambiguous += t.ambiguous.length;
-  if (t.ambiguous.length) addError(report, "MATCH_AMBIGUOUS", `More than one platform user matches these Entra users: they were skipped. Give the right platform user the Entra object id as externalId.`, t.ambiguous);
-  if (p.rows.length === 0) return;
   const isRemoval = (u: PlatformUpdate) => !!u.changes.entraRemovedReason;
-  if (o.dryRun) {
-    report.update.updated += p.updates.filter((u) => !isRemoval(u)).length;
-    return;
+  let result: ApplyResult | undefined;
+  if (p.rows.length > 0 && !o.dryRun) {
+    // The platform directory and the connector space are written at once: neither write depends on the other, and
+    // re-running the page after a crash between them is harmless (updates are diffed against the directory itself).
+    [result] = await Promise.all([deps.directory.applyUpdates(report.tenantId, p.updates, { source: "updateSync", runId: report.runId }), deps.connector.putMany(report.tenantId, p.rows, { dirty: markDirty })]);
+    lookup.invalidate(p.updates.map((u) => u.user.id));
   }
-  // The platform directory and the connector space are written at once: neither write depends on the other, and
-  // re-running the page after a crash between them is harmless (updates are diffed against the directory itself).
-  const [result] = await Promise.all([deps.directory.applyUpdates(report.tenantId, p.updates, { source: "updateSync", runId: report.runId }), deps.connector.putMany(report.tenantId, p.rows, { dirty: markDirty })]);
-  lookup.invalidate(p.updates.map((u) => u.user.id));
-  const updatedIds = new Set(result.updated);
-  for (const u of p.updates) if (updatedIds.has(u.user.id) && !isRemoval(u)) report.update.updated++;
-  reportFailedUpdates(report, result);
+  // The page's counts and findings go into the report when its checkpoint is saved (in page order), not before.
+  return (r) => {
+    r.update.read += t.read;
+    r.update.matched += t.matched;
+    r.update.unchanged += t.unchanged;
+    r.update.unmatched += t.unmatched;
+    r.update.removed += t.removed;
+    r.update.ambiguous += t.ambiguous.length;
+    if (t.ambiguous.length) addError(r, "MATCH_AMBIGUOUS", `More than one platform user matches these Entra users: they were skipped. Give the right platform user the Entra object id as externalId.`, t.ambiguous);
+    if (p.rows.length === 0) return;
+    if (!result) {
+      r.update.updated += p.updates.filter((u) => !isRemoval(u)).length; // a dry run: what would have been updated
+      return;
+    }
+    const updatedIds = new Set(result.updated);
+    for (const u of p.updates) if (updatedIds.has(u.user.id) && !isRemoval(u)) r.update.updated++;
+    reportFailedUpdates(r, result);
+  };
 }
 
 function applyMatch(tally: PreparedPage["tally"], row: ConnectorRow, m: MatchResult): void {
@@ -362,16 +415,27 @@ async function sweepUnseen(deps: UpdateSyncDeps, tenant: Tenant, report: RunRepo
 }
 
 /**
- * Every full round ends by checking the platform directory's lookup index against its users (entries missing or
- * pointing at a value the user no longer has): found entries are fixed, counted and reported. Incremental runs find
- * users through the index, so drift left there would silently drop their changes.
+ * Every full round checks the platform directory's lookup index against its users (entries missing or pointing at a
+ * value the user no longer has): found entries are fixed, counted and reported. Incremental runs find users through
+ * the index, so drift left there would silently drop their changes. The check runs once per run: as the round's
+ * snapshot is read (`checkDirectoryIndex`, same read), else at the round's end.
  */
 async function repairDirectoryIndex(deps: UpdateSyncDeps, tenant: Tenant, report: RunReport, dryRun: boolean): Promise<void> {
-  if (!deps.directory.repairIndex) return;
   try {
-    const r = await deps.directory.repairIndex(tenant.tenantId, { dryRun });
-    report.update.indexRepaired = (report.update.indexRepaired ?? 0) + (dryRun ? 0 : r.entries);
-    if (r.entries === 0) return;
+    await checkDirectoryIndex(deps, tenant, report, dryRun);
+  } catch (e) {
+    const err = toEntraSyncError(e);
+    addError(report, err.code, `The platform directory's lookup index could not be checked (the next full run tries again): ${err.message}`);
+  }
+}
+
+/** The check itself: reports what it found and returns the users it rewrote; a failed read of the directory throws. */
+async function checkDirectoryIndex(deps: UpdateSyncDeps, tenant: Tenant, report: RunReport, dryRun: boolean, onUser?: (u: StoredPlatformUser) => void): Promise<string[]> {
+  if (!deps.directory.repairIndex) return [];
+  const r = await deps.directory.repairIndex(tenant.tenantId, { dryRun, onUser });
+  report.update.indexChecked = true;
+  report.update.indexRepaired = (report.update.indexRepaired ?? 0) + (dryRun ? 0 : r.entries);
+  if (r.entries > 0) {
     deps.log.warn("platform directory index disagreed with its users", { tenantId: tenant.tenantId, runId: report.runId, entries: r.entries });
     addError(
       report,
@@ -381,10 +445,8 @@ async function repairDirectoryIndex(deps: UpdateSyncDeps, tenant: Tenant, report
         : `${r.entries} lookup index entr${r.entries === 1 ? "y" : "ies"} disagreed with the platform users listed and ${r.entries === 1 ? "was" : "were"} fixed (a user stored without its entry is not found by incremental runs). If this repeats, something else writes the platform directory's table.`,
       r.users,
     );
-  } catch (e) {
-    const err = toEntraSyncError(e);
-    addError(report, err.code, `The platform directory's lookup index could not be checked (the next full run tries again): ${err.message}`);
   }
+  return dryRun ? [] : r.users;
 }
 
 /** Failed platform writes: counted and reported; delta will not bring these users again until they change. */

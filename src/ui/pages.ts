@@ -242,7 +242,7 @@ export function reportBlock(r: RunReport, o: { hold?: boolean } = {}): Html {
       ${r.approves ? html` · applies held run <a href=${runPageUrl(r.tenantId, r.approves)}>${r.approves}</a>` : null}
     </p>
     <p class="muted">queued ${when(r.queuedAt)} · started ${when(r.startedAt)} · ended ${when(r.endedAt)}${r.durationMs !== undefined ? ` · ${(r.durationMs / 1000).toFixed(1)} s` : ""} · pages ${r.progress.pages} · invocations ${r.progress.invocations}</p>
-    ${r.waiting ? html`<p class="warn">Waiting for a full-read slot: position ${r.waiting.position}, ${r.waiting.inUse} of ${r.waiting.limit} in use, since ${when(r.waiting.since)}.</p>` : null}
+    ${r.waiting ? html`<p class="warn">Waiting for a full-read slot: position ${r.waiting.position}${r.waiting.atLeast ? " or later" : ""}, ${r.waiting.inUse} of ${r.waiting.limit} in use, since ${when(r.waiting.since)}.</p>` : null}
     <h3>Update sync</h3>
     ${countsTable(r)} ${o.hold === false ? null : holdBlock(r)} ${immutableIdBlock(r)}
     <p class="muted">graph: ${fmt(r.graph.requests)} requests, ${fmt(r.graph.throttled)} throttled, ${fmt(r.graph.retried)} retried${r.metrics ? ` · cost: ${fmt(r.metrics.tableRequests)} table requests, ${fmt(r.metrics.tableRowsRead)} rows read, ${fmt(r.metrics.cpuMs)} ms CPU, peak RSS ${fmt(r.metrics.peakRssMb)} MB` : ""}</p>

@@ -167,6 +167,32 @@ describe("table platform directory: index and limits", () => {
     expect(inc.update.indexRepaired).toBeUndefined(); // incremental runs do not scan the directory
   });
 
+  it("a first sync reads the directory once: the index check's read is the round's snapshot", async () => {
+    const stack = stackOf();
+    const d = simpleDirectory(12);
+    const { tenant } = await onboard(stack, { users: d.users, platformUsers: d.platformUsers });
+    const t = tenant.tenantId;
+    const table = stack.app.tables.platformUsers;
+    for (const p of d.platformUsers.slice(0, 2)) await table.deleteEntity(t, `!externalId|${p.externalId}|${p.id}`);
+    // Platform user rows read (GET answers of the table; index entries start with "!").
+    let userRowsRead = 0;
+    table.pipeline.addPolicy({
+      name: "countUserRows",
+      async sendRequest(req, next) {
+        const res = await next(req);
+        if (req.method === "GET" && res.bodyAsText) userRowsRead += (res.bodyAsText.match(/"RowKey":"(?!!)/g) ?? []).length;
+        return res;
+      },
+    });
+    const r = await createRun(stack.app, { tenantId: t, trigger: "manual", mode: "full", dryRun: false, only: ["update"] });
+    const report = (await executeRun(stack.app, t, r.runId)).report;
+    expect(report.update).toMatchObject({ read: 12, matched: 12, indexRepaired: 2, indexChecked: true });
+    expect(report.errors.find((e) => e.code === "DIRECTORY_INDEX_DRIFT")?.users?.sort()).toEqual(d.platformUsers.slice(0, 2).map((p) => p.id).sort());
+    // Each user once; the two the check rewrote once more (new ETags) when the round looked them up.
+    expect(userRowsRead).toBe(12 + 2);
+    expect(await directoryOf(stack).repairIndex(t)).toEqual({ entries: 0, users: [] });
+  });
+
   it("a dry full run counts drift without fixing it", async () => {
     const stack = stackOf();
     const d = simpleDirectory(3);
