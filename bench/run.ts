@@ -195,9 +195,11 @@ function printScheduled(r: ScheduledResult): void {
       row("update only, same changes (twin)", r.updateOnly),
       row("scheduled, no change", r.noChange),
       row("first scheduled after the full sync", r.firstScheduled),
+      ...(r.firstScheduledAt10k ? [row("the same, 10,000-user tenant", r.firstScheduledAt10k)] : []),
     ]),
   );
   const ok = (b: boolean) => (b ? "within" : "OVER");
+  if (r.firstPeakRatio !== undefined) console.log(`  first scheduled run's peak RSS ${r.firstScheduled.peakRssMb} MB vs ${r.firstScheduledAt10k!.peakRssMb} MB at 10,000: ${r.firstPeakRatio}× (goal ≤ 1.2×, ≤ 256 MB): ${ok(r.firstPeakRatio <= 1.2 && r.firstScheduled.peakRssMb <= 256)}`);
   console.log(`  Graph requests ${r.scheduled.graphRequests} vs ⌈changes/page⌉ + 2 = ${r.graphBound}: ${ok(r.scheduled.graphRequests <= r.graphBound)}`);
   console.log(`  table requests ${r.scheduled.tableRequests} vs ${TABLE_REQUESTS_PER_CHANGE} × ${r.changed} + ${TABLE_REQUESTS_PER_RUN} = ${r.tableBound}: ${ok(r.scheduled.tableRequests <= r.tableBound)} (${(r.scheduled.tableRequests / Math.max(1, r.changed)).toFixed(2)} per changed user)`);
   console.log(`  wall time ${r.scheduled.seconds} s vs update only ${r.updateOnly.seconds} s: ${r.wallRatio}× (goal ≤ 2×): ${ok(r.wallRatio <= 2)}`);

@@ -35,7 +35,13 @@ export interface ScheduledResult {
   wallRatio: number;
   /** The first scheduled run after the full sync (it builds the Immutable ID candidate state in full, once). */
   firstScheduled: ScheduledRunFigures;
+  /** Above 10,000 users: the same first run of a 10,000-user tenant in the same bench run, and the peak's ratio. */
+  firstScheduledAt10k?: ScheduledRunFigures | undefined;
+  firstPeakRatio?: number | undefined;
 }
+
+/** The tenant size the first scheduled run of a larger tenant is compared with (its peak within 20 % of this one's). */
+export const FIRST_RUN_BASE = 10_000;
 
 const figures = (r: ChildResult): ScheduledRunFigures => ({
   seconds: round(r.wallMs / 1000, 2),
@@ -50,6 +56,13 @@ const figures = (r: ChildResult): ScheduledRunFigures => ({
 export async function benchScheduled(o: { size: number; latencyMs: number }): Promise<ScheduledResult> {
   const stack = await startBenchStack(o.latencyMs);
   try {
+    let base: ChildResult | undefined;
+    if (o.size > FIRST_RUN_BASE) {
+      log(`  scheduled: a ${FIRST_RUN_BASE.toLocaleString("en-US")}-user tenant synced in full, then its first scheduled run (the base of the comparison) …`);
+      const small = await seedDemoTenant(stack, FIRST_RUN_BASE, 21);
+      await runSyncInChild(stack, small.tenantId, "full");
+      base = await runSyncInChild(stack, small.tenantId, "incremental", { kind: "scheduled" });
+    }
     log(`  scheduled: seeding twin tenants of ${o.size.toLocaleString("en-US")} users and syncing them in full …`);
     const a = await seedDemoTenant(stack, o.size, 21);
     const b = await seedDemoTenant(stack, o.size, 21);
@@ -78,6 +91,7 @@ export async function benchScheduled(o: { size: number; latencyMs: number }): Pr
       tableBound: TABLE_REQUESTS_PER_CHANGE * n + TABLE_REQUESTS_PER_RUN,
       wallRatio: round(sched.wallMs / upd.wallMs, 2),
       firstScheduled: figures(first),
+      ...(base ? { firstScheduledAt10k: figures(base), firstPeakRatio: round(figures(first).peakRssMb / Math.max(1, figures(base).peakRssMb), 2) } : {}),
     };
   } finally {
     await stack.stop();

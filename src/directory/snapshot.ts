@@ -70,6 +70,7 @@ const SPAN_GAP = 1024;
  * order, neighbours in one read, and deciphered with one call for all of them — the CTR key stream of every block
  * read is AES-256 (one ECB cipher kept for the snapshot) of its counter block (nonce ‖ block number), XORed in. That is
  * what a CTR decipher per record computed, without a cipher object, IV and concatenation per record.
+ * (Also the full Immutable ID re-plan's spill file: `what` names the user in the error.)
  */
 export class RecordFile {
   private readonly key = randomBytes(32);
@@ -86,12 +87,12 @@ export class RecordFile {
   private sealed = Buffer.alloc(0);
   private counters = Buffer.alloc(0);
 
-  constructor() {
+  constructor(private readonly what = "The full round's directory snapshot") {
     this.path = join(tmpdir(), `entra-sync-snapshot-${process.pid}-${randomBytes(6).toString("hex")}`);
     try {
       this.fd = openSync(this.path, "wx+", 0o600);
     } catch (e) {
-      throw new EntraSyncError("STORAGE_FAILED", `The full round's directory snapshot needs a file in the temporary directory ${tmpdir()} and cannot make one (${(e as Error).message}); set TMPDIR to a writable directory.`, { cause: e });
+      throw new EntraSyncError("STORAGE_FAILED", `${this.what} needs a file in the temporary directory ${tmpdir()} and cannot make one (${(e as Error).message}); set TMPDIR to a writable directory.`, { cause: e });
     }
     try {
       unlinkSync(this.path);
@@ -200,7 +201,7 @@ export class RecordFile {
  * An open-addressing table of 32-bit hashes → record numbers in two Int32Arrays (linear probing, at most half full):
  * 16 bytes per entry at worst, no object per entry. Users sharing a hash take a slot each; a lookup returns them all.
  */
-class HashIndex {
+export class HashIndex {
   private hashes = new Int32Array(1024);
   private refs = new Int32Array(1024); // record number + 1; 0: an empty slot
   private count = 0;

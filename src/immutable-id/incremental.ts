@@ -48,33 +48,37 @@ const sumCounts = (summaries: Map<number, ShardSummary>): Record<string, number>
   return out;
 };
 
-/** Rows stored per saveCandidates call by a full re-plan (each call builds its transactions' entities at once). */
-const STORE_CHUNK = 2000;
-
 /**
- * Stores the states a full re-plan concluded (rows whose state changed, and dirty ones) and replaces the shards'
- * summaries with the sums, marked with the settings they were computed with. Until the summaries are written, the
- * state counts as out of date (a run killed in between re-plans in full again).
+ * Stores the states of a full re-plan as it concludes them, a page at a time (rows whose state changed, and dirty
+ * ones), and at the end replaces the shards' summaries with the sums, marked with the settings they were computed
+ * with. The state is marked out of date first, so a run killed in between re-plans in full again.
  */
-export async function storeFullPlan(deps: CandidateDeps, tenantId: string, states: readonly ConnectorRow[], hash: string): Promise<void> {
+export async function fullPlanStore(deps: CandidateDeps, tenantId: string, hash: string): Promise<{ store: (states: ConnectorRow[]) => Promise<void>; finish: () => Promise<void> }> {
   const summaries = await deps.connector.readSummaries(tenantId);
-  const stale: ConnectorRow[] = [];
+  for (const s of summaries.values()) s.settingsHash = "";
+  await deps.connector.writeSummaries(tenantId, summaries);
   const fresh = new Map<number, ShardSummary>();
   for (let s = 0; s < summaries.size; s++) fresh.set(s, emptySummary());
-  for (const r of states) {
-    applyContribution(fresh.get(shardOf(r.id))!, contributionOf(r.id, r.iid), 1);
-    const keys = keysOfRow({ ...r, iidDirty: undefined });
-    const same = JSON.stringify(r.stored?.iid ?? null) === JSON.stringify(r.iid ?? null) && sameKeys(r.stored?.keys ?? [], keys);
-    if (!same || r.iidDirty) stale.push(r);
-  }
-  // A chunk at a time: the transactions' entities of a whole tenant at once were the re-plan's memory peak.
-  for (let i = 0; i < stale.length; i += STORE_CHUNK) await deps.connector.saveCandidates(tenantId, stale.slice(i, i + STORE_CHUNK), summaries);
-  const builtAt = deps.clock().toISOString();
-  for (const s of fresh.values()) {
-    s.settingsHash = hash;
-    s.builtAt = builtAt;
-  }
-  await deps.connector.writeSummaries(tenantId, fresh);
+  return {
+    async store(states) {
+      const stale: ConnectorRow[] = [];
+      for (const r of states) {
+        applyContribution(fresh.get(shardOf(r.id))!, contributionOf(r.id, r.iid), 1);
+        const keys = keysOfRow({ ...r, iidDirty: undefined });
+        const same = JSON.stringify(r.stored?.iid ?? null) === JSON.stringify(r.iid ?? null) && sameKeys(r.stored?.keys ?? [], keys);
+        if (!same || r.iidDirty) stale.push(r);
+      }
+      if (stale.length) await deps.connector.saveCandidates(tenantId, stale, summaries);
+    },
+    async finish() {
+      const builtAt = deps.clock().toISOString();
+      for (const s of fresh.values()) {
+        s.settingsHash = hash;
+        s.builtAt = builtAt;
+      }
+      await deps.connector.writeSummaries(tenantId, fresh);
+    },
+  };
 }
 
 const sameKeys = (a: readonly string[], b: readonly string[]) => a.length === b.length && [...a].sort().join("\n") === [...b].sort().join("\n");

@@ -9,6 +9,7 @@ import { EntraSyncError } from "../errors.js";
 import type { RunStore } from "../runs/store.js";
 import { deleteWhere, getOrUndefined, storageError } from "../state/tables-client.js";
 import { mapLimit } from "../util/concurrency.js";
+import { FlagTable } from "./value-table.js";
 
 /** One user in a plan. */
 export interface PlanEntry {
@@ -45,6 +46,11 @@ interface LiveEntity extends PlanEntity {
   to?: number;
 }
 const entityOf = (partitionKey: string, rowKey: string, e: { entraId: string; upn: string; value: string; platformUserId: string; action: string }) => ({ partitionKey, rowKey, entraId: e.entraId, upn: e.upn, value: e.value, platformUserId: e.platformUserId, action: e.action });
+/** Flags of a full comparison with the live plan: a user has a current entry; it is still planned; unchanged. */
+const LIVE_PRESENT = 1;
+const LIVE_SEEN = 2;
+const LIVE_SAME = 4;
+const contentKey = (...fields: string[]) => `\u0000${fields.join("\t")}`;
 const sameEntry = (a: LiveEntity, e: PlanEntry) => a.upn === e.userPrincipalName && a.value === e.value && a.platformUserId === e.platformUserId && a.action === e.action;
 
 /**
@@ -55,26 +61,47 @@ export function planHash(entries: readonly PlanEntry[]): string {
   return hashHex(entries.reduce((a, e) => a + entryDigest(e), 0n));
 }
 
+/** Plan order: by UPN, then Entra object id. */
+export const byPlanOrder = (a: PlanEntry, b: PlanEntry): number =>
+  a.userPrincipalName < b.userPrincipalName ? -1 : a.userPrincipalName > b.userPrincipalName ? 1 : a.entraId < b.entraId ? -1 : 1;
+
 /** Plan rows in Table Storage. */
 export class PlanStore {
   constructor(private readonly table: TableClient) {}
 
-  /** Stores a plan in plan order (transactions of 100, one partition per run). */
-  async save(tenantId: string, runId: string, entries: readonly PlanEntry[]): Promise<void> {
+  /**
+   * Stores a plan (one partition per run), in transactions of 100 as the entries stream by, a few at once: no more
+   * than those are held. Rows are numbered in the order given; `list` returns them in plan order.
+   */
+  async save(tenantId: string, runId: string, entries: AsyncIterable<PlanEntry> | Iterable<PlanEntry>): Promise<void> {
     const pk = partitionOf(tenantId, runId);
-    // Rows are made per transaction, not for the whole plan at once (a first plan holds every user of the tenant).
-    const starts = Array.from({ length: Math.ceil(entries.length / 100) }, (_, k) => k * 100);
-    await mapLimit(starts, 8, async (start) => {
-      const actions: TransactionAction[] = entries.slice(start, start + 100).map((e, k) => {
-        const row: PlanEntity = { partitionKey: pk, rowKey: String(start + k).padStart(7, "0"), entraId: e.entraId, upn: e.userPrincipalName, value: e.value, platformUserId: e.platformUserId, action: e.action };
-        return ["upsert", row as unknown as Record<string, unknown> & { partitionKey: string; rowKey: string }, "Replace"];
-      });
-      try {
-        await this.table.submitTransaction(actions);
-      } catch (e) {
-        throw storageError(e, `store ${actions.length} plan rows of run ${runId}`);
+    const sending = new Set<Promise<void>>();
+    let failed: unknown;
+    const send = (actions: TransactionAction[]) => {
+      const p: Promise<void> = this.table.submitTransaction(actions).then(
+        () => void sending.delete(p),
+        (e: unknown) => {
+          sending.delete(p);
+          failed ??= storageError(e, `store ${actions.length} plan rows of run ${runId}`);
+        },
+      );
+      sending.add(p);
+    };
+    let actions: TransactionAction[] = [];
+    let n = 0;
+    for await (const e of entries) {
+      const row: PlanEntity = { partitionKey: pk, rowKey: String(n++).padStart(7, "0"), entraId: e.entraId, upn: e.userPrincipalName, value: e.value, platformUserId: e.platformUserId, action: e.action };
+      actions.push(["upsert", row as unknown as Record<string, unknown> & { partitionKey: string; rowKey: string }, "Replace"]);
+      if (actions.length === 100) {
+        send(actions);
+        actions = [];
+        while (sending.size >= 8) await Promise.race(sending);
       }
-    });
+      if (failed) break;
+    }
+    if (actions.length && !failed) send(actions);
+    await Promise.all(sending);
+    if (failed) throw failed;
   }
 
   async list(tenantId: string, runId: string): Promise<PlanEntry[]> {
@@ -86,7 +113,7 @@ export class PlanStore {
     } catch (e) {
       throw storageError(e, `read the plan of run ${runId}`);
     }
-    return out;
+    return out.sort(byPlanOrder);
   }
 
   /** True when the plan stored by run `runId` still has its rows (its own, or the live plan's at its time). */
@@ -128,27 +155,11 @@ export class PlanStore {
    * entries, and every kept run's plan can still be read. A row `m` holds the hash the partition was last brought
    * to, and the time before which plans are gone (pruned or past retention).
    */
-  async applyLive(tenantId: string, runId: string, c: { set: readonly PlanEntry[]; removed: readonly string[]; hashBefore: string; hashAfter: string; all: () => Promise<PlanEntry[]> }): Promise<void> {
+  async applyLive(tenantId: string, runId: string, c: { set: readonly PlanEntry[]; removed: readonly string[]; hashBefore: string; hashAfter: string; all: () => AsyncIterable<PlanEntry> }): Promise<void> {
     const partitionKey = livePk(tenantId);
     const at = runTime(runId);
     const meta = await this.liveMeta(tenantId);
-    let set = c.set;
-    let removed = c.removed;
-    const current = new Map<string, LiveEntity>();
-    if (meta?.hash === c.hashAfter && set.length === 0 && removed.length === 0) return;
-    if (!meta || meta.hash !== c.hashBefore) {
-      // Out of step (first use, a full re-plan, or a run that died between storing the state and the plan): compare
-      // the whole plan once.
-      for (const e of await this.listRows(tenantId, odata`PartitionKey eq ${partitionKey} and RowKey ge ${"c|"} and RowKey lt ${"c}"}`)) current.set(e.entraId, e);
-      const all = await c.all();
-      const ids = new Set(all.map((e) => e.entraId));
-      set = all;
-      removed = [...current.keys()].filter((id) => !ids.has(id));
-    } else {
-      const ids = [...new Set([...set.map((e) => e.entraId), ...removed])];
-      const rows = await mapLimit(ids, 32, (id) => getOrUndefined<LiveEntity>(this.table, partitionKey, `c|${id}`));
-      for (const r of rows) if (r) current.set(r.entraId, r);
-    }
+    if (meta?.hash === c.hashAfter && c.set.length === 0 && c.removed.length === 0) return;
     // Each change is one or two rows of the one partition: sent in transactions of up to 100 as they are made (a
     // full re-plan changes every user: never all of them held at once), then the hash they lead to.
     let actions: TransactionAction[] = [];
@@ -161,23 +172,73 @@ export class PlanStore {
       }
     };
     const close = (e: LiveEntity) => push(["upsert", { ...entityOf(partitionKey, `x|${pad(at)}|${e.entraId}|${pad(e.from)}`, e), from: e.from, to: at } as Actionable, "Replace"]);
+    const put = (e: PlanEntry) => push(["upsert", { ...entityOf(partitionKey, `c|${e.entraId}`, { entraId: e.entraId, upn: e.userPrincipalName, value: e.value, platformUserId: e.platformUserId, action: e.action }), from: at } as Actionable, "Replace"]);
+    const currentFilter = odata`PartitionKey eq ${partitionKey} and RowKey ge ${"c|"} and RowKey lt ${"c}"}`;
     try {
-      for (const id of removed) {
-        const e = current.get(id);
-        if (!e) continue;
-        await close(e);
-        await push(["delete", { partitionKey, rowKey: `c|${id}` }]);
-      }
-      for (const e of set) {
-        const was = current.get(e.entraId);
-        if (was && sameEntry(was, e)) continue;
-        if (was) await close(was);
-        await push(["upsert", { ...entityOf(partitionKey, `c|${e.entraId}`, { entraId: e.entraId, upn: e.userPrincipalName, value: e.value, platformUserId: e.platformUserId, action: e.action }), from: at } as Actionable, "Replace"]);
+      if (!meta || meta.hash !== c.hashBefore) {
+        // Out of step (first use, a full re-plan, or a run that died between storing the state and the plan): compare
+        // the whole plan once, both sides streamed. Held meanwhile: per current entry the 64-bit hashes of its user
+        // and of its content, with flags (value-table.ts); a collision of both lanes would only leave a changed
+        // entry's old content standing (about 1 in 10¹⁴ for 100,000 users).
+        const known = new FlagTable();
+        let present = 0;
+        let seen = 0;
+        for await (const e of this.streamRows(tenantId, currentFilter)) {
+          present++;
+          known.set(e.entraId, LIVE_PRESENT);
+          known.set(contentKey(e.entraId, e.upn, e.value, e.platformUserId, e.action), LIVE_SAME);
+        }
+        for await (const e of c.all()) {
+          const f = known.get(e.entraId);
+          if (f & LIVE_PRESENT) {
+            if (!(f & LIVE_SEEN)) seen++;
+            known.set(e.entraId, LIVE_SEEN);
+            if (known.get(contentKey(e.entraId, e.userPrincipalName, e.value, e.platformUserId, e.action)) & LIVE_SAME) continue;
+            const was = await getOrUndefined<LiveEntity>(this.table, partitionKey, `c|${e.entraId}`);
+            if (was) await close(was);
+          }
+          await put(e);
+        }
+        // Entries no longer planned: present before, not seen now (entries written above are neither, or seen). Read
+        // again only when there are some.
+        const removals = seen < present ? this.streamRows(tenantId, currentFilter) : [];
+        for await (const e of removals) {
+          const f = known.get(e.entraId);
+          if (!(f & LIVE_PRESENT) || f & LIVE_SEEN) continue;
+          await close(e);
+          await push(["delete", { partitionKey, rowKey: `c|${e.entraId}` }]);
+        }
+      } else {
+        const current = new Map<string, LiveEntity>();
+        const ids = [...new Set([...c.set.map((e) => e.entraId), ...c.removed])];
+        const rows = await mapLimit(ids, 32, (id) => getOrUndefined<LiveEntity>(this.table, partitionKey, `c|${id}`));
+        for (const r of rows) if (r) current.set(r.entraId, r);
+        for (const id of c.removed) {
+          const e = current.get(id);
+          if (!e) continue;
+          await close(e);
+          await push(["delete", { partitionKey, rowKey: `c|${id}` }]);
+        }
+        for (const e of c.set) {
+          const was = current.get(e.entraId);
+          if (was && sameEntry(was, e)) continue;
+          if (was) await close(was);
+          await put(e);
+        }
       }
       if (actions.length) await this.table.submitTransaction(actions);
       await this.table.upsertEntity({ partitionKey, rowKey: "m", hash: c.hashAfter }, "Merge");
     } catch (e) {
       throw storageError(e, `store the Immutable ID plan of run ${runId}`);
+    }
+  }
+
+  /** Rows of the plan table a query finds, streamed. */
+  private async *streamRows(tenantId: string, filter: string): AsyncIterable<LiveEntity> {
+    try {
+      for await (const e of this.table.listEntities<LiveEntity>({ queryOptions: { filter } })) yield e as LiveEntity;
+    } catch (e) {
+      throw storageError(e, `read the Immutable ID plan of tenant ${tenantId}`);
     }
   }
 
@@ -190,7 +251,7 @@ export class PlanStore {
     for (const e of await this.listRows(tenantId, odata`PartitionKey eq ${livePk(tenantId)} and RowKey ge ${"c|"}`)) {
       if (e.from <= at && (e.to === undefined || at < e.to)) out.push({ entraId: e.entraId, userPrincipalName: e.upn, value: e.value, platformUserId: e.platformUserId, action: e.action === "switchUpn" ? "switchUpn" : "write" });
     }
-    return out.sort((a, b) => (a.userPrincipalName < b.userPrincipalName ? -1 : a.userPrincipalName > b.userPrincipalName ? 1 : a.entraId < b.entraId ? -1 : 1));
+    return out.sort(byPlanOrder);
   }
 
   /**

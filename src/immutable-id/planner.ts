@@ -8,9 +8,13 @@ import type { ConnectorRow, ConnectorSpace } from "../connector/space.js";
 import type { PlatformDirectory, StoredPlatformUser } from "../directory/directory.js";
 import type { ImmutableIdConfig, Tenant } from "../tenants/model.js";
 import type { TenantDomains } from "../graph/tenant-graph.js";
+import { entryDigest, hashHex } from "../connector/derived.js";
+import { HashIndex, lookupHash, RecordFile } from "../directory/snapshot.js";
 import { mapLimit } from "../util/concurrency.js";
 import { encodeImmutableId } from "./encoding.js";
-import type { PlanEntry } from "./plan.js";
+import { byPlanOrder, type PlanEntry } from "./plan.js";
+import { SpillFile } from "./spill.js";
+import { FlagTable, HELD, WANTED_TWICE } from "./value-table.js";
 
 /** Why a user gets no ImmutableId in this run (the report's `skipped` keys). */
 export type SkipReason =
@@ -32,17 +36,18 @@ export interface PlannedUser extends PlanEntry {
 
 export type { TenantDomains };
 
-export interface Plan {
-  entries: PlannedUser[];
-  /** Live Entra users in the connector space (the base of the percentage cap). */
-  tenantUsers: number;
-  /** Users without an ImmutableId and not synced from on-premises. */
-  candidates: number;
-  skipped: Partial<Record<SkipReason, number>>;
+/** A full re-plan: its counts and hash, and its entries streamed from where it put them aside (see planImmutableIds). */
+export interface FullPlan extends PlanSummary {
   /** A few users per reason, for the report. */
   examples: Partial<Record<SkipReason, string[]>>;
   /** Rows whose switchUpn did not finish (the process stopped between its steps): their UPN may need putting back. */
   pendingUpnRestores: ConnectorRow[];
+  /** The value planned for each of those users that is planned. */
+  pendingValues: Map<string, string>;
+  /** The planned users, in the order the connector space listed them (not plan order), read from the spill file. */
+  entries(): AsyncIterable<PlannedUser>;
+  /** Releases the spill file; entries() fails after it. Safe to call twice. */
+  close(): void;
 }
 
 export const upnDomain = (upn: string): string => upn.slice(upn.lastIndexOf("@") + 1).toLowerCase();
@@ -127,67 +132,200 @@ export const plannedFromRow = (row: ConnectorRow): PlannedUser => ({
   row,
 });
 
-export const byPlanOrder = (a: PlanEntry, b: PlanEntry): number =>
-  a.userPrincipalName < b.userPrincipalName ? -1 : a.userPrincipalName > b.userPrincipalName ? 1 : a.entraId < b.entraId ? -1 : 1;
+export { byPlanOrder };
+
+/** Rows concluded per store call (each call builds its transactions' entities at once). */
+export const PLAN_PAGE = 1000;
+/** Fewer rows than this needing their platform user: point reads instead of a listing of the platform directory. */
+const POINT_READS_BELOW = 200;
+/** Rows listed before deciding how platform users are read, at most. */
+const DECIDE_WITHIN = 5000;
+
+export interface PlanOptions {
+  /**
+   * Receives every row with its concluded state (`iid`), a page at a time, in no particular order; the row is not
+   * kept after. Without it the states are dropped (a dry run).
+   */
+  store?: ((rows: ConnectorRow[]) => Promise<void>) | undefined;
+  /** Rows per store call (default PLAN_PAGE). */
+  pageSize?: number | undefined;
+}
 
 /**
  * Builds the plan of one tenant from the whole connector space and the platform directory (a full re-plan). Reads
- * only; `states` holds each row with the state it concluded, for the caller to store.
+ * only, but for what `o.store` does with the states.
  *
- * Memory: it keeps per user a slim row (what evaluating and storing its state read: no whole Entra user) and no
- * platform users: the connector space is listed once, then the platform directory is listed once and each platform
- * user is evaluated against the row matched to it as it streams by and dropped. So the entries' `row`s are slim too:
- * read the rows afresh (`connector.getMany`) before writing them back.
+ * Memory does not grow with the tenant but by a few dozen bytes per user in typed arrays: the connector space is
+ * listed once and each row concluded as it streams by, page by page. A user's platform user comes from one listing of
+ * the platform directory into the encrypted temporary file (id, externalId and the source value per user; a 32-bit
+ * hash of the id → its record in typed arrays, checked on the decoded record, so a collision costs a read) — or, for a
+ * tenant with few matched users, a point read each. Whether a value is unique is known only once every row was seen:
+ * rows that would get a value are put aside in a spill file (their slim row and state, on disk) and concluded after
+ * the listing from a table of every value's 64-bit hash with its flags (held by someone; wanted once; wanted twice or
+ * more) — see value-table.ts. What is kept in memory per user: those hashes, the directory's index, nothing else.
  */
-export async function planImmutableIds(deps: { connector: Pick<ConnectorSpace, "list">; directory: Pick<PlatformDirectory, "get" | "list"> }, tenant: Tenant, domains: TenantDomains): Promise<Plan & { states: ConnectorRow[] }> {
+export async function planImmutableIds(deps: { connector: Pick<ConnectorSpace, "list">; directory: Pick<PlatformDirectory, "get" | "list"> }, tenant: Tenant, domains: TenantDomains, o: PlanOptions = {}): Promise<FullPlan> {
   const cfg = tenant.immutableId;
-  const plan: Plan & { states: ConnectorRow[] } = { entries: [], tenantUsers: 0, candidates: 0, skipped: {}, examples: {}, pendingUpnRestores: [], states: [] };
-  const skip = (reason: SkipReason, id: string) => {
-    plan.skipped[reason] = (plan.skipped[reason] ?? 0) + 1;
-    const ex = (plan.examples[reason] ??= []);
-    if (ex.length < 50) ex.push(id);
-  };
-  // Values held by anyone (soft-deleted users keep theirs and can be restored): compared case-insensitively to be
-  // safe, although Entra compares exactly.
-  const taken = new Set<string>();
-  // Values an unfinished switchUpn move holds for its user (in flight): nobody else gets them meanwhile.
+  const tenantId = tenant.tenantId;
+  const pageSize = o.pageSize ?? PLAN_PAGE;
+  const out = { tenantUsers: 0, candidates: 0, planned: 0, skipped: {} as Partial<Record<SkipReason, number>>, examples: {} as Partial<Record<SkipReason, string[]>> };
+  // Values held by anyone (soft-deleted users keep theirs and can be restored), and values wanted: compared
+  // case-insensitively to be safe, although Entra compares exactly.
+  const values = new FlagTable();
+  // Values an unfinished switchUpn move holds for its user (in flight): nobody else gets them meanwhile. Rare.
   const inFlight = new Map<string, string>();
-  const rows: ConnectorRow[] = [];
-  for await (const row of deps.connector.list(tenant.tenantId)) {
-    if (row.upnSwitch && !row.removed) plan.pendingUpnRestores.push(row);
-    if (row.upnSwitch?.value && !row.removed) inFlight.set(row.upnSwitch.value.toLowerCase(), row.id);
-    const existing = row.user.onPremisesImmutableId;
-    if (existing) taken.add(existing.toLowerCase());
-    rows.push(slimRow(row));
-  }
-  const states = await evaluateAll(deps.directory, tenant.tenantId, rows, cfg, domains);
-
-  // A value someone has, or that two users of this run would get, is written to nobody: never guess who owns it.
-  const count = new Map<string, number>();
-  for (const state of states) if (state.cat === "planned") count.set(state.value!.toLowerCase(), (count.get(state.value!.toLowerCase()) ?? 0) + 1);
-  rows.forEach((row, i) => {
-    const state = states[i]!;
-    if (state.cat === "planned") {
-      const k = state.value!.toLowerCase();
-      const mover = inFlight.get(k);
-      if (taken.has(k) || (count.get(k) ?? 0) > 1 || (mover !== undefined && mover !== row.id)) state.cat = "duplicateValue";
+  const pending: ConnectorRow[] = [];
+  const pendingValues = new Map<string, string>();
+  const spill = new SpillFile<ConnectorRow>();
+  let platform: PlatformIndex | undefined;
+  let hashSum = 0n;
+  let page: ConnectorRow[] = [];
+  const flush = async () => {
+    const rows = page;
+    page = [];
+    if (rows.length && o.store) await o.store(rows);
+  };
+  const conclude = async (row: ConnectorRow) => {
+    const state = row.iid!;
+    if (state.cat !== "removed") {
+      out.tenantUsers++;
+      if (state.cat !== "alreadySet" && state.cat !== "onPremisesSynced") out.candidates++;
+      if (state.cat === "planned") {
+        out.planned++;
+        hashSum += entryDigest(plannedFromRow(row));
+      } else {
+        const reason = state.cat as SkipReason;
+        out.skipped[reason] = (out.skipped[reason] ?? 0) + 1;
+        const ex = (out.examples[reason] ??= []);
+        if (ex.length < 50) ex.push(row.id);
+      }
     }
-    const slim = stateOf(row, state);
-    plan.states.push(slim);
-    if (state.cat === "removed") return;
-    plan.tenantUsers++;
-    if (state.cat !== "alreadySet" && state.cat !== "onPremisesSynced") plan.candidates++;
-    if (state.cat === "planned") plan.entries.push({ entraId: row.id, userPrincipalName: state.upn!, value: state.value!, platformUserId: state.platformUserId!, action: state.action!, row: slim });
-    else skip(state.cat as SkipReason, row.id);
-  });
-  plan.entries.sort(byPlanOrder);
-  return plan;
+    page.push(row);
+    if (page.length >= pageSize) await flush();
+  };
+  // A row that would get a value waits for every other row to be seen; any other row is concluded at once.
+  const take = async (row: ConnectorRow, p: StoredPlatformUser | undefined) => {
+    row.iid = evaluateRow(row, p, cfg, domains);
+    if (row.iid.cat !== "planned") return conclude(row);
+    values.want(row.iid.value!.toLowerCase());
+    spill.append(row);
+  };
+  // A value someone has, that two users would get, or that a move holds for someone else is written to nobody.
+  const verdict = (row: ConnectorRow): ConnectorRow => {
+    const state = row.iid!;
+    const k = state.value!.toLowerCase();
+    const mover = inFlight.get(k);
+    if (values.get(k) & (HELD | WANTED_TWICE) || (mover !== undefined && mover !== row.id)) state.cat = "duplicateValue";
+    return row;
+  };
+  try {
+    let waiting: ConnectorRow[] | undefined = [];
+    let needing = 0;
+    for await (const listed of deps.connector.list(tenantId)) {
+      if (listed.upnSwitch && !listed.removed) pending.push(listed);
+      if (listed.upnSwitch?.value && !listed.removed) inFlight.set(listed.upnSwitch.value.toLowerCase(), listed.id);
+      const held = listed.user.onPremisesImmutableId;
+      if (held) values.set(held.toLowerCase(), HELD);
+      const row = slimRow(listed);
+      if (!waiting) {
+        await take(row, needsPlatform(row) ? platform!.get(row.platformUserId!) : undefined);
+        continue;
+      }
+      waiting.push(row);
+      if (needsPlatform(row)) needing++;
+      if (needing >= POINT_READS_BELOW || waiting.length >= DECIDE_WITHIN) {
+        platform = await listPlatform(deps.directory, tenantId, cfg.source);
+        for (const r of waiting) await take(r, needsPlatform(r) ? platform.get(r.platformUserId!) : undefined);
+        waiting = undefined;
+      }
+    }
+    if (waiting) {
+      const toRead = waiting.filter(needsPlatform);
+      const users = await mapLimit(toRead, 32, (r) => deps.directory.get(tenantId, r.platformUserId!));
+      const byRow = new Map(toRead.map((r, i) => [r, users[i]]));
+      for (const r of waiting) await take(r, byRow.get(r));
+    }
+    platform?.close();
+    platform = undefined; // its index is garbage from here on
+    const pendingIds = new Set(pending.map((r) => r.id));
+    for await (const row of spill.read()) {
+      await conclude(verdict(row));
+      if (row.iid!.cat === "planned" && pendingIds.has(row.id)) pendingValues.set(row.id, row.iid!.value!);
+    }
+    await flush();
+  } catch (e) {
+    platform?.close();
+    spill.close();
+    throw e;
+  }
+  return {
+    ...out,
+    hash: hashHex(hashSum),
+    pendingUpnRestores: pending,
+    pendingValues,
+    async *entries() {
+      for await (const row of spill.read()) if (verdict(row).iid!.cat === "planned") yield plannedFromRow(row);
+    },
+    close: () => spill.close(),
+  };
+}
+
+/** A tenant's platform users by id, as a full re-plan reads them: what evaluating a row needs, nothing else. */
+interface PlatformIndex {
+  get(id: string): StoredPlatformUser | undefined;
+  close(): void;
+}
+
+/**
+ * Lists the tenant's platform directory once into an encrypted temporary file (per user a JSON array: id,
+ * externalId, the source value), with a 32-bit hash of each id → where its record starts, in typed arrays (8 to 16
+ * bytes per user).
+ */
+async function listPlatform(directory: Pick<PlatformDirectory, "list">, tenantId: string, source: ImmutableIdConfig["source"]): Promise<PlatformIndex> {
+  const file = new RecordFile("The full Immutable ID re-plan");
+  // A 32-bit hash of each id → where its record starts in the file; a record is one line (JSON escapes newlines).
+  const index = new HashIndex();
+  let end = 0;
+  try {
+    for await (const u of directory.list(tenantId)) {
+      const { at, length } = file.append(`${JSON.stringify([u.id, u.externalId ?? null, source === "id" ? null : (sourceValue(u, source) ?? null)])}\n`);
+      if (at >= 2 ** 31 - 1) throw new Error("the platform directory's records outgrew 2 GiB");
+      index.add(lookupHash(u.id), at);
+      end = at + length;
+    }
+    file.flush();
+  } catch (e) {
+    file.close();
+    throw e;
+  }
+  const line = (at: number): string => {
+    for (let size = 512; ; size *= 2) {
+      const text = file.read(at, Math.min(size, end - at));
+      const nl = text.indexOf("\n");
+      if (nl >= 0) return text.slice(0, nl);
+      if (at + size >= end) return text;
+    }
+  };
+  return {
+    get(id) {
+      for (const at of index.find(lookupHash(id))) {
+        const [uid, externalId, value] = JSON.parse(line(at)) as [string, string | null, string | null];
+        if (uid !== id) continue;
+        const u = { id: uid, tenantId } as StoredPlatformUser;
+        if (externalId !== null) u.externalId = externalId;
+        if (value !== null && source !== "id") (u as unknown as Record<string, string>)[source] = value;
+        return u;
+      }
+      return undefined;
+    },
+    close: () => file.close(),
+  };
 }
 
 /**
  * A row as a full re-plan keeps it until its state is stored: what `evaluateRow` and storing the state read (match,
- * removal, a pending UPN move, the UPN, ImmutableId and on-premises flag, the stored keys — shared with the row, as
- * writes update them in place), not the whole Entra user.
+ * removal and its time, a pending UPN move, the UPN, ImmutableId and on-premises flag, the stored keys), not the whole
+ * Entra user.
  */
 function slimRow(row: ConnectorRow): ConnectorRow {
   const u = row.user;
@@ -198,48 +336,11 @@ function slimRow(row: ConnectorRow): ConnectorRow {
   // Only the fields set: every property costs a slot, undefined ones too.
   const slim: ConnectorRow = { id: row.id, user, match: row.match, platformUserId: row.platformUserId, iid: undefined };
   if (row.removed) slim.removed = row.removed;
+  if (row.removedAt) slim.removedAt = row.removedAt;
   if (row.upnSwitch) slim.upnSwitch = row.upnSwitch;
   if (row.iidDirty) slim.iidDirty = row.iidDirty;
   if (row.stored) slim.stored = row.stored;
   return slim;
-}
-
-/** The row with its new candidate state (the row is slim already, and not kept otherwise: set in place). */
-const stateOf = (row: ConnectorRow, iid: CandidateState): ConnectorRow => {
-  row.iid = iid;
-  return row;
-};
-
-/**
- * Each row's state before values are compared. The platform users are read by point reads when few are needed, else
- * by one listing of the tenant's platform users, each evaluated against its row as it streams by and dropped: far
- * fewer round trips, and no platform user is kept.
- */
-async function evaluateAll(directory: Pick<PlatformDirectory, "get" | "list">, tenantId: string, rows: readonly ConnectorRow[], cfg: ImmutableIdConfig, domains: TenantDomains): Promise<CandidateState[]> {
-  const states: Array<CandidateState | undefined> = rows.map((r) => (needsPlatform(r) ? undefined : evaluateRow(r, undefined, cfg, domains)));
-  const waiting: number[] = [];
-  rows.forEach((_r, i) => {
-    if (!states[i]) waiting.push(i);
-  });
-  if (waiting.length < 200) {
-    const users = await mapLimit(waiting, 32, (i) => directory.get(tenantId, rows[i]!.platformUserId!));
-    waiting.forEach((i, k) => (states[i] = evaluateRow(rows[i]!, users[k], cfg, domains)));
-  } else {
-    // Platform user id → the rows matched to it (one, as a rule).
-    const byPlatform = new Map<string, number | number[]>();
-    for (const i of waiting) {
-      const id = rows[i]!.platformUserId!;
-      const had = byPlatform.get(id);
-      byPlatform.set(id, had === undefined ? i : typeof had === "number" ? [had, i] : [...had, i]);
-    }
-    for await (const u of directory.list(tenantId)) {
-      const hit = byPlatform.get(u.id);
-      if (hit === undefined) continue;
-      for (const i of typeof hit === "number" ? [hit] : hit) states[i] = evaluateRow(rows[i]!, u, cfg, domains);
-    }
-  }
-  // A row whose platform user is gone: evaluated without one.
-  return states.map((s, i) => s ?? evaluateRow(rows[i]!, undefined, cfg, domains));
 }
 
 /** The most writes one run may do under the tenant's cap (count and percentage, whichever is lower). */

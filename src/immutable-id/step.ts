@@ -14,9 +14,9 @@ import { addError, type ImmutableIdCounts, type RunReport } from "../runs/report
 import type { RunStore } from "../runs/store.js";
 import type { Tenant } from "../tenants/model.js";
 import { chunk, mapLimit } from "../util/concurrency.js";
-import { comparePlans, getRunPlan, planHash, PlanStore, type PlanEntry } from "./plan.js";
-import { capOf, planImmutableIds, sourceValue, type PlannedUser, type PlanSummary, type SkipReason } from "./planner.js";
-import { planIncrementally, settingsHash, storeFullPlan, whyFullReplan, type IncrementalPlan } from "./incremental.js";
+import { byPlanOrder, comparePlans, getRunPlan, planHash, PlanStore, type PlanEntry } from "./plan.js";
+import { capOf, planImmutableIds, sourceValue, type FullPlan, type PlannedUser, type PlanSummary, type SkipReason } from "./planner.js";
+import { fullPlanStore, planIncrementally, settingsHash, whyFullReplan, type IncrementalPlan } from "./incremental.js";
 import { encodeImmutableId } from "./encoding.js";
 import { classifyWriteFailure, GROUP_SIZE, writeImmutableIds, type EntraWrite, type FailReason, type WriteOutcome, type WriterHooks } from "./writer.js";
 import type { AuditLog } from "../audit/store.js";
@@ -88,6 +88,16 @@ const add = (into: Record<string, number>, key: string, n: number) => {
  * has `force`. Returns `completed: false` when `shouldStop` ended the writes early (a continuation finishes them).
  */
 export async function runImmutableIdSync(deps: ImmutableIdDeps, tenant: Tenant, report: RunReport, o: ImmutableIdOptions): Promise<{ completed: boolean }> {
+  // A full re-plan's spill file lives until the step ends (its entries are streamed from it more than once).
+  const opened: Array<{ close(): void }> = [];
+  try {
+    return await immutableIdStep(deps, tenant, report, o, opened);
+  } finally {
+    for (const f of opened) f.close();
+  }
+}
+
+async function immutableIdStep(deps: ImmutableIdDeps, tenant: Tenant, report: RunReport, o: ImmutableIdOptions, opened: Array<{ close(): void }>): Promise<{ completed: boolean }> {
   const cfg = tenant.immutableId;
   if (cfg.mode === "off") {
     report.notices.push("Immutable ID sync is off for this tenant: nothing planned or written (entra-sync tenant update … --immutable-id-mode preview).");
@@ -112,16 +122,17 @@ export async function runImmutableIdSync(deps: ImmutableIdDeps, tenant: Tenant, 
   const fullReason = wantFull ?? whyFullReplan(summaries!, sHash);
   let entries: PlannedUser[] | undefined;
   let inc: IncrementalPlan | undefined;
+  let full: FullPlan | undefined;
   let summary: PlanSummary;
   let examples: Partial<Record<SkipReason, string[]>>;
   let pending: ConnectorRow[];
   if (fullReason) {
-    const full = await planImmutableIds(deps, tenant, domains);
-    // A dry run writes nothing, the candidate state included.
-    if (!report.dryRun) await storeFullPlan(deps, tenant.tenantId, full.states, sHash);
-    full.states = [];
-    entries = full.entries;
-    summary = { tenantUsers: full.tenantUsers, candidates: full.candidates, planned: full.entries.length, skipped: full.skipped, hash: planHash(full.entries) };
+    // The states are stored a page at a time as they are concluded; a dry run writes nothing, the state included.
+    const store = report.dryRun ? undefined : await fullPlanStore(deps, tenant.tenantId, sHash);
+    full = await planImmutableIds(deps, tenant, domains, { store: store?.store });
+    opened.push(full);
+    await store?.finish();
+    summary = { tenantUsers: full.tenantUsers, candidates: full.candidates, planned: full.planned, skipped: full.skipped, hash: full.hash };
     examples = full.examples;
     pending = full.pendingUpnRestores;
   } else {
@@ -130,12 +141,25 @@ export async function runImmutableIdSync(deps: ImmutableIdDeps, tenant: Tenant, 
     examples = inc.examples;
     pending = inc.pendingUpnRestores;
   }
-  const loadEntries = async (): Promise<PlannedUser[]> => (entries ??= await inc!.loadEntries());
+  // The planned users all at once, in plan order (to write them, or to compare them with a reviewed plan): O(planned).
+  const loadEntries = async (): Promise<PlannedUser[]> => {
+    if (entries) return entries;
+    if (!full) return (entries = await inc!.loadEntries());
+    const all: PlannedUser[] = [];
+    for await (const e of full.entries()) all.push(e);
+    return (entries = all.sort(byPlanOrder));
+  };
+  // The planned users one by one (to store them), as loaded, or straight from a full re-plan's spill file.
+  async function* entryStream(): AsyncIterable<PlannedUser> {
+    if (entries) yield* entries;
+    else if (full) yield* full.entries();
+    else yield* await loadEntries();
+  }
   // One pacer for the whole step: the restores and the writes draw on the same budget.
   const budget = budgetFor(deps, tenant, o);
   // Before anything else, in every mode but off (a dry run only says what it would do): a user left on the
   // temporary UPN by an unfinished switchUpn cannot sign in through the federated domain until it is put back.
-  const plannedValues = entries ? new Map(entries.map((e) => [e.entraId, e.value])) : new Map(pending.filter((r) => r.iid?.cat === "planned").map((r) => [r.id, r.iid!.value!]));
+  const plannedValues = full ? full.pendingValues : new Map(pending.filter((r) => r.iid?.cat === "planned").map((r) => [r.id, r.iid!.value!]));
   const restored = await restoreUnfinishedUpnSwitches(deps, tenant, report, pending, plannedValues, budget, o);
   if (restored.failed.size || restored.cleared.size) {
     // Users whose restore failed are not written; users it gave an ImmutableId are done.
@@ -161,10 +185,10 @@ export async function runImmutableIdSync(deps: ImmutableIdDeps, tenant: Tenant, 
     // A dry run, and a plan that restores just changed, keep their own copy; every other run brings the tenant's live
     // plan up to date, writing only what changed since the last plan.
     const ownCopy = report.dryRun || hash !== summary.hash;
-    if (ownCopy && !earlier && planned > 0) await plans.save(tenant.tenantId, report.runId, await loadEntries());
+    if (ownCopy && !earlier && planned > 0) await plans.save(tenant.tenantId, report.runId, entryStream());
     if (!report.dryRun) {
       const c = inc?.changes ?? { set: [], removed: [], hashBefore: "" };
-      await plans.applyLive(tenant.tenantId, report.runId, { ...c, hashAfter: summary.hash, all: loadEntries });
+      await plans.applyLive(tenant.tenantId, report.runId, { ...c, hashAfter: summary.hash, all: entryStream });
     }
     const live = earlier ? earlier.immutableId?.plan?.live === true : !ownCopy;
     counts.plan = { runId: planRunId, entries: planned, hash, ...(live ? { live: true } : {}) };

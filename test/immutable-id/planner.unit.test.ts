@@ -1,7 +1,8 @@
 import { describe, expect, it } from "vitest";
 import type { ConnectorRow } from "../../src/connector/space.js";
 import type { PlatformUser } from "../../src/directory/types.js";
-import { capOf, planImmutableIds } from "../../src/immutable-id/planner.js";
+import { capOf } from "../../src/immutable-id/planner.js";
+import { fullPlan } from "./full-plan.js";
 import type { ImmutableIdConfig } from "../../src/tenants/model.js";
 import { MemoryConnectorSpace, MemoryDirectory, memoryTenant } from "../support/memory.js";
 
@@ -22,7 +23,7 @@ async function plan(rows: ConnectorRow[], users: PlatformUser[], cfg: Partial<Im
   const connector = new MemoryConnectorSpace();
   await connector.putMany(T, rows);
   const tenant = memoryTenant({ immutableId: { ...memoryTenant().immutableId, mode: "on", ...cfg } });
-  return planImmutableIds({ connector, directory: new MemoryDirectory(users) }, tenant, { federated: new Set(federated), initial: initial ?? undefined });
+  return fullPlan({ connector, directory: new MemoryDirectory(users) }, tenant, { federated: new Set(federated), initial: initial ?? undefined });
 }
 
 describe("Immutable ID planner (unit, in memory)", () => {
@@ -72,7 +73,7 @@ describe("Immutable ID planner (unit, in memory)", () => {
     const connector = new MemoryConnectorSpace();
     await connector.putMany(T, rows);
     const tenant = memoryTenant({ immutableId: { ...memoryTenant().immutableId, mode: "on", source: "userName" } });
-    const p = await planImmutableIds({ connector, directory }, tenant, { federated: new Set(), initial: "school.onmicrosoft.com" });
+    const p = await fullPlan({ connector, directory }, tenant, { federated: new Set(), initial: "school.onmicrosoft.com" });
     expect(gets).toBe(0); // one listing instead of a read per user
     expect(p.skipped).toEqual({ noPlatformMatch: 2, duplicateValue: 2, emptySource: 1 });
     expect(p.entries).toHaveLength(n - 5);
