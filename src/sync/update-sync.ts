@@ -56,8 +56,6 @@ export interface UpdateSyncOutcome {
 /** Pages read ahead of the one being processed (~200 users each), and while the round's start is read. */
 export const READ_AHEAD_PAGES = 4;
 export const READ_AHEAD_PAGES_AT_START = 16;
-/** Pages written at once (a page's writes go to several partitions; the next page's are sent while they finish). */
-export const WRITE_AHEAD_PAGES = 2;
 
 const CLEAR_REMOVED = { entraRemovedAt: null, entraRemovedReason: null } as const;
 
@@ -139,16 +137,12 @@ export async function runUpdateSync(deps: UpdateSyncDeps, tenant: Tenant, report
     kept = v.kept;
   }
 
-  // Pages being written: at most WRITE_AHEAD_PAGES at once, their checkpoints saved in page order, each after its own
-  // page's writes and the checkpoint before it. A crash resumes at the first page whose checkpoint was not saved.
-  let writing: InFlight[] = [];
+  let inflight: InFlight | undefined;
   const settle = async (): Promise<void> => {
-    const all = writing;
-    writing = [];
-    for (const f of all) await f.done;
+    const f = inflight;
+    inflight = undefined;
+    await f?.done;
   };
-  /** The pages being written, as one (a page to prepare waits for them if it touches their users). */
-  const inflight = (): InFlight | undefined => (writing.length === 0 ? undefined : writing.length === 1 ? writing[0] : unionOf(writing));
   let candidatesInvalidated = false;
   // Pages are read ahead of their processing (one request at a time, in order): deeper while the round's start (the
   // directory snapshot) is being read, so Graph is not idle meanwhile.
@@ -195,26 +189,22 @@ export async function runUpdateSync(deps: UpdateSyncDeps, tenant: Tenant, report
         candidatesInvalidated = true;
       }
       const markDirty = round === "incremental";
-      const prepared = kept?.preparedFor(page) ?? (await preparePage(deps, tenant, page.entries, o, knownEmpty, await lookupFor(), inflight()));
-      // Room for this page's writes: the oldest page being written ends first.
-      while (writing.length >= WRITE_AHEAD_PAGES) await writing.shift()!.done;
+      const prepared = kept?.preparedFor(page) ?? (await preparePage(deps, tenant, page.entries, o, knownEmpty, await lookupFor(), inflight));
+      await settle(); // the previous page is written and its checkpoint saved before this one is written
       const checkpoint = (): Checkpoint =>
         page.nextLink
           ? { link: page.nextLink, kind: "next", runId: report.runId, round, roundStartedAt, savedAt: deps.clock().toISOString() }
           : { link: page.deltaLink!, kind: "delta", runId: report.runId, round, roundStartedAt, savedAt: deps.clock().toISOString() };
       const lookupNow = await lookupFor();
-      const before = writing.at(-1)?.done;
       const done = (async () => {
-        const counted = await commitPage(deps, report, prepared, o, lookupNow, markDirty);
-        await before; // the page before is written and its checkpoint saved (its failure is this page's too)
-        counted(report);
+        await commitPage(deps, report, prepared, o, lookupNow, markDirty);
         report.progress.pages++;
         // A dry run keeps its position apart: the tenant's checkpoint must not move past changes that were not applied.
         await deps.checkpoints.save(tenant.tenantId, checkpoint(), o.dryRun ? "dryRun" : "main");
         await o.onPage?.(report);
       })();
       done.catch(() => undefined); // awaited by settle(); not an unhandled rejection meanwhile
-      writing.push(inFlight(done, prepared));
+      inflight = { done, entraIds: prepared.entraIds, platformIds: prepared.platformIds };
 
       if (!page.nextLink) {
         await settle();
@@ -236,7 +226,7 @@ export async function runUpdateSync(deps: UpdateSyncDeps, tenant: Tenant, report
     }
   } finally {
     // Never leave a page being written behind an error: the run ends after its last write, not before.
-    for (const f of writing) await f.done.catch(() => undefined);
+    await inflight?.done.catch(() => undefined);
     lookup?.close();
   }
 }
@@ -244,19 +234,8 @@ export async function runUpdateSync(deps: UpdateSyncDeps, tenant: Tenant, report
 /** A page being written: its promise, and the users it touches (the next page waits for it if it touches them too). */
 interface InFlight {
   done: Promise<void>;
-  writesEntra(id: string): boolean;
-  writesPlatform(id: string): boolean;
-}
-
-const inFlight = (done: Promise<void>, p: Pick<PreparedPage, "entraIds" | "platformIds">): InFlight => ({ done, writesEntra: (id) => p.entraIds.has(id), writesPlatform: (id) => p.platformIds.has(id) });
-
-/** Several pages being written, as one: done when all are, touching what any of them touches. */
-function unionOf(pages: readonly InFlight[]): InFlight {
-  return {
-    done: Promise.all(pages.map((f) => f.done)).then(() => undefined),
-    writesEntra: (id) => pages.some((f) => f.writesEntra(id)),
-    writesPlatform: (id) => pages.some((f) => f.writesPlatform(id)),
-  };
+  entraIds: ReadonlySet<string>;
+  platformIds: ReadonlySet<string>;
 }
 
 /** One page, read and matched, waiting to be written: bounded by the page size. */
@@ -275,7 +254,7 @@ async function preparePage(deps: UpdateSyncDeps, tenant: Tenant, entries: DeltaE
   const out: PreparedPage = { rows: [], updates: [], entraIds: new Set(ids), platformIds: new Set(), tally };
   if (entries.length === 0) return out;
   // The same Entra user on the page being written: wait for it, so its connector row is read as written.
-  if (inflight && ids.some((id) => inflight.writesEntra(id))) await inflight.done;
+  if (inflight && ids.some((id) => inflight.entraIds.has(id))) await inflight.done;
   const prior = knownEmpty ? new Map<string, ConnectorRow>() : await deps.connector.getMany(tenant.tenantId, ids);
   const seenAt = deps.clock().toISOString();
 
@@ -303,7 +282,7 @@ async function preparePage(deps: UpdateSyncDeps, tenant: Tenant, entries: DeltaE
     removed: await matchUsers(lookup, { ...tenant, linking: null }, removedRows.map((r) => r.user)),
   });
   let m = await match();
-  const touched = (x: typeof m) => [...x.live.values(), ...x.removed.values()].some((r) => r.kind === "matched" && !!inflight?.writesPlatform(r.user.id));
+  const touched = (x: typeof m) => [...x.live.values(), ...x.removed.values()].some((r) => r.kind === "matched" && inflight?.platformIds.has(r.user.id));
   // A platform user the page being written updates: read it again once that write is done (new ETag, new values).
   if (inflight && touched(m)) {
     await inflight.done;
@@ -332,34 +311,28 @@ async function preparePage(deps: UpdateSyncDeps, tenant: Tenant, entries: DeltaE
   return out;
 }
 
-async function commitPage(deps: UpdateSyncDeps, report: Pick<RunReport, "tenantId" | "runId">, p: PreparedPage, o: UpdateSyncOptions, lookup: DirectoryLookup, markDirty: boolean): Promise<(report: RunReport) => void> {
+async function commitPage(deps: UpdateSyncDeps, report: RunReport, p: PreparedPage, o: UpdateSyncOptions, lookup: DirectoryLookup, markDirty: boolean): Promise<void> {
   const t = p.tally;
+  report.update.read += t.read;
+  report.update.matched += t.matched;
+  report.update.unchanged += t.unchanged;
+  report.update.unmatched += t.unmatched;
+  report.update.removed += t.removed;
+  report.update.ambiguous += t.ambiguous.length;
+  if (t.ambiguous.length) addError(report, "MATCH_AMBIGUOUS", `More than one platform user matches these Entra users: they were skipped. Give the right platform user the Entra object id as externalId.`, t.ambiguous);
+  if (p.rows.length === 0) return;
   const isRemoval = (u: PlatformUpdate) => !!u.changes.entraRemovedReason;
-  let result: ApplyResult | undefined;
-  if (p.rows.length > 0 && !o.dryRun) {
-    // The platform directory and the connector space are written at once: neither write depends on the other, and
-    // re-running the page after a crash between them is harmless (updates are diffed against the directory itself).
-    [result] = await Promise.all([deps.directory.applyUpdates(report.tenantId, p.updates, { source: "updateSync", runId: report.runId }), deps.connector.putMany(report.tenantId, p.rows, { dirty: markDirty })]);
-    lookup.invalidate(p.updates.map((u) => u.user.id));
+  if (o.dryRun) {
+    report.update.updated += p.updates.filter((u) => !isRemoval(u)).length;
+    return;
   }
-  // The page's counts and findings go into the report when its checkpoint is saved (in page order), not before.
-  return (r) => {
-    r.update.read += t.read;
-    r.update.matched += t.matched;
-    r.update.unchanged += t.unchanged;
-    r.update.unmatched += t.unmatched;
-    r.update.removed += t.removed;
-    r.update.ambiguous += t.ambiguous.length;
-    if (t.ambiguous.length) addError(r, "MATCH_AMBIGUOUS", `More than one platform user matches these Entra users: they were skipped. Give the right platform user the Entra object id as externalId.`, t.ambiguous);
-    if (p.rows.length === 0) return;
-    if (!result) {
-      r.update.updated += p.updates.filter((u) => !isRemoval(u)).length; // a dry run: what would have been updated
-      return;
-    }
-    const updatedIds = new Set(result.updated);
-    for (const u of p.updates) if (updatedIds.has(u.user.id) && !isRemoval(u)) r.update.updated++;
-    reportFailedUpdates(r, result);
-  };
+  // The platform directory and the connector space are written at once: neither write depends on the other, and
+  // re-running the page after a crash between them is harmless (updates are diffed against the directory itself).
+  const [result] = await Promise.all([deps.directory.applyUpdates(report.tenantId, p.updates, { source: "updateSync", runId: report.runId }), deps.connector.putMany(report.tenantId, p.rows, { dirty: markDirty })]);
+  lookup.invalidate(p.updates.map((u) => u.user.id));
+  const updatedIds = new Set(result.updated);
+  for (const u of p.updates) if (updatedIds.has(u.user.id) && !isRemoval(u)) report.update.updated++;
+  reportFailedUpdates(report, result);
 }
 
 function applyMatch(tally: PreparedPage["tally"], row: ConnectorRow, m: MatchResult): void {

@@ -3,7 +3,6 @@ import { createRun, executeRun } from "../../src/runs/execute.js";
 import type { RunReport } from "../../src/runs/report.js";
 import { memoryLogger } from "../../src/log.js";
 import { onboard, simpleDirectory, useLocalStack } from "../support/stack.js";
-import { WRITE_AHEAD_PAGES } from "../../src/sync/update-sync.js";
 import type { LocalStack } from "../../dev/stack.js";
 
 const stackOf = useLocalStack({ simulator: { pageSize: 7 } });
@@ -128,7 +127,7 @@ describe("update sync against the simulator", () => {
     expect((await stack.app.checkpoints.get(tenant.tenantId))?.kind).toBe("delta");
   });
 
-  it("pipelines pages: page n is written while page n+1 is read, matched and written, two pages written at a time, each checkpoint after its page and the one before", async () => {
+  it("pipelines pages: page n is written while page n+1 is read and matched, one page written at a time, each checkpoint after its page", async () => {
     const stack = stackOf();
     const d = simpleDirectory(28);
     const { tenant } = await onboard(stack, { users: d.users, platformUsers: d.platformUsers });
@@ -148,7 +147,7 @@ describe("update sync against the simulator", () => {
     dir.applyUpdates = async (t, updates) => {
       const n = ++page;
       events.push(`write ${n}`);
-      await new Promise((r) => setTimeout(r, n === 1 ? 900 : 400)); // page 2's writes end first
+      await new Promise((r) => setTimeout(r, 400));
       const out = await apply(t, updates);
       events.push(`written ${n}`);
       return out;
@@ -174,22 +173,9 @@ describe("update sync against the simulator", () => {
     // The next page's rows were read while a page was being written…
     const overlapped = events.some((e, i) => e === "read" && events.slice(0, i).filter((x) => x.startsWith("write ")).length > events.slice(0, i).filter((x) => x.startsWith("written ")).length);
     expect(overlapped).toBe(true);
-    // …two pages' writes overlapped, never three…
-    let open = 0;
-    let most = 0;
-    for (const e of events) {
-      if (e.startsWith("write ")) most = Math.max(most, ++open);
-      if (e.startsWith("written ")) open--;
-    }
-    expect(most).toBe(WRITE_AHEAD_PAGES);
-    // …and the k-th checkpoint comes after pages 1…k are written (checkpoints in page order, each after its page).
-    let k = 0;
-    events.forEach((e, i) => {
-      if (e !== "checkpoint") return;
-      k++;
-      for (let n = 1; n <= k; n++) expect(events.slice(0, i)).toContain(`written ${n}`);
-    });
-    expect(k).toBe(4);
+    // …but writes never overlap each other, and each page's checkpoint follows its writes.
+    const writes = events.filter((e) => e !== "read");
+    expect(writes).toEqual(["write 1", "written 1", "checkpoint", "write 2", "written 2", "checkpoint", "write 3", "written 3", "checkpoint", "write 4", "written 4", "checkpoint"]);
   });
 
   it("honours Retry-After on a 429 and reports the throttling", async () => {
