@@ -1,6 +1,6 @@
 import { odata, type TableClient, type TransactionAction } from "@azure/data-tables";
 import { EntraSyncError } from "../errors.js";
-import { mapLimit } from "../util/concurrency.js";
+import { mapLimit, yieldToIo } from "../util/concurrency.js";
 import { encodeKey, getOrUndefined, isNotFound, storageError, TABLE_LIMITS } from "../state/tables-client.js";
 import { normalizeLookup, type ApplyResult, type IndexRepair, type LookupAttribute, type PlatformDirectory, type PlatformUpdate, type StoredPlatformUser } from "./directory.js";
 import type { PlatformUser } from "./types.js";
@@ -610,7 +610,9 @@ export class TablePlatformDirectory implements PlatformDirectory {
     const failed = new Map<string, EntraSyncError>();
     let created = 0;
     const groups: Array<{ item: (typeof items)[number]; group: Group; create: boolean }> = [];
-    for (const item of items) {
+    for (let i = 0; i < items.length; i++) {
+      const item = items[i]!;
+      if (i > 0 && i % YIELD_EVERY === 0) await yieldToIo(); // a page's users are many: let answers in meanwhile
       const g = this.group(tenantId, item.current, item.plan, o.ensureAll ?? false, o.audit);
       if ("error" in g) failed.set(item.id, g.error);
       else if (g.group.actions.length) groups.push({ item, group: g.group, create: g.create });
@@ -690,6 +692,9 @@ export class TablePlatformDirectory implements PlatformDirectory {
     return { group: { id: after.id, actions, bytes: entityChars(entity) * 2 + (audited ? entityChars(audited[1]) * 2 : 0) + actions.length * 1024 }, create: !current };
   }
 }
+
+/** Users grouped between two yields to the event loop when a write is built. */
+const YIELD_EVERY = 50;
 
 /** Packs groups into transactions: at most 100 entities and under 4 MiB each, a group never split, a user once. */
 function pack<T>(items: readonly T[], groupOf: (t: T) => Group): T[][] {

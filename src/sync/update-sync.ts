@@ -15,6 +15,7 @@ import { settledUser } from "../immutable-id/planner.js";
 import type { RunHold } from "../runs/report.js";
 import { evaluateGuard, unseenLinkedUsers, type KeptPages, type UpdateGuard } from "./guard.js";
 import { ReadAhead } from "./read-ahead.js";
+import { yieldToIo } from "../util/concurrency.js";
 
 /** The connector space as update sync uses it. */
 export type UpdateSyncConnector = Pick<ConnectorSpace, "getMany" | "putMany" | "list" | "isEmpty" | "invalidateCandidates">;
@@ -291,6 +292,7 @@ async function preparePage(deps: UpdateSyncDeps, tenant: Tenant, entries: DeltaE
   // Graph serves birthday only per user: fetch it only for users that have a platform user to update.
   const birthdays = tenant.mapping.birthDate ? await o.graph.birthdays(live.filter((r) => m.live.get(r.id)?.kind === "matched").map((r) => r.id)) : new Map<string, string | null>();
 
+  await yieldToIo(); // matched: let answers that came in meanwhile (the next pages) be read before mapping
   for (const row of live) {
     const r = m.live.get(row.id)!;
     applyMatch(tally, row, r);
@@ -326,6 +328,7 @@ async function commitPage(deps: UpdateSyncDeps, report: RunReport, p: PreparedPa
     report.update.updated += p.updates.filter((u) => !isRemoval(u)).length;
     return;
   }
+  await yieldToIo();
   // The platform directory and the connector space are written at once: neither write depends on the other, and
   // re-running the page after a crash between them is harmless (updates are diffed against the directory itself).
   const [result] = await Promise.all([deps.directory.applyUpdates(report.tenantId, p.updates, { source: "updateSync", runId: report.runId }), deps.connector.putMany(report.tenantId, p.rows, { dirty: markDirty })]);

@@ -29,3 +29,9 @@ export const sleep = (ms: number, signal?: AbortSignal): Promise<void> =>
       resolve();
     }, { once: true });
   });
+
+/**
+ * Lets the event loop run what is due (I/O callbacks first: e.g. the next Graph page's bytes) before going on: long
+ * stretches of our own work would otherwise hold every answer that arrives meanwhile.
+ */
+export const yieldToIo = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
