@@ -328,7 +328,7 @@ async function commitPage(deps: UpdateSyncDeps, report: RunReport, p: PreparedPa
     report.update.updated += p.updates.filter((u) => !isRemoval(u)).length;
     return;
   }
-  await yieldToIo();
+  await yieldToIo(); // the next page's matching (and answers come in meanwhile) before this page's write is built
   // The platform directory and the connector space are written at once: neither write depends on the other, and
   // re-running the page after a crash between them is harmless (updates are diffed against the directory itself).
   const [result] = await Promise.all([deps.directory.applyUpdates(report.tenantId, p.updates, { source: "updateSync", runId: report.runId }), deps.connector.putMany(report.tenantId, p.rows, { dirty: markDirty })]);

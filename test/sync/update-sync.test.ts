@@ -153,8 +153,9 @@ describe("update sync against the simulator", () => {
       return out;
     };
     con.getMany = async (t, ids) => {
-      events.push("read");
-      return getMany(t, ids);
+      const rows = await getMany(t, ids);
+      events.push("read"); // when the rows have come back
+      return rows;
     };
     cps.save = async (...a: Parameters<typeof save>) => {
       events.push("checkpoint");
