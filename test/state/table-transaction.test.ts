@@ -1,21 +1,15 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { RestError, TableClient, type TransactionAction } from "@azure/data-tables";
-import { startAzurite, type AzuriteInstance } from "../../dev/azurite.js";
+import { useAzurite } from "../support/stack.js";
 import { plainTransaction, useOwnTransactions } from "../../src/state/table-transaction.js";
 
 // Our transactions against the SDK's, on Azurite: the same request body byte for byte (ids aside), the same rows
 // stored, the same errors.
-let azurite: AzuriteInstance;
-beforeAll(async () => {
-  azurite = await startAzurite();
-}, 60_000);
-afterAll(async () => {
-  await azurite?.stop();
-});
+const azuriteOf = useAzurite();
 
 /** A client of table `name` that records the body of every transaction it sends. */
 function client(name: string, own: boolean): { client: TableClient; bodies: string[] } {
-  const c = TableClient.fromConnectionString(azurite.connectionString, name, { allowInsecureConnection: true });
+  const c = TableClient.fromConnectionString(azuriteOf().connectionString, name, { allowInsecureConnection: true });
   const bodies: string[] = [];
   c.pipeline.addPolicy({
     name: "recordBatch",

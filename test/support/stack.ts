@@ -2,6 +2,7 @@ import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll } from "vitest";
 import { onboardSimTenant, type SimTenantOptions } from "../../dev/demo/onboard.js";
 import { startLocalStack, type LocalStack, type LocalStackOptions } from "../../dev/stack.js";
+import { startAzurite, type AzuriteInstance } from "../../dev/azurite.js";
 import type { SimUserInput } from "../../dev/simulator/types.js";
 import type { PlatformUser } from "../../src/directory/types.js";
 
@@ -20,6 +21,21 @@ export function useLocalStack(o: LocalStackOptions = {}): () => LocalStack {
   return () => {
     if (!stack) throw new Error("the local stack is not started (use it inside a test)");
     return stack;
+  };
+}
+
+/** Starts Azurite alone (the local stack's, with its preloads) for the test file; a getter, as `useLocalStack`. */
+export function useAzurite(): () => AzuriteInstance {
+  let azurite: AzuriteInstance | undefined;
+  beforeAll(async () => {
+    azurite = await startAzurite();
+  }, 60_000);
+  afterAll(async () => {
+    await azurite?.stop();
+  });
+  return () => {
+    if (!azurite) throw new Error("Azurite is not started (use it inside a test)");
+    return azurite;
   };
 }
 

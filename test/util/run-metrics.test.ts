@@ -1,21 +1,15 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { TableClient, type TransactionAction } from "@azure/data-tables";
-import { startAzurite, type AzuriteInstance } from "../../dev/azurite.js";
+import { useAzurite } from "../support/stack.js";
 import { entitiesIn, tableRequestCounterPolicy, withRequestCounter, type RequestCounter } from "../../src/util/run-metrics.js";
 
 // The run report's table requests and rows read, counted by the pipeline policy every table client carries: on
 // Azurite, against what the answers hold.
-let azurite: AzuriteInstance;
-beforeAll(async () => {
-  azurite = await startAzurite();
-}, 60_000);
-afterAll(async () => {
-  await azurite?.stop();
-});
+const azuriteOf = useAzurite();
 
 describe("the table request counter", () => {
   it("counts every request and every entity read: list pages (with and without $select), point reads, writes and table listings", async () => {
-    const table = TableClient.fromConnectionString(azurite.connectionString, "runmetrics", { allowInsecureConnection: true });
+    const table = TableClient.fromConnectionString(azuriteOf().connectionString, "runmetrics", { allowInsecureConnection: true });
     table.pipeline.addPolicy(tableRequestCounterPolicy);
     // The answers' text, to count entities the way a reader of the body would.
     const texts: string[] = [];
