@@ -140,8 +140,8 @@ function fromEntity(e: Record<string, unknown>): StoredPlatformUser {
 
 /**
  * What the index repair reads of each row (`$select`) when it hands no user on: the RowKey, the values that make a
- * user's index keys and claims, and a claim's holder. Table Storage answers a property a row lacks with null, Azurite leaves it out: both are "none"
- * here. The ETag comes with every row either way.
+ * user's index keys and claims, and a claim's holder. Table Storage answers a property a row lacks with null, Azurite
+ * leaves it out: both are "none" here. The ETag comes with every row either way.
  */
 const REPAIR_FIELDS = ["RowKey", ...LOOKUPS, "uniqueUserName", "uniqueExternalId", "userId"];
 
