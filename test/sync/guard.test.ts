@@ -193,9 +193,10 @@ describe("the mass-change guard on the local stack", () => {
     expect((await cli(s.app, ["tenant", "update", tid, "--guard", "on"])).code).toBe(0);
     const on = await changeAndRun(6);
     expect({ graph: on.graphRequests, rows: on.tableRowsRead }).toEqual({ graph: off.graphRequests, rows: off.tableRowsRead });
-    // Equal on a quiet machine (17 and 17); under heavy load two identical runs were seen to differ by one table
-    // request either way. What the guard would cost (a count of linked users, kept pages read twice) is more: 26 vs 17.
-    expect(Math.abs(on.tableRequests - off.tableRequests)).toBeLessThanOrEqual(1);
+    // Rows read and Graph requests are equal. Table requests (every attempt counted) of identical runs were seen at
+    // 16, 17 and 18 on a quiet machine, so they may differ by two either way; what the guard would cost if it counted
+    // (a count of linked users, kept pages read twice) is far more: 26 vs 17.
+    expect(Math.abs(on.tableRequests - off.tableRequests)).toBeLessThanOrEqual(2);
   });
 
   it("counts the linked users only past the floor: recorded by full rounds, else counted once a day", async () => {
