@@ -233,7 +233,7 @@ export class HashIndex {
 }
 
 /** Grows a typed array to hold at least `n` elements (doubling). */
-function ensure<T extends Float64Array | Int32Array | Uint8Array>(a: T, n: number, make: (len: number) => T): T {
+export function ensure<T extends Float64Array | Int32Array | Uint8Array>(a: T, n: number, make: (len: number) => T): T {
   if (n <= a.length) return a;
   const b = make(Math.max(n, a.length * 2));
   b.set(a);

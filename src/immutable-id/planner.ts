@@ -9,7 +9,7 @@ import type { PlatformDirectory, StoredPlatformUser } from "../directory/directo
 import type { ImmutableIdConfig, Tenant } from "../tenants/model.js";
 import type { TenantDomains } from "../graph/tenant-graph.js";
 import { entryDigest, hashHex } from "../connector/derived.js";
-import { HashIndex, lookupHash, RecordFile } from "../directory/snapshot.js";
+import { ensure, HashIndex, lookupHash, RecordFile } from "../directory/snapshot.js";
 import { mapLimit } from "../util/concurrency.js";
 import { encodeImmutableId } from "./encoding.js";
 import { byPlanOrder, type PlanEntry } from "./plan.js";
@@ -140,6 +140,8 @@ export const PLAN_PAGE = 1000;
 const POINT_READS_BELOW = 200;
 /** Rows listed before deciding how platform users are read, at most. */
 const DECIDE_WITHIN = 5000;
+/** Rows whose platform users are read from the re-plan's file together. */
+const READ_TOGETHER = 200;
 
 export interface PlanOptions {
   /**
@@ -218,9 +220,17 @@ export async function planImmutableIds(deps: { connector: Pick<ConnectorSpace, "
     if (values.get(k) & (HELD | WANTED_TWICE) || (mover !== undefined && mover !== row.id)) state.cat = "duplicateValue";
     return row;
   };
+  // Rows whose platform users are read from the listing's file together (one read for neighbours, one decipher).
+  const takeAll = async (rows: ConnectorRow[]) => {
+    const needing = rows.filter(needsPlatform);
+    const users = platform!.getMany(needing.map((r) => r.platformUserId!));
+    const byRow = new Map(needing.map((r, i) => [r, users[i]]));
+    for (const r of rows) await take(r, byRow.get(r));
+  };
   try {
     let waiting: ConnectorRow[] | undefined = [];
     let needing = 0;
+    let batch: ConnectorRow[] = [];
     for await (const listed of deps.connector.list(tenantId)) {
       if (listed.upnSwitch && !listed.removed) pending.push(listed);
       if (listed.upnSwitch?.value && !listed.removed) inFlight.set(listed.upnSwitch.value.toLowerCase(), listed.id);
@@ -228,17 +238,22 @@ export async function planImmutableIds(deps: { connector: Pick<ConnectorSpace, "
       if (held) values.set(held.toLowerCase(), HELD);
       const row = slimRow(listed);
       if (!waiting) {
-        await take(row, needsPlatform(row) ? platform!.get(row.platformUserId!) : undefined);
+        batch.push(row);
+        if (batch.length >= READ_TOGETHER) {
+          await takeAll(batch);
+          batch = [];
+        }
         continue;
       }
       waiting.push(row);
       if (needsPlatform(row)) needing++;
       if (needing >= POINT_READS_BELOW || waiting.length >= DECIDE_WITHIN) {
         platform = await listPlatform(deps.directory, tenantId, cfg.source);
-        for (const r of waiting) await take(r, needsPlatform(r) ? platform.get(r.platformUserId!) : undefined);
+        for (let i = 0; i < waiting.length; i += READ_TOGETHER) await takeAll(waiting.slice(i, i + READ_TOGETHER));
         waiting = undefined;
       }
     }
+    if (batch.length) await takeAll(batch);
     if (waiting) {
       const toRead = waiting.filter(needsPlatform);
       const users = await mapLimit(toRead, 32, (r) => deps.directory.get(tenantId, r.platformUserId!));
@@ -272,51 +287,61 @@ export async function planImmutableIds(deps: { connector: Pick<ConnectorSpace, "
 
 /** A tenant's platform users by id, as a full re-plan reads them: what evaluating a row needs, nothing else. */
 interface PlatformIndex {
-  get(id: string): StoredPlatformUser | undefined;
+  /** The platform users of these ids (undefined where there is none), read from the file together. */
+  getMany(ids: readonly string[]): (StoredPlatformUser | undefined)[];
   close(): void;
 }
 
 /**
  * Lists the tenant's platform directory once into an encrypted temporary file (per user a JSON array: id,
- * externalId, the source value), with a 32-bit hash of each id → where its record starts, in typed arrays (8 to 16
- * bytes per user).
+ * externalId, the source value), with a 32-bit hash of each id → its record number, and each record's offset and
+ * length, in typed arrays (16 to 24 bytes per user).
  */
 async function listPlatform(directory: Pick<PlatformDirectory, "list">, tenantId: string, source: ImmutableIdConfig["source"]): Promise<PlatformIndex> {
   const file = new RecordFile("The full Immutable ID re-plan");
-  // A 32-bit hash of each id → where its record starts in the file; a record is one line (JSON escapes newlines).
   const index = new HashIndex();
-  let end = 0;
+  let at = new Float64Array(1024);
+  let length = new Int32Array(1024);
+  let n = 0;
   try {
     for await (const u of directory.list(tenantId)) {
-      const { at, length } = file.append(`${JSON.stringify([u.id, u.externalId ?? null, source === "id" ? null : (sourceValue(u, source) ?? null)])}\n`);
-      if (at >= 2 ** 31 - 1) throw new Error("the platform directory's records outgrew 2 GiB");
-      index.add(lookupHash(u.id), at);
-      end = at + length;
+      const record = file.append(JSON.stringify([u.id, u.externalId ?? null, source === "id" ? null : (sourceValue(u, source) ?? null)]));
+      at = ensure(at, n + 1, (len) => new Float64Array(len));
+      length = ensure(length, n + 1, (len) => new Int32Array(len));
+      at[n] = record.at;
+      length[n] = record.length;
+      index.add(lookupHash(u.id), n++);
     }
     file.flush();
   } catch (e) {
     file.close();
     throw e;
   }
-  const line = (at: number): string => {
-    for (let size = 512; ; size *= 2) {
-      const text = file.read(at, Math.min(size, end - at));
-      const nl = text.indexOf("\n");
-      if (nl >= 0) return text.slice(0, nl);
-      if (at + size >= end) return text;
-    }
-  };
   return {
-    get(id) {
-      for (const at of index.find(lookupHash(id))) {
-        const [uid, externalId, value] = JSON.parse(line(at)) as [string, string | null, string | null];
-        if (uid !== id) continue;
+    getMany(ids) {
+      // Every record whose id hash matches (a collision costs one more record read), then the id checked decoded.
+      const asked: number[] = [];
+      const records: number[] = [];
+      ids.forEach((id, i) => {
+        for (const r of index.find(lookupHash(id))) {
+          asked.push(i);
+          records.push(r);
+        }
+      });
+      const texts = file.readMany(
+        records.map((r) => at[r]!),
+        records.map((r) => length[r]!),
+      );
+      const out = new Array<StoredPlatformUser | undefined>(ids.length);
+      texts.forEach((text, k) => {
+        const [uid, externalId, value] = JSON.parse(text) as [string, string | null, string | null];
+        if (uid !== ids[asked[k]!]) return;
         const u = { id: uid, tenantId } as StoredPlatformUser;
         if (externalId !== null) u.externalId = externalId;
         if (value !== null && source !== "id") (u as unknown as Record<string, string>)[source] = value;
-        return u;
-      }
-      return undefined;
+        out[asked[k]!] = u;
+      });
+      return out;
     },
     close: () => file.close(),
   };

@@ -1,4 +1,5 @@
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
+import { RecordFile } from "../../src/directory/snapshot.js";
 import type { ConnectorRow } from "../../src/connector/space.js";
 import type { CandidateState } from "../../src/connector/derived.js";
 import type { PlatformUser } from "../../src/directory/types.js";
@@ -105,6 +106,22 @@ describe("full re-plan page by page (unit, in memory)", () => {
       expect(new Map(got.states.map((r) => [r.id, r.iid]))).toEqual(want.states);
     });
   }
+
+  it("platform users are read from the listing's file a few hundred at a time, not one read per user", async () => {
+    const reads = vi.spyOn(RecordFile.prototype, "readMany");
+    try {
+      const { want, got } = await both(1_500, 7, 100);
+      expect(got.hash).toBe(want.hash);
+      const asked = reads.mock.calls.map(([at]) => at.length);
+      // 1,500 rows, ~1,400 of them matched: every record read of the platform file asks for many users at once
+      // (the spill file's block reads ask for one).
+      const many = asked.filter((n) => n > 1);
+      expect(many.reduce((a, b) => a + b, 0)).toBeGreaterThan(1_300);
+      expect(reads.mock.calls.length).toBeLessThan(30);
+    } finally {
+      reads.mockRestore();
+    }
+  });
 
   it("duplicates split across pages: the first user of a value, concluded pages before the second, is not planned; nor is a value held or moved pages later", async () => {
     const rows: ConnectorRow[] = [];
