@@ -97,6 +97,7 @@ async function childMain(): Promise<void> {
     directoryWriteRoundTrips: directory.writeRoundTrips - wr0,
     cpuSeconds: { entraSync: (cpu.user + cpu.system) / 1e6, simulator: 0, azurite: 0 },
     loopDelayMs: { p50: ms(loop.percentile(50)), p99: ms(loop.percentile(99)), max: ms(loop.max), mean: ms(loop.mean) },
+    graphIdleMs: t.graphIdleMs(),
   };
   process.stdout.write(`BENCH_RESULT ${JSON.stringify(result)}\n`);
 }
@@ -186,7 +187,7 @@ function countTableRequests(app: App): { byTable: Record<string, number>; reset(
  * Wraps the adapters the sync uses to time every call, and the Graph client to see when each delta page arrived.
  * Per page: wait = max(0, page arrived − previous page done); process = page done − max(arrived, previous done).
  */
-function instrument(app: App): { adapterMs: Record<string, number>; adapterCalls: Record<string, number>; pageDone(): void; pages(): PageTiming[]; begin(): void } {
+function instrument(app: App): { adapterMs: Record<string, number>; adapterCalls: Record<string, number>; pageDone(): void; pages(): PageTiming[]; graphIdleMs(): ChildResult["graphIdleMs"]; begin(): void } {
   const adapterMs: Record<string, number> = {};
   const adapterCalls: Record<string, number> = {};
   const add = (k: string, ms: number) => {
@@ -224,6 +225,7 @@ function instrument(app: App): { adapterMs: Record<string, number>; adapterCalls
   for (const [name, client] of Object.entries(app.tables)) if (client && typeof client === "object") wrap(client as object, `table:${name}`, ["getEntity", "submitTransaction", "updateEntity", "upsertEntity", "createEntity", "deleteEntity"]);
 
   const arrivals: Array<{ at: number; graphMs: number; entries: number }> = [];
+  const asked: number[] = [];
   const done: number[] = [];
   const graphFor = app.graphFor.bind(app);
   app.graphFor = (tenant, secret, counters) => {
@@ -231,6 +233,7 @@ function instrument(app: App): { adapterMs: Record<string, number>; adapterCalls
     const deltaPage = g.graph.deltaPage.bind(g.graph);
     g.graph.deltaPage = async (link, select) => {
       const s = performance.now();
+      asked.push(s);
       const page = await deltaPage(link, select);
       arrivals.push({ at: performance.now(), graphMs: performance.now() - s, entries: page.entries.length });
       return page;
@@ -248,6 +251,10 @@ function instrument(app: App): { adapterMs: Record<string, number>; adapterCalls
         const prev = i === 0 ? start : done[i - 1]!;
         return { waitMs: Math.max(0, arrived.at - prev), processMs: d - Math.max(arrived.at, prev), graphMs: arrived.graphMs, entries: arrived.entries };
       }),
+    graphIdleMs: () => ({
+      between: sum(asked.slice(1).map((at, i) => Math.max(0, at - arrivals[i]!.at))),
+      beforeFirst: asked.length ? asked[0]! - start : 0,
+    }),
     begin: () => {
       start = performance.now();
     },

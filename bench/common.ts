@@ -135,6 +135,11 @@ export interface ChildResult {
    * waits this long before it is parsed and the next page asked for.
    */
   loopDelayMs: { p50: number; p99: number; max: number; mean: number };
+  /**
+   * Delta pages are asked for one at a time: the time between a page's answer reaching the run and the next page's
+   * request leaving it, summed (Graph idle while the chain waits on the run), and the time before the first request.
+   */
+  graphIdleMs: { between: number; beforeFirst: number };
 }
 
 export interface ChildJob {

@@ -26,6 +26,8 @@ export interface FullReadResult {
   simByRoute: Record<string, number>;
   throttled: number;
   graphWaitSeconds: number;
+  /** Graph idle while the page chain waited on the run: between a page's answer and the next request, and before the first. */
+  graphIdleSeconds: { between: number; beforeFirst: number };
   processSeconds: number;
   otherSeconds: number;
   medianProcessMsPerPage: number;
@@ -78,6 +80,7 @@ export async function benchFullRead(o: { size: number; latencyMs: number }): Pro
       simByRoute: stats.byRoute,
       throttled: stats.throttled,
       graphWaitSeconds: round(split.graphWaitMs / 1000, 2),
+      graphIdleSeconds: { between: round(r.graphIdleMs.between / 1000, 2), beforeFirst: round(r.graphIdleMs.beforeFirst / 1000, 2) },
       processSeconds: round(split.processMs / 1000, 2),
       otherSeconds: round(split.otherMs / 1000, 2),
       medianProcessMsPerPage: round(split.medianProcessMs, 1),

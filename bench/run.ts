@@ -172,7 +172,7 @@ function printFullRead(rows: FullReadResult[]): void {
   console.log("  bound = a bare walk of the same delta pages in the same run (same simulator and latency, nothing processed); peak RSS = the entra-sync child process's maxRSS (the simulator and Azurite run in other processes).");
   for (const r of rows)
     console.log(
-      `  ${r.users.toLocaleString("en-US")} users: wall ${r.seconds} s = Graph wait ${r.graphWaitSeconds} s + processing ${r.processSeconds} s + other ${r.otherSeconds} s; CPU s ${JSON.stringify(r.cpuSeconds)}; table round trips: connector ${r.connectorTransactions} transactions, directory ${r.directoryWriteRoundTrips} writes; seeded in ${r.seedSeconds} s`,
+      `  ${r.users.toLocaleString("en-US")} users: wall ${r.seconds} s = Graph wait ${r.graphWaitSeconds} s + processing ${r.processSeconds} s + other ${r.otherSeconds} s; Graph idle between pages ${r.graphIdleSeconds.between} s (${r.graphIdleSeconds.beforeFirst} s before the first); CPU s ${JSON.stringify(r.cpuSeconds)}; table round trips: connector ${r.connectorTransactions} transactions, directory ${r.directoryWriteRoundTrips} writes; seeded in ${r.seedSeconds} s`,
     );
 }
 

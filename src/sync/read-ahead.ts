@@ -75,3 +75,20 @@ export class ReadAhead {
     this.read(link);
   }
 }
+
+/**
+ * How deep to read ahead: `atStart` pages while the round's start is being read (`started()` false), so Graph is not
+ * idle meanwhile; still `atStart` after it, until the pages read then are worked off to fewer than `usual` (else Graph
+ * would sit idle while a backlog of `atStart` pages shrinks to the usual depth); `usual` from then on. `reset()` when
+ * a new round begins.
+ */
+export function startDepth(atStart: number, usual: number, started: () => boolean, ahead: () => number): { depth: () => number; reset: () => void } {
+  let caughtUp = false;
+  return {
+    depth: () => {
+      if (!caughtUp && started() && ahead() < usual) caughtUp = true;
+      return caughtUp ? usual : atStart;
+    },
+    reset: () => void (caughtUp = false),
+  };
+}

@@ -14,7 +14,7 @@ import { directLookup, snapshotLookup, type DirectoryLookup } from "../directory
 import { settledUser } from "../immutable-id/planner.js";
 import type { RunHold } from "../runs/report.js";
 import { evaluateGuard, unseenLinkedUsers, type KeptPages, type UpdateGuard } from "./guard.js";
-import { ReadAhead } from "./read-ahead.js";
+import { ReadAhead, startDepth } from "./read-ahead.js";
 import { yieldToIo } from "../util/concurrency.js";
 
 /** The connector space as update sync uses it. */
@@ -56,7 +56,7 @@ export interface UpdateSyncOutcome {
 
 /** Pages read ahead of the one being processed (~200 users each), and while the round's start is read. */
 export const READ_AHEAD_PAGES = 4;
-export const READ_AHEAD_PAGES_AT_START = 16;
+export const READ_AHEAD_PAGES_AT_START = 64;
 
 const CLEAR_REMOVED = { entraRemovedAt: null, entraRemovedReason: null } as const;
 
@@ -146,8 +146,9 @@ export async function runUpdateSync(deps: UpdateSyncDeps, tenant: Tenant, report
   };
   let candidatesInvalidated = false;
   // Pages are read ahead of their processing (one request at a time, in order): deeper while the round's start (the
-  // directory snapshot) is being read, so Graph is not idle meanwhile.
-  const reader = new ReadAhead(fetchPage, () => (lookup ? READ_AHEAD_PAGES : READ_AHEAD_PAGES_AT_START), () => o.shouldStop?.() ?? false);
+  // directory snapshot) is being read, and until the pages read then are worked off.
+  const depth = startDepth(READ_AHEAD_PAGES_AT_START, READ_AHEAD_PAGES, () => lookup !== undefined, () => reader.ahead);
+  const reader: ReadAhead = new ReadAhead(fetchPage, depth.depth, () => o.shouldStop?.() ?? false);
   reader.restart(link);
   let pending = reader.take()!;
   try {
@@ -169,6 +170,7 @@ export async function runUpdateSync(deps: UpdateSyncDeps, tenant: Tenant, report
           knownEmpty = false;
           lookup?.close();
           lookup = undefined;
+          depth.reset();
           reader.restart(undefined);
           pending = reader.take()!;
           continue;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { DeltaPage } from "../../src/graph/tenant-graph.js";
-import { ReadAhead } from "../../src/sync/read-ahead.js";
+import { ReadAhead, startDepth } from "../../src/sync/read-ahead.js";
 
 /** A chain of `n` pages "p0" → "p1" → …, each answered when the test releases it; records what was asked and when. */
 function chain(n: number) {
@@ -89,5 +89,44 @@ describe("ReadAhead", () => {
     expect((await first).nextLink).toBe("p1");
     // p5's answer came after the restart: p6 was never asked for.
     expect(c.asked).toEqual(["p5", undefined, "p1", "p2"]);
+  });
+
+  it("reads deeper while the round's start is read, and keeps asking while the pages read then are worked off", async () => {
+    const c = chain(40);
+    let started = false;
+    const policy = startDepth(6, 2, () => started, () => r.ahead);
+    const r: ReadAhead = new ReadAhead(c.fetch, policy.depth);
+    r.restart(undefined);
+    const first = r.take()!;
+    await c.answer();
+    await first;
+    // The round's start is still being read: six pages ahead.
+    expect(c.asked).toHaveLength(7);
+    started = true;
+    // The start is read; the backlog of six is worked off one page at a time, and Graph is asked for a page each time
+    // (waiting for the backlog to shrink to two would leave it idle for four pages).
+    for (let k = 1; k <= 4; k++) {
+      await r.take();
+      await c.answer();
+      expect(c.asked).toHaveLength(7 + k);
+      expect(r.ahead).toBe(6);
+    }
+    // Once fewer than two are ahead (processing outran Graph), the usual depth holds.
+    for (let k = 0; k < 6; k++) void r.take();
+    await c.answer();
+    expect(r.ahead).toBe(2);
+    const asked = c.asked.length;
+    await r.take();
+    await c.answer();
+    expect(c.asked.length).toBe(asked + 1);
+    expect(r.ahead).toBe(2);
+    // A new round reads deep again while its start is read.
+    started = false;
+    policy.reset();
+    r.restart(undefined);
+    const again = r.take()!;
+    await c.answer();
+    await again;
+    expect(r.ahead).toBe(6);
   });
 });
