@@ -26,7 +26,10 @@ export interface FullReadResult {
   simByRoute: Record<string, number>;
   throttled: number;
   graphWaitSeconds: number;
-  /** Graph idle while the page chain waited on the run: between a page's answer and the next request, and before the first. */
+  /**
+   * Graph idle while the page chain waited on the run: between a page's answer and the next request, and before the
+   * first request.
+   */
   graphIdleSeconds: { between: number; beforeFirst: number };
   processSeconds: number;
   otherSeconds: number;

@@ -161,10 +161,11 @@ export interface PlanOptions {
  * listed once and each row concluded as it streams by, page by page. A user's platform user comes from one listing of
  * the platform directory into the encrypted temporary file (id, externalId and the source value per user; a 32-bit
  * hash of the id → its record in typed arrays, checked on the decoded record, so a collision costs a read; a few
- * hundred rows' users read together) — or, for a tenant with few matched users, a point read each. Whether a value is unique is known only once every row was seen:
- * rows that would get a value are put aside in a spill file (their slim row and state, on disk) and concluded after
- * the listing from a table of every value's 64-bit hash with its flags (held by someone; wanted once; wanted twice or
- * more) — see value-table.ts. What is kept in memory per user: those hashes, the directory's index, nothing else.
+ * hundred rows' users read together) — or, for a tenant with few matched users, a point read each. Whether a value is
+ * unique is known only once every row was seen: rows that would get a value are put aside in a spill file (their slim
+ * row and state, on disk) and concluded after the listing from a table of every value's 64-bit hash with its flags
+ * (held by someone; wanted once; wanted twice or more) — see value-table.ts. What is kept in memory per user: those
+ * hashes, the directory's index, nothing else.
  */
 export async function planImmutableIds(deps: { connector: Pick<ConnectorSpace, "list">; directory: Pick<PlatformDirectory, "get" | "list"> }, tenant: Tenant, domains: TenantDomains, o: PlanOptions = {}): Promise<FullPlan> {
   const cfg = tenant.immutableId;
